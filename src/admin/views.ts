@@ -1,0 +1,47 @@
+/**
+ * @module admin/views
+ * How keys and ledger rows look in JSON: amounts as exact decimal-dollar strings,
+ * times as ISO 8601. Never the key itself, never its hash.
+ */
+import type { AccountView, LedgerEntry } from '../credits'
+import { formatDollars } from '../money'
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString())
+
+export function keyJson(view: AccountView): Record<string, unknown> {
+  return {
+    id: view.id,
+    name: view.name,
+    status: view.status,
+    credits: formatDollars(view.available),
+    held: formatDollars(view.held),
+    balance: formatDollars(view.balance),
+    expiresAt: iso(view.expiresAt),
+    rateLimit: view.rateLimit,
+    createdAt: iso(view.createdAt),
+    updatedAt: iso(view.updatedAt),
+  }
+}
+
+export function ledgerJson(entry: LedgerEntry): Record<string, unknown> {
+  return {
+    seq: entry.seq,
+    at: iso(entry.at),
+    kind: entry.kind,
+    amount: formatDollars(entry.amount),
+    balanceAfter: formatDollars(entry.balanceAfter),
+    reservationId: entry.reservationId,
+    label: entry.label,
+  }
+}
+
+/** What a key holder sees at GET /balance. */
+export function balanceJson(view: AccountView): Record<string, unknown> {
+  return {
+    credits: formatDollars(view.available),
+    held: formatDollars(view.held),
+    status: view.status,
+    expiresAt: iso(view.expiresAt),
+    rateLimit: view.rateLimit,
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * @module app
+ * `createGate()`: the whole gate as a Hono app. The gate's own endpoints come
+ * first (/admin, /balance); every other path goes through the route table.
+ */
+import { Hono } from 'hono'
+import { adminRoutes } from './admin/routes'
+import type { AppEnv } from './env'
+import { errorResponse, GateError } from './errors'
+import { balanceHandler, gateHandler } from './gate'
+
+/**
+ * Build a gate. Each call has its own per-isolate route-table cache, so call it
+ * once, at module scope.
+ * @example
+ * import { createGate, CreditAccount, KeyIndex } from 'pay-gate'
+ * export default createGate()
+ * export { CreditAccount, KeyIndex }
+ */
+export function createGate(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>()
+  app.route('/admin', adminRoutes())
+  app.get('/balance', balanceHandler)
+  app.all('*', gateHandler())
+  app.onError((error) => {
+    if (error instanceof GateError) return errorResponse(error)
+    // A bug, not a refusal: log it, show nothing of it. Nothing was charged, as
+    // every charge settles only after a response was delivered.
+    console.error('pay-gate: unexpected error', error)
+    return errorResponse(new GateError('internal_error', 'Internal error.'))
+  })
+  return app
+}

@@ -1,0 +1,124 @@
+/**
+ * @module credits/account-sql
+ * The SQLite schema of one key's account object and the row mapping. Every amount
+ * column is an INTEGER of micro-dollars; CHECK constraints make a negative balance
+ * or a negative hold impossible even if the code above them were wrong.
+ */
+import type { AccountView, EffectiveStatus, KeyStatus, LedgerEntry, LedgerKind } from './types'
+
+export const ACCOUNT_SCHEMA = `
+CREATE TABLE IF NOT EXISTS account (
+  singleton   INTEGER PRIMARY KEY CHECK (singleton = 1),
+  id          TEXT NOT NULL,
+  name        TEXT NOT NULL,
+  status      TEXT NOT NULL CHECK (status IN ('active', 'suspended', 'revoked')),
+  balance     INTEGER NOT NULL CHECK (balance >= 0),
+  held        INTEGER NOT NULL DEFAULT 0 CHECK (held >= 0 AND held <= balance),
+  expires_at  INTEGER,
+  rate_limit  INTEGER,
+  rate_window INTEGER,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ledger (
+  seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+  at             INTEGER NOT NULL,
+  kind           TEXT NOT NULL,
+  amount         INTEGER NOT NULL,
+  balance_after  INTEGER NOT NULL CHECK (balance_after >= 0),
+  reservation_id TEXT,
+  label          TEXT
+);
+CREATE TABLE IF NOT EXISTS reservations (
+  id              TEXT PRIMARY KEY,
+  amount          INTEGER NOT NULL CHECK (amount > 0),
+  charged         INTEGER,
+  state           TEXT NOT NULL CHECK (state IN ('open', 'committed', 'released', 'expired')),
+  label           TEXT,
+  created_at      INTEGER NOT NULL,
+  expires_at      INTEGER NOT NULL,
+  settled_at      INTEGER
+);
+CREATE INDEX IF NOT EXISTS reservations_by_state ON reservations (state, expires_at);
+CREATE TABLE IF NOT EXISTS idempotency (
+  key            TEXT PRIMARY KEY,
+  fingerprint    TEXT NOT NULL,
+  reservation_id TEXT NOT NULL,
+  created_at     INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rate_windows (
+  bucket       TEXT PRIMARY KEY,
+  window_start INTEGER NOT NULL,
+  count        INTEGER NOT NULL
+);
+`
+
+export type AccountRow = {
+  id: string
+  name: string
+  status: KeyStatus
+  balance: number
+  held: number
+  expires_at: number | null
+  rate_limit: number | null
+  rate_window: number | null
+  created_at: number
+  updated_at: number
+}
+
+export type ReservationRow = {
+  id: string
+  amount: number
+  charged: number | null
+  state: 'open' | 'committed' | 'released' | 'expired'
+  label: string | null
+  created_at: number
+  expires_at: number
+}
+
+type LedgerRow = {
+  seq: number
+  at: number
+  kind: string
+  amount: number
+  balance_after: number
+  reservation_id: string | null
+  label: string | null
+}
+
+export function effectiveStatus(row: AccountRow, now: number): EffectiveStatus {
+  if (row.status === 'active' && row.expires_at !== null && now >= row.expires_at) return 'expired'
+  return row.status
+}
+
+export function toView(row: AccountRow, now: number): AccountView {
+  return {
+    id: row.id,
+    name: row.name,
+    status: effectiveStatus(row, now),
+    balance: row.balance,
+    held: row.held,
+    available: row.balance - row.held,
+    expiresAt: row.expires_at,
+    rateLimit:
+      row.rate_limit !== null && row.rate_window !== null
+        ? { limit: row.rate_limit, windowSeconds: row.rate_window }
+        : null,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  }
+}
+
+export function toLedgerEntry(row: LedgerRow): LedgerEntry {
+  return {
+    seq: row.seq,
+    at: row.at,
+    kind: row.kind as LedgerKind,
+    amount: row.amount,
+    balanceAfter: row.balance_after,
+    reservationId: row.reservation_id,
+    label: row.label,
+  }
+}
+
+export type { LedgerRow }

@@ -1,0 +1,57 @@
+/**
+ * @module credits/api-key
+ * API keys: made from 32 random bytes, shown once, stored and addressed only by
+ * their SHA-256. A key's account object is named by that hash, so the gate can find
+ * a key's balance without ever storing the key.
+ */
+
+/** Every key starts with this, so it is recognisable in logs and secret scanners. */
+export const API_KEY_PREFIX = 'pg_'
+const API_KEY_SHAPE = /^pg_[A-Za-z0-9_-]{43}$/
+
+function base64url(bytes: Uint8Array): string {
+  let binary = ''
+  for (const byte of bytes) binary += String.fromCharCode(byte)
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+}
+
+/** A new random API key: `pg_` and 43 base64url characters (256 bits). */
+export function generateApiKey(): string {
+  return API_KEY_PREFIX + base64url(crypto.getRandomValues(new Uint8Array(32)))
+}
+
+/** A new key id for the admin API: `key_` and 20 base32 characters. Not secret. */
+export function generateKeyId(): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567'
+  const bytes = crypto.getRandomValues(new Uint8Array(20))
+  return `key_${Array.from(bytes, (byte) => alphabet[byte % 32]).join('')}`
+}
+
+/** Whether a string has the shape of one of our keys (cheap check before any lookup). */
+export function looksLikeApiKey(value: string): boolean {
+  return API_KEY_SHAPE.test(value)
+}
+
+/** Lowercase hex SHA-256 of a key: the name of its account object. */
+export async function hashApiKey(key: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key))
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('')
+}
+
+/** Where a caller's key was found; it is removed from that header before forwarding. */
+export type PresentedKey =
+  | { kind: 'none' }
+  | { kind: 'key'; key: string; header: 'authorization' | 'x-api-key' }
+
+/**
+ * Read a caller's key from `X-API-Key: <key>` or `Authorization: Bearer <key>`.
+ * A bearer token that is not one of our keys (an OAuth token for the origin, say)
+ * is left alone and does not count as a key.
+ */
+export function presentedKey(headers: Headers): PresentedKey {
+  const direct = headers.get('x-api-key')?.trim()
+  if (direct) return { kind: 'key', key: direct, header: 'x-api-key' }
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(headers.get('authorization') ?? '')?.[1]
+  if (bearer?.startsWith(API_KEY_PREFIX)) return { kind: 'key', key: bearer, header: 'authorization' }
+  return { kind: 'none' }
+}

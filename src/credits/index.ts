@@ -1,0 +1,42 @@
+/**
+ * @module credits
+ * Prepaid credits on API keys: one account Durable Object per key (the single
+ * writer of its balance), the key index for listing, key generation and hashing,
+ * and the fail-closed client the gate and the admin API use.
+ * Imports only `money` and `errors`; never another leaf.
+ */
+export { CreditAccount } from './account-object'
+export { KeyIndex, type IndexedKey } from './key-index-object'
+export {
+  API_KEY_PREFIX,
+  generateApiKey,
+  generateKeyId,
+  hashApiKey,
+  looksLikeApiKey,
+  presentedKey,
+  type PresentedKey,
+} from './api-key'
+export {
+  accountStub,
+  indexStub,
+  reserveCredits,
+  settleCredits,
+  type AccountNamespace,
+  type IndexNamespace,
+  type LedgerReserveResult,
+} from './ledger'
+export type {
+  AccountInit,
+  AccountView,
+  AdminResult,
+  EffectiveStatus,
+  KeyStatus,
+  LedgerEntry,
+  LimitCheck,
+  RateLimitSpec,
+  RateLimitState,
+  ReserveDenial,
+  ReserveRequest,
+  ReserveResult,
+  SettleResult,
+} from './types'

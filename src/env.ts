@@ -1,0 +1,29 @@
+/**
+ * @module env
+ * The Worker's bindings and settings, and the Hono environment the gate runs in.
+ * Types only, apart from reading numeric settings.
+ */
+import type { AccountNamespace, IndexNamespace } from './credits'
+
+export interface Env {
+  /** The route table, under one key (see pricing/store). */
+  ROUTES: KVNamespace
+  /** One account object per API key, named by the key's SHA-256. */
+  CREDITS: AccountNamespace
+  /** The list of keys, for the admin API. */
+  KEY_INDEX: IndexNamespace
+  /** Bearer token of the admin API; a Worker secret. Unset: the admin API refuses everything. */
+  ADMIN_TOKEN?: string
+  /** Seconds a route table is used before KV is read again (default 30; 0 reads every request). */
+  ROUTES_CACHE_TTL_SECONDS?: string
+  /** Upstream credentials named by routes' `upstreamAuth.secret`, and anything else. */
+  [binding: string]: unknown
+}
+
+export type AppEnv = { Bindings: Env }
+
+/** Read a whole-number setting, falling back when it is absent or malformed. */
+export function numberSetting(value: unknown, fallback: number): number {
+  if (typeof value !== 'string' || !/^\d+$/.test(value.trim())) return fallback
+  return Number(value.trim())
+}

@@ -1,0 +1,68 @@
+/**
+ * @module gate/http-route
+ * Plain HTTP routes: free routes pass straight through; a priced route holds its
+ * price on the caller's key, forwards, and charges only when the origin answered
+ * below 400 and the body reached the caller in full. A 5xx, a 4xx, a network
+ * error, a timeout, a body the origin broke off, or a caller who went away: released.
+ */
+import type { Env } from '../env'
+import type { CompiledRoute } from '../pricing'
+import { downstreamResponseHeaders, observeBody } from '../proxy'
+import { fingerprintOf, holdCredits, holdHeaders, HoldSettlement } from './credits-payment'
+import { routeLimits } from './limits'
+import { callOrigin } from './upstream'
+
+export interface RouteContext {
+  env: Env
+  request: Request
+  route: CompiledRoute
+  forwardPath: string
+  waitUntil: (promise: Promise<unknown>) => void
+}
+
+/** Pass a response through with hop-by-hop headers removed. */
+export function passThrough(response: Response, extraHeaders: Record<string, string> = {}, body?: ReadableStream | null): Response {
+  const headers = downstreamResponseHeaders(response.headers)
+  for (const [name, value] of Object.entries(extraHeaders)) headers.set(name, value)
+  return new Response(body === undefined ? response.body : body, { status: response.status, statusText: response.statusText, headers })
+}
+
+export async function serveHttpRoute(context: RouteContext): Promise<Response> {
+  const { env, request, route, forwardPath } = context
+  if (route.pricing.kind !== 'fixed') {
+    return passThrough(await callOrigin(env, request, route, forwardPath))
+  }
+  const amount = route.pricing.micros
+  const search = new URL(request.url).search
+  const hold = await holdCredits(env.CREDITS, request.headers, {
+    amount,
+    label: `${request.method} ${route.path}`,
+    limits: routeLimits(route),
+    timeoutMs: route.timeoutMs,
+    // Bodies of plain HTTP routes stream and are not hashed: method, path and query identify the call.
+    fingerprint: () => fingerprintOf(request.method, `${forwardPath}${search}`, null),
+    describe: { route: route.path },
+  })
+  const settlement = new HoldSettlement(env.CREDITS, hold, context.waitUntil)
+  let response: Response
+  try {
+    response = await callOrigin(env, request, route, forwardPath, { dropHeaders: [hold.keyHeader] })
+  } catch (error) {
+    settlement.settle(0)
+    throw error
+  }
+  if (response.status >= 400) {
+    settlement.settle(0)
+    return passThrough(response)
+  }
+  const headers = holdHeaders(hold)
+  if (response.body === null) {
+    settlement.settle(amount)
+    return passThrough(response, headers)
+  }
+  const body = observeBody(response.body, {
+    chunk: (bytes) => bytes,
+    end: (how) => settlement.settle(how === 'complete' ? amount : 0),
+  })
+  return passThrough(response, headers, body)
+}

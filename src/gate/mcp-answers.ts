@@ -1,0 +1,107 @@
+/**
+ * @module gate/mcp-answers
+ * How the gate itself answers on an MCP route. Payment problems go in-band, HTTP
+ * 200 with a JSON-RPC error `-32402` per request, because stock MCP clients throw
+ * on any non-2xx POST answer (MCP SDK StreamableHTTPClientTransport) and the agent
+ * would never see why. Malformed input and gate or origin failures keep their HTTP
+ * status, with a JSON-RPC error body as the reference server sends.
+ */
+import { GateError, type ErrorCode } from '../errors'
+import { idKey, INTERNAL_ERROR, jsonRpcError, type JsonRpcId, type ParsedBody } from '../mcp'
+import { formatDollars } from '../money'
+
+/** JSON-RPC code for "payment required" on MCP routes (the code MCP payment drafts use). */
+export const PAYMENT_REQUIRED_CODE = -32402
+
+const IN_BAND: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'missing_api_key',
+  'invalid_api_key',
+  'insufficient_credits',
+  'key_suspended',
+  'key_revoked',
+  'key_expired',
+  'rate_limited',
+  'idempotency_in_progress',
+  'idempotency_mismatch',
+])
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
+  })
+}
+
+/** An HTTP error with a JSON-RPC error body (id null: no single request to answer). */
+export function mcpErrorResponse(
+  status: number,
+  id: JsonRpcId | null,
+  code: number,
+  message: string,
+  reason: ErrorCode
+): Response {
+  return json(status, jsonRpcError(id, code, message, { reason }))
+}
+
+/**
+ * Answer every request in the body with the gate's refusal: `-32402` in-band for
+ * payment problems, or the error's HTTP status with `-32603` for failures.
+ */
+export function mcpGateErrorResponse(
+  error: GateError,
+  parsed: Extract<ParsedBody, { ok: true }>,
+  prices: ReadonlyMap<string, number>
+): Response {
+  const inBand = IN_BAND.has(error.code)
+  const code = inBand ? PAYMENT_REQUIRED_CODE : INTERNAL_ERROR
+  const answers = parsed.messages.flatMap((message) => {
+    if (message.kind !== 'request') return []
+    const price = prices.get(idKey(message.id))
+    const data = {
+      reason: error.code,
+      ...error.details,
+      method: message.method,
+      ...(message.tool !== undefined ? { tool: message.tool } : {}),
+      ...(price !== undefined ? { price: formatDollars(price) } : { price: '0' }),
+    }
+    return [jsonRpcError(message.id, code, error.message, data)]
+  })
+  const body = parsed.batch ? answers : (answers[0] ?? jsonRpcError(null, code, error.message, { reason: error.code }))
+  return json(inBand ? 200 : error.status, body, error.headers)
+}
+
+export type BodyRead = { ok: true; bytes: Uint8Array } | { ok: false; response: Response }
+
+/**
+ * Read a request body, refusing with 413 as soon as it passes `limit` bytes
+ * (before reading it all, when Content-Length already says so).
+ */
+export async function readBodyWithin(request: Request, limit: number): Promise<BodyRead> {
+  const tooLarge = (): BodyRead => ({
+    ok: false,
+    response: mcpErrorResponse(413, null, -32000, `Payload Too Large: the limit is ${limit} bytes`, 'body_too_large'),
+  })
+  const declared = Number(request.headers.get('content-length') ?? '0')
+  if (declared > limit) return tooLarge()
+  if (!request.body) return { ok: true, bytes: new Uint8Array() }
+  const chunks: Uint8Array[] = []
+  let size = 0
+  const reader = request.body.getReader()
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined)
+      return tooLarge()
+    }
+    chunks.push(value)
+  }
+  const bytes = new Uint8Array(size)
+  let offset = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return { ok: true, bytes }
+}

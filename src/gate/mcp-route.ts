@@ -1,0 +1,140 @@
+/**
+ * @module gate/mcp-route
+ * MCP routes (Streamable HTTP): a POST body is read and priced message by message
+ * (a batch as its sum, held all-or-nothing); the answer, JSON or SSE, streams back
+ * while the gate reads each JSON-RPC response in it, and charges only the calls
+ * that succeeded and reached the caller. GET (the notification stream) and DELETE
+ * (end of session) pass through free, headers and all.
+ */
+import { GateError } from '../errors'
+import {
+  annotateToolsList,
+  bodyFormat,
+  idKey,
+  McpResponseReader,
+  parseMcpBody,
+  type McpMessage,
+  type MessageRewrite,
+} from '../mcp'
+import { formatDollars } from '../money'
+import { priceMcpRequest, priceOfTool, type McpPriceBook, type RateLimit } from '../pricing'
+import { downstreamResponseHeaders, observeBody } from '../proxy'
+import { CallMeter } from './call-meter'
+import { fingerprintOf, holdCredits, holdHeaders, HoldSettlement } from './credits-payment'
+import { passThrough, type RouteContext } from './http-route'
+import { mcpLimits } from './limits'
+import { mcpErrorResponse, mcpGateErrorResponse, readBodyWithin } from './mcp-answers'
+import { callOrigin } from './upstream'
+
+interface PricedBody {
+  total: number
+  /** Price of each priced request, by id. */
+  prices: Map<string, number>
+  /** Ids of `tools/list` requests, whose answers get price annotations. */
+  listIds: Set<string>
+  toolLimits: Array<{ tool: string; limit: RateLimit }>
+  label: string
+}
+
+function priceBody(book: McpPriceBook, messages: McpMessage[]): PricedBody {
+  const priced: PricedBody = { total: 0, prices: new Map(), listIds: new Set(), toolLimits: [], label: '' }
+  const names: string[] = []
+  for (const message of messages) {
+    if (message.kind !== 'request') continue
+    if (message.method === 'tools/list') priced.listIds.add(idKey(message.id))
+    const price = priceMcpRequest(book, message.method, message.tool)
+    if (price.micros === 0) continue
+    priced.total += price.micros
+    priced.prices.set(idKey(message.id), price.micros)
+    if (message.tool !== undefined && price.toolRateLimit) {
+      priced.toolLimits.push({ tool: message.tool, limit: price.toolRateLimit })
+    }
+    names.push(message.tool !== undefined ? `${message.method} ${message.tool}` : message.method)
+  }
+  priced.label = names.length > 3 ? `${names.slice(0, 3).join(', ')} (+${names.length - 3})` : names.join(', ')
+  return priced
+}
+
+function annotator(book: McpPriceBook, listIds: Set<string>): MessageRewrite | undefined {
+  if (listIds.size === 0) return undefined
+  return (message) =>
+    annotateToolsList(message, listIds, (tool) => {
+      const micros = priceOfTool(book, tool)
+      return { amount: formatDollars(micros), currency: 'USD', free: micros === 0, accepts: ['credits'] }
+    })
+}
+
+export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): Promise<Response> {
+  const { env, request, route, forwardPath } = context
+  if (request.method !== 'POST') return passThrough(await callOrigin(env, request, route, forwardPath))
+
+  const contentType = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase()
+  if (contentType !== 'application/json') {
+    return mcpErrorResponse(415, null, -32000, 'Unsupported Media Type: Content-Type must be application/json', 'unsupported_media_type')
+  }
+  const read = await readBodyWithin(request, route.maxBodyBytes)
+  if (!read.ok) return read.response
+  const parsed = parseMcpBody(new TextDecoder().decode(read.bytes))
+  if (!parsed.ok) return mcpErrorResponse(400, null, parsed.code, parsed.message, 'invalid_request')
+
+  const priced = priceBody(book, parsed.messages)
+  const rewrite = annotator(book, priced.listIds)
+  if (priced.total === 0) {
+    const response = await callOrigin(env, request, route, forwardPath, { body: read.bytes })
+    const format = rewrite && response.ok && response.body ? bodyFormat(response.headers.get('content-type')) : null
+    if (!format || !response.body) return passThrough(response)
+    const reader = new McpResponseReader(format, rewrite)
+    const body = observeBody(response.body, { chunk: (bytes) => reader.chunk(bytes), flush: () => reader.flush(), end: () => undefined })
+    const headers = downstreamResponseHeaders(response.headers)
+    headers.delete('content-length')
+    return new Response(body, { status: response.status, headers })
+  }
+
+  let hold
+  try {
+    hold = await holdCredits(env.CREDITS, request.headers, {
+      amount: priced.total,
+      label: `${request.method} ${route.path} ${priced.label}`,
+      limits: mcpLimits(route, priced.toolLimits),
+      timeoutMs: route.timeoutMs,
+      fingerprint: () => fingerprintOf(request.method, forwardPath, read.bytes),
+      describe: {},
+    })
+  } catch (error) {
+    if (error instanceof GateError) return mcpGateErrorResponse(error, parsed, priced.prices)
+    throw error
+  }
+  const settlement = new HoldSettlement(env.CREDITS, hold, context.waitUntil)
+  let response: Response
+  try {
+    response = await callOrigin(env, request, route, forwardPath, { body: read.bytes, dropHeaders: [hold.keyHeader] })
+  } catch (error) {
+    settlement.settle(0)
+    if (error instanceof GateError) return mcpGateErrorResponse(error, parsed, priced.prices)
+    throw error
+  }
+  const format = bodyFormat(response.headers.get('content-type'))
+  // An error status, an empty body or a body that is not JSON-RPC cannot carry a
+  // successful answer, so nothing in it is charged.
+  if (response.status >= 400 || response.body === null || format === null) {
+    settlement.settle(0)
+    return passThrough(response)
+  }
+  const meter = new CallMeter(priced.prices)
+  const reader = new McpResponseReader(format, rewrite)
+  const body = observeBody(response.body, {
+    chunk: (bytes) => reader.chunk(bytes),
+    flush: () => reader.flush(),
+    delivered: () => {
+      for (const message of reader.take()) meter.record(message)
+      if (meter.allAnswered) settlement.settle(meter.succeeded)
+    },
+    // Whatever was not answered and delivered by now is released. A JSON body too
+    // large to inspect was still delivered whole with a 2xx: charged.
+    end: (how) => settlement.settle(how === 'complete' && reader.overflowed ? priced.total : meter.succeeded),
+  })
+  const headers = downstreamResponseHeaders(response.headers)
+  for (const [name, value] of Object.entries(holdHeaders(hold))) headers.set(name, value)
+  if (rewrite) headers.delete('content-length')
+  return new Response(body, { status: response.status, statusText: response.statusText, headers })
+}

@@ -1,0 +1,49 @@
+/**
+ * @module gate/upstream
+ * Calling a route's origin on the gate's behalf: the target is built only from
+ * the route table, the operator's credential is read from its Worker secret, and
+ * a failure to reach the origin becomes a typed error.
+ */
+import type { Env } from '../env'
+import { GateError } from '../errors'
+import type { CompiledRoute } from '../pricing'
+import { forward, type OriginCredential } from '../proxy'
+
+function credentialOf(env: Env, route: CompiledRoute): OriginCredential | undefined {
+  const auth = route.upstreamAuth
+  if (!auth) return undefined
+  const value = env[auth.secret]
+  if (typeof value !== 'string' || value === '') {
+    // A route configured to authenticate upstream must not silently go without.
+    throw new GateError('internal_error', `The gate is misconfigured: secret ${auth.secret} is not set.`)
+  }
+  return { value, header: auth.header, prefix: auth.prefix, query: auth.query }
+}
+
+/**
+ * Forward the caller's request to the route's origin.
+ * @param body the body to send when the gate has already read it
+ * @param dropHeaders the header that carried the caller's key, if any
+ * @throws GateError `upstream_unreachable` or `upstream_timeout`
+ */
+export async function callOrigin(
+  env: Env,
+  request: Request,
+  route: CompiledRoute,
+  forwardPath: string,
+  options: { body?: Uint8Array; dropHeaders?: string[] } = {}
+): Promise<Response> {
+  const result = await forward(
+    request,
+    {
+      origin: route.origin,
+      path: forwardPath,
+      search: new URL(request.url).search,
+      timeoutMs: route.timeoutMs,
+      credential: credentialOf(env, route),
+    },
+    options
+  )
+  if (!result.ok) throw new GateError(result.reason, result.message)
+  return result.response
+}

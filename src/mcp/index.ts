@@ -1,0 +1,25 @@
+/**
+ * @module mcp
+ * JSON-RPC awareness for MCP origins over Streamable HTTP: reading request bodies,
+ * reading responses (JSON or SSE) as they stream, deciding whether a call
+ * succeeded, and annotating `tools/list` with prices. Knows nothing of prices'
+ * source or of credits: the gate passes those in. Imports no other leaf.
+ */
+export {
+  parseMcpBody,
+  responseOutcome,
+  jsonRpcError,
+  idKey,
+  PARSE_ERROR,
+  INVALID_REQUEST,
+  INVALID_PARAMS,
+  INTERNAL_ERROR,
+  MAX_BATCH,
+  type JsonRpcId,
+  type McpMessage,
+  type ParsedBody,
+  type CallOutcome,
+} from './jsonrpc'
+export { McpResponseReader, bodyFormat, MAX_INSPECTED_BYTES, type BodyFormat, type MessageRewrite } from './response-reader'
+export { annotateToolsList, PRICE_META_KEY, type ToolPriceNote } from './annotate'
+export { SseReader, serializeEvent, type SseEvent } from './sse'

@@ -1,0 +1,33 @@
+/**
+ * @module pricing
+ * "What does this request cost?": routes.json schema, the compiled table, path
+ * matching, MCP method and tool prices, and the KV-backed per-isolate cache.
+ * Imports only `money` and `errors`; never another leaf.
+ */
+export {
+  validateRoutesFile,
+  validateRoutesText,
+  RoutesFileSchema,
+  RESERVED_PATHS,
+  type RoutesFile,
+  type RouteConfig,
+  type RoutesIssue,
+  type RoutesValidation,
+  type RateLimit,
+} from './schema'
+export {
+  compileTable,
+  matchRoute,
+  DEFAULT_TIMEOUT_MS,
+  DEFAULT_MAX_BODY_BYTES,
+  type PriceTable,
+  type CompiledRoute,
+  type RouteMatch,
+  type RoutePricing,
+  type McpPriceBook,
+  type ToolPrice,
+  type UpstreamCredential,
+} from './table'
+export { priceMcpRequest, priceOfTool, FREE_MCP_METHODS, type McpRequestPrice } from './mcp-price'
+export { RouteTableCache, ROUTES_KV_KEY, type TableLoad, type RoutesKv } from './store'
+export { normalizePath } from './path'

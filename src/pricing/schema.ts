@@ -1,0 +1,204 @@
+/**
+ * @module pricing/schema
+ * The operator's `routes.json`, validated with zod. This is also the format of the
+ * value stored in KV: the worker re-validates what it reads, so a hand-edited KV
+ * value can never make a priced route free. Errors name the exact place in the file.
+ */
+import { z } from 'zod'
+import { parseDollars } from '../money'
+
+const PRICE_MESSAGE = 'expected a decimal string of dollars with at most 6 decimals, e.g. "0.01"'
+const PRICE_OR_FREE_MESSAGE = `${PRICE_MESSAGE}, or "free"`
+
+/** A decimal-dollar price such as `"0.01"`. */
+const DollarString = z
+  .string({ error: PRICE_MESSAGE })
+  .refine((text) => parseDollars(text).ok, { error: PRICE_MESSAGE })
+
+/** A price, or the word `"free"`. */
+const PriceOrFree = z
+  .string({ error: PRICE_OR_FREE_MESSAGE })
+  .refine((text) => text === 'free' || parseDollars(text).ok, { error: PRICE_OR_FREE_MESSAGE })
+
+/** A fixed-window rate limit, counted per API key inside the key's Durable Object. */
+export const RateLimitSchema = z.strictObject({
+  limit: z.int().min(1).max(1_000_000),
+  windowSeconds: z.int().min(1).max(86_400),
+})
+
+/** A tool's entry: `"0.01"`, `"free"`, or `{ "price": "0.01", "rateLimit": {…} }`. */
+const ToolEntry = z.preprocess(
+  (value) => (typeof value === 'string' ? { price: value } : value),
+  z.strictObject({
+    price: PriceOrFree,
+    rateLimit: RateLimitSchema.optional(),
+    description: z.string().max(500).optional(),
+  })
+)
+
+const McpPricing = z.strictObject({
+  /** Default for every priced method and for tools not listed. */
+  price: PriceOrFree,
+  /** Per-method prices; overrides the built-in free list too. */
+  methods: z.record(z.string().min(1), PriceOrFree).optional(),
+  tools: z.record(z.string().min(1), ToolEntry).optional(),
+})
+
+const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/
+
+/** The operator's own credential for the origin, read from a Worker secret. */
+const UpstreamAuth = z.strictObject({
+  /** Name of the Worker secret (env var) holding the credential. */
+  secret: z.string().regex(ENV_NAME, { error: 'expected the name of a Worker secret, e.g. "UPSTREAM_TOKEN"' }),
+  /** Send it in this request header… */
+  header: z.string().regex(/^[A-Za-z0-9-]+$/).optional(),
+  /** …with this prefix (for example `"Bearer "`)… */
+  prefix: z.string().max(64).optional(),
+  /** …or in this query parameter. */
+  query: z.string().min(1).max(128).optional(),
+})
+
+const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
+
+/** Paths the gate answers itself; no route may claim them. */
+export const RESERVED_PATHS = ['/admin', '/balance', '/__pay']
+
+const RoutePath = z
+  .string()
+  .startsWith('/', { error: 'a route path starts with "/"' })
+  .max(1024)
+  .superRefine((path, ctx) => {
+    const segments = path.split('/').slice(1)
+    segments.forEach((segment, index) => {
+      const last = index === segments.length - 1
+      if (segment === '*' && last) return
+      if (segment === '' && last && segments.length === 1) return // "/"
+      if (segment === '' || segment === '.' || segment === '..') {
+        ctx.addIssue({ code: 'custom', message: `empty or dot segment in "${path}"` })
+      } else if (segment.includes('*')) {
+        ctx.addIssue({ code: 'custom', message: '"*" is allowed only as the whole last segment, as in "/api/*"' })
+      } else if (/[?#%\\\s]/.test(segment)) {
+        ctx.addIssue({ code: 'custom', message: `write the path decoded, without "?", "#", "%", "\\" or spaces` })
+      }
+    })
+    const lower = path.toLowerCase()
+    for (const reserved of RESERVED_PATHS) {
+      // A wildcard such as "/*" may cover these: the gate answers them before any route.
+      if (lower === reserved || lower.startsWith(`${reserved}/`)) {
+        ctx.addIssue({ code: 'custom', message: `"${path}" overlaps "${reserved}", which the gate serves itself` })
+      }
+    }
+  })
+
+const Origin = z.string().superRefine((text, ctx) => {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'expected an absolute http(s) URL, e.g. "http://127.0.0.1:3001"' })
+    return
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    ctx.addIssue({ code: 'custom', message: 'the origin must be an http:// or https:// URL' })
+  }
+  if (url.search || url.hash || url.username || url.password) {
+    ctx.addIssue({ code: 'custom', message: 'the origin is a base URL: no query, fragment or credentials' })
+  }
+})
+
+export const RouteSchema = z
+  .strictObject({
+    path: RoutePath,
+    method: z
+      .string()
+      .transform((method) => method.toUpperCase())
+      .pipe(z.enum(HTTP_METHODS, { error: `expected one of ${HTTP_METHODS.join(', ')}` }))
+      .optional(),
+    origin: Origin,
+    price: DollarString.optional(),
+    free: z.boolean().optional(),
+    mcp: McpPricing.optional(),
+    description: z.string().max(500).optional(),
+    /** Per-key rate limit for this route. */
+    rateLimit: RateLimitSchema.optional(),
+    /** Time allowed for the origin's response headers. */
+    timeoutMs: z.int().min(100).max(600_000).optional(),
+    /** Largest request body the gate reads on an MCP route. */
+    maxBodyBytes: z.int().min(1024).max(100 * 1024 * 1024).optional(),
+    upstreamAuth: UpstreamAuth.optional(),
+  })
+  .superRefine((route, ctx) => {
+    const kinds = [route.price !== undefined, route.free === true, route.mcp !== undefined].filter(Boolean)
+    if (kinds.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a route has exactly one of "price", "free": true, or "mcp"',
+      })
+    }
+    if (route.free === false && route.price === undefined && route.mcp === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['free'], message: '"free": false needs a "price"' })
+    }
+    const auth = route.upstreamAuth
+    if (auth && (auth.header === undefined) === (auth.query === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['upstreamAuth'], message: 'give exactly one of "header" or "query"' })
+    }
+  })
+
+export const RoutesFileSchema = z.strictObject({
+  $schema: z.string().optional(),
+  version: z.literal(1, { error: 'expected "version": 1' }),
+  routes: z.array(RouteSchema).min(1, { error: 'at least one route is needed' }).max(1000),
+})
+
+export type RouteConfig = z.infer<typeof RouteSchema>
+export type RoutesFile = z.infer<typeof RoutesFileSchema>
+export type RateLimit = z.infer<typeof RateLimitSchema>
+
+/** One problem in a routes file, at a path like `routes[2].mcp.tools.search.price`. */
+export interface RoutesIssue {
+  path: string
+  message: string
+}
+
+export type RoutesValidation =
+  | { ok: true; file: RoutesFile }
+  | { ok: false; issues: RoutesIssue[] }
+
+/** Format a zod issue path as `routes[2].mcp.tools.search.price`. */
+function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = ''
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`
+    else {
+      const name = String(part)
+      out += /^[A-Za-z_$][\w$-]*$/.test(name) ? `${out ? '.' : ''}${name}` : `[${JSON.stringify(name)}]`
+    }
+  }
+  return out || '(root)'
+}
+
+/**
+ * Validate a parsed routes document.
+ * @returns the typed file, or every issue with the place it was found
+ */
+export function validateRoutesFile(input: unknown): RoutesValidation {
+  const result = RoutesFileSchema.safeParse(input)
+  if (result.success) return { ok: true, file: result.data }
+  const issues = result.error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: 'unknown field' }))
+      : [{ path: formatPath(issue.path), message: issue.message }]
+  )
+  return { ok: false, issues }
+}
+
+/** Validate the text of a routes file, reporting JSON syntax errors as an issue too. */
+export function validateRoutesText(text: string): RoutesValidation {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (error) {
+    return { ok: false, issues: [{ path: '(root)', message: `not valid JSON: ${(error as Error).message}` }] }
+  }
+  return validateRoutesFile(parsed)
+}

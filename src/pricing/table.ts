@@ -1,0 +1,127 @@
+/**
+ * @module pricing/table
+ * The compiled price table: routes.json turned into matchers and integer prices,
+ * and the one function that says which route a request belongs to. Pure.
+ */
+import { parseDollars } from '../money'
+import { compilePattern, matchPattern, normalizePath, type PathPattern } from './path'
+import type { RateLimit, RouteConfig, RoutesFile } from './schema'
+
+/** Origin response headers must arrive within this time unless a route says otherwise. */
+export const DEFAULT_TIMEOUT_MS = 30_000
+/** Largest MCP request body the gate reads unless a route says otherwise. */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+export interface ToolPrice {
+  micros: number
+  rateLimit?: RateLimit
+}
+
+/** How an MCP route prices its JSON-RPC methods and tools. */
+export interface McpPriceBook {
+  defaultMicros: number
+  methods: ReadonlyMap<string, number>
+  tools: ReadonlyMap<string, ToolPrice>
+}
+
+export type RoutePricing =
+  | { kind: 'free' }
+  | { kind: 'fixed'; micros: number }
+  | { kind: 'mcp'; book: McpPriceBook }
+
+export interface UpstreamCredential {
+  secret: string
+  header?: string
+  prefix?: string
+  query?: string
+}
+
+export interface CompiledRoute {
+  /** Position in routes.json; the first matching route wins. */
+  index: number
+  /** The path as the operator wrote it, for messages and listings. */
+  path: string
+  method?: string
+  /** Base URL of the origin, without a trailing slash. */
+  origin: string
+  pattern: PathPattern
+  pricing: RoutePricing
+  rateLimit?: RateLimit
+  timeoutMs: number
+  maxBodyBytes: number
+  upstreamAuth?: UpstreamCredential
+  description?: string
+}
+
+export interface PriceTable {
+  routes: CompiledRoute[]
+}
+
+function micros(price: string): number {
+  if (price === 'free') return 0
+  const parsed = parseDollars(price)
+  // The schema has already checked every price; this guards against skipping it.
+  if (!parsed.ok) throw new TypeError(`unvalidated price: ${price}`)
+  return parsed.micros
+}
+
+function compilePricing(route: RouteConfig): RoutePricing {
+  if (route.mcp) {
+    const tools = new Map<string, ToolPrice>()
+    for (const [name, entry] of Object.entries(route.mcp.tools ?? {})) {
+      tools.set(name, { micros: micros(entry.price), rateLimit: entry.rateLimit })
+    }
+    const methods = new Map(
+      Object.entries(route.mcp.methods ?? {}).map(([name, price]) => [name, micros(price)] as const)
+    )
+    return { kind: 'mcp', book: { defaultMicros: micros(route.mcp.price), methods, tools } }
+  }
+  if (route.free === true || route.price === undefined) return { kind: 'free' }
+  const amount = micros(route.price)
+  return amount === 0 ? { kind: 'free' } : { kind: 'fixed', micros: amount }
+}
+
+/** Compile a validated routes file. */
+export function compileTable(file: RoutesFile): PriceTable {
+  const routes = file.routes.map((route, index): CompiledRoute => ({
+    index,
+    path: route.path,
+    method: route.method,
+    origin: route.origin.replace(/\/+$/, ''),
+    pattern: compilePattern(route.path),
+    pricing: compilePricing(route),
+    rateLimit: route.rateLimit,
+    timeoutMs: route.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    maxBodyBytes: route.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    upstreamAuth: route.upstreamAuth,
+    description: route.description,
+  }))
+  return { routes }
+}
+
+export type RouteMatch =
+  | { kind: 'matched'; route: CompiledRoute; forwardPath: string }
+  | { kind: 'no-route' }
+  | { kind: 'method-not-allowed'; allowed: string[] }
+  | { kind: 'invalid-path'; message: string }
+
+/**
+ * Find the route for a request: the first route in file order whose path matches
+ * the normalised path and whose method (if it names one) is the request's.
+ * @param pathname the request URL's pathname, as received
+ */
+export function matchRoute(table: PriceTable, method: string, pathname: string): RouteMatch {
+  const normalized = normalizePath(pathname)
+  if (!normalized.ok) return { kind: 'invalid-path', message: normalized.message }
+  const allowed: string[] = []
+  for (const route of table.routes) {
+    const forwardPath = matchPattern(route.pattern, normalized.segments, normalized.trailingSlash)
+    if (forwardPath === null) continue
+    if (route.method && route.method !== method && !(route.method === 'GET' && method === 'HEAD')) {
+      allowed.push(route.method)
+      continue
+    }
+    return { kind: 'matched', route, forwardPath }
+  }
+  return allowed.length > 0 ? { kind: 'method-not-allowed', allowed } : { kind: 'no-route' }
+}
