@@ -29,11 +29,14 @@ export const RateLimitSchema = z.strictObject({
 /** A tool's entry: `"0.01"`, `"free"`, or `{ "price": "0.01", "rateLimit": {…} }`. */
 const ToolEntry = z.preprocess(
   (value) => (typeof value === 'string' ? { price: value } : value),
-  z.strictObject({
-    price: PriceOrFree,
-    rateLimit: RateLimitSchema.optional(),
-    description: z.string().max(500).optional(),
-  })
+  z.strictObject(
+    {
+      price: PriceOrFree,
+      rateLimit: RateLimitSchema.optional(),
+      description: z.string().max(500).optional(),
+    },
+    { error: 'expected a price such as "0.01", "free", or { "price": "0.01", "rateLimit": … }' }
+  )
 )
 
 const McpPricing = z.strictObject({
