@@ -1,7 +1,17 @@
+// The bindings the tests' gate runs with (wrangler.toml plus vitest.config.ts),
+// and the main module's exports, so `env` and `exports` from cloudflare:workers are typed.
 declare namespace Cloudflare {
-  interface Env extends import('../src/env').Env {
+  interface Env {
+    ROUTES: KVNamespace
+    CREDITS: import('../src/credits').AccountNamespace
+    KEY_INDEX: import('../src/credits').IndexNamespace
+    ADMIN_TOKEN: string
     MCP_ORIGIN: string
     API_ORIGIN: string
     UPSTREAM_TOKEN: string
+  }
+  interface GlobalProps {
+    mainModule: typeof import('../src/index')
+    durableNamespaces: 'CreditAccount' | 'KeyIndex'
   }
 }

@@ -44,14 +44,27 @@ export type PresentedKey =
   | { kind: 'key'; key: string; header: 'authorization' | 'x-api-key' }
 
 /**
+ * Every header of a request that carries one of our keys. These never reach an
+ * origin, on free routes as much as on paid ones: a key is a bearer credential.
+ */
+export function keyBearingHeaders(headers: Headers): Array<'authorization' | 'x-api-key'> {
+  const found: Array<'authorization' | 'x-api-key'> = []
+  if (headers.get('x-api-key')?.trim().startsWith(API_KEY_PREFIX)) found.push('x-api-key')
+  if (/^Bearer\s+pg_/i.test(headers.get('authorization') ?? '')) found.push('authorization')
+  return found
+}
+
+/**
  * Read a caller's key from `X-API-Key: <key>` or `Authorization: Bearer <key>`.
  * A bearer token that is not one of our keys (an OAuth token for the origin, say)
  * is left alone and does not count as a key.
  */
 export function presentedKey(headers: Headers): PresentedKey {
   const direct = headers.get('x-api-key')?.trim()
-  if (direct) return { kind: 'key', key: direct, header: 'x-api-key' }
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(headers.get('authorization') ?? '')?.[1]
+  // One of our keys wins wherever it is; a foreign X-API-Key alone is still an attempt to pay.
+  if (direct?.startsWith(API_KEY_PREFIX)) return { kind: 'key', key: direct, header: 'x-api-key' }
   if (bearer?.startsWith(API_KEY_PREFIX)) return { kind: 'key', key: bearer, header: 'authorization' }
+  if (direct) return { kind: 'key', key: direct, header: 'x-api-key' }
   return { kind: 'none' }
 }

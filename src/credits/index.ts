@@ -12,6 +12,7 @@ export {
   generateApiKey,
   generateKeyId,
   hashApiKey,
+  keyBearingHeaders,
   looksLikeApiKey,
   presentedKey,
   type PresentedKey,

@@ -29,8 +29,6 @@ export interface CreditHold {
   amount: number
   available: number
   rateLimit?: RateLimitState
-  /** The header that carried the key, to be removed before forwarding. */
-  keyHeader: 'authorization' | 'x-api-key'
 }
 
 export interface HoldRequest {
@@ -113,7 +111,6 @@ export async function holdCredits(
       amount: result.kind === 'reserved' ? request.amount : 0,
       available: result.available,
       rateLimit: result.rateLimit,
-      keyHeader: presented.header,
     }
   }
   const credits = result.reason !== 'ledger_unavailable' && result.available !== undefined ? formatDollars(result.available) : undefined

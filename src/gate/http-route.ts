@@ -46,7 +46,7 @@ export async function serveHttpRoute(context: RouteContext): Promise<Response> {
   const settlement = new HoldSettlement(env.CREDITS, hold, context.waitUntil)
   let response: Response
   try {
-    response = await callOrigin(env, request, route, forwardPath, { dropHeaders: [hold.keyHeader] })
+    response = await callOrigin(env, request, route, forwardPath)
   } catch (error) {
     settlement.settle(0)
     throw error

@@ -107,7 +107,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   const settlement = new HoldSettlement(env.CREDITS, hold, context.waitUntil)
   let response: Response
   try {
-    response = await callOrigin(env, request, route, forwardPath, { body: read.bytes, dropHeaders: [hold.keyHeader] })
+    response = await callOrigin(env, request, route, forwardPath, { body: read.bytes })
   } catch (error) {
     settlement.settle(0)
     if (error instanceof GateError) return mcpGateErrorResponse(error, parsed, priced.prices)

@@ -4,6 +4,7 @@
  * the route table, the operator's credential is read from its Worker secret, and
  * a failure to reach the origin becomes a typed error.
  */
+import { keyBearingHeaders } from '../credits'
 import type { Env } from '../env'
 import { GateError } from '../errors'
 import type { CompiledRoute } from '../pricing'
@@ -22,8 +23,8 @@ function credentialOf(env: Env, route: CompiledRoute): OriginCredential | undefi
 
 /**
  * Forward the caller's request to the route's origin.
+ * The caller's gate key is removed whatever the route, so an origin never sees it.
  * @param body the body to send when the gate has already read it
- * @param dropHeaders the header that carried the caller's key, if any
  * @throws GateError `upstream_unreachable` or `upstream_timeout`
  */
 export async function callOrigin(
@@ -31,7 +32,7 @@ export async function callOrigin(
   request: Request,
   route: CompiledRoute,
   forwardPath: string,
-  options: { body?: Uint8Array; dropHeaders?: string[] } = {}
+  options: { body?: Uint8Array } = {}
 ): Promise<Response> {
   const result = await forward(
     request,
@@ -42,7 +43,7 @@ export async function callOrigin(
       timeoutMs: route.timeoutMs,
       credential: credentialOf(env, route),
     },
-    options
+    { body: options.body, dropHeaders: keyBearingHeaders(request.headers) }
   )
   if (!result.ok) throw new GateError(result.reason, result.message)
   return result.response

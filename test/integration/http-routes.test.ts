@@ -33,6 +33,16 @@ describe('free routes', () => {
     expect(await response.json()).toEqual({ ok: true })
     expect(await originRequests(tag)).toHaveLength(1)
   })
+
+  it('never forward a gate key, even where no payment is needed', async () => {
+    const { key } = await createKey('1')
+    const tag = newTag()
+    await (await gate('/api/health', { headers: { 'x-api-key': key, 'x-test-tag': tag } })).text()
+    await (await get('/api/health', key, tag)).text()
+    const seen = await originRequests(tag)
+    expect(seen).toHaveLength(2)
+    expect(JSON.stringify(seen)).not.toContain(key)
+  })
 })
 
 describe('priced HTTP routes', () => {

@@ -128,4 +128,18 @@ describe('MCP through the gate, with the official SDK client', () => {
     const deletes = (await originRequests(tag)).filter((r) => r.method === 'DELETE')
     expect(deletes).toHaveLength(1)
   })
+
+  it('never lets the origin see the caller’s key, on free calls, paid calls, GET or DELETE', async () => {
+    const { key } = await createKey('1')
+    const tag = newTag()
+    const client = await connect(key, tag)
+    await client.listTools()
+    await client.callTool({ name: 'echo', arguments: { text: 'free' } })
+    await client.callTool({ name: 'search', arguments: { query: 'paid' } })
+    await (client.transport as StreamableHTTPClientTransport).terminateSession()
+    const seen = await originRequests(tag)
+    expect(new Set(seen.map((r) => r.method))).toEqual(new Set(['POST', 'GET', 'DELETE']))
+    expect(seen.length).toBeGreaterThanOrEqual(5)
+    expect(JSON.stringify(seen)).not.toContain(key)
+  })
 })

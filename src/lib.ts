@@ -1,0 +1,20 @@
+/**
+ * pay-gate as a library: what a scaffolded gate imports. A gate's own worker
+ * entry is then:
+ *
+ *   import { createGate, CreditAccount, KeyIndex } from 'pay-gate'
+ *   export default createGate()
+ *   export { CreditAccount, KeyIndex }
+ */
+export { createGate } from './app'
+export { CreditAccount, KeyIndex } from './credits'
+export type { Env } from './env'
+export {
+  validateRoutesFile,
+  validateRoutesText,
+  ROUTES_KV_KEY,
+  type RoutesFile,
+  type RoutesIssue,
+  type RoutesValidation,
+} from './pricing'
+export { parseDollars, formatDollars } from './money'
