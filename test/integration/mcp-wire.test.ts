@@ -123,6 +123,35 @@ describe('MCP refusals are in-band, HTTP 200, JSON-RPC -32402', () => {
   })
 })
 
+describe('per-tool rate limits', () => {
+  it('count each key’s calls to one tool, batch members included, and leave other tools alone', async () => {
+    await putRoutes([
+      {
+        path: '/mcp-json',
+        origin: env.MCP_ORIGIN,
+        mcp: { price: '0.001', tools: { search: { price: '0.01', rateLimit: { limit: 3, windowSeconds: 3600 } } } },
+      },
+    ])
+    const { id, key } = await createKey('1')
+    const other = await createKey('1')
+    const tag = newTag()
+    const pair = await post('/mcp-json', [call(1, 'search', { query: 'a' }), call(2, 'search', { query: 'b' })], key, tag)
+    expect(pair.headers.get('x-ratelimit-remaining')).toBe('1')
+    await pair.text()
+    const over = await post('/mcp-json', [call(3, 'search', { query: 'c' }), call(4, 'search', { query: 'd' })], key, tag)
+    const refused = await mcpMessages(over)
+    expect(refused.every((m) => (m.error as { data?: { reason?: string } })?.data?.reason === 'rate_limited')).toBe(true)
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0)
+    const third = await post('/mcp-json', call(5, 'search', { query: 'e' }), key, tag)
+    expect(await mcpMessages(third)).toMatchObject([{ id: 5, result: {} }])
+    const otherTool = await post('/mcp-json', call(6, 'echo', { text: 'x' }), key, tag)
+    expect(await mcpMessages(otherTool)).toMatchObject([{ id: 6, result: {} }])
+    const otherKey = await post('/mcp-json', call(7, 'search', { query: 'f' }), other.key, tag)
+    expect(await mcpMessages(otherKey)).toMatchObject([{ id: 7, result: {} }])
+    expect(charges(await settledState(id))).toEqual(['-0.001', '-0.01', '-0.02'])
+  })
+})
+
 describe('bad input gets a clear error, reaches nobody, and changes no balance', () => {
   let key: string
   let id: string
@@ -208,14 +237,20 @@ describe('SSE answers (stateful origin)', () => {
     const { id, key } = await createKey('1')
     const tag = newTag()
     const headers = await session(key, tag)
-    const stream = await gate('/mcp', { method: 'GET', headers: { ...headers, accept: 'text/event-stream', 'x-test-tag': tag } })
+    const stream = await gate('/mcp', {
+      method: 'GET',
+      headers: { ...headers, accept: 'text/event-stream', 'last-event-id': 'evt-41', 'x-test-tag': tag },
+    })
     expect(stream.status).toBe(200)
     expect(stream.headers.get('content-type')).toContain('text/event-stream')
     await stream.body?.cancel()
     const end = await gate('/mcp', { method: 'DELETE', headers: { ...headers, 'x-test-tag': tag } })
     expect(end.status).toBe(200)
     const seen = await originRequests(tag)
-    expect(seen.filter((r) => r.method === 'GET')[0]?.headers['mcp-session-id']).toBe(headers['mcp-session-id'])
+    const get = seen.filter((r) => r.method === 'GET')[0]
+    expect(get?.headers['mcp-session-id']).toBe(headers['mcp-session-id'])
+    expect(get?.headers['mcp-protocol-version']).toBe('2025-06-18')
+    expect(get?.headers['last-event-id']).toBe('evt-41')
     expect(seen.filter((r) => r.method === 'DELETE')).toHaveLength(1)
     expect(charges(await keyState(id))).toEqual([])
   })
