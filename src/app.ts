@@ -1,13 +1,14 @@
 /**
  * @module app
  * `createGate()`: the whole gate as a Hono app. The gate's own endpoints come
- * first (/admin, /balance); every other path goes through the route table.
+ * first (/admin, /balance, /pricing, /.well-known/x402, /credits/buy); every
+ * other path goes through the route table.
  */
 import { Hono } from 'hono'
 import { adminRoutes } from './admin/routes'
 import type { AppEnv } from './env'
 import { errorResponse, GateError } from './errors'
-import { balanceHandler, gateHandler } from './gate'
+import { balanceHandler, buyCreditsHandler, gateHandler, pricingHandler, routeTables, wellKnownX402Handler } from './gate'
 
 /**
  * Build a gate. Each call has its own per-isolate route-table cache, so call it
@@ -19,9 +20,13 @@ import { balanceHandler, gateHandler } from './gate'
  */
 export function createGate(): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
+  const tables = routeTables()
   app.route('/admin', adminRoutes())
   app.get('/balance', balanceHandler)
-  app.all('*', gateHandler())
+  app.get('/pricing', pricingHandler(tables))
+  app.get('/.well-known/x402', wellKnownX402Handler(tables))
+  app.post('/credits/buy', buyCreditsHandler(tables))
+  app.all('*', gateHandler(tables))
   app.onError((error) => {
     if (error instanceof GateError) return errorResponse(error)
     // A bug, not a refusal: log it, show nothing of it. Nothing was charged, as

@@ -4,6 +4,7 @@
  * Types only, apart from reading numeric settings.
  */
 import type { AccountNamespace, IndexNamespace } from './credits'
+import type { LockNamespace } from './x402'
 
 export interface Env {
   /** The route table, under one key (see pricing/store). */
@@ -12,6 +13,10 @@ export interface Env {
   CREDITS: AccountNamespace
   /** The list of keys, for the admin API. */
   KEY_INDEX: IndexNamespace
+  /** One lock per x402 payer: each authorization is used once. */
+  X402_LOCKS: LockNamespace
+  /** "allow" lets a route table use x402 `mode: "dev"` (checked, never settled). Never set it in production. */
+  X402_DEV_MODE?: string
   /** Bearer token of the admin API; a Worker secret. Unset: the admin API refuses everything. */
   ADMIN_TOKEN?: string
   /** Seconds a route table is used before KV is read again (default 30; 0 reads every request). */

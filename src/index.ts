@@ -6,5 +6,6 @@
 import { createGate } from './app'
 
 export { CreditAccount, KeyIndex } from './credits'
+export { PaymentLock } from './x402'
 
 export default createGate()

@@ -2,12 +2,13 @@
  * pay-gate as a library: what a scaffolded gate imports. A gate's own worker
  * entry is then:
  *
- *   import { createGate, CreditAccount, KeyIndex } from 'pay-gate'
+ *   import { createGate, CreditAccount, KeyIndex, PaymentLock } from 'pay-gate'
  *   export default createGate()
- *   export { CreditAccount, KeyIndex }
+ *   export { CreditAccount, KeyIndex, PaymentLock }
  */
 export { createGate } from './app'
 export { CreditAccount, KeyIndex } from './credits'
+export { PaymentLock } from './x402'
 export type { Env } from './env'
 export {
   validateRoutesFile,

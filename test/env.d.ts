@@ -5,6 +5,7 @@ declare namespace Cloudflare {
     ROUTES: KVNamespace
     CREDITS: import('../src/credits').AccountNamespace
     KEY_INDEX: import('../src/credits').IndexNamespace
+    X402_LOCKS: import('../src/x402').LockNamespace
     ADMIN_TOKEN: string
     MCP_ORIGIN: string
     API_ORIGIN: string
@@ -12,6 +13,6 @@ declare namespace Cloudflare {
   }
   interface GlobalProps {
     mainModule: typeof import('../src/index')
-    durableNamespaces: 'CreditAccount' | 'KeyIndex'
+    durableNamespaces: 'CreditAccount' | 'KeyIndex' | 'PaymentLock'
   }
 }

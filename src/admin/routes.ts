@@ -6,15 +6,7 @@
  */
 import { Hono, type Context } from 'hono'
 import { z } from 'zod'
-import {
-  accountStub,
-  generateApiKey,
-  generateKeyId,
-  hashApiKey,
-  indexStub,
-  type AdminResult,
-  type KeyStatus,
-} from '../credits'
+import { accountStub, indexStub, issueKey, type AdminResult, type KeyStatus } from '../credits'
 import type { AppEnv, Env } from '../env'
 import { GateError } from '../errors'
 import { parseDollars } from '../money'
@@ -98,30 +90,14 @@ export function adminRoutes(): Hono<AppEnv> {
     if (expiresAt !== null && expiresAt <= Date.now()) {
       throw new GateError('invalid_request', 'expiresAt must be in the future.')
     }
-    const key = generateApiKey()
-    const hash = await hashApiKey(key)
-    const id = generateKeyId()
-    const index = indexStub(c.env.KEY_INDEX)
-    await index.add({ id, hash, name: input.name, createdAt: Date.now() })
-    let result: AdminResult
-    try {
-      result = await accountStub(c.env.CREDITS, hash).init({
-        id,
-        name: input.name,
-        credits: input.credits,
-        expiresAt,
-        rateLimit: input.rateLimit ?? null,
-      })
-    } catch (error) {
-      await index.remove(id) // no listed key without an account behind it
-      throw error
-    }
-    if (!result.ok) {
-      await index.remove(id)
-      return answer(c, result)
-    }
+    const issued = await issueKey(
+      { accounts: c.env.CREDITS, index: c.env.KEY_INDEX },
+      { name: input.name, credits: input.credits, expiresAt, rateLimit: input.rateLimit ?? null }
+    )
+    if (!issued.ok) return answer(c, issued)
+    const { key } = issued
     // The only time the key itself is ever shown.
-    return c.json({ ...keyJson(result.view), key }, 201)
+    return c.json({ ...keyJson(issued.view), key }, 201)
   })
 
   admin.get('/keys', async (c) => {

@@ -226,14 +226,23 @@ export class CreditAccount extends DurableObject<unknown> {
     })
   }
 
-  /** Add credits. */
-  async topUp(amount: number, label: string | null = null): Promise<AdminResult> {
+  /**
+   * Add credits. With a `reference` (a payment's id), the same top-up asked for
+   * twice credits once: safe to retry after a settled payment.
+   */
+  async topUp(amount: number, label: string | null = null, reference?: string): Promise<AdminResult> {
     const now = Date.now()
     if (!Number.isSafeInteger(amount) || amount <= 0) return { ok: false, reason: 'invalid_amount' }
     return this.ctx.storage.transactionSync((): AdminResult => {
       const row = this.account()
       if (!row) return { ok: false, reason: 'invalid_api_key' }
       if (row.status === 'revoked') return { ok: false, reason: 'key_revoked' }
+      if (reference !== undefined) {
+        this.sql.exec('CREATE TABLE IF NOT EXISTS topup_references (reference TEXT PRIMARY KEY, at INTEGER NOT NULL)')
+        const seen = this.sql.exec('SELECT 1 FROM topup_references WHERE reference = ?', reference).toArray().length > 0
+        if (seen) return { ok: true, view: toView(row, now) }
+        this.sql.exec('INSERT INTO topup_references (reference, at) VALUES (?, ?)', reference, now)
+      }
       const balance = row.balance + amount
       this.sql.exec('UPDATE account SET balance = ?, updated_at = ? WHERE singleton = 1', balance, now)
       this.appendLedger('topup', amount, balance, now, null, label)

@@ -7,6 +7,7 @@
  */
 export { CreditAccount } from './account-object'
 export { KeyIndex, type IndexedKey } from './key-index-object'
+export { issueKey, type IssuedKey } from './issue-key'
 export {
   API_KEY_PREFIX,
   generateApiKey,

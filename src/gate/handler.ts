@@ -6,34 +6,22 @@
  */
 import type { Context } from 'hono'
 import type { AppEnv } from '../env'
-import { numberSetting } from '../env'
 import { GateError } from '../errors'
-import { matchRoute, RouteTableCache } from '../pricing'
+import { matchRoute } from '../pricing'
 import { serveHttpRoute, type RouteContext } from './http-route'
 import { serveMcpRoute } from './mcp-route'
-
-/** Default seconds a route table is used before KV is read again. */
-const DEFAULT_ROUTES_TTL_SECONDS = 30
+import type { RouteTables } from './route-table'
 
 /**
- * Make the gate's request handler. Holds the per-isolate route table cache.
- * @example app.all('*', gateHandler())
+ * Make the gate's request handler.
+ * @param tables the gate's route table loader (one cache per gate)
+ * @example app.all('*', gateHandler(routeTables()))
  */
-export function gateHandler() {
-  let routes: RouteTableCache | undefined
+export function gateHandler(tables: RouteTables) {
   return async function gate(c: Context<AppEnv>): Promise<Response> {
-    routes ??= new RouteTableCache({
-      ttlMs: numberSetting(c.env.ROUTES_CACHE_TTL_SECONDS, DEFAULT_ROUTES_TTL_SECONDS) * 1000,
-    })
-    const load = await routes.get(c.env.ROUTES)
-    if (!load.ok) {
-      console.error(`pay-gate: no route table (${load.reason}): ${load.message}`)
-      throw new GateError('routes_unavailable', 'The gate has no route table yet; nothing is served until it has.', {
-        headers: { 'retry-after': '5' },
-      })
-    }
+    const table = await tables(c.env)
     const request = c.req.raw
-    const match = matchRoute(load.table, request.method, new URL(request.url).pathname)
+    const match = matchRoute(table, request.method, new URL(request.url).pathname)
     switch (match.kind) {
       case 'invalid-path':
         throw new GateError('invalid_path', match.message)

@@ -10,6 +10,8 @@ import type { CompiledRoute } from '../pricing'
 import { downstreamResponseHeaders, observeBody } from '../proxy'
 import { fingerprintOf, holdCredits, holdHeaders, HoldSettlement } from './credits-payment'
 import { routeLimits } from './limits'
+import { paymentRequiredResponse, serveHttpWithX402 } from './http-x402'
+import { chooseRail } from './rails'
 import { callOrigin } from './upstream'
 
 export interface RouteContext {
@@ -33,6 +35,15 @@ export async function serveHttpRoute(context: RouteContext): Promise<Response> {
     return passThrough(await callOrigin(env, request, route, forwardPath))
   }
   const amount = route.pricing.micros
+  const rail = chooseRail(request.headers, route.rails)
+  const x402 = route.rails.x402
+  if (x402 && rail.kind === 'x402') return serveHttpWithX402(context, x402, amount, rail.payment)
+  if (x402 && rail.kind === 'none') return paymentRequiredResponse(context, x402, amount)
+  return serveHttpWithCredits(context, amount)
+}
+
+async function serveHttpWithCredits(context: RouteContext, amount: number): Promise<Response> {
+  const { env, request, route, forwardPath } = context
   const search = new URL(request.url).search
   const hold = await holdCredits(env.CREDITS, request.headers, {
     amount,
@@ -46,7 +57,7 @@ export async function serveHttpRoute(context: RouteContext): Promise<Response> {
   const settlement = new HoldSettlement(env.CREDITS, hold, context.waitUntil)
   let response: Response
   try {
-    response = await callOrigin(env, request, route, forwardPath)
+    response = await callOrigin(env, request, route, forwardPath, { headers: { 'x-pay-verified': 'true', 'x-pay-rail': 'credits' } })
   } catch (error) {
     settlement.settle(0)
     throw error

@@ -25,7 +25,8 @@ const IN_BAND: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'idempotency_mismatch',
 ])
 
-function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+/** A JSON answer from the gate itself, never cached. */
+export function mcpJson(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
     status,
     headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
@@ -40,7 +41,7 @@ export function mcpErrorResponse(
   message: string,
   reason: ErrorCode
 ): Response {
-  return json(status, jsonRpcError(id, code, message, { reason }))
+  return mcpJson(status, jsonRpcError(id, code, message, { reason }))
 }
 
 /**
@@ -67,7 +68,7 @@ export function mcpGateErrorResponse(
     return [jsonRpcError(message.id, code, error.message, data)]
   })
   const body = parsed.batch ? answers : (answers[0] ?? jsonRpcError(null, code, error.message, { reason: error.code }))
-  return json(inBand ? 200 : error.status, body, error.headers)
+  return mcpJson(inBand ? 200 : error.status, body, error.headers)
 }
 
 export type BodyRead = { ok: true; bytes: Uint8Array } | { ok: false; response: Response }

@@ -11,19 +11,24 @@ import {
   annotateToolsList,
   bodyFormat,
   idKey,
+  INVALID_REQUEST,
   McpResponseReader,
   parseMcpBody,
   type McpMessage,
   type MessageRewrite,
 } from '../mcp'
 import { formatDollars } from '../money'
-import { priceMcpRequest, priceOfTool, type McpPriceBook, type RateLimit } from '../pricing'
+import { priceMcpRequest, priceOfTool, type McpPriceBook, type PaymentRails, type RateLimit } from '../pricing'
 import { downstreamResponseHeaders, observeBody } from '../proxy'
 import { CallMeter } from './call-meter'
 import { fingerprintOf, holdCredits, holdHeaders, HoldSettlement } from './credits-payment'
+import { toolPriceMeta } from './tool-price-meta'
 import { passThrough, type RouteContext } from './http-route'
 import { mcpLimits } from './limits'
-import { mcpErrorResponse, mcpGateErrorResponse, readBodyWithin } from './mcp-answers'
+import { mcpErrorResponse, mcpGateErrorResponse, mcpJson, readBodyWithin } from './mcp-answers'
+import { mcpResource, metaPayment, serveMcpWithX402, x402McpAnswer } from './mcp-x402'
+import { chooseRail } from './rails'
+import { requiredFor } from './x402-payment'
 import { callOrigin } from './upstream'
 
 interface PricedBody {
@@ -55,13 +60,9 @@ function priceBody(book: McpPriceBook, messages: McpMessage[]): PricedBody {
   return priced
 }
 
-function annotator(book: McpPriceBook, listIds: Set<string>): MessageRewrite | undefined {
+function annotator(book: McpPriceBook, listIds: Set<string>, rails: PaymentRails): MessageRewrite | undefined {
   if (listIds.size === 0) return undefined
-  return (message) =>
-    annotateToolsList(message, listIds, (tool) => {
-      const micros = priceOfTool(book, tool)
-      return { amount: formatDollars(micros), currency: 'USD', free: micros === 0, accepts: ['credits'] }
-    })
+  return (message) => annotateToolsList(message, listIds, (tool) => toolPriceMeta(priceOfTool(book, tool), rails))
 }
 
 export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): Promise<Response> {
@@ -78,7 +79,19 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   if (!parsed.ok) return mcpErrorResponse(400, null, parsed.code, parsed.message, 'invalid_request')
 
   const priced = priceBody(book, parsed.messages)
-  const rewrite = annotator(book, priced.listIds)
+  const rewrite = annotator(book, priced.listIds, route.rails)
+  const single = parsed.batch ? undefined : parsed.messages[0]
+  const inMeta = metaPayment(single)
+  const rail = chooseRail(request.headers, route.rails, inMeta)
+  const x402 = route.rails.x402
+  if (priced.total > 0 && x402 && rail.kind !== 'credits') {
+    if (single?.kind !== 'request') {
+      return mcpErrorResponse(400, null, INVALID_REQUEST, 'Invalid request: a batch can be paid with credits only, not x402', 'invalid_request')
+    }
+    if (rail.kind === 'x402') return serveMcpWithX402(context, x402, single, priced.total, rail.payment)
+    const required = requiredFor(x402, priced.total, mcpResource(context, single), 'Payment required')
+    return mcpJson(200, x402McpAnswer(single, required, 'payment_required', route.rails.credits))
+  }
   if (priced.total === 0) {
     const response = await callOrigin(env, request, route, forwardPath, { body: read.bytes })
     const format = rewrite && response.ok && response.body ? bodyFormat(response.headers.get('content-type')) : null

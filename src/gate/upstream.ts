@@ -25,6 +25,7 @@ function credentialOf(env: Env, route: CompiledRoute): OriginCredential | undefi
  * Forward the caller's request to the route's origin.
  * The caller's gate key is removed whatever the route, so an origin never sees it.
  * @param body the body to send when the gate has already read it
+ * @param headers what the gate tells the origin about the payment (X-Pay-*)
  * @throws GateError `upstream_unreachable` or `upstream_timeout`
  */
 export async function callOrigin(
@@ -32,7 +33,7 @@ export async function callOrigin(
   request: Request,
   route: CompiledRoute,
   forwardPath: string,
-  options: { body?: Uint8Array } = {}
+  options: { body?: Uint8Array; headers?: Record<string, string> } = {}
 ): Promise<Response> {
   const result = await forward(
     request,
@@ -43,7 +44,12 @@ export async function callOrigin(
       timeoutMs: route.timeoutMs,
       credential: credentialOf(env, route),
     },
-    { body: options.body, dropHeaders: keyBearingHeaders(request.headers) }
+    {
+      body: options.body,
+      // The caller's payment credentials are the gate's business, not the origin's.
+      dropHeaders: [...keyBearingHeaders(request.headers), 'payment-signature', 'x-payment'],
+      addHeaders: options.headers,
+    }
   )
   if (!result.ok) throw new GateError(result.reason, result.message)
   return result.response

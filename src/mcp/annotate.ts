@@ -8,28 +8,19 @@ import { idKey, type JsonRpcId } from './jsonrpc'
 
 export const PRICE_META_KEY = 'pay-gate/price'
 
-/** What the annotation says about one tool. */
-export interface ToolPriceNote {
-  /** Decimal dollars, e.g. "0.01"; "0" for a free tool. */
-  amount: string
-  currency: 'USD'
-  free: boolean
-  /** The ways this tool can be paid for. */
-  accepts: string[]
-}
-
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 /**
  * Annotate a `tools/list` response, if `message` is the answer to one of `listIds`.
+ * @param metaFor the `_meta` entries to add to a tool (its `pay-gate/price`, …)
  * @returns the annotated message, or undefined when there is nothing to change
  */
 export function annotateToolsList(
   message: unknown,
   listIds: ReadonlySet<string>,
-  noteFor: (tool: string) => ToolPriceNote
+  metaFor: (tool: string) => Record<string, unknown>
 ): unknown {
   if (!isObject(message) || !isObject(message.result)) return undefined
   const id = message.id
@@ -39,7 +30,7 @@ export function annotateToolsList(
   const annotated = tools.map((tool: unknown) => {
     if (!isObject(tool) || typeof tool.name !== 'string') return tool
     const meta = isObject(tool._meta) ? tool._meta : {}
-    return { ...tool, _meta: { ...meta, [PRICE_META_KEY]: noteFor(tool.name) } }
+    return { ...tool, _meta: { ...meta, ...metaFor(tool.name) } }
   })
   return { ...message, result: { ...message.result, tools: annotated } }
 }

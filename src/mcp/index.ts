@@ -21,5 +21,5 @@ export {
   type CallOutcome,
 } from './jsonrpc'
 export { McpResponseReader, bodyFormat, MAX_INSPECTED_BYTES, type BodyFormat, type MessageRewrite } from './response-reader'
-export { annotateToolsList, PRICE_META_KEY, type ToolPriceNote } from './annotate'
+export { annotateToolsList, PRICE_META_KEY } from './annotate'
 export { SseReader, serializeEvent, type SseEvent } from './sse'

@@ -27,7 +27,9 @@ export {
   type McpPriceBook,
   type ToolPrice,
   type UpstreamCredential,
+  type PaymentRails,
 } from './table'
+export { KNOWN_USDC, type X402Terms } from './x402-config'
 export { priceMcpRequest, priceOfTool, FREE_MCP_METHODS, type McpRequestPrice } from './mcp-price'
 export { RouteTableCache, ROUTES_KV_KEY, type TableLoad, type RoutesKv } from './store'
 export { normalizePath } from './path'

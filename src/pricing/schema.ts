@@ -6,6 +6,7 @@
  */
 import { z } from 'zod'
 import { parseDollars } from '../money'
+import { fitsAsset, resolveTerms, X402BlockSchema, X402OverrideSchema } from './x402-config'
 
 const PRICE_MESSAGE = 'expected a decimal string of dollars with at most 6 decimals, e.g. "0.01"'
 const PRICE_OR_FREE_MESSAGE = `${PRICE_MESSAGE}, or "free"`
@@ -64,7 +65,7 @@ const UpstreamAuth = z.strictObject({
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 
 /** Paths the gate answers itself; no route may claim them. */
-export const RESERVED_PATHS = ['/admin', '/balance', '/__pay']
+export const RESERVED_PATHS = ['/admin', '/balance', '/__pay', '/pricing', '/credits', '/.well-known/x402']
 
 const RoutePath = z
   .string()
@@ -129,6 +130,14 @@ export const RouteSchema = z
     /** Largest request body the gate reads on an MCP route. */
     maxBodyBytes: z.int().min(1024).max(100 * 1024 * 1024).optional(),
     upstreamAuth: UpstreamAuth.optional(),
+    /** The ways this route can be paid; default: credits, and x402 when configured. */
+    accept: z
+      .array(z.enum(['credits', 'x402']))
+      .min(1)
+      .refine((rails) => new Set(rails).size === rails.length, { error: 'a payment method is listed twice' })
+      .optional(),
+    /** Overrides of the table-wide x402 block for this route. */
+    x402: X402OverrideSchema.optional(),
   })
   .superRefine((route, ctx) => {
     const kinds = [route.price !== undefined, route.free === true, route.mcp !== undefined].filter(Boolean)
@@ -147,11 +156,60 @@ export const RouteSchema = z
     }
   })
 
-export const RoutesFileSchema = z.strictObject({
-  $schema: z.string().optional(),
-  version: z.literal(1, { error: 'expected "version": 1' }),
-  routes: z.array(RouteSchema).min(1, { error: 'at least one route is needed' }).max(1000),
-})
+/** Every price a route can charge, for the precision check against an x402 asset. */
+function routePrices(route: z.infer<typeof RouteSchema>): Array<{ path: PropertyKey[]; micros: number }> {
+  const prices: Array<{ path: PropertyKey[]; price: string }> = []
+  if (route.price !== undefined) prices.push({ path: ['price'], price: route.price })
+  if (route.mcp) {
+    prices.push({ path: ['mcp', 'price'], price: route.mcp.price })
+    for (const [name, price] of Object.entries(route.mcp.methods ?? {})) prices.push({ path: ['mcp', 'methods', name], price })
+    for (const [name, tool] of Object.entries(route.mcp.tools ?? {})) prices.push({ path: ['mcp', 'tools', name, 'price'], price: tool.price })
+  }
+  return prices.flatMap(({ path, price }) => {
+    const parsed = price === 'free' ? { ok: true as const, micros: 0 } : parseDollars(price)
+    return parsed.ok && parsed.micros > 0 ? [{ path, micros: parsed.micros }] : []
+  })
+}
+
+export const RoutesFileSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    version: z.literal(1, { error: 'expected "version": 1' }),
+    /** x402 for every route that does not say otherwise. */
+    x402: X402BlockSchema.optional(),
+    routes: z.array(RouteSchema).min(1, { error: 'at least one route is needed' }).max(1000),
+  })
+  .superRefine((file, ctx) => {
+    const buy = file.x402?.buyCredits
+    if (buy && file.x402) {
+      const [min, max] = [parseDollars(buy.min), parseDollars(buy.max)]
+      const terms = resolveTerms(file.x402, undefined)
+      if (min.ok && max.ok && min.micros > max.micros) {
+        ctx.addIssue({ code: 'custom', path: ['x402', 'buyCredits'], message: '"min" is more than "max"' })
+      }
+      if (terms.ok && min.ok && !fitsAsset(min.micros, terms.terms)) {
+        ctx.addIssue({ code: 'custom', path: ['x402', 'buyCredits', 'min'], message: 'needs more decimals than the x402 asset has' })
+      }
+    }
+    file.routes.forEach((route, index) => {
+      const wantsX402 = route.accept ? route.accept.includes('x402') : file.x402 !== undefined || route.x402 !== undefined
+      if (!wantsX402 || route.free === true) return
+      const resolved = resolveTerms(file.x402, route.x402)
+      if (!resolved.ok) {
+        ctx.addIssue({ code: 'custom', path: ['routes', index, ...resolved.path], message: resolved.message })
+        return
+      }
+      for (const { path, micros } of routePrices(route)) {
+        if (!fitsAsset(micros, resolved.terms)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['routes', index, ...path],
+            message: `this price needs more than the ${resolved.terms.asset.decimals} decimals of the x402 asset`,
+          })
+        }
+      }
+    })
+  })
 
 export type RouteConfig = z.infer<typeof RouteSchema>
 export type RoutesFile = z.infer<typeof RoutesFileSchema>

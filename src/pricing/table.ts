@@ -6,6 +6,7 @@
 import { parseDollars } from '../money'
 import { compilePattern, matchPattern, normalizePath, type PathPattern } from './path'
 import type { RateLimit, RouteConfig, RoutesFile } from './schema'
+import { resolveTerms, type X402Terms } from './x402-config'
 
 /** Origin response headers must arrive within this time unless a route says otherwise. */
 export const DEFAULT_TIMEOUT_MS = 30_000
@@ -36,6 +37,13 @@ export interface UpstreamCredential {
   query?: string
 }
 
+/** The ways a priced route can be paid. */
+export interface PaymentRails {
+  credits: boolean
+  /** Present when the route takes x402, with its resolved terms. */
+  x402?: X402Terms
+}
+
 export interface CompiledRoute {
   /** Position in routes.json; the first matching route wins. */
   index: number
@@ -46,6 +54,7 @@ export interface CompiledRoute {
   origin: string
   pattern: PathPattern
   pricing: RoutePricing
+  rails: PaymentRails
   rateLimit?: RateLimit
   timeoutMs: number
   maxBodyBytes: number
@@ -55,6 +64,10 @@ export interface CompiledRoute {
 
 export interface PriceTable {
   routes: CompiledRoute[]
+  /** The table-wide x402 terms, when routes.json has an `x402` block. */
+  x402?: X402Terms
+  /** Bounds of a credit purchase with x402 (micros), when enabled. */
+  buyCredits?: { minMicros: number; maxMicros: number }
 }
 
 function micros(price: string): number {
@@ -82,6 +95,14 @@ function compilePricing(route: RouteConfig): RoutePricing {
 }
 
 /** Compile a validated routes file. */
+function compileRails(file: RoutesFile, route: RouteConfig): PaymentRails {
+  const wantsX402 = route.accept ? route.accept.includes('x402') : file.x402 !== undefined || route.x402 !== undefined
+  const resolved = wantsX402 ? resolveTerms(file.x402, route.x402) : undefined
+  // The schema has checked that a route asking for x402 resolves; this guards against skipping it.
+  if (resolved && !resolved.ok) throw new TypeError(`unvalidated x402 terms on ${route.path}`)
+  return { credits: route.accept ? route.accept.includes('credits') : true, x402: resolved?.terms }
+}
+
 export function compileTable(file: RoutesFile): PriceTable {
   const routes = file.routes.map((route, index): CompiledRoute => ({
     index,
@@ -90,13 +111,20 @@ export function compileTable(file: RoutesFile): PriceTable {
     origin: route.origin.replace(/\/+$/, ''),
     pattern: compilePattern(route.path),
     pricing: compilePricing(route),
+    rails: compileRails(file, route),
     rateLimit: route.rateLimit,
     timeoutMs: route.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     maxBodyBytes: route.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     upstreamAuth: route.upstreamAuth,
     description: route.description,
   }))
-  return { routes }
+  const table = file.x402 ? resolveTerms(file.x402, undefined) : undefined
+  const buy = file.x402?.buyCredits
+  return {
+    routes,
+    x402: table?.ok ? table.terms : undefined,
+    buyCredits: buy && table?.ok ? { minMicros: micros(buy.min), maxMicros: micros(buy.max) } : undefined,
+  }
 }
 
 export type RouteMatch =

@@ -47,13 +47,15 @@ export function upstreamUrl(target: ForwardTarget): URL {
  * @param target where it goes
  * @param options.body the body to send; defaults to streaming the caller's body
  * @param options.dropHeaders headers to remove besides hop-by-hop and `X-Pay-*`
+ * @param options.addHeaders headers the gate vouches for (set after the caller's are stripped)
  */
 export async function forward(
   request: Request,
   target: ForwardTarget,
-  options: { body?: ArrayBuffer | Uint8Array | null; dropHeaders?: string[] } = {}
+  options: { body?: ArrayBuffer | Uint8Array | null; dropHeaders?: string[]; addHeaders?: Record<string, string> } = {}
 ): Promise<ForwardResult> {
   const headers = upstreamRequestHeaders(request.headers, options.dropHeaders ?? [])
+  for (const [name, value] of Object.entries(options.addHeaders ?? {})) headers.set(name, value)
   const credential = target.credential
   if (credential?.header) headers.set(credential.header, `${credential.prefix ?? ''}${credential.value}`)
   const hasBody = request.method !== 'GET' && request.method !== 'HEAD'

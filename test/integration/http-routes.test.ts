@@ -86,7 +86,9 @@ describe('priced HTTP routes', () => {
     expect(response.status).toBe(200)
     const seen = (await response.json()) as Record<string, string>
     expect(seen['x-api-key']).toBeUndefined()
-    expect(seen['x-pay-verified']).toBeUndefined()
+    // What the gate vouches for replaces what the caller claimed.
+    expect(seen['x-pay-verified']).toBe('true')
+    expect(seen['x-pay-rail']).toBe('credits')
     expect(seen['x-pay-from']).toBeUndefined()
     expect(seen['x-operator-token']).toBe('Token operator-secret-upstream-token')
     expect(JSON.stringify([...response.headers])).not.toContain('operator-secret')

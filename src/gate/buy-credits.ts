@@ -1,0 +1,93 @@
+/**
+ * @module gate/buy-credits
+ * `POST /credits/buy {"credits":"5"}`: one x402 payment buys credits, so an agent
+ * can pay on chain once and then make many cheap calls without a settlement each.
+ * With an API key, the key is topped up; without one, a new key is issued and
+ * shown once. The credited amount is exactly what was settled. The top-up is
+ * referenced by the payment's nonce, so retrying it can never credit twice.
+ */
+import type { Context } from 'hono'
+import { accountStub, hashApiKey, issueKey, looksLikeApiKey, presentedKey } from '../credits'
+import type { AppEnv } from '../env'
+import { GateError } from '../errors'
+import { formatDollars, parseDollars } from '../money'
+import { encodeHeader, PAYMENT_RESPONSE_HEADER, type ResourceInfo } from '../x402'
+import { x402RefusalResponse } from './http-x402'
+import { headerPayment } from './rails'
+import type { RouteTables } from './route-table'
+import { acceptX402, finishX402, requiredFor, X402Refusal } from './x402-payment'
+
+async function requestedAmount(c: Context<AppEnv>, bounds: { minMicros: number; maxMicros: number }): Promise<number> {
+  let text = c.req.query('credits')
+  if (text === undefined) {
+    const body = (await c.req.json().catch(() => null)) as { credits?: unknown } | null
+    text = typeof body?.credits === 'string' ? body.credits : undefined
+  }
+  const parsed = text === undefined ? undefined : parseDollars(text)
+  if (!parsed?.ok || parsed.micros < bounds.minMicros || parsed.micros > bounds.maxMicros) {
+    throw new GateError('invalid_request', `Say how many credits to buy, from $${formatDollars(bounds.minMicros)} to $${formatDollars(bounds.maxMicros)}: {"credits":"5"}.`)
+  }
+  return parsed.micros
+}
+
+export function buyCreditsHandler(tables: RouteTables) {
+  return async function buyCredits(c: Context<AppEnv>): Promise<Response> {
+    const table = await tables(c.env)
+    const terms = table.x402
+    if (!terms || !table.buyCredits) throw new GateError('not_found', 'Buying credits with x402 is not enabled here.')
+    const micros = await requestedAmount(c, table.buyCredits)
+    const url = new URL(c.req.url)
+    const resource: ResourceInfo = { url: `${url.origin}/credits/buy?credits=${formatDollars(micros)}`, description: `$${formatDollars(micros)} of pay-gate credits` }
+
+    // The key to credit must be valid before any money is taken.
+    const presented = presentedKey(c.req.raw.headers)
+    let keyHash: string | undefined
+    if (presented.kind === 'key') {
+      if (!looksLikeApiKey(presented.key)) throw new GateError('invalid_api_key', 'The API key is not valid.')
+      keyHash = await hashApiKey(presented.key)
+      const view = await accountStub(c.env.CREDITS, keyHash).view()
+      if (!view) throw new GateError('invalid_api_key', 'The API key is not valid.')
+      if (view.account.status === 'revoked') throw new GateError('key_revoked', 'The API key has been revoked.')
+    }
+
+    const payment = headerPayment(c.req.raw.headers)
+    if (!payment.present) {
+      const message = 'Pay with x402 (PAYMENT-SIGNATURE) to buy these credits'
+      return x402RefusalResponse(402, 'payment_required', message, requiredFor(terms, micros, resource, message), { credits: false })
+    }
+    let attempt
+    try {
+      attempt = await acceptX402(c.env, terms, micros, resource, payment.decoded)
+    } catch (error) {
+      if (error instanceof X402Refusal) return x402RefusalResponse(error.status, error.reason, error.message, error.required, { credits: false })
+      throw error
+    }
+    const finish = await finishX402(c.env, attempt, true, resource)
+    if (finish.kind === 'refused') {
+      const { refusal } = finish
+      return x402RefusalResponse(refusal.status, refusal.reason, refusal.message, refusal.required, { credits: false, settlement: refusal.settlement })
+    }
+    if (finish.kind !== 'paid' || finish.settlement.extra?.freePass) {
+      // Credits are sold only for money that arrived: not unsettled, not free-pass.
+      throw new GateError('invalid_request', 'Credits can only be bought with a settled payment.')
+    }
+    const settlement = finish.settlement
+    const headers = { [PAYMENT_RESPONSE_HEADER]: encodeHeader(settlement), 'cache-control': 'no-store' }
+    const label = `x402 ${settlement.transaction || 'dev-mode'} from ${attempt.payer}`
+    if (keyHash) {
+      const reference = `x402:${attempt.lock}:${attempt.nonce}`
+      let result
+      for (let tries = 0; tries < 3 && !result?.ok; tries++) {
+        result = await accountStub(c.env.CREDITS, keyHash).topUp(micros, label, reference).catch(() => undefined)
+      }
+      if (!result?.ok) {
+        console.error(`pay-gate: PAID BUT NOT CREDITED: ${label}, ${formatDollars(micros)} for key ${keyHash}`)
+        throw new GateError('ledger_unavailable', `Your payment settled (${settlement.transaction}) but the credits could not be added yet; contact the operator with this transaction.`)
+      }
+      return c.json({ added: formatDollars(micros), credits: formatDollars(result.view.available), transaction: settlement.transaction }, 200, headers)
+    }
+    const issued = await issueKey({ accounts: c.env.CREDITS, index: c.env.KEY_INDEX }, { name: `x402 ${attempt.payer}`, credits: micros })
+    if (!issued.ok) throw new GateError('internal_error', 'The key could not be issued.')
+    return c.json({ key: issued.key, id: issued.view.id, credits: formatDollars(issued.view.available), transaction: settlement.transaction }, 201, headers)
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * @module gate/mcp-x402
+ * x402 inside MCP (transports-v2/mcp.md). The payment comes in
+ * `params._meta["x402/payment"]` (an object, or base64 as Cloudflare's agents
+ * client sends it) or the PAYMENT-SIGNATURE header, and is removed before the
+ * call is forwarded. The call's answer is held back until it is settled: a
+ * success gets `_meta["x402/payment-response"]`; a failed settlement replaces
+ * the tool's output with the payment error (§Settlement Failure). On SSE,
+ * notifications before the answer still stream as they come; only the answer
+ * waits for the settlement.
+ */
+import { idKey, responseOutcome, SseReader, serializeEvent, type McpMessage } from '../mcp'
+import { downstreamResponseHeaders } from '../proxy'
+import type { X402Terms } from '../pricing'
+import {
+  decodeHeader,
+  encodeHeader,
+  MCP_PAYMENT_ERROR_META,
+  MCP_PAYMENT_META,
+  MCP_PAYMENT_RESPONSE_META,
+  PAYMENT_RESPONSE_HEADER,
+  type PaymentRequired,
+  type ResourceInfo,
+} from '../x402'
+import type { RouteContext } from './http-route'
+import { mcpJson, PAYMENT_REQUIRED_CODE } from './mcp-answers'
+import { callOrigin } from './upstream'
+import { acceptX402, finishX402, paidHeaders, X402Refusal, type X402Attempt, type X402Finish } from './x402-payment'
+
+type Request = Extract<McpMessage, { kind: 'request' }>
+
+/** The payment carried in a request's `_meta`, decoded. */
+export function metaPayment(message: McpMessage | undefined): { present: boolean; decoded: unknown } {
+  const meta = message?.kind === 'request' ? message.params?._meta : undefined
+  if (typeof meta !== 'object' || meta === null || !(MCP_PAYMENT_META in meta)) return { present: false, decoded: undefined }
+  const value = (meta as Record<string, unknown>)[MCP_PAYMENT_META]
+  return { present: true, decoded: typeof value === 'string' ? decodeHeader(value) : value }
+}
+
+/** The request as forwarded: the same message without the payment in its `_meta`. */
+function withoutPayment(message: Request): Uint8Array {
+  const params = { ...message.params }
+  if (typeof params._meta === 'object' && params._meta !== null) {
+    const { [MCP_PAYMENT_META]: _payment, ...rest } = params._meta as Record<string, unknown>
+    params._meta = rest
+  }
+  return new TextEncoder().encode(JSON.stringify({ jsonrpc: '2.0', id: message.id, method: message.method, params }))
+}
+
+export function mcpResource(context: RouteContext, message: Request): ResourceInfo {
+  if (message.tool !== undefined) return { url: `mcp://tool/${message.tool}`, description: `MCP tool ${message.tool}` }
+  const url = new URL(context.request.url)
+  return { url: `${url.origin}${url.pathname}#${message.method}`, description: `MCP ${message.method}` }
+}
+
+/**
+ * The in-band answer when payment is required or failed: for a tool, a result
+ * with `isError: true` carrying PaymentRequired in `structuredContent`, as JSON in
+ * `content[0].text`, and in `_meta["x402/error"]` for Cloudflare's agents client;
+ * for any other method, a JSON-RPC `-32402` error with the same object.
+ */
+export function x402McpAnswer(message: Request, required: PaymentRequired, reason: string, credits: boolean): Record<string, unknown> {
+  const creditsNote = credits ? { 'pay-gate/credits': 'Or send an API key as "Authorization: Bearer <key>".' } : {}
+  if (message.tool !== undefined) {
+    return {
+      jsonrpc: '2.0',
+      id: message.id,
+      result: {
+        isError: true,
+        structuredContent: required,
+        content: [{ type: 'text', text: JSON.stringify(required) }],
+        _meta: { [MCP_PAYMENT_ERROR_META]: required, 'pay-gate/reason': reason, ...creditsNote },
+      },
+    }
+  }
+  return {
+    jsonrpc: '2.0',
+    id: message.id,
+    error: { code: PAYMENT_REQUIRED_CODE, message: required.error ?? 'Payment required', data: { reason, x402: required, ...creditsNote } },
+  }
+}
+
+/** Put the settlement into a successful answer, or replace the answer with the payment error. */
+function settled(message: Record<string, unknown>, request: Request, finish: X402Finish, credits: boolean): Record<string, unknown> {
+  if (finish.kind === 'paid') {
+    const result = (message.result ?? {}) as Record<string, unknown>
+    const meta = typeof result._meta === 'object' && result._meta !== null ? result._meta : {}
+    return { ...message, result: { ...result, _meta: { ...meta, [MCP_PAYMENT_RESPONSE_META]: finish.settlement } } }
+  }
+  if (finish.kind === 'refused') {
+    const { refusal } = finish
+    const answer = x402McpAnswer(request, refusal.required, refusal.reason, credits)
+    const result = answer.result as Record<string, unknown> | undefined
+    if (result) result._meta = { ...(result._meta as object), [MCP_PAYMENT_RESPONSE_META]: refusal.settlement }
+    return answer
+  }
+  return message
+}
+
+export async function serveMcpWithX402(context: RouteContext, terms: X402Terms, message: Request, micros: number, payment: unknown): Promise<Response> {
+  const { env, request, route, forwardPath } = context
+  const credits = route.rails.credits
+  const resource = mcpResource(context, message)
+  let attempt: X402Attempt
+  try {
+    attempt = await acceptX402(env, terms, micros, resource, payment)
+  } catch (error) {
+    if (error instanceof X402Refusal) return mcpJson(200, x402McpAnswer(message, error.required, error.reason, credits))
+    throw error
+  }
+  let response: Response
+  try {
+    response = await callOrigin(env, request, route, forwardPath, { body: withoutPayment(message), headers: paidHeaders(attempt) })
+  } catch (error) {
+    await finishX402(env, attempt, false, resource)
+    throw error
+  }
+  const type = (response.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase()
+  const headers = downstreamResponseHeaders(response.headers)
+  headers.delete('content-length')
+  if (response.status >= 400 || !response.body || (type !== 'application/json' && type !== 'text/event-stream')) {
+    await finishX402(env, attempt, false, resource)
+    return new Response(response.body, { status: response.status, headers })
+  }
+  /** Decide on the call's answer: settle a success, release a failure. */
+  const decide = async (answer: Record<string, unknown>): Promise<{ message: Record<string, unknown>; finish: X402Finish }> => {
+    const served = responseOutcome(answer)?.outcome === 'success'
+    const finish = await finishX402(env, attempt, served, resource)
+    return { message: settled(answer, message, finish, credits), finish }
+  }
+  const target = idKey(message.id)
+  const isAnswer = (value: unknown): value is Record<string, unknown> => {
+    const outcome = responseOutcome(value)
+    return outcome !== null && idKey(outcome.id) === target
+  }
+
+  if (type === 'application/json') {
+    const text = await response.text()
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch {
+      value = null
+    }
+    if (!isAnswer(value)) {
+      await finishX402(env, attempt, false, resource)
+      return new Response(text, { status: response.status, headers })
+    }
+    const { message: answer, finish } = await decide(value)
+    if (finish.kind === 'paid') headers.set(PAYMENT_RESPONSE_HEADER, encodeHeader(finish.settlement))
+    return new Response(JSON.stringify(answer), { status: response.status, headers })
+  }
+  return new Response(holdAnswerInStream(response.body, isAnswer, decide, () => finishX402(env, attempt, false, resource), context.waitUntil), {
+    status: response.status,
+    headers,
+  })
+}
+
+/**
+ * An SSE body in which every event passes as it comes except the one carrying
+ * the call's answer, which waits for `decide`. If the stream ends, breaks or is
+ * cancelled before the answer, `abandon` runs instead: nothing delivered, nothing taken.
+ */
+function holdAnswerInStream(
+  body: ReadableStream<Uint8Array>,
+  isAnswer: (value: unknown) => value is Record<string, unknown>,
+  decide: (answer: Record<string, unknown>) => Promise<{ message: Record<string, unknown> }>,
+  abandon: () => Promise<unknown>,
+  waitUntil: (promise: Promise<unknown>) => void
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader()
+  const sse = new SseReader()
+  const decoder = new TextDecoder()
+  const encoder = new TextEncoder()
+  let decided = false
+  const giveUp = () => {
+    if (decided) return
+    decided = true
+    waitUntil(abandon())
+  }
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let next: ReadableStreamReadResult<Uint8Array>
+      try {
+        next = await reader.read()
+      } catch (error) {
+        giveUp()
+        controller.error(error)
+        return
+      }
+      const events = next.done ? [sse.finish()].filter((event) => event !== undefined) : sse.push(decoder.decode(next.value, { stream: true }))
+      let out = ''
+      for (const event of events) {
+        let value: unknown = null
+        try {
+          value = event.data ? JSON.parse(event.data) : null
+        } catch {
+          value = null
+        }
+        if (!decided && isAnswer(value)) {
+          decided = true
+          out += serializeEvent(event, JSON.stringify((await decide(value)).message))
+        } else out += serializeEvent(event)
+      }
+      if (out) controller.enqueue(encoder.encode(out))
+      if (next.done) {
+        giveUp()
+        controller.close()
+      }
+    },
+    async cancel(reason) {
+      giveUp()
+      await reader.cancel(reason).catch(() => undefined)
+    },
+  })
+}

@@ -1,0 +1,205 @@
+/**
+ * @module gate/x402-payment
+ * Paying with x402: accept a payment before the origin is called (decode,
+ * validate, match our own requirements, check locally, take the per-payer lock,
+ * verify with the facilitator) and finish it after: settle only when the origin
+ * served the call, record every outcome in the lock. Any failure denies, except
+ * that `failMode: "open"` serves when the facilitator cannot be reached.
+ */
+import type { Env } from '../env'
+import type { X402Terms } from '../pricing'
+import {
+  acquireAuthorization,
+  buildRequirements,
+  checkLocally,
+  finishAuthorization,
+  lockName,
+  matchesRequirements,
+  paymentRequired,
+  PaymentPayloadSchema,
+  settlePayment,
+  verifyPayment,
+  type FacilitatorOptions,
+  type PaymentPayload,
+  type PaymentRequired,
+  type PaymentRequirements,
+  type ResourceInfo,
+  type SettlementResponse,
+} from '../x402'
+
+/** How an accepted payment is to be finished. */
+export type X402Mode = 'verified' | 'unverified-open' | 'free-pass' | 'dev'
+
+export interface X402Attempt {
+  terms: X402Terms
+  requirements: PaymentRequirements
+  payload: PaymentPayload
+  payer: string
+  nonce: string
+  lock: string
+  mode: X402Mode
+}
+
+/** Why a payment was not accepted, with what the caller needs to pay again. */
+export class X402Refusal extends Error {
+  override readonly name = 'X402Refusal'
+  constructor(
+    /** 400 malformed, 402 payment required or failed, 503 cannot be checked now. */
+    readonly status: 400 | 402 | 503,
+    readonly reason: string,
+    message: string,
+    readonly required: PaymentRequired,
+    readonly settlement?: SettlementResponse
+  ) {
+    super(message)
+  }
+}
+
+/** Headers that tell the origin who paid; callers' own X-Pay-* never get this far. */
+export function paidHeaders(attempt: X402Attempt): Record<string, string> {
+  const verified = { verified: 'true', 'unverified-open': 'unverified', 'free-pass': 'free-pass', dev: 'dev-unsettled' }[attempt.mode]
+  return {
+    'x-pay-verified': verified,
+    'x-pay-rail': 'x402',
+    'x-pay-from': attempt.payer,
+    'x-pay-amount': attempt.requirements.amount,
+    'x-pay-asset': attempt.requirements.asset,
+    'x-pay-network': attempt.requirements.network,
+  }
+}
+
+function facilitatorOptions(env: Env, terms: X402Terms): FacilitatorOptions {
+  const auth = terms.facilitator.authHeader
+  const value = auth ? env[auth.secret] : undefined
+  if (auth && typeof value !== 'string') throw new Error(`secret ${auth.secret} for the facilitator is not set`)
+  return {
+    url: terms.facilitator.url,
+    headers: auth ? { [auth.name]: `${auth.prefix ?? ''}${value as string}` } : {},
+    verifyTimeoutMs: terms.facilitator.verifyTimeoutMs,
+    settleTimeoutMs: terms.facilitator.settleTimeoutMs,
+  }
+}
+
+/** What the gate asks for on this resource, at this price. */
+export function requiredFor(terms: X402Terms, micros: number, resource: ResourceInfo, error?: string): PaymentRequired {
+  return paymentRequired(resource, [buildRequirements(terms, micros)], error)
+}
+
+/**
+ * Accept a payment for a call costing `micros`, before the origin is called.
+ * @param decoded the PaymentPayload as sent (already base64-decoded where it was)
+ * @throws X402Refusal
+ */
+export async function acceptX402(
+  env: Env,
+  terms: X402Terms,
+  micros: number,
+  resource: ResourceInfo,
+  decoded: unknown
+): Promise<X402Attempt> {
+  const requirements = buildRequirements(terms, micros)
+  const refuse = (status: 400 | 402 | 503, reason: string, message: string): X402Refusal =>
+    new X402Refusal(status, reason, message, paymentRequired(resource, [requirements], message))
+  const parsed = PaymentPayloadSchema.safeParse(decoded)
+  if (!parsed.success) throw refuse(400, 'invalid_payload', 'The payment is not an x402 v2 PaymentPayload.')
+  const payload = parsed.data
+  if (payload.accepted.network !== terms.network) throw refuse(402, 'invalid_network', `This route is paid on ${terms.network}.`)
+  if (!matchesRequirements(requirements, payload.accepted)) {
+    throw refuse(402, 'invalid_payment_requirements', 'The payment does not match what this call costs.')
+  }
+  const local = await checkLocally(requirements, terms.chainId, payload.payload, Math.floor(Date.now() / 1000))
+  if (!local.ok) throw refuse(402, local.reason, local.message)
+  const auth = local.payload.authorization
+  const freePass = local.signatureChecked && terms.freePass.includes(local.payer.toLowerCase())
+  if (terms.mode === 'dev') {
+    if (env.X402_DEV_MODE !== 'allow') {
+      throw refuse(503, 'dev_mode_not_allowed', 'x402 dev mode is configured but not allowed on this Worker (X402_DEV_MODE).')
+    }
+    if (!local.signatureChecked) throw refuse(402, 'invalid_exact_evm_payload_signature', 'Dev mode checks only plain ECDSA signatures.')
+  }
+
+  const lock = lockName(terms.network, terms.asset.address, local.payer)
+  const taken = await acquireAuthorization(env.X402_LOCKS, lock, {
+    nonce: auth.nonce.toLowerCase(),
+    amount: requirements.amount,
+    payTo: requirements.payTo,
+    resource: resource.url,
+    validBefore: Number(auth.validBefore),
+  })
+  if (taken === 'unavailable') throw refuse(503, 'lock_unavailable', 'Payments cannot be checked right now; nothing was taken.')
+  if (taken === 'in_flight') throw refuse(402, 'payment_in_flight', 'This payment is already being used by another request.')
+  if (taken === 'spent') throw refuse(402, 'payment_already_used', 'This payment has already been used.')
+
+  const attempt: X402Attempt = { terms, requirements, payload, payer: local.payer, nonce: auth.nonce.toLowerCase(), lock, mode: 'verified' }
+  if (terms.mode === 'dev') {
+    console.warn(`pay-gate: x402 DEV MODE: payment from ${local.payer} checked locally, NOT verified or settled`)
+    return { ...attempt, mode: 'dev' }
+  }
+  if (freePass) return { ...attempt, mode: 'free-pass' }
+
+  let verdict
+  try {
+    verdict = await verifyPayment(facilitatorOptions(env, terms), payload, requirements)
+  } catch (error) {
+    verdict = { kind: 'unavailable' as const, message: (error as Error).message }
+  }
+  if (verdict.kind === 'valid') return attempt
+  if (verdict.kind === 'unavailable' && terms.failMode === 'open') {
+    console.warn(`pay-gate: facilitator unreachable (${verdict.message}); serving unverified (failMode open)`)
+    return { ...attempt, mode: 'unverified-open' }
+  }
+  await finishAuthorization(env.X402_LOCKS, lock, attempt.nonce, 'released', {
+    reason: verdict.kind === 'invalid' ? verdict.reason : 'facilitator_unavailable',
+  })
+  if (verdict.kind === 'invalid') throw refuse(402, verdict.reason, verdict.message ?? `The facilitator refused the payment: ${verdict.reason}.`)
+  throw refuse(503, 'facilitator_unavailable', 'The payment facilitator cannot be reached; nothing was taken.')
+}
+
+export type X402Finish =
+  | { kind: 'paid'; settlement: SettlementResponse }
+  | { kind: 'served-unpaid'; reason: string }
+  | { kind: 'not-served' }
+  | { kind: 'refused'; refusal: X402Refusal }
+
+/**
+ * Finish an accepted payment once the origin has answered.
+ * @param served whether the origin served the call successfully
+ */
+export async function finishX402(env: Env, attempt: X402Attempt, served: boolean, resource: ResourceInfo): Promise<X402Finish> {
+  const { lock, nonce, terms } = attempt
+  const base = { network: terms.network, payer: attempt.payer }
+  if (!served) {
+    await finishAuthorization(env.X402_LOCKS, lock, nonce, 'released', { reason: 'origin_failed' })
+    return { kind: 'not-served' }
+  }
+  if (attempt.mode === 'free-pass' || attempt.mode === 'dev') {
+    await finishAuthorization(env.X402_LOCKS, lock, nonce, attempt.mode === 'dev' ? 'dev' : 'free_pass')
+    const extra = attempt.mode === 'dev' ? { devMode: true, settled: false } : { freePass: true }
+    return { kind: 'paid', settlement: { success: true, transaction: '', ...base, extra } }
+  }
+  let outcome
+  try {
+    outcome = await settlePayment(facilitatorOptions(env, terms), attempt.payload, attempt.requirements)
+  } catch (error) {
+    outcome = { kind: 'unavailable' as const, message: (error as Error).message }
+  }
+  if (outcome.kind === 'settled') {
+    await finishAuthorization(env.X402_LOCKS, lock, nonce, 'settled', { transaction: outcome.transaction })
+    return { kind: 'paid', settlement: { success: true, transaction: outcome.transaction, ...base } }
+  }
+  const reason = outcome.kind === 'failed' ? outcome.reason : outcome.kind === 'indeterminate' ? 'settlement_indeterminate' : 'facilitator_unavailable'
+  // A settle with no answer may still land on chain: the authorization stays spent.
+  const state = outcome.kind === 'indeterminate' ? 'indeterminate' : attempt.mode === 'unverified-open' ? 'unpaid' : 'released'
+  if (attempt.mode === 'unverified-open' && outcome.kind !== 'failed') {
+    await finishAuthorization(env.X402_LOCKS, lock, nonce, state, { reason })
+    console.warn(`pay-gate: served an unsettled x402 call (failMode open): ${reason}`)
+    return { kind: 'served-unpaid', reason }
+  }
+  await finishAuthorization(env.X402_LOCKS, lock, nonce, state, { reason })
+  const settlement: SettlementResponse = { success: false, errorReason: reason, transaction: '', ...base }
+  const status = outcome.kind === 'failed' ? 402 : 503
+  return {
+    kind: 'refused',
+    refusal: new X402Refusal(status, reason, 'Settlement failed; the call’s result is withheld.', paymentRequired(resource, [attempt.requirements], 'Settlement failed'), settlement),
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * @module x402/lock
+ * The fail-closed way to reach a payer's PaymentLock: an RPC that throws is
+ * "unavailable", and an unavailable lock refuses the payment.
+ */
+import type { AcquireResult, PaymentLock, PaymentState } from './payment-lock-object'
+
+export type LockNamespace = DurableObjectNamespace<PaymentLock>
+
+/** One lock object per payer and asset: the unit an EIP-3009 nonce is unique in. */
+export function lockName(network: string, asset: string, payer: string): string {
+  return `${network}|${asset.toLowerCase()}|${payer.toLowerCase()}`
+}
+
+export async function acquireAuthorization(
+  namespace: LockNamespace,
+  name: string,
+  entry: { nonce: string; amount: string; payTo: string; resource: string; validBefore: number }
+): Promise<AcquireResult | 'unavailable'> {
+  try {
+    return await namespace.getByName(name).acquire(entry)
+  } catch (error) {
+    console.error('pay-gate: payment lock unavailable', (error as Error).message)
+    return 'unavailable'
+  }
+}
+
+/** Record the end of an authorization's flight; retried, since it guards against replay. */
+export async function finishAuthorization(
+  namespace: LockNamespace,
+  name: string,
+  nonce: string,
+  state: Exclude<PaymentState, 'in_flight'>,
+  detail: { transaction?: string; reason?: string } = {}
+): Promise<void> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await namespace.getByName(name).finish(nonce, state, detail)
+      return
+    } catch (error) {
+      if (attempt === 2) console.error(`pay-gate: could not record payment ${nonce} as ${state}`, (error as Error).message)
+      else await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt))
+    }
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * @module x402/payment-lock-object
+ * Exactly-once for x402: one object per payer (network, asset, payer address)
+ * holds the state of each of that payer's authorizations by nonce. An
+ * authorization can be in flight or spent once, whatever the concurrency: two
+ * requests carrying one signature meet here, and only the first gets through.
+ * EIP-3009 nonces are spent on chain only at settlement, so until then a
+ * facilitator would happily verify the same signature again (protocols.md §A.5).
+ * It is also the record of every x402 payment the gate took.
+ */
+import { DurableObject } from 'cloudflare:workers'
+
+/** in_flight: being served; settled: paid on chain; released: not taken (origin failed), may be retried;
+ *  unpaid: served without settlement (fail-open); indeterminate: a settle with no answer;
+ *  free_pass: an allow-listed payer served free; dev: dev mode, checked but never settled. */
+export type PaymentState = 'in_flight' | 'settled' | 'released' | 'unpaid' | 'indeterminate' | 'free_pass' | 'dev'
+
+export interface PaymentRecord {
+  nonce: string
+  state: PaymentState
+  amount: string
+  payTo: string
+  resource: string
+  validBefore: number
+  transaction: string | null
+  reason: string | null
+  createdAt: number
+  updatedAt: number
+}
+
+type Row = {
+  nonce: string
+  state: PaymentState
+  amount: string
+  pay_to: string
+  resource: string
+  valid_before: number
+  transaction: string | null
+  reason: string | null
+  created_at: number
+  updated_at: number
+}
+
+const toRecord = (row: Row): PaymentRecord => ({
+  nonce: row.nonce,
+  state: row.state,
+  amount: row.amount,
+  payTo: row.pay_to,
+  resource: row.resource,
+  validBefore: row.valid_before,
+  transaction: row.transaction,
+  reason: row.reason,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+})
+
+/** Records are kept a day past their authorization's expiry, when nobody can use it any more. */
+const KEEP_AFTER_EXPIRY_MS = 24 * 60 * 60 * 1000
+
+export type AcquireResult = 'acquired' | 'in_flight' | 'spent'
+
+export class PaymentLock extends DurableObject<unknown> {
+  private readonly sql = this.ctx.storage.sql
+  private acquiresSincePrune = 0
+
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env)
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS payments (
+      nonce TEXT PRIMARY KEY,
+      state TEXT NOT NULL,
+      amount TEXT NOT NULL,
+      pay_to TEXT NOT NULL,
+      resource TEXT NOT NULL,
+      valid_before INTEGER NOT NULL,
+      transaction TEXT,
+      reason TEXT,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL
+    )`)
+  }
+
+  /** Take an authorization for one request. Only a released one may be taken again. */
+  async acquire(entry: { nonce: string; amount: string; payTo: string; resource: string; validBefore: number }): Promise<AcquireResult> {
+    const now = Date.now()
+    const result = this.ctx.storage.transactionSync((): AcquireResult => {
+      const row = this.sql.exec<Row>('SELECT * FROM payments WHERE nonce = ?', entry.nonce).toArray()[0]
+      if (row && row.state === 'in_flight') return 'in_flight'
+      if (row && row.state !== 'released') return 'spent'
+      this.sql.exec(
+        `INSERT INTO payments (nonce, state, amount, pay_to, resource, valid_before, created_at, updated_at)
+         VALUES (?, 'in_flight', ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (nonce) DO UPDATE SET state = 'in_flight', resource = excluded.resource, reason = NULL, updated_at = excluded.updated_at`,
+        entry.nonce,
+        entry.amount,
+        entry.payTo,
+        entry.resource,
+        entry.validBefore,
+        now,
+        now
+      )
+      return 'acquired'
+    })
+    if (++this.acquiresSincePrune >= 256) {
+      this.acquiresSincePrune = 0
+      this.sql.exec(`DELETE FROM payments WHERE state != 'in_flight' AND valid_before * 1000 < ?`, now - KEEP_AFTER_EXPIRY_MS)
+    }
+    return result
+  }
+
+  /** Record how an in-flight authorization ended. */
+  async finish(nonce: string, state: Exclude<PaymentState, 'in_flight'>, detail: { transaction?: string; reason?: string } = {}): Promise<void> {
+    this.sql.exec(
+      `UPDATE payments SET state = ?, transaction = COALESCE(?, transaction), reason = ?, updated_at = ? WHERE nonce = ?`,
+      state,
+      detail.transaction ?? null,
+      detail.reason ?? null,
+      Date.now(),
+      nonce
+    )
+  }
+
+  async get(nonce: string): Promise<PaymentRecord | null> {
+    const row = this.sql.exec<Row>('SELECT * FROM payments WHERE nonce = ?', nonce).toArray()[0]
+    return row ? toRecord(row) : null
+  }
+
+  async list(limit = 100): Promise<PaymentRecord[]> {
+    return this.sql
+      .exec<Row>('SELECT * FROM payments ORDER BY created_at DESC LIMIT ?', Math.max(1, Math.min(1000, limit)))
+      .toArray()
+      .map(toRecord)
+  }
+}
