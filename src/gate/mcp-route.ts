@@ -17,7 +17,6 @@ import {
   type McpMessage,
   type MessageRewrite,
 } from '../mcp'
-import { formatDollars } from '../money'
 import { priceMcpRequest, priceOfTool, type McpPriceBook, type PaymentRails, type RateLimit } from '../pricing'
 import { downstreamResponseHeaders, observeBody } from '../proxy'
 import { CallMeter } from './call-meter'

@@ -35,7 +35,7 @@ type Row = {
   pay_to: string
   resource: string
   valid_before: number
-  transaction: string | null
+  tx_hash: string | null
   reason: string | null
   created_at: number
   updated_at: number
@@ -48,7 +48,7 @@ const toRecord = (row: Row): PaymentRecord => ({
   payTo: row.pay_to,
   resource: row.resource,
   validBefore: row.valid_before,
-  transaction: row.transaction,
+  transaction: row.tx_hash,
   reason: row.reason,
   createdAt: row.created_at,
   updatedAt: row.updated_at,
@@ -72,7 +72,7 @@ export class PaymentLock extends DurableObject<unknown> {
       pay_to TEXT NOT NULL,
       resource TEXT NOT NULL,
       valid_before INTEGER NOT NULL,
-      transaction TEXT,
+      tx_hash TEXT,
       reason TEXT,
       created_at INTEGER NOT NULL,
       updated_at INTEGER NOT NULL
@@ -110,7 +110,7 @@ export class PaymentLock extends DurableObject<unknown> {
   /** Record how an in-flight authorization ended. */
   async finish(nonce: string, state: Exclude<PaymentState, 'in_flight'>, detail: { transaction?: string; reason?: string } = {}): Promise<void> {
     this.sql.exec(
-      `UPDATE payments SET state = ?, transaction = COALESCE(?, transaction), reason = ?, updated_at = ? WHERE nonce = ?`,
+      `UPDATE payments SET state = ?, tx_hash = COALESCE(?, tx_hash), reason = ?, updated_at = ? WHERE nonce = ?`,
       state,
       detail.transaction ?? null,
       detail.reason ?? null,

@@ -279,7 +279,8 @@ export async function startFacilitator(options: FacilitatorOptions): Promise<Fac
       if (path === '/mode' && method === 'GET') return sendJson(res, 200, { mode, delayMs })
       if (path === '/mode' && method === 'POST') {
         const read = await readJson(req)
-        const body = (read.ok ? read.value : {}) as { mode?: FacilitatorMode; delayMs?: number }
+        if (!read.ok) return sendJson(res, 400, { error: read.error })
+        const body = read.value as { mode?: FacilitatorMode; delayMs?: number }
         await setMode(body.mode ?? 'normal', { delayMs: body.delayMs })
         return sendJson(res, 200, { mode, delayMs })
       }
