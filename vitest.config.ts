@@ -14,6 +14,9 @@ export default defineConfig({
           MCP_ORIGIN: `http://127.0.0.1:${inject<number>('mcpPort')}`,
           API_ORIGIN: `http://127.0.0.1:${inject<number>('apiPort')}`,
           UPSTREAM_TOKEN: 'operator-secret-upstream-token',
+          // The chain, token, payer keys and facilitators, as JSON for the x402 tests.
+          CHAIN: JSON.stringify(inject<unknown>('chain')),
+          X402_DEV_MODE: 'allow',
         },
       },
     })),

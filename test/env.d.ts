@@ -10,6 +10,8 @@ declare namespace Cloudflare {
     MCP_ORIGIN: string
     API_ORIGIN: string
     UPSTREAM_TOKEN: string
+    CHAIN: string
+    X402_DEV_MODE: string
   }
   interface GlobalProps {
     mainModule: typeof import('../src/index')

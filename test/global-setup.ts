@@ -1,21 +1,59 @@
 /**
- * Runs in Node before the workerd test pool: starts the demo origin (a real MCP
- * server built with the official SDK, and a plain HTTP API) on loopback ports
- * and hands the ports to the tests' bindings. Stops it afterwards.
+ * Runs in Node before the workerd test pool, and hands plain values to the
+ * tests' bindings:
+ * - the demo origin: a real MCP server built with the official SDK, and a plain
+ *   HTTP API, on loopback ports;
+ * - a real chain (anvil) with an EIP-3009 USDC-like token, and two x402
+ *   facilitators built on @x402/evm's own verify/settle code: one for the normal
+ *   paths, one whose faults the fault tests switch (its own gas account, so the
+ *   two never race for transaction nonces).
+ * Everything is stopped afterwards.
  */
 import type { TestProject } from 'vitest/node'
 import { startDemoOrigin } from '../scripts/demo-origin'
+import { anvilAccount, startChain } from './chain/chain'
+import { startFacilitator } from './chain/facilitator'
+
+export interface ChainContext {
+  rpcUrl: string
+  network: string
+  token: { address: string; name: string; version: string; decimals: number }
+  payerKeys: string[]
+  payTo: string
+  facilitatorUrl: string
+  faultyFacilitatorUrl: string
+  faultyControlUrl: string
+}
 
 declare module 'vitest' {
   export interface ProvidedContext {
     mcpPort: number
     apiPort: number
+    chain: ChainContext
   }
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const origin = await startDemoOrigin({ mcpPort: 0, apiPort: 0, quiet: true })
+  const chain = await startChain({ payerCount: 8 })
+  const facilitator = await startFacilitator({ chain })
+  const faulty = await startFacilitator({ chain, sender: anvilAccount(10) })
   project.provide('mcpPort', origin.mcpPort)
   project.provide('apiPort', origin.apiPort)
-  return () => origin.close()
+  project.provide('chain', {
+    rpcUrl: chain.rpcUrl,
+    network: chain.network,
+    token: chain.token,
+    payerKeys: chain.accounts.payers.map((payer) => payer.privateKey),
+    payTo: chain.accounts.payTo.address,
+    facilitatorUrl: facilitator.url,
+    faultyFacilitatorUrl: faulty.url,
+    faultyControlUrl: faulty.controlUrl,
+  })
+  return async () => {
+    await faulty.close()
+    await facilitator.close()
+    await chain.stop()
+    await origin.close()
+  }
 }

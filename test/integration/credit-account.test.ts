@@ -72,7 +72,7 @@ describe('CreditAccount', () => {
   it('never lets the balance or the hold go negative, even if asked directly', async () => {
     const stub = await account(10)
     await expect(
-      runInDurableObject(stub, (instance: CreditAccount, state) => {
+      runInDurableObject(stub, (_instance: CreditAccount, state) => {
         state.storage.sql.exec('UPDATE account SET balance = -1')
       })
     ).rejects.toThrow(/CHECK constraint/)
