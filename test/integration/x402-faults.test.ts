@@ -1,0 +1,212 @@
+/**
+ * x402 when things go wrong, against the fault-injecting facilitator (its own
+ * instance, so switching its mode affects no other test file): down, slow,
+ * verify-ok-then-settle-fails; and the special paths: fail-open, dev mode, free
+ * pass, and buying credits with one payment.
+ */
+import type { PaymentRequired } from '@x402/core/types'
+import { env } from 'cloudflare:workers'
+import { afterEach, describe, expect, it } from 'vitest'
+import { acceptX402, X402Refusal } from '../../src/gate/x402-payment'
+import { buildRequirements } from '../../src/x402'
+import { clearFacilitatorCalls, facilitatorCalls, setFacilitatorMode } from '../chain/client'
+import { createKey, GATE, newTag, originRequests } from '../helpers'
+import { balanceOf, chain, client, decode, encode, freshPayTo, gateFetch, handSigned, payerAddress, payingFetch, x402Block } from '../x402-helpers'
+
+const PAYER = 2
+const payTo = freshPayTo()
+const payer = payerAddress(PAYER)
+
+async function useRoutes(overrides: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  const { faultyFacilitatorUrl } = chain()
+  await env.ROUTES.put(
+    'pay-gate/routes',
+    JSON.stringify({
+      version: 1,
+      x402: x402Block(payTo, { facilitator: { url: faultyFacilitatorUrl, verifyTimeoutMs: 1_000, settleTimeoutMs: 1_000 }, ...overrides }),
+      routes: [
+        { path: '/api/*', origin: env.API_ORIGIN, price: '0.02', accept: ['x402'] },
+        { path: '/mcp-json', origin: env.MCP_ORIGIN, mcp: { price: '0.001', tools: { search: '0.01' } }, accept: ['x402'] },
+      ],
+      ...extra,
+    })
+  )
+}
+
+async function mode(name: 'normal' | 'down' | 'unavailable' | 'slow' | 'settle-fails', delayMs?: number) {
+  await setFacilitatorMode(chain().faultyControlUrl, name, delayMs)
+}
+
+/** A fresh payment for GET /api/<path>, built by the real client from the gate's 402. */
+async function payment(path: string): Promise<string> {
+  const unpaid = await gateFetch(`${GATE}${path}`)
+  const required = decode<PaymentRequired>(unpaid.headers.get('payment-required'))
+  return encode(await client(PAYER).createPaymentPayload(required))
+}
+
+afterEach(async () => {
+  await mode('normal')
+})
+
+describe('facilitator faults', () => {
+  it('closed: a facilitator that is down gets 503, the origin is not called, and the same payment works once it is back', async () => {
+    await useRoutes({ failMode: 'closed' })
+    const signature = await payment('/api/down')
+    const tag = newTag()
+    await mode('down')
+    const refused = await gateFetch(`${GATE}/api/down`, { headers: { 'payment-signature': signature, 'x-test-tag': tag } })
+    expect(refused.status).toBe(503)
+    expect(await refused.json()).toMatchObject({ error: { code: 'facilitator_unavailable' } })
+    expect(await originRequests(tag)).toHaveLength(0)
+    await mode('normal')
+    const before = await balanceOf(payTo)
+    const retried = await gateFetch(`${GATE}/api/down`, { headers: { 'payment-signature': signature, 'x-test-tag': tag } })
+    expect(retried.status).toBe(200)
+    expect(await balanceOf(payTo)).toBe(before + 20_000n)
+  })
+
+  it('open: a facilitator that is down does not stop the call; nothing is paid, and the payment cannot be replayed', async () => {
+    await useRoutes({ failMode: 'open' })
+    const signature = await payment('/api/open')
+    const tag = newTag()
+    await mode('down')
+    const before = await balanceOf(payer)
+    const served = await gateFetch(`${GATE}/api/open`, { headers: { 'payment-signature': signature, 'x-test-tag': tag } })
+    expect(served.status).toBe(200)
+    const seen = await originRequests(tag)
+    expect(seen).toHaveLength(1)
+    expect(seen[0]?.headers['x-pay-verified']).toBe('unverified')
+    expect(await balanceOf(payer)).toBe(before)
+    const replay = await gateFetch(`${GATE}/api/open`, { headers: { 'payment-signature': signature } })
+    expect(replay.status).toBe(402)
+  })
+
+  it('verify ok, then settle fails: the caller gets the payment error, not the content, and no funds move', async () => {
+    await useRoutes({ failMode: 'closed' })
+    await mode('settle-fails')
+    const before = await balanceOf(payer)
+    const tag = newTag()
+    const response = await payingFetch(PAYER)(`${GATE}/api/secret-report`, { headers: { 'x-test-tag': tag } })
+    expect(response.status).toBe(402)
+    const body = (await response.json()) as Record<string, unknown>
+    // The origin answered {path, query, method}; none of it may reach an unpaid caller.
+    expect(body).not.toHaveProperty('query')
+    expect(body).not.toHaveProperty('method')
+    expect(body).toMatchObject({ error: { code: 'unexpected_settle_error' } })
+    expect(decode(response.headers.get('payment-response'))).toMatchObject({ success: false, errorReason: 'unexpected_settle_error' })
+    expect(await originRequests(tag)).toHaveLength(1)
+    expect(await balanceOf(payer)).toBe(before)
+  })
+
+  it('settle fails inside MCP: the tool’s output is replaced by the payment error', async () => {
+    await useRoutes({ failMode: 'closed' })
+    const body = (id: number, meta?: unknown) =>
+      JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'search', arguments: { query: 'withheld' }, ...(meta ? { _meta: meta } : {}) } })
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
+    const unpaid = await gateFetch(`${GATE}/mcp-json`, { method: 'POST', headers, body: body(1) })
+    const required = ((await unpaid.json()) as { result: { structuredContent: PaymentRequired } }).result.structuredContent
+    const paymentPayload = await client(PAYER).createPaymentPayload(required)
+    await mode('settle-fails')
+    const response = await gateFetch(`${GATE}/mcp-json`, { method: 'POST', headers, body: body(2, { 'x402/payment': paymentPayload }) })
+    const message = (await response.json()) as { result: { isError: boolean; content: Array<{ text: string }>; _meta: Record<string, unknown> } }
+    expect(message.result.isError).toBe(true)
+    expect(JSON.stringify(message.result.content)).not.toContain('withheld')
+    expect(message.result._meta['x402/payment-response']).toMatchObject({ success: false })
+  })
+
+  it('a settle that times out is indeterminate: content withheld, and the payment can never be used again', async () => {
+    await useRoutes({ failMode: 'closed' })
+    const signature = await payment('/api/slow-settle')
+    await mode('slow', 1_500)
+    await clearFacilitatorCalls(chain().faultyControlUrl)
+    // verify is slow too: give it a longer verify window than settle for this one.
+    await useRoutes({ failMode: 'closed', facilitator: { url: chain().faultyFacilitatorUrl, verifyTimeoutMs: 5_000, settleTimeoutMs: 500 } })
+    const response = await gateFetch(`${GATE}/api/slow-settle`, { headers: { 'payment-signature': signature } })
+    expect(response.status).toBe(503)
+    expect(decode(response.headers.get('payment-response'))).toMatchObject({ success: false, errorReason: 'settlement_indeterminate' })
+    await mode('normal')
+    const replay = await gateFetch(`${GATE}/api/slow-settle`, { headers: { 'payment-signature': signature } })
+    expect(replay.status).toBe(402)
+    expect(await replay.json()).toMatchObject({ error: { code: 'payment_already_used' } })
+  })
+})
+
+describe('special paths', () => {
+  it('dev mode checks locally, never calls the facilitator, never moves funds, and says so', async () => {
+    await useRoutes({ mode: 'dev' })
+    await clearFacilitatorCalls(chain().faultyControlUrl)
+    const before = await balanceOf(payer)
+    const response = await payingFetch(PAYER)(`${GATE}/api/dev`)
+    expect(response.status).toBe(200)
+    expect(response.headers.get('x-pay-dev-mode')).toBe('unsettled')
+    expect(decode(response.headers.get('payment-response'))).toMatchObject({ success: true, transaction: '', extra: { devMode: true, settled: false } })
+    expect(await facilitatorCalls(chain().faultyControlUrl)).toHaveLength(0)
+    expect(await balanceOf(payer)).toBe(before)
+  })
+
+  it('dev mode is refused on a Worker that does not allow it', async () => {
+    const terms = {
+      network: 'eip155:31337', chainId: 31337, asset: chain().token, payTo, maxTimeoutSeconds: 60,
+      facilitator: { url: chain().faultyFacilitatorUrl, verifyTimeoutMs: 1000, settleTimeoutMs: 1000 },
+      failMode: 'closed' as const, mode: 'dev' as const, freePass: [],
+    }
+    const signed = await handSigned(buildRequirements(terms, 20_000), PAYER)
+    const refusal = await acceptX402({ ...env, X402_DEV_MODE: undefined }, terms, 20_000, { url: 'https://gate.test/x' }, signed).catch((e: unknown) => e)
+    expect(refusal).toBeInstanceOf(X402Refusal)
+    expect(refusal).toMatchObject({ status: 503, reason: 'dev_mode_not_allowed' })
+  })
+
+  it('a free-pass payer is served free only with a valid signature; a claimed header proves nothing', async () => {
+    await useRoutes({ freePass: [payer] })
+    const before = await balanceOf(payer)
+    const tag = newTag()
+    const served = await payingFetch(PAYER)(`${GATE}/api/vip`, { headers: { 'x-test-tag': tag } })
+    expect(served.status).toBe(200)
+    expect((await originRequests(tag))[0]?.headers['x-pay-verified']).toBe('free-pass')
+    expect(await balanceOf(payer)).toBe(before)
+    const claimed = await gateFetch(`${GATE}/api/vip`, { headers: { 'x-pay-from': payer, 'x-pay-verified': 'free-pass' } })
+    expect(claimed.status).toBe(402)
+  })
+})
+
+describe('buying credits with x402', () => {
+  it('issues a key holding exactly what was settled, or tops up the caller’s key', async () => {
+    await useRoutes({}, {})
+    await env.ROUTES.put(
+      'pay-gate/routes',
+      JSON.stringify({
+        version: 1,
+        x402: { ...x402Block(payTo, { facilitator: { url: chain().faultyFacilitatorUrl } }), buyCredits: { min: '0.1', max: '10' } },
+        routes: [{ path: '/api/*', origin: env.API_ORIGIN, price: '0.02' }],
+      })
+    )
+    const before = await balanceOf(payTo)
+    const buy = (credits: string, key?: string) =>
+      payingFetch(PAYER)(`${GATE}/credits/buy`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(key ? { 'x-api-key': key } : {}) },
+        body: JSON.stringify({ credits }),
+      })
+    const fresh = await buy('0.5')
+    expect(fresh.status).toBe(201)
+    const issued = (await fresh.json()) as { key: string; credits: string; transaction: string }
+    expect(issued.credits).toBe('0.5')
+    expect(issued.transaction).toMatch(/^0x/)
+    expect(await balanceOf(payTo)).toBe(before + 500_000n)
+
+    const balance = await gateFetch(`${GATE}/balance`, { headers: { 'x-api-key': issued.key } })
+    expect(await balance.json()).toMatchObject({ credits: '0.5' })
+    const call = await gateFetch(`${GATE}/api/use`, { headers: { 'x-api-key': issued.key } })
+    expect(call.status).toBe(200)
+    await call.text()
+
+    const { key } = await createKey('1')
+    const topped = await buy('1.25', key)
+    expect(topped.status).toBe(200)
+    expect(await topped.json()).toMatchObject({ added: '1.25', credits: '2.25' })
+    expect(await balanceOf(payTo)).toBe(before + 1_750_000n)
+
+    expect((await buy('100')).status).toBe(400)
+    expect((await buy('0.5', 'pg_not-a-key')).status).toBe(401)
+  })
+})
