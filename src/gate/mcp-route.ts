@@ -80,16 +80,19 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   const priced = priceBody(book, parsed.messages)
   const rewrite = annotator(book, priced.listIds, route.rails)
   const single = parsed.batch ? undefined : parsed.messages[0]
-  const inMeta = metaPayment(single)
+  const inMeta = single ? metaPayment(single) : { present: parsed.messages.some((message) => metaPayment(message).present), decoded: undefined }
   const rail = chooseRail(request.headers, route.rails, inMeta)
   const x402 = route.rails.x402
   if (priced.total > 0 && x402 && rail.kind !== 'credits') {
-    if (single?.kind !== 'request') {
+    // One x402 payment pays one call: a batch is paid with credits (its refusal says so).
+    if (single?.kind === 'request') {
+      if (rail.kind === 'x402') return serveMcpWithX402(context, x402, single, priced.total, rail.payment)
+      const required = requiredFor(x402, priced.total, mcpResource(context, single), 'Payment required')
+      return mcpJson(200, x402McpAnswer(single, required, 'payment_required', route.rails.credits))
+    }
+    if (rail.kind === 'x402') {
       return mcpErrorResponse(400, null, INVALID_REQUEST, 'Invalid request: a batch can be paid with credits only, not x402', 'invalid_request')
     }
-    if (rail.kind === 'x402') return serveMcpWithX402(context, x402, single, priced.total, rail.payment)
-    const required = requiredFor(x402, priced.total, mcpResource(context, single), 'Payment required')
-    return mcpJson(200, x402McpAnswer(single, required, 'payment_required', route.rails.credits))
   }
   if (priced.total === 0) {
     const response = await callOrigin(env, request, route, forwardPath, { body: read.bytes })

@@ -155,4 +155,19 @@ describe('x402 inside MCP', () => {
     expect(search?._meta?.['agents-x402/priceUSD']).toBe('0.01')
     expect(tools.find((tool) => tool.name === 'echo')?._meta?.['agents-x402/paymentRequired']).toBeUndefined()
   })
+
+  it('answers a batch without payment in-band, and refuses an x402 payment for a batch', async () => {
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
+    const call = (id: number, meta?: unknown) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'search', arguments: { query: 'b' }, ...(meta ? { _meta: meta } : {}) } })
+    const unpaid = await gateFetch(`${GATE}/mcp-json`, { method: 'POST', headers, body: JSON.stringify([call(1), call(2)]) })
+    expect(unpaid.status).toBe(200)
+    const answers = (await unpaid.json()) as Array<{ error: { code: number; data: { reason: string } } }>
+    expect(answers.map((a) => [a.error.code, a.error.data.reason])).toEqual([[-32402, 'missing_api_key'], [-32402, 'missing_api_key']])
+    const withPayment = await gateFetch(`${GATE}/mcp-json`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify([call(3, { 'x402/payment': { x402Version: 2 } }), call(4)]),
+    })
+    expect(withPayment.status).toBe(400)
+  })
 })
