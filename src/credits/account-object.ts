@@ -17,6 +17,7 @@ import {
   type LedgerRow,
   type ReservationRow,
 } from './account-sql'
+import { judgeIdempotency, rememberIdempotency } from './idempotency'
 import { checkLimits, countLimits } from './rate-window'
 import type {
   AccountInit,
@@ -114,6 +115,9 @@ export class CreditAccount extends DurableObject<unknown> {
    */
   async reserve(request: ReserveRequest): Promise<ReserveResult> {
     const now = Date.now()
+    if (!Number.isSafeInteger(request.amount) || request.amount <= 0) {
+      throw new RangeError(`reserve needs a positive integer amount, got ${request.amount}`)
+    }
     const result = this.ctx.storage.transactionSync((): ReserveResult => {
       const row = this.account()
       if (!row) return { ok: false, reason: 'invalid_api_key' }
@@ -121,34 +125,17 @@ export class CreditAccount extends DurableObject<unknown> {
       if (status !== 'active') return { ok: false, reason: `key_${status}` }
       const available = row.balance - row.held
 
-      let previous: { fingerprint: string; reservation_id: string } | undefined
       if (request.idempotency) {
-        previous = this.sql
-          .exec<{ fingerprint: string; reservation_id: string }>(
-            'SELECT fingerprint, reservation_id FROM idempotency WHERE key = ?',
-            request.idempotency.key
-          )
-          .toArray()[0]
-        if (previous) {
-          if (previous.fingerprint !== request.idempotency.fingerprint) {
-            return { ok: false, reason: 'idempotency_mismatch', available }
-          }
-          const state = this.sql
-            .exec<{ state: string }>('SELECT state FROM reservations WHERE id = ?', previous.reservation_id)
-            .toArray()[0]?.state
-          if (state === 'open') return { ok: false, reason: 'idempotency_in_progress', available }
-          if (state === 'committed') return { ok: true, kind: 'replayed', available }
-          // released or expired: the earlier attempt was not charged, so charge this one.
-        }
+        const verdict = judgeIdempotency(this.sql, request.idempotency.key, request.idempotency.fingerprint)
+        if (verdict.kind === 'mismatch') return { ok: false, reason: 'idempotency_mismatch', available }
+        if (verdict.kind === 'in-progress') return { ok: false, reason: 'idempotency_in_progress', available }
+        if (verdict.kind === 'charged') return { ok: true, kind: 'replayed', available }
       }
 
       const limits = keyLimit(row) ? [keyLimit(row) as ReserveRequest['limits'][number], ...request.limits] : request.limits
       const verdict = checkLimits(this.sql, limits, now)
       if (!verdict.ok) {
         return { ok: false, reason: 'rate_limited', available, retryAfterSeconds: verdict.retryAfterSeconds, rateLimit: verdict.state }
-      }
-      if (!Number.isSafeInteger(request.amount) || request.amount <= 0) {
-        throw new RangeError(`reserve needs a positive integer amount, got ${request.amount}`)
       }
       if (available < request.amount) {
         return { ok: false, reason: 'insufficient_credits', available, rateLimit: verdict.state }
@@ -166,14 +153,7 @@ export class CreditAccount extends DurableObject<unknown> {
       )
       this.sql.exec('UPDATE account SET held = held + ?, updated_at = ? WHERE singleton = 1', request.amount, now)
       if (request.idempotency) {
-        this.sql.exec(
-          `INSERT INTO idempotency (key, fingerprint, reservation_id, created_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT (key) DO UPDATE SET reservation_id = excluded.reservation_id, created_at = excluded.created_at`,
-          request.idempotency.key,
-          request.idempotency.fingerprint,
-          id,
-          now
-        )
+        rememberIdempotency(this.sql, request.idempotency.key, request.idempotency.fingerprint, id, now)
       }
       const rateLimit = countLimits(this.sql, limits, now)
       return { ok: true, kind: 'reserved', reservationId: id, available: available - request.amount, rateLimit }
