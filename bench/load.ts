@@ -1,0 +1,146 @@
+/**
+ * The load generator: a fixed number of callers, each sending its next request as
+ * soon as the last one is answered, over kept-alive loopback connections. node:http
+ * rather than fetch: it costs the generator less CPU, and the generator shares the
+ * machine's cores with everything it measures.
+ */
+import { Agent, request } from 'node:http'
+
+export interface LoadSpec {
+  /** Full URL to POST to. */
+  url: string
+  body: string
+  /** Headers of the n-th request (lets many-key scenarios rotate keys). */
+  headers: (n: number) => Record<string, string>
+  concurrency: number
+  warmupMs: number
+  durationMs: number
+  /** Read counters (CPU seconds by process) at the start and end of the measured window. */
+  sample?: () => Record<string, number>
+}
+
+export interface LoadResult {
+  /** Successful answers completed inside the measured window. */
+  ok: number
+  errors: number
+  /** Error kinds and how often, over the whole run (warm-up included). */
+  errorKinds: Map<string, number>
+  requestsPerSecond: number
+  p50Ms: number
+  p99Ms: number
+  /** Successful answers over the whole run, warm-up and tail included: what the gate should have charged. */
+  okTotal: number
+  /** Growth of each sampled counter per answer completed in the measured window (CPU s per request). */
+  perRequest: Record<string, number>
+}
+
+/** A request a single call may take before it counts as an error (and its socket is dropped). */
+const REQUEST_TIMEOUT_MS = 30_000
+
+/** What is wrong with an answer, or null when it is a success: 2xx, and no JSON-RPC or tool error. */
+export function answerError(status: number, text: string): string | null {
+  if (status < 200 || status > 299) return `HTTP ${status}${reasonOf(text)}`
+  let message: { error?: { code?: number }; result?: { isError?: boolean } }
+  try {
+    message = JSON.parse(text)
+  } catch {
+    return 'body is not JSON'
+  }
+  if (message.error) return `JSON-RPC ${message.error.code}${reasonOf(text)}`
+  if (message.result?.isError) return 'tool error'
+  return null
+}
+
+function reasonOf(text: string): string {
+  const reason = /"reason":"([^"]+)"/.exec(text)?.[1] ?? /"code":"([^"]+)"/.exec(text)?.[1]
+  return reason ? ` ${reason}` : ''
+}
+
+function send(agent: Agent, url: URL, headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }))
+      res.on('error', reject)
+    })
+    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error('timeout')))
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number
+}
+
+export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  const url = new URL(spec.url)
+  const agent = new Agent({ keepAlive: true, maxSockets: spec.concurrency })
+  const start = performance.now()
+  const measureFrom = start + spec.warmupMs
+  const measureTo = measureFrom + spec.durationMs
+  const latencies: number[] = []
+  const errorKinds = new Map<string, number>()
+  let ok = 0
+  let errors = 0
+  let okTotal = 0
+  let sent = 0
+  let completed = 0
+  let first: { at: Record<string, number>; completed: number } | undefined
+  let last: { at: Record<string, number>; completed: number } | undefined
+  const snapshot = () => ({ at: spec.sample?.() ?? {}, completed })
+  const windowStart = setTimeout(() => (first = snapshot()), spec.warmupMs)
+  const windowEnd = setTimeout(() => (last = snapshot()), spec.warmupMs + spec.durationMs)
+
+  const caller = async () => {
+    // Bounded by time: no new request starts after the window closes.
+    while (performance.now() < measureTo) {
+      const n = sent++
+      const began = performance.now()
+      let problem: string | null
+      try {
+        const { status, text } = await send(agent, url, spec.headers(n), spec.body)
+        problem = answerError(status, text)
+      } catch (error) {
+        problem = `network: ${(error as Error).message}`
+      }
+      const ended = performance.now()
+      completed++
+      const measured = ended >= measureFrom && ended <= measureTo
+      if (problem === null) {
+        okTotal++
+        if (measured) {
+          ok++
+          latencies.push(ended - began)
+        }
+      } else {
+        errorKinds.set(problem, (errorKinds.get(problem) ?? 0) + 1)
+        if (measured) errors++
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: spec.concurrency }, caller))
+  agent.destroy()
+  clearTimeout(windowStart)
+  clearTimeout(windowEnd)
+  const perRequest: Record<string, number> = {}
+  if (first && last && last.completed > first.completed) {
+    for (const [name, value] of Object.entries(last.at)) {
+      perRequest[name] = (value - (first.at[name] ?? Number.NaN)) / (last.completed - first.completed)
+    }
+  }
+
+  const sorted = Float64Array.from(latencies).sort()
+  return {
+    ok,
+    errors,
+    errorKinds,
+    requestsPerSecond: ok / (spec.durationMs / 1000),
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    okTotal,
+    perRequest,
+  }
+}

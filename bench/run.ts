@@ -1,0 +1,174 @@
+/**
+ * `npm run bench`: the gate's overhead, measured against the floors it is held to.
+ *
+ * One run starts, on loopback, the demo origin and one workerd (started directly,
+ * see workerd.ts) with three Workers
+ * (bare pass-through; pass-through + one durable Durable Object debit; the gate),
+ * drives each with the same concurrent MCP load, and prints requests/s, p50 and p99
+ * per scenario, then the ratios against their targets:
+ *   gate credits path ≥ 0.90 × (pass-through + one debit)
+ *   gate free calls   ≥ 0.95 × pass-through
+ * Not part of `npm test`: figures depend on the machine. Everything (origin,
+ * workerd, this load generator) shares the same cores, so compare ratios, and
+ * only within one run.
+ *
+ * With --rounds N every scenario runs N times, interleaved, and the round with the
+ * median requests/s is reported: drift on a shared machine then hits all alike.
+ *
+ *   npm run bench -- [--quick] [--duration 8] [--warmup 2] [--concurrency 32] [--rounds 1]
+ *                    [--keys 200] [--only <regex on scenario ids>] [--extra] [--inspector-port 9229]
+ * --extra adds diagnostic scenarios (a hold + settle baseline: two writes per call).
+ */
+import { parseArgs } from 'node:util'
+import { cpuSeconds, machineBusySeconds } from './cpu'
+import { runLoad, type LoadResult } from './load'
+import { printCharges, printRatios, printTable, resultLine, TABLE_HEAD, type ChargeCheck } from './report'
+import { scenarios, type Scenario } from './scenarios'
+import { chargedCalls, createKeys, startStack, type BenchKey, type Stack } from './stack'
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    concurrency: { type: 'string' },
+    keys: { type: 'string' },
+    rounds: { type: 'string' },
+    extra: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'inspector-port': { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+})
+
+if (args.help) {
+  console.log('npm run bench -- [--quick] [--duration s] [--warmup s] [--concurrency n] [--rounds n] [--extra] [--keys n] [--only regex] [--inspector-port p]')
+  process.exit(0)
+}
+
+function positive(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  const number = Number(value)
+  if (!Number.isFinite(number) || number <= 0) {
+    console.error(`bench: --${name} needs a positive number, got ${value}`)
+    process.exit(2)
+  }
+  return number
+}
+
+const durationS = positive('duration', args.duration, args.quick ? 3 : 8)
+const warmupS = positive('warmup', args.warmup, args.quick ? 1 : 2)
+const concurrency = Math.round(positive('concurrency', args.concurrency, 32))
+const manyKeys = Math.round(positive('keys', args.keys, args.quick ? 50 : 200))
+const rounds = Math.round(positive('rounds', args.rounds, 1))
+const only = args.only ? new RegExp(args.only) : undefined
+const inspectorPort = args['inspector-port'] ? Math.round(positive('inspector-port', args['inspector-port'], 0)) : undefined
+
+let stack: Stack | undefined
+let stopping = false
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true
+    await stack?.close()
+  }
+  process.exit(code)
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(130))
+
+function urlOf(target: Scenario['target']): string {
+  const s = stack as Stack
+  const base = { origin: s.originUrl, pass: s.passUrl, debit: s.debitUrl, gate: s.gateUrl }[target]
+  return `${base}/mcp-json`
+}
+
+function headersFor(scenario: Scenario, one: BenchKey, many: BenchKey[]): (n: number) => Record<string, string> {
+  const base = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...scenario.headers }
+  if (scenario.keys === 'none') return () => base
+  // Prepared once: building header objects per request would be load-generator cost.
+  const keyed = (scenario.keys === 'one' ? [one] : many).map((k) => ({ ...base, authorization: `Bearer ${k.key}` }))
+  return (n) => keyed[n % keyed.length] as Record<string, string>
+}
+
+/** CPU seconds so far of workerd, the origin and this process (the load generator). */
+function sampleCpu(): Record<string, number> {
+  const { pids } = stack as Stack
+  const own = process.cpuUsage()
+  return {
+    workerd: cpuSeconds(pids.workerd),
+    origin: cpuSeconds(pids.origin),
+    bench: (own.user + own.system) / 1e6,
+    machine: machineBusySeconds(),
+  }
+}
+
+/** The round with the median requests/s, with every round's successes added up (all were charged). */
+function median(results: LoadResult[]): LoadResult {
+  const sorted = [...results].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)
+  const middle = sorted[Math.floor((sorted.length - 1) / 2)] as LoadResult
+  const errorKinds = new Map<string, number>()
+  for (const result of results) for (const [kind, n] of result.errorKinds) errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + n)
+  return { ...middle, errorKinds, okTotal: results.reduce((sum, r) => sum + r.okTotal, 0) }
+}
+
+async function main(): Promise<number> {
+  console.log(
+    `bench: ${durationS} s per scenario after ${warmupS} s warm-up, ${concurrency} concurrent callers, ` +
+      `${manyKeys} keys for "many", ${rounds} round(s)`
+  )
+  stack = await startStack({ inspectorPort })
+  console.log(`bench: origin ${stack.originUrl}, pass-through ${stack.passUrl}, +debit ${stack.debitUrl}, gate ${stack.gateUrl}`)
+  if (inspectorPort) console.log(`bench: workerd inspector on 127.0.0.1:${inspectorPort}`)
+  const [one, ...many] = await createKeys(stack.gateUrl, 1 + manyKeys)
+  if (!one) throw new Error('no key created')
+
+  const chosen = scenarios(manyKeys).filter((s) => (only ? only.test(s.id) : args.extra || !s.extra))
+  const all = new Map<string, LoadResult[]>()
+  for (let round = 1; round <= rounds; round++) {
+    console.log(`\n${rounds > 1 ? `round ${round} of ${rounds}\n` : ''}${TABLE_HEAD}`)
+    for (const scenario of chosen) {
+      const result = await runLoad({
+        url: urlOf(scenario.target),
+        body: scenario.body,
+        headers: headersFor(scenario, one, many),
+        concurrency,
+        warmupMs: warmupS * 1000,
+        durationMs: durationS * 1000,
+        sample: sampleCpu,
+      })
+      all.set(scenario.id, [...(all.get(scenario.id) ?? []), result])
+      console.log(resultLine(scenario, result))
+    }
+  }
+  const ran = chosen.map((scenario) => ({ scenario, result: median(all.get(scenario.id) ?? []) }))
+  if (rounds > 1) console.log(`\nmedian of ${rounds} rounds:`)
+
+  // One round: its lines above are the result; only the error summary is new.
+  printTable(ran, { rows: rounds > 1 })
+  const results = new Map(ran.map(({ scenario, result }) => [scenario.id, result]))
+  const targetsMet = printRatios(results)
+
+  // Proof that the gate scenarios paid: what the keys were charged equals the
+  // successful calls this generator saw, warm-up included.
+  const checks: ChargeCheck[] = []
+  const gateOne = results.get('gate-1')
+  if (gateOne) checks.push({ label: 'gate, 1 key', charged: await chargedCalls(stack.gateUrl, one.id), succeeded: gateOne.okTotal })
+  const gateMany = results.get('gate-n')
+  if (gateMany) {
+    let charged = 0
+    for (const key of many) charged += await chargedCalls(stack.gateUrl, key.id)
+    checks.push({ label: `gate, ${manyKeys} keys (sum)`, charged, succeeded: gateMany.okTotal })
+  }
+  const chargesMatch = printCharges(checks)
+  const targets = targetsMet === undefined ? 'not measured' : targetsMet ? 'met' : 'MISSED'
+  console.log(`\nbench: targets ${targets}; charges ${chargesMatch ? 'match' : 'DO NOT MATCH'}`)
+  // A missed target is a figure to read, not a failure; charges that do not add up are a bug.
+  return chargesMatch ? 0 : 1
+}
+
+main().then(
+  (code) => stop(code),
+  (error: Error) => {
+    console.error('bench: failed:', error.stack ?? error.message)
+    return stop(1)
+  }
+)

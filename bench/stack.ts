@@ -1,0 +1,184 @@
+/**
+ * Everything the bench measures, started once on loopback: the demo origin in its
+ * own process, and one workerd running three Workers — the bare pass-through, the
+ * pass-through plus one debit, and the gate bundled from src/index.ts.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+import { ROUTES_KV_KEY, validateRoutesText } from '../src/pricing'
+import { startWorkerd, stopProcess, track, type Workerd } from './workerd'
+import { readWranglerToml } from './wrangler-config'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+export const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef'
+/** Price of the paid tool: one micro-dollar, so charged calls = micro-dollars spent. */
+export const PRICE = '0.000001'
+export const PRICE_MICROS = 1
+export const INITIAL_CREDITS = '1000000'
+
+export interface Stack {
+  originUrl: string
+  passUrl: string
+  debitUrl: string
+  gateUrl: string
+  /** For CPU accounting. */
+  pids: { origin: number; workerd: number }
+  /** Where workerd's config and the bundled Workers are (removed by close()). */
+  dir: string
+  close(): Promise<void>
+}
+
+/** Bundle one Worker entry to a single ES module, as wrangler would. */
+async function bundle(entry: string): Promise<string> {
+  const result = await build({
+    entryPoints: [join(root, entry)],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    conditions: ['workerd', 'worker', 'browser'],
+    mainFields: ['browser', 'module', 'main'],
+    external: ['cloudflare:*'],
+    minify: false, // readable names in a CPU profile
+    logLevel: 'error',
+  })
+  const [file] = result.outputFiles
+  if (!file) throw new Error(`esbuild produced nothing for ${entry}`)
+  return file.text
+}
+
+/**
+ * The route table: one MCP route on the origin's stateless JSON endpoint, so every
+ * call is a self-contained POST. Checked here with the gate's own validator, so a
+ * schema change fails the bench at once rather than as a run of errors.
+ */
+function routesJson(mcpOrigin: string): string {
+  const text = JSON.stringify({
+    version: 1,
+    routes: [{ path: '/mcp-json', origin: mcpOrigin, mcp: { price: PRICE, tools: { search: PRICE, echo: 'free' } } }],
+  })
+  const validation = validateRoutesText(text)
+  if (!validation.ok) throw new Error(`bench: invalid route table: ${JSON.stringify(validation.issues)}`)
+  return text
+}
+
+/** Start bench/origin.ts in its own Node process; resolves with its MCP port. */
+async function startOrigin(): Promise<{ child: ChildProcess; mcpPort: number }> {
+  const child = track(
+    spawn(process.execPath, ['--import', 'tsx', join(root, 'bench', 'origin.ts')], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] })
+  )
+  const lines = createInterface({ input: child.stdout! })
+  const first = await Promise.race([
+    once(lines, 'line').then(([line]) => line as string),
+    once(child, 'exit').then(([code]) => Promise.reject(new Error(`the origin exited with ${code} before listening`))),
+  ])
+  lines.close()
+  return { child, mcpPort: (JSON.parse(first) as { mcpPort: number }).mcpPort }
+}
+
+export async function startStack(options: { inspectorPort?: number } = {}): Promise<Stack> {
+  // The gate as wrangler.toml deploys it: its entry, its date, its Durable Objects.
+  const wrangler = readWranglerToml(join(root, 'wrangler.toml'))
+  const notSqlite = wrangler.durableObjects.filter((o) => !wrangler.sqliteClasses.has(o.className))
+  if (notSqlite.length > 0) throw new Error(`bench: not SQLite-backed in wrangler.toml: ${notSqlite.map((o) => o.className).join(', ')}`)
+  const [gate, pass, debit] = await Promise.all([
+    bundle(wrangler.main),
+    bundle('bench/workers/pass-through.ts'),
+    bundle('bench/workers/debit.ts'),
+  ])
+  let origin: { child: ChildProcess; mcpPort: number } | undefined
+  let workerd: Workerd | undefined
+  const dir = mkdtempSync(join(tmpdir(), 'pay-gate-bench-'))
+  const close = async () => {
+    if (workerd) await stopProcess(workerd.child)
+    if (origin) await stopProcess(origin.child)
+    rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    origin = await startOrigin()
+    const originUrl = `http://127.0.0.1:${origin.mcpPort}`
+    // Durable Object SQLite files go to a temp directory on disk, removed by close().
+    workerd = await startWorkerd({
+      dir,
+      compatibilityDate: wrangler.compatibilityDate,
+      gateDurableObjects: wrangler.durableObjects,
+      sources: { pass, debit, gate },
+      originUrl,
+      adminToken: ADMIN_TOKEN,
+      routes: { key: ROUTES_KV_KEY, json: routesJson(originUrl) },
+      inspectorPort: options.inspectorPort,
+    })
+    const url = (port: number) => `http://127.0.0.1:${port}`
+    return {
+      originUrl,
+      passUrl: url(workerd.ports.pass),
+      debitUrl: url(workerd.ports.debit),
+      gateUrl: url(workerd.ports.gate),
+      pids: { origin: origin.child.pid as number, workerd: workerd.child.pid as number },
+      dir,
+      close,
+    }
+  } catch (error) {
+    await close()
+    throw error
+  }
+}
+
+export interface BenchKey {
+  id: string
+  key: string
+}
+
+async function admin(gateUrl: string, path: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(`${gateUrl}/admin${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+  })
+}
+
+/** Create `count` funded keys through the gate's admin API, a few at a time. */
+export async function createKeys(gateUrl: string, count: number): Promise<BenchKey[]> {
+  const keys: BenchKey[] = []
+  for (let start = 0; start < count; start += 16) {
+    const batch = Array.from({ length: Math.min(16, count - start) }, async (_, i) => {
+      const body = JSON.stringify({ name: `bench-${start + i}`, credits: INITIAL_CREDITS })
+      const response = await admin(gateUrl, '/keys', { method: 'POST', body })
+      if (response.status !== 201) throw new Error(`POST /admin/keys → ${response.status}: ${await response.text()}`)
+      const { id, key } = (await response.json()) as BenchKey
+      return { id, key }
+    })
+    keys.push(...(await Promise.all(batch)))
+  }
+  return keys
+}
+
+/** Micro-dollars of a decimal-dollar string such as "999999.99875". */
+export function micros(dollars: string): number {
+  const [whole = '0', fraction = ''] = dollars.split('.')
+  return Number(whole) * 1_000_000 + Number(fraction.padEnd(6, '0').slice(0, 6))
+}
+
+/**
+ * How many calls the gate charged a key: (initial − credits) ÷ price, read once
+ * nothing is held any more (settlement runs in waitUntil, after the response).
+ */
+export async function chargedCalls(gateUrl: string, id: string, timeoutMs = 15_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const response = await admin(gateUrl, `/keys/${id}`)
+    if (response.status !== 200) throw new Error(`GET /admin/keys/${id} → ${response.status}`)
+    const state = (await response.json()) as { credits: string; held: string }
+    if (state.held === '0' || Date.now() > deadline) {
+      if (state.held !== '0') console.warn(`bench: key ${id} still holds $${state.held}`)
+      return (micros(INITIAL_CREDITS) - micros(state.credits)) / PRICE_MICROS
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
