@@ -21,6 +21,8 @@ export interface Env {
   ADMIN_TOKEN?: string
   /** Seconds a route table is used before KV is read again (default 30; 0 reads every request). */
   ROUTES_CACHE_TTL_SECONDS?: string
+  /** Milliseconds a settlement may wait to ride with its key's next hold (default 500; 0: at once). */
+  SETTLE_BATCH_MS?: string
   /** Upstream credentials named by routes' `upstreamAuth.secret`, and anything else. */
   [binding: string]: unknown
 }

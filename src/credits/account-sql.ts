@@ -26,11 +26,11 @@ CREATE TABLE IF NOT EXISTS ledger (
   kind           TEXT NOT NULL,
   amount         INTEGER NOT NULL,
   balance_after  INTEGER NOT NULL CHECK (balance_after >= 0),
-  reservation_id TEXT,
+  reservation_id INTEGER,
   label          TEXT
 );
 CREATE TABLE IF NOT EXISTS reservations (
-  id              TEXT PRIMARY KEY,
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
   amount          INTEGER NOT NULL CHECK (amount > 0),
   charged         INTEGER,
   state           TEXT NOT NULL CHECK (state IN ('open', 'committed', 'released', 'expired')),
@@ -39,11 +39,11 @@ CREATE TABLE IF NOT EXISTS reservations (
   expires_at      INTEGER NOT NULL,
   settled_at      INTEGER
 );
-CREATE INDEX IF NOT EXISTS reservations_by_state ON reservations (state, expires_at);
+CREATE INDEX IF NOT EXISTS open_reservations ON reservations (expires_at) WHERE state = 'open';
 CREATE TABLE IF NOT EXISTS idempotency (
   key            TEXT PRIMARY KEY,
   fingerprint    TEXT NOT NULL,
-  reservation_id TEXT NOT NULL,
+  reservation_id INTEGER NOT NULL,
   created_at     INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS rate_windows (
@@ -67,7 +67,7 @@ export type AccountRow = {
 }
 
 export type ReservationRow = {
-  id: string
+  id: number
   amount: number
   charged: number | null
   state: 'open' | 'committed' | 'released' | 'expired'
@@ -82,7 +82,7 @@ type LedgerRow = {
   kind: string
   amount: number
   balance_after: number
-  reservation_id: string | null
+  reservation_id: number | null
   label: string | null
 }
 
@@ -116,7 +116,7 @@ export function toLedgerEntry(row: LedgerRow): LedgerEntry {
     kind: row.kind as LedgerKind,
     amount: row.amount,
     balanceAfter: row.balance_after,
-    reservationId: row.reservation_id,
+    reservationId: row.reservation_id === null ? null : String(row.reservation_id),
     label: row.label,
   }
 }

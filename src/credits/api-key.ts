@@ -32,10 +32,19 @@ export function looksLikeApiKey(value: string): boolean {
   return API_KEY_SHAPE.test(value)
 }
 
+/** Recently seen keys' hashes, per isolate: a busy key is hashed once, not per call. */
+const recentHashes = new Map<string, string>()
+const RECENT_HASHES = 1024
+
 /** Lowercase hex SHA-256 of a key: the name of its account object. */
 export async function hashApiKey(key: string): Promise<string> {
+  const known = recentHashes.get(key)
+  if (known !== undefined) return known
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key))
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('')
+  const hash = Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('')
+  if (recentHashes.size >= RECENT_HASHES) recentHashes.clear()
+  recentHashes.set(key, hash)
+  return hash
 }
 
 /** Where a caller's key was found; it is removed from that header before forwarding. */

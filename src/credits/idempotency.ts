@@ -14,7 +14,7 @@ export type IdempotencyVerdict =
 
 export function judgeIdempotency(sql: SqlStorage, key: string, fingerprint: string): IdempotencyVerdict {
   const previous = sql
-    .exec<{ fingerprint: string; reservation_id: string }>('SELECT fingerprint, reservation_id FROM idempotency WHERE key = ?', key)
+    .exec<{ fingerprint: string; reservation_id: number }>('SELECT fingerprint, reservation_id FROM idempotency WHERE key = ?', key)
     .toArray()[0]
   if (!previous) return { kind: 'new' }
   if (previous.fingerprint !== fingerprint) return { kind: 'mismatch' }
@@ -25,7 +25,7 @@ export function judgeIdempotency(sql: SqlStorage, key: string, fingerprint: stri
 }
 
 /** Point the key at the reservation now paying for its request. */
-export function rememberIdempotency(sql: SqlStorage, key: string, fingerprint: string, reservationId: string, now: number): void {
+export function rememberIdempotency(sql: SqlStorage, key: string, fingerprint: string, reservationId: number, now: number): void {
   sql.exec(
     `INSERT INTO idempotency (key, fingerprint, reservation_id, created_at) VALUES (?, ?, ?, ?)
      ON CONFLICT (key) DO UPDATE SET reservation_id = excluded.reservation_id, created_at = excluded.created_at`,

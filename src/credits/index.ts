@@ -22,7 +22,7 @@ export {
   accountStub,
   indexStub,
   reserveCredits,
-  settleCredits,
+  settleManyCredits,
   type AccountNamespace,
   type IndexNamespace,
   type LedgerReserveResult,
@@ -40,5 +40,6 @@ export type {
   ReserveDenial,
   ReserveRequest,
   ReserveResult,
+  Settlement,
   SettleResult,
 } from './types'

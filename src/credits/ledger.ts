@@ -6,7 +6,7 @@
  */
 import type { CreditAccount } from './account-object'
 import type { KeyIndex } from './key-index-object'
-import type { ReserveRequest, ReserveResult, SettleResult } from './types'
+import type { ReserveRequest, ReserveResult, Settlement, SettleResult } from './types'
 
 export type AccountNamespace = DurableObjectNamespace<CreditAccount>
 export type IndexNamespace = DurableObjectNamespace<KeyIndex>
@@ -38,31 +38,36 @@ export async function reserveCredits(
   }
 }
 
-/** Attempts at settling before leaving the reservation to expire on its own. */
+/** Attempts at settling before leaving the holds to expire on their own. */
 const SETTLE_ATTEMPTS = 3
 
 /**
- * Settle a reservation: charge `amount` of it and free the rest. Settling is
- * idempotent per reservation, so a transient RPC failure is retried; if every
- * attempt fails, the hold expires and the caller is not charged.
+ * Settle holds: charge each its amount and free the rest. Settling is idempotent
+ * per hold, so a transient RPC failure is retried; if every attempt fails, the
+ * holds expire and the caller is not charged.
  */
-export async function settleCredits(
+export async function settleManyCredits(
   namespace: AccountNamespace,
   keyHash: string,
-  reservationId: string,
-  amount: number
-): Promise<SettleResult | { ok: false; reason: 'ledger_unavailable' }> {
+  settlements: Settlement[]
+): Promise<SettleResult[] | { ok: false; reason: 'ledger_unavailable' }> {
   let lastError: unknown
   for (let attempt = 0; attempt < SETTLE_ATTEMPTS; attempt++) {
     try {
       // On a retry after a lost reply this may answer `already_settled`: the work is done.
-      return await accountStub(namespace, keyHash).settle(reservationId, amount)
+      const results = await accountStub(namespace, keyHash).settleMany(settlements)
+      results.forEach((result, index) => {
+        if (!result.ok && result.reason !== 'already_settled') {
+          console.error(`pay-gate: settle ${settlements[index]?.reservationId} → ${result.reason}`)
+        }
+      })
+      return results
     } catch (error) {
       lastError = error
       if ((error as { overloaded?: boolean }).overloaded) break
       await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt))
     }
   }
-  console.error('pay-gate: settle failed, the hold will expire', reservationId, (lastError as Error)?.message)
+  console.error(`pay-gate: settle failed for ${settlements.length} hold(s); they will expire`, (lastError as Error)?.message)
   return { ok: false, reason: 'ledger_unavailable' }
 }

@@ -64,7 +64,15 @@ export interface LedgerEntry {
   label: string | null
 }
 
+/** A finished call's outcome for its hold: charge `amount` of it, free the rest. */
+export interface Settlement {
+  reservationId: string
+  amount: number
+}
+
 export interface ReserveRequest {
+  /** Earlier calls' settlements on this key, applied first in the same transaction. */
+  settle?: Settlement[]
   amount: number
   /** How long the hold lives before the alarm releases it. */
   holdMs: number

@@ -9,13 +9,13 @@ import {
   looksLikeApiKey,
   presentedKey,
   reserveCredits,
-  settleCredits,
   type AccountNamespace,
   type LimitCheck,
   type RateLimitState,
 } from '../credits'
 import { GateError } from '../errors'
 import { formatDollars } from '../money'
+import type { SettlementQueue } from './settlement-queue'
 
 /** How long a hold outlives the origin's timeout before the alarm frees it. */
 const HOLD_MARGIN_MS = 10 * 60 * 1000
@@ -77,7 +77,8 @@ const HOW_TO_PAY = {
 export async function holdCredits(
   namespace: AccountNamespace,
   headers: Headers,
-  request: HoldRequest
+  request: HoldRequest,
+  ride: { queue: SettlementQueue; waitUntil: (promise: Promise<unknown>) => void }
 ): Promise<CreditHold> {
   const price = formatDollars(request.amount)
   const details = { price, ...request.describe, howToPay: HOW_TO_PAY }
@@ -97,13 +98,17 @@ export async function holdCredits(
     throw new GateError('invalid_request', 'Idempotency-Key must be 1 to 255 visible ASCII characters.')
   }
   const keyHash = await hashApiKey(presented.key)
+  // Earlier calls' settlements on this key ride along with this hold.
+  const settle = ride.queue.take(keyHash)
   const result = await reserveCredits(namespace, keyHash, {
+    settle,
     amount: request.amount,
     holdMs: request.timeoutMs + HOLD_MARGIN_MS,
     label: request.label,
     limits: request.limits,
     idempotency: idempotencyKey ? { key: idempotencyKey, fingerprint: await request.fingerprint() } : undefined,
   })
+  if (!result.ok && result.reason === 'ledger_unavailable') ride.queue.putBack(namespace, keyHash, settle, ride.waitUntil)
   if (result.ok) {
     return {
       keyHash,
@@ -149,7 +154,8 @@ export async function holdCredits(
 
 /**
  * Settles a hold exactly once, however many times and from wherever it is asked
- * (stream end, cancel, error), and keeps the Worker alive until it is written.
+ * (stream end, cancel, error): the settlement joins the key's queue, to ride with
+ * its next hold or be flushed shortly.
  */
 export class HoldSettlement {
   private done = false
@@ -157,6 +163,7 @@ export class HoldSettlement {
   constructor(
     private readonly namespace: AccountNamespace,
     private readonly hold: CreditHold,
+    private readonly queue: SettlementQueue,
     private readonly waitUntil: (promise: Promise<unknown>) => void
   ) {}
 
@@ -166,15 +173,6 @@ export class HoldSettlement {
     this.done = true
     const { reservationId, keyHash } = this.hold
     if (reservationId === null) return
-    const charged = Math.min(amount, this.hold.amount)
-    this.waitUntil(
-      settleCredits(this.namespace, keyHash, reservationId, charged).then((result) => {
-        if (!result.ok) console.error(`pay-gate: settle ${reservationId} → ${result.reason}`)
-      })
-    )
-  }
-
-  get settled(): boolean {
-    return this.done
+    this.queue.add(this.namespace, keyHash, { reservationId, amount: Math.min(amount, this.hold.amount) }, this.waitUntil)
   }
 }

@@ -5,12 +5,16 @@
  * no forwarding: the gate only ever reaches origins that routes.json names.
  */
 import type { Context } from 'hono'
-import type { AppEnv } from '../env'
+import { numberSetting, type AppEnv } from '../env'
 import { GateError } from '../errors'
 import { matchRoute } from '../pricing'
 import { serveHttpRoute, type RouteContext } from './http-route'
 import { serveMcpRoute } from './mcp-route'
 import type { RouteTables } from './route-table'
+import { SettlementQueue } from './settlement-queue'
+
+/** How long a settlement may wait to ride with the key's next hold (see settlement-queue). */
+const DEFAULT_SETTLE_BATCH_MS = 500
 
 /**
  * Make the gate's request handler.
@@ -18,10 +22,12 @@ import type { RouteTables } from './route-table'
  * @example app.all('*', gateHandler(routeTables()))
  */
 export function gateHandler(tables: RouteTables) {
+  let settlements: SettlementQueue | undefined
   return async function gate(c: Context<AppEnv>): Promise<Response> {
     const table = await tables(c.env)
     const request = c.req.raw
-    const match = matchRoute(table, request.method, new URL(request.url).pathname)
+    const url = new URL(request.url)
+    const match = matchRoute(table, request.method, url.pathname)
     switch (match.kind) {
       case 'invalid-path':
         throw new GateError('invalid_path', match.message)
@@ -35,9 +41,11 @@ export function gateHandler(tables: RouteTables) {
     const context: RouteContext = {
       env: c.env,
       request,
+      url,
       route: match.route,
       forwardPath: match.forwardPath,
       waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+      settlements: (settlements ??= new SettlementQueue(numberSetting(c.env.SETTLE_BATCH_MS, DEFAULT_SETTLE_BATCH_MS))),
     }
     const pricing = match.route.pricing
     return pricing.kind === 'mcp' ? serveMcpRoute(context, pricing.book) : serveHttpRoute(context)

@@ -10,6 +10,7 @@ import type { CompiledRoute } from '../pricing'
 import { downstreamResponseHeaders, observeBody } from '../proxy'
 import { fingerprintOf, holdCredits, holdHeaders, HoldSettlement } from './credits-payment'
 import { routeLimits } from './limits'
+import type { SettlementQueue } from './settlement-queue'
 import { paymentRequiredResponse, serveHttpWithX402 } from './http-x402'
 import { chooseRail } from './rails'
 import { callOrigin } from './upstream'
@@ -17,9 +18,13 @@ import { callOrigin } from './upstream'
 export interface RouteContext {
   env: Env
   request: Request
+  /** The request URL, parsed once. */
+  url: URL
   route: CompiledRoute
   forwardPath: string
   waitUntil: (promise: Promise<unknown>) => void
+  /** Where finished credit calls queue their settlements (one per gate and isolate). */
+  settlements: SettlementQueue
 }
 
 /** Pass a response through with hop-by-hop headers removed. */
@@ -30,9 +35,9 @@ export function passThrough(response: Response, extraHeaders: Record<string, str
 }
 
 export async function serveHttpRoute(context: RouteContext): Promise<Response> {
-  const { env, request, route, forwardPath } = context
+  const { request, route } = context
   if (route.pricing.kind !== 'fixed') {
-    return passThrough(await callOrigin(env, request, route, forwardPath))
+    return passThrough(await callOrigin(context))
   }
   const amount = route.pricing.micros
   const rail = chooseRail(request.headers, route.rails)
@@ -44,7 +49,7 @@ export async function serveHttpRoute(context: RouteContext): Promise<Response> {
 
 async function serveHttpWithCredits(context: RouteContext, amount: number): Promise<Response> {
   const { env, request, route, forwardPath } = context
-  const search = new URL(request.url).search
+  const search = context.url.search
   const hold = await holdCredits(env.CREDITS, request.headers, {
     amount,
     label: `${request.method} ${route.path}`,
@@ -53,11 +58,11 @@ async function serveHttpWithCredits(context: RouteContext, amount: number): Prom
     // Bodies of plain HTTP routes stream and are not hashed: method, path and query identify the call.
     fingerprint: () => fingerprintOf(request.method, `${forwardPath}${search}`, null),
     describe: { route: route.path },
-  })
-  const settlement = new HoldSettlement(env.CREDITS, hold, context.waitUntil)
+  }, { queue: context.settlements, waitUntil: context.waitUntil })
+  const settlement = new HoldSettlement(env.CREDITS, hold, context.settlements, context.waitUntil)
   let response: Response
   try {
-    response = await callOrigin(env, request, route, forwardPath, { headers: { 'x-pay-verified': 'true', 'x-pay-rail': 'credits' } })
+    response = await callOrigin(context, { headers: { 'x-pay-verified': 'true', 'x-pay-rail': 'credits' } })
   } catch (error) {
     settlement.settle(0)
     throw error

@@ -17,7 +17,7 @@ import { acceptX402, finishX402, paidHeaders, requiredFor, X402Refusal } from '.
 
 /** The resource a plain HTTP route's payment is for. */
 export function httpResource(context: RouteContext): ResourceInfo {
-  const url = new URL(context.request.url)
+  const url = context.url
   return { url: `${url.origin}${url.pathname}`, description: context.route.description ?? `${context.request.method} ${context.route.path}` }
 }
 
@@ -51,7 +51,7 @@ export function paymentRequiredResponse(context: RouteContext, terms: X402Terms,
 }
 
 export async function serveHttpWithX402(context: RouteContext, terms: X402Terms, micros: number, payment: unknown): Promise<Response> {
-  const { env, request, route, forwardPath } = context
+  const { env, route } = context
   const resource = httpResource(context)
   const credits = route.rails.credits
   let attempt
@@ -63,7 +63,7 @@ export async function serveHttpWithX402(context: RouteContext, terms: X402Terms,
   }
   let response: Response
   try {
-    response = await callOrigin(env, request, route, forwardPath, { headers: paidHeaders(attempt) })
+    response = await callOrigin(context, { headers: paidHeaders(attempt) })
   } catch (error) {
     await finishX402(env, attempt, false, resource)
     throw error

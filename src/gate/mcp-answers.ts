@@ -82,9 +82,11 @@ export async function readBodyWithin(request: Request, limit: number): Promise<B
     ok: false,
     response: mcpErrorResponse(413, null, -32000, `Payload Too Large: the limit is ${limit} bytes`, 'body_too_large'),
   })
-  const declared = Number(request.headers.get('content-length') ?? '0')
-  if (declared > limit) return tooLarge()
+  const declared = request.headers.get('content-length')
+  if (declared !== null && Number(declared) > limit) return tooLarge()
   if (!request.body) return { ok: true, bytes: new Uint8Array() }
+  // A declared length within the limit: the runtime enforces it, so read natively.
+  if (declared !== null && /^\d+$/.test(declared)) return { ok: true, bytes: new Uint8Array(await request.arrayBuffer()) }
   const chunks: Uint8Array[] = []
   let size = 0
   const reader = request.body.getReader()

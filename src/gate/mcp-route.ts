@@ -14,6 +14,7 @@ import {
   INVALID_REQUEST,
   McpResponseReader,
   parseMcpBody,
+  type BodyFormat,
   type McpMessage,
   type MessageRewrite,
 } from '../mcp'
@@ -66,7 +67,7 @@ function annotator(book: McpPriceBook, listIds: Set<string>, rails: PaymentRails
 
 export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): Promise<Response> {
   const { env, request, route, forwardPath } = context
-  if (request.method !== 'POST') return passThrough(await callOrigin(env, request, route, forwardPath))
+  if (request.method !== 'POST') return passThrough(await callOrigin(context))
 
   const contentType = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase()
   if (contentType !== 'application/json') {
@@ -95,9 +96,10 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
     }
   }
   if (priced.total === 0) {
-    const response = await callOrigin(env, request, route, forwardPath, { body: read.bytes })
+    const response = await callOrigin(context, { body: read.bytes })
     const format = rewrite && response.ok && response.body ? bodyFormat(response.headers.get('content-type')) : null
     if (!format || !response.body) return passThrough(response)
+    if (isSmallJson(response, format)) return inlineJson(response, new McpResponseReader('json', rewrite))
     const reader = new McpResponseReader(format, rewrite)
     const body = observeBody(response.body, { chunk: (bytes) => reader.chunk(bytes), flush: () => reader.flush(), end: () => undefined })
     const headers = downstreamResponseHeaders(response.headers)
@@ -114,15 +116,15 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
       timeoutMs: route.timeoutMs,
       fingerprint: () => fingerprintOf(request.method, forwardPath, read.bytes),
       describe: {},
-    })
+    }, { queue: context.settlements, waitUntil: context.waitUntil })
   } catch (error) {
     if (error instanceof GateError) return mcpGateErrorResponse(error, parsed, priced.prices)
     throw error
   }
-  const settlement = new HoldSettlement(env.CREDITS, hold, context.waitUntil)
+  const settlement = new HoldSettlement(env.CREDITS, hold, context.settlements, context.waitUntil)
   let response: Response
   try {
-    response = await callOrigin(env, request, route, forwardPath, { body: read.bytes })
+    response = await callOrigin(context, { body: read.bytes })
   } catch (error) {
     settlement.settle(0)
     if (error instanceof GateError) return mcpGateErrorResponse(error, parsed, priced.prices)
@@ -137,6 +139,19 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   }
   const meter = new CallMeter(priced.prices)
   const reader = new McpResponseReader(format, rewrite)
+  if (isSmallJson(response, format)) {
+    // One small JSON answer: read it whole (natively), charge what succeeded as it is handed on.
+    let answer: Response
+    try {
+      answer = await inlineJson(response, reader, holdHeaders(hold))
+    } catch (error) {
+      settlement.settle(0)
+      throw new GateError('upstream_unreachable', `the origin broke off its answer: ${(error as Error).message}`)
+    }
+    for (const message of reader.take()) meter.record(message)
+    settlement.settle(reader.overflowed ? priced.total : meter.succeeded)
+    return answer
+  }
   const body = observeBody(response.body, {
     chunk: (bytes) => reader.chunk(bytes),
     flush: () => reader.flush(),
@@ -152,4 +167,24 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   for (const [name, value] of Object.entries(holdHeaders(hold))) headers.set(name, value)
   if (rewrite) headers.delete('content-length')
   return new Response(body, { status: response.status, statusText: response.statusText, headers })
+}
+
+/** JSON answers up to this size are read whole rather than streamed through JavaScript. */
+const INLINE_JSON_BYTES = 256 * 1024
+
+/** A JSON answer whose declared length is small: cheaper to read at once than to stream. */
+function isSmallJson(response: Response, format: BodyFormat): boolean {
+  const length = Number(response.headers.get('content-length') ?? Number.NaN)
+  return format === 'json' && Number.isSafeInteger(length) && length <= INLINE_JSON_BYTES
+}
+
+/** Read a JSON answer whole, pass it through the reader (annotations), and answer with the result. */
+async function inlineJson(response: Response, reader: McpResponseReader, extraHeaders: Record<string, string> = {}): Promise<Response> {
+  const bytes = new Uint8Array(await response.arrayBuffer())
+  const rewritten = reader.chunk(bytes)
+  const rest = reader.flush()
+  const headers = downstreamResponseHeaders(response.headers)
+  headers.delete('content-length')
+  for (const [name, value] of Object.entries(extraHeaders)) headers.set(name, value)
+  return new Response(rest ?? rewritten ?? bytes, { status: response.status, statusText: response.statusText, headers })
 }

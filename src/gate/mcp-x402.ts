@@ -49,7 +49,7 @@ function withoutPayment(message: Request): Uint8Array {
 
 export function mcpResource(context: RouteContext, message: Request): ResourceInfo {
   if (message.tool !== undefined) return { url: `mcp://tool/${message.tool}`, description: `MCP tool ${message.tool}` }
-  const url = new URL(context.request.url)
+  const url = context.url
   return { url: `${url.origin}${url.pathname}#${message.method}`, description: `MCP ${message.method}` }
 }
 
@@ -98,7 +98,7 @@ function settled(message: Record<string, unknown>, request: Request, finish: X40
 }
 
 export async function serveMcpWithX402(context: RouteContext, terms: X402Terms, message: Request, micros: number, payment: unknown): Promise<Response> {
-  const { env, request, route, forwardPath } = context
+  const { env, route } = context
   const credits = route.rails.credits
   const resource = mcpResource(context, message)
   let attempt: X402Attempt
@@ -110,7 +110,7 @@ export async function serveMcpWithX402(context: RouteContext, terms: X402Terms, 
   }
   let response: Response
   try {
-    response = await callOrigin(env, request, route, forwardPath, { body: withoutPayment(message), headers: paidHeaders(attempt) })
+    response = await callOrigin(context, { body: withoutPayment(message), headers: paidHeaders(attempt) })
   } catch (error) {
     await finishX402(env, attempt, false, resource)
     throw error

@@ -29,18 +29,16 @@ function credentialOf(env: Env, route: CompiledRoute): OriginCredential | undefi
  * @throws GateError `upstream_unreachable` or `upstream_timeout`
  */
 export async function callOrigin(
-  env: Env,
-  request: Request,
-  route: CompiledRoute,
-  forwardPath: string,
+  context: { env: Env; request: Request; url: URL; route: CompiledRoute; forwardPath: string },
   options: { body?: Uint8Array; headers?: Record<string, string> } = {}
 ): Promise<Response> {
+  const { env, request, route, forwardPath } = context
   const result = await forward(
     request,
     {
       origin: route.origin,
       path: forwardPath,
-      search: new URL(request.url).search,
+      search: context.url.search,
       timeoutMs: route.timeoutMs,
       credential: credentialOf(env, route),
     },
