@@ -53,14 +53,13 @@ export type PresentedKey =
   | { kind: 'key'; key: string; header: 'authorization' | 'x-api-key' }
 
 /**
- * Every header of a request that carries one of our keys. These never reach an
- * origin, on free routes as much as on paid ones: a key is a bearer credential.
+ * Whether a header carries one of our keys. Such headers never reach an origin,
+ * on free routes as much as on paid ones: a key is a bearer credential.
  */
-export function keyBearingHeaders(headers: Headers): Array<'authorization' | 'x-api-key'> {
-  const found: Array<'authorization' | 'x-api-key'> = []
-  if (headers.get('x-api-key')?.trim().startsWith(API_KEY_PREFIX)) found.push('x-api-key')
-  if (/^Bearer\s+pg_/i.test(headers.get('authorization') ?? '')) found.push('authorization')
-  return found
+export function carriesGateKey(name: string, value: string): boolean {
+  if (name === 'x-api-key') return value.trim().startsWith(API_KEY_PREFIX)
+  if (name === 'authorization') return /^bearer\s+pg_/i.test(value)
+  return false
 }
 
 /**

@@ -13,7 +13,7 @@ export {
   generateApiKey,
   generateKeyId,
   hashApiKey,
-  keyBearingHeaders,
+  carriesGateKey,
   looksLikeApiKey,
   presentedKey,
   type PresentedKey,

@@ -71,11 +71,11 @@ export function mcpGateErrorResponse(
   return mcpJson(inBand ? 200 : error.status, body, error.headers)
 }
 
-export type BodyRead = { ok: true; bytes: Uint8Array } | { ok: false; response: Response }
+export type BodyRead = { ok: true; text: string } | { ok: false; response: Response }
 
 /**
- * Read a request body, refusing with 413 as soon as it passes `limit` bytes
- * (before reading it all, when Content-Length already says so).
+ * Read a request body as text, refusing with 413 as soon as it passes `limit`
+ * bytes (before reading it at all, when Content-Length already says so).
  */
 export async function readBodyWithin(request: Request, limit: number): Promise<BodyRead> {
   const tooLarge = (): BodyRead => ({
@@ -84,10 +84,11 @@ export async function readBodyWithin(request: Request, limit: number): Promise<B
   })
   const declared = request.headers.get('content-length')
   if (declared !== null && Number(declared) > limit) return tooLarge()
-  if (!request.body) return { ok: true, bytes: new Uint8Array() }
+  if (!request.body) return { ok: true, text: '' }
   // A declared length within the limit: the runtime enforces it, so read natively.
-  if (declared !== null && /^\d+$/.test(declared)) return { ok: true, bytes: new Uint8Array(await request.arrayBuffer()) }
-  const chunks: Uint8Array[] = []
+  if (declared !== null && /^\d+$/.test(declared)) return { ok: true, text: await request.text() }
+  const decoder = new TextDecoder()
+  let text = ''
   let size = 0
   const reader = request.body.getReader()
   for (;;) {
@@ -98,13 +99,7 @@ export async function readBodyWithin(request: Request, limit: number): Promise<B
       await reader.cancel().catch(() => undefined)
       return tooLarge()
     }
-    chunks.push(value)
+    text += decoder.decode(value, { stream: true })
   }
-  const bytes = new Uint8Array(size)
-  let offset = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return { ok: true, bytes }
+  return { ok: true, text: text + decoder.decode() }
 }

@@ -75,7 +75,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   }
   const read = await readBodyWithin(request, route.maxBodyBytes)
   if (!read.ok) return read.response
-  const parsed = parseMcpBody(new TextDecoder().decode(read.bytes))
+  const parsed = parseMcpBody(read.text)
   if (!parsed.ok) return mcpErrorResponse(400, null, parsed.code, parsed.message, 'invalid_request')
 
   const priced = priceBody(book, parsed.messages)
@@ -96,7 +96,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
     }
   }
   if (priced.total === 0) {
-    const response = await callOrigin(context, { body: read.bytes })
+    const response = await callOrigin(context, { body: read.text })
     const format = rewrite && response.ok && response.body ? bodyFormat(response.headers.get('content-type')) : null
     if (!format || !response.body) return passThrough(response)
     if (isSmallJson(response, format)) return inlineJson(response, new McpResponseReader('json', rewrite))
@@ -114,7 +114,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
       label: `${request.method} ${route.path} ${priced.label}`,
       limits: mcpLimits(route, priced.toolLimits),
       timeoutMs: route.timeoutMs,
-      fingerprint: () => fingerprintOf(request.method, forwardPath, read.bytes),
+      fingerprint: () => fingerprintOf(request.method, forwardPath, new TextEncoder().encode(read.text)),
       describe: {},
     }, { queue: context.settlements, waitUntil: context.waitUntil })
   } catch (error) {
@@ -124,7 +124,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   const settlement = new HoldSettlement(env.CREDITS, hold, context.settlements, context.waitUntil)
   let response: Response
   try {
-    response = await callOrigin(context, { body: read.bytes })
+    response = await callOrigin(context, { body: read.text })
   } catch (error) {
     settlement.settle(0)
     if (error instanceof GateError) return mcpGateErrorResponse(error, parsed, priced.prices)
@@ -149,7 +149,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
       throw new GateError('upstream_unreachable', `the origin broke off its answer: ${(error as Error).message}`)
     }
     for (const message of reader.take()) meter.record(message)
-    settlement.settle(reader.overflowed ? priced.total : meter.succeeded)
+    settlement.settle(meter.succeeded)
     return answer
   }
   const body = observeBody(response.body, {
@@ -178,13 +178,12 @@ function isSmallJson(response: Response, format: BodyFormat): boolean {
   return format === 'json' && Number.isSafeInteger(length) && length <= INLINE_JSON_BYTES
 }
 
-/** Read a JSON answer whole, pass it through the reader (annotations), and answer with the result. */
+/** Read a JSON answer whole, let the reader see (and annotate) it, and answer with the result. */
 async function inlineJson(response: Response, reader: McpResponseReader, extraHeaders: Record<string, string> = {}): Promise<Response> {
-  const bytes = new Uint8Array(await response.arrayBuffer())
-  const rewritten = reader.chunk(bytes)
-  const rest = reader.flush()
+  const text = await response.text()
+  const body = reader.whole(text)
   const headers = downstreamResponseHeaders(response.headers)
   headers.delete('content-length')
   for (const [name, value] of Object.entries(extraHeaders)) headers.set(name, value)
-  return new Response(rest ?? rewritten ?? bytes, { status: response.status, statusText: response.statusText, headers })
+  return new Response(body, { status: response.status, statusText: response.statusText, headers })
 }

@@ -38,13 +38,13 @@ export function metaPayment(message: McpMessage | undefined): { present: boolean
 }
 
 /** The request as forwarded: the same message without the payment in its `_meta`. */
-function withoutPayment(message: Request): Uint8Array {
+function withoutPayment(message: Request): string {
   const params = { ...message.params }
   if (typeof params._meta === 'object' && params._meta !== null) {
     const { [MCP_PAYMENT_META]: _payment, ...rest } = params._meta as Record<string, unknown>
     params._meta = rest
   }
-  return new TextEncoder().encode(JSON.stringify({ jsonrpc: '2.0', id: message.id, method: message.method, params }))
+  return JSON.stringify({ jsonrpc: '2.0', id: message.id, method: message.method, params })
 }
 
 export function mcpResource(context: RouteContext, message: Request): ResourceInfo {

@@ -4,7 +4,7 @@
  * the route table, the operator's credential is read from its Worker secret, and
  * a failure to reach the origin becomes a typed error.
  */
-import { keyBearingHeaders } from '../credits'
+import { carriesGateKey } from '../credits'
 import type { Env } from '../env'
 import { GateError } from '../errors'
 import type { CompiledRoute } from '../pricing'
@@ -30,7 +30,7 @@ function credentialOf(env: Env, route: CompiledRoute): OriginCredential | undefi
  */
 export async function callOrigin(
   context: { env: Env; request: Request; url: URL; route: CompiledRoute; forwardPath: string },
-  options: { body?: Uint8Array; headers?: Record<string, string> } = {}
+  options: { body?: Uint8Array | string; headers?: Record<string, string> } = {}
 ): Promise<Response> {
   const { env, request, route, forwardPath } = context
   const result = await forward(
@@ -45,10 +45,19 @@ export async function callOrigin(
     {
       body: options.body,
       // The caller's payment credentials are the gate's business, not the origin's.
-      dropHeaders: [...keyBearingHeaders(request.headers), 'payment-signature', 'x-payment'],
+      dropHeader: isPaymentCredential,
       addHeaders: options.headers,
     }
   )
   if (!result.ok) throw new GateError(result.reason, result.message)
   return result.response
+}
+
+/**
+ * A header carrying the caller's payment credentials: a gate key (in X-API-Key or
+ * as a bearer token) or an x402 payment. Those are the gate's business, never the
+ * origin's; an Authorization header that is not one of our keys goes through.
+ */
+function isPaymentCredential(name: string, value: string): boolean {
+  return name === 'payment-signature' || name === 'x-payment' || carriesGateKey(name, value)
 }

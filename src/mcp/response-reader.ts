@@ -98,6 +98,24 @@ export class McpResponseReader {
     return this.encoder.encode(JSON.stringify(rewritten))
   }
 
+  /**
+   * Take a whole JSON body at once (the cheap path for small answers).
+   * @returns the text to send: the body itself, or its rewrite
+   */
+  whole(text: string): string {
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch {
+      return text
+    }
+    if (!this.rewrite) {
+      this.messages.push(...flatten(value))
+      return text
+    }
+    return JSON.stringify(Array.isArray(value) ? value.map((item) => this.apply(item)) : this.apply(value))
+  }
+
   /** Messages completed since the last call, in order. */
   take(): unknown[] {
     const out = this.messages

@@ -30,15 +30,18 @@ export type ForwardResult =
   | { ok: true; response: Response }
   | { ok: false; reason: 'upstream_unreachable' | 'upstream_timeout'; message: string }
 
-/** The full upstream URL for a target. */
-export function upstreamUrl(target: ForwardTarget): URL {
-  const base = new URL(target.origin)
-  const url = new URL(`${base.pathname.replace(/\/+$/, '')}${target.path}${target.search}`, base)
-  // The path is built from non-empty segments, so it cannot name another host;
-  // checked anyway, because this is the one line that decides where a request goes.
-  if (url.origin !== base.origin) throw new Error(`refusing to forward outside ${base.origin}`)
-  if (target.credential?.query) url.searchParams.set(target.credential.query, target.credential.value)
-  return url
+/**
+ * The full upstream URL for a target: the configured origin (with its base path),
+ * then the canonical path, then the caller's query. The path is "/" followed by
+ * non-empty segments, so nothing the caller sends can name another host.
+ */
+export function upstreamUrl(target: ForwardTarget): string {
+  if (!target.path.startsWith('/') || target.path.startsWith('//')) throw new Error(`refusing to forward to ${target.path}`)
+  const url = `${target.origin}${target.path}${target.search}`
+  if (!target.credential?.query) return url
+  const withCredential = new URL(url)
+  withCredential.searchParams.set(target.credential.query, target.credential.value)
+  return withCredential.toString()
 }
 
 /**
@@ -46,22 +49,26 @@ export function upstreamUrl(target: ForwardTarget): URL {
  * @param request the caller's request (its method and headers are used)
  * @param target where it goes
  * @param options.body the body to send; defaults to streaming the caller's body
- * @param options.dropHeaders headers to remove besides hop-by-hop and `X-Pay-*`
+ * @param options.dropHeader says which further headers to leave out (the caller's credentials)
  * @param options.addHeaders headers the gate vouches for (set after the caller's are stripped)
  */
 export async function forward(
   request: Request,
   target: ForwardTarget,
-  options: { body?: ArrayBuffer | Uint8Array | null; dropHeaders?: string[]; addHeaders?: Record<string, string> } = {}
+  options: {
+    body?: ArrayBuffer | Uint8Array | string | null
+    dropHeader?: (name: string, value: string) => boolean
+    addHeaders?: Record<string, string>
+  } = {}
 ): Promise<ForwardResult> {
-  const headers = upstreamRequestHeaders(request.headers, options.dropHeaders ?? [])
+  const headers = upstreamRequestHeaders(request.headers, options.dropHeader)
   for (const [name, value] of Object.entries(options.addHeaders ?? {})) headers.set(name, value)
   const credential = target.credential
   if (credential?.header) headers.set(credential.header, `${credential.prefix ?? ''}${credential.value}`)
   const hasBody = request.method !== 'GET' && request.method !== 'HEAD'
   const body = hasBody ? (options.body !== undefined ? options.body : request.body) : null
 
-  let url: URL
+  let url: string
   try {
     url = upstreamUrl(target)
   } catch (error) {

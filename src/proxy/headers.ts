@@ -6,7 +6,7 @@
  */
 
 /** RFC 9110 §7.6.1 connection-specific fields, plus the legacy ones proxies drop. */
-const HOP_BY_HOP = [
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'proxy-authenticate',
@@ -16,37 +16,38 @@ const HOP_BY_HOP = [
   'trailer',
   'transfer-encoding',
   'upgrade',
-]
+])
 
-/** Remove hop-by-hop headers, including any that `Connection` names. */
-function dropHopByHop(headers: Headers): void {
-  const named = (headers.get('connection') ?? '')
-    .split(',')
-    .map((name) => name.trim().toLowerCase())
-    .filter(Boolean)
-  for (const name of [...HOP_BY_HOP, ...named]) headers.delete(name)
+/** Headers that `Connection` names as hop-by-hop for this message. */
+function connectionNamed(headers: Headers): ReadonlySet<string> | undefined {
+  const connection = headers.get('connection')
+  if (!connection) return undefined
+  return new Set(connection.split(',').map((name) => name.trim().toLowerCase()))
 }
 
 /**
- * Headers for the request to the origin.
- * @param incoming the caller's headers
- * @param drop further headers to remove (the one that carried the caller's key)
+ * Headers for the request to the origin, copied in one pass: no hop-by-hop
+ * header, no Host or Content-Length (the runtime sets them), no `X-Pay-*`.
+ * @param drop also leaves out any header for which it says true (the caller's key)
  */
-export function upstreamRequestHeaders(incoming: Headers, drop: string[]): Headers {
-  const headers = new Headers(incoming)
-  dropHopByHop(headers)
-  headers.delete('host')
-  headers.delete('content-length')
-  for (const name of drop) headers.delete(name)
-  for (const name of [...headers.keys()]) {
-    if (name.startsWith('x-pay-')) headers.delete(name)
+export function upstreamRequestHeaders(incoming: Headers, drop?: (name: string, value: string) => boolean): Headers {
+  const named = connectionNamed(incoming)
+  const out = new Headers()
+  for (const [name, value] of incoming) {
+    if (HOP_BY_HOP.has(name) || name === 'host' || name === 'content-length' || name.startsWith('x-pay-')) continue
+    if (named?.has(name) || drop?.(name, value)) continue
+    out.append(name, value)
   }
-  return headers
+  return out
 }
 
-/** Headers of the origin's response as the caller receives them. */
+/** Headers of the origin's response as the caller receives them: no hop-by-hop ones. */
 export function downstreamResponseHeaders(upstream: Headers): Headers {
-  const headers = new Headers(upstream)
-  dropHopByHop(headers)
-  return headers
+  const named = connectionNamed(upstream)
+  const out = new Headers()
+  for (const [name, value] of upstream) {
+    if (HOP_BY_HOP.has(name) || named?.has(name)) continue
+    out.append(name, value)
+  }
+  return out
 }
