@@ -17,11 +17,13 @@ import {
   appendLedger,
   expireHolds,
   insertHold,
+  lastHoldId,
   loadOpenHolds,
   nextExpiry,
   pruneSettled,
   settleHold,
   writeAccount,
+  writeBalance,
   type OpenHold,
 } from './reservations'
 import type {
@@ -48,6 +50,8 @@ export class CreditAccount extends DurableObject<unknown> {
   private row: AccountRow | null | undefined
   /** The open holds, by id; undefined: not read yet. */
   private holds: Map<number, OpenHold> | undefined
+  /** The last hold id used; undefined: not read yet. */
+  private holdId: number | undefined
   /** When the alarm is set for, as far as this instance knows (undefined: ask storage). */
   private alarmAt: number | null | undefined
   private holdsSincePrune = 0
@@ -72,6 +76,7 @@ export class CreditAccount extends DurableObject<unknown> {
     } catch (error) {
       this.row = undefined
       this.holds = undefined
+      this.holdId = undefined
       throw error
     }
   }
@@ -133,7 +138,7 @@ export class CreditAccount extends DurableObject<unknown> {
       const row = this.applySettlements(before, request.settle ?? [], now)
       // Whatever follows, the settlements stand: write the row once, at the end.
       const finish = <T extends ReserveResult>(outcome: T, next: AccountRow = row): T => {
-        if (next !== before) writeAccount(this.sql, next)
+        if (next !== before) writeBalance(this.sql, next)
         this.row = next
         return outcome
       }
@@ -154,7 +159,9 @@ export class CreditAccount extends DurableObject<unknown> {
       if (available < request.amount) return finish({ ok: false, reason: 'insufficient_credits', available, rateLimit: verdict.state })
 
       const expiresAt = now + request.holdMs
-      const id = insertHold(this.sql, request.amount, request.label, now, expiresAt)
+      this.holdId ??= lastHoldId(this.sql)
+      const id = ++this.holdId
+      insertHold(this.sql, id, request.amount, request.label, now, expiresAt)
       this.openHolds().set(id, { amount: request.amount, label: request.label, expiresAt })
       if (idempotency) rememberIdempotency(this.sql, idempotency.key, idempotency.fingerprint, id, now)
       const rateLimit = limits.length > 0 ? countLimits(this.sql, limits, now) : undefined
@@ -185,7 +192,7 @@ export class CreditAccount extends DurableObject<unknown> {
         row = applied.row
         return applied.result
       })
-      if (row !== before) writeAccount(this.sql, row)
+      if (row !== before) writeBalance(this.sql, row)
       this.row = row
       return results
     })

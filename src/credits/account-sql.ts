@@ -6,6 +6,11 @@
  */
 import type { AccountView, EffectiveStatus, KeyStatus, LedgerEntry, LedgerKind } from './types'
 
+/*
+ * No AUTOINCREMENT and no index beyond the primary keys: ledger rows are never
+ * deleted, hold ids come from the object's own counter, and the only query that
+ * scans holds is the alarm's, minutes apart. Each avoided write is per paid call.
+ */
 export const ACCOUNT_SCHEMA = `
 CREATE TABLE IF NOT EXISTS account (
   singleton   INTEGER PRIMARY KEY CHECK (singleton = 1),
@@ -21,7 +26,7 @@ CREATE TABLE IF NOT EXISTS account (
   updated_at  INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS ledger (
-  seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq            INTEGER PRIMARY KEY,
   at             INTEGER NOT NULL,
   kind           TEXT NOT NULL,
   amount         INTEGER NOT NULL,
@@ -30,7 +35,7 @@ CREATE TABLE IF NOT EXISTS ledger (
   label          TEXT
 );
 CREATE TABLE IF NOT EXISTS reservations (
-  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  id              INTEGER PRIMARY KEY,
   amount          INTEGER NOT NULL CHECK (amount > 0),
   charged         INTEGER,
   state           TEXT NOT NULL CHECK (state IN ('open', 'committed', 'released', 'expired')),
@@ -39,7 +44,6 @@ CREATE TABLE IF NOT EXISTS reservations (
   expires_at      INTEGER NOT NULL,
   settled_at      INTEGER
 );
-CREATE INDEX IF NOT EXISTS open_reservations ON reservations (expires_at) WHERE state = 'open';
 CREATE TABLE IF NOT EXISTS idempotency (
   key            TEXT PRIMARY KEY,
   fingerprint    TEXT NOT NULL,

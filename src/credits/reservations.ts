@@ -24,7 +24,12 @@ export function appendLedger(
   )
 }
 
-/** Write the account's money and status columns from `row`. */
+/** Write the account's money columns from `row` (the hot path: holds and charges). */
+export function writeBalance(sql: SqlStorage, row: AccountRow): void {
+  sql.exec('UPDATE account SET balance = ?, held = ?, updated_at = ? WHERE singleton = 1', row.balance, row.held, row.updated_at)
+}
+
+/** Write the account's money, status and limit columns from `row`. */
 export function writeAccount(sql: SqlStorage, row: AccountRow): void {
   sql.exec(
     'UPDATE account SET balance = ?, held = ?, status = ?, rate_limit = ?, rate_window = ?, updated_at = ? WHERE singleton = 1',
@@ -37,17 +42,21 @@ export function writeAccount(sql: SqlStorage, row: AccountRow): void {
   )
 }
 
-/** Take a hold; returns its id. The caller has checked the balance. */
-export function insertHold(sql: SqlStorage, amount: number, label: string, now: number, expiresAt: number): number {
-  return sql
-    .exec<{ id: number }>(
-      `INSERT INTO reservations (amount, state, label, created_at, expires_at) VALUES (?, 'open', ?, ?, ?) RETURNING id`,
-      amount,
-      label,
-      now,
-      expiresAt
-    )
-    .one().id
+/** The highest hold id used so far (the object counts on from it). */
+export function lastHoldId(sql: SqlStorage): number {
+  return sql.exec<{ id: number | null }>('SELECT MAX(id) AS id FROM reservations').one().id ?? 0
+}
+
+/** Take hold `id`. The caller has checked the balance. */
+export function insertHold(sql: SqlStorage, id: number, amount: number, label: string, now: number, expiresAt: number): void {
+  sql.exec(
+    `INSERT INTO reservations (id, amount, state, label, created_at, expires_at) VALUES (?, ?, 'open', ?, ?, ?)`,
+    id,
+    amount,
+    label,
+    now,
+    expiresAt
+  )
 }
 
 /** An open hold as the object keeps it in memory. */
@@ -112,7 +121,7 @@ export function expireHolds(sql: SqlStorage, row: AccountRow, holds: Map<number,
   if (!due) return row
   sql.exec(`UPDATE reservations SET state = 'expired', settled_at = ? WHERE state = 'open' AND expires_at <= ?`, now, now)
   const next = { ...row, held: row.held - due, updated_at: now }
-  writeAccount(sql, next)
+  writeBalance(sql, next)
   return next
 }
 
