@@ -7,7 +7,7 @@
  * status, with a JSON-RPC error body as the reference server sends.
  */
 import { GateError, type ErrorCode } from '../errors'
-import { idKey, INTERNAL_ERROR, jsonRpcError, type JsonRpcId, type ParsedBody } from '../mcp'
+import { idKey, INTERNAL_ERROR, INVALID_REQUEST, jsonRpcError, type JsonRpcId, type ParsedBody } from '../mcp'
 import { formatDollars } from '../money'
 
 /** JSON-RPC code for "payment required" on MCP routes (the code MCP payment drafts use). */
@@ -46,7 +46,8 @@ export function mcpErrorResponse(
 
 /**
  * Answer every request in the body with the gate's refusal: `-32402` in-band for
- * payment problems, or the error's HTTP status with `-32603` for failures.
+ * payment problems; otherwise the error's HTTP status, with `-32600` for the
+ * caller's mistakes and `-32603` for failures of the gate or the origin.
  */
 export function mcpGateErrorResponse(
   error: GateError,
@@ -54,7 +55,8 @@ export function mcpGateErrorResponse(
   prices: ReadonlyMap<string, number>
 ): Response {
   const inBand = IN_BAND.has(error.code)
-  const code = inBand ? PAYMENT_REQUIRED_CODE : INTERNAL_ERROR
+  // A refusal of the caller's own input is an invalid request; anything else is ours or the origin's.
+  const code = inBand ? PAYMENT_REQUIRED_CODE : error.status < 500 ? INVALID_REQUEST : INTERNAL_ERROR
   const answers = parsed.messages.flatMap((message) => {
     if (message.kind !== 'request') return []
     const price = prices.get(idKey(message.id))

@@ -1,10 +1,13 @@
 /**
  * @module gate/mcp-route
  * MCP routes (Streamable HTTP): a POST body is read and priced message by message
- * (a batch as its sum, held all-or-nothing); the answer, JSON or SSE, streams back
- * while the gate reads each JSON-RPC response in it, and charges only the calls
- * that succeeded and reached the caller. GET (the notification stream) and DELETE
- * (end of session) pass through free, headers and all.
+ * (a batch as its sum, held all-or-nothing). The gate reads each JSON-RPC response
+ * in the answer and charges only the calls that succeeded: an SSE answer (or a
+ * large JSON one) streams through and a call is charged once its response has
+ * been handed on; a caller gone before that pays nothing. A small JSON answer is
+ * read whole (natively, cheaper than streaming it through JavaScript) and charged
+ * as it is handed to the runtime. GET (the notification stream) and DELETE (end of
+ * session) pass through free, headers and all.
  */
 import { GateError } from '../errors'
 import {
@@ -146,7 +149,8 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
       answer = await inlineJson(response, reader, holdHeaders(hold))
     } catch (error) {
       settlement.settle(0)
-      throw new GateError('upstream_unreachable', `the origin broke off its answer: ${(error as Error).message}`)
+      const broken = new GateError('upstream_unreachable', `The origin broke off its answer: ${(error as Error).message}`)
+      return mcpGateErrorResponse(broken, parsed, priced.prices)
     }
     for (const message of reader.take()) meter.record(message)
     settlement.settle(meter.succeeded)
