@@ -29,9 +29,10 @@ export function createGate(): Hono<AppEnv> {
   app.all('*', gateHandler(tables))
   app.onError((error) => {
     if (error instanceof GateError) return errorResponse(error)
-    // A bug, not a refusal: log it, show nothing of it. Nothing was charged, as
-    // every charge settles only after a response was delivered.
-    console.error('pay-gate: unexpected error', error)
+    // A bug, not a refusal: log what it was (never the stack, which can carry
+    // request data), show the caller nothing of it. Nothing was charged, as every
+    // charge settles only after a response was delivered.
+    console.error(`pay-gate: unexpected error: ${error.name}: ${error.message}`)
     return errorResponse(new GateError('internal_error', 'Internal error.'))
   })
   return app

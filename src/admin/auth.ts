@@ -2,7 +2,11 @@
  * @module admin/auth
  * The admin API's bearer check. The token is a Worker secret; it is compared in
  * constant time (both sides hashed first, so their lengths leak nothing either).
- * With no ADMIN_TOKEN set, the admin API refuses every request.
+ * With no ADMIN_TOKEN set, the admin API refuses every request. A client that
+ * keeps sending wrong tokens is slowed down: after FREE_FAILURES in a window,
+ * its wrong attempts get 429 until the window ends (the right token still works).
+ * The count is per isolate, which is enough against guessing a 32-character
+ * secret; it is defence in depth, not the lock itself.
  */
 import { createMiddleware } from 'hono/factory'
 import type { AppEnv } from '../env'
@@ -10,6 +14,30 @@ import { GateError } from '../errors'
 
 async function sha256(text: string): Promise<ArrayBuffer> {
   return crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))
+}
+
+/** Wrong tokens a client may send per window before being slowed down. */
+const FREE_FAILURES = 5
+const FAILURE_WINDOW_MS = 60_000
+/** Clients tracked at most; beyond it the oldest entries go. */
+const TRACKED_CLIENTS = 10_000
+
+const failures = new Map<string, { count: number; windowEnds: number }>()
+
+function clientOf(headers: Headers): string {
+  return headers.get('cf-connecting-ip') ?? 'unknown'
+}
+
+/** Count a wrong token; returns the seconds to wait when the client is over its allowance. */
+function recordFailure(client: string, now: number): number | undefined {
+  let entry = failures.get(client)
+  if (!entry || entry.windowEnds <= now) {
+    if (failures.size >= TRACKED_CLIENTS) failures.delete(failures.keys().next().value as string)
+    entry = { count: 0, windowEnds: now + FAILURE_WINDOW_MS }
+    failures.set(client, entry)
+  }
+  entry.count++
+  return entry.count > FREE_FAILURES ? Math.ceil((entry.windowEnds - now) / 1000) : undefined
 }
 
 /** Constant-time equality of two secrets. */
@@ -31,6 +59,10 @@ export function adminAuth() {
       throw new GateError('unauthorized', 'The admin API is disabled: set the ADMIN_TOKEN secret (16 characters or more).', { headers: challenge })
     }
     if (!given || !(await secretsEqual(given, expected))) {
+      const wait = recordFailure(clientOf(c.req.raw.headers), Date.now())
+      if (wait !== undefined) {
+        throw new GateError('rate_limited', 'Too many wrong admin tokens; slow down.', { headers: { 'retry-after': String(wait) } })
+      }
       throw new GateError('unauthorized', 'A valid admin token is required.', { headers: challenge })
     }
     await next()

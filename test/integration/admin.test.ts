@@ -23,13 +23,17 @@ const WRONG_TOKENS: Array<[string, Record<string, string>]> = [
   ['the token as an API key header', { 'x-api-key': TEST_ADMIN_TOKEN }],
 ]
 
+/** A client address of its own per case (TEST-NET-3 strings, no traffic), so the throttle stays out of the matrix. */
+let client = 0
+const nextClient = () => `203.0.113.${++client}`
+
 describe('admin authorization', () => {
   for (const [method, path, body] of ROUTES) {
     it.each(WRONG_TOKENS)(`${method} ${path} refuses %s with 401 and changes nothing`, async (_what, headers) => {
       const before = await admin('/keys?limit=100').then((r) => r.json())
       const response = await gate(path, {
         method,
-        headers: { ...headers, 'content-type': 'application/json' },
+        headers: { ...headers, 'content-type': 'application/json', 'cf-connecting-ip': nextClient() },
         body: body ? JSON.stringify(body) : undefined,
       })
       expect(response.status).toBe(401)
@@ -37,6 +41,20 @@ describe('admin authorization', () => {
       expect(await admin('/keys?limit=100').then((r) => r.json())).toEqual(before)
     })
   }
+})
+
+describe('admin throttling', () => {
+  it('slows down a client that keeps sending wrong tokens, and still lets the right token in', async () => {
+    const ip = '198.51.100.7'
+    const wrong = { authorization: 'Bearer wrong-token-guess-000000', 'cf-connecting-ip': ip }
+    for (let attempt = 0; attempt < 5; attempt++) expect((await gate('/admin/keys', { headers: wrong })).status).toBe(401)
+    const slowed = await gate('/admin/keys', { headers: wrong })
+    expect(slowed.status).toBe(429)
+    expect(Number(slowed.headers.get('retry-after'))).toBeGreaterThan(0)
+    const right = await gate('/admin/keys', { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'cf-connecting-ip': ip } })
+    expect(right.status).toBe(200)
+    expect((await gate('/admin/keys', { headers: { ...wrong, 'cf-connecting-ip': '198.51.100.8' } })).status).toBe(401)
+  })
 })
 
 describe('admin keys', () => {
