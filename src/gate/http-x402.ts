@@ -13,7 +13,7 @@ import { downstreamResponseHeaders } from '../proxy'
 import { encodeHeader, PAYMENT_REQUIRED_HEADER, PAYMENT_RESPONSE_HEADER, type PaymentRequired, type ResourceInfo } from '../x402'
 import type { RouteContext } from './http-route'
 import { callOrigin } from './upstream'
-import { acceptX402, finishX402, paidHeaders, requiredFor, X402Refusal } from './x402-payment'
+import { acceptX402, finishX402, paidHeaders, requiredFor, serverTiming, X402Refusal } from './x402-payment'
 
 /** The resource a plain HTTP route's payment is for. */
 export function httpResource(context: RouteContext): ResourceInfo {
@@ -62,15 +62,18 @@ export async function serveHttpWithX402(context: RouteContext, terms: X402Terms,
     throw error
   }
   let response: Response
+  const originStarted = Date.now()
   try {
     response = await callOrigin(context, { headers: paidHeaders(attempt) })
   } catch (error) {
     await finishX402(env, attempt, false, resource)
     throw error
   }
+  const originMs = Date.now() - originStarted
   const served = response.status < 400
   const finish = await finishX402(env, attempt, served, resource)
   const headers = downstreamResponseHeaders(response.headers)
+  headers.append('server-timing', serverTiming(attempt, originMs))
   switch (finish.kind) {
     case 'not-served':
       return new Response(response.body, { status: response.status, statusText: response.statusText, headers })

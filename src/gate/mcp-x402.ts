@@ -25,7 +25,7 @@ import {
 import type { RouteContext } from './http-route'
 import { mcpJson, PAYMENT_REQUIRED_CODE } from './mcp-answers'
 import { callOrigin } from './upstream'
-import { acceptX402, finishX402, paidHeaders, X402Refusal, type X402Attempt, type X402Finish } from './x402-payment'
+import { acceptX402, finishX402, paidHeaders, serverTiming, X402Refusal, type X402Attempt, type X402Finish } from './x402-payment'
 
 type Request = Extract<McpMessage, { kind: 'request' }>
 
@@ -148,6 +148,7 @@ export async function serveMcpWithX402(context: RouteContext, terms: X402Terms, 
     }
     const { message: answer, finish } = await decide(value)
     if (finish.kind === 'paid') headers.set(PAYMENT_RESPONSE_HEADER, encodeHeader(finish.settlement))
+    headers.append('server-timing', serverTiming(attempt))
     return new Response(JSON.stringify(answer), { status: response.status, headers })
   }
   return new Response(holdAnswerInStream(response.body, isAnswer, decide, () => finishX402(env, attempt, false, resource), context.waitUntil), {

@@ -31,6 +31,8 @@ import {
 export type X402Mode = 'verified' | 'unverified-open' | 'free-pass' | 'dev'
 
 export interface X402Attempt {
+  /** Milliseconds spent waiting on others, for Server-Timing (facilitator verify and settle). */
+  timings: { verifyMs?: number; settleMs?: number }
   terms: X402Terms
   requirements: PaymentRequirements
   payload: PaymentPayload
@@ -78,6 +80,18 @@ function facilitatorOptions(env: Env, terms: X402Terms): FacilitatorOptions {
     verifyTimeoutMs: terms.facilitator.verifyTimeoutMs,
     settleTimeoutMs: terms.facilitator.settleTimeoutMs,
   }
+}
+
+/**
+ * A Server-Timing header with the time spent waiting on the facilitator and the
+ * origin, so an operator (and the bench) can tell the gate's own time from theirs.
+ */
+export function serverTiming(attempt: X402Attempt, originMs?: number): string {
+  const parts: string[] = []
+  if (attempt.timings.verifyMs !== undefined) parts.push(`x402-verify;dur=${attempt.timings.verifyMs}`)
+  if (originMs !== undefined) parts.push(`origin;dur=${originMs}`)
+  if (attempt.timings.settleMs !== undefined) parts.push(`x402-settle;dur=${attempt.timings.settleMs}`)
+  return parts.join(', ')
 }
 
 /** What the gate asks for on this resource, at this price. */
@@ -130,7 +144,7 @@ export async function acceptX402(
   if (taken === 'in_flight') throw refuse(402, 'payment_in_flight', 'This payment is already being used by another request.')
   if (taken === 'spent') throw refuse(402, 'payment_already_used', 'This payment has already been used.')
 
-  const attempt: X402Attempt = { terms, requirements, payload, payer: local.payer, nonce: auth.nonce.toLowerCase(), lock, mode: 'verified' }
+  const attempt: X402Attempt = { timings: {}, terms, requirements, payload, payer: local.payer, nonce: auth.nonce.toLowerCase(), lock, mode: 'verified' }
   if (terms.mode === 'dev') {
     console.warn(`pay-gate: x402 DEV MODE: payment from ${local.payer} checked locally, NOT verified or settled`)
     return { ...attempt, mode: 'dev' }
@@ -139,7 +153,9 @@ export async function acceptX402(
 
   let verdict
   try {
+    const started = Date.now()
     verdict = await verifyPayment(facilitatorOptions(env, terms), payload, requirements)
+    attempt.timings.verifyMs = Date.now() - started
   } catch (error) {
     verdict = { kind: 'unavailable' as const, message: (error as Error).message }
   }
@@ -179,7 +195,9 @@ export async function finishX402(env: Env, attempt: X402Attempt, served: boolean
   }
   let outcome
   try {
+    const started = Date.now()
     outcome = await settlePayment(facilitatorOptions(env, terms), attempt.payload, attempt.requirements)
+    attempt.timings.settleMs = Date.now() - started
   } catch (error) {
     outcome = { kind: 'unavailable' as const, message: (error as Error).message }
   }

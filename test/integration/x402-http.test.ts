@@ -64,6 +64,7 @@ describe('x402 over HTTP', () => {
     expect(settlement.payer.toLowerCase()).toBe(payer.toLowerCase())
     expect((await receipt(settlement.transaction)).status).toBe('success')
     expect(response.headers.get('cache-control')).toContain('private')
+    expect(response.headers.get('server-timing')).toMatch(/^x402-verify;dur=\d+, origin;dur=\d+, x402-settle;dur=\d+$/)
 
     expect(await balanceOf(payer)).toBe(payerBefore - 20_000n)
     expect(await balanceOf(payTo)).toBe(payToBefore + 20_000n)
