@@ -9,6 +9,7 @@ import { env, exports } from 'cloudflare:workers'
 import { createPublicClient, http, type Address, type Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { payingClient, tokenBalance } from './chain/client'
+import { signAuthorization } from './eip3009'
 import type { ChainContext } from './global-setup'
 
 export const chain = (): ChainContext => JSON.parse(env.CHAIN) as ChainContext
@@ -86,32 +87,15 @@ export async function handSigned(
     nonce: `0x${[...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, '0')).join('')}`,
     ...overrides,
   }
-  const signature = await signer.signTypedData({
-    domain: {
+  const signature = await signAuthorization(
+    signer,
+    {
       name: String(accepted.extra?.name),
       version: String(accepted.extra?.version),
       chainId: options.chainId ?? Number(accepted.network.split(':')[1]),
-      verifyingContract: accepted.asset as Address,
+      verifyingContract: accepted.asset,
     },
-    types: {
-      TransferWithAuthorization: [
-        { name: 'from', type: 'address' },
-        { name: 'to', type: 'address' },
-        { name: 'value', type: 'uint256' },
-        { name: 'validAfter', type: 'uint256' },
-        { name: 'validBefore', type: 'uint256' },
-        { name: 'nonce', type: 'bytes32' },
-      ],
-    },
-    primaryType: 'TransferWithAuthorization',
-    message: {
-      from: authorization.from as Address,
-      to: authorization.to as Address,
-      value: BigInt(authorization.value),
-      validAfter: BigInt(authorization.validAfter),
-      validBefore: BigInt(authorization.validBefore),
-      nonce: authorization.nonce as Hex,
-    },
-  })
+    authorization
+  )
   return { x402Version: 2, accepted, payload: { signature, authorization } }
 }

@@ -92,16 +92,8 @@ export const X402BlockSchema = z.strictObject({
   freePass: X402Fields.freePass.optional(),
 })
 
-export const X402OverrideSchema = z.strictObject({
-  network: X402Fields.network.optional(),
-  payTo: X402Fields.payTo.optional(),
-  facilitator: X402Fields.facilitator.optional(),
-  maxTimeoutSeconds: X402Fields.maxTimeoutSeconds.optional(),
-  failMode: X402Fields.failMode.optional(),
-  asset: X402Fields.asset.optional(),
-  mode: X402Fields.mode.optional(),
-  freePass: X402Fields.freePass.optional(),
-})
+/** A route's own x402 fields, each overriding the table's block. */
+export const X402OverrideSchema = X402BlockSchema.omit({ buyCredits: true }).partial()
 
 export type X402Block = z.infer<typeof X402BlockSchema>
 export type X402Override = z.infer<typeof X402OverrideSchema>

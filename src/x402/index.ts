@@ -16,7 +16,7 @@ export {
   type SettlementResponse,
 } from './wire'
 export { buildRequirements, matchesRequirements, paymentRequired } from './requirements'
-export { checkLocally, type LocalCheck } from './local-check'
+export { AUTHORIZATION_TYPES, checkLocally, type LocalCheck } from './local-check'
 export { verifyPayment, settlePayment, type FacilitatorOptions, type VerifyOutcome, type SettleOutcome } from './facilitator'
 export { PaymentLock, type PaymentRecord, type PaymentState, type AcquireResult } from './payment-lock-object'
 export { acquireAuthorization, finishAuthorization, lockName, type LockNamespace } from './lock'

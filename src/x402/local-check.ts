@@ -9,7 +9,7 @@ import { recoverTypedDataAddress, type Hex } from 'viem'
 import { Eip3009PayloadSchema, type Eip3009Payload, type PaymentRequirements } from './wire'
 
 /** EIP-3009 `TransferWithAuthorization`, as USDC and the x402 SDK sign it. */
-const AUTHORIZATION_TYPES = {
+export const AUTHORIZATION_TYPES = {
   TransferWithAuthorization: [
     { name: 'from', type: 'address' },
     { name: 'to', type: 'address' },

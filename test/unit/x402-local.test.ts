@@ -2,6 +2,7 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { describe, expect, it } from 'vitest'
 import { validateRoutesFile } from '../../src/pricing'
 import { buildRequirements, checkLocally, decodeHeader, encodeHeader, matchesRequirements } from '../../src/x402'
+import { signAuthorization } from '../eip3009'
 
 const PAYER = privateKeyToAccount('0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d')
 const PAY_TO = '0x1111111111111111111111111111111111111111'
@@ -29,28 +30,7 @@ async function signed(overrides: Record<string, string> = {}, signer = PAYER) {
     nonce: `0x${'ab'.repeat(32)}`,
     ...overrides,
   }
-  const signature = await signer.signTypedData({
-    domain: { name: 'USDC', version: '2', chainId: 84532, verifyingContract: ASSET },
-    types: {
-      TransferWithAuthorization: [
-        { name: 'from', type: 'address' },
-        { name: 'to', type: 'address' },
-        { name: 'value', type: 'uint256' },
-        { name: 'validAfter', type: 'uint256' },
-        { name: 'validBefore', type: 'uint256' },
-        { name: 'nonce', type: 'bytes32' },
-      ],
-    },
-    primaryType: 'TransferWithAuthorization',
-    message: {
-      from: authorization.from as `0x${string}`,
-      to: authorization.to as `0x${string}`,
-      value: BigInt(authorization.value),
-      validAfter: BigInt(authorization.validAfter),
-      validBefore: BigInt(authorization.validBefore),
-      nonce: authorization.nonce as `0x${string}`,
-    },
-  })
+  const signature = await signAuthorization(signer, { name: 'USDC', version: '2', chainId: 84532, verifyingContract: ASSET }, authorization)
   return { signature, authorization }
 }
 
