@@ -4,11 +4,12 @@
  * rather than fetch: it costs the generator less CPU, and the generator shares the
  * machine's cores with everything it measures.
  */
-import { Agent, request } from 'node:http'
+import { Agent, request, type IncomingHttpHeaders } from 'node:http'
 
 export interface LoadSpec {
-  /** Full URL to POST to. */
+  /** Full URL to send to: POST `body`, or GET when `method` says so (body then ignored). */
   url: string
+  method?: 'GET' | 'POST'
   body: string
   /** Headers of the n-th request (lets many-key scenarios rotate keys). */
   headers: (n: number) => Record<string, string>
@@ -17,6 +18,10 @@ export interface LoadSpec {
   durationMs: number
   /** Read counters (CPU seconds by process) at the start and end of the measured window. */
   sample?: () => Record<string, number>
+  /** Send at most this many requests (e.g. one per pre-signed payment, each usable once). */
+  limit?: number
+  /** Sees each successful answer's headers and latency (e.g. to read Server-Timing). */
+  onSuccess?: (headers: IncomingHttpHeaders, latencyMs: number, measured: boolean) => void
 }
 
 export interface LoadResult {
@@ -32,6 +37,8 @@ export interface LoadResult {
   okTotal: number
   /** Growth of each sampled counter per answer completed in the measured window (CPU s per request). */
   perRequest: Record<string, number>
+  /** Whether `limit` stopped the callers before the window closed (the figures then cover less). */
+  exhausted: boolean
 }
 
 /** A request a single call may take before it counts as an error (and its socket is dropped). */
@@ -56,17 +63,20 @@ function reasonOf(text: string): string {
   return reason ? ` ${reason}` : ''
 }
 
-function send(agent: Agent, url: URL, headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
+type Answer = { status: number; text: string; headers: IncomingHttpHeaders }
+
+function send(agent: Agent, url: URL, method: 'GET' | 'POST', headers: Record<string, string>, body: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const sized = method === 'POST' ? { ...headers, 'content-length': Buffer.byteLength(body) } : headers
+    const req = request(url, { method, agent, headers: sized }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (chunk: Buffer) => chunks.push(chunk))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), headers: res.headers }))
       res.on('error', reject)
     })
     req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error('timeout')))
     req.on('error', reject)
-    req.end(body)
+    req.end(method === 'POST' ? body : undefined)
   })
 }
 
@@ -77,6 +87,9 @@ function percentile(sorted: Float64Array, p: number): number {
 
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const url = new URL(spec.url)
+  const method = spec.method ?? 'POST'
+  const limit = spec.limit ?? Number.POSITIVE_INFINITY
+  let exhausted = false
   const agent = new Agent({ keepAlive: true, maxSockets: spec.concurrency })
   const start = performance.now()
   const measureFrom = start + spec.warmupMs
@@ -97,12 +110,18 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const caller = async () => {
     // Bounded by time: no new request starts after the window closes.
     while (performance.now() < measureTo) {
+      if (sent >= limit) {
+        exhausted = true
+        break
+      }
       const n = sent++
       const began = performance.now()
       let problem: string | null
+      let headers: IncomingHttpHeaders = {}
       try {
-        const { status, text } = await send(agent, url, spec.headers(n), spec.body)
-        problem = answerError(status, text)
+        const answer = await send(agent, url, method, spec.headers(n), spec.body)
+        problem = answerError(answer.status, answer.text)
+        headers = answer.headers
       } catch (error) {
         problem = `network: ${(error as Error).message}`
       }
@@ -111,6 +130,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       const measured = ended >= measureFrom && ended <= measureTo
       if (problem === null) {
         okTotal++
+        spec.onSuccess?.(headers, ended - began, measured)
         if (measured) {
           ok++
           latencies.push(ended - began)
@@ -142,5 +162,6 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     p99Ms: percentile(sorted, 99),
     okTotal,
     perRequest,
+    exhausted,
   }
 }

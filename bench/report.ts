@@ -11,9 +11,10 @@ const num = (value: number, digits: number, width: number) =>
 
 const cores = (result: LoadResult, process: string) => (result.perRequest[process] ?? Number.NaN) * result.requestsPerSecond
 
-/** Cores busy with processes other than workerd, the origin and the bench. */
+/** Cores busy with processes other than ours: workerd, the origin, the bench (and with --x402 the facilitator and anvil). */
 export function otherCores(result: LoadResult): number {
-  return cores(result, 'machine') - cores(result, 'workerd') - cores(result, 'origin') - cores(result, 'bench')
+  const ours = Object.keys(result.perRequest).filter((name) => name !== 'machine')
+  return ours.reduce((other, name) => other - cores(result, name), cores(result, 'machine'))
 }
 
 const micros = (result: LoadResult, process: string) => num((result.perRequest[process] ?? Number.NaN) * 1e6, 0, 9)

@@ -17,14 +17,19 @@
  *
  *   npm run bench -- [--quick] [--duration 8] [--warmup 2] [--concurrency 32] [--rounds 1]
  *                    [--keys 200] [--only <regex on scenario ids>] [--extra] [--inspector-port 9229]
+ *                    [--x402] [--x402-concurrency 4]
  * --extra adds diagnostic scenarios (a hold + settle baseline: two writes per call).
+ * --x402 adds the x402 path (x402-scenarios.ts) against a local chain and facilitator
+ * started for the run: three more scenarios and about 35 s more by default, hence a flag.
  */
 import { parseArgs } from 'node:util'
 import { cpuSeconds, machineBusySeconds } from './cpu'
 import { runLoad, type LoadResult } from './load'
 import { printCharges, printRatios, printTable, resultLine, TABLE_HEAD, type ChargeCheck } from './report'
 import { scenarios, type Scenario } from './scenarios'
-import { chargedCalls, createKeys, startStack, type BenchKey, type Stack } from './stack'
+import { chargedCalls, createKeys, startStack, X402_MAX_TIMEOUT_SECONDS, type BenchKey, type Stack } from './stack'
+import { startX402Chain, type X402Chain } from './x402'
+import { HTTP_SCENARIOS, X402_HEAD, x402Bench } from './x402-scenarios'
 
 const { values: args } = parseArgs({
   options: {
@@ -37,12 +42,14 @@ const { values: args } = parseArgs({
     extra: { type: 'boolean', default: false },
     only: { type: 'string' },
     'inspector-port': { type: 'string' },
+    x402: { type: 'boolean', default: false },
+    'x402-concurrency': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 })
 
 if (args.help) {
-  console.log('npm run bench -- [--quick] [--duration s] [--warmup s] [--concurrency n] [--rounds n] [--extra] [--keys n] [--only regex] [--inspector-port p]')
+  console.log('npm run bench -- [--quick] [--duration s] [--warmup s] [--concurrency n] [--rounds n] [--extra] [--keys n] [--only regex] [--inspector-port p] [--x402] [--x402-concurrency n]')
   process.exit(0)
 }
 
@@ -63,13 +70,22 @@ const manyKeys = Math.round(positive('keys', args.keys, args.quick ? 50 : 200))
 const rounds = Math.round(positive('rounds', args.rounds, 1))
 const only = args.only ? new RegExp(args.only) : undefined
 const inspectorPort = args['inspector-port'] ? Math.round(positive('inspector-port', args['inspector-port'], 0)) : undefined
+// Modest: the facilitator broadcasts settlements one at a time, so more callers only queue there.
+const x402Concurrency = Math.round(positive('x402-concurrency', args['x402-concurrency'], 4))
+const x402Chosen = args.x402 ? HTTP_SCENARIOS.filter((s) => !only || only.test(s.id)) : []
+if (x402Chosen.length > 0 && warmupS + durationS > X402_MAX_TIMEOUT_SECONDS - 60) {
+  console.error(`bench: with --x402, warm-up + duration must stay under ${X402_MAX_TIMEOUT_SECONDS - 60} s (payments are signed beforehand)`)
+  process.exit(2)
+}
 
 let stack: Stack | undefined
+let chain: X402Chain | undefined
 let stopping = false
 async function stop(code: number): Promise<never> {
   if (!stopping) {
     stopping = true
     await stack?.close()
+    await chain?.close()
   }
   process.exit(code)
 }
@@ -93,10 +109,12 @@ function headersFor(scenario: Scenario, one: BenchKey, many: BenchKey[]): (n: nu
 function sampleCpu(): Record<string, number> {
   const { pids } = stack as Stack
   const own = process.cpuUsage()
+  const x402: Record<string, number> = chain ? { facilitator: cpuSeconds(chain.pids.facilitator), anvil: cpuSeconds(chain.pids.anvil) } : {}
   return {
     workerd: cpuSeconds(pids.workerd),
     origin: cpuSeconds(pids.origin),
     bench: (own.user + own.system) / 1e6,
+    ...x402,
     machine: machineBusySeconds(),
   }
 }
@@ -115,16 +133,25 @@ async function main(): Promise<number> {
     `bench: ${durationS} s per scenario after ${warmupS} s warm-up, ${concurrency} concurrent callers, ` +
       `${manyKeys} keys for "many", ${rounds} round(s)`
   )
-  stack = await startStack({ inspectorPort })
+  if (x402Chosen.length > 0) {
+    chain = await startX402Chain()
+    console.log(`bench: anvil ${chain.rpcUrl}, facilitator ${chain.facilitatorUrl}`)
+  }
+  const x402 = chain ? { facilitatorUrl: chain.facilitatorUrl, payTo: chain.payTo, token: chain.token } : undefined
+  stack = await startStack({ inspectorPort, x402 })
   console.log(`bench: origin ${stack.originUrl}, pass-through ${stack.passUrl}, +debit ${stack.debitUrl}, gate ${stack.gateUrl}`)
   if (inspectorPort) console.log(`bench: workerd inspector on 127.0.0.1:${inspectorPort}`)
   const [one, ...many] = await createKeys(stack.gateUrl, 1 + manyKeys)
   if (!one) throw new Error('no key created')
+  const paid = chain
+    ? await x402Bench({ stack, chain, concurrency: x402Concurrency, warmupMs: warmupS * 1000, durationMs: durationS * 1000, sample: sampleCpu })
+    : undefined
 
   const chosen = scenarios(manyKeys).filter((s) => (only ? only.test(s.id) : args.extra || !s.extra))
   const all = new Map<string, LoadResult[]>()
   for (let round = 1; round <= rounds; round++) {
-    console.log(`\n${rounds > 1 ? `round ${round} of ${rounds}\n` : ''}${TABLE_HEAD}`)
+    if (rounds > 1) console.log(`\nround ${round} of ${rounds}`)
+    if (chosen.length > 0) console.log(`\n${TABLE_HEAD}`)
     for (const scenario of chosen) {
       const result = await runLoad({
         url: urlOf(scenario.target),
@@ -138,14 +165,19 @@ async function main(): Promise<number> {
       all.set(scenario.id, [...(all.get(scenario.id) ?? []), result])
       console.log(resultLine(scenario, result))
     }
+    if (paid) {
+      console.log(`${paid.title}:\n${X402_HEAD}`)
+      for (const scenario of x402Chosen) console.log(await paid.run(scenario))
+    }
   }
   const ran = chosen.map((scenario) => ({ scenario, result: median(all.get(scenario.id) ?? []) }))
-  if (rounds > 1) console.log(`\nmedian of ${rounds} rounds:`)
+  if (rounds > 1 && ran.length > 0) console.log(`\nmedian of ${rounds} rounds:`)
 
   // One round: its lines above are the result; only the error summary is new.
-  printTable(ran, { rows: rounds > 1 })
+  if (ran.length > 0) printTable(ran, { rows: rounds > 1 })
   const results = new Map(ran.map(({ scenario, result }) => [scenario.id, result]))
-  const targetsMet = printRatios(results)
+  const targetsMet = ran.length > 0 ? printRatios(results) : undefined
+  paid?.printTable(rounds)
 
   // Proof that the gate scenarios paid: what the keys were charged equals the
   // successful calls this generator saw, warm-up included.
@@ -158,7 +190,10 @@ async function main(): Promise<number> {
     for (const key of many) charged += await chargedCalls(stack.gateUrl, key.id)
     checks.push({ label: `gate, ${manyKeys} keys (sum)`, charged, succeeded: gateMany.okTotal })
   }
-  const chargesMatch = printCharges(checks)
+  if (paid) checks.push(...(await paid.chargeChecks()))
+  const creditsMatch = printCharges(checks)
+  // x402: what payTo gained on chain must be exactly what the successful paid calls owed.
+  const chargesMatch = (paid ? await paid.checkChain() : true) && creditsMatch
   const targets = targetsMet === undefined ? 'not measured' : targetsMet ? 'met' : 'MISSED'
   console.log(`\nbench: targets ${targets}; charges ${chargesMatch ? 'match' : 'DO NOT MATCH'}`)
   // A missed target is a figure to read, not a failure; charges that do not add up are a bug.

@@ -22,8 +22,20 @@ export const PRICE = '0.000001'
 export const PRICE_MICROS = 1
 export const INITIAL_CREDITS = '1000000'
 
+/** What the route table needs to take x402 on the demo API (see x402.ts). */
+export interface X402Routing {
+  facilitatorUrl: string
+  payTo: string
+  token: { address: string; name: string; version: string; decimals: number }
+}
+
+/** x402 route (GET /api/*): long enough validity for payments signed before the timed window. */
+export const X402_MAX_TIMEOUT_SECONDS = 600
+
 export interface Stack {
   originUrl: string
+  /** The demo origin's plain HTTP API (GET /api/health), for the x402 scenarios. */
+  apiUrl: string
   passUrl: string
   debitUrl: string
   gateUrl: string
@@ -59,18 +71,34 @@ async function bundle(entry: string): Promise<string> {
  * call is a self-contained POST. Checked here with the gate's own validator, so a
  * schema change fails the bench at once rather than as a run of errors.
  */
-function routesJson(mcpOrigin: string): string {
-  const text = JSON.stringify({
-    version: 1,
-    routes: [{ path: '/mcp-json', origin: mcpOrigin, mcp: { price: PRICE, tools: { search: PRICE, echo: 'free' } } }],
-  })
+function routesJson(mcpOrigin: string, apiOrigin: string, x402?: X402Routing): string {
+  const mcp = { path: '/mcp-json', origin: mcpOrigin, mcp: { price: PRICE, tools: { search: PRICE, echo: 'free' } } }
+  // With x402 on, /mcp-json stays credits-only, so the MCP scenarios measure what they do without it;
+  // /api/* takes both, so one route gives the x402 figures and a credits comparison on the same origin.
+  const table = x402
+    ? {
+        version: 1,
+        x402: {
+          network: 'eip155:31337',
+          payTo: x402.payTo,
+          facilitator: { url: x402.facilitatorUrl },
+          maxTimeoutSeconds: X402_MAX_TIMEOUT_SECONDS,
+          asset: x402.token,
+        },
+        routes: [
+          { ...mcp, accept: ['credits'] },
+          { path: '/api/*', method: 'GET', origin: apiOrigin, price: PRICE, accept: ['x402', 'credits'] },
+        ],
+      }
+    : { version: 1, routes: [mcp] }
+  const text = JSON.stringify(table)
   const validation = validateRoutesText(text)
   if (!validation.ok) throw new Error(`bench: invalid route table: ${JSON.stringify(validation.issues)}`)
   return text
 }
 
 /** Start bench/origin.ts in its own Node process; resolves with its MCP port. */
-async function startOrigin(): Promise<{ child: ChildProcess; mcpPort: number }> {
+async function startOrigin(): Promise<{ child: ChildProcess; mcpPort: number; apiPort: number }> {
   const child = track(
     spawn(process.execPath, ['--import', 'tsx', join(root, 'bench', 'origin.ts')], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] })
   )
@@ -80,10 +108,11 @@ async function startOrigin(): Promise<{ child: ChildProcess; mcpPort: number }> 
     once(child, 'exit').then(([code]) => Promise.reject(new Error(`the origin exited with ${code} before listening`))),
   ])
   lines.close()
-  return { child, mcpPort: (JSON.parse(first) as { mcpPort: number }).mcpPort }
+  const ports = JSON.parse(first) as { mcpPort: number; apiPort: number }
+  return { child, mcpPort: ports.mcpPort, apiPort: ports.apiPort }
 }
 
-export async function startStack(options: { inspectorPort?: number } = {}): Promise<Stack> {
+export async function startStack(options: { inspectorPort?: number; x402?: X402Routing } = {}): Promise<Stack> {
   // The gate as wrangler.toml deploys it: its entry, its date, its Durable Objects.
   const wrangler = readWranglerToml(join(root, 'wrangler.toml'))
   const notSqlite = wrangler.durableObjects.filter((o) => !wrangler.sqliteClasses.has(o.className))
@@ -93,7 +122,7 @@ export async function startStack(options: { inspectorPort?: number } = {}): Prom
     bundle('bench/workers/pass-through.ts'),
     bundle('bench/workers/debit.ts'),
   ])
-  let origin: { child: ChildProcess; mcpPort: number } | undefined
+  let origin: Awaited<ReturnType<typeof startOrigin>> | undefined
   let workerd: Workerd | undefined
   const dir = mkdtempSync(join(tmpdir(), 'pay-gate-bench-'))
   const close = async () => {
@@ -104,6 +133,7 @@ export async function startStack(options: { inspectorPort?: number } = {}): Prom
   try {
     origin = await startOrigin()
     const originUrl = `http://127.0.0.1:${origin.mcpPort}`
+    const apiUrl = `http://127.0.0.1:${origin.apiPort}`
     // Durable Object SQLite files go to a temp directory on disk, removed by close().
     workerd = await startWorkerd({
       dir,
@@ -112,12 +142,13 @@ export async function startStack(options: { inspectorPort?: number } = {}): Prom
       sources: { pass, debit, gate },
       originUrl,
       adminToken: ADMIN_TOKEN,
-      routes: { key: ROUTES_KV_KEY, json: routesJson(originUrl) },
+      routes: { key: ROUTES_KV_KEY, json: routesJson(originUrl, apiUrl, options.x402) },
       inspectorPort: options.inspectorPort,
     })
     const url = (port: number) => `http://127.0.0.1:${port}`
     return {
       originUrl,
+      apiUrl,
       passUrl: url(workerd.ports.pass),
       debitUrl: url(workerd.ports.debit),
       gateUrl: url(workerd.ports.gate),
