@@ -57,10 +57,12 @@ export type PresentedKey =
  * on free routes as much as on paid ones: a key is a bearer credential.
  */
 export function carriesGateKey(name: string, value: string): boolean {
-  if (name === 'x-api-key') return value.trim().startsWith(API_KEY_PREFIX)
-  if (name === 'authorization') return /^bearer\s+pg_/i.test(value)
-  return false
+  if (name !== 'x-api-key' && name !== 'authorization') return false
+  // However the header came: repeated ("a, Bearer pg_…"), a bearer in X-API-Key, a bare key.
+  return value.trim().startsWith(API_KEY_PREFIX) || KEY_ANYWHERE.test(value)
 }
+
+const KEY_ANYWHERE = /(^|[\s,])(bearer\s+)?pg_[A-Za-z0-9_-]{43}/i
 
 /**
  * Read a caller's key from `X-API-Key: <key>` or `Authorization: Bearer <key>`.

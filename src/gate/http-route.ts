@@ -9,7 +9,9 @@ import type { Env } from '../env'
 import type { CompiledRoute } from '../pricing'
 import { downstreamResponseHeaders, observeBody } from '../proxy'
 import { fingerprintOf, holdCredits, holdHeaders, HoldSettlement } from './credits-payment'
+import { GateError } from '../errors'
 import { routeLimits } from './limits'
+import { readBytesWithin } from './request-body'
 import type { SettlementQueue } from './settlement-queue'
 import { paymentRequiredResponse, serveHttpWithX402 } from './http-x402'
 import { chooseRail } from './rails'
@@ -50,19 +52,28 @@ export async function serveHttpRoute(context: RouteContext): Promise<Response> {
 async function serveHttpWithCredits(context: RouteContext, amount: number): Promise<Response> {
   const { env, request, route, forwardPath } = context
   const search = context.url.search
+  // With an Idempotency-Key the body is part of what identifies the call, so it is
+  // read (within the route's limit) and forwarded from memory; otherwise it streams.
+  let requestBody: Uint8Array | undefined
+  if (request.headers.has('idempotency-key') && request.body !== null) {
+    const read = await readBytesWithin(request, route.maxBodyBytes)
+    if (read === null) {
+      throw new GateError('body_too_large', `With an Idempotency-Key the body may be at most ${route.maxBodyBytes} bytes.`)
+    }
+    requestBody = read
+  }
   const hold = await holdCredits(env.CREDITS, request.headers, {
     amount,
     label: `${request.method} ${route.path}`,
     limits: routeLimits(route),
     timeoutMs: route.timeoutMs,
-    // Bodies of plain HTTP routes stream and are not hashed: method, path and query identify the call.
-    fingerprint: () => fingerprintOf(request.method, `${forwardPath}${search}`, null),
+    fingerprint: () => fingerprintOf(request.method, `${forwardPath}${search}`, requestBody ?? null),
     describe: { route: route.path },
   }, { queue: context.settlements, waitUntil: context.waitUntil })
   const settlement = new HoldSettlement(env.CREDITS, hold, context.settlements, context.waitUntil)
   let response: Response
   try {
-    response = await callOrigin(context, { headers: { 'x-pay-verified': 'true', 'x-pay-rail': 'credits' } })
+    response = await callOrigin(context, { body: requestBody, headers: { 'x-pay-verified': 'true', 'x-pay-rail': 'credits' } })
   } catch (error) {
     settlement.settle(0)
     throw error

@@ -29,12 +29,17 @@ import { acceptX402, finishX402, paidHeaders, serverTiming, X402Refusal, type X4
 
 type Request = Extract<McpMessage, { kind: 'request' }>
 
+/** The largest payment the gate reads (the header decoder's bound too). */
+const MAX_PAYMENT_CHARS = 16_384
+
 /** The payment carried in a request's `_meta`, decoded. */
 export function metaPayment(message: McpMessage | undefined): { present: boolean; decoded: unknown } {
   const meta = message?.kind === 'request' ? message.params?._meta : undefined
   if (typeof meta !== 'object' || meta === null || !(MCP_PAYMENT_META in meta)) return { present: false, decoded: undefined }
   const value = (meta as Record<string, unknown>)[MCP_PAYMENT_META]
-  return { present: true, decoded: typeof value === 'string' ? decodeHeader(value) : value }
+  if (typeof value === 'string') return { present: true, decoded: decodeHeader(value) }
+  // The same bound as the header's: a payment is small, and a padded one is not passed on.
+  return { present: true, decoded: JSON.stringify(value ?? null).length <= MAX_PAYMENT_CHARS ? value : null }
 }
 
 /** The request as forwarded: the same message without the payment in its `_meta`. */
@@ -135,7 +140,15 @@ export async function serveMcpWithX402(context: RouteContext, terms: X402Terms, 
   }
 
   if (type === 'application/json') {
-    const text = await response.text()
+    let text: string
+    try {
+      text = await response.text()
+    } catch (error) {
+      // The origin broke its answer off: nothing was served, so the payment is released.
+      await finishX402(env, attempt, false, resource)
+      const data = { reason: 'upstream_unreachable' }
+      return mcpJson(502, { jsonrpc: '2.0', id: message.id, error: { code: -32603, message: `The origin broke off its answer: ${(error as Error).message}`, data } })
+    }
     let value: unknown
     try {
       value = JSON.parse(text)

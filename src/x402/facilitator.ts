@@ -53,6 +53,11 @@ async function post(options: FacilitatorOptions, path: string, body: unknown, ti
   }
 }
 
+/** A 4xx other than timeout or rate limit: the facilitator will not take this payment. */
+function refusedToRead(status: number): boolean {
+  return status >= 400 && status < 500 && status !== 408 && status !== 429
+}
+
 const request = (payload: PaymentPayload, requirements: PaymentRequirements) => ({
   x402Version: payload.x402Version,
   paymentPayload: payload,
@@ -69,7 +74,12 @@ export async function verifyPayment(
   if (!call.ok) return { kind: 'unavailable', message: call.message }
   const answer = VerifyResponseSchema.safeParse(call.body)
   // A non-2xx answer that still says isValid (x402 SDK VerifyError) is an answer.
-  if (!answer.success) return { kind: 'unavailable', message: `facilitator answered ${call.status} without a verify result` }
+  if (!answer.success) {
+    // Any other 4xx is the facilitator refusing to read this payment: a refusal,
+    // never "unavailable", or failMode open would serve a payment nobody accepted.
+    if (refusedToRead(call.status)) return { kind: 'invalid', reason: 'invalid_payload', message: `the facilitator refused the payment (${call.status})` }
+    return { kind: 'unavailable', message: `facilitator answered ${call.status} without a verify result` }
+  }
   if (answer.data.isValid) return { kind: 'valid', payer: answer.data.payer }
   return {
     kind: 'invalid',
@@ -92,9 +102,9 @@ export async function settlePayment(
   const answer = SettleResponseSchema.safeParse(call.body)
   if (!answer.success) {
     // A 5xx may have happened after the transaction was sent: we cannot know.
-    return call.status >= 500
-      ? { kind: 'indeterminate', message: `facilitator answered ${call.status}` }
-      : { kind: 'unavailable', message: `facilitator answered ${call.status} without a settle result` }
+    if (call.status >= 500) return { kind: 'indeterminate', message: `facilitator answered ${call.status}` }
+    if (refusedToRead(call.status)) return { kind: 'failed', reason: 'invalid_payload', message: `the facilitator refused the payment (${call.status})` }
+    return { kind: 'unavailable', message: `facilitator answered ${call.status} without a settle result` }
   }
   if (answer.data.success && answer.data.transaction) {
     return { kind: 'settled', transaction: answer.data.transaction, payer: answer.data.payer, network: answer.data.network }

@@ -1,0 +1,35 @@
+/**
+ * @module gate/request-body
+ * Reading a plain HTTP request body whole, within a limit, for the one case that
+ * needs it: an Idempotency-Key, whose request must be identified by its body too,
+ * or a retry with another body would be served free as a "replay".
+ */
+
+/** The body's bytes, or null when it is larger than `limit`. */
+export async function readBytesWithin(request: Request, limit: number): Promise<Uint8Array | null> {
+  const declared = request.headers.get('content-length')
+  if (declared !== null && Number(declared) > limit) return null
+  if (!request.body) return new Uint8Array()
+  // A declared length within the limit: the runtime enforces it, so read natively.
+  if (declared !== null && /^\d+$/.test(declared)) return new Uint8Array(await request.arrayBuffer())
+  const chunks: Uint8Array[] = []
+  let size = 0
+  const reader = request.body.getReader()
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined)
+      return null
+    }
+    chunks.push(value)
+  }
+  const bytes = new Uint8Array(size)
+  let offset = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return bytes
+}
