@@ -1,0 +1,249 @@
+/**
+ * The reliability suite's shared parts, inside workerd: a tally of calls, faults
+ * and invariants per scenario (read by report.ts through the test's meta), a
+ * bounded-concurrency runner, and the ledger invariants, read straight from each
+ * key's account object storage so nothing the gate says about itself is trusted.
+ */
+import { runInDurableObject } from 'cloudflare:test'
+import { env } from 'cloudflare:workers'
+import fc from 'fast-check'
+import { expect, onTestFinished, vi, type TaskMeta } from 'vitest'
+import { hashApiKey } from '../../src/credits'
+import { formatDollars } from '../../src/money'
+import { keyState, TEST_ADMIN_TOKEN } from '../helpers'
+import type { Counts } from './counts'
+
+/** What must never appear in a response or a log line. */
+const NEVER_SHOWN: Array<[RegExp, string]> = [
+  [/pg_[A-Za-z0-9_-]{43}/, 'an API key'],
+  [new RegExp(TEST_ADMIN_TOKEN), 'the admin token'],
+  [/operator-secret-upstream-token/, 'the upstream secret'],
+  [/(^|\n)\s+at \S/, 'a stack trace'],
+]
+
+/** What `text` shows that it never should: an API key, a secret, a stack trace. */
+export function leaks(text: string): string[] {
+  return NEVER_SHOWN.filter(([pattern]) => pattern.test(text)).map(([, what]) => what)
+}
+
+/** A console argument as the runtime would print it: an Error with its stack. */
+function printed(arg: unknown): string {
+  if (arg instanceof Error) return `${arg.name}: ${arg.message}\n${arg.stack ?? ''}`
+  if (typeof arg === 'string') return arg
+  try {
+    return JSON.stringify(arg) ?? String(arg)
+  } catch {
+    return String(arg)
+  }
+}
+
+/**
+ * One scenario's counts. Every check is counted; a failed one is a violation, not
+ * an early exit. It also watches the console (the gate and its objects log
+ * through it, in this isolate) for secrets and stack traces.
+ */
+export class Tally {
+  readonly counts: Counts = { calls: 0, faults: 0, invariants: 0, violations: [] }
+  private readonly consoles = (['error', 'warn', 'log', 'info', 'debug'] as const).map((level) => vi.spyOn(console, level))
+
+  constructor(task: { meta: TaskMeta }) {
+    task.meta.reliability = this.counts
+    onTestFinished(() => this.consoles.forEach((spy) => spy.mockRestore()))
+  }
+
+  /** Every line logged since the scenario began, as the runtime prints it. */
+  get logs(): string[] {
+    return this.consoles.flatMap((spy) => spy.mock.calls.map((args: unknown[]) => args.map(printed).join(' ')))
+  }
+
+  call(n = 1): void {
+    this.counts.calls += n
+  }
+
+  fault(n = 1): void {
+    this.counts.faults += n
+  }
+
+  check(ok: boolean, what: string): boolean {
+    this.counts.invariants++
+    if (!ok) this.counts.violations.push(what)
+    return ok
+  }
+
+  equal<T>(actual: T, expected: T, what: string): boolean {
+    return this.check(actual === expected, `${what}: expected ${String(expected)}, got ${String(actual)}`)
+  }
+
+  /** Ends a scenario: checks the log lines, then fails the test with every violation it found. */
+  assertClean(): void {
+    const leaked = this.logs.flatMap((line) => leaks(line).map((what) => `a log line shows ${what}: ${line.slice(0, 160).replace(/\n/g, ' | ')}`))
+    this.check(leaked.length === 0, leaked[0] ?? '')
+    for (const more of leaked.slice(1, 5)) this.counts.violations.push(more)
+    expect(this.counts.violations, 'invariant violations').toEqual([])
+  }
+}
+
+/**
+ * A fast-check property over `input`: `check` returns the problems it saw (none: the input was handled).
+ * Each run counts as one invariant; a failure, shrunk to its smallest input, is one violation that says
+ * what went wrong and how to replay it. Bounded in time, so a slow shrink cannot stall the suite.
+ */
+export async function forAll<T>(tally: Tally, what: string, input: fc.Arbitrary<T>, check: (value: T) => Promise<string[]>, runs: number): Promise<void> {
+  let last: string[] = []
+  const property = fc.asyncProperty(input, async (value) => {
+    const problems = await check(value)
+    if (problems.length > 0) last = problems
+    return problems.length === 0
+  })
+  const result = await fc.check(property, { numRuns: runs, interruptAfterTimeLimit: 20_000 })
+  tally.counts.invariants += result.numRuns
+  if (result.failed) {
+    const example = JSON.stringify(result.counterexample)?.slice(0, 400)
+    tally.counts.violations.push(`${what}: ${last.join('; ')} (seed ${result.seed}, path "${result.counterexamplePath}", counterexample ${example})`)
+  }
+}
+
+/** Run `work` over `items` with at most `limit` in flight; results in input order. */
+export async function bounded<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++
+      results[index] = await work(items[index] as T, index)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return results
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** A small seeded PRNG (mulberry32), so a load mix is the same on every run. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+type AccountRow = { balance: number; held: number; status: string }
+type LedgerRow = { seq: number; kind: string; amount: number; balance_after: number; reservation_id: number | null }
+type HoldRow = { id: number; amount: number; charged: number | null; state: string; expires_at: number }
+
+export interface AccountSnapshot {
+  account: AccountRow
+  ledger: LedgerRow[]
+  holds: HoldRow[]
+  now: number
+}
+
+/** Everything a key's account object has stored, read inside the object. */
+export async function accountSnapshot(key: string): Promise<AccountSnapshot> {
+  const stub = env.CREDITS.getByName(await hashApiKey(key))
+  return runInDurableObject(stub, (_instance, state) => {
+    const sql = state.storage.sql
+    return {
+      account: sql.exec<AccountRow>('SELECT balance, held, status FROM account').toArray()[0] as AccountRow,
+      ledger: sql.exec<LedgerRow>('SELECT seq, kind, amount, balance_after, reservation_id FROM ledger ORDER BY seq').toArray(),
+      holds: sql.exec<HoldRow>('SELECT id, amount, charged, state, expires_at FROM reservations').toArray(),
+      now: Date.now(),
+    }
+  })
+}
+
+/** Wait until nothing is held on the key (settlements flush within ~2.5 s), or give up after `ms`. */
+export async function quiescent(key: string, ms = 8_000): Promise<AccountSnapshot> {
+  // Counted in polls, not by the clock: a test may have frozen Date.
+  for (let polls = Math.ceil(ms / 50); ; polls--) {
+    const snapshot = await accountSnapshot(key)
+    if (snapshot.account.held === 0 || polls <= 0) return snapshot
+    await sleep(50)
+  }
+}
+
+export interface LedgerExpectation {
+  /** Charges the client counted: calls that succeeded and were paid with this key. */
+  charges?: number
+  /** Their sum, in micros. */
+  charged?: number
+  /** Grants and top-ups, in micros. */
+  credited?: number
+  /** Whether every hold must have settled: false where an aborted object may have lost a settlement (default true). */
+  settled?: boolean
+}
+
+/**
+ * The ledger invariants of one key, after its calls:
+ * - balance = grants + top-ups − committed charges = the sum of the ledger;
+ * - every ledger row's balanceAfter is the running sum, and never negative;
+ * - held = the sum of open holds, 0 ≤ held ≤ balance, and 0 once everything settled;
+ * - no open hold is past its expiry;
+ * - each committed hold has exactly one charge row of its amount, and no other hold has one;
+ * - the admin API shows what the object stores;
+ * - the charges are exactly the ones the client counted, the credits exactly the ones granted.
+ * (Pending: every ledger row has a matching usage event; usage events do not exist yet.)
+ */
+export async function checkLedger(tally: Tally, who: { id: string; key: string; name?: string }, expected: LedgerExpectation = {}): Promise<AccountSnapshot> {
+  const name = who.name ?? who.id
+  const settled = expected.settled ?? true
+  // Settlements flush within ~2.5 s; where holds may legitimately stay open (an aborted object lost
+  // their settlement), wait for the flush anyway, just not for a held of 0.
+  const snapshot = await quiescent(who.key, settled ? 8_000 : 3_500)
+  const { account, ledger, holds, now } = snapshot
+
+  let running = 0
+  let chainOk = true
+  for (const row of ledger) {
+    running += row.amount
+    if (row.balance_after !== running || running < 0) chainOk = false
+  }
+  tally.equal(account.balance, running, `${name}: balance = sum of ledger`)
+  tally.check(chainOk, `${name}: every balanceAfter is the running sum and never negative`)
+
+  const open = holds.filter((hold) => hold.state === 'open')
+  tally.equal(account.held, open.reduce((sum, hold) => sum + hold.amount, 0), `${name}: held = sum of open holds`)
+  tally.check(account.held >= 0 && account.held <= account.balance, `${name}: 0 <= held (${account.held}) <= balance (${account.balance})`)
+  tally.check(open.every((hold) => hold.expires_at > now), `${name}: no open hold outlives its expiry`)
+  if (settled) tally.equal(account.held, 0, `${name}: nothing held once every call settled`)
+
+  const chargeRows = ledger.filter((row) => row.kind === 'charge')
+  const byHold = new Map<number, LedgerRow[]>()
+  for (const row of chargeRows) byHold.set(row.reservation_id ?? -1, [...(byHold.get(row.reservation_id ?? -1) ?? []), row])
+  const committed = holds.filter((hold) => hold.state === 'committed')
+  const matched = committed.every((hold) => {
+    const rows = byHold.get(hold.id) ?? []
+    return rows.length === 1 && rows[0]?.amount === -(hold.charged ?? 0)
+  })
+  tally.check(matched, `${name}: each committed hold has exactly one charge row of its amount`)
+  tally.equal(byHold.size, chargeRows.length, `${name}: no two charge rows name the same hold`)
+  // Settled holds are pruned after a day; a charge row whose hold is still there must name a committed one.
+  const states = new Map(holds.map((hold) => [hold.id, hold.state]))
+  tally.check(chargeRows.every((row) => (states.get(row.reservation_id ?? -1) ?? 'committed') === 'committed'), `${name}: no charge for a hold that was released or expired`)
+
+  const view = await keyState(who.id)
+  tally.check(
+    view.credits === formatDollars(account.balance - account.held) && view.held === formatDollars(account.held) && view.balance === formatDollars(account.balance),
+    `${name}: the admin view (${view.credits}/${view.held}/${view.balance}) matches storage`
+  )
+
+  if (expected.credited !== undefined) {
+    const credited = ledger.filter((row) => row.kind === 'grant' || row.kind === 'topup').reduce((sum, row) => sum + row.amount, 0)
+    tally.equal(credited, expected.credited, `${name}: grants and top-ups`)
+  }
+  if (expected.charges !== undefined) tally.equal(chargeRows.length, expected.charges, `${name}: charges = successful paid calls`)
+  if (expected.charged !== undefined) {
+    tally.equal(-chargeRows.reduce((sum, row) => sum + row.amount, 0), expected.charged, `${name}: amount charged = prices of successful calls`)
+  }
+  return snapshot
+}
+
+/** Every request the fault origin received with `x-test-tag: tag`. */
+export async function faultRequests(tag: string): Promise<Array<{ method: string; path: string; headers: Record<string, string>; body: string }>> {
+  const response = await fetch(`${env.FAULT_ORIGIN}/__fault/requests?tag=${encodeURIComponent(tag)}`)
+  return (await response.json()) as Array<{ method: string; path: string; headers: Record<string, string>; body: string }>
+}

@@ -1,0 +1,62 @@
+/**
+ * The reliability suite's closing report (a vitest reporter, in Node). Each
+ * scenario (test) leaves its counts in its meta (harness.ts Tally); this adds
+ * them up, prints one line per file and the summary, and makes the run exit
+ * non-zero on any violation. A test that failed without recording a violation
+ * (it threw) counts as one, so the number printed never hides a failure.
+ */
+import type { Reporter, TestModule } from 'vitest/node'
+import type { Counts } from './counts'
+
+const sum = (counts: Counts[], field: 'calls' | 'faults' | 'invariants') => counts.reduce((total, c) => total + c[field], 0)
+
+export default class ReliabilityReport implements Reporter {
+  private started = Date.now()
+
+  onTestRunStart(): void {
+    this.started = Date.now()
+  }
+
+  onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandled: ReadonlyArray<{ message?: string }>): void {
+    const all: Counts[] = []
+    const lines: string[] = []
+    // A file that failed to load, or an error no test caught, is a violation too.
+    const violations: string[] = unhandled.map((error) => `unhandled error: ${error.message ?? 'unknown'}`)
+    for (const module of modules) {
+      const counts: Counts[] = []
+      for (const error of module.errors()) violations.push(`${module.moduleId}: ${error.message.split('\n')[0]}`)
+      for (const test of module.children.allTests()) {
+        const recorded = test.meta().reliability
+        const failed = test.result().state === 'failed'
+        if (recorded) counts.push(recorded)
+        for (const violation of recorded?.violations ?? []) violations.push(`${test.fullName}: ${violation}`)
+        if (failed && !recorded?.violations.length) {
+          const why = test.result().errors?.[0]?.message ?? 'failed'
+          violations.push(`${test.fullName}: ${why.split('\n')[0]}`)
+        }
+      }
+      all.push(...counts)
+      lines.push(
+        `  ${module.moduleId.replace(/^.*\/test\/reliability\//, '')}: ${counts.length} scenarios, ${sum(counts, 'calls')} calls, ` +
+          `${sum(counts, 'faults')} faults, ${sum(counts, 'invariants')} invariants`
+      )
+    }
+    const seconds = ((Date.now() - this.started) / 1000).toFixed(1)
+    const out = [
+      '',
+      'pay-gate reliability report',
+      ...lines,
+      `  scenarios run: ${all.length}`,
+      `  calls made: ${sum(all, 'calls')}`,
+      `  faults injected: ${sum(all, 'faults')}`,
+      `  invariants checked: ${sum(all, 'invariants')}`,
+      '  pending: "every ledger row has a matching usage event" (usage events do not exist yet)',
+      `  violations: ${violations.length}`,
+      ...violations.map((violation) => `    - ${violation}`),
+      `  (${seconds} s)`,
+      '',
+    ]
+    process.stdout.write(`${out.join('\n')}\n`)
+    if (violations.length > 0) process.exitCode = 1
+  }
+}
