@@ -8,7 +8,7 @@
  */
 import { cloudflareTest } from '@cloudflare/vitest-plugin'
 import { defineConfig } from 'vitest/config'
-import { TEST_ADMIN_TOKEN } from './test/constants'
+import { testBindings } from './test/bindings'
 
 export default defineConfig({
   plugins: [
@@ -16,14 +16,7 @@ export default defineConfig({
       wrangler: { configPath: './wrangler.toml' },
       miniflare: {
         bindings: {
-          // As in vitest.config.ts.
-          ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-          ROUTES_CACHE_TTL_SECONDS: '0',
-          MCP_ORIGIN: `http://127.0.0.1:${inject<number>('mcpPort')}`,
-          API_ORIGIN: `http://127.0.0.1:${inject<number>('apiPort')}`,
-          UPSTREAM_TOKEN: 'operator-secret-upstream-token',
-          CHAIN: JSON.stringify(inject<unknown>('chain')),
-          X402_DEV_MODE: 'allow',
+          ...testBindings(inject as <T>(key: string) => T),
           // The misbehaving origin.
           FAULT_ORIGIN: `http://127.0.0.1:${inject<number>('faultPort')}`,
         },

@@ -12,7 +12,7 @@
 import { DurableObject } from 'cloudflare:workers'
 import { ACCOUNT_SCHEMA, effectiveStatus, toLedgerEntry, toView, type AccountRow, type LedgerRow } from './account-sql'
 import { judgeIdempotency, rememberIdempotency } from './idempotency'
-import { checkLimits, countLimits } from './rate-window'
+import { checkLimits, countLimits, keyLimit } from './rate-window'
 import {
   appendLedger,
   expireHolds,
@@ -33,7 +33,6 @@ import type {
   KeyStatus,
   LedgerEntry,
   LedgerKind,
-  LimitCheck,
   RateLimitSpec,
   ReserveRequest,
   ReserveResult,
@@ -294,9 +293,4 @@ export class CreditAccount extends DurableObject<unknown> {
     this.holdsSincePrune = 0
     pruneSettled(this.sql, now - RETENTION_MS)
   }
-}
-
-function keyLimit(row: AccountRow): LimitCheck | undefined {
-  if (row.rate_limit === null || row.rate_window === null) return undefined
-  return { bucket: 'key', limit: row.rate_limit, windowSeconds: row.rate_window, cost: 1 }
 }

@@ -4,6 +4,7 @@
  * is exact: one writer, no cache, no per-location drift. A window starts at a
  * multiple of its length since the epoch, so every counter resets at a predictable time.
  */
+import type { AccountRow } from './account-sql'
 import type { LimitCheck, RateLimitState } from './types'
 
 type WindowRow = { window_start: number; count: number }
@@ -73,4 +74,10 @@ export function countLimits(sql: SqlStorage, checks: LimitCheck[], now: number):
     states.push({ limit: check.limit, remaining: check.limit - count, resetSeconds: Math.max(1, Math.ceil((end - now) / 1000)) })
   }
   return tightest(states)
+}
+
+/** The key's own limit, set by the operator on the account, if any. */
+export function keyLimit(row: AccountRow): LimitCheck | undefined {
+  if (row.rate_limit === null || row.rate_window === null) return undefined
+  return { bucket: 'key', limit: row.rate_limit, windowSeconds: row.rate_window, cost: 1 }
 }

@@ -9,6 +9,7 @@
 import { GateError, type ErrorCode } from '../errors'
 import { idKey, INTERNAL_ERROR, INVALID_REQUEST, jsonRpcError, type JsonRpcId, type ParsedBody } from '../mcp'
 import { formatDollars } from '../money'
+import { readBytesWithin } from './request-body'
 
 /** JSON-RPC code for "payment required" on MCP routes (the code MCP payment drafts use). */
 export const PAYMENT_REQUIRED_CODE = -32402
@@ -86,22 +87,8 @@ export async function readBodyWithin(request: Request, limit: number): Promise<B
   })
   const declared = request.headers.get('content-length')
   if (declared !== null && Number(declared) > limit) return tooLarge()
-  if (!request.body) return { ok: true, text: '' }
-  // A declared length within the limit: the runtime enforces it, so read natively.
+  // A declared length within the limit: the runtime enforces it, so decode natively.
   if (declared !== null && /^\d+$/.test(declared)) return { ok: true, text: await request.text() }
-  const decoder = new TextDecoder()
-  let text = ''
-  let size = 0
-  const reader = request.body.getReader()
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined)
-      return tooLarge()
-    }
-    text += decoder.decode(value, { stream: true })
-  }
-  return { ok: true, text: text + decoder.decode() }
+  const bytes = await readBytesWithin(request, limit)
+  return bytes === null ? tooLarge() : { ok: true, text: new TextDecoder().decode(bytes) }
 }

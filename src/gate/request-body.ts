@@ -1,8 +1,9 @@
 /**
  * @module gate/request-body
- * Reading a plain HTTP request body whole, within a limit, for the one case that
- * needs it: an Idempotency-Key, whose request must be identified by its body too,
- * or a retry with another body would be served free as a "replay".
+ * Reading a request body whole, within a limit, stopping as soon as it is passed:
+ * for MCP bodies the gate must parse, and for plain HTTP bodies sent with an
+ * Idempotency-Key, whose request must be identified by its body too (or a retry
+ * with another body would be served free as a "replay").
  */
 
 /** The body's bytes, or null when it is larger than `limit`. */

@@ -1,0 +1,20 @@
+/**
+ * The bindings the tests' gate runs with, from the values the global setup
+ * provides (origin ports, the chain). Shared by vitest.config.ts and
+ * vitest.reliability.config.ts. Runs in Node, at config time.
+ */
+import { TEST_ADMIN_TOKEN } from './constants'
+
+export function testBindings(inject: <T>(key: string) => T): Record<string, string> {
+  return {
+    ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    // Every request reads the route table, so each test can set its own.
+    ROUTES_CACHE_TTL_SECONDS: '0',
+    MCP_ORIGIN: `http://127.0.0.1:${inject<number>('mcpPort')}`,
+    API_ORIGIN: `http://127.0.0.1:${inject<number>('apiPort')}`,
+    UPSTREAM_TOKEN: 'operator-secret-upstream-token',
+    // The chain, token, payer keys and facilitators, as JSON for the x402 tests.
+    CHAIN: JSON.stringify(inject<unknown>('chain')),
+    X402_DEV_MODE: 'allow',
+  }
+}
