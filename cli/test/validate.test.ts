@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest'
+import { GOOD, run, tempDir } from './helpers'
+
+const route = (path: string, extra: Record<string, unknown> = {}) => ({ path, origin: 'http://127.0.0.1:8080', price: '0.01', ...extra })
+const file = (routes: unknown[]) => JSON.stringify({ version: 1, routes })
+
+const CASES: Array<{ name: string; text: string; ok: boolean; issues: Array<{ path: string; message: RegExp }> }> = [
+  { name: 'a good file', text: GOOD, ok: true, issues: [] },
+  { name: 'invalid JSON', text: '{ "version": 1,', ok: false, issues: [{ path: '(root)', message: /./ }] },
+  { name: 'a bad price, with its path', text: file([route('/a', { price: '0.0000001' })]), ok: false, issues: [{ path: 'routes[0].price', message: /6 decimals/ }] },
+  { name: 'an unknown field', text: file([route('/a', { prise: '1' })]), ok: false, issues: [{ path: 'routes[0].prise', message: /unknown field/ }] },
+  { name: 'two identical path+method', text: file([route('/a', { method: 'GET' }), route('/a', { method: 'get' })]), ok: false, issues: [{ path: 'routes[1].path', message: /duplicate route: routes\[0\]/ }] },
+  { name: 'an exact route after a wildcard', text: file([route('/api/*'), route('/api/users', { method: 'POST' })]), ok: false, issues: [{ path: 'routes[1].path', message: /never matches: routes\[0\] \(any method \/api\/\*\)/ }] },
+  { name: 'a wildcard with the same method first', text: file([route('/api/*', { method: 'GET' }), route('/api', { method: 'GET' })]), ok: false, issues: [{ path: 'routes[1].path', message: /never matches/ }] },
+  { name: 'a wildcard for another method', text: file([route('/api/*', { method: 'GET' }), route('/api/users', { method: 'POST' })]), ok: true, issues: [] },
+  { name: 'the exact route first', text: file([route('/api/users'), route('/api/*')]), ok: true, issues: [] },
+  { name: 'a sibling prefix', text: file([route('/api/*'), route('/apix')]), ok: true, issues: [] },
+]
+
+describe('pay-gate validate', () => {
+  it.each(CASES)('$name', async ({ text, ok, issues }) => {
+    const cwd = tempDir({ 'routes.json': text })
+    const human = await run(['validate'], { cwd })
+    expect(human.code).toBe(ok ? 0 : 1)
+    if (ok) expect(human.stdout).toMatch(/routes\.json: valid, \d+ route\(s\)/)
+    for (const issue of issues) expect(human.stderr).toContain(`${issue.path}: `)
+
+    const json = await run(['validate', 'routes.json', '--json'], { cwd })
+    expect(json.code).toBe(ok ? 0 : 1)
+    const body = JSON.parse(json.stdout) as { ok: boolean; file: string; issues: Array<{ path: string; message: string }> }
+    expect(body).toEqual({ ok, file: 'routes.json', issues: expect.any(Array) })
+    expect(body.issues).toHaveLength(issues.length)
+    issues.forEach((want, i) => {
+      expect(body.issues[i]?.path).toBe(want.path)
+      expect(body.issues[i]?.message).toMatch(want.message)
+    })
+    for (const issue of body.issues) expect(Object.keys(issue).sort()).toEqual(['message', 'path'])
+  })
+
+  it('x402 without payTo is a schema error', async () => {
+    const text = JSON.stringify({ version: 1, x402: { network: 'eip155:84532' }, routes: [route('/a')] })
+    const result = await run(['validate', '--json'], { cwd: tempDir({ 'routes.json': text }) })
+    expect(result.code).toBe(1)
+    expect(JSON.stringify(JSON.parse(result.stdout).issues)).toMatch(/payTo/)
+  })
+
+  it('says which file it cannot read', async () => {
+    const result = await run(['validate', 'missing.json'])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/cannot read missing\.json/)
+  })
+})
