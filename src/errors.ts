@@ -18,6 +18,11 @@ export type ErrorCode =
   | 'rate_limited'
   | 'idempotency_in_progress'
   | 'idempotency_mismatch'
+  // a key's own policy (plans, quotas, limits)
+  | 'tool_not_allowed'
+  | 'spending_limit_reached'
+  | 'quota_exceeded'
+  | 'plan_allowance_exhausted'
   // bad input
   | 'invalid_request'
   | 'invalid_path'
@@ -43,6 +48,10 @@ const STATUS: Record<ErrorCode, number> = {
   rate_limited: 429,
   idempotency_in_progress: 409,
   idempotency_mismatch: 422,
+  tool_not_allowed: 403,
+  spending_limit_reached: 402,
+  quota_exceeded: 429,
+  plan_allowance_exhausted: 402,
   invalid_request: 400,
   invalid_path: 400,
   body_too_large: 413,
@@ -71,16 +80,19 @@ export class GateError extends Error {
   readonly code: ErrorCode
   readonly details: Record<string, unknown>
   readonly headers: Record<string, string>
+  /** Whose call was refused (the admin key id), for usage records. Never shown to the caller. */
+  readonly keyId: string | undefined
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { details?: Record<string, unknown>; headers?: Record<string, string>; cause?: unknown } = {}
+    options: { details?: Record<string, unknown>; headers?: Record<string, string>; cause?: unknown; keyId?: string } = {}
   ) {
     super(message, { cause: options.cause })
     this.code = code
     this.details = options.details ?? {}
     this.headers = options.headers ?? {}
+    this.keyId = options.keyId
   }
 
   get status(): number {

@@ -136,10 +136,11 @@ export class CreditAccount extends DurableObject<unknown> {
       if (!before) return { ok: false, reason: 'invalid_api_key' }
       const row = this.applySettlements(before, request.settle ?? [], now)
       // Whatever follows, the settlements stand: write the row once, at the end.
-      const finish = <T extends ReserveResult>(outcome: T, next: AccountRow = row): T => {
+      type Outcome = ReserveResult extends infer R ? (R extends ReserveResult ? Omit<R, 'keyId'> : never) : never
+      const finish = (outcome: Outcome, next: AccountRow = row): ReserveResult => {
         if (next !== before) writeBalance(this.sql, next)
         this.row = next
-        return outcome
+        return { ...outcome, keyId: row.id } as ReserveResult
       }
       const status = effectiveStatus(row, now)
       if (status !== 'active') return finish({ ok: false, reason: `key_${status}` })

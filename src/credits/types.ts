@@ -93,12 +93,14 @@ export type ReserveDenial =
   | 'idempotency_mismatch'
 
 export type ReserveResult =
-  | { ok: true; kind: 'reserved'; reservationId: string; available: number; rateLimit?: RateLimitState }
+  | { ok: true; kind: 'reserved'; keyId: string; reservationId: string; available: number; rateLimit?: RateLimitState }
   /** A retry of a call already charged under the same Idempotency-Key: no new charge. */
-  | { ok: true; kind: 'replayed'; available: number; rateLimit?: RateLimitState }
+  | { ok: true; kind: 'replayed'; keyId: string; available: number; rateLimit?: RateLimitState }
   | {
       ok: false
       reason: ReserveDenial
+      /** The admin key id, when the key exists. */
+      keyId?: string
       available?: number
       retryAfterSeconds?: number
       rateLimit?: RateLimitState

@@ -24,6 +24,8 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/
 
 export interface CreditHold {
   keyHash: string
+  /** The admin key id (not secret), for usage records. */
+  keyId: string
   /** Null when the call is an idempotent replay and nothing was held. */
   reservationId: string | null
   amount: number
@@ -112,12 +114,14 @@ export async function holdCredits(
   if (result.ok) {
     return {
       keyHash,
+      keyId: result.keyId,
       reservationId: result.kind === 'reserved' ? result.reservationId : null,
       amount: result.kind === 'reserved' ? request.amount : 0,
       available: result.available,
       rateLimit: result.rateLimit,
     }
   }
+  const keyId = result.reason !== 'ledger_unavailable' ? result.keyId : undefined
   const credits = result.reason !== 'ledger_unavailable' && result.available !== undefined ? formatDollars(result.available) : undefined
   const withBalance = { ...details, ...(credits !== undefined ? { credits } : {}) }
   switch (result.reason) {
@@ -125,26 +129,28 @@ export async function holdCredits(
       throw new GateError('insufficient_credits', `This call costs $${price}; the key has $${credits ?? '0'} left.`, {
         details: withBalance,
         headers: rateLimitHeaders(result.rateLimit),
+        keyId,
       })
     case 'rate_limited': {
       const retry = String(result.retryAfterSeconds ?? 1)
       throw new GateError('rate_limited', `Rate limit reached; retry in ${retry} s.`, {
         details: { ...withBalance, retryAfterSeconds: result.retryAfterSeconds },
         headers: { 'retry-after': retry, ...rateLimitHeaders(result.rateLimit) },
+        keyId,
       })
     }
     case 'invalid_api_key':
-      throw new GateError('invalid_api_key', 'The API key is not valid.', { details })
+      throw new GateError('invalid_api_key', 'The API key is not valid.', { details, keyId })
     case 'key_suspended':
-      throw new GateError('key_suspended', 'The API key is suspended.', { details: withBalance })
+      throw new GateError('key_suspended', 'The API key is suspended.', { details: withBalance, keyId })
     case 'key_revoked':
-      throw new GateError('key_revoked', 'The API key has been revoked.', { details })
+      throw new GateError('key_revoked', 'The API key has been revoked.', { details, keyId })
     case 'key_expired':
-      throw new GateError('key_expired', 'The API key has expired.', { details: withBalance })
+      throw new GateError('key_expired', 'The API key has expired.', { details: withBalance, keyId })
     case 'idempotency_in_progress':
-      throw new GateError('idempotency_in_progress', 'A request with this Idempotency-Key is still in progress.')
+      throw new GateError('idempotency_in_progress', 'A request with this Idempotency-Key is still in progress.', { keyId })
     case 'idempotency_mismatch':
-      throw new GateError('idempotency_mismatch', 'This Idempotency-Key was used for a different request.')
+      throw new GateError('idempotency_mismatch', 'This Idempotency-Key was used for a different request.', { keyId })
     case 'ledger_unavailable':
       throw new GateError('ledger_unavailable', 'Payments cannot be checked right now; nothing was charged.', {
         headers: { 'retry-after': '1' },
