@@ -11,6 +11,52 @@ import type { AccountView, EffectiveStatus, KeyStatus, LedgerEntry, LedgerKind }
  * deleted, hold ids come from the object's own counter, and the only query that
  * scans holds is the alarm's, minutes apart. Each avoided write is per paid call.
  */
+/**
+ * The key's policy, plan and credential (rarely written, read once per object
+ * start), its per-period counters, subscription fees taken, expiring credit lots,
+ * and, in the object of a rotated-in key, the account it points to.
+ */
+export const POLICY_SCHEMA = `
+CREATE TABLE IF NOT EXISTS settings (
+  singleton  INTEGER PRIMARY KEY CHECK (singleton = 1),
+  policy     TEXT,
+  plan       TEXT,
+  credential TEXT,
+  rotated_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS usage_counters (
+  period TEXT PRIMARY KEY,
+  calls  INTEGER NOT NULL CHECK (calls >= 0),
+  spend  INTEGER NOT NULL CHECK (spend >= 0)
+);
+CREATE TABLE IF NOT EXISTS plan_fees (
+  period TEXT PRIMARY KEY,
+  amount INTEGER NOT NULL,
+  at     INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS credit_lots (
+  id         INTEGER PRIMARY KEY,
+  remaining  INTEGER NOT NULL CHECK (remaining >= 0),
+  expires_at INTEGER NOT NULL,
+  label      TEXT
+);
+`
+
+const RESERVATIONS_TABLE = `
+CREATE TABLE IF NOT EXISTS reservations (
+  id              INTEGER PRIMARY KEY,
+  amount          INTEGER NOT NULL CHECK (amount >= 0),
+  charged         INTEGER,
+  calls           INTEGER NOT NULL DEFAULT 1,
+  tracked         INTEGER NOT NULL DEFAULT 0,
+  state           TEXT NOT NULL CHECK (state IN ('open', 'committed', 'released', 'expired')),
+  label           TEXT,
+  created_at      INTEGER NOT NULL,
+  expires_at      INTEGER NOT NULL,
+  settled_at      INTEGER
+);
+`
+
 export const ACCOUNT_SCHEMA = `
 CREATE TABLE IF NOT EXISTS account (
   singleton   INTEGER PRIMARY KEY CHECK (singleton = 1),
@@ -23,7 +69,8 @@ CREATE TABLE IF NOT EXISTS account (
   rate_limit  INTEGER,
   rate_window INTEGER,
   created_at  INTEGER NOT NULL,
-  updated_at  INTEGER NOT NULL
+  updated_at  INTEGER NOT NULL,
+  spent       INTEGER NOT NULL DEFAULT 0 CHECK (spent >= 0)
 );
 CREATE TABLE IF NOT EXISTS ledger (
   seq            INTEGER PRIMARY KEY,
@@ -34,16 +81,7 @@ CREATE TABLE IF NOT EXISTS ledger (
   reservation_id INTEGER,
   label          TEXT
 );
-CREATE TABLE IF NOT EXISTS reservations (
-  id              INTEGER PRIMARY KEY,
-  amount          INTEGER NOT NULL CHECK (amount > 0),
-  charged         INTEGER,
-  state           TEXT NOT NULL CHECK (state IN ('open', 'committed', 'released', 'expired')),
-  label           TEXT,
-  created_at      INTEGER NOT NULL,
-  expires_at      INTEGER NOT NULL,
-  settled_at      INTEGER
-);
+${RESERVATIONS_TABLE}
 CREATE TABLE IF NOT EXISTS idempotency (
   key            TEXT PRIMARY KEY,
   fingerprint    TEXT NOT NULL,
@@ -55,7 +93,28 @@ CREATE TABLE IF NOT EXISTS rate_windows (
   window_start INTEGER NOT NULL,
   count        INTEGER NOT NULL
 );
-`
+${POLICY_SCHEMA}`
+
+/**
+ * Bring an account made by an earlier version up to this schema, once per object
+ * start: new tables, the lifetime `spent` column, and holds that may be 0 (a
+ * plan's free call) and know how many calls they pay for.
+ */
+export function upgradeAccountSchema(sql: SqlStorage): void {
+  const ddl = new Map(sql.exec<{ name: string; sql: string }>(`SELECT name, sql FROM sqlite_master WHERE type = 'table'`).toArray().map((t) => [t.name, t.sql]))
+  if (ddl.has('settings')) return
+  sql.exec(POLICY_SCHEMA)
+  if (!ddl.get('account')?.includes('spent')) sql.exec('ALTER TABLE account ADD COLUMN spent INTEGER NOT NULL DEFAULT 0')
+  if (!ddl.get('reservations')?.includes('tracked')) {
+    sql.exec('ALTER TABLE reservations RENAME TO reservations_v1')
+    sql.exec(RESERVATIONS_TABLE)
+    sql.exec(
+      `INSERT INTO reservations (id, amount, charged, state, label, created_at, expires_at, settled_at)
+       SELECT id, amount, charged, state, label, created_at, expires_at, settled_at FROM reservations_v1`
+    )
+    sql.exec('DROP TABLE reservations_v1')
+  }
+}
 
 export type AccountRow = {
   id: string
@@ -68,11 +127,14 @@ export type AccountRow = {
   rate_window: number | null
   created_at: number
   updated_at: number
+  spent: number
 }
 
 export type ReservationRow = {
   id: number
   amount: number
+  calls: number
+  tracked: number
   charged: number | null
   state: 'open' | 'committed' | 'released' | 'expired'
   label: string | null
@@ -95,7 +157,10 @@ export function effectiveStatus(row: AccountRow, now: number): EffectiveStatus {
   return row.status
 }
 
-export function toView(row: AccountRow, now: number): AccountView {
+/** What the view shows beyond the account row (policy, plan, lots, counters). */
+export type ViewExtras = Pick<AccountView, 'policy' | 'plan' | 'expiringCredits' | 'usage' | 'rotatedAt'>
+
+export function toView(row: AccountRow, now: number, extras: ViewExtras): AccountView {
   return {
     id: row.id,
     name: row.name,
@@ -110,6 +175,8 @@ export function toView(row: AccountRow, now: number): AccountView {
         : null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    spent: row.spent,
+    ...extras,
   }
 }
 

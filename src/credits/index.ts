@@ -6,6 +6,9 @@
  * Imports only `money` and `errors`; never another leaf.
  */
 export { CreditAccount } from './account-object'
+export { NO_POLICY } from './types'
+export { toolVisible } from './policy-check'
+export { rotateKey, type RotatedKey } from './rotate-key'
 export { KeyIndex, type IndexedKey } from './key-index-object'
 export { issueKey, type IssuedKey } from './issue-key'
 export {
@@ -19,7 +22,9 @@ export {
   type PresentedKey,
 } from './api-key'
 export {
+  accountNameOf,
   accountStub,
+  holderView,
   indexStub,
   reserveCredits,
   settleManyCredits,
@@ -31,6 +36,14 @@ export type {
   AccountInit,
   AccountView,
   AdminResult,
+  AssignedPlan,
+  HolderView,
+  KeyPolicy,
+  PlanDefinition,
+  PlanTier,
+  Quota,
+  ReserveItem,
+  UsageCount,
   EffectiveStatus,
   KeyStatus,
   LedgerEntry,

@@ -6,7 +6,7 @@
  */
 import type { CreditAccount } from './account-object'
 import type { KeyIndex } from './key-index-object'
-import type { ReserveRequest, ReserveResult, Settlement, SettleResult } from './types'
+import type { HolderView, ReserveRequest, ReserveResult, Settlement, SettleResult } from './types'
 
 export type AccountNamespace = DurableObjectNamespace<CreditAccount>
 export type IndexNamespace = DurableObjectNamespace<KeyIndex>
@@ -22,20 +22,63 @@ export function indexStub(namespace: IndexNamespace): DurableObjectStub<KeyIndex
   return namespace.getByName(INDEX_NAME)
 }
 
-export type LedgerReserveResult = ReserveResult | { ok: false; reason: 'ledger_unavailable' }
+export type LedgerReserveResult =
+  | (Exclude<ReserveResult, { reason: 'moved' }> & { account: string })
+  | { ok: false; reason: 'ledger_unavailable' }
 
-/** Reserve, failing closed. */
+/**
+ * Where a rotated-in key's account lives, per isolate. A key's object points to
+ * one account for ever, so this never goes stale; the account itself decides
+ * whether the key still opens it.
+ */
+const accountOfKey = new Map<string, string>()
+const ACCOUNTS_REMEMBERED = 4096
+
+/** The object holding the account a key opens: its own, or the one it was rotated into. */
+export function accountNameOf(keyHash: string): string {
+  return accountOfKey.get(keyHash) ?? keyHash
+}
+
+function rememberAccount(keyHash: string, account: string): void {
+  if (accountOfKey.size >= ACCOUNTS_REMEMBERED) accountOfKey.clear()
+  accountOfKey.set(keyHash, account)
+}
+
+/**
+ * Reserve on the account the key opens, failing closed. The result names that
+ * account (settlements go there). A key made by a rotation points to its account
+ * once; that hop is remembered.
+ */
 export async function reserveCredits(
   namespace: AccountNamespace,
   keyHash: string,
   request: ReserveRequest
 ): Promise<LedgerReserveResult> {
   try {
-    return await accountStub(namespace, keyHash).reserve(request)
+    const account = accountNameOf(keyHash)
+    const credential = { ...request, credential: keyHash }
+    const result = await accountStub(namespace, account).reserve(credential)
+    if (result.ok || result.reason !== 'moved') return { ...result, account }
+    // The key's own object holds no account: the same request, riding settlements and all, goes to the account.
+    rememberAccount(keyHash, result.account)
+    const moved = await accountStub(namespace, result.account).reserve(credential)
+    if (!moved.ok && moved.reason === 'moved') return { ok: false, reason: 'invalid_api_key', account: result.account }
+    return { ...moved, account: result.account }
   } catch (error) {
     console.error('pay-gate: reserve failed', (error as Error).message)
     return { ok: false, reason: 'ledger_unavailable' }
   }
+}
+
+/** Read the account a key opens, as its holder; null when the key opens none. Throws when the ledger is unreachable. */
+export async function holderView(namespace: AccountNamespace, keyHash: string, ledgerLimit = 0): Promise<Extract<HolderView, { ok: true }> & { name: string } | null> {
+  const account = accountNameOf(keyHash)
+  const view = await accountStub(namespace, account).holderView(keyHash, ledgerLimit)
+  if (view.ok) return { ...view, name: account }
+  if (view.reason !== 'moved') return null
+  rememberAccount(keyHash, view.account)
+  const moved = await accountStub(namespace, view.account).holderView(keyHash, ledgerLimit)
+  return moved.ok ? { ...moved, name: view.account } : null
 }
 
 /** Attempts at settling before leaving the holds to expire on their own. */

@@ -7,7 +7,7 @@
  * object can keep that row in memory instead of reading it back.
  */
 import type { AccountRow, ReservationRow } from './account-sql'
-import type { LedgerKind, SettleResult } from './types'
+import type { LedgerKind, Settlement, SettleResult } from './types'
 
 export function appendLedger(
   sql: SqlStorage,
@@ -26,15 +26,16 @@ export function appendLedger(
 
 /** Write the account's money columns from `row` (the hot path: holds and charges). */
 export function writeBalance(sql: SqlStorage, row: AccountRow): void {
-  sql.exec('UPDATE account SET balance = ?, held = ?, updated_at = ? WHERE singleton = 1', row.balance, row.held, row.updated_at)
+  sql.exec('UPDATE account SET balance = ?, held = ?, spent = ?, updated_at = ? WHERE singleton = 1', row.balance, row.held, row.spent, row.updated_at)
 }
 
 /** Write the account's money, status and limit columns from `row`. */
 export function writeAccount(sql: SqlStorage, row: AccountRow): void {
   sql.exec(
-    'UPDATE account SET balance = ?, held = ?, status = ?, rate_limit = ?, rate_window = ?, updated_at = ? WHERE singleton = 1',
+    'UPDATE account SET balance = ?, held = ?, spent = ?, status = ?, rate_limit = ?, rate_window = ?, updated_at = ? WHERE singleton = 1',
     row.balance,
     row.held,
+    row.spent,
     row.status,
     row.rate_limit,
     row.rate_window,
@@ -48,81 +49,128 @@ export function lastHoldId(sql: SqlStorage): number {
 }
 
 /** Take hold `id`. The caller has checked the balance. */
-export function insertHold(sql: SqlStorage, id: number, amount: number, label: string, now: number, expiresAt: number): void {
+export function insertHold(sql: SqlStorage, id: number, hold: OpenHold): void {
   sql.exec(
-    `INSERT INTO reservations (id, amount, state, label, created_at, expires_at) VALUES (?, ?, 'open', ?, ?, ?)`,
+    `INSERT INTO reservations (id, amount, calls, tracked, state, label, created_at, expires_at) VALUES (?, ?, ?, ?, 'open', ?, ?, ?)`,
     id,
-    amount,
-    label,
-    now,
-    expiresAt
+    hold.amount,
+    hold.calls,
+    hold.tracked ? 1 : 0,
+    hold.label,
+    hold.createdAt,
+    hold.expiresAt
   )
 }
 
 /** An open hold as the object keeps it in memory. */
 export interface OpenHold {
   amount: number
+  /** How many calls it pays for (a batch holds several). */
+  calls: number
+  /** Whether its calls and amount were added to the period counters. */
+  tracked: boolean
   label: string | null
+  createdAt: number
   expiresAt: number
+}
+
+/** What a settled hold was, so the object can correct its counters and lots. */
+export interface SettledHold {
+  hold: OpenHold
+  charged: number
+  served: number
 }
 
 /** Every open hold, read once when an object starts (or after a failed transaction). */
 export function loadOpenHolds(sql: SqlStorage): Map<number, OpenHold> {
   const holds = new Map<number, OpenHold>()
   for (const row of sql.exec<ReservationRow>(`SELECT * FROM reservations WHERE state = 'open'`)) {
-    holds.set(row.id, { amount: row.amount, label: row.label, expiresAt: row.expires_at })
+    holds.set(row.id, {
+      amount: row.amount,
+      calls: row.calls,
+      tracked: row.tracked === 1,
+      label: row.label,
+      createdAt: row.created_at,
+      expiresAt: row.expires_at,
+    })
   }
   return holds
 }
 
 /**
- * Settle a hold: charge `amount` (at most what was held; 0 releases it) and free
- * the rest. Writes the hold and the ledger; returns the account row after, which
- * the caller writes once for all it did in the transaction. A hold the alarm
- * already expired no longer holds credits, so a late success is charged only if
- * the key can still pay for it.
+ * Settle a hold: charge `amount` (at most what was held; 0 with no call served
+ * releases it) and free the rest. A served call is written to the ledger even
+ * when its plan made it free. Writes the hold and the ledger; returns the
+ * account row after, which the caller writes once for all it did in the
+ * transaction. A hold the alarm already expired no longer holds credits, so a
+ * late success is charged only if the key can still pay for it.
  */
 export function settleHold(
   sql: SqlStorage,
   row: AccountRow,
   holds: Map<number, OpenHold>,
-  reservationId: string,
-  amount: number,
+  settlement: Settlement,
   now: number
-): { result: SettleResult; row: AccountRow } {
+): { result: SettleResult; row: AccountRow; settled?: SettledHold } {
+  const { reservationId, amount } = settlement
   const id = /^[1-9][0-9]{0,15}$/.test(reservationId) ? Number(reservationId) : null
-  let hold: { amount: number; label: string | null; open: boolean } | undefined
-  const open = id === null ? undefined : holds.get(id)
-  if (open) hold = { ...open, open: true }
-  else if (id !== null) {
+  let hold: OpenHold | undefined
+  let open = false
+  const inMemory = id === null ? undefined : holds.get(id)
+  if (inMemory) {
+    hold = inMemory
+    open = true
+  } else if (id !== null) {
     const stored = sql.exec<ReservationRow>('SELECT * FROM reservations WHERE id = ?', id).toArray()[0]
     if (stored && (stored.state === 'committed' || stored.state === 'released')) return { result: { ok: false, reason: 'already_settled' }, row }
-    if (stored) hold = { amount: stored.amount, label: stored.label, open: false }
+    if (stored) {
+      hold = { amount: stored.amount, calls: stored.calls, tracked: false, label: stored.label, createdAt: stored.created_at, expiresAt: stored.expires_at }
+    }
   }
   if (!hold || id === null) return { result: { ok: false, reason: 'unknown_reservation' }, row }
   if (!Number.isSafeInteger(amount) || amount < 0 || amount > hold.amount) return { result: { ok: false, reason: 'over_reserved' }, row }
-  const held = hold.open ? row.held - hold.amount : row.held
-  if (!hold.open && amount > row.balance - held) return { result: { ok: false, reason: 'unfunded' }, row }
-  const next: AccountRow = { ...row, balance: row.balance - amount, held, updated_at: now }
-  sql.exec(`UPDATE reservations SET state = ?, charged = ?, settled_at = ? WHERE id = ?`, amount > 0 ? 'committed' : 'released', amount, now, id)
-  if (amount > 0) appendLedger(sql, { kind: 'charge', amount: -amount, balanceAfter: next.balance, at: now, reservationId: id, label: hold.label })
+  const served = settlement.calls ?? (amount > 0 ? hold.calls : 0)
+  if (!Number.isSafeInteger(served) || served < 0 || served > hold.calls) return { result: { ok: false, reason: 'over_reserved' }, row }
+  const held = open ? row.held - hold.amount : row.held
+  if (!open && amount > row.balance - held) return { result: { ok: false, reason: 'unfunded' }, row }
+  const next: AccountRow = { ...row, balance: row.balance - amount, held, spent: row.spent + amount, updated_at: now }
+  const committed = amount > 0 || served > 0
+  sql.exec(`UPDATE reservations SET state = ?, charged = ?, settled_at = ? WHERE id = ?`, committed ? 'committed' : 'released', amount, now, id)
+  if (committed) {
+    appendLedger(sql, { kind: 'charge', amount: -amount, balanceAfter: next.balance, at: now, reservationId: id, label: hold.label })
+  }
   holds.delete(id)
-  return { result: { ok: true, charged: amount, available: next.balance - next.held }, row: next }
+  return {
+    result: { ok: true, charged: amount, available: next.balance - next.held },
+    row: next,
+    // An expired hold's counters were already taken back when it expired.
+    settled: { hold: open ? hold : { ...hold, tracked: false }, charged: amount, served },
+  }
 }
 
-/** Expire every hold past its time; returns the account row after (written). */
-export function expireHolds(sql: SqlStorage, row: AccountRow, holds: Map<number, OpenHold>, now: number): AccountRow {
+/**
+ * Expire every hold past its time; returns the account row after (written) and
+ * the holds expired, whose counted calls the caller takes back.
+ */
+export function expireHolds(
+  sql: SqlStorage,
+  row: AccountRow,
+  holds: Map<number, OpenHold>,
+  now: number
+): { row: AccountRow; expired: OpenHold[] } {
   let due = 0
+  const expired: OpenHold[] = []
   for (const [id, hold] of holds) {
     if (hold.expiresAt > now) continue
     due += hold.amount
+    expired.push(hold)
     holds.delete(id)
   }
-  if (!due) return row
+  if (expired.length === 0) return { row, expired }
   sql.exec(`UPDATE reservations SET state = 'expired', settled_at = ? WHERE state = 'open' AND expires_at <= ?`, now, now)
   const next = { ...row, held: row.held - due, updated_at: now }
   writeBalance(sql, next)
-  return next
+  return { row: next, expired }
 }
 
 /** The earliest expiry among open holds, or null. */

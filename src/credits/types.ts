@@ -27,12 +27,62 @@ export interface RateLimitState {
   resetSeconds: number
 }
 
+export type Period = 'day' | 'month'
+
+/** A cap on what a key may use in each UTC day or month: calls, or micro-dollars spent. */
+export interface Quota {
+  period: Period
+  metric: 'calls' | 'spend'
+  limit: number
+}
+
+/** What an operator allows one key, enforced by its account object with the debit. */
+export interface KeyPolicy {
+  /** Tools this key may call (null: all). Also filters `tools/list` for the key. */
+  allowTools: string[] | null
+  /** Tools this key may never call; wins over the allow-list. */
+  denyTools: string[]
+  /** The most the key may ever be charged, in micro-dollars (null: no cap). */
+  lifetimeLimit: number | null
+  quotas: Quota[]
+}
+
+export const NO_POLICY: KeyPolicy = { allowTools: null, denyTools: [], lifetimeLimit: null, quotas: [] }
+
+/** One step of a tiered plan: calls up to `upTo` in the period (null: the rest). */
+export interface PlanTier {
+  upTo: number | null
+  /** A fixed price per call in micro-dollars, or a whole percentage of the route's price. */
+  price: { micros: number } | { percentOfList: number }
+}
+
+/** How a plan turns a route's list price into what a call is charged. */
+export type PlanDefinition =
+  /** Pay as you go, with the first `freeCalls` calls of each period free. */
+  | { kind: 'payg'; period: Period; freeCalls: number }
+  /** Volume pricing: the period's calls are priced by the tier they fall in. */
+  | { kind: 'tiered'; period: Period; tiers: PlanTier[] }
+  /**
+   * A fee per period (taken from the key's credits at its first call in the
+   * period) buys `includedCalls` calls; then list price (`payg`) or refusal (`deny`).
+   */
+  | { kind: 'subscription'; period: Period; fee: number; includedCalls: number; overage: 'payg' | 'deny' }
+
+export interface AssignedPlan {
+  name: string
+  definition: PlanDefinition
+}
+
 export interface AccountInit {
   id: string
   name: string
   credits: number
   expiresAt?: number | null
   rateLimit?: RateLimitSpec | null
+  policy?: KeyPolicy
+  plan?: AssignedPlan | null
+  /** Credits that expire (a trial): spent before the others. */
+  trial?: { credits: number; expiresAt: number } | null
 }
 
 export interface AccountView {
@@ -49,9 +99,24 @@ export interface AccountView {
   rateLimit: RateLimitSpec | null
   createdAt: number
   updatedAt: number
+  /** Everything the key has been charged, ever. */
+  spent: number
+  policy: KeyPolicy
+  plan: AssignedPlan | null
+  /** Credits granted with an expiry that are not spent yet, soonest first. */
+  expiringCredits: Array<{ amount: number; expiresAt: number }>
+  /** Calls and spend (charged and held) in the current UTC day and month. */
+  usage: { day: UsageCount; month: UsageCount }
+  /** When the key was last rotated (the account lives on under a new key). */
+  rotatedAt: number | null
 }
 
-export type LedgerKind = 'grant' | 'topup' | 'charge' | 'suspend' | 'resume' | 'revoke'
+export interface UsageCount {
+  calls: number
+  spend: number
+}
+
+export type LedgerKind = 'grant' | 'topup' | 'charge' | 'fee' | 'expire' | 'suspend' | 'resume' | 'revoke' | 'rotate' | 'policy' | 'plan'
 
 export interface LedgerEntry {
   seq: number
@@ -68,12 +133,34 @@ export interface LedgerEntry {
 export interface Settlement {
   reservationId: string
   amount: number
+  /**
+   * How many of the hold's calls were served (a plan may make a served call cost
+   * 0). Default: all of them when `amount` > 0, none when it is 0.
+   */
+  calls?: number
+}
+
+/** One priced call in a request: a batch has several. */
+export interface ReserveItem {
+  /** The route's (list) price of the call, in micro-dollars. */
+  price: number
+  /** The tool, for `tools/call`: checked against the key's allow- and deny-lists. */
+  tool?: string
 }
 
 export interface ReserveRequest {
   /** Earlier calls' settlements on this key, applied first in the same transaction. */
   settle?: Settlement[]
+  /**
+   * SHA-256 of the key the caller presented. After a rotation only the newest key
+   * opens the account; absent, the caller is trusted to have reached the object
+   * by its own key's name.
+   */
+  credential?: string
+  /** The list price of the request (the sum of `items`). */
   amount: number
+  /** The priced calls in the request (default: one call at `amount`). */
+  items?: ReserveItem[]
   /** How long the hold lives before the alarm releases it. */
   holdMs: number
   /** What is being bought, for the ledger: `POST /mcp tools/call search`. */
@@ -91,9 +178,24 @@ export type ReserveDenial =
   | 'rate_limited'
   | 'idempotency_in_progress'
   | 'idempotency_mismatch'
+  | 'tool_not_allowed'
+  | 'spending_limit_reached'
+  | 'quota_exceeded'
+  | 'plan_allowance_exhausted'
 
 export type ReserveResult =
-  | { ok: true; kind: 'reserved'; keyId: string; reservationId: string; available: number; rateLimit?: RateLimitState }
+  | {
+      ok: true
+      kind: 'reserved'
+      keyId: string
+      reservationId: string
+      /** What was held: the plan's price of the request (0 when the plan makes it free). */
+      amount: number
+      /** What each item costs under the key's plan, in the order of `items`. */
+      charges: number[]
+      available: number
+      rateLimit?: RateLimitState
+    }
   /** A retry of a call already charged under the same Idempotency-Key: no new charge. */
   | { ok: true; kind: 'replayed'; keyId: string; available: number; rateLimit?: RateLimitState }
   | {
@@ -104,7 +206,12 @@ export type ReserveResult =
       available?: number
       retryAfterSeconds?: number
       rateLimit?: RateLimitState
+      /** For `tool_not_allowed`: the tool. For `quota_exceeded`: which quota. */
+      tool?: string
+      quota?: Quota
     }
+  /** The key was rotated: its account lives in object `account` (see ledger.reserveCredits). */
+  | { ok: false; reason: 'moved'; account: string }
 
 export type SettleResult =
   | { ok: true; charged: number; available: number }
@@ -113,3 +220,9 @@ export type SettleResult =
 export type AdminResult =
   | { ok: true; view: AccountView }
   | { ok: false; reason: 'invalid_api_key' | 'key_revoked' | 'invalid_amount' | 'invalid_transition' }
+
+/** Reading an account as its key holder: a rotated-away key reads nothing. */
+export type HolderView =
+  | { ok: true; account: AccountView; ledger: LedgerEntry[] }
+  | { ok: false; reason: 'invalid_api_key' }
+  | { ok: false; reason: 'moved'; account: string }

@@ -5,7 +5,7 @@
  */
 import type { Context } from 'hono'
 import { balanceJson } from '../admin/views'
-import { accountStub, hashApiKey, looksLikeApiKey, presentedKey } from '../credits'
+import { hashApiKey, holderView, looksLikeApiKey, presentedKey } from '../credits'
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'
 
@@ -15,7 +15,7 @@ export async function balanceHandler(c: Context<AppEnv>): Promise<Response> {
   if (!looksLikeApiKey(presented.key)) throw new GateError('invalid_api_key', 'The API key is not valid.')
   let view
   try {
-    view = await accountStub(c.env.CREDITS, await hashApiKey(presented.key)).view()
+    view = await holderView(c.env.CREDITS, await hashApiKey(presented.key))
   } catch {
     throw new GateError('ledger_unavailable', 'The balance cannot be read right now.')
   }

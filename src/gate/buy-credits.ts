@@ -7,7 +7,7 @@
  * referenced by the payment's nonce, so retrying it can never credit twice.
  */
 import type { Context } from 'hono'
-import { accountStub, hashApiKey, issueKey, looksLikeApiKey, presentedKey } from '../credits'
+import { accountStub, hashApiKey, holderView, issueKey, looksLikeApiKey, presentedKey } from '../credits'
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'
 import { formatDollars, parseDollars } from '../money'
@@ -44,9 +44,10 @@ export function buyCreditsHandler(tables: RouteTables) {
     let keyHash: string | undefined
     if (presented.kind === 'key') {
       if (!looksLikeApiKey(presented.key)) throw new GateError('invalid_api_key', 'The API key is not valid.')
-      keyHash = await hashApiKey(presented.key)
-      const view = await accountStub(c.env.CREDITS, keyHash).view()
+      // The account the key opens (after a rotation, not the key's own object).
+      const view = await holderView(c.env.CREDITS, await hashApiKey(presented.key))
       if (!view) throw new GateError('invalid_api_key', 'The API key is not valid.')
+      keyHash = view.name
       if (view.account.status === 'revoked') throw new GateError('key_revoked', 'The API key has been revoked.')
     }
 

@@ -10,6 +10,7 @@ export class CallMeter {
   private readonly prices: ReadonlyMap<string, number>
   private readonly answered = new Set<string>()
   private successTotal = 0
+  private successCount = 0
 
   /** @param prices the price of each priced request, by `idKey` */
   constructor(prices: ReadonlyMap<string, number>) {
@@ -24,12 +25,20 @@ export class CallMeter {
     const price = this.prices.get(key)
     if (price === undefined || this.answered.has(key)) return
     this.answered.add(key)
-    if (answer.outcome === 'success') this.successTotal += price
+    if (answer.outcome === 'success') {
+      this.successTotal += price
+      this.successCount += 1
+    }
   }
 
   /** Every priced call has its answer. */
   get allAnswered(): boolean {
     return this.answered.size === this.prices.size
+  }
+
+  /** How many priced calls were answered successfully. */
+  get succeededCalls(): number {
+    return this.successCount
   }
 
   /** What the answered, successful calls cost. */

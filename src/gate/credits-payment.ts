@@ -5,6 +5,7 @@
  * afterwards: charge what was served, release what was not.
  */
 import {
+  accountNameOf,
   hashApiKey,
   looksLikeApiKey,
   presentedKey,
@@ -12,6 +13,7 @@ import {
   type AccountNamespace,
   type LimitCheck,
   type RateLimitState,
+  type ReserveItem,
 } from '../credits'
 import { GateError } from '../errors'
 import { formatDollars } from '../money'
@@ -23,18 +25,25 @@ const HOLD_MARGIN_MS = 10 * 60 * 1000
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/
 
 export interface CreditHold {
+  /** The account object's name: the hash of the key the account was created with. */
   keyHash: string
   /** The admin key id (not secret), for usage records. */
   keyId: string
   /** Null when the call is an idempotent replay and nothing was held. */
   reservationId: string | null
+  /** What was held: the key's plan price of the request (0 for a replay or a plan's free call). */
   amount: number
+  /** The plan price of each item of the request, in order. */
+  charges: number[]
   available: number
   rateLimit?: RateLimitState
 }
 
 export interface HoldRequest {
+  /** The list price of the request. */
   amount: number
+  /** Its priced calls (default: one at `amount`); a plan prices each. */
+  items?: ReserveItem[]
   label: string
   limits: LimitCheck[]
   timeoutMs: number
@@ -100,23 +109,27 @@ export async function holdCredits(
     throw new GateError('invalid_request', 'Idempotency-Key must be 1 to 255 visible ASCII characters.')
   }
   const keyHash = await hashApiKey(presented.key)
-  // Earlier calls' settlements on this key ride along with this hold.
-  const settle = ride.queue.take(keyHash)
+  // Earlier calls' settlements on this key's account ride along with this hold.
+  const account = accountNameOf(keyHash)
+  const settle = ride.queue.take(account)
   const result = await reserveCredits(namespace, keyHash, {
     settle,
     amount: request.amount,
+    items: request.items,
     holdMs: request.timeoutMs + HOLD_MARGIN_MS,
     label: request.label,
     limits: request.limits,
     idempotency: idempotencyKey ? { key: idempotencyKey, fingerprint: await request.fingerprint() } : undefined,
   })
-  if (!result.ok && result.reason === 'ledger_unavailable') ride.queue.putBack(namespace, keyHash, settle, ride.waitUntil)
+  if (!result.ok && result.reason === 'ledger_unavailable') ride.queue.putBack(namespace, account, settle, ride.waitUntil)
   if (result.ok) {
+    const reserved = result.kind === 'reserved'
     return {
-      keyHash,
+      keyHash: result.account,
       keyId: result.keyId,
-      reservationId: result.kind === 'reserved' ? result.reservationId : null,
-      amount: result.kind === 'reserved' ? request.amount : 0,
+      reservationId: reserved ? result.reservationId : null,
+      amount: reserved ? result.amount : 0,
+      charges: reserved ? result.charges : (request.items ?? [{ price: request.amount }]).map(() => 0),
       available: result.available,
       rateLimit: result.rateLimit,
     }
@@ -147,6 +160,25 @@ export async function holdCredits(
       throw new GateError('key_revoked', 'The API key has been revoked.', { details, keyId })
     case 'key_expired':
       throw new GateError('key_expired', 'The API key has expired.', { details: withBalance, keyId })
+    case 'tool_not_allowed':
+      throw new GateError('tool_not_allowed', `This key may not call ${result.tool ? `the tool "${result.tool}"` : 'this tool'}.`, {
+        details: { ...details, ...(result.tool ? { tool: result.tool } : {}) },
+        keyId,
+      })
+    case 'quota_exceeded': {
+      const quota = result.quota
+      const retry = String(result.retryAfterSeconds ?? 1)
+      const what = quota ? `${quota.metric === 'calls' ? `${quota.limit} calls` : `$${formatDollars(quota.limit)}`} a ${quota.period}` : 'its quota'
+      throw new GateError('quota_exceeded', `This key has used its quota of ${what}; it resets in ${retry} s.`, {
+        details: { ...withBalance, ...(quota ? { quota: { period: quota.period, metric: quota.metric, limit: quota.metric === 'spend' ? formatDollars(quota.limit) : quota.limit } } : {}), retryAfterSeconds: result.retryAfterSeconds },
+        headers: { 'retry-after': retry },
+        keyId,
+      })
+    }
+    case 'spending_limit_reached':
+      throw new GateError('spending_limit_reached', `This call would take the key past its lifetime spending limit.`, { details: withBalance, keyId })
+    case 'plan_allowance_exhausted':
+      throw new GateError('plan_allowance_exhausted', `The key's plan has no calls left this period.`, { details: withBalance, keyId })
     case 'idempotency_in_progress':
       throw new GateError('idempotency_in_progress', 'A request with this Idempotency-Key is still in progress.', { keyId })
     case 'idempotency_mismatch':
@@ -173,12 +205,26 @@ export class HoldSettlement {
     private readonly waitUntil: (promise: Promise<unknown>) => void
   ) {}
 
-  /** Charge `amount` (at most the hold; 0 releases it all). Later calls do nothing. */
-  settle(amount: number): void {
+  /** The call was served: charge the whole hold. */
+  served(): void {
+    this.settle(this.hold.amount, this.hold.charges.length)
+  }
+
+  /** The call failed or was not delivered: release the hold. */
+  failed(): void {
+    this.settle(0, 0)
+  }
+
+  /**
+   * Charge `amount` of the hold (at most all of it) for `calls` served calls; the
+   * rest is released. Later calls do nothing.
+   */
+  settle(amount: number, calls: number): void {
     if (this.done) return
     this.done = true
     const { reservationId, keyHash } = this.hold
     if (reservationId === null) return
-    this.queue.add(this.namespace, keyHash, { reservationId, amount: Math.min(amount, this.hold.amount) }, this.waitUntil)
+    const settlement = { reservationId, amount: Math.min(amount, this.hold.amount), calls: Math.min(calls, this.hold.charges.length) }
+    this.queue.add(this.namespace, keyHash, settlement, this.waitUntil)
   }
 }

@@ -75,21 +75,21 @@ async function serveHttpWithCredits(context: RouteContext, amount: number): Prom
   try {
     response = await callOrigin(context, { body: requestBody, headers: { 'x-pay-verified': 'true', 'x-pay-rail': 'credits' } })
   } catch (error) {
-    settlement.settle(0)
+    settlement.failed()
     throw error
   }
   if (response.status >= 400) {
-    settlement.settle(0)
+    settlement.failed()
     return passThrough(response)
   }
   const headers = holdHeaders(hold)
   if (response.body === null) {
-    settlement.settle(amount)
+    settlement.served()
     return passThrough(response, headers)
   }
   const body = observeBody(response.body, {
     chunk: (bytes) => bytes,
-    end: (how) => settlement.settle(how === 'complete' ? amount : 0),
+    end: (how) => (how === 'complete' ? settlement.served() : settlement.failed()),
   })
   return passThrough(response, headers, body)
 }

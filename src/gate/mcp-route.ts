@@ -38,6 +38,8 @@ interface PricedBody {
   total: number
   /** Price of each priced request, by id. */
   prices: Map<string, number>
+  /** The priced requests in order, as the key's plan prices them. */
+  items: Array<{ id: string; price: number; tool?: string }>
   /** Ids of `tools/list` requests, whose answers get price annotations. */
   listIds: Set<string>
   toolLimits: Array<{ tool: string; limit: RateLimit }>
@@ -45,7 +47,7 @@ interface PricedBody {
 }
 
 function priceBody(book: McpPriceBook, messages: McpMessage[]): PricedBody {
-  const priced: PricedBody = { total: 0, prices: new Map(), listIds: new Set(), toolLimits: [], label: '' }
+  const priced: PricedBody = { total: 0, prices: new Map(), items: [], listIds: new Set(), toolLimits: [], label: '' }
   const names: string[] = []
   for (const message of messages) {
     if (message.kind !== 'request') continue
@@ -54,6 +56,7 @@ function priceBody(book: McpPriceBook, messages: McpMessage[]): PricedBody {
     if (price.micros === 0) continue
     priced.total += price.micros
     priced.prices.set(idKey(message.id), price.micros)
+    priced.items.push({ id: idKey(message.id), price: price.micros, ...(message.tool !== undefined ? { tool: message.tool } : {}) })
     if (message.tool !== undefined && price.toolRateLimit) {
       priced.toolLimits.push({ tool: message.tool, limit: price.toolRateLimit })
     }
@@ -114,6 +117,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   try {
     hold = await holdCredits(env.CREDITS, request.headers, {
       amount: priced.total,
+      items: priced.items.map(({ price, tool }) => (tool !== undefined ? { price, tool } : { price })),
       label: `${request.method} ${route.path} ${priced.label}`,
       limits: mcpLimits(route, priced.toolLimits),
       timeoutMs: route.timeoutMs,
@@ -129,7 +133,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   try {
     response = await callOrigin(context, { body: read.text })
   } catch (error) {
-    settlement.settle(0)
+    settlement.failed()
     if (error instanceof GateError) return mcpGateErrorResponse(error, parsed, priced.prices)
     throw error
   }
@@ -137,10 +141,11 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   // An error status, an empty body or a body that is not JSON-RPC cannot carry a
   // successful answer, so nothing in it is charged.
   if (response.status >= 400 || response.body === null || format === null) {
-    settlement.settle(0)
+    settlement.failed()
     return passThrough(response)
   }
-  const meter = new CallMeter(priced.prices)
+  // The key's plan decides what each call costs; the meter charges those prices.
+  const meter = new CallMeter(new Map(priced.items.map((item, index) => [item.id, hold.charges[index] ?? 0])))
   const reader = new McpResponseReader(format, rewrite)
   if (isSmallJson(response, format)) {
     // One small JSON answer: read it whole (natively), charge what succeeded as it is handed on.
@@ -148,12 +153,12 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
     try {
       answer = await inlineJson(response, reader, holdHeaders(hold))
     } catch (error) {
-      settlement.settle(0)
+      settlement.failed()
       const broken = new GateError('upstream_unreachable', `The origin broke off its answer: ${(error as Error).message}`)
       return mcpGateErrorResponse(broken, parsed, priced.prices)
     }
     for (const message of reader.take()) meter.record(message)
-    settlement.settle(meter.succeeded)
+    settlement.settle(meter.succeeded, meter.succeededCalls)
     return answer
   }
   const body = observeBody(response.body, {
@@ -161,11 +166,11 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
     flush: () => reader.flush(),
     delivered: () => {
       for (const message of reader.take()) meter.record(message)
-      if (meter.allAnswered) settlement.settle(meter.succeeded)
+      if (meter.allAnswered) settlement.settle(meter.succeeded, meter.succeededCalls)
     },
     // Whatever was not answered and delivered by now is released. A JSON body too
     // large to inspect was still delivered whole with a 2xx: charged.
-    end: (how) => settlement.settle(how === 'complete' && reader.overflowed ? priced.total : meter.succeeded),
+    end: (how) => (how === 'complete' && reader.overflowed ? settlement.served() : settlement.settle(meter.succeeded, meter.succeededCalls)),
   })
   const headers = downstreamResponseHeaders(response.headers)
   for (const [name, value] of Object.entries(holdHeaders(hold))) headers.set(name, value)

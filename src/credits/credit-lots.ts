@@ -1,0 +1,73 @@
+/**
+ * @module credits/credit-lots
+ * Credits granted with an expiry (a trial): kept as lots beside the balance, which
+ * includes them. A charge spends the lot that expires soonest first; at expiry
+ * what is left of a lot leaves the balance with an `expire` ledger row. A lot can
+ * never take back credits that in-flight calls hold: that part stays until those
+ * calls settle (they spend it) or the next expiry pass takes it.
+ */
+import type { AccountRow } from './account-sql'
+import { appendLedger, writeBalance } from './reservations'
+
+export interface CreditLot {
+  id: number
+  remaining: number
+  expiresAt: number
+  label: string | null
+}
+
+type LotRow = { id: number; remaining: number; expires_at: number; label: string | null }
+
+/** The lots with credits left, soonest expiry first. */
+export function readLots(sql: SqlStorage): CreditLot[] {
+  return sql
+    .exec<LotRow>('SELECT id, remaining, expires_at, label FROM credit_lots WHERE remaining > 0 ORDER BY expires_at, id')
+    .toArray()
+    .map((row) => ({ id: row.id, remaining: row.remaining, expiresAt: row.expires_at, label: row.label }))
+}
+
+export function insertLot(sql: SqlStorage, amount: number, expiresAt: number, label: string | null): CreditLot {
+  const id = sql.exec<{ id: number }>('INSERT INTO credit_lots (remaining, expires_at, label) VALUES (?, ?, ?) RETURNING id', amount, expiresAt, label).one().id
+  return { id, remaining: amount, expiresAt, label }
+}
+
+/** Spend `amount` of a charge from the lots, soonest first (they are in that order). */
+export function spendFromLots(sql: SqlStorage, lots: CreditLot[], amount: number): void {
+  let left = amount
+  for (const lot of lots) {
+    if (left === 0) break
+    const taken = Math.min(lot.remaining, left)
+    if (taken === 0) continue
+    lot.remaining -= taken
+    left -= taken
+    sql.exec('UPDATE credit_lots SET remaining = ? WHERE id = ?', lot.remaining, lot.id)
+  }
+  for (let index = lots.length - 1; index >= 0; index--) if ((lots[index] as CreditLot).remaining === 0) lots.splice(index, 1)
+}
+
+/**
+ * Take what is left of every lot past its expiry out of the balance (as far as
+ * in-flight holds allow). Writes the row and the ledger; returns the row after.
+ */
+export function expireLots(sql: SqlStorage, row: AccountRow, lots: CreditLot[], now: number): AccountRow {
+  let next = row
+  for (const lot of lots) {
+    if (lot.expiresAt > now || lot.remaining === 0) continue
+    const taken = Math.min(lot.remaining, next.balance - next.held)
+    if (taken <= 0) continue
+    lot.remaining -= taken
+    sql.exec('UPDATE credit_lots SET remaining = ? WHERE id = ?', lot.remaining, lot.id)
+    next = { ...next, balance: next.balance - taken, updated_at: now }
+    appendLedger(sql, { kind: 'expire', amount: -taken, balanceAfter: next.balance, at: now, label: lot.label ?? 'expiring credits' })
+  }
+  if (next !== row) writeBalance(sql, next)
+  for (let index = lots.length - 1; index >= 0; index--) if ((lots[index] as CreditLot).remaining === 0) lots.splice(index, 1)
+  return next
+}
+
+/** The earliest expiry among lots with credits left, or null. */
+export function nextLotExpiry(lots: CreditLot[]): number | null {
+  let next: number | null = null
+  for (const lot of lots) if (lot.remaining > 0 && (next === null || lot.expiresAt < next)) next = lot.expiresAt
+  return next
+}
