@@ -21,7 +21,7 @@ import { balanceHandler, buyCreditsHandler, gateHandler, pricingHandler, routeTa
 export function createGate(): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
   const tables = routeTables()
-  app.route('/admin', adminRoutes())
+  app.route('/admin', adminRoutes(async (env) => (await tables(env)).plans))
   app.get('/balance', balanceHandler)
   app.get('/pricing', pricingHandler(tables))
   app.get('/.well-known/x402', wellKnownX402Handler(tables))

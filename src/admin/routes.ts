@@ -4,25 +4,16 @@
  * revoke keys. Balances are read from and written to each key's own account
  * object only; the index just lists ids and names. Amounts are decimal-dollar strings.
  */
-import { Hono, type Context } from 'hono'
+import { Hono } from 'hono'
 import { z } from 'zod'
-import { accountStub, indexStub, issueKey, type AdminResult, type KeyStatus } from '../credits'
-import type { AppEnv, Env } from '../env'
+import { accountStub, indexStub, issueKey, type KeyStatus } from '../credits'
+import type { AppEnv } from '../env'
 import { GateError } from '../errors'
-import { parseDollars } from '../money'
 import { adminAuth } from './auth'
+import { accountById, answer, Dollars, parseJson } from './common'
+import { findPlan, futureInstant, keyPolicyRoutes, type PlanCatalogue } from './key-policy-routes'
+import { PolicyInput, toPolicy, TrialInput } from './policy-input'
 import { keyJson, ledgerJson } from './views'
-
-const Dollars = z
-  .string({ error: 'expected a decimal-dollar string such as "10" or "0.50"' })
-  .transform((text, ctx) => {
-    const parsed = parseDollars(text)
-    if (!parsed.ok) {
-      ctx.addIssue({ code: 'custom', message: parsed.message })
-      return z.NEVER
-    }
-    return parsed.micros
-  })
 
 const RateLimit = z.strictObject({
   limit: z.int().min(1).max(1_000_000),
@@ -34,6 +25,9 @@ const CreateKey = z.strictObject({
   credits: Dollars.default(0),
   expiresAt: z.iso.datetime({ offset: true }).optional(),
   rateLimit: RateLimit.optional(),
+  policy: PolicyInput.optional(),
+  plan: z.string().min(1).max(64).optional(),
+  trial: TrialInput.optional(),
 })
 
 const TopUp = z.strictObject({
@@ -41,58 +35,31 @@ const TopUp = z.strictObject({
   note: z.string().max(200).optional(),
 })
 
-async function parseJson<T>(c: Context<AppEnv>, schema: z.ZodType<T>): Promise<T> {
-  let body: unknown
-  try {
-    body = await c.req.json()
-  } catch {
-    throw new GateError('invalid_request', 'The body must be JSON.')
-  }
-  const result = schema.safeParse(body)
-  if (!result.success) {
-    const issues = result.error.issues.map((issue) => ({ path: issue.path.join('.') || '(body)', message: issue.message }))
-    throw new GateError('invalid_request', `Invalid body: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, {
-      details: { issues },
-    })
-  }
-  return result.data
-}
 
-/** The account object of the key with this admin id. */
-async function accountById(env: Env, id: string) {
-  const indexed = /^key_[a-z2-7]{20}$/.test(id) ? await indexStub(env.KEY_INDEX).get(id) : null
-  if (!indexed) throw new GateError('not_found', `No key with id ${id}.`)
-  return accountStub(env.CREDITS, indexed.hash)
-}
-
-function answer(c: Context<AppEnv>, result: AdminResult): Response {
-  if (result.ok) return c.json(keyJson(result.view))
-  switch (result.reason) {
-    case 'invalid_api_key':
-      throw new GateError('not_found', 'No such key.')
-    case 'key_revoked':
-      throw new GateError('key_revoked', 'The key is revoked; revocation is final.')
-    case 'invalid_amount':
-      throw new GateError('invalid_request', 'The amount is not valid.')
-    case 'invalid_transition':
-      throw new GateError('invalid_request', 'The key is not in a state that allows this.')
-  }
-}
-
-/** The /admin sub-app. */
-export function adminRoutes(): Hono<AppEnv> {
+/**
+ * The /admin sub-app.
+ * @param plans the plans routes.json defines, for assigning them to keys
+ */
+export function adminRoutes(plans: PlanCatalogue): Hono<AppEnv> {
   const admin = new Hono<AppEnv>()
   admin.use('*', adminAuth())
 
   admin.post('/keys', async (c) => {
     const input = await parseJson(c, CreateKey)
-    const expiresAt = input.expiresAt ? Date.parse(input.expiresAt) : null
-    if (expiresAt !== null && expiresAt <= Date.now()) {
-      throw new GateError('invalid_request', 'expiresAt must be in the future.')
-    }
+    const expiresAt = input.expiresAt ? futureInstant(input.expiresAt, 'expiresAt') : null
+    const trial = input.trial ? { credits: input.trial.credits, expiresAt: futureInstant(input.trial.expiresAt, 'trial.expiresAt') } : null
+    const plan = input.plan ? await findPlan(plans, c.env, input.plan) : null
     const issued = await issueKey(
       { accounts: c.env.CREDITS, index: c.env.KEY_INDEX },
-      { name: input.name, credits: input.credits, expiresAt, rateLimit: input.rateLimit ?? null }
+      {
+        name: input.name,
+        credits: input.credits,
+        expiresAt,
+        rateLimit: input.rateLimit ?? null,
+        policy: input.policy ? toPolicy(input.policy) : undefined,
+        plan,
+        trial,
+      }
     )
     if (!issued.ok) return answer(c, issued)
     const { key } = issued
@@ -138,5 +105,6 @@ export function adminRoutes(): Hono<AppEnv> {
     })
   }
 
+  keyPolicyRoutes(admin, plans)
   return admin
 }

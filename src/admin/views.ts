@@ -5,6 +5,7 @@
  */
 import type { AccountView, LedgerEntry } from '../credits'
 import { formatDollars } from '../money'
+import { planJson, policyJson } from './policy-input'
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString())
 
@@ -20,6 +21,20 @@ export function keyJson(view: AccountView): Record<string, unknown> {
     rateLimit: view.rateLimit,
     createdAt: iso(view.createdAt),
     updatedAt: iso(view.updatedAt),
+    spent: formatDollars(view.spent),
+    expiringCredits: view.expiringCredits.map((lot) => ({ credits: formatDollars(lot.amount), expiresAt: iso(lot.expiresAt) })),
+    policy: policyJson(view.policy),
+    plan: planJson(view.plan),
+    usage: usageJson(view),
+    rotatedAt: iso(view.rotatedAt),
+  }
+}
+
+/** Calls and spend (charged and in flight) this UTC day and month. */
+function usageJson(view: AccountView): Record<string, unknown> {
+  return {
+    today: { calls: view.usage.day.calls, spend: formatDollars(view.usage.day.spend) },
+    thisMonth: { calls: view.usage.month.calls, spend: formatDollars(view.usage.month.spend) },
   }
 }
 
@@ -43,5 +58,8 @@ export function balanceJson(view: AccountView): Record<string, unknown> {
     status: view.status,
     expiresAt: iso(view.expiresAt),
     rateLimit: view.rateLimit,
+    expiringCredits: view.expiringCredits.map((lot) => ({ credits: formatDollars(lot.amount), expiresAt: iso(lot.expiresAt) })),
+    plan: view.plan?.name ?? null,
+    usage: usageJson(view),
   }
 }

@@ -40,8 +40,8 @@ export function writeSettings(sql: SqlStorage, settings: AccountSettings): void 
   )
 }
 
-/** Whether the key's calls must be counted per period (a quota or a plan depends on them). */
-export function countsUsage(settings: AccountSettings): boolean {
+/** Whether a call must read the period counters before its hold (a quota or a plan depends on them). */
+export function readsUsage(settings: AccountSettings): boolean {
   return settings.plan !== null || settings.policy.quotas.length > 0
 }
 
@@ -58,8 +58,15 @@ export function addToCounters(sql: SqlStorage, at: number, calls: number, spend:
   if (calls === 0 && spend === 0) return
   for (const period of ['day', 'month'] as const) {
     const key = periodKey(period, at)
-    sql.exec('INSERT OR IGNORE INTO usage_counters (period, calls, spend) VALUES (?, 0, 0)', key)
-    sql.exec('UPDATE usage_counters SET calls = MAX(0, calls + ?), spend = MAX(0, spend + ?) WHERE period = ?', calls, spend, key)
+    if (calls >= 0 && spend >= 0) {
+      sql.exec(
+        `INSERT INTO usage_counters (period, calls, spend) VALUES (?, ?, ?)
+         ON CONFLICT (period) DO UPDATE SET calls = calls + excluded.calls, spend = spend + excluded.spend`,
+        key, calls, spend
+      )
+    } else {
+      sql.exec('UPDATE usage_counters SET calls = MAX(0, calls + ?), spend = MAX(0, spend + ?) WHERE period = ?', calls, spend, key)
+    }
   }
 }
 

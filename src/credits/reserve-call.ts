@@ -7,7 +7,7 @@
  * guards happen with no other call in between.
  */
 import { effectiveStatus, type AccountRow } from './account-sql'
-import { addToCounters, countsUsage, feeTaken, readCounter, recordFee, type AccountSettings } from './account-settings'
+import { addToCounters, readsUsage, feeTaken, readCounter, recordFee, type AccountSettings } from './account-settings'
 import { judgeIdempotency, rememberIdempotency } from './idempotency'
 import { periodKey } from './periods'
 import { priceUnderPlan } from './plan-pricing'
@@ -73,9 +73,9 @@ export function reserveCall(
   const tool = refusedTool(policy, items)
   if (tool !== undefined) return refuse({ ok: false, reason: 'tool_not_allowed', available, tool })
 
-  const counted = countsUsage(settings)
+  // Every call is counted (the key's usage view, quotas set later); only a plan or a quota needs to read the counts first.
   const zero: UsageCount = { calls: 0, spend: 0 }
-  const used = counted ? { day: readCounter(sql, 'day', now), month: readCounter(sql, 'month', now) } : { day: zero, month: zero }
+  const used = readsUsage(settings) ? { day: readCounter(sql, 'day', now), month: readCounter(sql, 'month', now) } : { day: zero, month: zero }
   const definition = plan?.definition ?? null
   const pricing = priceUnderPlan(definition, items.map((item) => item.price), definition ? used[definition.period].calls : 0)
   if (!pricing.ok) return refuse({ ok: false, reason: 'plan_allowance_exhausted', available })
@@ -95,10 +95,10 @@ export function reserveCall(
     appendLedger(sql, { kind: 'fee', amount: -fee, balanceAfter: next.balance, at: now, label: `${plan?.name} (${periodKey(definition.period, now).slice(2)})` })
   }
   const id = state.nextHoldId()
-  const hold: OpenHold = { amount, calls: items.length, tracked: counted, label: request.label, createdAt: now, expiresAt: now + request.holdMs }
+  const hold: OpenHold = { amount, calls: items.length, tracked: true, label: request.label, createdAt: now, expiresAt: now + request.holdMs }
   insertHold(sql, id, hold)
   state.holds.set(id, hold)
-  if (counted) addToCounters(sql, now, items.length, amount)
+  addToCounters(sql, now, items.length, amount)
   if (idempotency) rememberIdempotency(sql, idempotency.key, idempotency.fingerprint, id, now)
   const rateLimit = limits.length > 0 ? countLimits(sql, limits, now) : undefined
   next = { ...next, held: next.held + amount }

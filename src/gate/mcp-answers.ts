@@ -24,6 +24,11 @@ const IN_BAND: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'rate_limited',
   'idempotency_in_progress',
   'idempotency_mismatch',
+  // what the key's own policy and plan allow it
+  'tool_not_allowed',
+  'quota_exceeded',
+  'spending_limit_reached',
+  'plan_allowance_exhausted',
 ])
 
 /** A JSON answer from the gate itself, never cached. */

@@ -25,6 +25,7 @@ import { priceMcpRequest, priceOfTool, type McpPriceBook, type PaymentRails, typ
 import { downstreamResponseHeaders, observeBody } from '../proxy'
 import { CallMeter } from './call-meter'
 import { fingerprintOf, holdCredits, holdHeaders, HoldSettlement } from './credits-payment'
+import { keyToolFilter } from './key-tool-filter'
 import { toolPriceMeta } from './tool-price-meta'
 import { passThrough, type RouteContext } from './http-route'
 import { mcpLimits } from './limits'
@@ -66,9 +67,9 @@ function priceBody(book: McpPriceBook, messages: McpMessage[]): PricedBody {
   return priced
 }
 
-function annotator(book: McpPriceBook, listIds: Set<string>, rails: PaymentRails): MessageRewrite | undefined {
+function annotator(book: McpPriceBook, listIds: Set<string>, rails: PaymentRails, keep?: (tool: string) => boolean): MessageRewrite | undefined {
   if (listIds.size === 0) return undefined
-  return (message) => annotateToolsList(message, listIds, (tool) => toolPriceMeta(priceOfTool(book, tool), rails))
+  return (message) => annotateToolsList(message, listIds, (tool) => toolPriceMeta(priceOfTool(book, tool), rails), keep)
 }
 
 export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): Promise<Response> {
@@ -85,7 +86,8 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   if (!parsed.ok) return mcpErrorResponse(400, null, parsed.code, parsed.message, 'invalid_request')
 
   const priced = priceBody(book, parsed.messages)
-  const rewrite = annotator(book, priced.listIds, route.rails)
+  const keep = priced.listIds.size > 0 ? await keyToolFilter(env.CREDITS, request.headers) : undefined
+  const rewrite = annotator(book, priced.listIds, route.rails, keep)
   const single = parsed.batch ? undefined : parsed.messages[0]
   const inMeta = single ? metaPayment(single) : { present: parsed.messages.some((message) => metaPayment(message).present), decoded: undefined }
   const rail = chooseRail(request.headers, route.rails, inMeta)

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod'
 import { parseDollars } from '../money'
+import { PlansSchema } from './plans'
 import { fitsAsset, resolveTerms, X402BlockSchema, X402OverrideSchema } from './x402-config'
 
 const PRICE_MESSAGE = 'expected a decimal string of dollars with at most 6 decimals, e.g. "0.01"'
@@ -178,6 +179,8 @@ export const RoutesFileSchema = z
     /** x402 for every route that does not say otherwise. */
     x402: X402BlockSchema.optional(),
     routes: z.array(RouteSchema).min(1, { error: 'at least one route is needed' }).max(1000),
+    /** Plans the admin API can assign to keys (see pricing/plans). */
+    plans: PlansSchema.optional(),
   })
   .superRefine((file, ctx) => {
     const buy = file.x402?.buyCredits

@@ -3,6 +3,7 @@
  * The compiled price table: routes.json turned into matchers and integer prices,
  * and the one function that says which route a request belongs to. Pure.
  */
+import { compilePlan, type CompiledPlan } from './plans'
 import { parseDollars } from '../money'
 import { compilePattern, matchPattern, normalizePath, type PathPattern } from './path'
 import type { RateLimit, RouteConfig, RoutesFile } from './schema'
@@ -68,6 +69,8 @@ export interface PriceTable {
   x402?: X402Terms
   /** Bounds of a credit purchase with x402 (micros), when enabled. */
   buyCredits?: { minMicros: number; maxMicros: number }
+  /** Plans keys can be put on, by name. */
+  plans: Map<string, CompiledPlan>
 }
 
 function micros(price: string): number {
@@ -124,6 +127,7 @@ export function compileTable(file: RoutesFile): PriceTable {
     routes,
     x402: table?.ok ? table.terms : undefined,
     buyCredits: buy && table?.ok ? { minMicros: micros(buy.min), maxMicros: micros(buy.max) } : undefined,
+    plans: new Map(Object.entries(file.plans ?? {}).map(([name, plan]) => [name, compilePlan(plan)])),
   }
 }
 
