@@ -56,7 +56,11 @@ export const PlanSchema = z.discriminatedUnion('kind', [
   }),
 ], { error: 'a plan needs "kind": "payg", "tiered" or "subscription"' })
 
-export const PlansSchema = z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'plan names are 1–64 letters, digits, "_", "." or "-"' }), PlanSchema)
+export const PlansSchema = z.record(z.string(), PlanSchema).superRefine((plans, ctx) => {
+  for (const name of Object.keys(plans)) {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'plan names are 1–64 letters, digits, "_", "." or "-"' })
+  }
+})
 
 export type PlanConfig = z.infer<typeof PlanSchema>
 
