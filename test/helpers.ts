@@ -50,6 +50,7 @@ export interface KeyState {
   credits: string
   held: string
   balance: string
+  inFlight: number
   ledger: Array<{ kind: string; amount: string; balanceAfter: string; label: string | null }>
 }
 
@@ -68,7 +69,7 @@ export async function settledState(id: string, ms = 5_000): Promise<KeyState> {
   const deadline = Date.now() + ms
   for (;;) {
     const state = await keyState(id)
-    if (state.held === '0') return state
+    if (state.held === '0' && state.inFlight === 0) return state
     if (Date.now() > deadline) throw new Error(`key ${id} still holds ${state.held} after ${ms} ms`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }

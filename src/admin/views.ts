@@ -17,6 +17,7 @@ export function keyJson(view: AccountView): Record<string, unknown> {
     credits: formatDollars(view.available),
     held: formatDollars(view.held),
     balance: formatDollars(view.balance),
+    inFlight: view.inFlight,
     expiresAt: iso(view.expiresAt),
     rateLimit: view.rateLimit,
     createdAt: iso(view.createdAt),

@@ -113,6 +113,7 @@ export class CreditAccount extends DurableObject<unknown> {
       policy: settings.policy,
       plan: settings.plan,
       rotatedAt: settings.rotatedAt,
+      inFlight: this.openHolds().size,
       expiringCredits: this.lots().map((lot) => ({ amount: lot.remaining, expiresAt: lot.expiresAt })),
       usage: { day: readCounter(this.sql, 'day', now), month: readCounter(this.sql, 'month', now) },
     })

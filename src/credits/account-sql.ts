@@ -104,7 +104,10 @@ export function upgradeAccountSchema(sql: SqlStorage): void {
   const ddl = new Map(sql.exec<{ name: string; sql: string }>(`SELECT name, sql FROM sqlite_master WHERE type = 'table'`).toArray().map((t) => [t.name, t.sql]))
   if (ddl.has('settings')) return
   sql.exec(POLICY_SCHEMA)
-  if (!ddl.get('account')?.includes('spent')) sql.exec('ALTER TABLE account ADD COLUMN spent INTEGER NOT NULL DEFAULT 0')
+  if (!ddl.get('account')?.includes('spent')) {
+    sql.exec('ALTER TABLE account ADD COLUMN spent INTEGER NOT NULL DEFAULT 0')
+    sql.exec(`UPDATE account SET spent = (SELECT COALESCE(-SUM(amount), 0) FROM ledger WHERE kind = 'charge')`)
+  }
   if (!ddl.get('reservations')?.includes('tracked')) {
     sql.exec('ALTER TABLE reservations RENAME TO reservations_v1')
     sql.exec(RESERVATIONS_TABLE)
@@ -158,7 +161,7 @@ export function effectiveStatus(row: AccountRow, now: number): EffectiveStatus {
 }
 
 /** What the view shows beyond the account row (policy, plan, lots, counters). */
-export type ViewExtras = Pick<AccountView, 'policy' | 'plan' | 'expiringCredits' | 'usage' | 'rotatedAt'>
+export type ViewExtras = Pick<AccountView, 'policy' | 'plan' | 'expiringCredits' | 'usage' | 'rotatedAt' | 'inFlight'>
 
 export function toView(row: AccountRow, now: number, extras: ViewExtras): AccountView {
   return {

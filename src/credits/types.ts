@@ -95,6 +95,8 @@ export interface AccountView {
   held: number
   /** What the key can spend now: balance − held. Never negative. */
   available: number
+  /** Calls in flight: holds not settled yet (a plan's free call holds 0 but is one). */
+  inFlight: number
   expiresAt: number | null
   rateLimit: RateLimitSpec | null
   createdAt: number

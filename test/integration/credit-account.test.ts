@@ -95,3 +95,41 @@ describe('CreditAccount', () => {
     expect((await stub.view())?.account.balance).toBe(5)
   })
 })
+
+/** The account tables as the first release made them: holds had to be > 0, no `spent`, no policy tables. */
+const FIRST_RELEASE_SCHEMA = [
+  `CREATE TABLE account (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), id TEXT NOT NULL, name TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('active', 'suspended', 'revoked')), balance INTEGER NOT NULL CHECK (balance >= 0),
+     held INTEGER NOT NULL DEFAULT 0 CHECK (held >= 0 AND held <= balance), expires_at INTEGER, rate_limit INTEGER, rate_window INTEGER,
+     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`,
+  `CREATE TABLE ledger (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NOT NULL, amount INTEGER NOT NULL,
+     balance_after INTEGER NOT NULL CHECK (balance_after >= 0), reservation_id INTEGER, label TEXT)`,
+  `CREATE TABLE reservations (id INTEGER PRIMARY KEY, amount INTEGER NOT NULL CHECK (amount > 0), charged INTEGER,
+     state TEXT NOT NULL CHECK (state IN ('open', 'committed', 'released', 'expired')), label TEXT, created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL, settled_at INTEGER)`,
+  `CREATE TABLE idempotency (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, reservation_id INTEGER NOT NULL, created_at INTEGER NOT NULL)`,
+  `CREATE TABLE rate_windows (bucket TEXT PRIMARY KEY, window_start INTEGER NOT NULL, count INTEGER NOT NULL)`,
+]
+
+describe('an account made by the first release', () => {
+  it('is upgraded in place: balance, open hold and ledger kept, and plans work on it', async () => {
+    const stub = env.CREDITS.getByName(`first-release-${crypto.randomUUID()}`)
+    const now = Date.now()
+    await runInDurableObject(stub, (_instance: CreditAccount, state) => {
+      const sql = state.storage.sql
+      for (const statement of FIRST_RELEASE_SCHEMA) sql.exec(statement)
+      sql.exec(`INSERT INTO account VALUES (1, 'key_old', 'old', 'active', 100, 30, NULL, NULL, NULL, ?, ?)`, now, now)
+      sql.exec(`INSERT INTO ledger (at, kind, amount, balance_after, label) VALUES (?, 'grant', 100, 100, 'initial credits')`, now)
+      sql.exec(`INSERT INTO reservations VALUES (1, 30, NULL, 'open', 'old call', ?, ?, NULL)`, now, now + 60_000)
+    })
+    expect(await stub.settle('1', 30)).toMatchObject({ ok: true, charged: 30, available: 70 })
+    expect(await stub.setPlan({ name: 'free', definition: { kind: 'payg', period: 'month', freeCalls: 1 } })).toMatchObject({ ok: true })
+    const free = await stub.reserve(reserve(10))
+    expect(free).toMatchObject({ ok: true, kind: 'reserved', amount: 0, reservationId: '2' })
+    if (!free.ok || free.kind !== 'reserved') return
+    expect(await stub.settleMany([{ reservationId: free.reservationId, amount: 0, calls: 1 }])).toMatchObject([{ ok: true, charged: 0 }])
+    const view = await stub.view(10)
+    expect(view?.account).toMatchObject({ balance: 70, held: 0, spent: 30, inFlight: 0, usage: { day: { calls: 1, spend: 0 } } })
+    expect(view?.ledger.map((row) => [row.kind, row.amount])).toEqual([['charge', 0], ['plan', 0], ['charge', -30], ['grant', 100]])
+  })
+})

@@ -161,7 +161,8 @@ export async function quiescent(key: string, ms = 8_000): Promise<AccountSnapsho
   // Counted in polls, not by the clock: a test may have frozen Date.
   for (let polls = Math.ceil(ms / 50); ; polls--) {
     const snapshot = await accountSnapshot(key)
-    if (snapshot.account.held === 0 || polls <= 0) return snapshot
+    const open = snapshot.holds.some((hold) => hold.state === 'open')
+    if ((snapshot.account.held === 0 && !open) || polls <= 0) return snapshot
     await sleep(50)
   }
 }
@@ -210,6 +211,7 @@ export async function checkLedger(tally: Tally, who: { id: string; key: string; 
   tally.check(account.held >= 0 && account.held <= account.balance, `${name}: 0 <= held (${account.held}) <= balance (${account.balance})`)
   tally.check(open.every((hold) => hold.expires_at > now), `${name}: no open hold outlives its expiry`)
   if (settled) tally.equal(account.held, 0, `${name}: nothing held once every call settled`)
+  if (settled) tally.equal(open.length, 0, `${name}: no hold open once every call settled`)
 
   const chargeRows = ledger.filter((row) => row.kind === 'charge')
   const byHold = new Map<number, LedgerRow[]>()
