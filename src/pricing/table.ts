@@ -6,6 +6,7 @@
 import { parseDollars } from '../money'
 import { compilePattern, matchPattern, normalizePath, type PathPattern } from './path'
 import type { RateLimit, RouteConfig, RoutesFile } from './schema'
+import { compileStripe, type StripeSettings } from './stripe-config'
 import { resolveTerms, type X402Terms } from './x402-config'
 
 /** Origin response headers must arrive within this time unless a route says otherwise. */
@@ -68,6 +69,8 @@ export interface PriceTable {
   x402?: X402Terms
   /** Bounds of a credit purchase with x402 (micros), when enabled. */
   buyCredits?: { minMicros: number; maxMicros: number }
+  /** Card top-ups through Stripe Checkout, when routes.json has a `stripe` block. */
+  stripe?: StripeSettings
 }
 
 function micros(price: string): number {
@@ -124,6 +127,7 @@ export function compileTable(file: RoutesFile): PriceTable {
     routes,
     x402: table?.ok ? table.terms : undefined,
     buyCredits: buy && table?.ok ? { minMicros: micros(buy.min), maxMicros: micros(buy.max) } : undefined,
+    stripe: file.stripe ? compileStripe(file.stripe) : undefined,
   }
 }
 
