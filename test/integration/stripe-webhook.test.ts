@@ -249,6 +249,26 @@ describe('POST /stripe/webhook: everything else', () => {
     expect((await keyState(key.id)).credits).toBe('1')
   })
 
+  it('when the ledger cannot be reached, answers 503 so Stripe delivers again; the redelivery credits once', async () => {
+    const key = await createKey('1')
+    const body = JSON.stringify(stripeEvent('checkout.session.completed', checkoutSession({ keyId: key.id, package: 'starter' })))
+    const unreachable = {
+      getByName: () => {
+        throw new Error('Durable Object is overloaded')
+      },
+    }
+    const ctx = createExecutionContext()
+    const request = new Request('https://gate.test/stripe/webhook', { method: 'POST', headers: { 'stripe-signature': await stripeSignature(body, SECRET) }, body })
+    const response = await createGate().fetch(request, { ...env, KEY_INDEX: unreachable }, ctx)
+    await waitOnExecutionContext(ctx)
+    expect(response.status).toBe(503)
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('ledger_unavailable')
+    expect((await keyState(key.id)).credits).toBe('1')
+    expect((await deliver(body)).body.credited).toBe(true)
+    expect((await deliver(body)).status).toBe(200)
+    expect((await keyState(key.id)).credits).toBe('11')
+  })
+
   it('without a "stripe" block in the route table a signed event gets 404, so Stripe retries until there is one', async () => {
     await putStripeRoutes(null)
     const key = await createKey('1')
