@@ -20,8 +20,7 @@ export const STRIPE_BLOCK = {
 }
 
 /** A route table with the `stripe` block (and one priced route, as every table has). */
-export async function putStripeRoutes(stripe: unknown = STRIPE_BLOCK): Promise<void> {
-  const routes = [{ path: '/api/*', origin: env.API_ORIGIN, price: '0.01' }]
+export async function putStripeRoutes(stripe: unknown = STRIPE_BLOCK, routes: unknown[] = [{ path: '/api/*', origin: env.API_ORIGIN, price: '0.01' }]): Promise<void> {
   await env.ROUTES.put(ROUTES_KV_KEY, JSON.stringify({ version: 1, routes, ...(stripe ? { stripe } : {}) }))
 }
 

@@ -8,6 +8,7 @@
  */
 import { Hono } from 'hono'
 import type { AppEnv } from '../env'
+import { GateError } from '../errors'
 import { checkoutHandler, type StripeFetch } from './checkout'
 import { webhookHandler, type StripeSettingsSource } from './webhook'
 
@@ -21,5 +22,12 @@ export function stripeRoutes(settingsOf: StripeSettingsSource, options: StripeOp
   const stripe = new Hono<AppEnv>()
   stripe.post('/webhook', webhookHandler(settingsOf))
   stripe.post('/checkout', checkoutHandler(settingsOf, options.fetch))
+  // The gate owns /stripe/*: nothing under it is ever forwarded, even to a "/*" route.
+  stripe.on(['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], ['/webhook', '/checkout'], () => {
+    throw new GateError('method_not_allowed', 'Use POST.', { headers: { allow: 'POST' } })
+  })
+  stripe.all('*', () => {
+    throw new GateError('not_found', 'No such Stripe endpoint: POST /stripe/checkout and POST /stripe/webhook exist.')
+  })
   return stripe
 }

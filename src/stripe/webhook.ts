@@ -19,9 +19,9 @@ import type { AppEnv } from '../env'
 import { GateError } from '../errors'
 import { formatDollars } from '../money'
 import type { StripeSettings } from '../pricing'
+import { readBytesWithin } from '../gate/request-body'
 import { accountOfKeyId } from './accounts'
 import { interpretEvent, type Credit } from './events'
-import { readBytesWithin } from '../gate/request-body'
 
 /** Stripe's events are a few kB; anything this large is not one. */
 const MAX_EVENT_BYTES = 512 * 1024

@@ -233,6 +233,16 @@ describe('POST /stripe/webhook: everything else', () => {
     expect((await keyState(key.id)).credits).toBe('1')
   })
 
+  it('owns every path under /stripe: other methods get 405, other paths 404, never an origin', async () => {
+    await putStripeRoutes(undefined, [{ path: '/*', origin: env.API_ORIGIN, free: true }])
+    const get = await gate('/stripe/webhook')
+    expect([get.status, get.headers.get('allow')]).toEqual([405, 'POST'])
+    expect((await gate('/stripe/checkout', { method: 'PUT' })).status).toBe(405)
+    const other = await gate('/stripe/portal', { method: 'POST' })
+    expect(other.status).toBe(404)
+    expect(((await other.json()) as { error: { code: string } }).error.code).toBe('not_found')
+  })
+
   it('a body that is not an event, correctly signed: 400', async () => {
     expect((await deliver('not json at all')).status).toBe(400)
   })
