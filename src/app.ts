@@ -1,7 +1,7 @@
 /**
  * @module app
  * `createGate()`: the whole gate as a Hono app. The gate's own endpoints come
- * first (/admin, /balance, /pricing, /.well-known/x402, /credits/buy); every
+ * first (/admin, /balance, /pricing, /.well-known/x402, /credits/buy, /stripe); every
  * other path goes through the route table.
  */
 import { Hono } from 'hono'
@@ -9,6 +9,13 @@ import { adminRoutes } from './admin/routes'
 import type { AppEnv } from './env'
 import { errorResponse, GateError } from './errors'
 import { balanceHandler, buyCreditsHandler, gateHandler, pricingHandler, routeTables, wellKnownX402Handler } from './gate'
+import { stripeRoutes, type StripeOptions } from './stripe'
+
+/** What a gate can be built with. */
+export interface GateOptions {
+  /** Stripe top-ups: how the gate reaches Stripe's API (tests stand in for it). */
+  stripe?: StripeOptions
+}
 
 /**
  * Build a gate. Each call has its own per-isolate route-table cache, so call it
@@ -18,7 +25,7 @@ import { balanceHandler, buyCreditsHandler, gateHandler, pricingHandler, routeTa
  * export default createGate()
  * export { CreditAccount, KeyIndex }
  */
-export function createGate(): Hono<AppEnv> {
+export function createGate(options: GateOptions = {}): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
   const tables = routeTables()
   app.route('/admin', adminRoutes(async (env) => (await tables(env)).plans))
@@ -26,6 +33,7 @@ export function createGate(): Hono<AppEnv> {
   app.get('/pricing', pricingHandler(tables))
   app.get('/.well-known/x402', wellKnownX402Handler(tables))
   app.post('/credits/buy', buyCreditsHandler(tables))
+  app.route('/stripe', stripeRoutes(async (env) => (await tables(env)).stripe, options.stripe))
   app.all('*', gateHandler(tables))
   app.onError((error) => {
     if (error instanceof GateError) return errorResponse(error)

@@ -23,6 +23,10 @@ export interface Env {
   ROUTES_CACHE_TTL_SECONDS?: string
   /** Milliseconds a settlement may wait to ride with its key's next hold (default 500; 0: at once). */
   SETTLE_BATCH_MS?: string
+  /** Stripe secret API key (`sk_…`), for POST /stripe/checkout; a Worker secret. Unset: /stripe/checkout answers 404. */
+  STRIPE_SECRET_KEY?: string
+  /** Signing secret of the Stripe webhook endpoint (`whsec_…`); a Worker secret. Unset: /stripe/webhook answers 404. */
+  STRIPE_WEBHOOK_SECRET?: string
   /** Upstream credentials named by routes' `upstreamAuth.secret`, and anything else. */
   [binding: string]: unknown
 }

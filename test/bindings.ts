@@ -16,5 +16,8 @@ export function testBindings(inject: <T>(key: string) => T): Record<string, stri
     // The chain, token, payer keys and facilitators, as JSON for the x402 tests.
     CHAIN: JSON.stringify(inject<unknown>('chain')),
     X402_DEV_MODE: 'allow',
+    // Stripe top-ups: a test-mode-shaped secret key (Stripe's servers are stood in for) and the webhook signing secret.
+    STRIPE_SECRET_KEY: 'sk_test_paygate_not_a_real_key',
+    STRIPE_WEBHOOK_SECRET: 'whsec_paygate_test_signing_secret',
   }
 }

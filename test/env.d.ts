@@ -12,6 +12,8 @@ declare namespace Cloudflare {
     UPSTREAM_TOKEN: string
     CHAIN: string
     X402_DEV_MODE: string
+    STRIPE_SECRET_KEY: string
+    STRIPE_WEBHOOK_SECRET: string
   }
   interface GlobalProps {
     mainModule: typeof import('../src/index')

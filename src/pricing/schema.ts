@@ -7,6 +7,7 @@
 import { z } from 'zod'
 import { parseDollars } from '../money'
 import { PlansSchema } from './plans'
+import { StripeBlockSchema } from './stripe-config'
 import { fitsAsset, resolveTerms, X402BlockSchema, X402OverrideSchema } from './x402-config'
 
 const PRICE_MESSAGE = 'expected a decimal string of dollars with at most 6 decimals, e.g. "0.01"'
@@ -66,7 +67,7 @@ const UpstreamAuth = z.strictObject({
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 
 /** Paths the gate answers itself; no route may claim them. */
-export const RESERVED_PATHS = ['/admin', '/balance', '/__pay', '/pricing', '/credits', '/.well-known/x402']
+export const RESERVED_PATHS = ['/admin', '/balance', '/__pay', '/pricing', '/credits', '/.well-known/x402', '/stripe']
 
 const RoutePath = z
   .string()
@@ -181,6 +182,8 @@ export const RoutesFileSchema = z
     routes: z.array(RouteSchema).min(1, { error: 'at least one route is needed' }).max(1000),
     /** Plans the admin API can assign to keys (see pricing/plans). */
     plans: PlansSchema.optional(),
+    /** Card top-ups through Stripe Checkout (see pricing/stripe-config). */
+    stripe: StripeBlockSchema.optional(),
   })
   .superRefine((file, ctx) => {
     const buy = file.x402?.buyCredits

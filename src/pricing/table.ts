@@ -7,6 +7,7 @@ import { compilePlan, type CompiledPlan } from './plans'
 import { parseDollars } from '../money'
 import { compilePattern, matchPattern, normalizePath, type PathPattern } from './path'
 import type { RateLimit, RouteConfig, RoutesFile } from './schema'
+import { compileStripe, type StripeSettings } from './stripe-config'
 import { resolveTerms, type X402Terms } from './x402-config'
 
 /** Origin response headers must arrive within this time unless a route says otherwise. */
@@ -71,6 +72,8 @@ export interface PriceTable {
   buyCredits?: { minMicros: number; maxMicros: number }
   /** Plans keys can be put on, by name. */
   plans: Map<string, CompiledPlan>
+  /** Card top-ups through Stripe Checkout, when routes.json has a `stripe` block. */
+  stripe?: StripeSettings
 }
 
 function micros(price: string): number {
@@ -128,6 +131,7 @@ export function compileTable(file: RoutesFile): PriceTable {
     x402: table?.ok ? table.terms : undefined,
     buyCredits: buy && table?.ok ? { minMicros: micros(buy.min), maxMicros: micros(buy.max) } : undefined,
     plans: new Map(Object.entries(file.plans ?? {}).map(([name, plan]) => [name, compilePlan(plan)])),
+    stripe: file.stripe ? compileStripe(file.stripe) : undefined,
   }
 }
 

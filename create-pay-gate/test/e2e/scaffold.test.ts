@@ -55,9 +55,11 @@ beforeAll(async () => {
   cli = await pack(PACKAGE_DIR, work) // prepack builds dist/ and copies templates/
 }, 120_000)
 
+// Two installed projects are ~1.6 GB in ~45,000 files: on a busy disk removing them
+// takes far longer than the default 10 s hook timeout.
 afterAll(() => {
   if (work && !process.env.KEEP_E2E) rmSync(work, { recursive: true, force: true })
-})
+}, 180_000)
 
 describe('the packed library', () => {
   it('ships its source and its CLI, and nothing of the repository around it', async () => {

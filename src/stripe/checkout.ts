@@ -1,0 +1,113 @@
+/**
+ * @module stripe/checkout
+ * `POST /stripe/checkout {"package":"starter"}`: a key holder starts a Stripe
+ * Checkout Session for one of the operator's credit packages and is answered
+ * `{ url, id }`; the buyer pays on Stripe's page at `url`, and the webhook credits
+ * the key. The session's metadata names the key (by its admin id, never the key
+ * itself) and the package; the price is the operator's, never the caller's.
+ */
+import type { Context } from 'hono'
+import Stripe from 'stripe'
+import { z } from 'zod'
+import { accountStub, hashApiKey, looksLikeApiKey, presentedKey } from '../credits'
+import type { AppEnv } from '../env'
+import { GateError } from '../errors'
+import type { StripePackage, StripeSettings } from '../pricing'
+import type { StripeSettingsSource } from './webhook'
+
+/** How the gate reaches Stripe's API; tests put a stand-in for Stripe's servers here. */
+export type StripeFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+
+const Body = z.strictObject({ package: z.string().min(1).max(64) })
+
+/** One SDK client per secret key and isolate: building one sets up every resource. */
+function stripeClients(fetchFn: StripeFetch | undefined) {
+  let cached: { secret: string; client: Stripe } | undefined
+  return (secret: string): Stripe => {
+    if (cached?.secret !== secret) {
+      cached = {
+        secret,
+        client: new Stripe(secret, {
+          httpClient: Stripe.createFetchHttpClient(fetchFn),
+          // The SDK sends an Idempotency-Key with every POST, so one retry cannot make two sessions.
+          maxNetworkRetries: 1,
+          timeout: 15_000,
+        }),
+      }
+    }
+    return cached.client
+  }
+}
+
+async function readBody(c: Context<AppEnv>): Promise<z.infer<typeof Body>> {
+  const parsed = Body.safeParse(await c.req.json().catch(() => undefined))
+  if (!parsed.success) throw new GateError('invalid_request', 'Send the package to buy as JSON: {"package":"starter"}.')
+  return parsed.data
+}
+
+/** The key holder's admin key id; refuses keys that cannot be topped up. */
+async function buyerKeyId(c: Context<AppEnv>): Promise<string> {
+  const presented = presentedKey(c.req.raw.headers)
+  if (presented.kind === 'none') throw new GateError('missing_api_key', 'Send the API key to top up (Authorization: Bearer or X-API-Key).')
+  if (!looksLikeApiKey(presented.key)) throw new GateError('invalid_api_key', 'The API key is not valid.')
+  let view
+  try {
+    view = await accountStub(c.env.CREDITS, await hashApiKey(presented.key)).view()
+  } catch {
+    throw new GateError('ledger_unavailable', 'The key cannot be checked right now.')
+  }
+  if (!view) throw new GateError('invalid_api_key', 'The API key is not valid.')
+  const { status, id } = view.account
+  if (status === 'revoked') throw new GateError('key_revoked', 'The API key has been revoked.')
+  if (status === 'expired') throw new GateError('key_expired', 'The API key has expired.')
+  return id
+}
+
+/** The Checkout Session's parameters (https://docs.stripe.com/api/checkout/sessions/create). */
+export function sessionParams(settings: StripeSettings, pkg: StripePackage, keyId: string): Stripe.Checkout.SessionCreateParams {
+  const metadata = { key_id: keyId, package: pkg.name }
+  const subscription = pkg.name === settings.subscriptionPackage
+  const lineItem: Stripe.Checkout.SessionCreateParams.LineItem = pkg.price
+    ? { price: pkg.price, quantity: 1 }
+    : { price_data: { currency: pkg.currency, unit_amount: pkg.amount, product_data: { name: pkg.productName } }, quantity: 1 }
+  return {
+    mode: subscription ? 'subscription' : 'payment',
+    line_items: [lineItem],
+    client_reference_id: keyId,
+    metadata,
+    // Copied onto the subscription, so each renewal invoice names the key too
+    // (invoice.parent.subscription_details.metadata).
+    ...(subscription ? { subscription_data: { metadata } } : { payment_intent_data: { metadata } }),
+    success_url: settings.successUrl,
+    ...(settings.cancelUrl ? { cancel_url: settings.cancelUrl } : {}),
+  }
+}
+
+/** The checkout handler. `fetchFn` reaches Stripe's API (default: the global fetch). */
+export function checkoutHandler(settingsOf: StripeSettingsSource, fetchFn?: StripeFetch) {
+  const clientFor = stripeClients(fetchFn)
+  return async function stripeCheckout(c: Context<AppEnv>): Promise<Response> {
+    const secret = c.env.STRIPE_SECRET_KEY
+    if (!secret) throw new GateError('not_found', 'Stripe top-ups are not enabled on this gate.')
+    const keyId = await buyerKeyId(c)
+    const { package: name } = await readBody(c)
+    const settings = await settingsOf(c.env)
+    if (!settings) throw new GateError('not_found', 'Stripe top-ups are not enabled on this gate.')
+    const pkg = settings.packages.get(name)
+    if (!pkg) {
+      throw new GateError('invalid_request', `No package named "${name}".`, { details: { packages: [...settings.packages.keys()] } })
+    }
+    let session: Stripe.Checkout.Session
+    try {
+      session = await clientFor(secret).checkout.sessions.create(sessionParams(settings, pkg, keyId))
+    } catch (error) {
+      // Stripe's error type and code say what went wrong (a bad price id, a bad key)
+      // without any secret; the caller only learns that Stripe said no.
+      const { type, code, statusCode } = error as { type?: string; code?: string; statusCode?: number }
+      console.error(`pay-gate: stripe checkout for ${keyId} (${name}) failed: ${type ?? 'error'} ${code ?? ''} ${statusCode ?? ''}`)
+      throw new GateError('upstream_unreachable', 'Stripe did not create the checkout session; try again later.')
+    }
+    if (!session.url) throw new GateError('upstream_unreachable', 'Stripe created a session without a payment page.')
+    return c.json({ url: session.url, id: session.id }, 200, { 'cache-control': 'no-store' })
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * @module stripe/webhook
+ * `POST /stripe/webhook`: Stripe tells the gate a payment arrived.
+ *
+ * The signature is checked with Stripe's own SDK (`constructEventAsync` with its
+ * Web Crypto provider): HMAC-SHA256 of `${t}.${rawBody}` under the endpoint's
+ * secret, compared in constant time against every `v1` in `Stripe-Signature`, and
+ * `t` no older than 300 s (https://docs.stripe.com/webhooks#verify-events). Nothing
+ * is read from an event before that passes.
+ *
+ * How the answer steers Stripe's retries (https://docs.stripe.com/webhooks#retries):
+ * 2xx for everything decided, credited or deliberately ignored; 5xx when the
+ * ledger could not be reached, so Stripe delivers again later — safe, as the
+ * top-up is idempotent per payment (see stripe/events `Credit.reference`).
+ */
+import type { Context } from 'hono'
+import Stripe from 'stripe'
+import type { AppEnv } from '../env'
+import { GateError } from '../errors'
+import { formatDollars } from '../money'
+import type { StripeSettings } from '../pricing'
+import { readBytesWithin } from '../gate/request-body'
+import { accountOfKeyId } from './accounts'
+import { interpretEvent, type Credit } from './events'
+
+/** Stripe's events are a few kB; anything this large is not one. */
+const MAX_EVENT_BYTES = 512 * 1024
+
+/** Seconds a signature's timestamp may be old: Stripe's default, written out. */
+export const SIGNATURE_TOLERANCE_SECONDS = 300
+
+const cryptoProvider = Stripe.createSubtleCryptoProvider()
+
+/** Where the routes.json `stripe` block comes from (the gate's route-table cache). */
+export type StripeSettingsSource = (env: AppEnv['Bindings']) => Promise<StripeSettings | undefined>
+
+/** The webhook handler. */
+export function webhookHandler(settingsOf: StripeSettingsSource) {
+  return async function stripeWebhook(c: Context<AppEnv>): Promise<Response> {
+    const secret = c.env.STRIPE_WEBHOOK_SECRET
+    if (!secret) throw new GateError('not_found', 'Stripe top-ups are not enabled on this gate.')
+    const signature = c.req.header('stripe-signature')
+    if (!signature) throw new GateError('invalid_request', 'The Stripe-Signature header is missing.')
+    const body = await readBytesWithin(c.req.raw, MAX_EVENT_BYTES)
+    if (!body) throw new GateError('body_too_large', 'The event is larger than any Stripe event.')
+
+    let event: { id: string; type: string; data: { object: unknown } }
+    try {
+      event = await Stripe.webhooks.constructEventAsync(body, signature, secret, SIGNATURE_TOLERANCE_SECONDS, cryptoProvider)
+    } catch {
+      // The SDK's message says which check failed (no signature for this secret,
+      // timestamp outside the tolerance, unparsable header); none of it is secret,
+      // but the caller may be anyone, so it gets one answer.
+      throw new GateError('invalid_request', 'The Stripe signature is not valid for this endpoint, or its timestamp is too old.')
+    }
+
+    const settings = await settingsOf(c.env)
+    // A signed event with no packages configured: say so with a 404, so Stripe
+    // keeps retrying until the operator pushes the `stripe` block.
+    if (!settings) throw new GateError('not_found', 'No "stripe" block in the route table.')
+    const verdict = interpretEvent(event, settings)
+    if (verdict.kind === 'ignore') {
+      if (verdict.reason !== 'event_type_not_handled' && verdict.reason !== 'not_paid' && verdict.reason !== 'not_a_renewal') {
+        console.error(`pay-gate: stripe event ${event.id} (${event.type}) not credited: ${verdict.reason}${verdict.detail ? ` (${verdict.detail})` : ''}`)
+      }
+      return c.json({ received: true, credited: false, reason: verdict.reason })
+    }
+    return credit(c, event.id, verdict.credit)
+  }
+}
+
+async function credit(c: Context<AppEnv>, eventId: string, credit: Credit): Promise<Response> {
+  let result
+  try {
+    const account = await accountOfKeyId(c.env, credit.keyId)
+    if (!account) {
+      console.error(`pay-gate: stripe event ${eventId} paid for unknown key ${credit.keyId}; not credited`)
+      return c.json({ received: true, credited: false, reason: 'unknown_key' })
+    }
+    result = await account.topUp(credit.pkg.micros, credit.label, credit.reference)
+  } catch (error) {
+    console.error(`pay-gate: stripe event ${eventId}: ledger unreachable (${(error as Error).message}); Stripe will retry`)
+    throw new GateError('ledger_unavailable', 'The ledger could not be reached; deliver the event again.')
+  }
+  if (!result.ok) {
+    console.error(`pay-gate: PAID BUT NOT CREDITED: stripe event ${eventId} for key ${credit.keyId}: ${result.reason}`)
+    const reason = result.reason === 'invalid_api_key' ? 'unknown_key' : result.reason
+    return c.json({ received: true, credited: false, reason })
+  }
+  return c.json({ received: true, credited: true, key: credit.keyId, credits: formatDollars(credit.pkg.micros) })
+}
