@@ -9,7 +9,7 @@
 import { GateError, type ErrorCode } from '../errors'
 import { idKey, INTERNAL_ERROR, INVALID_REQUEST, jsonRpcError, type JsonRpcId, type ParsedBody } from '../mcp'
 import { formatDollars } from '../money'
-import { readBytesWithin } from './request-body'
+import { readBytesWithin } from '../request-body'
 
 /** JSON-RPC code for "payment required" on MCP routes (the code MCP payment drafts use). */
 export const PAYMENT_REQUIRED_CODE = -32402

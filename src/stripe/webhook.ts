@@ -19,7 +19,7 @@ import type { AppEnv } from '../env'
 import { GateError } from '../errors'
 import { formatDollars } from '../money'
 import type { StripeSettings } from '../pricing'
-import { readBytesWithin } from '../gate/request-body'
+import { readBytesWithin } from '../request-body'
 import { accountOfKeyId } from './accounts'
 import { interpretEvent, type Credit } from './events'
 

@@ -1,8 +1,8 @@
 /**
- * @module gate/request-body
- * Reading a request body whole, within a limit, stopping as soon as it is passed:
- * for MCP bodies the gate must parse, and for plain HTTP bodies sent with an
- * Idempotency-Key, whose request must be identified by its body too (or a retry
+ * @module request-body
+ * Reading a request body whole, within a limit, stopping as soon as it is passed
+ * (shared by the gate and the Stripe webhook): for MCP bodies the gate must parse,
+ * for plain HTTP bodies sent with an Idempotency-Key, whose request must be identified by its body too (or a retry
  * with another body would be served free as a "replay").
  */
 
