@@ -1,0 +1,115 @@
+/**
+ * `pay-gate serve`: the gate of this project on our own host, on workerd, the
+ * runtime Cloudflare runs it on. Same code as the deployment: wrangler builds
+ * it as `wrangler deploy` would; same bindings, stored on local disk.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, relative, resolve } from 'node:path'
+import { processWrangler, type Wrangler } from '../routes'
+import { CliError, out, palette, type Io } from '../ui'
+import { checkRoutesText } from '../validate'
+import { bundleWorker } from './bundle'
+import { startGate } from './gate'
+import { collectSecrets, readEnvFile } from './secrets'
+import { loadToolchain } from './toolchain'
+
+type Flags = Record<string, string | boolean | undefined>
+
+/**
+ * How long a stop waits before shutting workerd down: the gate's settlement
+ * queue sends every waiting settlement within 2 s (MAX_WAIT_MS in
+ * src/gate/settlement-queue.ts); stopping sooner would let holds expire
+ * uncharged instead of committed.
+ */
+export const DRAIN_MS = 2_500
+
+export interface ServeDeps {
+  wrangler?: Wrangler
+  /** Resolves when the server should stop; default: SIGINT or SIGTERM. */
+  stopSignal?: Promise<string>
+}
+
+function stringFlag(flags: Flags, name: string, fallback: string): string {
+  const value = flags[name]
+  return typeof value === 'string' ? value : fallback
+}
+
+function parsePort(text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65_535) throw new CliError(`--port must be a port number (0–65535), not "${text}"`, undefined, 2)
+  return Number(text)
+}
+
+/** The first SIGINT or SIGTERM; a second one exits at once. */
+function processStopSignal(): Promise<string> {
+  return new Promise((resolveStop) => {
+    let stopping = false
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) process.exit(130)
+      stopping = true
+      resolveStop(signal)
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  })
+}
+
+const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms))
+
+/** Validated routes.json text, or the same report as `pay-gate validate` and exit 1. */
+function readRoutes(routesPath: string, shown: string): { text: string; routes: ReturnType<typeof checkRoutesText> } {
+  let text: string
+  try {
+    text = readFileSync(routesPath, 'utf8')
+  } catch (error) {
+    throw new CliError(`cannot read ${shown}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, 'Pass the routes file: pay-gate serve --routes path/to/routes.json')
+  }
+  return { text, routes: checkRoutesText(text) }
+}
+
+export async function serve(io: Io, flags: Flags, deps: ServeDeps = {}): Promise<number> {
+  const { red, green, yellow, dim, bold } = palette(io)
+  const routesShown = stringFlag(flags, 'routes', 'routes.json')
+  const configPath = resolve(io.cwd, stringFlag(flags, 'config', 'wrangler.toml'))
+  const dataDir = resolve(io.cwd, stringFlag(flags, 'data', './pay-gate-data'))
+  const host = stringFlag(flags, 'host', '127.0.0.1')
+  const port = parsePort(stringFlag(flags, 'port', '8787'))
+
+  const { text: routesText, routes } = readRoutes(resolve(io.cwd, routesShown), routesShown)
+  if (!routes.ok) {
+    io.stderr.write(`${red('✖')} ${bold(routesShown)}: ${routes.issues.length} problem(s)\n`)
+    for (const issue of routes.issues) io.stderr.write(`  ${dim(issue.path)}: ${issue.message}\n`)
+    io.stderr.write('not started\n')
+    return 1
+  }
+  try {
+    readFileSync(configPath)
+  } catch {
+    throw new CliError(`no wrangler config at ${configPath}`, 'Run pay-gate serve in the gate project, or pass --config path/to/wrangler.toml')
+  }
+  const envFile = typeof flags['env-file'] === 'string' ? readEnvFile(resolve(io.cwd, flags['env-file'])) : undefined
+  const projectDir = dirname(configPath)
+  const toolchain = await loadToolchain(projectDir)
+  const { bindings, missing } = collectSecrets(io.env, envFile, routes.file)
+
+  mkdirSync(dataDir, { recursive: true })
+  const tmpDir = mkdtempSync(join(tmpdir(), 'pay-gate-serve-'))
+  try {
+    // Wrangler's telemetry stays off on a server unless the operator turned it on.
+    process.env.WRANGLER_SEND_METRICS ??= 'false'
+    const modules = bundleWorker(deps.wrangler ?? processWrangler(projectDir), configPath, join(tmpDir, 'bundle'))
+    const gate = await startGate({ toolchain, configPath, modules, dataDir, tmpDir, host, port, bindings, routesText, routesBinding: 'ROUTES' })
+    const where = relative(io.cwd, dataDir) || '.'
+    out(io, `${green('✔')} pay-gate is serving ${bold(gate.url.href.replace(/\/$/, ''))}`)
+    out(io, dim(`  routes: ${routesShown} (${routes.file.routes.length} route(s))  data: ${where.startsWith('..') ? dataDir : where}  workerd via wrangler ${toolchain.wranglerVersion}`))
+    for (const name of missing) io.stderr.write(`${yellow('!')} ${name} is not set${name === 'ADMIN_TOKEN' ? ': the admin API refuses every request' : ''}\n`)
+    const signal = await (deps.stopSignal ?? processStopSignal())
+    out(io, dim(`${signal}: stopping (letting queued settlements reach their accounts)…`))
+    await sleep(DRAIN_MS)
+    await gate.stop()
+    out(io, 'stopped')
+    return 0
+  } finally {
+    rmSync(tmpDir, { recursive: true, force: true })
+  }
+}
