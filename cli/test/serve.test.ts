@@ -148,7 +148,11 @@ describe.runIf(built)('pay-gate serve', () => {
     mkdirSync(join(project, 'node_modules'))
     const shared = join(repo, 'templates', 'shared')
     const toml = readFileSync(join(shared, 'wrangler.toml'), 'utf8').replaceAll('<WORKER_NAME>', 'my-gate').replaceAll('<COMPATIBILITY_DATE>', '2026-11-01')
-    writeFileSync(join(project, 'wrangler.toml'), toml)
+    // Plus a D1 database with a migration, as a gate that keeps records in D1 has.
+    const d1 = '\n[[d1_databases]]\nbinding = "RECORDS"\ndatabase_name = "records"\ndatabase_id = "00000000-0000-0000-0000-000000000000"\n'
+    writeFileSync(join(project, 'wrangler.toml'), toml + d1)
+    mkdirSync(join(project, 'migrations'))
+    writeFileSync(join(project, 'migrations', '0001_records.sql'), 'CREATE TABLE records (id INTEGER PRIMARY KEY, note TEXT);\n')
     writeFileSync(join(project, 'src', 'index.ts'), readFileSync(join(shared, 'src', 'index.ts')))
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'my-gate', private: true, type: 'module' }))
     writeFileSync(join(project, 'routes.json'), JSON.stringify({ version: 1, routes: [{ path: '/v1/*', origin: originUrl, price: '0.05' }] }))
@@ -156,10 +160,12 @@ describe.runIf(built)('pay-gate serve', () => {
     writeFileSync(join(project, '.dev.vars'), 'ADMIN_TOKEN=dev-only-token-0123456789abcdef\n')
     symlinkSync(repo, join(project, 'node_modules', 'pay-gate'), 'dir')
     symlinkSync(join(repo, 'node_modules', 'wrangler'), join(project, 'node_modules', 'wrangler'), 'dir')
+    symlinkSync(join(repo, 'node_modules', '.bin'), join(project, 'node_modules', '.bin'), 'dir')
 
     const gate = await startServe([], childEnv({ ADMIN_TOKEN }), project)
     try {
       expect(gate.output()).toContain('routes: routes.json (1 route(s))  data: pay-gate-data')
+      expect(gate.output()).toContain('D1 migrations up to date: RECORDS')
       const devToken = await fetch(`${gate.url}/admin/keys`, { headers: { authorization: 'Bearer dev-only-token-0123456789abcdef' } })
       expect(devToken.status).toBe(401)
       const created = await admin(gate.url, '/admin/keys', { method: 'POST', body: JSON.stringify({ name: 'generated', credits: '2' }) })
@@ -174,6 +180,7 @@ describe.runIf(built)('pay-gate serve', () => {
       expect((await gate.stop()).code).toBe(0)
     }
     expect(existsSync(join(project, 'pay-gate-data', 'v3', 'do', 'my-gate-CreditAccount'))).toBe(true)
+    expect(existsSync(join(project, 'pay-gate-data', 'v3', 'd1'))).toBe(true)
   })
 
   it('refuses to start on an invalid routes file, with the same report as validate', () => {

@@ -11,6 +11,8 @@ import type { Toolchain } from './toolchain'
 export interface GateOptions {
   toolchain: Toolchain
   configPath: string
+  /** The worker's name in wrangler.toml: Durable Object storage is kept per name and class. */
+  name: string
   modules: WorkerModule[]
   /** Absolute; storage lives in `<data>/v3`, the layout of `wrangler dev --persist-to <data>`. */
   dataDir: string
@@ -38,7 +40,6 @@ export async function startGate(options: GateOptions): Promise<RunningGate> {
   // (development secrets); our secrets come in as `bindings` below.
   const noEnvFile = join(options.tmpDir, 'no-such.env')
   const { workerOptions } = wrangler.unstable_getMiniflareWorkerOptions(options.configPath, undefined, { envFiles: [noEnvFile] } as never)
-  const config = wrangler.unstable_readConfig({ config: options.configPath }, { hideWarnings: true })
   // Miniflare 5 takes no module rules: the bundle's modules are listed one by one.
   const { modulesRules: _rules, ...sourceless } = workerOptions
   const stopSignals = ['SIGINT', 'SIGTERM'] as const
@@ -57,7 +58,7 @@ export async function startGate(options: GateOptions): Promise<RunningGate> {
       workers: [
         {
           ...sourceless,
-          name: config.name ?? 'worker',
+          name: options.name,
           bindings: { ...(sourceless.bindings ?? {}), ...options.bindings },
           modules: options.modules,
           modulesRoot: join(options.modules[0]?.path ?? options.tmpDir, '..'),
