@@ -196,6 +196,22 @@ describe.runIf(built)('pay-gate serve', () => {
     expect(existsSync(join(dir, 'never'))).toBe(false)
   })
 
+  it('says so, in one line and a hint, when its port is taken', { timeout: 60_000 }, async () => {
+    const taken = createServer()
+    await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done))
+    const port = String((taken.address() as AddressInfo).port)
+    try {
+      const child = spawn(process.execPath, [bin, 'serve', '--routes', join(dir, 'routes.json'), '--data', join(dir, 'taken'), '--port', port], { cwd: repo, env: childEnv({ ADMIN_TOKEN }) })
+      let stderr = ''
+      child.stderr.on('data', (chunk: Buffer) => (stderr += String(chunk)))
+      const code = await new Promise<number | null>((done) => child.once('exit', done))
+      expect(code).toBe(1)
+      expect(stderr).toBe(`✖ 127.0.0.1:${port} is already in use\n  Stop what listens there, or pass another --port.\n`)
+    } finally {
+      await new Promise<void>((done) => taken.close(() => done()))
+    }
+  })
+
   it('refuses a bad port and a missing wrangler config with a clear message', () => {
     const pay = (...args: string[]) => spawnSync(process.execPath, [bin, 'serve', ...args], { cwd: repo, encoding: 'utf8', env: childEnv() })
     const port = pay('--port', 'http')

@@ -28,12 +28,6 @@ export const DRAIN_MS = 2_500
 /** The KV binding the gate reads its route table from (src/env.ts). */
 const ROUTES_BINDING = 'ROUTES'
 
-export interface ServeDeps {
-  wrangler?: Wrangler
-  /** Resolves when the server should stop; default: SIGINT or SIGTERM. */
-  stopSignal?: Promise<string>
-}
-
 function stringFlag(flags: Flags, name: string, fallback: string): string {
   const value = flags[name]
   return typeof value === 'string' ? value : fallback
@@ -60,6 +54,13 @@ function processStopSignal(): Promise<string> {
 
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms))
 
+/** Why workerd did not start, as a CliError: Miniflare's own errors carry a stack nobody needs. */
+function startFailure(error: unknown, host: string, port: number): CliError {
+  const { code, message } = error as { code?: string; message?: string }
+  if (code === 'ERR_ADDRESS_IN_USE') return new CliError(`${host}:${port} is already in use`, 'Stop what listens there, or pass another --port.')
+  return new CliError(`the gate did not start: ${(message ?? String(error)).split('\n')[0]}`)
+}
+
 /** Validated routes.json text, or the same report as `pay-gate validate` and exit 1. */
 function readRoutes(routesPath: string, shown: string): { text: string; routes: ReturnType<typeof checkRoutesText> } {
   let text: string
@@ -71,7 +72,12 @@ function readRoutes(routesPath: string, shown: string): { text: string; routes: 
   return { text, routes: checkRoutesText(text) }
 }
 
-export async function serve(io: Io, flags: Flags, deps: ServeDeps = {}): Promise<number> {
+/**
+ * Runs until SIGINT or SIGTERM, then stops cleanly and returns 0.
+ * @param runWrangler tests may pass their own; default: the project's wrangler
+ * @throws CliError when the gate cannot start (nothing is left running)
+ */
+export async function serve(io: Io, flags: Flags, runWrangler?: Wrangler): Promise<number> {
   const { red, green, yellow, dim, bold } = palette(io)
   const routesShown = stringFlag(flags, 'routes', 'routes.json')
   const configPath = resolve(io.cwd, stringFlag(flags, 'config', 'wrangler.toml'))
@@ -101,7 +107,7 @@ export async function serve(io: Io, flags: Flags, deps: ServeDeps = {}): Promise
   try {
     // Wrangler's telemetry stays off on a server unless the operator turned it on.
     process.env.WRANGLER_SEND_METRICS ??= 'false'
-    const wrangler = deps.wrangler ?? processWrangler(projectDir)
+    const wrangler = runWrangler ?? processWrangler(projectDir)
     const config = toolchain.wrangler.unstable_readConfig({ config: configPath }, { hideWarnings: true })
     if (!config.kv_namespaces.some((kv: { binding: string }) => kv.binding === ROUTES_BINDING)) {
       throw new CliError(`${relative(io.cwd, configPath)} binds no KV namespace as ${ROUTES_BINDING}: the gate reads its route table there`, 'Add the [[kv_namespaces]] block of the pay-gate template.')
@@ -109,7 +115,9 @@ export async function serve(io: Io, flags: Flags, deps: ServeDeps = {}): Promise
     const modules = bundleWorker(wrangler, configPath, join(tmpDir, 'bundle'))
     const migrated = applyD1Migrations(wrangler, config.d1_databases, configPath, dataDir)
     const name = config.name ?? 'worker'
-    const gate = await startGate({ toolchain, configPath, name, modules, dataDir, tmpDir, host, port, bindings, routesText, routesBinding: ROUTES_BINDING })
+    const gate = await startGate({ toolchain, configPath, name, modules, dataDir, tmpDir, host, port, bindings, routesText, routesBinding: ROUTES_BINDING }).catch((error: unknown) => {
+      throw startFailure(error, host, port)
+    })
     const where = relative(io.cwd, dataDir) || '.'
     // One write, so whoever watches the output (a test, the journal) sees the whole block at once.
     const lines = [
@@ -119,7 +127,7 @@ export async function serve(io: Io, flags: Flags, deps: ServeDeps = {}): Promise
     if (migrated.length > 0) lines.push(dim(`  D1 migrations up to date: ${migrated.join(', ')}`))
     out(io, lines.join('\n'))
     for (const name of missing) io.stderr.write(`${yellow('!')} ${name} is not set${name === 'ADMIN_TOKEN' ? ': the admin API refuses every request' : ''}\n`)
-    const signal = await (deps.stopSignal ?? processStopSignal())
+    const signal = await processStopSignal()
     out(io, dim(`${signal}: stopping (letting queued settlements reach their accounts)…`))
     await sleep(DRAIN_MS)
     await gate.stop()
