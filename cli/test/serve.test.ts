@@ -118,8 +118,11 @@ describe.runIf(built)('pay-gate serve', () => {
     expect(stopped.output).toContain('stopped')
     expect(stopped.output).not.toContain(ADMIN_TOKEN)
 
-    // Second run: the same data folder, the secret from the environment this time.
-    const second = await startServe(['--routes', routes, '--data', data], childEnv({ ADMIN_TOKEN }))
+    // Second run: the same data folder, the secret from the environment this time,
+    // and a new price: the file given at start replaces the table kept in KV.
+    const repriced = join(dir, 'routes-repriced.json')
+    writeFileSync(repriced, JSON.stringify({ version: 1, routes: [{ path: '/api/*', method: 'GET', origin: originUrl, price: '0.03' }] }))
+    const second = await startServe(['--routes', repriced, '--data', data], childEnv({ ADMIN_TOKEN }))
     try {
       const shown = await admin(second.url, `/admin/keys/${key.id}?ledger=10`)
       expect(shown.status).toBe(200)
@@ -133,6 +136,12 @@ describe.runIf(built)('pay-gate serve', () => {
       const balance = await fetch(`${second.url}/balance`, { headers: { authorization: `Bearer ${key.key}` } })
       expect(await balance.json()).toMatchObject({ credits: '0.98' })
       expect(originHits).toHaveLength(1)
+
+      const repricedCall = await fetch(`${second.url}/api/forecast`, { headers: { 'x-api-key': key.key } })
+      expect(repricedCall.status).toBe(200)
+      expect(originHits).toEqual(['GET /api/forecast?city=paris', 'GET /api/forecast'])
+      const after = await fetch(`${second.url}/balance`, { headers: { authorization: `Bearer ${key.key}` } })
+      expect(await after.json()).toMatchObject({ credits: '0.95' })
     } finally {
       const again = await second.stop()
       expect(again.code).toBe(0)

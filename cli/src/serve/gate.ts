@@ -3,7 +3,7 @@
  * wrangler.toml (Durable Objects with their SQLite storage, KV, D1, vars),
  * persisted under the data folder, with the route table seeded into KV.
  */
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { ROUTES_KV_KEY } from '../../../src/pricing/store'
 import type { WorkerModule } from './bundle'
 import type { Toolchain } from './toolchain'
@@ -39,15 +39,17 @@ export async function startGate(options: GateOptions): Promise<RunningGate> {
   // A missing env file: wrangler must not read the project's .dev.vars or .env
   // (development secrets); our secrets come in as `bindings` below.
   const noEnvFile = join(options.tmpDir, 'no-such.env')
-  const { workerOptions } = wrangler.unstable_getMiniflareWorkerOptions(options.configPath, undefined, { envFiles: [noEnvFile] } as never)
+  // `envFiles` is read by wrangler (options?.envFiles) but missing from its published type.
+  const readOptions = { envFiles: [noEnvFile] } as Parameters<typeof wrangler.unstable_getMiniflareWorkerOptions>[2]
+  const { workerOptions } = wrangler.unstable_getMiniflareWorkerOptions(options.configPath, undefined, readOptions)
   // Miniflare 5 takes no module rules: the bundle's modules are listed one by one.
   const { modulesRules: _rules, ...sourceless } = workerOptions
   const stopSignals = ['SIGINT', 'SIGTERM'] as const
   const ownListeners = new Map(stopSignals.map((signal) => [signal, new Set(process.listeners(signal))]))
-  const mf = new miniflare.Miniflare(
+  const optionsOn = (host: string, port: number) =>
     miniflare.convertV4MiniflareOptions({
-      host: options.host,
-      port: options.port,
+      host,
+      port,
       // Request.cf would otherwise be fetched from workers.cloudflare.com at start.
       cf: false,
       logRequests: false,
@@ -61,12 +63,20 @@ export async function startGate(options: GateOptions): Promise<RunningGate> {
           name: options.name,
           bindings: { ...(sourceless.bindings ?? {}), ...options.bindings },
           modules: options.modules,
-          modulesRoot: join(options.modules[0]?.path ?? options.tmpDir, '..'),
+          modulesRoot: dirname(options.modules[0]?.path ?? options.tmpDir),
         },
       ],
-    } as never)
-  )
+    })
+  // First on a private loopback port, to put routes.json into KV before any
+  // client can reach the gate: an isolate that read the previous run's table
+  // would keep it for ROUTES_CACHE_TTL_SECONDS. Then on the real address, with
+  // fresh isolates (setOptions restarts workerd; storage stays).
+  const mf = new miniflare.Miniflare(optionsOn('127.0.0.1', 0))
   try {
+    await mf.ready
+    const kv = await mf.getKVNamespace(options.routesBinding)
+    await kv.put(ROUTES_KV_KEY, JSON.stringify(JSON.parse(options.routesText)))
+    await mf.setOptions(optionsOn(options.host, options.port))
     const url = await mf.ready
     // Miniflare's exit hook kills workerd and exits on SIGINT/SIGTERM at once;
     // `serve` takes those signals over to let queued settlements drain first.
@@ -74,8 +84,6 @@ export async function startGate(options: GateOptions): Promise<RunningGate> {
     for (const signal of stopSignals) {
       for (const listener of process.listeners(signal)) if (!ownListeners.get(signal)?.has(listener)) process.removeListener(signal, listener)
     }
-    const kv = await mf.getKVNamespace(options.routesBinding)
-    await kv.put(ROUTES_KV_KEY, JSON.stringify(JSON.parse(options.routesText)))
     return { url, stop: () => mf.dispose() }
   } catch (error) {
     await mf.dispose().catch(() => undefined)
