@@ -60,6 +60,21 @@ export const COMMANDS: CommandSpec[] = [
   { name: 'keys suspend', usage: 'keys suspend <id>', summary: 'stop a key until it is resumed', positionals: [1, 1], flags: KEY_FLAGS },
   { name: 'keys resume', usage: 'keys resume <id>', summary: 'resume a suspended key', positionals: [1, 1], flags: KEY_FLAGS },
   { name: 'keys revoke', usage: 'keys revoke <id>', summary: 'revoke a key for good', positionals: [1, 1], flags: KEY_FLAGS },
+  {
+    name: 'serve',
+    usage: 'serve',
+    summary: 'run the gate on this host (workerd), storage on local disk',
+    positionals: [0, 0],
+    flags: {
+      routes: { type: 'string', value: 'file', help: 'the routes file, loaded at start (default: routes.json)' },
+      port: { type: 'string', value: 'n', help: 'port to listen on; 0 picks a free one (default: 8787)' },
+      host: { type: 'string', value: 'addr', help: 'address to listen on (default: 127.0.0.1)' },
+      data: { type: 'string', value: 'dir', help: 'where balances, keys and KV are kept (default: ./pay-gate-data)' },
+      config: { type: 'string', value: 'file', help: 'the wrangler config of the gate (default: wrangler.toml)' },
+      'env-file': { type: 'string', value: 'file', help: 'KEY=value secrets (ADMIN_TOKEN, upstream credentials), added to the environment\'s' },
+      help: HELP,
+    },
+  },
   { name: 'version', usage: 'version', summary: 'print the version', positionals: [0, 0], flags: { help: HELP } },
 ]
 
@@ -124,6 +139,7 @@ export function helpText(target: { command?: CommandSpec; group?: string } = {})
     '',
     'Run pay-gate <command> --help for its options.',
     'keys commands read the admin token from $PAY_GATE_ADMIN_TOKEN (or --token-env NAME).',
+    'serve reads the gate\'s secrets (ADMIN_TOKEN, …) from its environment and --env-file.',
     '',
   ].join('\n')
 }

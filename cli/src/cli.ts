@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { helpText, parseCli } from './args'
 import { callAdmin, formatKeys, keyRequest, type KeyAction } from './keys'
+import { serve } from './serve/command'
 import { diffRoutes, processWrangler, readLive, upload, type KvTarget, type Wrangler } from './routes'
 import { CliError, out, palette, printError, processIo, type Io } from './ui'
 import { checkRoutesText } from './validate'
@@ -130,6 +131,7 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
     if (command === 'routes push') return push(io, flags, wrangler)
     if (command === 'routes pull') return pull(io, flags, wrangler)
     if (command.startsWith('keys ')) return await keys(io, command.slice(5) as KeyAction, args, flags, deps)
+    if (command === 'serve') return await serve(io, flags, deps.wrangler)
     throw new CliError(`unknown command: ${command}`, undefined, 2)
   } catch (error) {
     if (error instanceof CliError) {
