@@ -60,6 +60,9 @@ export const COMMANDS: CommandSpec[] = [
   { name: 'keys suspend', usage: 'keys suspend <id>', summary: 'stop a key until it is resumed', positionals: [1, 1], flags: KEY_FLAGS },
   { name: 'keys resume', usage: 'keys resume <id>', summary: 'resume a suspended key', positionals: [1, 1], flags: KEY_FLAGS },
   { name: 'keys revoke', usage: 'keys revoke <id>', summary: 'revoke a key for good', positionals: [1, 1], flags: KEY_FLAGS },
+  { name: 'keys rotate', usage: 'keys rotate <id>', summary: 'new secret for the same account; the old one stops working', positionals: [1, 1], flags: KEY_FLAGS },
+  { name: 'keys plan', usage: 'keys plan <id> --plan <name|none>', summary: 'put a key on a plan from routes.json', positionals: [1, 1], flags: { plan: { type: 'string', value: 'name', help: 'a plan routes.json defines, or "none" for list prices' }, ...KEY_FLAGS } },
+  { name: 'keys grant', usage: 'keys grant <id> --credits <dollars> --expires <ISO time>', summary: 'grant credits that expire (a trial)', positionals: [1, 1], flags: { credits: CREDITS, expires: { type: 'string', value: 'time', help: 'when they expire, e.g. 2026-12-31T23:59:59Z' }, ...KEY_FLAGS } },
   {
     name: 'serve',
     usage: 'serve',

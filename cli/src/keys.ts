@@ -11,7 +11,7 @@ export interface AdminClient {
   fetch?: typeof fetch
 }
 
-export type KeyAction = 'create' | 'list' | 'show' | 'topup' | 'suspend' | 'resume' | 'revoke'
+export type KeyAction = 'create' | 'list' | 'show' | 'topup' | 'suspend' | 'resume' | 'revoke' | 'rotate' | 'plan' | 'grant'
 
 export function checkCredits(value: string | undefined, flag = '--credits'): string {
   if (value === undefined) throw new CliError(`${flag} is required`, 'e.g. --credits 5 or --credits 0.50', 2)
@@ -39,6 +39,15 @@ export function keyRequest(action: KeyAction, id: string | undefined, flags: Rec
       return { method: 'GET', path: `${one}${typeof flags.ledger === 'string' ? `?ledger=${encodeURIComponent(flags.ledger)}` : ''}` }
     case 'topup':
       return { method: 'POST', path: `${one}/topup`, body: { credits: checkCredits(flags.credits as string | undefined) } }
+    case 'plan': {
+      if (typeof flags.plan !== 'string' || flags.plan === '') throw new CliError('--plan is required', 'e.g. --plan starter, or --plan none for list prices', 2)
+      return { method: 'PUT', path: `${one}/plan`, body: { plan: flags.plan === 'none' ? null : flags.plan } }
+    }
+    case 'grant': {
+      const expires = typeof flags.expires === 'string' ? Date.parse(flags.expires) : Number.NaN
+      if (Number.isNaN(expires)) throw new CliError('--expires needs a time', 'e.g. --expires 2026-12-31T23:59:59Z', 2)
+      return { method: 'POST', path: `${one}/grants`, body: { credits: checkCredits(flags.credits as string | undefined), expiresAt: new Date(expires).toISOString() } }
+    }
     default:
       return { method: 'POST', path: `${one}/${action}` }
   }
@@ -105,6 +114,14 @@ export function formatKeys(action: KeyAction, body: Record<string, unknown>): st
     }
     case 'topup':
       return `topped up ${describe(body)}`
+    case 'rotate':
+      return [`rotated ${describe(body)}`, `new key: ${String(body.key)}`, 'The old key no longer works. This is the only time the new key is shown: store it now.'].join('\n')
+    case 'plan': {
+      const plan = body.plan as { name?: string } | null
+      return `${describe(body)}  plan: ${plan?.name ?? 'none (list prices)'}`
+    }
+    case 'grant':
+      return `granted ${describe(body)}`
     default:
       return `${action === 'resume' ? 'resumed' : action === 'revoke' ? 'revoked' : 'suspended'} ${describe(body)}`
   }

@@ -38,6 +38,12 @@ beforeAll(async () => {
     if (req.method === 'GET' && path === '/admin/keys') return send(200, { keys: [KEY, { ...KEY, id: 'key_2', status: 'suspended' }], next: null })
     if (req.method === 'GET' && path === '/admin/keys/key_1') return send(200, { ...KEY, ledger: [{ kind: 'topup', amount: '5' }] })
     if (req.method === 'POST' && path === '/admin/keys/key_1/topup') return send(200, { ...KEY, credits: '6' })
+    if (req.method === 'POST' && path === '/admin/keys/key_1/rotate') return send(200, { ...KEY, key: 'pg_new_secret' })
+    if (req.method === 'PUT' && path === '/admin/keys/key_1/plan') {
+      const plan = (body as { plan: string | null }).plan
+      return send(200, { ...KEY, plan: plan === null ? null : { name: plan, kind: 'payg' } })
+    }
+    if (req.method === 'POST' && path === '/admin/keys/key_1/grants') return send(200, { ...KEY, credits: '6' })
     const status = /^\/admin\/keys\/key_1\/(suspend|resume|revoke)$/.exec(path)
     if (req.method === 'POST' && status) return send(200, { ...KEY, status: { suspend: 'suspended', resume: 'active', revoke: 'revoked' }[status[1] as 'suspend'] })
     send(404, { error: { code: 'not_found', message: 'no such key' } })
@@ -62,6 +68,16 @@ describe('pay-gate keys', () => {
     { args: ['suspend', 'key_1'], method: 'POST', path: '/admin/keys/key_1/suspend', body: undefined, out: /suspended key_1 .*suspended/ },
     { args: ['resume', 'key_1'], method: 'POST', path: '/admin/keys/key_1/resume', body: undefined, out: /resumed key_1 .*active/ },
     { args: ['revoke', 'key_1'], method: 'POST', path: '/admin/keys/key_1/revoke', body: undefined, out: /revoked key_1 .*revoked/ },
+    { args: ['rotate', 'key_1'], method: 'POST', path: '/admin/keys/key_1/rotate', body: undefined, out: /rotated key_1[\s\S]*new key: pg_new_secret[\s\S]*old key no longer works/ },
+    { args: ['plan', 'key_1', '--plan', 'starter'], method: 'PUT', path: '/admin/keys/key_1/plan', body: { plan: 'starter' }, out: /plan: starter/ },
+    { args: ['plan', 'key_1', '--plan', 'none'], method: 'PUT', path: '/admin/keys/key_1/plan', body: { plan: null }, out: /plan: none/ },
+    {
+      args: ['grant', 'key_1', '--credits', '1', '--expires', '2031-01-01T00:00:00Z'],
+      method: 'POST',
+      path: '/admin/keys/key_1/grants',
+      body: { credits: '1', expiresAt: '2031-01-01T00:00:00.000Z' },
+      out: /granted key_1/,
+    },
   ])('keys $args.0 sends $method $path', async ({ args, method, path, body, out }) => {
     const result = await keys(args)
     expect(result.stderr).toBe('')
