@@ -23,6 +23,8 @@ export interface Env {
   ROUTES_CACHE_TTL_SECONDS?: string
   /** Milliseconds a settlement may wait to ride with its key's next hold (default 500; 0: at once). */
   SETTLE_BATCH_MS?: string
+  /** Shared secret of sidecar mode (`/__pay/*`, sent as X-Pay-Sidecar-Token); a Worker secret. Unset: sidecar endpoints answer 404. */
+  SIDECAR_TOKEN?: string
   /** Upstream credentials named by routes' `upstreamAuth.secret`, and anything else. */
   [binding: string]: unknown
 }
