@@ -80,6 +80,16 @@ describe.each(['nginx', 'caddy'] as const)('%s in front of the origin, the gate 
     expect(hitsFor(path)).toHaveLength(0)
   })
 
+  it('is not fooled by a client sending the original-request headers itself', async () => {
+    const path = unique()
+    const disguises: Array<Record<string, string>> = [{ 'x-original-uri': '/api/free' }, { 'x-forwarded-uri': '/api/free' }, { 'x-forwarded-method': 'OPTIONS', 'x-original-method': 'OPTIONS' }]
+    for (const disguise of disguises) {
+      const response = await fetch(`${proxy().url}${path}`, { headers: disguise })
+      expect(response.status).toBeGreaterThanOrEqual(400)
+    }
+    expect(hitsFor(path)).toHaveLength(0)
+  })
+
   it('lets a paid call reach the origin once, charged once; the origin sees who paid, never the key', async () => {
     const { id, key } = await gate.createKey('1')
     const path = unique()

@@ -20,30 +20,37 @@ export interface OriginalRequest {
 
 const METHOD = /^[A-Z]{1,16}$/
 
-function firstOf(headers: Headers, names: string[]): string | null {
-  for (const name of names) {
-    const value = headers.get(name)
-    if (value !== null && value !== '') return value
-  }
-  return null
+/**
+ * The one value every given source agrees on. A proxy sets (overwrites) its own
+ * family of headers; a client can still add the other family's, so a request
+ * whose sources disagree is refused rather than priced as something it is not
+ * (a POST tools/call posing as a free GET, a paid path posing as a free one).
+ */
+function agreed(sources: Array<string | null>, what: string): string | null {
+  const given = [...new Set(sources.filter((value): value is string => value !== null && value !== ''))]
+  if (given.length > 1) throw new GateError('invalid_request', `The ${what} of the original request is given twice, differently.`)
+  return given[0] ?? null
 }
 
 /**
  * Rebuild the original request.
  * @param checkUrl the URL the proxy called (`/__pay/check…`)
  * @param suffix what followed `/__pay/check` in the path (Envoy's original path), or ''
- * @throws GateError `invalid_request` when the proxy sent no usable method or URI
+ * @throws GateError `invalid_request` when the proxy sent no usable (or conflicting) method or URI
  */
 export function originalRequest(request: Request, checkUrl: URL, suffix: string): OriginalRequest {
   const headers = request.headers
-  const method = (firstOf(headers, ['x-forwarded-method', 'x-original-method']) ?? request.method).toUpperCase()
+  // Envoy style (the path after /__pay/check): the check's own method is the original one.
+  const envoy = suffix !== ''
+  const named = agreed([headers.get('x-forwarded-method'), headers.get('x-original-method'), envoy ? request.method : null], 'method')
+  const method = (named ?? request.method).toUpperCase()
   if (!METHOD.test(method)) throw new GateError('invalid_request', 'The proxy sent no valid original method (X-Forwarded-Method).')
-  const uri = firstOf(headers, ['x-original-uri', 'x-forwarded-uri']) ?? (suffix ? `${suffix}${checkUrl.search}` : null)
+  const uri = agreed([headers.get('x-original-uri'), headers.get('x-forwarded-uri'), envoy ? `${suffix}${checkUrl.search}` : null], 'URI')
   // Only origin-form (RFC 9112 §3.2.1): an absolute URI here could name another host.
   if (uri === null || !uri.startsWith('/') || uri.startsWith('//')) {
     throw new GateError('invalid_request', 'The proxy sent no original URI (X-Original-URI or X-Forwarded-Uri, starting with "/").')
   }
-  const host = firstOf(headers, ['x-forwarded-host']) ?? checkUrl.host
+  const host = headers.get('x-forwarded-host') || checkUrl.host
   const proto = headers.get('x-forwarded-proto') === 'http' ? 'http' : 'https'
   let url: URL
   try {

@@ -85,6 +85,25 @@ describe('who may ask', () => {
     expect(await originRequests(tag)).toHaveLength(0)
   })
 
+  it('refuses a request whose proxy and client headers disagree (a client adding the other proxy family’s headers)', async () => {
+    const { id, key } = await createKey('1')
+    const disguised: Array<Record<string, string>> = [
+      { 'x-forwarded-uri': '/api/free' },
+      { 'x-forwarded-method': 'GET', 'x-original-method': 'POST' },
+    ]
+    for (const extra of disguised) {
+      const response = await check('GET', '/api/users', { 'x-api-key': key, ...extra })
+      expect(response.status).toBe(400)
+      expect(await response.json()).toMatchObject({ error: { code: 'invalid_request' } })
+    }
+    // A tools/call posing as the free GET of an MCP route.
+    const posing = await check('POST', '/mcp', { 'content-type': 'application/json', 'x-forwarded-method': 'GET' }, toolCall(1, 'search'))
+    expect(posing.status).toBe(400)
+    const envoy = await gate('/__pay/check/api/users', { headers: { 'x-pay-sidecar-token': TEST_SIDECAR_TOKEN, 'x-original-uri': '/api/free' } })
+    expect(envoy.status).toBe(400)
+    expect(await keyState(id)).toMatchObject({ held: '0', balance: '1' })
+  })
+
   it('answers other /__pay paths 404', async () => {
     const response = await gate('/__pay/anything', { headers: { 'x-pay-sidecar-token': TEST_SIDECAR_TOKEN } })
     expect(response.status).toBe(404)

@@ -31,6 +31,8 @@ var CHECK_ANSWER_HEADERS = ['content-type', 'cache-control', 'www-authenticate',
 var TO_ORIGIN = ['x-pay-verified', 'x-pay-rail', 'x-pay-from', 'x-pay-amount', 'x-pay-asset', 'x-pay-network', 'x-pay-dev-mode'];
 /* What the client learns on a paid call. */
 var TO_CLIENT = ['x-credits-remaining', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'payment-response'];
+/* Set by this handler only: a client's own would describe another request. */
+var ORIGINAL = ['x-original-uri', 'x-original-method', 'x-forwarded-uri', 'x-forwarded-method', 'x-forwarded-host', 'x-forwarded-proto'];
 var HOP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer',
   'transfer-encoding', 'upgrade', 'host', 'content-length'];
 
@@ -45,7 +47,7 @@ function clientHeaders(r) {
   var raw = r.rawHeadersIn;
   for (var i = 0; i < raw.length; i++) {
     var name = raw[i][0].toLowerCase();
-    if (HOP.indexOf(name) !== -1 || name.indexOf('x-pay-') === 0) continue;
+    if (HOP.indexOf(name) !== -1 || ORIGINAL.indexOf(name) !== -1 || name.indexOf('x-pay-') === 0) continue;
     out[name] = out[name] === undefined ? raw[i][1] : out[name] + ', ' + raw[i][1];
   }
   return out;
