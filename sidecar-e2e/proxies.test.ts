@@ -80,6 +80,15 @@ describe.each(['nginx', 'caddy'] as const)('%s in front of the origin, the gate 
     expect(hitsFor(path)).toHaveLength(0)
   })
 
+  it('forwards a paid POST with its body intact', async () => {
+    const { id, key } = await gate.createKey('1')
+    const path = unique()
+    const response = await fetch(`${proxy().url}${path}`, { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'text/plain' }, body: 'hello origin' })
+    expect(response.status).toBe(200)
+    expect(hitsFor(path).map((hit) => [hit.method, hit.body])).toEqual([['POST', 'hello origin']])
+    expect(charges(await settled(id))).toEqual(['-0.02'])
+  })
+
   it('is not fooled by a client sending the original-request headers itself', async () => {
     const path = unique()
     const disguises: Array<Record<string, string>> = [{ 'x-original-uri': '/api/free' }, { 'x-forwarded-uri': '/api/free' }, { 'x-forwarded-method': 'OPTIONS', 'x-original-method': 'OPTIONS' }]
