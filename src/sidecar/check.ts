@@ -26,6 +26,9 @@ import { payWithCredits, payWithX402, type CheckEnv } from './payments'
 /** Set by the proxy's configuration when it cannot send a follow-up: charge at check time. */
 export const SETTLE_HEADER = 'x-pay-settle'
 
+/** Methods whose calls carry no body: an Idempotency-Key retry of one is identified by method and URI. */
+const BODILESS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS'])
+
 /** The body the proxy sent along, within the route's limit; null when it sent none. */
 export type CheckBody = { kind: 'none' } | { kind: 'too-large' } | { kind: 'bytes'; bytes: Uint8Array }
 
@@ -96,9 +99,10 @@ async function checkRequest(c: Context<AppEnv>, tables: RouteTables, queue: Sett
     waitUntil: check.waitUntil,
     settlements: queue,
   }
-  const body = route.pricing.kind === 'free' || (route.pricing.kind === 'mcp' && original.method !== 'POST')
-    ? ({ kind: 'none' } as const)
-    : await checkBody(c.req.raw, route.maxBodyBytes)
+  // The body is read only where it decides something: an MCP POST's price, an Idempotency-Key call's identity.
+  const idempotent = original.headers.has('idempotency-key')
+  const needsBody = route.pricing.kind === 'mcp' ? original.method === 'POST' : route.pricing.kind === 'fixed' && idempotent
+  const body: CheckBody = needsBody ? await checkBody(c.req.raw, route.maxBodyBytes) : { kind: 'none' }
   if (route.pricing.kind === 'mcp') return checkMcpRoute(check, context, route.pricing.book, body)
   if (route.pricing.kind !== 'fixed') return allow({})
 
@@ -115,8 +119,12 @@ async function checkRequest(c: Context<AppEnv>, tables: RouteTables, queue: Sett
       settlement: refusal.settlement,
     }))
   }
-  if (body.kind === 'too-large' && original.headers.has('idempotency-key')) {
+  if (body.kind === 'too-large' && idempotent) {
     throw new GateError('body_too_large', `With an Idempotency-Key the body may be at most ${route.maxBodyBytes} bytes.`)
+  }
+  if (body.kind === 'none' && idempotent && !BODILESS.has(original.method)) {
+    // Without the body a retry with another body would pass as a replay, unpaid: fail closed.
+    throw new GateError('sidecar_body_missing', 'An Idempotency-Key call is identified by its body too, and the proxy did not send it to the payment check. Nothing was charged.')
   }
   const bytes = body.kind === 'bytes' ? body.bytes : null
   const search = original.url.search

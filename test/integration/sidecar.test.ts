@@ -25,6 +25,7 @@ beforeEach(async () => {
       routes: [
         { path: '/api/free', origin: env.API_ORIGIN, free: true },
         { path: '/api/x402/*', origin: env.API_ORIGIN, price: '0.02', accept: ['x402', 'credits'] },
+        { path: '/api/orders', origin: env.API_ORIGIN, price: '0.02', method: 'POST', accept: ['credits'] },
         { path: '/api/*', origin: env.API_ORIGIN, price: '0.02', method: 'GET', accept: ['credits'] },
         { path: '/mcp', origin: env.MCP_ORIGIN, mcp, accept: ['credits'] },
       ],
@@ -217,6 +218,19 @@ describe('HTTP routes', () => {
     const headers = { 'x-api-key': key, 'idempotency-key': 'order-1', 'x-pay-settle': 'now' }
     expect((await check('GET', '/api/users', headers)).headers.get('x-pay-settlement')).toBe('charged')
     expect((await check('GET', '/api/users', headers)).headers.get('x-pay-settlement')).toBe('replayed')
+    expect(charges(await keyState(id))).toEqual(['-0.02'])
+  })
+
+  it('identifies an Idempotency-Key call by its body: another body is not a replay, and no body at all is refused', async () => {
+    const { id, key } = await createKey('1')
+    const headers = { 'x-api-key': key, 'idempotency-key': 'order-2', 'x-pay-settle': 'now' }
+    expect((await check('POST', '/api/orders', headers, 'first')).headers.get('x-pay-settlement')).toBe('charged')
+    expect((await check('POST', '/api/orders', headers, 'first')).headers.get('x-pay-settlement')).toBe('replayed')
+    const other = await check('POST', '/api/orders', headers, 'second')
+    expect(other.status).toBe(422)
+    const bodiless = await check('POST', '/api/orders', headers)
+    expect(bodiless.status).toBe(502)
+    expect(await bodiless.json()).toMatchObject({ error: { code: 'sidecar_body_missing' } })
     expect(charges(await keyState(id))).toEqual(['-0.02'])
   })
 })
