@@ -8,8 +8,8 @@
 import type { Context } from 'hono'
 import type { AppEnv } from '../env'
 import { errorResponse, GateError } from '../errors'
-import { matchRoute } from '../pricing'
 import { fingerprintOf } from '../gate/credits-payment'
+import { findRoute } from '../gate/handler'
 import { httpResource, paymentRequiredResponse, x402RefusalResponse } from '../gate/http-x402'
 import type { RouteContext } from '../gate/http-route'
 import { routeLimits } from '../gate/limits'
@@ -70,17 +70,7 @@ async function checkRequest(c: Context<AppEnv>, tables: RouteTables, queue: Sett
   const suffix = checkUrl.pathname.replace(/^\/__pay\/check/, '')
   const original = originalRequest(c.req.raw, checkUrl, suffix)
   const table = await tables(c.env)
-  const match = matchRoute(table, original.method, original.url.pathname)
-  switch (match.kind) {
-    case 'invalid-path':
-      throw new GateError('invalid_path', match.message)
-    case 'no-route':
-      throw new GateError('not_found', 'No route here.')
-    case 'method-not-allowed':
-      throw new GateError('method_not_allowed', `This route accepts ${match.allowed.join(', ')}.`, {
-        headers: { allow: [...new Set(match.allowed)].join(', ') },
-      })
-  }
+  const match = findRoute(table, original.method, original.url.pathname)
   const { route, forwardPath } = match
   const check: CheckEnv = {
     env: c.env,
