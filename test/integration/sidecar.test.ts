@@ -8,6 +8,7 @@
 import { env } from 'cloudflare:workers'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { createGate } from '../../src/app'
+import { openReservation, sealReservation, type Reservation } from '../../src/sidecar/reservation-token'
 import { TEST_SIDECAR_TOKEN } from '../constants'
 import { charges, createKey, gate, keyState, newTag, originRequests } from '../helpers'
 import { decode, encode, freshPayTo, handSigned, payerAddress, x402Block } from '../x402-helpers'
@@ -190,6 +191,22 @@ describe('HTTP routes', () => {
       expect(await response.json()).toMatchObject({ error: { code: 'invalid_request' } })
     }
     expect(await keyState(id)).toMatchObject({ held: '0.02', balance: '1' })
+    await settle({ 'x-pay-reservation': token, 'x-pay-outcome': 'failed' })
+  })
+
+  it('refuses a token past its hold’s expiry: nothing is charged (the alarm releases the hold)', async () => {
+    const { id, key } = await createKey('1')
+    const token = (await check('GET', '/api/users', { 'x-api-key': key })).headers.get('x-pay-reservation') as string
+    const reservation = await openReservation(TEST_SIDECAR_TOKEN, token)
+    expect(reservation).toMatchObject({ amount: 20_000, reservationId: expect.any(String) })
+    const late = await sealReservation(TEST_SIDECAR_TOKEN, { ...(reservation as Reservation), expiresAt: Date.now() - 1 })
+    const response = await settle({ 'x-pay-reservation': late, 'x-pay-outcome': 'served' })
+    expect(response.status).toBe(400)
+    expect(await response.json()).toMatchObject({ error: { code: 'invalid_reservation' } })
+    // Sealed under another secret: refused as well.
+    const foreign = await sealReservation('another-sidecar-secret-0123456789', reservation as Reservation)
+    expect((await settle({ 'x-pay-reservation': foreign, 'x-pay-outcome': 'served' })).status).toBe(400)
+    expect(charges(await keyState(id))).toEqual([])
     await settle({ 'x-pay-reservation': token, 'x-pay-outcome': 'failed' })
   })
 
