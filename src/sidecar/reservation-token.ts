@@ -81,6 +81,13 @@ export async function openReservation(secret: string, token: string): Promise<Re
   } catch {
     return null
   }
-  const value = JSON.parse(new TextDecoder().decode(plain)) as { h: string; r: string; a: number; e: number }
-  return { keyHash: value.h, reservationId: value.r, amount: value.a, expiresAt: value.e }
+  let value: { h?: unknown; r?: unknown; a?: unknown; e?: unknown }
+  try {
+    value = JSON.parse(new TextDecoder().decode(plain)) as typeof value
+  } catch {
+    return null
+  }
+  const { h, r, a, e } = value
+  if (typeof h !== 'string' || typeof r !== 'string' || !Number.isSafeInteger(a) || !Number.isSafeInteger(e)) return null
+  return { keyHash: h, reservationId: r, amount: a as number, expiresAt: e as number }
 }
