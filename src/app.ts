@@ -2,8 +2,8 @@
  * @module app
  * `createGate()`: the whole gate as a Hono app. The gate's own endpoints come
  * first (/admin, /balance, /pricing, /.well-known/x402, /credits/buy, and the
- * sidecar's /__pay when SIDECAR_TOKEN is set); every
- * other path goes through the route table.
+ * sidecar's /__pay when SIDECAR_TOKEN is set); every other path goes through
+ * the route table.
  */
 import { Hono } from 'hono'
 import { adminRoutes } from './admin/routes'
