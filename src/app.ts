@@ -1,13 +1,15 @@
 /**
  * @module app
  * `createGate()`: the whole gate as a Hono app. The gate's own endpoints come
- * first (/admin, /balance, /pricing, /.well-known/x402, /credits/buy, /stripe); every
- * other path goes through the route table.
+ * first (/admin, /balance, /pricing, /.well-known/x402, /credits/buy, /stripe, and
+ * the sidecar's /__pay when SIDECAR_TOKEN is set); every other path goes through
+ * the route table.
  */
 import { Hono } from 'hono'
 import { adminRoutes } from './admin/routes'
 import type { AppEnv } from './env'
 import { errorResponse, GateError } from './errors'
+import { sidecarRoutes } from './sidecar'
 import { balanceHandler, buyCreditsHandler, gateHandler, pricingHandler, routeTables, wellKnownX402Handler } from './gate'
 import { stripeRoutes, type StripeOptions } from './stripe'
 
@@ -34,6 +36,7 @@ export function createGate(options: GateOptions = {}): Hono<AppEnv> {
   app.get('/.well-known/x402', wellKnownX402Handler(tables))
   app.post('/credits/buy', buyCreditsHandler(tables))
   app.route('/stripe', stripeRoutes(async (env) => (await tables(env)).stripe, options.stripe))
+  app.route('/__pay', sidecarRoutes(tables))
   app.all('*', gateHandler(tables))
   app.onError((error) => {
     if (error instanceof GateError) return errorResponse(error)

@@ -27,6 +27,8 @@ export interface Env {
   STRIPE_SECRET_KEY?: string
   /** Signing secret of the Stripe webhook endpoint (`whsec_…`); a Worker secret. Unset: /stripe/webhook answers 404. */
   STRIPE_WEBHOOK_SECRET?: string
+  /** Shared secret of sidecar mode (`/__pay/*`, sent as X-Pay-Sidecar-Token); a Worker secret. Unset: sidecar endpoints answer 404. */
+  SIDECAR_TOKEN?: string
   /** Upstream credentials named by routes' `upstreamAuth.secret`, and anything else. */
   [binding: string]: unknown
 }

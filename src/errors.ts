@@ -31,6 +31,9 @@ export type ErrorCode =
   | 'not_found'
   | 'method_not_allowed'
   | 'unauthorized'
+  // sidecar mode (a reverse proxy asks the gate; see src/sidecar)
+  | 'invalid_reservation'
+  | 'sidecar_body_missing'
   // the gate or the origin cannot serve
   | 'routes_unavailable'
   | 'upstream_unreachable'
@@ -59,6 +62,8 @@ const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   method_not_allowed: 405,
   unauthorized: 401,
+  invalid_reservation: 400,
+  sidecar_body_missing: 502,
   routes_unavailable: 503,
   upstream_unreachable: 502,
   upstream_timeout: 504,

@@ -3,11 +3,12 @@
  * provides (origin ports, the chain). Shared by vitest.config.ts and
  * vitest.reliability.config.ts. Runs in Node, at config time.
  */
-import { TEST_ADMIN_TOKEN } from './constants'
+import { TEST_ADMIN_TOKEN, TEST_SIDECAR_TOKEN } from './constants'
 
 export function testBindings(inject: <T>(key: string) => T): Record<string, string> {
   return {
     ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    SIDECAR_TOKEN: TEST_SIDECAR_TOKEN,
     // Every request reads the route table, so each test can set its own.
     ROUTES_CACHE_TTL_SECONDS: '0',
     MCP_ORIGIN: `http://127.0.0.1:${inject<number>('mcpPort')}`,

@@ -20,7 +20,7 @@ import { formatDollars } from '../money'
 import type { SettlementQueue } from './settlement-queue'
 
 /** How long a hold outlives the origin's timeout before the alarm frees it. */
-const HOLD_MARGIN_MS = 10 * 60 * 1000
+export const HOLD_MARGIN_MS = 10 * 60 * 1000
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/
 

@@ -7,7 +7,7 @@
 import type { Context } from 'hono'
 import { numberSetting, type AppEnv } from '../env'
 import { GateError } from '../errors'
-import { matchRoute } from '../pricing'
+import { matchRoute, type PriceTable, type RouteMatch } from '../pricing'
 import { serveHttpRoute, type RouteContext } from './http-route'
 import { serveMcpRoute } from './mcp-route'
 import type { RouteTables } from './route-table'
@@ -15,6 +15,25 @@ import { SettlementQueue } from './settlement-queue'
 
 /** How long a settlement may wait to ride with the key's next hold (see settlement-queue). */
 const DEFAULT_SETTLE_BATCH_MS = 500
+
+/**
+ * The route a request goes to, or the gate's refusal: no route, no forwarding.
+ * @throws GateError `invalid_path` (400), `not_found` (404) or `method_not_allowed` (405)
+ */
+export function findRoute(table: PriceTable, method: string, pathname: string): Extract<RouteMatch, { kind: 'matched' }> {
+  const match = matchRoute(table, method, pathname)
+  switch (match.kind) {
+    case 'invalid-path':
+      throw new GateError('invalid_path', match.message)
+    case 'no-route':
+      throw new GateError('not_found', 'No route here.')
+    case 'method-not-allowed':
+      throw new GateError('method_not_allowed', `This route accepts ${match.allowed.join(', ')}.`, {
+        headers: { allow: [...new Set(match.allowed)].join(', ') },
+      })
+  }
+  return match
+}
 
 /**
  * Make the gate's request handler.
@@ -27,17 +46,7 @@ export function gateHandler(tables: RouteTables) {
     const table = await tables(c.env)
     const request = c.req.raw
     const url = new URL(request.url)
-    const match = matchRoute(table, request.method, url.pathname)
-    switch (match.kind) {
-      case 'invalid-path':
-        throw new GateError('invalid_path', match.message)
-      case 'no-route':
-        throw new GateError('not_found', 'No route here.')
-      case 'method-not-allowed':
-        throw new GateError('method_not_allowed', `This route accepts ${match.allowed.join(', ')}.`, {
-          headers: { allow: [...new Set(match.allowed)].join(', ') },
-        })
-    }
+    const match = findRoute(table, request.method, url.pathname)
     const context: RouteContext = {
       env: c.env,
       request,

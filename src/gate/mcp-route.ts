@@ -35,7 +35,7 @@ import { chooseRail } from './rails'
 import { requiredFor } from './x402-payment'
 import { callOrigin } from './upstream'
 
-interface PricedBody {
+export interface PricedBody {
   total: number
   /** Price of each priced request, by id. */
   prices: Map<string, number>
@@ -47,7 +47,8 @@ interface PricedBody {
   label: string
 }
 
-function priceBody(book: McpPriceBook, messages: McpMessage[]): PricedBody {
+/** Price every request in an MCP body (a batch as its sum). */
+export function priceBody(book: McpPriceBook, messages: McpMessage[]): PricedBody {
   const priced: PricedBody = { total: 0, prices: new Map(), items: [], listIds: new Set(), toolLimits: [], label: '' }
   const names: string[] = []
   for (const message of messages) {

@@ -1,0 +1,82 @@
+/**
+ * @module sidecar/check-mcp
+ * The payment check for an MCP route: the JSON-RPC body is priced message by
+ * message with the gate's own parser and price book, and refusals are the
+ * gate's own JSON-RPC answers (`-32402` in-band). GET and DELETE are free, as in
+ * the gate. A POST the proxy sent without its body cannot be priced, so it is
+ * refused (fail closed): a tools/call must never pass unpriced.
+ *
+ * What a sidecar cannot do that the gate does: read the answer. Credits are
+ * charged on the proxy's word (upstream status), not per successful JSON-RPC
+ * result; `tools/list` is not annotated with prices; an x402 payment is settled
+ * before the call and its receipt is the PAYMENT-RESPONSE header only.
+ */
+import { INTERNAL_ERROR, INVALID_REQUEST, parseMcpBody } from '../mcp'
+import type { McpPriceBook } from '../pricing'
+import { GateError, statusOf } from '../errors'
+import { fingerprintOf } from '../gate/credits-payment'
+import type { RouteContext } from '../gate/http-route'
+import { mcpLimits } from '../gate/limits'
+import { mcpErrorResponse, mcpGateErrorResponse, mcpJson } from '../gate/mcp-answers'
+import { priceBody } from '../gate/mcp-route'
+import { mcpResource, metaPayment, x402McpAnswer } from '../gate/mcp-x402'
+import { chooseRail } from '../gate/rails'
+import { requiredFor } from '../gate/x402-payment'
+import { allow, deny } from './answers'
+import type { CheckBody } from './check'
+import { payWithCredits, payWithX402, type CheckEnv } from './payments'
+
+export async function checkMcpRoute(check: CheckEnv, context: RouteContext, book: McpPriceBook, body: CheckBody): Promise<Response> {
+  const { request, route, forwardPath } = context
+  if (request.method !== 'POST') return allow({})
+  const contentType = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase()
+  if (contentType !== 'application/json') {
+    return deny(mcpErrorResponse(415, null, -32000, 'Unsupported Media Type: Content-Type must be application/json', 'unsupported_media_type'))
+  }
+  if (body.kind === 'too-large') {
+    return deny(mcpErrorResponse(413, null, -32000, `Payload Too Large: the limit is ${route.maxBodyBytes} bytes`, 'body_too_large'))
+  }
+  if (body.kind === 'none') {
+    const message = 'This MCP call cannot be priced: the proxy did not send its body to the payment check. Nothing was charged.'
+    return deny(mcpErrorResponse(statusOf('sidecar_body_missing'), null, INTERNAL_ERROR, message, 'sidecar_body_missing'))
+  }
+  const text = new TextDecoder().decode(body.bytes)
+  const parsed = parseMcpBody(text)
+  if (!parsed.ok) return deny(mcpErrorResponse(400, null, parsed.code, parsed.message, 'invalid_request'))
+
+  const priced = priceBody(book, parsed.messages)
+  if (priced.total === 0) return allow({})
+  const single = parsed.batch ? undefined : parsed.messages[0]
+  const inMeta = single ? metaPayment(single) : { present: parsed.messages.some((message) => metaPayment(message).present), decoded: undefined }
+  const rail = chooseRail(request.headers, route.rails, inMeta)
+  const x402 = route.rails.x402
+  if (x402 && rail.kind !== 'credits') {
+    // One x402 payment pays one call: a batch is paid with credits (its refusal says so).
+    if (single?.kind === 'request') {
+      const resource = mcpResource(context, single)
+      if (rail.kind === 'none') {
+        return deny(mcpJson(200, x402McpAnswer(single, requiredFor(x402, priced.total, resource, 'Payment required'), 'payment_required', route.rails.credits)))
+      }
+      const paid = await payWithX402(check.env, x402, priced.total, resource, rail.payment)
+      if (paid.ok) return allow(paid.headers)
+      return deny(mcpJson(200, x402McpAnswer(single, paid.refusal.required, paid.refusal.reason, route.rails.credits)))
+    }
+    if (rail.kind === 'x402') {
+      return deny(mcpErrorResponse(400, null, INVALID_REQUEST, 'Invalid request: a batch can be paid with credits only, not x402', 'invalid_request'))
+    }
+  }
+  try {
+    return allow(await payWithCredits(check, request.headers, {
+      amount: priced.total,
+      items: priced.items.map(({ price, tool }) => (tool !== undefined ? { price, tool } : { price })),
+      label: `${request.method} ${route.path} ${priced.label}`,
+      limits: mcpLimits(route, priced.toolLimits),
+      timeoutMs: route.timeoutMs,
+      fingerprint: () => fingerprintOf(request.method, forwardPath, body.bytes),
+      describe: {},
+    }))
+  } catch (error) {
+    if (error instanceof GateError) return deny(mcpGateErrorResponse(error, parsed, priced.prices))
+    throw error
+  }
+}

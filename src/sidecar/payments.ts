@@ -1,0 +1,91 @@
+/**
+ * @module sidecar/payments
+ * Taking payment at check time, with the gate's own code: a credits hold that is
+ * either committed now (`X-Pay-Settle: now`) or left for the proxy's follow-up,
+ * sealed into a reservation token; or an x402 payment, verified and settled
+ * before the call is let through (an on-chain payment cannot be held and
+ * released later by a token, so a sidecar settles it at once).
+ */
+import type { Env } from '../env'
+import { GateError } from '../errors'
+import { settleManyCredits } from '../credits'
+import { formatDollars } from '../money'
+import type { X402Terms } from '../pricing'
+import { encodeHeader, PAYMENT_RESPONSE_HEADER, type ResourceInfo } from '../x402'
+import { HOLD_MARGIN_MS, holdCredits, holdHeaders, type HoldRequest } from '../gate/credits-payment'
+import type { SettlementQueue } from '../gate/settlement-queue'
+import { acceptX402, finishX402, paidHeaders, serverTiming, X402Refusal } from '../gate/x402-payment'
+import { sealReservation } from './reservation-token'
+
+/** The header carrying the reservation token, from the check to the proxy and back. */
+export const RESERVATION_HEADER = 'x-pay-reservation'
+
+export interface CheckEnv {
+  env: Env
+  secret: string
+  /** Charge at check time: the proxy sends no follow-up. */
+  settleNow: boolean
+  /** Never holds settlements: the sidecar settles directly, for a definite answer. */
+  queue: SettlementQueue
+  waitUntil: (promise: Promise<unknown>) => void
+}
+
+/**
+ * Hold the price on the caller's key and either charge it now or hand out a
+ * token for the follow-up. Returns the headers of the 200 answer.
+ * @throws GateError the refusal, exactly as the gate gives it
+ */
+export async function payWithCredits(check: CheckEnv, headers: Headers, request: HoldRequest): Promise<Record<string, string>> {
+  const { env } = check
+  const hold = await holdCredits(env.CREDITS, headers, request, { queue: check.queue, waitUntil: check.waitUntil })
+  const out: Record<string, string> = { ...holdHeaders(hold), 'x-pay-verified': 'true', 'x-pay-rail': 'credits' }
+  if (hold.reservationId === null) return { ...out, 'x-pay-settlement': 'replayed' }
+  if (check.settleNow) {
+    const results = await settleManyCredits(env.CREDITS, hold.keyHash, [{ reservationId: hold.reservationId, amount: hold.amount, calls: hold.charges.length }])
+    const result = Array.isArray(results) ? results[0] : undefined
+    if (!result?.ok) {
+      // Not charged (or not known to be): the call does not go through; the hold expires.
+      throw new GateError('ledger_unavailable', 'Payments cannot be checked right now; nothing was charged.', { headers: { 'retry-after': '1' } })
+    }
+    return { ...out, 'x-credits-remaining': formatDollars(result.available), 'x-pay-settlement': 'charged' }
+  }
+  const token = await sealReservation(check.secret, {
+    keyHash: hold.keyHash,
+    reservationId: hold.reservationId,
+    amount: hold.amount,
+    calls: hold.charges.length,
+    // No later than the hold's own expiry: a token never outlives its hold.
+    expiresAt: Date.now() + request.timeoutMs + HOLD_MARGIN_MS,
+  })
+  return { ...out, [RESERVATION_HEADER]: token, 'x-pay-settlement': 'deferred' }
+}
+
+export type X402CheckResult = { ok: true; headers: Record<string, string> } | { ok: false; refusal: X402Refusal }
+
+/** Accept and settle an x402 payment now (a check cannot hold one until the origin has answered). */
+export async function payWithX402(env: Env, terms: X402Terms, micros: number, resource: ResourceInfo, payment: unknown): Promise<X402CheckResult> {
+  let attempt
+  try {
+    attempt = await acceptX402(env, terms, micros, resource, payment)
+  } catch (error) {
+    if (error instanceof X402Refusal) return { ok: false, refusal: error }
+    throw error
+  }
+  const finish = await finishX402(env, attempt, true, resource)
+  const headers: Record<string, string> = { ...paidHeaders(attempt), 'x-pay-settlement': 'charged' }
+  switch (finish.kind) {
+    case 'refused':
+      return { ok: false, refusal: finish.refusal }
+    case 'paid':
+      headers[PAYMENT_RESPONSE_HEADER.toLowerCase()] = encodeHeader(finish.settlement)
+      if (finish.settlement.extra?.devMode) headers['x-pay-dev-mode'] = 'unsettled'
+      break
+    case 'served-unpaid':
+    case 'not-served':
+      headers['x-pay-settlement'] = 'unsettled'
+      break
+  }
+  const timing = serverTiming(attempt)
+  if (timing) headers['server-timing'] = timing
+  return { ok: true, headers }
+}

@@ -1,0 +1,95 @@
+/**
+ * @module sidecar/reservation-token
+ * The token a payment check hands the proxy for its follow-up: which key's hold
+ * to settle, for how much, until when. It is sealed with AES-256-GCM under a key
+ * derived from `SIDECAR_TOKEN`, so it can be neither forged nor altered nor read
+ * (the key hash inside addresses the caller's account and is nobody's business).
+ */
+
+const PREFIX = 'pgr1.'
+/** Binds the ciphertext to its purpose: a token sealed for anything else never opens here. */
+const ADDITIONAL_DATA = new TextEncoder().encode('pay-gate/sidecar/reservation/v1')
+
+/** What a reservation token carries. */
+export interface Reservation {
+  /** SHA-256 of the caller's API key: the account object's name. */
+  keyHash: string
+  /** The hold in that account. */
+  reservationId: string
+  /** Micro-dollars held (the key's plan price), charged in full when the call was served. */
+  amount: number
+  /** How many priced calls the hold pays for (a plan's free call holds 0 but still counts). */
+  calls: number
+  /** When the hold expires (ms since epoch): later, the token is refused and nothing is charged. */
+  expiresAt: number
+}
+
+const keys = new Map<string, Promise<CryptoKey>>()
+
+/** The sealing key for a sidecar secret (derived once per isolate and secret). */
+function sealingKey(secret: string): Promise<CryptoKey> {
+  let key = keys.get(secret)
+  if (!key) {
+    key = crypto.subtle
+      .digest('SHA-256', new TextEncoder().encode(`pay-gate sidecar reservation key\0${secret}`))
+      .then((raw) => crypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['encrypt', 'decrypt']))
+    keys.clear() // one secret at a time; a rotated secret replaces the old key
+    keys.set(secret, key)
+  }
+  return key
+}
+
+function toBase64Url(bytes: Uint8Array): string {
+  let binary = ''
+  for (const byte of bytes) binary += String.fromCharCode(byte)
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+}
+
+function fromBase64Url(text: string): Uint8Array | null {
+  if (!/^[A-Za-z0-9_-]+$/.test(text)) return null
+  try {
+    const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'))
+    return Uint8Array.from(binary, (char) => char.charCodeAt(0))
+  } catch {
+    return null
+  }
+}
+
+/** Seal a reservation into a token. */
+export async function sealReservation(secret: string, reservation: Reservation): Promise<string> {
+  const iv = crypto.getRandomValues(new Uint8Array(12))
+  const plain = new TextEncoder().encode(
+    JSON.stringify({ h: reservation.keyHash, r: reservation.reservationId, a: reservation.amount, c: reservation.calls, e: reservation.expiresAt })
+  )
+  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: ADDITIONAL_DATA }, await sealingKey(secret), plain))
+  const whole = new Uint8Array(iv.byteLength + sealed.byteLength)
+  whole.set(iv)
+  whole.set(sealed, iv.byteLength)
+  return PREFIX + toBase64Url(whole)
+}
+
+/** Open a token; null when it is malformed, forged, altered or sealed under another secret. */
+export async function openReservation(secret: string, token: string): Promise<Reservation | null> {
+  if (!token.startsWith(PREFIX) || token.length > 1024) return null
+  const whole = fromBase64Url(token.slice(PREFIX.length))
+  if (!whole || whole.byteLength < 12 + 16 + 1) return null
+  let plain: ArrayBuffer
+  try {
+    plain = await crypto.subtle.decrypt(
+      { name: 'AES-GCM', iv: whole.slice(0, 12), additionalData: ADDITIONAL_DATA },
+      await sealingKey(secret),
+      whole.slice(12)
+    )
+  } catch {
+    return null
+  }
+  let value: { h?: unknown; r?: unknown; a?: unknown; c?: unknown; e?: unknown }
+  try {
+    value = JSON.parse(new TextDecoder().decode(plain)) as typeof value
+  } catch {
+    return null
+  }
+  const { h, r, a, c, e } = value
+  if (typeof h !== 'string' || typeof r !== 'string' || !Number.isSafeInteger(a) || !Number.isSafeInteger(c) || !Number.isSafeInteger(e)) return null
+  return { keyHash: h, reservationId: r, amount: a as number, calls: c as number, expiresAt: e as number }
+}

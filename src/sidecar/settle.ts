@@ -1,0 +1,97 @@
+/**
+ * @module sidecar/settle
+ * `POST /__pay/settle`: the proxy's follow-up once the origin has answered. It
+ * brings the reservation token from the check and the outcome, and the hold is
+ * charged (the origin answered below 400, as the gate charges HTTP routes) or
+ * released. Idempotent: a repeated follow-up changes nothing and says so. A token
+ * that does not open, or whose hold has expired, is refused and nothing is charged:
+ * a hold nobody settled in time has been (or will be) released by its account's alarm.
+ *
+ * The outcome: `X-Pay-Upstream-Status: 503` or `X-Pay-Outcome: served|failed`
+ * (headers, for proxies that can only set headers), or the same as JSON:
+ * `{"reservation": "pgr1…", "status": 503}` / `{"reservation": "…", "outcome": "served"}`.
+ */
+import type { Context } from 'hono'
+import { settleManyCredits } from '../credits'
+import type { AppEnv } from '../env'
+import { GateError } from '../errors'
+import { formatDollars } from '../money'
+import { sidecarSecret } from './auth'
+import { RESERVATION_HEADER } from './payments'
+import { openReservation } from './reservation-token'
+
+/** A settle body is a token and an outcome: small. */
+const MAX_SETTLE_BODY_CHARS = 4096
+
+interface SettleInput {
+  token: string | null
+  status: unknown
+  outcome: unknown
+}
+
+async function settleInput(c: Context<AppEnv>): Promise<SettleInput> {
+  const fromHeaders: SettleInput = {
+    token: c.req.header(RESERVATION_HEADER) ?? null,
+    status: c.req.header('x-pay-upstream-status'),
+    outcome: c.req.header('x-pay-outcome'),
+  }
+  const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase()
+  if (type !== 'application/json') return fromHeaders
+  const text = await c.req.text()
+  if (text.length > MAX_SETTLE_BODY_CHARS) throw new GateError('invalid_request', 'The settle body is too large.')
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    throw new GateError('invalid_request', 'The settle body is not JSON.')
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new GateError('invalid_request', 'The settle body must be a JSON object.')
+  const fields = body as Record<string, unknown>
+  return {
+    token: typeof fields.reservation === 'string' ? fields.reservation : fromHeaders.token,
+    status: fields.status ?? fromHeaders.status,
+    outcome: fields.outcome ?? fromHeaders.outcome,
+  }
+}
+
+/** Whether the call was served: an upstream status below 400, or the proxy's word. */
+function servedOf(input: SettleInput): boolean {
+  if (input.status !== undefined && input.outcome !== undefined) {
+    throw new GateError('invalid_request', 'Send either the upstream status or the outcome, not both.')
+  }
+  if (input.status !== undefined) {
+    // nginx's $upstream_status can list several ("502, 200" after a retry): the last one answered the client.
+    const last = typeof input.status === 'string' ? input.status.split(/[,:]/).pop()?.trim() : input.status
+    const status = typeof last === 'string' && /^\d{3}$/.test(last) ? Number(last) : last
+    if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) {
+      throw new GateError('invalid_request', 'The upstream status must be an HTTP status code (100 to 599).')
+    }
+    return status < 400
+  }
+  if (input.outcome === 'served' || input.outcome === 'failed') return input.outcome === 'served'
+  throw new GateError('invalid_request', 'Send the upstream status (X-Pay-Upstream-Status) or the outcome ("served" or "failed").')
+}
+
+export async function settleHandler(c: Context<AppEnv>): Promise<Response> {
+  const input = await settleInput(c)
+  const served = servedOf(input)
+  if (input.token === null || input.token === '') throw new GateError('invalid_request', 'Send the reservation token (X-Pay-Reservation).')
+  const reservation = await openReservation(sidecarSecret(c.env) as string, input.token)
+  if (reservation === null) throw new GateError('invalid_reservation', 'The reservation token is not valid.')
+  if (Date.now() > reservation.expiresAt) {
+    throw new GateError('invalid_reservation', 'The reservation has expired; it was released and nothing was charged.')
+  }
+  const settlement = { reservationId: reservation.reservationId, amount: served ? reservation.amount : 0, calls: served ? reservation.calls : 0 }
+  const results = await settleManyCredits(c.env.CREDITS, reservation.keyHash, [settlement])
+  if (!Array.isArray(results)) {
+    // Settling is idempotent: the proxy may send the same follow-up again.
+    throw new GateError('ledger_unavailable', 'The settlement could not be recorded now; send it again.', { headers: { 'retry-after': '1' } })
+  }
+  const result = results[0]
+  const answer = (body: Record<string, unknown>) => c.json(body, 200, { 'cache-control': 'no-store' })
+  if (result?.ok) {
+    return answer({ settled: served ? 'charged' : 'released', charged: formatDollars(result.charged), creditsRemaining: formatDollars(result.available) })
+  }
+  if (result?.reason === 'already_settled') return answer({ settled: 'already_settled' })
+  throw new GateError('invalid_reservation', 'The reservation is not known (or no longer held); nothing was charged.')
+}
