@@ -6,6 +6,7 @@
  */
 import { Hono } from 'hono'
 import { adminRoutes } from './admin/routes'
+import { mountMetrics } from './admin/usage-routes'
 import type { AppEnv } from './env'
 import { errorResponse, GateError } from './errors'
 import { balanceHandler, buyCreditsHandler, gateHandler, pricingHandler, routeTables, wellKnownX402Handler } from './gate'
@@ -26,6 +27,7 @@ export function createGate(): Hono<AppEnv> {
   app.get('/pricing', pricingHandler(tables))
   app.get('/.well-known/x402', wellKnownX402Handler(tables))
   app.post('/credits/buy', buyCreditsHandler(tables))
+  mountMetrics(app)
   app.all('*', gateHandler(tables))
   app.onError((error) => {
     if (error instanceof GateError) return errorResponse(error)

@@ -23,6 +23,12 @@ export interface Env {
   ROUTES_CACHE_TTL_SECONDS?: string
   /** Milliseconds a settlement may wait to ride with its key's next hold (default 500; 0: at once). */
   SETTLE_BATCH_MS?: string
+  /** Usage events (D1). Unset: usage is not recorded and the usage endpoints answer 404. */
+  USAGE_DB?: D1Database
+  /** Milliseconds the first usage event of a batch waits for others before it is written (default 50). */
+  USAGE_BATCH_MS?: string
+  /** A bearer token that may read GET /metrics (besides ADMIN_TOKEN); 16 characters or more. */
+  METRICS_TOKEN?: string
   /** Upstream credentials named by routes' `upstreamAuth.secret`, and anything else. */
   [binding: string]: unknown
 }

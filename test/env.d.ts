@@ -12,6 +12,7 @@ declare namespace Cloudflare {
     UPSTREAM_TOKEN: string
     CHAIN: string
     X402_DEV_MODE: string
+    USAGE_DB: D1Database
   }
   interface GlobalProps {
     mainModule: typeof import('../src/index')

@@ -12,6 +12,7 @@ import { GateError } from '../errors'
 import { parseDollars } from '../money'
 import { adminAuth } from './auth'
 import { keyJson, ledgerJson } from './views'
+import { mountUsageRoutes } from './usage-routes'
 
 const Dollars = z
   .string({ error: 'expected a decimal-dollar string such as "10" or "0.50"' })
@@ -138,5 +139,6 @@ export function adminRoutes(): Hono<AppEnv> {
     })
   }
 
+  mountUsageRoutes(admin)
   return admin
 }
