@@ -16,5 +16,7 @@ export function testBindings(inject: <T>(key: string) => T): Record<string, stri
     // The chain, token, payer keys and facilitators, as JSON for the x402 tests.
     CHAIN: JSON.stringify(inject<unknown>('chain')),
     X402_DEV_MODE: 'allow',
+    // A scrape-only token for GET /metrics (usage tests).
+    METRICS_TOKEN: 'test-metrics-token-0123456789',
   }
 }

@@ -13,6 +13,7 @@ declare namespace Cloudflare {
     CHAIN: string
     X402_DEV_MODE: string
     USAGE_DB: D1Database
+    METRICS_TOKEN: string
   }
   interface GlobalProps {
     mainModule: typeof import('../src/index')

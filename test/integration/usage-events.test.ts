@@ -4,10 +4,12 @@
  * routes, with credits and with x402; free calls leave none; a write retried
  * with the same event id stays one row.
  */
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { beforeEach, describe, expect, it } from 'vitest'
+import { createGate } from '../../src/app'
 import { insertEvents, type UsageEvent } from '../../src/usage'
-import { createKey, gate, mcpHeaders, newTag, putRoutes, settledState } from '../helpers'
+import { createKey, gate, mcpHeaders, newTag, settledState, TEST_ADMIN_TOKEN } from '../helpers'
 import { awaitEvents, storedEvents } from '../usage-helpers'
 import { freshPayTo, payerAddress, payingFetch, x402Block } from '../x402-helpers'
 
@@ -22,6 +24,7 @@ beforeEach(async () => {
       routes: [
         { path: '/api/health', origin: env.API_ORIGIN, free: true },
         { path: '/api/paid/*', origin: env.API_ORIGIN, price: '0.02', accept: ['x402', 'credits'] },
+        { path: '/api/status/*', origin: env.API_ORIGIN, price: '0.02', accept: ['x402', 'credits'] },
         { path: '/mcp-json', origin: env.MCP_ORIGIN, mcp: { price: '0.001', tools: { search: '0.01', echo: 'free', fail: '0.03' } } },
         { path: '/api/*', origin: env.API_ORIGIN, price: '0.02', accept: ['credits'] },
       ],
@@ -165,6 +168,15 @@ describe('usage events with x402', () => {
     expect(events[0]).toMatchObject({ rail: 'x402', outcome: 'charged', amount: 20_000, listPrice: 20_000, payer: payerAddress(1), keyId: null, status: 200, route: '/api/paid/*' })
   })
 
+  it('a paid call the origin fails is refunded, with the payer and no transaction', async () => {
+    const since = Date.now()
+    const response = await payingFetch(2)('https://gate.test/api/status/503', { headers: { 'x-test-tag': newTag() } })
+    expect(response.status).toBe(503)
+    await response.text()
+    const events = await awaitEvents(1, `payer = ? AND at >= ?`, payerAddress(2), since - 1)
+    expect(events).toMatchObject([{ rail: 'x402', outcome: 'refunded', amount: 0, reason: 'origin_error', status: 503, payment: null }])
+  })
+
   it('an unpaid call is a payment_required denial on the x402 rail', async () => {
     const since = Date.now()
     const response = await get('/api/paid/unpaid-probe', undefined)
@@ -199,5 +211,32 @@ describe('writing events', () => {
     expect(await insertEvents(env.USAGE_DB, [event, { ...event, amount: 999 }])).toBe(0)
     const rows = await storedEvents('id = ?', event.id)
     expect(rows).toEqual([event])
+  })
+})
+
+describe('without USAGE_DB', () => {
+  it('the gate charges as before, records nothing, and the usage endpoints answer 404', async () => {
+    const gateWithout = createGate()
+    const bare = { ...env, USAGE_DB: undefined }
+    const { id, key } = await createKey('1')
+    const ctx = createExecutionContext()
+    const response = await gateWithout.fetch(new Request('https://gate.test/api/users/3', { headers: { authorization: `Bearer ${key}` } }), bare, ctx)
+    expect(response.status).toBe(200)
+    await response.text()
+    await waitOnExecutionContext(ctx)
+    expect((await settledState(id)).credits).toBe('0.98')
+    expect(await storedEvents('key_id = ?', id)).toHaveLength(0)
+    const usage = await gateWithout.fetch(
+      new Request('https://gate.test/admin/usage', { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } }),
+      bare,
+      createExecutionContext()
+    )
+    expect(usage.status).toBe(404)
+    const metrics = await gateWithout.fetch(
+      new Request('https://gate.test/metrics', { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } }),
+      bare,
+      createExecutionContext()
+    )
+    expect(await metrics.text()).toContain('paygate_usage_enabled 0\n')
   })
 })
