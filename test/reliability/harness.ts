@@ -286,6 +286,34 @@ async function checkUsageEvents(tally: Tally, name: string, keyId: string, charg
   }
 }
 
+/**
+ * Each x402 payment settled for a served call has exactly one `charged` x402 usage event naming its
+ * transaction, for the call's price. Waits (counted in polls) for the events, written after the response.
+ */
+export async function checkPaymentEvents(tally: Tally, name: string, payments: Array<{ transaction: string; micros: number }>): Promise<void> {
+  const db = env.USAGE_DB
+  const read = async () => {
+    const rows: Array<{ payment: string; amount: number }> = []
+    for (let i = 0; i < payments.length; i += 90) {
+      const chunk = payments.slice(i, i + 90).map((p) => p.transaction)
+      const sql = `SELECT payment, amount FROM usage_events WHERE rail = 'x402' AND outcome = 'charged' AND payment IN (${chunk.map(() => '?').join(', ')})`
+      rows.push(...(await withUsageTable(db, () => db.prepare(sql).bind(...chunk).all<{ payment: string; amount: number }>())).results)
+    }
+    return rows
+  }
+  let rows = await read()
+  for (let polls = 100; rows.length < payments.length && polls > 0; polls--) {
+    await sleep(50)
+    rows = await read()
+  }
+  const unmatched = payments.filter((p) => {
+    const matching = rows.filter((row) => row.payment === p.transaction)
+    return !(matching.length === 1 && matching[0]?.amount === p.micros)
+  })
+  tally.counts.usageMatched = (tally.counts.usageMatched ?? 0) + payments.length - unmatched.length
+  tally.check(unmatched.length === 0, `${name}: ${unmatched.length} of ${payments.length} settled payments lack exactly one matching usage event (e.g. ${unmatched[0]?.transaction})`)
+}
+
 /** Every request the fault origin received with `x-test-tag: tag`. */
 export async function faultRequests(tag: string): Promise<Array<{ method: string; path: string; headers: Record<string, string>; body: string }>> {
   const response = await fetch(`${env.FAULT_ORIGIN}/__fault/requests?tag=${encodeURIComponent(tag)}`)
