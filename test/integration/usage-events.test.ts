@@ -102,6 +102,20 @@ describe('usage events on plain HTTP routes (credits)', () => {
     })
   })
 
+  it('an idempotent replay is served without a new charge: its event is charged 0, idempotent_replay', async () => {
+    const { id, key } = await createKey('1')
+    for (let i = 0; i < 2; i++) await (await get('/api/users/5', key, { 'idempotency-key': 'once' })).text()
+    await settledState(id)
+    const events = await awaitEvents(2, 'key_id = ?', id)
+    expect(events.map(({ outcome, amount, reason, reservationId }) => ({ outcome, amount, reason, reservationId }))).toEqual(
+      expect.arrayContaining([
+        { outcome: 'charged', amount: 20_000, reason: null, reservationId: '1' },
+        { outcome: 'charged', amount: 0, reason: 'idempotent_replay', reservationId: null },
+      ])
+    )
+    expect(events).toHaveLength(2)
+  })
+
   it('a call without a key: a denial with no key id', async () => {
     const tag = newTag()
     const response = await gate('/api/never-seen-before', { headers: { 'x-test-tag': tag } })
@@ -147,6 +161,15 @@ describe('usage events on MCP routes (credits)', () => {
     expect(answer.error.code).toBe(-32402)
     const events = await awaitEvents(1, 'key_id = ?', id)
     expect(events).toMatchObject([{ tool: 'search', outcome: 'denied', reason: 'insufficient_credits', status: 200, amount: 0, listPrice: 10_000 }])
+  })
+
+  it('a batch is one event (one hold, one charge) with method "batch", charged what succeeded', async () => {
+    const { id, key } = await createKey('1')
+    const batch = `[${toolCall(1, 'search', { query: 'q' })},${toolCall(2, 'fail')}]`
+    await (await post(key, batch)).text()
+    await settledState(id)
+    const events = await awaitEvents(1, 'key_id = ?', id)
+    expect(events).toMatchObject([{ method: 'batch', tool: null, outcome: 'charged', amount: 10_000, listPrice: 40_000, reservationId: '1' }])
   })
 
   it('a free MCP call leaves no event', async () => {
