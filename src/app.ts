@@ -7,6 +7,7 @@
  */
 import { Hono } from 'hono'
 import { adminRoutes } from './admin/routes'
+import { mountMetrics } from './admin/usage-routes'
 import type { AppEnv } from './env'
 import { errorResponse, GateError } from './errors'
 import { sidecarRoutes } from './sidecar'
@@ -37,6 +38,7 @@ export function createGate(options: GateOptions = {}): Hono<AppEnv> {
   app.post('/credits/buy', buyCreditsHandler(tables))
   app.route('/stripe', stripeRoutes(async (env) => (await tables(env)).stripe, options.stripe))
   app.route('/__pay', sidecarRoutes(tables))
+  mountMetrics(app)
   app.all('*', gateHandler(tables))
   app.onError((error) => {
     if (error instanceof GateError) return errorResponse(error)

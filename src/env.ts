@@ -29,6 +29,12 @@ export interface Env {
   STRIPE_WEBHOOK_SECRET?: string
   /** Shared secret of sidecar mode (`/__pay/*`, sent as X-Pay-Sidecar-Token); a Worker secret. Unset: sidecar endpoints answer 404. */
   SIDECAR_TOKEN?: string
+  /** Usage events (D1). Unset: usage is not recorded and the usage endpoints answer 404. */
+  USAGE_DB?: D1Database
+  /** Milliseconds the first usage event of a batch waits for others before it is written (default 50). */
+  USAGE_BATCH_MS?: string
+  /** A bearer token that may read GET /metrics (besides ADMIN_TOKEN); 16 characters or more. */
+  METRICS_TOKEN?: string
   /** Upstream credentials named by routes' `upstreamAuth.secret`, and anything else. */
   [binding: string]: unknown
 }

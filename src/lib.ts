@@ -19,3 +19,4 @@ export {
   type RoutesValidation,
 } from './pricing'
 export { parseDollars, formatDollars } from './money'
+export type { UsageEvent, UsageOutcome, UsageRail } from './usage'

@@ -20,5 +20,7 @@ export function testBindings(inject: <T>(key: string) => T): Record<string, stri
     // Stripe top-ups: a test-mode-shaped secret key (Stripe's servers are stood in for) and the webhook signing secret.
     STRIPE_SECRET_KEY: 'sk_test_paygate_not_a_real_key',
     STRIPE_WEBHOOK_SECRET: 'whsec_paygate_test_signing_secret',
+    // A scrape-only token for GET /metrics (usage tests).
+    METRICS_TOKEN: 'test-metrics-token-0123456789',
   }
 }

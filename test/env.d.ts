@@ -14,6 +14,8 @@ declare namespace Cloudflare {
     X402_DEV_MODE: string
     STRIPE_SECRET_KEY: string
     STRIPE_WEBHOOK_SECRET: string
+    USAGE_DB: D1Database
+    METRICS_TOKEN: string
   }
   interface GlobalProps {
     mainModule: typeof import('../src/index')

@@ -14,6 +14,7 @@ import { accountById, answer, Dollars, parseJson } from './common'
 import { findPlan, futureInstant, keyPolicyRoutes, type PlanCatalogue } from './key-policy-routes'
 import { PolicyInput, toPolicy, TrialInput } from './policy-input'
 import { keyJson, ledgerJson } from './views'
+import { mountUsageRoutes } from './usage-routes'
 
 const RateLimit = z.strictObject({
   limit: z.int().min(1).max(1_000_000),
@@ -106,5 +107,6 @@ export function adminRoutes(plans: PlanCatalogue): Hono<AppEnv> {
   }
 
   keyPolicyRoutes(admin, plans)
+  mountUsageRoutes(admin)
   return admin
 }

@@ -12,6 +12,7 @@ import { serveHttpRoute, type RouteContext } from './http-route'
 import { serveMcpRoute } from './mcp-route'
 import type { RouteTables } from './route-table'
 import { SettlementQueue } from './settlement-queue'
+import { usageCall, usageWriter } from './usage'
 
 /** How long a settlement may wait to ride with the key's next hold (see settlement-queue). */
 const DEFAULT_SETTLE_BATCH_MS = 500
@@ -42,6 +43,7 @@ export function findRoute(table: PriceTable, method: string, pathname: string): 
  */
 export function gateHandler(tables: RouteTables) {
   let settlements: SettlementQueue | undefined
+  const usage = usageWriter()
   return async function gate(c: Context<AppEnv>): Promise<Response> {
     const table = await tables(c.env)
     const request = c.req.raw
@@ -55,8 +57,14 @@ export function gateHandler(tables: RouteTables) {
       forwardPath: match.forwardPath,
       waitUntil: (promise) => c.executionCtx.waitUntil(promise),
       settlements: (settlements ??= new SettlementQueue(numberSetting(c.env.SETTLE_BATCH_MS, DEFAULT_SETTLE_BATCH_MS))),
+      usage: usageCall(c, usage, match.route),
     }
     const pricing = match.route.pricing
-    return pricing.kind === 'mcp' ? serveMcpRoute(context, pricing.book) : serveHttpRoute(context)
+    try {
+      return await (pricing.kind === 'mcp' ? serveMcpRoute(context, pricing.book) : serveHttpRoute(context))
+    } catch (error) {
+      if (error instanceof GateError) context.usage.thrown(error)
+      throw error
+    }
   }
 }

@@ -16,6 +16,7 @@ import type { SettlementQueue } from './settlement-queue'
 import { paymentRequiredResponse, serveHttpWithX402 } from './http-x402'
 import { chooseRail } from './rails'
 import { callOrigin } from './upstream'
+import type { UsageCall } from '../usage'
 
 export interface RouteContext {
   env: Env
@@ -27,6 +28,8 @@ export interface RouteContext {
   waitUntil: (promise: Promise<unknown>) => void
   /** Where finished credit calls queue their settlements (one per gate and isolate). */
   settlements: SettlementQueue
+  /** Records this request's paid call as a usage event. */
+  usage: UsageCall
 }
 
 /** Pass a response through with hop-by-hop headers removed. */
@@ -70,7 +73,7 @@ async function serveHttpWithCredits(context: RouteContext, amount: number): Prom
     fingerprint: () => fingerprintOf(request.method, `${forwardPath}${search}`, requestBody ?? null),
     describe: { route: route.path },
   }, { queue: context.settlements, waitUntil: context.waitUntil })
-  const settlement = new HoldSettlement(env.CREDITS, hold, context.settlements, context.waitUntil)
+  const settlement = context.usage.credits(hold, new HoldSettlement(env.CREDITS, hold, context.settlements, context.waitUntil))
   let response: Response
   try {
     response = await callOrigin(context, { body: requestBody, headers: { 'x-pay-verified': 'true', 'x-pay-rail': 'credits' } })

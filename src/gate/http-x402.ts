@@ -45,9 +45,9 @@ export function x402RefusalResponse(
 /** An unpaid call to a route that takes x402. */
 export function paymentRequiredResponse(context: RouteContext, terms: X402Terms, micros: number): Response {
   const message = 'Payment required: pay with x402 (PAYMENT-SIGNATURE)'
-  return x402RefusalResponse(402, 'payment_required', message, requiredFor(terms, micros, httpResource(context), message), {
+  return context.usage.x402DeniedWith('payment_required', x402RefusalResponse(402, 'payment_required', message, requiredFor(terms, micros, httpResource(context), message), {
     credits: context.route.rails.credits,
-  })
+  }))
 }
 
 export async function serveHttpWithX402(context: RouteContext, terms: X402Terms, micros: number, payment: unknown): Promise<Response> {
@@ -56,9 +56,9 @@ export async function serveHttpWithX402(context: RouteContext, terms: X402Terms,
   const credits = route.rails.credits
   let attempt
   try {
-    attempt = await acceptX402(env, terms, micros, resource, payment)
+    attempt = await acceptX402(env, terms, micros, resource, payment, context.usage)
   } catch (error) {
-    if (error instanceof X402Refusal) return x402RefusalResponse(error.status, error.reason, error.message, error.required, { credits })
+    if (error instanceof X402Refusal) return context.usage.x402DeniedWith(error.reason, x402RefusalResponse(error.status, error.reason, error.message, error.required, { credits }))
     throw error
   }
   let response: Response

@@ -90,6 +90,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   const keep = priced.listIds.size > 0 ? await keyToolFilter(env.CREDITS, request.headers) : undefined
   const rewrite = annotator(book, priced.listIds, route.rails, keep)
   const single = parsed.batch ? undefined : parsed.messages[0]
+  context.usage.priced(priced.total, single?.kind === 'request' ? single.method : 'batch', single?.kind === 'request' ? (single.tool ?? null) : null)
   const inMeta = single ? metaPayment(single) : { present: parsed.messages.some((message) => metaPayment(message).present), decoded: undefined }
   const rail = chooseRail(request.headers, route.rails, inMeta)
   const x402 = route.rails.x402
@@ -98,7 +99,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
     if (single?.kind === 'request') {
       if (rail.kind === 'x402') return serveMcpWithX402(context, x402, single, priced.total, rail.payment)
       const required = requiredFor(x402, priced.total, mcpResource(context, single), 'Payment required')
-      return mcpJson(200, x402McpAnswer(single, required, 'payment_required', route.rails.credits))
+      return context.usage.x402DeniedWith('payment_required', mcpJson(200, x402McpAnswer(single, required, 'payment_required', route.rails.credits)))
     }
     if (rail.kind === 'x402') {
       return mcpErrorResponse(400, null, INVALID_REQUEST, 'Invalid request: a batch can be paid with credits only, not x402', 'invalid_request')
@@ -128,10 +129,10 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
       describe: {},
     }, { queue: context.settlements, waitUntil: context.waitUntil })
   } catch (error) {
-    if (error instanceof GateError) return mcpGateErrorResponse(error, parsed, priced.prices)
+    if (error instanceof GateError) return context.usage.deniedWith(error, mcpGateErrorResponse(error, parsed, priced.prices))
     throw error
   }
-  const settlement = new HoldSettlement(env.CREDITS, hold, context.settlements, context.waitUntil)
+  const settlement = context.usage.credits(hold, new HoldSettlement(env.CREDITS, hold, context.settlements, context.waitUntil))
   let response: Response
   try {
     response = await callOrigin(context, { body: read.text })

@@ -108,9 +108,9 @@ export async function serveMcpWithX402(context: RouteContext, terms: X402Terms, 
   const resource = mcpResource(context, message)
   let attempt: X402Attempt
   try {
-    attempt = await acceptX402(env, terms, micros, resource, payment)
+    attempt = await acceptX402(env, terms, micros, resource, payment, context.usage)
   } catch (error) {
-    if (error instanceof X402Refusal) return mcpJson(200, x402McpAnswer(message, error.required, error.reason, credits))
+    if (error instanceof X402Refusal) return context.usage.x402DeniedWith(error.reason, mcpJson(200, x402McpAnswer(message, error.required, error.reason, credits)))
     throw error
   }
   let response: Response

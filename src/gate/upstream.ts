@@ -9,6 +9,7 @@ import type { Env } from '../env'
 import { GateError } from '../errors'
 import type { CompiledRoute } from '../pricing'
 import { forward, type OriginCredential } from '../proxy'
+import type { UsageCall } from '../usage'
 
 function credentialOf(env: Env, route: CompiledRoute): OriginCredential | undefined {
   const auth = route.upstreamAuth
@@ -29,10 +30,11 @@ function credentialOf(env: Env, route: CompiledRoute): OriginCredential | undefi
  * @throws GateError `upstream_unreachable` or `upstream_timeout`
  */
 export async function callOrigin(
-  context: { env: Env; request: Request; url: URL; route: CompiledRoute; forwardPath: string },
+  context: { env: Env; request: Request; url: URL; route: CompiledRoute; forwardPath: string; usage?: UsageCall },
   options: { body?: Uint8Array | string; headers?: Record<string, string> } = {}
 ): Promise<Response> {
   const { env, request, route, forwardPath } = context
+  const started = Date.now()
   const result = await forward(
     request,
     {
@@ -49,6 +51,7 @@ export async function callOrigin(
       addHeaders: options.headers,
     }
   )
+  context.usage?.upstream(result.ok ? { status: result.response.status } : { failure: result.reason }, Date.now() - started)
   if (!result.ok) throw new GateError(result.reason, result.message)
   return result.response
 }

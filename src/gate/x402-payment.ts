@@ -40,6 +40,10 @@ export interface X402Attempt {
   nonce: string
   lock: string
   mode: X402Mode
+  /** Told how the payment ended, for the usage event. */
+  usage?: { x402Finished(finish: X402Finish, payer: string, micros: number): void }
+  /** The call's price in micro-dollars. */
+  micros?: number
 }
 
 /** Why a payment was not accepted, with what the caller needs to pay again. */
@@ -109,7 +113,8 @@ export async function acceptX402(
   terms: X402Terms,
   micros: number,
   resource: ResourceInfo,
-  decoded: unknown
+  decoded: unknown,
+  usage?: X402Attempt['usage']
 ): Promise<X402Attempt> {
   const requirements = buildRequirements(terms, micros)
   const refuse = (status: 400 | 402 | 503, reason: string, message: string): X402Refusal =>
@@ -144,7 +149,7 @@ export async function acceptX402(
   if (taken === 'in_flight') throw refuse(402, 'payment_in_flight', 'This payment is already being used by another request.')
   if (taken === 'spent') throw refuse(402, 'payment_already_used', 'This payment has already been used.')
 
-  const attempt: X402Attempt = { timings: {}, terms, requirements, payload, payer: local.payer, nonce: auth.nonce.toLowerCase(), lock, mode: 'verified' }
+  const attempt: X402Attempt = { timings: {}, terms, requirements, payload, payer: local.payer, nonce: auth.nonce.toLowerCase(), lock, mode: 'verified', usage, micros }
   if (terms.mode === 'dev') {
     console.warn(`pay-gate: x402 DEV MODE: payment from ${local.payer} checked locally, NOT verified or settled`)
     return { ...attempt, mode: 'dev' }
@@ -182,6 +187,12 @@ export type X402Finish =
  * @param served whether the origin served the call successfully
  */
 export async function finishX402(env: Env, attempt: X402Attempt, served: boolean, resource: ResourceInfo): Promise<X402Finish> {
+  const finish = await endX402(env, attempt, served, resource)
+  attempt.usage?.x402Finished(finish, attempt.payer, attempt.micros ?? 0)
+  return finish
+}
+
+async function endX402(env: Env, attempt: X402Attempt, served: boolean, resource: ResourceInfo): Promise<X402Finish> {
   const { lock, nonce, terms } = attempt
   const base = { network: terms.network, payer: attempt.payer }
   if (!served) {

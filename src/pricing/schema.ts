@@ -67,7 +67,7 @@ const UpstreamAuth = z.strictObject({
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 
 /** Paths the gate answers itself; no route may claim them. */
-export const RESERVED_PATHS = ['/admin', '/balance', '/__pay', '/pricing', '/credits', '/.well-known/x402', '/stripe']
+export const RESERVED_PATHS = ['/admin', '/balance', '/__pay', '/pricing', '/credits', '/.well-known/x402', '/stripe', '/metrics']
 
 const RoutePath = z
   .string()

@@ -17,6 +17,8 @@ import { chooseRail } from '../gate/rails'
 import { readBytesWithin } from '../request-body'
 import type { RouteTables } from '../gate/route-table'
 import { SettlementQueue } from '../gate/settlement-queue'
+import { usageCall, usageWriter } from '../gate/usage'
+import type { UsageWriter } from '../usage'
 import { allow, deny } from './answers'
 import { sidecarSecret } from './auth'
 import { checkMcpRoute } from './check-mcp'
@@ -55,9 +57,10 @@ function bodilessRequest(url: URL, method: string, headers: Headers): Request {
  */
 export function checkHandler(tables: RouteTables) {
   const queue = new SettlementQueue(0)
+  const usage = usageWriter()
   return async function check(c: Context<AppEnv>): Promise<Response> {
     try {
-      return await checkRequest(c, tables, queue)
+      return await checkRequest(c, tables, queue, usage)
     } catch (error) {
       if (error instanceof GateError) return deny(errorResponse(error))
       throw error
@@ -65,7 +68,12 @@ export function checkHandler(tables: RouteTables) {
   }
 }
 
-async function checkRequest(c: Context<AppEnv>, tables: RouteTables, queue: SettlementQueue): Promise<Response> {
+async function checkRequest(
+  c: Context<AppEnv>,
+  tables: RouteTables,
+  queue: SettlementQueue,
+  usage: (delayMs: number) => UsageWriter
+): Promise<Response> {
   const checkUrl = new URL(c.req.url)
   const suffix = checkUrl.pathname.replace(/^\/__pay\/check/, '')
   const original = originalRequest(c.req.raw, checkUrl, suffix)
@@ -88,7 +96,25 @@ async function checkRequest(c: Context<AppEnv>, tables: RouteTables, queue: Sett
     forwardPath,
     waitUntil: check.waitUntil,
     settlements: queue,
+    // Records the check's refusals; a sidecar's charges are in the key's ledger (not yet usage events).
+    usage: usageCall(c, usage, route),
   }
+  try {
+    return await checkPriced(c, check, context, original, forwardPath)
+  } catch (error) {
+    if (error instanceof GateError) context.usage.thrown(error)
+    throw error
+  }
+}
+
+async function checkPriced(
+  c: Context<AppEnv>,
+  check: CheckEnv,
+  context: RouteContext,
+  original: ReturnType<typeof originalRequest>,
+  forwardPath: string
+): Promise<Response> {
+  const { route } = context
   // The body is read only where it decides something: an MCP POST's price, an Idempotency-Key call's identity.
   const idempotent = original.headers.has('idempotency-key')
   const needsBody = route.pricing.kind === 'mcp' ? original.method === 'POST' : route.pricing.kind === 'fixed' && idempotent

@@ -7,6 +7,8 @@ export interface Counts {
   calls: number
   faults: number
   invariants: number
+  /** Ledger charge rows found with their one matching usage event. */
+  usageMatched?: number
   /** One line per violated invariant. */
   violations: string[]
 }

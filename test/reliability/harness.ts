@@ -10,6 +10,7 @@ import fc from 'fast-check'
 import { expect, onTestFinished, vi, type TaskMeta } from 'vitest'
 import { hashApiKey } from '../../src/credits'
 import { formatDollars } from '../../src/money'
+import { withUsageTable } from '../../src/usage'
 import { keyState, TEST_ADMIN_TOKEN } from '../helpers'
 import type { Counts } from './counts'
 
@@ -186,8 +187,9 @@ export interface LedgerExpectation {
  * - no open hold is past its expiry;
  * - each committed hold has exactly one charge row of its amount, and no other hold has one;
  * - the admin API shows what the object stores;
- * - the charges are exactly the ones the client counted, the credits exactly the ones granted.
- * (Pending: every ledger row has a matching usage event; usage events do not exist yet.)
+ * - the charges are exactly the ones the client counted, the credits exactly the ones granted;
+ * - every charge row has exactly one `charged` usage event (D1) of the same key, hold and amount,
+ *   and, once everything settled, every such event has its charge row.
  */
 export async function checkLedger(tally: Tally, who: { id: string; key: string; name?: string }, expected: LedgerExpectation = {}): Promise<AccountSnapshot> {
   const name = who.name ?? who.id
@@ -241,7 +243,77 @@ export async function checkLedger(tally: Tally, who: { id: string; key: string; 
   if (expected.charged !== undefined) {
     tally.equal(-chargeRows.reduce((sum, row) => sum + row.amount, 0), expected.charged, `${name}: amount charged = prices of successful calls`)
   }
+  await checkUsageEvents(tally, name, who.id, chargeRows, settled)
   return snapshot
+}
+
+type ChargedEvent = { reservation_id: string; amount: number }
+
+/** The key's `charged` credits usage events that name a hold, read from D1. */
+async function chargedEvents(keyId: string): Promise<ChargedEvent[]> {
+  const db = env.USAGE_DB
+  const sql = `SELECT reservation_id, amount FROM usage_events WHERE key_id = ? AND rail = 'credits' AND outcome = 'charged' AND reservation_id IS NOT NULL`
+  return (await withUsageTable(db, () => db.prepare(sql).bind(keyId).all<ChargedEvent>())).results
+}
+
+/**
+ * Issue 6: every ledger row has a matching usage event. Each charge row has exactly one `charged`
+ * event with the key's id, the row's hold and its amount; with everything settled, no charged
+ * event names a hold without a charge row. Events are written after the response (batched, in
+ * waitUntil), so this waits for them, counted in polls.
+ */
+async function checkUsageEvents(tally: Tally, name: string, keyId: string, chargeRows: LedgerRow[], settled: boolean): Promise<void> {
+  let events = await chargedEvents(keyId)
+  for (let polls = 100; events.length < chargeRows.length && polls > 0; polls--) {
+    await sleep(50)
+    events = await chargedEvents(keyId)
+  }
+  await sleep(100)
+  events = await chargedEvents(keyId)
+  const byHold = new Map<string, ChargedEvent[]>()
+  for (const event of events) byHold.set(event.reservation_id, [...(byHold.get(event.reservation_id) ?? []), event])
+  const unmatched = chargeRows.filter((row) => {
+    const matching = byHold.get(String(row.reservation_id)) ?? []
+    return !(matching.length === 1 && matching[0]?.amount === -row.amount)
+  })
+  tally.counts.usageMatched = (tally.counts.usageMatched ?? 0) + chargeRows.length - unmatched.length
+  tally.check(
+    unmatched.length === 0,
+    `${name}: ${unmatched.length} of ${chargeRows.length} charge rows lack exactly one matching usage event (e.g. hold ${unmatched[0]?.reservation_id})`
+  )
+  if (settled) {
+    const charged = new Set(chargeRows.map((row) => String(row.reservation_id)))
+    const orphans = events.filter((event) => !charged.has(event.reservation_id))
+    tally.check(orphans.length === 0, `${name}: ${orphans.length} charged usage events name a hold with no charge row (e.g. hold ${orphans[0]?.reservation_id})`)
+  }
+}
+
+/**
+ * Each x402 payment settled for a served call has exactly one `charged` x402 usage event naming its
+ * transaction, for the call's price. Waits (counted in polls) for the events, written after the response.
+ */
+export async function checkPaymentEvents(tally: Tally, name: string, payments: Array<{ transaction: string; micros: number }>): Promise<void> {
+  const db = env.USAGE_DB
+  const read = async () => {
+    const rows: Array<{ payment: string; amount: number }> = []
+    for (let i = 0; i < payments.length; i += 90) {
+      const chunk = payments.slice(i, i + 90).map((p) => p.transaction)
+      const sql = `SELECT payment, amount FROM usage_events WHERE rail = 'x402' AND outcome = 'charged' AND payment IN (${chunk.map(() => '?').join(', ')})`
+      rows.push(...(await withUsageTable(db, () => db.prepare(sql).bind(...chunk).all<{ payment: string; amount: number }>())).results)
+    }
+    return rows
+  }
+  let rows = await read()
+  for (let polls = 100; rows.length < payments.length && polls > 0; polls--) {
+    await sleep(50)
+    rows = await read()
+  }
+  const unmatched = payments.filter((p) => {
+    const matching = rows.filter((row) => row.payment === p.transaction)
+    return !(matching.length === 1 && matching[0]?.amount === p.micros)
+  })
+  tally.counts.usageMatched = (tally.counts.usageMatched ?? 0) + payments.length - unmatched.length
+  tally.check(unmatched.length === 0, `${name}: ${unmatched.length} of ${payments.length} settled payments lack exactly one matching usage event (e.g. ${unmatched[0]?.transaction})`)
 }
 
 /** Every request the fault origin received with `x-test-tag: tag`. */

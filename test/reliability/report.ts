@@ -50,7 +50,7 @@ export default class ReliabilityReport implements Reporter {
       `  calls made: ${sum(all, 'calls')}`,
       `  faults injected: ${sum(all, 'faults')}`,
       `  invariants checked: ${sum(all, 'invariants')}`,
-      '  pending: "every ledger row has a matching usage event" (usage events do not exist yet)',
+      `  ledger charges and x402 settlements matched to one usage event each: ${all.reduce((total, c) => total + (c.usageMatched ?? 0), 0)}`,
       `  violations: ${violations.length}`,
       ...violations.map((violation) => `    - ${violation}`),
       `  (${seconds} s)`,

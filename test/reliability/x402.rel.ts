@@ -13,7 +13,7 @@ import { lockName, type PaymentRecord } from '../../src/x402'
 import { clearFacilitatorCalls, facilitatorCalls, payingClient, setFacilitatorMode } from '../chain/client'
 import { createKey, GATE, keyState, originRequests } from '../helpers'
 import { balanceOf, chain, client, decode, encode, freshPayTo, gateFetch, payerAddress, x402Block } from '../x402-helpers'
-import { bounded, faultRequests, Tally } from './harness'
+import { bounded, checkPaymentEvents, faultRequests, Tally } from './harness'
 import type { Address } from 'viem'
 import { generatePrivateKey } from 'viem/accounts'
 
@@ -100,9 +100,15 @@ type Call = { path: string; body?: { paymentPayload?: { payload?: { authorizatio
  * - nothing is left in flight;
  * - no authorization is settled twice, and no transaction is recorded twice;
  * - the payments settled are exactly the ones the client counted as served (plus any it was told are indeterminate);
- * - payTo received exactly their sum on chain.
+ * - payTo received exactly their sum on chain;
+ * - each served call's settlement has exactly one `charged` x402 usage event naming its transaction
+ *   (not for credit purchases, `calls: false`, which are top-ups rather than calls).
  */
-async function checkX402(tally: Tally, scenario: string, expected: { served: string[]; indeterminate?: string[]; payers: Address[]; before: bigint; price?: bigint }): Promise<void> {
+async function checkX402(
+  tally: Tally,
+  scenario: string,
+  expected: { served: string[]; indeterminate?: string[]; payers: Address[]; before: bigint; price?: bigint; calls?: false }
+): Promise<void> {
   const records = await lockRecords(expected.payers)
   tally.check(records.every((r) => r.state !== 'in_flight'), `${scenario}: no authorization left in flight (${records.filter((r) => r.state === 'in_flight').map((r) => r.nonce.slice(0, 10)).join(', ')})`)
   const settles = ((await facilitatorCalls(chain().faultyControlUrl)) as Call[]).filter((c) => c.path === '/settle' && c.response?.success === true)
@@ -117,6 +123,10 @@ async function checkX402(tally: Tally, scenario: string, expected: { served: str
   tally.check(expected.served.every((nonce) => gateSettled.includes(nonce)), `${scenario}: the lock records every served call as settled`)
   const received = (await balanceOf(payTo)) - expected.before
   tally.equal(received, (expected.price ?? PRICE) * BigInt(settledNonces.length), `${scenario}: payTo received exactly the settled payments`)
+  if (expected.calls !== false) {
+    const servedSettles = settles.filter((c) => expected.served.includes(c.body?.paymentPayload?.payload?.authorization?.nonce?.toLowerCase() ?? '?'))
+    await checkPaymentEvents(tally, scenario, servedSettles.map((c) => ({ transaction: c.response?.transaction ?? '?', micros: Number(expected.price ?? PRICE) })))
+  }
 }
 
 afterEach(async () => {
@@ -202,7 +212,7 @@ describe('buying credits with x402', () => {
       await replay.text()
     }
     tally.equal((await keyState(target.id)).credits, '1.25', 'the key holds its grant plus one purchase')
-    await checkX402(tally, 'buy credits', { served, payers: [payerAddress(2)], before, price: 250_000n })
+    await checkX402(tally, 'buy credits', { served, payers: [payerAddress(2)], before, price: 250_000n, calls: false })
     tally.assertClean()
   })
 })

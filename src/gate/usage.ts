@@ -1,0 +1,34 @@
+/**
+ * @module gate/usage
+ * Where the gate meets usage recording: one writer per gate and isolate, and one
+ * `UsageCall` per request, which goes nowhere when USAGE_DB is not bound.
+ */
+import type { Context } from 'hono'
+import { numberSetting, type AppEnv } from '../env'
+import type { CompiledRoute } from '../pricing'
+import { UsageCall, UsageWriter } from '../usage'
+
+/** How long the first event of a batch waits for others before it is written (ms). */
+const DEFAULT_USAGE_BATCH_MS = 50
+
+/** The gate's writer of usage events, made on first use (the batching delay is a setting). */
+export function usageWriter(): (delayMs: number) => UsageWriter {
+  let writer: UsageWriter | undefined
+  return (delayMs) => (writer ??= new UsageWriter(delayMs))
+}
+
+/** The usage recorder of one request on `route`. */
+export function usageCall(c: Context<AppEnv>, writer: (delayMs: number) => UsageWriter, route: CompiledRoute): UsageCall {
+  const db = c.env.USAGE_DB
+  const sink = db
+    ? (event: Parameters<UsageWriter['add']>[1]) =>
+        writer(numberSetting(c.env.USAGE_BATCH_MS, DEFAULT_USAGE_BATCH_MS)).add(db, event, (promise) => c.executionCtx.waitUntil(promise))
+    : null
+  return new UsageCall(sink, {
+    at: Date.now(),
+    route: route.path,
+    method: c.req.method,
+    mcp: route.pricing.kind === 'mcp',
+    listPrice: route.pricing.kind === 'fixed' ? route.pricing.micros : undefined,
+  })
+}

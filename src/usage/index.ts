@@ -1,0 +1,15 @@
+/**
+ * @module usage
+ * Usage events: one per charged, refunded or denied paid call, written to D1
+ * (binding USAGE_DB; without it usage is off and nothing else changes), and the
+ * queries behind the admin usage, revenue, export and /metrics endpoints.
+ * Imports only `errors` and `money`; the gate and the admin API compose it.
+ */
+export { USAGE_OUTCOMES, USAGE_RAILS, type UsageEvent, type UsageOutcome, type UsageRail } from './event'
+export { UsageCall, type Settles, type UsageCallInit, type UsageSink, type X402Ending } from './recorder'
+export { insertEvents, insertWithRetry, UsageWriter } from './store'
+export { USAGE_SCHEMA, withUsageTable } from './schema'
+export { eventsCsv, csvField } from './csv'
+export { metricsText, LATENCY_BUCKETS_MS } from './metrics'
+export { GROUPINGS, INTERVALS, parseEventsQuery, parseRevenueQuery, parseTopQuery, parseUsageQuery, type Grouping, type Interval, type TimeRange } from './params'
+export { periodsOf, recentEvents, revenueSeries, topKeys, usageBy, type RevenuePeriod, type TopRow, type UsageRow } from './queries'

@@ -1,0 +1,209 @@
+/**
+ * @module usage/recorder
+ * `UsageCall`: what one request's paid call did, told by the gate as it happens
+ * (priced, forwarded, held, settled, paid, refused), turned into exactly one usage
+ * event when the call's fate is known. A request that never gets a price (free
+ * calls, bad input before pricing) records nothing. Later reports after the first
+ * final one are ignored, as `HoldSettlement.settle` ignores later settles.
+ * Knows the gate only through the small shapes below; imports only `errors`.
+ */
+import { statusOf, type ErrorCode, type GateError } from '../errors'
+import type { UsageEvent, UsageRail } from './event'
+
+/** Where finished events go (a UsageWriter bound to the database and the request), or nowhere. */
+export type UsageSink = (event: UsageEvent) => void
+
+/** Anything that settles a credits hold once (HoldSettlement). */
+/** How the gate settles a credits hold (gate/credits-payment's HoldSettlement). */
+export interface Settles {
+  /** Charge `amount` of the hold for `calls` served calls; release the rest. */
+  settle(amount: number, calls: number): void
+  /** Served: charge the whole hold. */
+  served(): void
+  /** Not served: release the hold. */
+  failed(): void
+}
+
+/** How an accepted x402 payment ended (the gate's X402Finish, as far as usage needs it). */
+export type X402Ending =
+  | { kind: 'paid'; settlement: { transaction: string; extra?: Record<string, unknown> } }
+  | { kind: 'served-unpaid'; reason: string }
+  | { kind: 'not-served' }
+  | { kind: 'refused'; refusal: { status: number; reason: string } }
+
+export interface UsageCallInit {
+  at: number
+  route: string
+  /** The HTTP method: the event's method on plain HTTP routes. */
+  method: string
+  /** MCP routes answer refusals in-band, so the status given is the response's, not the refusal's. */
+  mcp: boolean
+  /** The price, when the route's price is known before the body is read (fixed-price routes). */
+  listPrice?: number
+}
+
+export class UsageCall {
+  private listPrice: number | undefined
+  private method: string
+  private tool: string | null = null
+  private latencyMs: number | null = null
+  private upstreamStatus: number | null = null
+  private upstreamFailure: ErrorCode | null = null
+  private holding = false
+  private done = false
+
+  constructor(private readonly sink: UsageSink | null, private readonly init: UsageCallInit) {
+    this.listPrice = init.listPrice
+    this.method = init.method
+  }
+
+  /** What the call is priced at, once known (MCP: after the body is read). A price of 0 is a free call: no event. */
+  priced(listPrice: number, method: string, tool: string | null = null): void {
+    this.listPrice = listPrice
+    this.method = method
+    this.tool = tool
+  }
+
+  /** The origin answered (`status`) or could not be reached (`failure`), after `latencyMs`. */
+  upstream(answer: { status: number } | { failure: ErrorCode }, latencyMs: number): void {
+    this.latencyMs = latencyMs
+    if ('status' in answer) this.upstreamStatus = answer.status
+    else this.upstreamFailure = answer.failure
+  }
+
+  /**
+   * A credits hold was taken: returns a settler that records the outcome as the
+   * hold is settled (charged when `amount` > 0, refunded when 0).
+   */
+  credits(hold: { keyId: string; reservationId: string | null; amount: number; charges: number[] }, settlement: Settles): Settles {
+    this.holding = true
+    // Served calls are charged events, even at 0 (a plan's free call, an idempotent replay): each has its ledger row.
+    const record = (amount: number, calls: number) => {
+      this.holding = false
+      const charged = Math.min(amount, hold.amount)
+      const replay = hold.reservationId === null
+      const served = calls > 0 || charged > 0
+      this.finish({
+        rail: 'credits',
+        keyId: hold.keyId,
+        reservationId: hold.reservationId,
+        amount: charged,
+        outcome: served ? 'charged' : 'refunded',
+        reason: !served ? this.refundReason() : replay ? 'idempotent_replay' : charged === 0 ? 'plan_included' : null,
+        status: this.givenStatus(),
+      })
+    }
+    return {
+      settle: (amount, calls) => {
+        settlement.settle(amount, calls)
+        record(amount, calls)
+      },
+      served: () => {
+        settlement.served()
+        record(hold.amount, hold.charges.length)
+      },
+      failed: () => {
+        settlement.failed()
+        record(0, 0)
+      },
+    }
+  }
+
+  /** A credits refusal answered as `response` (MCP in-band): recorded, and the response passed on. */
+  deniedWith(error: GateError, response: Response): Response {
+    this.finish({ rail: 'credits', keyId: error.keyId ?? null, amount: 0, outcome: 'denied', reason: error.code, status: response.status })
+    return response
+  }
+
+  /** An x402 refusal (or a call that came without payment) answered as `response`. */
+  x402DeniedWith(reason: string, response: Response): Response {
+    this.finish({ rail: 'x402', amount: 0, outcome: 'denied', reason, status: response.status })
+    return response
+  }
+
+  /** An accepted x402 payment ended. */
+  x402Finished(ending: X402Ending, payer: string, micros: number): void {
+    const base = { rail: 'x402' as const, payer }
+    switch (ending.kind) {
+      case 'paid': {
+        const extra = ending.settlement.extra ?? {}
+        const unpaid = extra.devMode ? 'dev_mode' : extra.freePass ? 'free_pass' : null
+        this.finish({
+          ...base,
+          amount: unpaid ? 0 : micros,
+          outcome: 'charged',
+          reason: unpaid,
+          status: this.givenStatus(),
+          payment: ending.settlement.transaction || null,
+        })
+        return
+      }
+      case 'served-unpaid':
+        this.finish({ ...base, amount: 0, outcome: 'refunded', reason: ending.reason, status: this.givenStatus() })
+        return
+      case 'not-served':
+        this.finish({ ...base, amount: 0, outcome: 'refunded', reason: this.refundReason(), status: this.givenStatus() })
+        return
+      case 'refused':
+        this.finish({
+          ...base,
+          amount: 0,
+          outcome: 'denied',
+          reason: ending.refusal.reason,
+          status: this.init.mcp ? (this.upstreamStatus ?? 200) : ending.refusal.status,
+        })
+        return
+    }
+  }
+
+  /**
+   * A refusal thrown to the caller (plain HTTP routes throw theirs). Recorded as a
+   * credits denial unless the call already ended (a refund) or a hold is still to settle.
+   */
+  thrown(error: GateError): void {
+    if (this.holding) return
+    this.finish({ rail: 'credits', keyId: error.keyId ?? null, amount: 0, outcome: 'denied', reason: error.code, status: error.status })
+  }
+
+  /** The status the caller got: the origin's, or the failure's when it could not be reached. */
+  private givenStatus(): number {
+    if (this.upstreamStatus !== null) return this.upstreamStatus
+    return this.upstreamFailure ? statusOf(this.upstreamFailure) : 502
+  }
+
+  private refundReason(): string {
+    if (this.upstreamFailure) return this.upstreamFailure
+    if (this.upstreamStatus !== null && this.upstreamStatus >= 400) return 'origin_error'
+    // The origin answered below 400, yet nothing was served in full: the call's
+    // answer was an error, or the body broke off or was never taken.
+    return 'not_served'
+  }
+
+  private finish(
+    fields: Pick<UsageEvent, 'rail' | 'amount' | 'outcome' | 'reason' | 'status'> &
+      Partial<Pick<UsageEvent, 'keyId' | 'payer' | 'reservationId' | 'payment'>>
+  ): void {
+    if (this.done || this.listPrice === undefined || this.listPrice === 0) return
+    this.done = true
+    if (!this.sink) return
+    const rail: UsageRail = fields.rail
+    this.sink({
+      id: crypto.randomUUID(),
+      at: this.init.at,
+      keyId: fields.keyId ?? null,
+      payer: fields.payer ?? null,
+      rail,
+      route: this.init.route,
+      method: this.method,
+      tool: this.tool,
+      amount: fields.amount,
+      listPrice: this.listPrice,
+      outcome: fields.outcome,
+      reason: fields.reason,
+      status: fields.status,
+      latencyMs: this.latencyMs,
+      reservationId: fields.reservationId ?? null,
+      payment: fields.payment ?? null,
+    })
+  }
+}
