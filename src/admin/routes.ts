@@ -9,7 +9,8 @@ import { z } from 'zod'
 import { accountStub, indexStub, issueKey, type AdminResult, type KeyStatus } from '../credits'
 import type { AppEnv, Env } from '../env'
 import { GateError } from '../errors'
-import { parseDollars } from '../money'
+import { formatDollars, parseDollars } from '../money'
+import { emitOperatorEvent, type OperatorEventType } from '../notify'
 import { adminAuth } from './auth'
 import { keyJson, ledgerJson } from './views'
 
@@ -79,6 +80,11 @@ function answer(c: Context<AppEnv>, result: AdminResult): Response {
   }
 }
 
+/** Tell the operator's webhook (if any) about a key event, after the response. */
+function emit(c: Context<AppEnv>, type: OperatorEventType, data: Record<string, unknown>): void {
+  emitOperatorEvent(c.env, type, data, (promise) => c.executionCtx.waitUntil(promise))
+}
+
 /** The /admin sub-app. */
 export function adminRoutes(): Hono<AppEnv> {
   const admin = new Hono<AppEnv>()
@@ -96,6 +102,7 @@ export function adminRoutes(): Hono<AppEnv> {
     )
     if (!issued.ok) return answer(c, issued)
     const { key } = issued
+    emit(c, 'key.created', { key: keyJson(issued.view) })
     // The only time the key itself is ever shown.
     return c.json({ ...keyJson(issued.view), key }, 201)
   })
@@ -123,18 +130,22 @@ export function adminRoutes(): Hono<AppEnv> {
   admin.post('/keys/:id/topup', async (c) => {
     const input = await parseJson(c, TopUp)
     const account = await accountById(c.env, c.req.param('id'))
-    return answer(c, await account.topUp(input.credits, input.note ?? 'admin top-up'))
+    const result = await account.topUp(input.credits, input.note ?? 'admin top-up')
+    if (result.ok) emit(c, 'key.topped_up', { key: keyJson(result.view), amount: formatDollars(input.credits) })
+    return answer(c, result)
   })
 
-  const transitions: Array<[string, KeyStatus]> = [
-    ['suspend', 'suspended'],
-    ['resume', 'active'],
-    ['revoke', 'revoked'],
+  const transitions: Array<[string, KeyStatus, OperatorEventType]> = [
+    ['suspend', 'suspended', 'key.suspended'],
+    ['resume', 'active', 'key.resumed'],
+    ['revoke', 'revoked', 'key.revoked'],
   ]
-  for (const [action, status] of transitions) {
+  for (const [action, status, event] of transitions) {
     admin.post(`/keys/:id/${action}`, async (c) => {
       const account = await accountById(c.env, c.req.param('id'))
-      return answer(c, await account.setStatus(status))
+      const result = await account.setStatus(status)
+      if (result.ok) emit(c, event, { key: keyJson(result.view) })
+      return answer(c, result)
     })
   }
 

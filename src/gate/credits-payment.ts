@@ -15,6 +15,7 @@ import {
 } from '../credits'
 import { GateError } from '../errors'
 import { formatDollars } from '../money'
+import { notifyIfLowBalance } from '../notify'
 import type { SettlementQueue } from './settlement-queue'
 
 /** How long a hold outlives the origin's timeout before the alarm frees it. */
@@ -112,6 +113,7 @@ export async function holdCredits(
   })
   if (!result.ok && result.reason === 'ledger_unavailable') ride.queue.putBack(namespace, keyHash, settle, ride.waitUntil)
   if (result.ok) {
+    if (result.kind === 'reserved') notifyIfLowBalance(result.keyId, result.available + request.amount, result.available, ride.waitUntil)
     return {
       keyHash,
       keyId: result.keyId,
