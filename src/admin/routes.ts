@@ -12,6 +12,7 @@ import { GateError } from '../errors'
 import { formatDollars, parseDollars } from '../money'
 import { emitOperatorEvent, type OperatorEventType } from '../notify'
 import { adminAuth } from './auth'
+import { adminUi } from './ui/routes'
 import { keyJson, ledgerJson } from './views'
 
 const Dollars = z
@@ -88,6 +89,8 @@ function emit(c: Context<AppEnv>, type: OperatorEventType, data: Record<string, 
 /** The /admin sub-app. */
 export function adminRoutes(): Hono<AppEnv> {
   const admin = new Hono<AppEnv>()
+  // The dashboard first: it shows a login form, so it does its own auth.
+  admin.route('/ui', adminUi())
   admin.use('*', adminAuth())
 
   admin.post('/keys', async (c) => {
