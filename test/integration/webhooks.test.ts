@@ -5,7 +5,7 @@
  */
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { deliverOnce, deliverWithBackoff, outboxStub, webhookSettings, type OutboxEntry, type WebhookSettings } from '../../src/notify'
+import { deliverOnce, deliverWithBackoff, emitOperatorEvent, outboxStub, webhookSettings, type OutboxEntry, type WebhookSettings } from '../../src/notify'
 import { TEST_WEBHOOK_SECRET } from '../constants'
 import { admin, createKey, gate, putRoutes } from '../helpers'
 import type { ReceivedDelivery } from '../webhook-receiver'
@@ -115,6 +115,27 @@ describe('retries', () => {
     const fallback = (await deliveries(id)).filter((delivery) => delivery.eventId === 'evt_fallback')
     expect(fallback.map((delivery) => delivery.answered)).toEqual([500, 200])
     expect(fallback.every((delivery) => delivery.signatureValid)).toBe(true)
+  })
+})
+
+describe('without the WEBHOOK_OUTBOX binding', () => {
+  it('events are still sent, within the request (the feature is optional)', async () => {
+    const keyId = `key_nooutbox${crypto.randomUUID().slice(0, 8)}`
+    const pending: Array<Promise<unknown>> = []
+    emitOperatorEvent({ ...env, WEBHOOK_OUTBOX: undefined }, 'key.suspended', { key: { id: keyId, name: 'no outbox webhook:500x1' } }, (p) => pending.push(p))
+    expect(pending).toHaveLength(1)
+    await Promise.all(pending)
+    const received = await deliveries(keyId)
+    expect(received.map((delivery) => [delivery.eventType, delivery.answered, delivery.signatureValid])).toEqual([
+      ['key.suspended', 500, true],
+      ['key.suspended', 200, true],
+    ])
+  })
+
+  it('nothing configured: nothing is sent and nothing waits', () => {
+    const pending: Array<Promise<unknown>> = []
+    emitOperatorEvent({ WEBHOOK_OUTBOX: env.WEBHOOK_OUTBOX }, 'key.created', { key: { id: 'key_x' } }, (p) => pending.push(p))
+    expect(pending).toEqual([])
   })
 })
 
