@@ -1,7 +1,8 @@
 /**
  * @module admin/routes
  * The admin API under /admin: create, list, read, top up, suspend, resume and
- * revoke keys. Balances are read from and written to each key's own account
+ * revoke keys, each raising an operator webhook event (notify); the dashboard
+ * at /admin/ui (admin/ui). Balances are read from and written to each key's own account
  * object only; the index just lists ids and names. Amounts are decimal-dollar strings.
  */
 import { Hono, type Context } from 'hono'
