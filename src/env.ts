@@ -5,6 +5,7 @@
  */
 import type { AccountNamespace, IndexNamespace } from './credits'
 import type { LockNamespace } from './x402'
+import type { OutboxNamespace } from './notify'
 
 export interface Env {
   /** The route table, under one key (see pricing/store). */
@@ -35,6 +36,17 @@ export interface Env {
   USAGE_BATCH_MS?: string
   /** A bearer token that may read GET /metrics (besides ADMIN_TOKEN); 16 characters or more. */
   METRICS_TOKEN?: string
+  /** Operator webhooks' outbox (optional): retries outlive the request. Absent: delivered within the request. */
+  WEBHOOK_OUTBOX?: OutboxNamespace
+  /** Operator webhooks (all optional; README "Operator webhooks"): where to POST, the signing secret (16+ chars),
+   *  "1" to allow http and private hosts, the first retry delay, attempts per event. */
+  OPERATOR_WEBHOOK_URL?: string
+  OPERATOR_WEBHOOK_SECRET?: string
+  OPERATOR_WEBHOOK_ALLOW_PRIVATE?: string
+  OPERATOR_WEBHOOK_RETRY_BASE_MS?: string
+  OPERATOR_WEBHOOK_MAX_ATTEMPTS?: string
+  /** Dollars ("1.00"): a hold taking a key's available credits below this raises `key.low_balance`. */
+  LOW_BALANCE_THRESHOLD?: string
   /** Upstream credentials named by routes' `upstreamAuth.secret`, and anything else. */
   [binding: string]: unknown
 }

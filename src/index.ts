@@ -7,5 +7,6 @@ import { createGate } from './app'
 
 export { CreditAccount, KeyIndex } from './credits'
 export { PaymentLock } from './x402'
+export { WebhookOutbox } from './notify'
 
 export default createGate()

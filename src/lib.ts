@@ -9,6 +9,8 @@
 export { createGate } from './app'
 export { CreditAccount, KeyIndex } from './credits'
 export { PaymentLock } from './x402'
+/** Optional: bind it as WEBHOOK_OUTBOX (README "Operator webhooks") so webhook retries outlive the request. */
+export { WebhookOutbox } from './notify'
 export type { Env } from './env'
 export {
   validateRoutesFile,

@@ -3,7 +3,7 @@
  * provides (origin ports, the chain). Shared by vitest.config.ts and
  * vitest.reliability.config.ts. Runs in Node, at config time.
  */
-import { TEST_ADMIN_TOKEN, TEST_SIDECAR_TOKEN } from './constants'
+import { TEST_ADMIN_TOKEN, TEST_SIDECAR_TOKEN, TEST_WEBHOOK_SECRET } from './constants'
 
 export function testBindings(inject: <T>(key: string) => T): Record<string, string> {
   return {
@@ -22,5 +22,11 @@ export function testBindings(inject: <T>(key: string) => T): Record<string, stri
     STRIPE_WEBHOOK_SECRET: 'whsec_paygate_test_signing_secret',
     // A scrape-only token for GET /metrics (usage tests).
     METRICS_TOKEN: 'test-metrics-token-0123456789',
+    // Operator webhooks to the loopback receiver (allowed by the private flag), retried quickly.
+    OPERATOR_WEBHOOK_URL: `http://127.0.0.1:${inject<number>('webhookPort')}/hook`,
+    OPERATOR_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+    OPERATOR_WEBHOOK_ALLOW_PRIVATE: '1',
+    OPERATOR_WEBHOOK_RETRY_BASE_MS: '50',
+    LOW_BALANCE_THRESHOLD: '1.00',
   }
 }

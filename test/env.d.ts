@@ -6,6 +6,8 @@ declare namespace Cloudflare {
     CREDITS: import('../src/credits').AccountNamespace
     KEY_INDEX: import('../src/credits').IndexNamespace
     X402_LOCKS: import('../src/x402').LockNamespace
+    WEBHOOK_OUTBOX: import('../src/notify').OutboxNamespace
+    OPERATOR_WEBHOOK_URL: string
     ADMIN_TOKEN: string
     MCP_ORIGIN: string
     API_ORIGIN: string
@@ -19,6 +21,6 @@ declare namespace Cloudflare {
   }
   interface GlobalProps {
     mainModule: typeof import('../src/index')
-    durableNamespaces: 'CreditAccount' | 'KeyIndex' | 'PaymentLock'
+    durableNamespaces: 'CreditAccount' | 'KeyIndex' | 'PaymentLock' | 'WebhookOutbox'
   }
 }

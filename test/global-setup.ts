@@ -7,12 +7,14 @@
  *   facilitators built on @x402/evm's own verify/settle code: one for the normal
  *   paths, one whose faults the fault tests switch (its own gas account, so the
  *   two never race for transaction nonces).
+ * - an operator-webhook receiver that checks signatures (test/webhook-receiver.ts).
  * Everything is stopped afterwards.
  */
 import type { TestProject } from 'vitest/node'
 import { startDemoOrigin } from '../scripts/demo-origin'
 import { anvilAccount, startChain } from './chain/chain'
 import { startFacilitator } from './chain/facilitator'
+import { startWebhookReceiver } from './webhook-receiver'
 
 export interface ChainContext {
   rpcUrl: string
@@ -30,6 +32,7 @@ declare module 'vitest' {
     mcpPort: number
     apiPort: number
     chain: ChainContext
+    webhookPort: number
   }
 }
 
@@ -40,6 +43,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const faulty = await startFacilitator({ chain, sender: anvilAccount(10) })
   project.provide('mcpPort', origin.mcpPort)
   project.provide('apiPort', origin.apiPort)
+  // The operator-webhook receiver (test/webhook-receiver.ts).
+  const webhooks = await startWebhookReceiver()
+  project.provide('webhookPort', webhooks.port)
   project.provide('chain', {
     rpcUrl: chain.rpcUrl,
     network: chain.network,
@@ -55,5 +61,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await facilitator.close()
     await chain.stop()
     await origin.close()
+    await webhooks.close()
   }
 }

@@ -11,6 +11,7 @@
 import { createMiddleware } from 'hono/factory'
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'
+import { csrfAllows, requestSession } from './ui/session'
 
 async function sha256(text: string): Promise<ArrayBuffer> {
   return crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))
@@ -24,12 +25,12 @@ const TRACKED_CLIENTS = 10_000
 
 const failures = new Map<string, { count: number; windowEnds: number }>()
 
-function clientOf(headers: Headers): string {
+export function clientOf(headers: Headers): string {
   return headers.get('cf-connecting-ip') ?? 'unknown'
 }
 
 /** Count a wrong token; returns the seconds to wait when the client is over its allowance. */
-function recordFailure(client: string, now: number): number | undefined {
+export function recordFailure(client: string, now: number): number | undefined {
   let entry = failures.get(client)
   if (!entry || entry.windowEnds <= now) {
     if (failures.size >= TRACKED_CLIENTS) failures.delete(failures.keys().next().value as string)
@@ -47,7 +48,8 @@ export async function secretsEqual(given: string, expected: string): Promise<boo
 }
 
 /**
- * Require `Authorization: Bearer $ADMIN_TOKEN`.
+ * Require `Authorization: Bearer $ADMIN_TOKEN`, or the dashboard's session cookie
+ * (admin/ui/session) with its CSRF header on state-changing calls.
  * @example app.use('*', adminAuth())
  */
 export function adminAuth() {
@@ -57,6 +59,15 @@ export function adminAuth() {
     const challenge = { 'www-authenticate': 'Bearer realm="pay-gate admin"' }
     if (typeof expected !== 'string' || expected.length < 16) {
       throw new GateError('unauthorized', 'The admin API is disabled: set the ADMIN_TOKEN secret (16 characters or more).', { headers: challenge })
+    }
+    if (!given) {
+      const session = await requestSession(expected, c.req.raw.headers)
+      if (session.kind === 'valid') {
+        if (!(await csrfAllows(expected, session.session, c.req.raw))) {
+          throw new GateError('unauthorized', 'A dashboard call that changes state needs the X-Pay-Gate-CSRF header of its session.')
+        }
+        return next()
+      }
     }
     if (!given || !(await secretsEqual(given, expected))) {
       const wait = recordFailure(clientOf(c.req.raw.headers), Date.now())

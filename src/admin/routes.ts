@@ -1,18 +1,22 @@
 /**
  * @module admin/routes
  * The admin API under /admin: create, list, read, top up, suspend, resume and
- * revoke keys. Balances are read from and written to each key's own account
+ * revoke keys, each raising an operator webhook event (notify); the dashboard
+ * at /admin/ui (admin/ui). Balances are read from and written to each key's own account
  * object only; the index just lists ids and names. Amounts are decimal-dollar strings.
  */
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
 import { z } from 'zod'
 import { accountStub, indexStub, issueKey, type KeyStatus } from '../credits'
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'
+import { formatDollars } from '../money'
+import { emitOperatorEvent, type OperatorEventType } from '../notify'
 import { adminAuth } from './auth'
 import { accountById, answer, Dollars, parseJson } from './common'
 import { findPlan, futureInstant, keyPolicyRoutes, type PlanCatalogue } from './key-policy-routes'
 import { PolicyInput, toPolicy, TrialInput } from './policy-input'
+import { adminUi } from './ui/routes'
 import { keyJson, ledgerJson } from './views'
 import { mountUsageRoutes } from './usage-routes'
 
@@ -37,12 +41,19 @@ const TopUp = z.strictObject({
 })
 
 
+/** Tell the operator's webhook (if any) about a key event, after the response. */
+function emit(c: Context<AppEnv>, type: OperatorEventType, data: Record<string, unknown>): void {
+  emitOperatorEvent(c.env, type, data, (promise) => c.executionCtx.waitUntil(promise))
+}
+
 /**
  * The /admin sub-app.
  * @param plans the plans routes.json defines, for assigning them to keys
  */
 export function adminRoutes(plans: PlanCatalogue): Hono<AppEnv> {
   const admin = new Hono<AppEnv>()
+  // The dashboard first: it shows a login form, so it does its own auth.
+  admin.route('/ui', adminUi())
   admin.use('*', adminAuth())
 
   admin.post('/keys', async (c) => {
@@ -64,6 +75,7 @@ export function adminRoutes(plans: PlanCatalogue): Hono<AppEnv> {
     )
     if (!issued.ok) return answer(c, issued)
     const { key } = issued
+    emit(c, 'key.created', { key: keyJson(issued.view) })
     // The only time the key itself is ever shown.
     return c.json({ ...keyJson(issued.view), key }, 201)
   })
@@ -91,18 +103,22 @@ export function adminRoutes(plans: PlanCatalogue): Hono<AppEnv> {
   admin.post('/keys/:id/topup', async (c) => {
     const input = await parseJson(c, TopUp)
     const account = await accountById(c.env, c.req.param('id'))
-    return answer(c, await account.topUp(input.credits, input.note ?? 'admin top-up'))
+    const result = await account.topUp(input.credits, input.note ?? 'admin top-up')
+    if (result.ok) emit(c, 'key.topped_up', { key: keyJson(result.view), amount: formatDollars(input.credits) })
+    return answer(c, result)
   })
 
-  const transitions: Array<[string, KeyStatus]> = [
-    ['suspend', 'suspended'],
-    ['resume', 'active'],
-    ['revoke', 'revoked'],
+  const transitions: Array<[string, KeyStatus, OperatorEventType]> = [
+    ['suspend', 'suspended', 'key.suspended'],
+    ['resume', 'active', 'key.resumed'],
+    ['revoke', 'revoked', 'key.revoked'],
   ]
-  for (const [action, status] of transitions) {
+  for (const [action, status, event] of transitions) {
     admin.post(`/keys/:id/${action}`, async (c) => {
       const account = await accountById(c.env, c.req.param('id'))
-      return answer(c, await account.setStatus(status))
+      const result = await account.setStatus(status)
+      if (result.ok) emit(c, event, { key: keyJson(result.view) })
+      return answer(c, result)
     })
   }
 

@@ -17,6 +17,7 @@ import {
 } from '../credits'
 import { GateError } from '../errors'
 import { formatDollars } from '../money'
+import { notifyIfLowBalance } from '../notify'
 import type { SettlementQueue } from './settlement-queue'
 
 /** How long a hold outlives the origin's timeout before the alarm frees it. */
@@ -124,6 +125,7 @@ export async function holdCredits(
   if (!result.ok && result.reason === 'ledger_unavailable') ride.queue.putBack(namespace, account, settle, ride.waitUntil)
   if (result.ok) {
     const reserved = result.kind === 'reserved'
+    if (reserved) notifyIfLowBalance(result.keyId, result.available + result.amount, result.available, ride.waitUntil)
     return {
       keyHash: result.account,
       keyId: result.keyId,

@@ -6,9 +6,10 @@
  * The three Durable Object classes are exported because wrangler.toml binds them:
  * - CreditAccount (CREDITS): one ledger per API key;
  * - KeyIndex (KEY_INDEX): the list of keys, for the admin API;
- * - PaymentLock (X402_LOCKS): one per x402 payer, so a payment is used once.
+ * - PaymentLock (X402_LOCKS): one per x402 payer, so a payment is used once;
+ * - WebhookOutbox (WEBHOOK_OUTBOX, optional): retries operator webhooks.
  */
-import { createGate, CreditAccount, KeyIndex, PaymentLock } from 'pay-gate'
+import { createGate, CreditAccount, KeyIndex, PaymentLock, WebhookOutbox } from 'pay-gate'
 
 export default createGate()
-export { CreditAccount, KeyIndex, PaymentLock }
+export { CreditAccount, KeyIndex, PaymentLock, WebhookOutbox }
