@@ -13,6 +13,7 @@
  * ledger could not be reached, so Stripe delivers again later — safe, as the
  * top-up is idempotent per payment (see stripe/events `Credit.reference`).
  */
+import { emitOperatorEvent } from '../notify'
 import type { Context } from 'hono'
 import Stripe from 'stripe'
 import type { AppEnv } from '../env'
@@ -87,5 +88,8 @@ async function credit(c: Context<AppEnv>, eventId: string, credit: Credit): Prom
     const reason = result.reason === 'invalid_api_key' ? 'unknown_key' : result.reason
     return c.json({ received: true, credited: false, reason })
   }
+  // A redelivered event credits nothing new but is announced again: receivers dedupe on `reference`.
+  const data = { key: { id: credit.keyId, credits: formatDollars(result.view.available) }, amount: formatDollars(credit.pkg.micros), source: 'stripe', reference: credit.reference }
+  emitOperatorEvent(c.env, 'key.topped_up', data, (promise) => c.executionCtx.waitUntil(promise))
   return c.json({ received: true, credited: true, key: credit.keyId, credits: formatDollars(credit.pkg.micros) })
 }
