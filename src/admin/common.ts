@@ -9,6 +9,7 @@ import { z } from 'zod'
 import { accountStub, indexStub, type AdminResult } from '../credits'
 import type { AppEnv, Env } from '../env'
 import { GateError } from '../errors'
+import { emitOperatorEvent, type OperatorEventType } from '../notify'
 import { keyJson } from './views'
 
 export { Dollars } from './dollars'
@@ -49,4 +50,9 @@ export function answer(c: Context<AppEnv>, result: AdminResult): Response {
     case 'invalid_transition':
       throw new GateError('invalid_request', 'The key is not in a state that allows this.')
   }
+}
+
+/** Tell the operator's webhook (if any) about a key event, after the response. */
+export function emit(c: Context<AppEnv>, type: OperatorEventType, data: Record<string, unknown>): void {
+  emitOperatorEvent(c.env, type, data, (promise) => c.executionCtx.waitUntil(promise))
 }

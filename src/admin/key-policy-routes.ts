@@ -9,7 +9,7 @@ import { z } from 'zod'
 import { indexStub, rotateKey, type AssignedPlan } from '../credits'
 import type { AppEnv, Env } from '../env'
 import { GateError } from '../errors'
-import { accountById, answer, Dollars, parseJson } from './common'
+import { accountById, answer, Dollars, emit, parseJson } from './common'
 import { PolicyInput, toPolicy } from './policy-input'
 import { keyJson } from './views'
 
@@ -42,14 +42,18 @@ export function keyPolicyRoutes(admin: Hono<AppEnv>, plans: PlanCatalogue): void
   admin.put('/keys/:id/policy', async (c) => {
     const input = await parseJson(c, PolicyInput)
     const account = await accountById(c.env, c.req.param('id'))
-    return answer(c, await account.setPolicy(toPolicy(input)))
+    const result = await account.setPolicy(toPolicy(input))
+    if (result.ok) emit(c, 'key.policy_changed', { key: keyJson(result.view) })
+    return answer(c, result)
   })
 
   admin.put('/keys/:id/plan', async (c) => {
     const input = await parseJson(c, PlanChoice)
     const plan = input.plan === null ? null : await findPlan(plans, c.env, input.plan)
     const account = await accountById(c.env, c.req.param('id'))
-    return answer(c, await account.setPlan(plan))
+    const result = await account.setPlan(plan)
+    if (result.ok) emit(c, 'key.plan_changed', { key: keyJson(result.view) })
+    return answer(c, result)
   })
 
   admin.post('/keys/:id/grants', async (c) => {
@@ -66,6 +70,7 @@ export function keyPolicyRoutes(admin: Hono<AppEnv>, plans: PlanCatalogue): void
     if (!indexed) throw new GateError('not_found', `No key with id ${id}.`)
     const rotated = await rotateKey(c.env.CREDITS, indexed.hash)
     if (!rotated.ok) return answer(c, rotated)
+    emit(c, 'key.rotated', { key: keyJson(rotated.view) })
     // The only time the new key is ever shown; the old one stopped working with this answer.
     return c.json({ ...keyJson(rotated.view), key: rotated.key })
   })

@@ -5,15 +5,15 @@
  * at /admin/ui (admin/ui). Balances are read from and written to each key's own account
  * object only; the index just lists ids and names. Amounts are decimal-dollar strings.
  */
-import { Hono, type Context } from 'hono'
+import { Hono } from 'hono'
 import { z } from 'zod'
 import { accountStub, indexStub, issueKey, type KeyStatus } from '../credits'
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'
 import { formatDollars } from '../money'
-import { emitOperatorEvent, type OperatorEventType } from '../notify'
+import type { OperatorEventType } from '../notify'
 import { adminAuth } from './auth'
-import { accountById, answer, Dollars, parseJson } from './common'
+import { accountById, answer, Dollars, emit, parseJson } from './common'
 import { findPlan, futureInstant, keyPolicyRoutes, type PlanCatalogue } from './key-policy-routes'
 import { PolicyInput, toPolicy, TrialInput } from './policy-input'
 import { adminUi } from './ui/routes'
@@ -40,11 +40,6 @@ const TopUp = z.strictObject({
   note: z.string().max(200).optional(),
 })
 
-
-/** Tell the operator's webhook (if any) about a key event, after the response. */
-function emit(c: Context<AppEnv>, type: OperatorEventType, data: Record<string, unknown>): void {
-  emitOperatorEvent(c.env, type, data, (promise) => c.executionCtx.waitUntil(promise))
-}
 
 /**
  * The /admin sub-app.

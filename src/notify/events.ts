@@ -18,6 +18,9 @@ export type OperatorEventType =
   | 'key.suspended'
   | 'key.resumed'
   | 'key.revoked'
+  | 'key.rotated'
+  | 'key.policy_changed'
+  | 'key.plan_changed'
   | 'key.low_balance'
 
 export interface OperatorEvent {
