@@ -19,7 +19,12 @@ export function gate(path: string, init?: RequestInit): Promise<Response> {
 
 /** Replace the route table in KV. */
 export async function putRoutes(routes: unknown[]): Promise<void> {
-  await env.ROUTES.put(ROUTES_KV_KEY, JSON.stringify({ version: 1, routes }))
+  await putRouteTable({ routes })
+}
+
+/** Replace the whole routes file in KV: routes and any table-wide block (x402, plans, stripe). */
+export async function putRouteTable(file: { routes: unknown[] } & Record<string, unknown>): Promise<void> {
+  await env.ROUTES.put(ROUTES_KV_KEY, JSON.stringify({ version: 1, ...file }))
 }
 
 export function admin(path: string, init: RequestInit = {}): Promise<Response> {

@@ -8,28 +8,23 @@ import { env } from 'cloudflare:workers'
 import { runDurableObjectAlarm } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { hashApiKey } from '../../src/credits'
-import { ROUTES_KV_KEY } from '../../src/pricing'
-import { admin, charges, createKey, gate, keyState, mcpHeaders, mcpMessages, newTag, originRequests, settledState } from '../helpers'
+import { admin, charges, createKey, gate, keyState, mcpHeaders, mcpMessages, newTag, originRequests, settledState, putRouteTable } from '../helpers'
 
 const mcp = { price: '0.001', tools: { search: '0.01', 'generate-report': '0.05', echo: 'free' } }
 
 beforeEach(async () => {
-  await env.ROUTES.put(
-    ROUTES_KV_KEY,
-    JSON.stringify({
-      version: 1,
-      routes: [
-        { path: '/mcp-json', origin: env.MCP_ORIGIN, mcp },
-        { path: '/api/*', origin: env.API_ORIGIN, price: '0.01' },
-      ],
-      plans: {
-        starter: { kind: 'payg', freeCalls: 2 },
-        volume: { kind: 'tiered', tiers: [{ upTo: 2, price: '0.002' }, { upTo: null, percentOfList: 50 }] },
-        team: { kind: 'subscription', fee: '0.1', includedCalls: 2, overage: 'deny' },
-        daily: { kind: 'subscription', period: 'day', fee: '0.05', includedCalls: 1, overage: 'payg' },
-      },
-    })
-  )
+  await putRouteTable({
+    routes: [
+      { path: '/mcp-json', origin: env.MCP_ORIGIN, mcp },
+      { path: '/api/*', origin: env.API_ORIGIN, price: '0.01' },
+    ],
+    plans: {
+      starter: { kind: 'payg', freeCalls: 2 },
+      volume: { kind: 'tiered', tiers: [{ upTo: 2, price: '0.002' }, { upTo: null, percentOfList: 50 }] },
+      team: { kind: 'subscription', fee: '0.1', includedCalls: 2, overage: 'deny' },
+      daily: { kind: 'subscription', period: 'day', fee: '0.05', includedCalls: 1, overage: 'payg' },
+    },
+  })
 })
 
 afterEach(() => {

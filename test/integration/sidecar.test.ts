@@ -10,7 +10,7 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import { createGate } from '../../src/app'
 import { openReservation, sealReservation, type Reservation } from '../../src/sidecar/reservation-token'
 import { TEST_SIDECAR_TOKEN } from '../constants'
-import { charges, createKey, gate, keyState, newTag, originRequests } from '../helpers'
+import { charges, createKey, gate, keyState, newTag, originRequests, putRouteTable } from '../helpers'
 import { decode, encode, freshPayTo, handSigned, payerAddress, x402Block } from '../x402-helpers'
 
 const mcp = { price: '0.001', tools: { search: '0.01', echo: 'free' } }
@@ -18,20 +18,16 @@ const payTo = freshPayTo()
 const PAYER = 6
 
 beforeEach(async () => {
-  await env.ROUTES.put(
-    'pay-gate/routes',
-    JSON.stringify({
-      version: 1,
-      x402: x402Block(payTo),
-      routes: [
-        { path: '/api/free', origin: env.API_ORIGIN, free: true },
-        { path: '/api/x402/*', origin: env.API_ORIGIN, price: '0.02', accept: ['x402', 'credits'] },
-        { path: '/api/orders', origin: env.API_ORIGIN, price: '0.02', method: 'POST', accept: ['credits'] },
-        { path: '/api/*', origin: env.API_ORIGIN, price: '0.02', method: 'GET', accept: ['credits'] },
-        { path: '/mcp', origin: env.MCP_ORIGIN, mcp, accept: ['credits'] },
-      ],
-    })
-  )
+  await putRouteTable({
+    x402: x402Block(payTo),
+    routes: [
+      { path: '/api/free', origin: env.API_ORIGIN, free: true },
+      { path: '/api/x402/*', origin: env.API_ORIGIN, price: '0.02', accept: ['x402', 'credits'] },
+      { path: '/api/orders', origin: env.API_ORIGIN, price: '0.02', method: 'POST', accept: ['credits'] },
+      { path: '/api/*', origin: env.API_ORIGIN, price: '0.02', method: 'GET', accept: ['credits'] },
+      { path: '/mcp', origin: env.MCP_ORIGIN, mcp, accept: ['credits'] },
+    ],
+  })
 })
 
 /** Ask the check as nginx's template does: original method and URI in headers. */

@@ -9,27 +9,23 @@ import { env } from 'cloudflare:workers'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { createGate } from '../../src/app'
 import { insertEvents, type UsageEvent } from '../../src/usage'
-import { createKey, gate, mcpHeaders, newTag, settledState, TEST_ADMIN_TOKEN } from '../helpers'
+import { createKey, gate, mcpHeaders, newTag, settledState, TEST_ADMIN_TOKEN, putRouteTable } from '../helpers'
 import { awaitEvents, storedEvents } from '../usage-helpers'
 import { freshPayTo, payerAddress, payingFetch, x402Block } from '../x402-helpers'
 
 const payTo = freshPayTo()
 
 beforeEach(async () => {
-  await env.ROUTES.put(
-    'pay-gate/routes',
-    JSON.stringify({
-      version: 1,
-      x402: x402Block(payTo),
-      routes: [
-        { path: '/api/health', origin: env.API_ORIGIN, free: true },
-        { path: '/api/paid/*', origin: env.API_ORIGIN, price: '0.02', accept: ['x402', 'credits'] },
-        { path: '/api/status/*', origin: env.API_ORIGIN, price: '0.02', accept: ['x402', 'credits'] },
-        { path: '/mcp-json', origin: env.MCP_ORIGIN, mcp: { price: '0.001', tools: { search: '0.01', echo: 'free', fail: '0.03' } } },
-        { path: '/api/*', origin: env.API_ORIGIN, price: '0.02', accept: ['credits'] },
-      ],
-    })
-  )
+  await putRouteTable({
+    x402: x402Block(payTo),
+    routes: [
+      { path: '/api/health', origin: env.API_ORIGIN, free: true },
+      { path: '/api/paid/*', origin: env.API_ORIGIN, price: '0.02', accept: ['x402', 'credits'] },
+      { path: '/api/status/*', origin: env.API_ORIGIN, price: '0.02', accept: ['x402', 'credits'] },
+      { path: '/mcp-json', origin: env.MCP_ORIGIN, mcp: { price: '0.001', tools: { search: '0.01', echo: 'free', fail: '0.03' } } },
+      { path: '/api/*', origin: env.API_ORIGIN, price: '0.02', accept: ['credits'] },
+    ],
+  })
 })
 
 function get(path: string, key: string | undefined, headers: Record<string, string> = {}) {

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { acceptX402, X402Refusal } from '../../src/gate/x402-payment'
 import { buildRequirements } from '../../src/x402'
 import { clearFacilitatorCalls, facilitatorCalls, setFacilitatorMode } from '../chain/client'
-import { createKey, GATE, newTag, originRequests } from '../helpers'
+import { createKey, GATE, newTag, originRequests, putRouteTable } from '../helpers'
 import { balanceOf, chain, client, decode, encode, freshPayTo, gateFetch, handSigned, payerAddress, payingFetch, x402Block } from '../x402-helpers'
 
 const PAYER = 2
@@ -19,18 +19,14 @@ const payer = payerAddress(PAYER)
 
 async function useRoutes(overrides: Record<string, unknown>, extra: Record<string, unknown> = {}) {
   const { faultyFacilitatorUrl } = chain()
-  await env.ROUTES.put(
-    'pay-gate/routes',
-    JSON.stringify({
-      version: 1,
-      x402: x402Block(payTo, { facilitator: { url: faultyFacilitatorUrl, verifyTimeoutMs: 1_000, settleTimeoutMs: 1_000 }, ...overrides }),
-      routes: [
-        { path: '/api/*', origin: env.API_ORIGIN, price: '0.02', accept: ['x402'] },
-        { path: '/mcp-json', origin: env.MCP_ORIGIN, mcp: { price: '0.001', tools: { search: '0.01' } }, accept: ['x402'] },
-      ],
-      ...extra,
-    })
-  )
+  await putRouteTable({
+    x402: x402Block(payTo, { facilitator: { url: faultyFacilitatorUrl, verifyTimeoutMs: 1_000, settleTimeoutMs: 1_000 }, ...overrides }),
+    routes: [
+      { path: '/api/*', origin: env.API_ORIGIN, price: '0.02', accept: ['x402'] },
+      { path: '/mcp-json', origin: env.MCP_ORIGIN, mcp: { price: '0.001', tools: { search: '0.01' } }, accept: ['x402'] },
+    ],
+    ...extra,
+  })
 }
 
 async function mode(name: 'normal' | 'down' | 'unavailable' | 'slow' | 'settle-fails', delayMs?: number) {
@@ -172,14 +168,10 @@ describe('special paths', () => {
 describe('buying credits with x402', () => {
   it('issues a key holding exactly what was settled, or tops up the caller’s key', async () => {
     await useRoutes({}, {})
-    await env.ROUTES.put(
-      'pay-gate/routes',
-      JSON.stringify({
-        version: 1,
-        x402: { ...x402Block(payTo, { facilitator: { url: chain().faultyFacilitatorUrl } }), buyCredits: { min: '0.1', max: '10' } },
-        routes: [{ path: '/api/*', origin: env.API_ORIGIN, price: '0.02' }],
-      })
-    )
+    await putRouteTable({
+      x402: { ...x402Block(payTo, { facilitator: { url: chain().faultyFacilitatorUrl } }), buyCredits: { min: '0.1', max: '10' } },
+      routes: [{ path: '/api/*', origin: env.API_ORIGIN, price: '0.02' }],
+    })
     const before = await balanceOf(payTo)
     const buy = (credits: string, key?: string) =>
       payingFetch(PAYER)(`${GATE}/credits/buy`, {

@@ -6,7 +6,7 @@
 import { env } from 'cloudflare:workers'
 import type { Hex } from 'viem'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { createKey, newTag, originRequests, putRoutes, settledState, charges } from '../helpers'
+import { createKey, newTag, originRequests, putRoutes, settledState, charges, putRouteTable } from '../helpers'
 import { balanceOf, decode, encode, freshPayTo, gateFetch, handSigned, payerAddress, payingFetch, receipt, x402Block } from '../x402-helpers'
 
 const PAYER = 0
@@ -14,16 +14,12 @@ const payTo = freshPayTo()
 const payer = payerAddress(PAYER)
 
 beforeAll(async () => {
-  await env.ROUTES.put(
-    'pay-gate/routes',
-    JSON.stringify({
-      version: 1,
-      x402: x402Block(payTo),
-      routes: [
-        { path: '/api/*', origin: env.API_ORIGIN, price: '0.02', accept: ['x402', 'credits'] },
-      ],
-    })
-  )
+  await putRouteTable({
+    x402: x402Block(payTo),
+    routes: [
+      { path: '/api/*', origin: env.API_ORIGIN, price: '0.02', accept: ['x402', 'credits'] },
+    ],
+  })
 })
 
 type Required = { x402Version: number; accepts: Array<{ amount: string; payTo: string; asset: string; network: string; scheme: string; maxTimeoutSeconds: number; extra: Record<string, unknown> }>; resource: { url: string } }

@@ -8,7 +8,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { PaymentRequired } from '@x402/core/types'
 import { env } from 'cloudflare:workers'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { GATE, newTag, originRequests } from '../helpers'
+import { GATE, newTag, originRequests, putRouteTable } from '../helpers'
 import { balanceOf, client as x402, encode, freshPayTo, gateFetch, payerAddress, x402Block } from '../x402-helpers'
 
 const PAYER = 1
@@ -18,17 +18,13 @@ const clients: Client[] = []
 
 beforeAll(async () => {
   const mcp = { price: '0.001', tools: { search: '0.01', 'generate-report': '0.05', echo: 'free' } }
-  await env.ROUTES.put(
-    'pay-gate/routes',
-    JSON.stringify({
-      version: 1,
-      x402: x402Block(payTo),
-      routes: [
-        { path: '/mcp', origin: env.MCP_ORIGIN, mcp },
-        { path: '/mcp-json', origin: env.MCP_ORIGIN, mcp },
-      ],
-    })
-  )
+  await putRouteTable({
+    x402: x402Block(payTo),
+    routes: [
+      { path: '/mcp', origin: env.MCP_ORIGIN, mcp },
+      { path: '/mcp-json', origin: env.MCP_ORIGIN, mcp },
+    ],
+  })
 })
 
 afterEach(async () => {

@@ -7,27 +7,22 @@
  */
 import { env } from 'cloudflare:workers'
 import { it } from 'vitest'
-import { ROUTES_KV_KEY } from '../../src/pricing'
-import { createKey, gate, keyState, mcpHeaders, mcpMessages, originRequests } from '../helpers'
+import { createKey, gate, keyState, mcpHeaders, mcpMessages, originRequests, putRouteTable } from '../helpers'
 import { bounded, checkLedger, Tally } from './harness'
 
 const PRICE = 2_000
 
 async function seedRoutes(): Promise<void> {
-  await env.ROUTES.put(
-    ROUTES_KV_KEY,
-    JSON.stringify({
-      version: 1,
-      routes: [
-        { path: '/api/*', method: 'GET', origin: env.API_ORIGIN, price: '0.002' },
-        { path: '/mcp-json', origin: env.MCP_ORIGIN, mcp: { price: '0.002', tools: { search: '0.002' } } },
-      ],
-      plans: {
-        free5: { kind: 'payg', freeCalls: 5 },
-        sub8: { kind: 'subscription', fee: '0.01', includedCalls: 8, overage: 'deny' },
-      },
-    })
-  )
+  await putRouteTable({
+    routes: [
+      { path: '/api/*', method: 'GET', origin: env.API_ORIGIN, price: '0.002' },
+      { path: '/mcp-json', origin: env.MCP_ORIGIN, mcp: { price: '0.002', tools: { search: '0.002' } } },
+    ],
+    plans: {
+      free5: { kind: 'payg', freeCalls: 5 },
+      sub8: { kind: 'subscription', fee: '0.01', includedCalls: 8, overage: 'deny' },
+    },
+  })
 }
 
 async function burst(tally: Tally, key: string, tag: string, paths: string[]): Promise<number[]> {
