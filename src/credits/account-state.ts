@@ -1,0 +1,177 @@
+/**
+ * @module credits/account-state
+ * What a key's account object keeps in memory and the steps its methods share:
+ * the account row, open holds, settings and credit lots (read once, set only
+ * after a transaction commits, dropped when one throws), settling a hold with its
+ * counters and lots, expiring lots, and an operator's change in one transaction.
+ * The object (account-object) is the RPC surface; this is its state.
+ */
+import { toLedgerEntry, toView, upgradeAccountSchema, type AccountRow, type LedgerRow } from './account-sql'
+import { addToCounters, readCounter, readSettings, writeSettings, type AccountSettings } from './account-settings'
+import { expireLots, insertLot, nextLotExpiry, readLots, spendFromLots, type CreditLot } from './credit-lots'
+import { appendLedger, lastHoldId, loadOpenHolds, settleHold, writeBalance, type OpenHold } from './reservations'
+import type { AccountView, AdminResult, LedgerEntry, LedgerKind, Settlement, SettleResult } from './types'
+
+type Tables = { account: boolean; alias: boolean }
+
+export class AccountState {
+  readonly sql: SqlStorage
+  /** The account row; null: this key has no account; undefined: not read yet. */
+  row: AccountRow | null | undefined
+  private holds: Map<number, OpenHold> | undefined
+  private holdId: number | undefined
+  private settingsCache: AccountSettings | undefined
+  private lotsCache: CreditLot[] | undefined
+
+  constructor(private readonly storage: DurableObjectStorage) {
+    this.sql = storage.sql
+  }
+
+  /** The next hold id (the object counts on from the highest stored). */
+  nextHoldId(): number {
+    this.holdId = (this.holdId ?? lastHoldId(this.sql)) + 1
+    return this.holdId
+  }
+
+  /** Replace the settings, in the current transaction. */
+  writeSettings(change: Partial<AccountSettings>): void {
+    this.settingsCache = { ...this.settings(), ...change }
+    writeSettings(this.sql, this.settingsCache)
+  }
+
+  /** An operator's change to the settings, with a ledger row of 0 that records it. */
+  changeSettings(change: Partial<AccountSettings>, kind: LedgerKind, label: string): AdminResult {
+    const now = Date.now()
+    return this.change((row) => {
+      this.writeSettings(change)
+      appendLedger(this.sql, { kind, amount: 0, balanceAfter: row.balance, at: now, label })
+      return row
+    }, now)
+  }
+
+  tables(): Tables {
+    const names = this.sql
+      .exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('account', 'alias')`)
+      .toArray()
+      .map((table) => table.name)
+    return { account: names.includes('account'), alias: names.includes('alias') }
+  }
+
+  account(): AccountRow | null {
+    if (this.row !== undefined) return this.row
+    // An unknown key must never create tables, so look before reading.
+    if (!this.tables().account) return (this.row = null)
+    upgradeAccountSchema(this.sql)
+    this.row = this.sql.exec<AccountRow>('SELECT * FROM account WHERE singleton = 1').toArray()[0] ?? null
+    return this.row
+  }
+
+  settings(): AccountSettings {
+    this.settingsCache ??= readSettings(this.sql)
+    return this.settingsCache
+  }
+
+  lots(): CreditLot[] {
+    this.lotsCache ??= readLots(this.sql)
+    return this.lotsCache
+  }
+
+  openHolds(): Map<number, OpenHold> {
+    this.holds ??= loadOpenHolds(this.sql)
+    return this.holds
+  }
+
+  /** Run `work` atomically; if it throws, forget what is cached (its writes rolled back). */
+  transact<T>(work: () => T): T {
+    try {
+      return this.storage.transactionSync(work)
+    } catch (error) {
+      this.row = undefined
+      this.holds = undefined
+      this.holdId = undefined
+      this.settingsCache = undefined
+      this.lotsCache = undefined
+      throw error
+    }
+  }
+
+  viewOf(row: AccountRow, now: number): AccountView {
+    const settings = this.settings()
+    return toView(row, now, {
+      policy: settings.policy,
+      plan: settings.plan,
+      rotatedAt: settings.rotatedAt,
+      inFlight: this.openHolds().size,
+      expiringCredits: this.lots().map((lot) => ({ amount: lot.remaining, expiresAt: lot.expiresAt })),
+      usage: { day: readCounter(this.sql, 'day', now), month: readCounter(this.sql, 'month', now) },
+    })
+  }
+
+  ledger(ledgerLimit: number): LedgerEntry[] {
+    const limit = Math.max(0, Math.min(1000, Math.trunc(ledgerLimit)))
+    return limit ? this.sql.exec<LedgerRow>('SELECT * FROM ledger ORDER BY seq DESC LIMIT ?', limit).toArray().map(toLedgerEntry) : []
+  }
+
+  /** Whether a presented key (by hash) opens this account: after a rotation, only the newest. */
+  opens(credential: string | undefined): boolean {
+    const current = this.settings().credential
+    return current === null || credential === undefined || credential === current
+  }
+
+  aliasTarget(): string | null {
+    if (!this.tables().alias) return null
+    return this.sql.exec<{ account: string }>('SELECT account FROM alias WHERE singleton = 1').toArray()[0]?.account ?? null
+  }
+
+  /** Settle one hold, and correct the period counters and credit lots it touched. */
+  settleOne(row: AccountRow, settlement: Settlement, now: number): { row: AccountRow; result: SettleResult } {
+    const applied = settleHold(this.sql, row, this.openHolds(), settlement, now)
+    const settled = applied.settled
+    if (settled) {
+      const { hold, charged, served } = settled
+      if (hold.tracked) addToCounters(this.sql, hold.createdAt, -(hold.calls - served), -(hold.amount - charged))
+      if (charged > 0 && this.lots().length > 0) spendFromLots(this.sql, this.lots(), charged)
+    }
+    return applied
+  }
+
+  /** Apply riding settlements to the row (the caller writes the row). */
+  applySettlements(row: AccountRow, settlements: Settlement[], now: number): AccountRow {
+    let next = row
+    for (const settlement of settlements) {
+      const applied = this.settleOne(next, settlement, now)
+      if (!applied.result.ok && applied.result.reason !== 'already_settled') {
+        console.error(`pay-gate: settlement of ${settlement.reservationId} refused: ${applied.result.reason}`)
+      }
+      next = applied.row
+    }
+    return next
+  }
+
+  /** Take expired lots out of the balance, if any is due (cheap when none is). */
+  expireDueLots(row: AccountRow, now: number): AccountRow {
+    const due = nextLotExpiry(this.lots())
+    return due !== null && due <= now ? expireLots(this.sql, row, this.lots(), now) : row
+  }
+
+  addLot(row: AccountRow, amount: number, expiresAt: number, label: string, now: number): AccountRow {
+    this.lots().push(insertLot(this.sql, amount, expiresAt, label))
+    this.lots().sort((a, b) => a.expiresAt - b.expiresAt || a.id - b.id)
+    const next = { ...row, balance: row.balance + amount, updated_at: now }
+    writeBalance(this.sql, next)
+    appendLedger(this.sql, { kind: 'grant', amount, balanceAfter: next.balance, at: now, label: `${label}, expire ${new Date(expiresAt).toISOString()}` })
+    return next
+  }
+
+  /** An operator's change to an existing, unrevoked account, in one transaction. */
+  change(work: (row: AccountRow) => AccountRow, now: number): AdminResult {
+    return this.transact((): AdminResult => {
+      const row = this.account()
+      if (!row) return { ok: false, reason: 'invalid_api_key' }
+      if (row.status === 'revoked') return { ok: false, reason: 'key_revoked' }
+      const next = work(row)
+      this.row = next
+      return { ok: true, view: this.viewOf(next, now) }
+    })
+  }
+}
