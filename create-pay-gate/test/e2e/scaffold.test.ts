@@ -64,12 +64,14 @@ afterAll(() => {
 describe('the packed library', () => {
   it('ships its source and its CLI, and nothing of the repository around it', async () => {
     const files = (await run('tar', ['tzf', library], work)).trim().split('\n')
-    const shipped = /^package\/(src\/|bin\/pay-gate\.mjs$|dist\/cli\.mjs$|README\.md$|package\.json$)/
+    // templates/self-host: the systemd unit of `pay-gate serve`, next to the CLI that runs it.
+    const shipped = /^package\/(src\/|bin\/pay-gate\.mjs$|dist\/cli\.mjs$|templates\/self-host\/|README\.md$|package\.json$)/
     expect(files.every((file) => shipped.test(file)), files.join('\n')).toBe(true)
     expect(files).toContain('package/src/lib.ts')
     // prepack builds the CLI, so the packed bin has what it imports.
     expect(files).toContain('package/bin/pay-gate.mjs')
     expect(files).toContain('package/dist/cli.mjs')
+    expect(files).toContain('package/templates/self-host/pay-gate.service')
   })
 })
 
