@@ -3,6 +3,7 @@
  * file), then checks the schema cannot make: routes that can never match because
  * an earlier route takes all their requests.
  */
+import { compilePattern, type PathPattern } from '../../src/pricing/path'
 import { validateRoutesText, type RoutesFile, type RoutesIssue } from '../../src/pricing/schema'
 
 export type { RoutesIssue }
@@ -11,20 +12,24 @@ export type RoutesCheck = { ok: true; file: RoutesFile; issues: [] } | { ok: fal
 
 type Route = RoutesFile['routes'][number]
 
-/** The prefix a `/x/*` path stands for (`/x`), or undefined for a path that is not a wildcard. */
-function wildcardPrefix(path: string): string | undefined {
-  if (path === '/*') return ''
-  return path.endsWith('/*') ? path.slice(0, -2) : undefined
+/**
+ * Whether every path `later` can match, `earlier` matches too: segment by
+ * segment, a `:param` takes any segment, a literal only the same literal (paths
+ * match case-insensitively), and a trailing `*` any rest.
+ */
+function covers(earlier: PathPattern, later: PathPattern): boolean {
+  if (earlier.rest ? later.parts.length < earlier.parts.length : later.rest || later.parts.length !== earlier.parts.length) return false
+  return earlier.parts.every((part, i) => {
+    const other = later.parts[i] as PathPattern['parts'][number]
+    return part.kind === 'param' || (other.kind === 'literal' && other.lower === part.lower)
+  })
 }
 
 /** `earlier` takes every request `later` could match: same or broader method, same or broader path. */
 function shadows(earlier: Route, later: Route): 'duplicate' | 'shadowed' | undefined {
   if (earlier.method !== undefined && earlier.method !== later.method) return undefined
   if (earlier.path === later.path) return earlier.method === later.method ? 'duplicate' : 'shadowed'
-  const prefix = wildcardPrefix(earlier.path)
-  if (prefix === undefined || earlier.path.includes('/:')) return undefined
-  const target = wildcardPrefix(later.path) ?? later.path
-  return target === prefix || target.startsWith(`${prefix}/`) ? 'shadowed' : undefined
+  return covers(compilePattern(earlier.path), compilePattern(later.path)) ? 'shadowed' : undefined
 }
 
 /** Routes that can never match: each is reported at its own `routes[i].path`. */

@@ -15,6 +15,10 @@ const CASES: Array<{ name: string; text: string; ok: boolean; issues: Array<{ pa
   { name: 'a wildcard for another method', text: file([route('/api/*', { method: 'GET' }), route('/api/users', { method: 'POST' })]), ok: true, issues: [] },
   { name: 'the exact route first', text: file([route('/api/users'), route('/api/*')]), ok: true, issues: [] },
   { name: 'a sibling prefix', text: file([route('/api/*'), route('/apix')]), ok: true, issues: [] },
+  { name: 'a :param wildcard first', text: file([route('/users/:id/*'), route('/users/42/orders')]), ok: false, issues: [{ path: 'routes[1].path', message: /never matches: routes\[0\] \(any method \/users\/:id\/\*\)/ }] },
+  { name: 'a :param route over a literal of the same length', text: file([route('/users/:id'), route('/Users/me')]), ok: false, issues: [{ path: 'routes[1].path', message: /never matches/ }] },
+  { name: 'a literal first, then the :param route', text: file([route('/users/me'), route('/users/:id')]), ok: true, issues: [] },
+  { name: 'a :param route and a longer path', text: file([route('/users/:id'), route('/users/1/orders')]), ok: true, issues: [] },
 ]
 
 describe('pay-gate validate', () => {
