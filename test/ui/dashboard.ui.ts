@@ -1,9 +1,13 @@
 /**
  * The operator dashboard in real headless Chromium against the real gate (a
- * local server from test/ui/gate-server.ts): sign in, see the seeded keys
- * (one named as an XSS attempt, shown as text), top up / create / suspend from
- * the page and see the change through the admin API too, CSRF and CSP hold, and
- * a screenshot lands in test-results/dashboard.png.
+ * local server from test/ui/gate-server.ts) in front of a real origin
+ * (test/ui/origin-server.ts). Seeded as an agent would: keys from the admin API,
+ * paid calls through the gate (charged), one the origin fails (refunded) and one
+ * without credits (denied), all recorded as usage events in D1. Then: sign in,
+ * see the keys (one named as an XSS attempt, one route path with HTML, shown as
+ * text), the usage and revenue charts and the recent calls, top up / create /
+ * suspend from the page and see the change through the admin API too, CSRF and
+ * CSP hold, and a screenshot lands in test-results/dashboard.png.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
@@ -11,27 +15,74 @@ import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startGateServer, type GateServer } from './gate-server'
+import { startOriginServer, type OriginServer } from './origin-server'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const XSS_NAME = '<img src=x onerror=alert(1)>'
+/** A valid route path that is also HTML: it must show as these characters. */
+const HTML_ROUTE = '/<b>x</b>'
 const SCREENSHOT = join(import.meta.dirname, '..', '..', 'test-results', 'dashboard.png')
 
+let origin: OriginServer
 let gate: GateServer
 let browser: Browser
 let page: Page
 const keys: Record<string, { id: string; key: string }> = {}
+/** The UTC day the seeded calls were recorded on (from the events themselves). */
+let callDay: string
 const dialogs: string[] = []
 const pageErrors: string[] = []
 const consoleErrors: string[] = []
 
+/** A call through the gate as an agent makes it, body read in full (only then is it charged). */
+async function callGate(path: string, name: string): Promise<number> {
+  const response = await fetch(new URL(path, gate.url), { headers: { authorization: `Bearer ${keys[name]!.key}` } })
+  await response.text()
+  return response.status
+}
+
+/** Poll `read` until it gives `expected` (expect.poll works only inside a test). */
+async function settled(read: () => Promise<unknown>, expected: unknown, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  while (Date.now() < deadline) {
+    last = await read()
+    if (last === expected) return
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`still ${JSON.stringify(last)} after ${timeoutMs} ms, expected ${JSON.stringify(expected)}`)
+}
+
 beforeAll(async () => {
+  origin = await startOriginServer()
   gate = await startGateServer(`ui-${randomBytes(16).toString('hex')}`)
-  for (const [name, credits] of [[XSS_NAME, '5'], ['Acme Corp', '10'], ['Paused Inc', '3']] as const) {
+  await gate.putRoutes({
+    routes: [
+      { path: '/api/*', origin: origin.origin, price: '0.01' },
+      { path: HTML_ROUTE, origin: origin.origin, price: '0.02' },
+    ],
+  })
+  for (const [name, credits] of [[XSS_NAME, '5'], ['Acme Corp', '10'], ['Paused Inc', '3'], ['Broke Ltd', '0']] as const) {
     const created = await gate.admin('/keys', { method: 'POST', body: { name, credits } })
     expect(created.status).toBe(201)
     keys[name] = created.body
   }
   expect((await gate.admin(`/keys/${keys['Paused Inc']!.id}/suspend`, { method: 'POST' })).status).toBe(200)
+
+  // Usage: 3 × $0.01 and 1 × $0.02 charged, one refunded (origin 500), one denied (no credits).
+  for (const item of [1, 2, 3]) expect(await callGate(`/api/items/${item}`, 'Acme Corp')).toBe(200)
+  expect(await callGate(HTML_ROUTE, XSS_NAME)).toBe(200)
+  expect(await callGate('/api/fail', 'Acme Corp')).toBe(500)
+  expect(await callGate('/api/items/4', 'Broke Ltd')).toBe(402)
+  expect(origin.requests()).toBe(5)
+  // Events are written after the response, in batches: wait until all six are in D1,
+  // and until the charges are settled on the keys.
+  await settled(async () => (await gate.admin('/usage/events?limit=50')).body?.length, 6)
+  await settled(async () => (await gate.admin(`/keys/${keys['Acme Corp']!.id}`)).body.credits, '9.97')
+  await settled(async () => (await gate.admin(`/keys/${keys[XSS_NAME]!.id}`)).body.credits, '4.98')
+  const events = (await gate.admin('/usage/events?limit=50')).body as Array<{ at: number }>
+  callDay = new Date(events[0]!.at).toISOString().slice(0, 10)
+
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
   page = await browser.newPage({ baseURL: gate.url.href, viewport: { width: 1280, height: 900 } })
   page.on('dialog', (dialog) => {
@@ -40,12 +91,11 @@ beforeAll(async () => {
   })
   page.on('pageerror', (error) => pageErrors.push(error.message))
   page.on('console', (message) => {
-    // Expected: the wrong-token login (401), the usage endpoints when this gate has none,
-    // and the CSRF test's deliberately refused POST /admin/keys (401).
+    // Expected: the wrong-token login (401) and the CSRF test's deliberately refused POST /admin/keys (401).
     const url = message.location().url
     const expected =
       /Failed to load resource/.test(message.text()) &&
-      (/\/admin\/(ui\/login|usage|revenue)/.test(url) || (/\/admin\/keys$/.test(url) && /status of 401/.test(message.text())))
+      (/\/admin\/ui\/login/.test(url) || (/\/admin\/keys$/.test(url) && /status of 401/.test(message.text())))
     if (message.type() === 'error' && !expected) consoleErrors.push(`${message.text()} (${message.location().url})`)
   })
 })
@@ -53,6 +103,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close()
   await gate?.close()
+  await origin?.close()
 })
 
 const row = (name: string) => page.locator(`tr[data-key-id="${keys[name]!.id}"]`)
@@ -81,32 +132,66 @@ describe('dashboard in Chromium', () => {
 
   it('shows the seeded keys with balances and status; a hostile name is text, never markup', async () => {
     await expect(row(XSS_NAME).locator('td.name').textContent()).resolves.toBe(XSS_NAME)
-    await expect(row(XSS_NAME).locator('td.credits').textContent()).resolves.toBe('$5.00')
-    await expect(row('Acme Corp').locator('td.credits').textContent()).resolves.toBe('$10.00')
+    // What the seeded calls left: $5 − $0.02 and $10 − 3 × $0.01 (the refunded call cost nothing).
+    await expect(row(XSS_NAME).locator('td.credits').textContent()).resolves.toBe('$4.98')
+    await expect(row('Acme Corp').locator('td.credits').textContent()).resolves.toBe('$9.97')
+    await expect(row('Broke Ltd').locator('td.credits').textContent()).resolves.toBe('$0.00')
     await expect(row('Paused Inc').locator('td.status').textContent()).resolves.toBe('suspended')
     expect(await page.locator('img').count()).toBe(0)
     expect(dialogs).toEqual([])
   })
 
-  it('degrades to "no usage data" where the usage endpoints do not exist', async () => {
+  it('draws calls and revenue per day from the recorded usage', async () => {
     await page.waitForSelector('body[data-usage-loaded="1"]')
-    // Without them, /admin/usage falls through to the gate: 404, or 503 here as this gate has no route table.
-    const usage = await gate.admin('/usage?groupBy=day')
-    if (usage.status !== 200) {
-      await expect(page.locator('#calls-chart').textContent()).resolves.toContain('No usage data')
-      await expect(page.locator('#events').textContent()).resolves.toContain('No usage data')
-    } else {
-      // The usage endpoints are there (merged): the charts drew, or said there was nothing yet.
-      expect(await page.locator('#calls-chart svg, #calls-chart .empty').count()).toBeGreaterThan(0)
-    }
+    const bars = async (chart: string) => page.locator(`#${chart} svg rect title`).allTextContents()
+    expect(await page.locator('#calls-chart .empty, #revenue-chart .empty').count()).toBe(0)
+    // Stacked per day: 4 charged, 1 refunded, 1 denied, all on the day of the calls.
+    expect((await bars('calls-chart')).sort()).toEqual(
+      [`${callDay} · charged: 4`, `${callDay} · denied: 1`, `${callDay} · refunded: 1`]
+    )
+    expect(await bars('revenue-chart')).toEqual([`${callDay} · credits: $0.05`])
+    // A day on each axis for the whole 30-day range, not only the days with calls.
+    expect(await page.locator('#calls-chart svg text').count()).toBeGreaterThan(5)
+    await expect(page.locator('#revenue-total').textContent()).resolves.toBe('Revenue, last 30 days: $0.05')
+    const byRoute = await page.locator('#by-route tbody tr').evaluateAll((rows) =>
+      rows.map((row) => Array.from(row.querySelectorAll('td'), (cell) => (cell as { textContent: string | null }).textContent))
+    )
+    expect(byRoute).toEqual([
+      ['/api/*', '5', '$0.03', '1', '1'],
+      [HTML_ROUTE, '1', '$0.02', '0', '0'],
+    ])
+    await expect(page.locator('#by-tool tbody').textContent()).resolves.toBe('No MCP tool calls in the last 30 days.')
+  })
+
+  it('lists the recent calls and denials with key, route, amount and outcome; HTML in them is text', async () => {
+    const events = await page.locator('#events tbody tr').evaluateAll((rows) =>
+      rows.map((row) => ({
+        key: row.querySelector('td.key')?.textContent,
+        route: row.querySelector('td.route')?.textContent,
+        amount: row.querySelector('td.amount')?.textContent,
+        outcome: row.querySelector('td.outcome')?.textContent,
+      }))
+    )
+    // Newest first.
+    expect(events).toEqual([
+      { key: 'Broke Ltd', route: 'GET /api/*', amount: '$0.00', outcome: 'denied (insufficient_credits)' },
+      { key: 'Acme Corp', route: 'GET /api/*', amount: '$0.00', outcome: 'refunded (origin_error)' },
+      { key: XSS_NAME, route: `GET ${HTML_ROUTE}`, amount: '$0.02', outcome: 'charged' },
+      { key: 'Acme Corp', route: 'GET /api/*', amount: '$0.01', outcome: 'charged' },
+      { key: 'Acme Corp', route: 'GET /api/*', amount: '$0.01', outcome: 'charged' },
+      { key: 'Acme Corp', route: 'GET /api/*', amount: '$0.01', outcome: 'charged' },
+    ])
+    expect(await page.locator('#events [data-outcome="denied"] td.key').getAttribute('title')).toBe(keys['Broke Ltd']!.id)
+    expect(await page.locator('#usage-section b, #usage-section img').count()).toBe(0)
+    expect(dialogs).toEqual([])
   })
 
   it('tops up a key from the page; the balance changes on the page and in the API', async () => {
     await row('Acme Corp').locator('input.amount').fill('2.50')
     await row('Acme Corp').getByRole('button', { name: 'Top up' }).click()
-    await expect.poll(() => row('Acme Corp').locator('td.credits').textContent()).toBe('$12.50')
+    await expect.poll(() => row('Acme Corp').locator('td.credits').textContent()).toBe('$12.47')
     const state = await gate.admin(`/keys/${keys['Acme Corp']!.id}?ledger=10`)
-    expect(state.body.credits).toBe('12.5')
+    expect(state.body.credits).toBe('12.47')
     expect(state.body.ledger.some((entry: { kind: string; label: string }) => entry.kind === 'topup' && entry.label === 'dashboard top-up')).toBe(true)
   })
 

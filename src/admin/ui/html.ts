@@ -68,12 +68,14 @@ export function dashboardPage(csrf: string): string {
 <section id="usage-section">
 <h2>Usage and revenue</h2>
 <div class="charts">
-<figure><figcaption>Calls per day</figcaption><div id="calls-chart" class="chart"></div></figure>
+<figure><figcaption>Calls per day (charged, refunded, denied)</figcaption><div id="calls-chart" class="chart"></div></figure>
 <figure><figcaption>Revenue per day ($)</figcaption><div id="revenue-chart" class="chart"></div></figure>
 </div>
 <p id="revenue-total"></p>
-<h3>By tool</h3>
-<table id="by-tool"><thead><tr><th>Tool</th><th class="num">Calls</th><th class="num">Charged</th><th class="num">Denied</th></tr></thead><tbody></tbody></table>
+<h3>By route</h3>
+<table id="by-route"><thead><tr><th>Route</th><th class="num">Calls</th><th class="num">Charged</th><th class="num">Refunded</th><th class="num">Denied</th></tr></thead><tbody></tbody></table>
+<h3>By tool (MCP)</h3>
+<table id="by-tool"><thead><tr><th>Tool</th><th class="num">Calls</th><th class="num">Charged</th><th class="num">Refunded</th><th class="num">Denied</th></tr></thead><tbody></tbody></table>
 <h3>Recent calls and denials</h3>
 <table id="events"><thead><tr><th>When</th><th>Key</th><th>Rail</th><th>Route / tool</th><th class="num">Amount</th><th>Outcome</th><th class="num">ms</th></tr></thead><tbody></tbody></table>
 </section>

@@ -4,8 +4,9 @@
  * the CSP forbids it). Talks to the admin API with the session cookie and the
  * page's CSRF token; builds every node with createElement/textContent, never
  * innerHTML, so key names, tools and routes are shown, never parsed.
- * The usage endpoints may be missing (another part of the gate): a 404 reads as
- * "no usage data". No template literals inside, so it embeds verbatim.
+ * Amounts come as integer micro-dollars (numbers) or decimal dollars (strings);
+ * `money` takes both. Without a USAGE_DB binding the usage endpoints answer 404,
+ * which reads as "no usage data". No template literals inside, so it embeds verbatim.
  */
 import { CHARTS_JS } from './charts'
 
@@ -86,7 +87,12 @@ async function loadKeys() {
   renderKeys(keys);
 }
 
+/** Key id → name, from the last key listing (the events list shows names). */
+const keyNames = new Map();
+
 function renderKeys(keys) {
+  keyNames.clear();
+  for (const key of keys) keyNames.set(key.id, key.name);
   const tbody = byId('keys').tBodies[0];
   if (keys.length === 0) { emptyRow(tbody, 8, 'No keys yet.'); return; }
   tbody.replaceChildren();
@@ -168,7 +174,7 @@ byId('logout').addEventListener('click', async function () {
   window.location.assign('/admin/ui');
 });
 
-// ---- usage and revenue (endpoints that may not exist on this gate) ----
+// ---- usage and revenue (endpoints that answer 404 on a gate without USAGE_DB) ----
 
 function unavailable(result) {
   return result.status === 404 ? 'No usage data.' : 'No usage data (' + errorText(result) + ').';
@@ -178,6 +184,41 @@ function noData(container, text) {
   container.replaceChildren(el('p', { text: text, cls: 'empty' }));
 }
 
+/** Every UTC day (YYYY-MM-DD) from from to to, so a chart over time has no gaps. */
+function daysOf(from, to) {
+  const days = [];
+  const cursor = new Date(Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), from.getUTCDate()));
+  while (cursor.getTime() < to.getTime()) {
+    days.push(cursor.toISOString().slice(0, 10));
+    cursor.setUTCDate(cursor.getUTCDate() + 1);
+  }
+  return days;
+}
+
+/** Dollars on a chart axis: cents, or tenths of a cent for small amounts ($0.025, not $0.03). */
+function axisDollars(v) {
+  if (v >= 100) return '$' + v.toFixed(0);
+  const text = v.toFixed(v < 1 ? 4 : 2).replace(/0+$/, '');
+  const parts = text.split('.');
+  return '$' + parts[0] + '.' + (parts[1] || '').padEnd(2, '0');
+}
+
+/** Rows of /admin/usage (by route or tool) into a table; rows without a group are left out. */
+function usageTable(table, result, emptyText) {
+  const body = table.tBodies[0];
+  const rows = result.ok && result.data && Array.isArray(result.data.rows) ? result.data.rows : null;
+  if (!rows) { emptyRow(body, 5, unavailable(result)); return; }
+  const named = rows.filter(function (r) { return r.group !== null && r.group !== undefined; });
+  if (named.length === 0) { emptyRow(body, 5, emptyText); return; }
+  body.replaceChildren.apply(body, named.map(function (r) {
+    return el('tr', {}, [
+      el('td', { text: r.group, cls: 'group' }), el('td', { text: r.calls, cls: 'num' }),
+      el('td', { text: money(r.chargedDollars !== undefined ? String(r.chargedDollars) : r.charged), cls: 'num charged' }),
+      el('td', { text: r.refunded, cls: 'num' }), el('td', { text: r.denied, cls: 'num' }),
+    ]);
+  }));
+}
+
 async function loadUsage() {
   const to = new Date();
   const from = new Date(to.getTime() - 30 * 24 * 3600 * 1000);
@@ -185,40 +226,40 @@ async function loadUsage() {
   const results = await Promise.all([
     api('GET', '/admin/usage?groupBy=day&' + range),
     api('GET', '/admin/revenue?interval=day&' + range),
+    api('GET', '/admin/usage?groupBy=route&' + range),
     api('GET', '/admin/usage?groupBy=tool&' + range),
     api('GET', '/admin/usage/events?limit=50'),
   ]);
-  const byDay = results[0], revenue = results[1], byTool = results[2], events = results[3];
+  const byDay = results[0], revenue = results[1], byRoute = results[2], byTool = results[3], events = results[4];
 
-  const days = byDay.ok && byDay.data && Array.isArray(byDay.data.rows) ? byDay.data.rows : null;
-  if (!days) noData(byId('calls-chart'), unavailable(byDay));
-  else if (days.length === 0) noData(byId('calls-chart'), 'No calls in the last 30 days.');
-  else barChart(byId('calls-chart'), days.map(function (r) { return r.group; }), [
-    { name: 'calls', cls: 'calls', values: days.map(function (r) { return r.calls; }) },
-    { name: 'denied', cls: 'denied', values: days.map(function (r) { return r.denied; }) },
-  ], function (v) { return String(Math.round(v)); }, false);
+  // Calls per day, every day of the range: charged, refunded and denied stacked (together, all calls).
+  const rows = byDay.ok && byDay.data && Array.isArray(byDay.data.rows) ? byDay.data.rows : null;
+  if (!rows) noData(byId('calls-chart'), unavailable(byDay));
+  else if (rows.length === 0) noData(byId('calls-chart'), 'No calls in the last 30 days.');
+  else {
+    const byDate = new Map(rows.map(function (r) { return [r.group, r]; }));
+    const days = daysOf(from, to);
+    const count = function (day, field) { const r = byDate.get(day); return r ? Number(r[field]) || 0 : 0; };
+    barChart(byId('calls-chart'), days, [
+      { name: 'charged', cls: 'calls', values: days.map(function (d) { return count(d, 'calls') - count(d, 'refunded') - count(d, 'denied'); }) },
+      { name: 'refunded', cls: 'refunded', values: days.map(function (d) { return count(d, 'refunded'); }) },
+      { name: 'denied', cls: 'denied', values: days.map(function (d) { return count(d, 'denied'); }) },
+    ], function (v) { return String(Math.round(v)); }, true);
+  }
 
   const series = revenue.ok && revenue.data && Array.isArray(revenue.data.series) ? revenue.data.series : null;
   if (!series) { noData(byId('revenue-chart'), unavailable(revenue)); byId('revenue-total').textContent = ''; }
   else {
     byId('revenue-total').textContent = 'Revenue, last 30 days: ' + money(revenue.data.totalDollars !== undefined ? String(revenue.data.totalDollars) : revenue.data.total);
-    if (series.length === 0) noData(byId('revenue-chart'), 'No revenue in the last 30 days.');
+    if (series.length === 0 || !(Number(revenue.data.total) > 0)) noData(byId('revenue-chart'), 'No revenue in the last 30 days.');
     else barChart(byId('revenue-chart'), series.map(function (r) { return r.period; }), [
       { name: 'credits', cls: 'credits', values: series.map(function (r) { return dollars(r.credits); }) },
       { name: 'x402', cls: 'x402', values: series.map(function (r) { return dollars(r.x402); }) },
-    ], function (v) { return '$' + (v >= 100 ? v.toFixed(0) : v.toFixed(2)); }, true);
+    ], axisDollars, true);
   }
 
-  const toolBody = byId('by-tool').tBodies[0];
-  const tools = byTool.ok && byTool.data && Array.isArray(byTool.data.rows) ? byTool.data.rows : null;
-  if (!tools) emptyRow(toolBody, 4, unavailable(byTool));
-  else if (tools.length === 0) emptyRow(toolBody, 4, 'No calls in the last 30 days.');
-  else toolBody.replaceChildren.apply(toolBody, tools.map(function (r) {
-    return el('tr', {}, [
-      el('td', { text: r.group }), el('td', { text: r.calls, cls: 'num' }),
-      el('td', { text: money(r.chargedDollars !== undefined ? String(r.chargedDollars) : r.charged), cls: 'num' }), el('td', { text: r.denied, cls: 'num' }),
-    ]);
-  }));
+  usageTable(byId('by-route'), byRoute, 'No calls in the last 30 days.');
+  usageTable(byId('by-tool'), byTool, 'No MCP tool calls in the last 30 days.');
 
   const eventBody = byId('events').tBodies[0];
   const list = events.ok && Array.isArray(events.data) ? events.data : null;
@@ -226,17 +267,22 @@ async function loadUsage() {
   else if (list.length === 0) emptyRow(eventBody, 7, 'No calls yet.');
   else eventBody.replaceChildren.apply(eventBody, list.map(function (e) {
     const outcome = String(e.outcome || '') + (e.reason ? ' (' + e.reason + ')' : '');
-    return el('tr', {}, [
-      el('td', { text: when(typeof e.at === 'number' ? new Date(e.at).toISOString() : e.at) }), el('td', { text: e.keyId || '', cls: 'mono' }),
-      el('td', { text: e.rail || '' }), el('td', { text: e.tool || ((e.method || '') + ' ' + (e.route || '')) }),
-      el('td', { text: money(e.amount), cls: 'num' }), el('td', { text: outcome, cls: 'outcome-' + String(e.outcome || '') }),
+    const key = e.keyId ? (keyNames.has(e.keyId) ? keyNames.get(e.keyId) : e.keyId) : (e.payer || '');
+    return el('tr', { attrs: { 'data-outcome': String(e.outcome || '') } }, [
+      el('td', { text: when(typeof e.at === 'number' ? new Date(e.at).toISOString() : e.at) }),
+      el('td', { text: key, cls: 'key', attrs: { title: e.keyId || e.payer || '' } }),
+      el('td', { text: e.rail || '' }), el('td', { text: e.tool || ((e.method || '') + ' ' + (e.route || '')), cls: 'route' }),
+      el('td', { text: money(e.amount), cls: 'num amount' }), el('td', { text: outcome, cls: 'outcome outcome-' + String(e.outcome || '') }),
       el('td', { text: e.latencyMs === undefined || e.latencyMs === null ? '' : e.latencyMs, cls: 'num' }),
     ]);
   }));
 }
 
-loadKeys().then(function () { document.body.setAttribute('data-keys-loaded', '1'); });
-loadUsage().then(function () { document.body.setAttribute('data-usage-loaded', '1'); });
+// Usage after keys: the events list names each key.
+loadKeys().then(function () {
+  document.body.setAttribute('data-keys-loaded', '1');
+  return loadUsage();
+}).then(function () { document.body.setAttribute('data-usage-loaded', '1'); });
 `
 
 /** The whole of /admin/ui/app.js. */

@@ -34,8 +34,8 @@ form.inline { display: flex; gap: .5rem; margin-bottom: .75rem; }
 figure { margin: 0; } figcaption { font-size: .8rem; color: var(--muted); margin-bottom: .25rem; }
 .chart svg { width: 100%; height: auto; display: block; }
 .chart .axis { stroke: var(--line); } .chart text { font-size: 10px; fill: var(--muted); }
-.chart .bar-calls, .chart .bar-credits { fill: var(--accent); } .chart .bar-x402 { fill: var(--x402); } .chart .bar-denied { fill: var(--bad); }
-.legend { font-size: .75rem; color: var(--muted); } .legend .swatch-credits, .legend .swatch-calls { color: var(--accent); } .legend .swatch-x402 { color: var(--x402); } .legend .swatch-denied { color: var(--bad); }
+.chart .bar-calls, .chart .bar-credits { fill: var(--accent); } .chart .bar-x402 { fill: var(--x402); } .chart .bar-denied { fill: var(--bad); } .chart .bar-refunded { fill: var(--x402); }
+.legend { font-size: .75rem; color: var(--muted); } .legend .swatch-credits, .legend .swatch-calls { color: var(--accent); } .legend .swatch-x402 { color: var(--x402); } .legend .swatch-denied { color: var(--bad); } .legend .swatch-refunded { color: var(--x402); }
 main.login { max-width: 24rem; margin: 4rem auto; background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 1.5rem; }
 main.login form { display: grid; gap: .5rem; }
 .hint { color: var(--muted); font-size: .8rem; }
