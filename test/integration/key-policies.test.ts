@@ -33,12 +33,21 @@ afterEach(() => {
 
 const call = (id: number, tool: string, args: Record<string, unknown> = {}) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: tool, arguments: args } })
 
-function mcpPost(body: unknown, key: string | undefined, tag: string) {
-  return gate('/mcp-json', { method: 'POST', headers: mcpHeaders(key, tag), body: JSON.stringify(body) })
+/** POST JSON-RPC as a client that reads the whole answer (see apiGet). */
+async function mcpPost(body: unknown, key: string | undefined, tag: string): Promise<Response> {
+  const response = await gate('/mcp-json', { method: 'POST', headers: mcpHeaders(key, tag), body: JSON.stringify(body) })
+  const text = await response.arrayBuffer()
+  return new Response(text, { status: response.status, headers: response.headers })
 }
 
-function apiGet(path: string, key: string, tag: string) {
-  return gate(path, { headers: { authorization: `Bearer ${key}`, 'x-test-tag': tag } })
+/**
+ * GET through the gate as a client that reads the whole answer: a body nobody
+ * reads is never delivered, and an undelivered call is released, not charged.
+ */
+async function apiGet(path: string, key: string, tag: string): Promise<Response> {
+  const response = await gate(path, { headers: { authorization: `Bearer ${key}`, 'x-test-tag': tag } })
+  const body = await response.arrayBuffer()
+  return new Response(body, { status: response.status, headers: response.headers })
 }
 
 const toolCallsAtOrigin = async (tag: string) => (await originRequests(tag)).filter((r) => r.body.includes('tools/call'))
