@@ -56,17 +56,16 @@ export function readCounter(sql: SqlStorage, period: Period, now: number): Usage
  */
 export function addToCounters(sql: SqlStorage, at: number, calls: number, spend: number): void {
   if (calls === 0 && spend === 0) return
-  for (const period of ['day', 'month'] as const) {
-    const key = periodKey(period, at)
-    if (calls >= 0 && spend >= 0) {
-      sql.exec(
-        `INSERT INTO usage_counters (period, calls, spend) VALUES (?, ?, ?)
-         ON CONFLICT (period) DO UPDATE SET calls = calls + excluded.calls, spend = spend + excluded.spend`,
-        key, calls, spend
-      )
-    } else {
-      sql.exec('UPDATE usage_counters SET calls = MAX(0, calls + ?), spend = MAX(0, spend + ?) WHERE period = ?', calls, spend, key)
-    }
+  const [day, month] = [periodKey('day', at), periodKey('month', at)]
+  if (calls >= 0 && spend >= 0) {
+    // One statement for both periods: this runs with every hold.
+    sql.exec(
+      `INSERT INTO usage_counters (period, calls, spend) VALUES (?, ?, ?), (?, ?, ?)
+       ON CONFLICT (period) DO UPDATE SET calls = calls + excluded.calls, spend = spend + excluded.spend`,
+      day, calls, spend, month, calls, spend
+    )
+  } else {
+    sql.exec('UPDATE usage_counters SET calls = MAX(0, calls + ?), spend = MAX(0, spend + ?) WHERE period IN (?, ?)', calls, spend, day, month)
   }
 }
 
