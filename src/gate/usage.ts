@@ -6,7 +6,7 @@
 import type { Context } from 'hono'
 import { numberSetting, type AppEnv } from '../env'
 import type { CompiledRoute } from '../pricing'
-import { UsageCall, UsageWriter } from '../usage'
+import { UsageCall, UsageWriter, type UsageSink } from '../usage'
 
 /** How long the first event of a batch waits for others before it is written (ms). */
 const DEFAULT_USAGE_BATCH_MS = 50
@@ -17,14 +17,17 @@ export function usageWriter(): (delayMs: number) => UsageWriter {
   return (delayMs) => (writer ??= new UsageWriter(delayMs))
 }
 
+/** Where this request's usage events go: the writer, bound to USAGE_DB and the request; null when usage is off. */
+export function usageSink(c: Context<AppEnv>, writer: (delayMs: number) => UsageWriter): UsageSink | null {
+  const db = c.env.USAGE_DB
+  return db
+    ? (event) => writer(numberSetting(c.env.USAGE_BATCH_MS, DEFAULT_USAGE_BATCH_MS)).add(db, event, (promise) => c.executionCtx.waitUntil(promise))
+    : null
+}
+
 /** The usage recorder of one request on `route`. */
 export function usageCall(c: Context<AppEnv>, writer: (delayMs: number) => UsageWriter, route: CompiledRoute): UsageCall {
-  const db = c.env.USAGE_DB
-  const sink = db
-    ? (event: Parameters<UsageWriter['add']>[1]) =>
-        writer(numberSetting(c.env.USAGE_BATCH_MS, DEFAULT_USAGE_BATCH_MS)).add(db, event, (promise) => c.executionCtx.waitUntil(promise))
-    : null
-  return new UsageCall(sink, {
+  return new UsageCall(usageSink(c, writer), {
     at: Date.now(),
     route: route.path,
     method: c.req.method,

@@ -47,6 +47,7 @@ export async function checkMcpRoute(check: CheckEnv, context: RouteContext, book
   const priced = priceBody(book, parsed.messages)
   if (priced.total === 0) return allow({})
   const single = parsed.batch ? undefined : parsed.messages[0]
+  context.usage.priced(priced.total, single?.kind === 'request' ? single.method : 'batch', single?.kind === 'request' ? (single.tool ?? null) : null)
   const inMeta = single ? metaPayment(single) : { present: parsed.messages.some((message) => metaPayment(message).present), decoded: undefined }
   const rail = chooseRail(request.headers, route.rails, inMeta)
   const x402 = route.rails.x402
@@ -55,11 +56,11 @@ export async function checkMcpRoute(check: CheckEnv, context: RouteContext, book
     if (single?.kind === 'request') {
       const resource = mcpResource(context, single)
       if (rail.kind === 'none') {
-        return deny(mcpJson(200, x402McpAnswer(single, requiredFor(x402, priced.total, resource, 'Payment required'), 'payment_required', route.rails.credits)))
+        return deny(context.usage.x402DeniedWith('payment_required', mcpJson(200, x402McpAnswer(single, requiredFor(x402, priced.total, resource, 'Payment required'), 'payment_required', route.rails.credits))))
       }
-      const paid = await payWithX402(check.env, x402, priced.total, resource, rail.payment)
+      const paid = await payWithX402(check.env, x402, priced.total, resource, rail.payment, context.usage)
       if (paid.ok) return allow(paid.headers)
-      return deny(mcpJson(200, x402McpAnswer(single, paid.refusal.required, paid.refusal.reason, route.rails.credits)))
+      return deny(context.usage.x402DeniedWith(paid.refusal.reason, mcpJson(200, x402McpAnswer(single, paid.refusal.required, paid.refusal.reason, route.rails.credits))))
     }
     if (rail.kind === 'x402') {
       return deny(mcpErrorResponse(400, null, INVALID_REQUEST, 'Invalid request: a batch can be paid with credits only, not x402', 'invalid_request'))
@@ -74,9 +75,9 @@ export async function checkMcpRoute(check: CheckEnv, context: RouteContext, book
       timeoutMs: route.timeoutMs,
       fingerprint: () => fingerprintOf(request.method, forwardPath, body.bytes),
       describe: {},
-    }))
+    }, context.usage))
   } catch (error) {
-    if (error instanceof GateError) return deny(mcpGateErrorResponse(error, parsed, priced.prices))
+    if (error instanceof GateError) return deny(context.usage.deniedWith(error, mcpGateErrorResponse(error, parsed, priced.prices)))
     throw error
   }
 }

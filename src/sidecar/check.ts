@@ -125,15 +125,15 @@ async function checkPriced(
   const amount = route.pricing.micros
   const rail = chooseRail(original.headers, route.rails)
   const x402 = route.rails.x402
-  if (x402 && rail.kind === 'none') return deny(paymentRequiredResponse(context, x402, amount))
+  if (x402 && rail.kind === 'none') return deny(context.usage.x402DeniedWith('payment_required', paymentRequiredResponse(context, x402, amount)))
   if (x402 && rail.kind === 'x402') {
-    const paid = await payWithX402(c.env, x402, amount, httpResource(context), rail.payment)
+    const paid = await payWithX402(c.env, x402, amount, httpResource(context), rail.payment, context.usage)
     if (paid.ok) return allow(paid.headers)
     const { refusal } = paid
-    return deny(x402RefusalResponse(refusal.status, refusal.reason, refusal.message, refusal.required, {
+    return deny(context.usage.x402DeniedWith(refusal.reason, x402RefusalResponse(refusal.status, refusal.reason, refusal.message, refusal.required, {
       credits: route.rails.credits,
       settlement: refusal.settlement,
-    }))
+    })))
   }
   if (body.kind === 'too-large' && idempotent) {
     throw new GateError('body_too_large', `With an Idempotency-Key the body may be at most ${route.maxBodyBytes} bytes.`)
@@ -151,5 +151,5 @@ async function checkPriced(
     timeoutMs: route.timeoutMs,
     fingerprint: () => fingerprintOf(original.method, `${forwardPath}${search}`, bytes),
     describe: { route: route.path },
-  }))
+  }, context.usage))
 }

@@ -13,6 +13,7 @@ import type { RouteTables } from '../gate/route-table'
 import { sidecarAuth } from './auth'
 import { checkHandler } from './check'
 import { settleHandler } from './settle'
+import { usageWriter } from '../gate/usage'
 
 export { SIDECAR_TOKEN_HEADER } from './auth'
 export { CLIENT_STATUS_HEADER } from './answers'
@@ -30,7 +31,7 @@ export function sidecarRoutes(tables: RouteTables): Hono<AppEnv> {
   // Envoy's ext_authz appends the original path to the check's: /__pay/check/api/users.
   app.all('/check', check)
   app.all('/check/*', check)
-  app.post('/settle', settleHandler)
+  app.post('/settle', settleHandler(usageWriter()))
   app.all('*', () => {
     throw new GateError('not_found', 'No route here.')
   })

@@ -6,6 +6,7 @@
  * before the call is let through (an on-chain payment cannot be held and
  * released later by a token, so a sidecar settles it at once).
  */
+import type { Settles, UsageCall } from '../usage'
 import type { Env } from '../env'
 import { GateError } from '../errors'
 import { settleManyCredits } from '../credits'
@@ -16,6 +17,9 @@ import { HOLD_MARGIN_MS, holdCredits, holdHeaders, type HoldRequest } from '../g
 import type { SettlementQueue } from '../gate/settlement-queue'
 import { acceptX402, finishX402, paidHeaders, serverTiming, X402Refusal } from '../gate/x402-payment'
 import { sealReservation } from './reservation-token'
+
+/** The recorder is told how the hold ended; the sidecar settles it itself (now, or in /__pay/settle). */
+const NOT_SETTLED_HERE: Settles = { settle: () => undefined, served: () => undefined, failed: () => undefined }
 
 /** The header carrying the reservation token, from the check to the proxy and back. */
 export const RESERVATION_HEADER = 'x-pay-reservation'
@@ -35,18 +39,26 @@ export interface CheckEnv {
  * token for the follow-up. Returns the headers of the 200 answer.
  * @throws GateError the refusal, exactly as the gate gives it
  */
-export async function payWithCredits(check: CheckEnv, headers: Headers, request: HoldRequest): Promise<Record<string, string>> {
+export async function payWithCredits(check: CheckEnv, headers: Headers, request: HoldRequest, usage: UsageCall): Promise<Record<string, string>> {
   const { env } = check
   const hold = await holdCredits(env.CREDITS, headers, request, { queue: check.queue, waitUntil: check.waitUntil })
+  // The check's answer is what the caller's call was given; the origin's own status is not seen here.
+  usage.upstream({ status: 200 }, null)
+  const record = usage.credits(hold, NOT_SETTLED_HERE)
   const out: Record<string, string> = { ...holdHeaders(hold), 'x-pay-verified': 'true', 'x-pay-rail': 'credits' }
-  if (hold.reservationId === null) return { ...out, 'x-pay-settlement': 'replayed' }
+  if (hold.reservationId === null) {
+    record.served()
+    return { ...out, 'x-pay-settlement': 'replayed' }
+  }
   if (check.settleNow) {
     const results = await settleManyCredits(env.CREDITS, hold.keyHash, [{ reservationId: hold.reservationId, amount: hold.amount, calls: hold.charges.length }])
     const result = Array.isArray(results) ? results[0] : undefined
     if (!result?.ok) {
       // Not charged (or not known to be): the call does not go through; the hold expires.
+      record.failed()
       throw new GateError('ledger_unavailable', 'Payments cannot be checked right now; nothing was charged.', { headers: { 'retry-after': '1' } })
     }
+    record.served()
     return { ...out, 'x-credits-remaining': formatDollars(result.available), 'x-pay-settlement': 'charged' }
   }
   const token = await sealReservation(check.secret, {
@@ -54,6 +66,8 @@ export async function payWithCredits(check: CheckEnv, headers: Headers, request:
     reservationId: hold.reservationId,
     amount: hold.amount,
     calls: hold.charges.length,
+    keyId: hold.keyId,
+    usage: usage.snapshot(),
     // No later than the hold's own expiry: a token never outlives its hold.
     expiresAt: Date.now() + request.timeoutMs + HOLD_MARGIN_MS,
   })
@@ -63,10 +77,12 @@ export async function payWithCredits(check: CheckEnv, headers: Headers, request:
 export type X402CheckResult = { ok: true; headers: Record<string, string> } | { ok: false; refusal: X402Refusal }
 
 /** Accept and settle an x402 payment now (a check cannot hold one until the origin has answered). */
-export async function payWithX402(env: Env, terms: X402Terms, micros: number, resource: ResourceInfo, payment: unknown): Promise<X402CheckResult> {
+export async function payWithX402(env: Env, terms: X402Terms, micros: number, resource: ResourceInfo, payment: unknown, usage: UsageCall): Promise<X402CheckResult> {
   let attempt
+  // As with credits, the caller's call is let through with the check's 200; the origin is not seen here.
+  usage.upstream({ status: 200 }, null)
   try {
-    attempt = await acceptX402(env, terms, micros, resource, payment)
+    attempt = await acceptX402(env, terms, micros, resource, payment, usage)
   } catch (error) {
     if (error instanceof X402Refusal) return { ok: false, refusal: error }
     throw error

@@ -5,6 +5,7 @@
  * derived from `SIDECAR_TOKEN`, so it can be neither forged nor altered nor read
  * (the key hash inside addresses the caller's account and is nobody's business).
  */
+import type { UsageCallSnapshot } from '../usage'
 
 const PREFIX = 'pgr1.'
 /** Binds the ciphertext to its purpose: a token sealed for anything else never opens here. */
@@ -22,6 +23,9 @@ export interface Reservation {
   calls: number
   /** When the hold expires (ms since epoch): later, the token is refused and nothing is charged. */
   expiresAt: number
+  /** The key's admin id and what the call was, for its usage event when it settles. */
+  keyId: string
+  usage?: UsageCallSnapshot
 }
 
 const keys = new Map<string, Promise<CryptoKey>>()
@@ -59,7 +63,7 @@ function fromBase64Url(text: string): Uint8Array | null {
 export async function sealReservation(secret: string, reservation: Reservation): Promise<string> {
   const iv = crypto.getRandomValues(new Uint8Array(12))
   const plain = new TextEncoder().encode(
-    JSON.stringify({ h: reservation.keyHash, r: reservation.reservationId, a: reservation.amount, c: reservation.calls, e: reservation.expiresAt })
+    JSON.stringify({ h: reservation.keyHash, r: reservation.reservationId, a: reservation.amount, c: reservation.calls, e: reservation.expiresAt, k: reservation.keyId, u: reservation.usage })
   )
   const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: ADDITIONAL_DATA }, await sealingKey(secret), plain))
   const whole = new Uint8Array(iv.byteLength + sealed.byteLength)
@@ -83,13 +87,14 @@ export async function openReservation(secret: string, token: string): Promise<Re
   } catch {
     return null
   }
-  let value: { h?: unknown; r?: unknown; a?: unknown; c?: unknown; e?: unknown }
+  let value: { h?: unknown; r?: unknown; a?: unknown; c?: unknown; e?: unknown; k?: unknown; u?: UsageCallSnapshot }
   try {
     value = JSON.parse(new TextDecoder().decode(plain)) as typeof value
   } catch {
     return null
   }
-  const { h, r, a, c, e } = value
-  if (typeof h !== 'string' || typeof r !== 'string' || !Number.isSafeInteger(a) || !Number.isSafeInteger(c) || !Number.isSafeInteger(e)) return null
-  return { keyHash: h, reservationId: r, amount: a as number, calls: c as number, expiresAt: e as number }
+  const { h, r, a, c, e, k, u } = value
+  if (typeof h !== 'string' || typeof r !== 'string' || !Number.isSafeInteger(a) || !Number.isSafeInteger(c) || !Number.isSafeInteger(e) || typeof k !== 'string') return null
+  // The sealed contents are ours (authenticated encryption): the usage snapshot is as we wrote it.
+  return { keyHash: h, reservationId: r, amount: a as number, calls: c as number, expiresAt: e as number, keyId: k, usage: u }
 }

@@ -18,7 +18,9 @@ import { GateError } from '../errors'
 import { formatDollars } from '../money'
 import { sidecarSecret } from './auth'
 import { RESERVATION_HEADER } from './payments'
-import { openReservation } from './reservation-token'
+import { openReservation, type Reservation } from './reservation-token'
+import { usageSink } from '../gate/usage'
+import { UsageCall, type UsageWriter } from '../usage'
 
 /** A settle body is a token and an outcome: small. */
 const MAX_SETTLE_BODY_CHARS = 4096
@@ -55,7 +57,8 @@ async function settleInput(c: Context<AppEnv>): Promise<SettleInput> {
 }
 
 /** Whether the call was served: an upstream status below 400, or the proxy's word. */
-function servedOf(input: SettleInput): boolean {
+/** Whether the origin served the call, and its status when the proxy sent one. */
+function servedOf(input: SettleInput): { served: boolean; status: number | null } {
   if (input.status !== undefined && input.outcome !== undefined) {
     throw new GateError('invalid_request', 'Send either the upstream status or the outcome, not both.')
   }
@@ -66,15 +69,38 @@ function servedOf(input: SettleInput): boolean {
     if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) {
       throw new GateError('invalid_request', 'The upstream status must be an HTTP status code (100 to 599).')
     }
-    return status < 400
+    return { served: status < 400, status }
   }
-  if (input.outcome === 'served' || input.outcome === 'failed') return input.outcome === 'served'
+  if (input.outcome === 'served' || input.outcome === 'failed') return { served: input.outcome === 'served', status: null }
   throw new GateError('invalid_request', 'Send the upstream status (X-Pay-Upstream-Status) or the outcome ("served" or "failed").')
 }
 
-export async function settleHandler(c: Context<AppEnv>): Promise<Response> {
+/** The follow-up's handler; `usage` writes the settled call's usage event. */
+export function settleHandler(usage: (delayMs: number) => UsageWriter) {
+  return async function settle(c: Context<AppEnv>): Promise<Response> {
+    return settleReservation(c, (reservation, outcome) => recordSettled(c, usage, reservation, outcome))
+  }
+}
+
+/** The usage event of a call settled here: charged or refunded, like the gate's own. */
+function recordSettled(c: Context<AppEnv>, usage: (delayMs: number) => UsageWriter, reservation: Reservation, outcome: Outcome): void {
+  if (!reservation.usage) return
+  const { served, status } = outcome
+  const call = UsageCall.resume(usageSink(c, usage), reservation.usage)
+  // The proxy's follow-up says how the origin answered (or only whether it served); its latency is not known here.
+  call.upstream(status !== null ? { status } : served ? { status: 200 } : { failure: 'upstream_unreachable' }, null)
+  const hold = { keyId: reservation.keyId, reservationId: reservation.reservationId, amount: reservation.amount, charges: Array.from({ length: reservation.calls }, () => 0) }
+  const record = call.credits(hold, { settle: () => undefined, served: () => undefined, failed: () => undefined })
+  if (served) record.served()
+  else record.failed()
+}
+
+type Outcome = ReturnType<typeof servedOf>
+
+async function settleReservation(c: Context<AppEnv>, onSettled: (reservation: Reservation, outcome: Outcome) => void): Promise<Response> {
   const input = await settleInput(c)
-  const served = servedOf(input)
+  const outcome = servedOf(input)
+  const served = outcome.served
   if (input.token === null || input.token === '') throw new GateError('invalid_request', 'Send the reservation token (X-Pay-Reservation).')
   const reservation = await openReservation(sidecarSecret(c.env) as string, input.token)
   if (reservation === null) throw new GateError('invalid_reservation', 'The reservation token is not valid.')
@@ -90,6 +116,7 @@ export async function settleHandler(c: Context<AppEnv>): Promise<Response> {
   const result = results[0]
   const answer = (body: Record<string, unknown>) => c.json(body, 200, { 'cache-control': 'no-store' })
   if (result?.ok) {
+    onSettled(reservation, outcome)
     return answer({ settled: served ? 'charged' : 'released', charged: formatDollars(result.charged), creditsRemaining: formatDollars(result.available) })
   }
   if (result?.reason === 'already_settled') return answer({ settled: 'already_settled' })

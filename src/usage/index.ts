@@ -6,7 +6,7 @@
  * Imports only `errors` and `money`; the gate and the admin API compose it.
  */
 export { USAGE_OUTCOMES, USAGE_RAILS, type UsageEvent, type UsageOutcome, type UsageRail } from './event'
-export { UsageCall, type Settles, type UsageCallInit, type UsageSink, type X402Ending } from './recorder'
+export { UsageCall, type Settles, type UsageCallInit, type UsageCallSnapshot, type UsageSink, type X402Ending } from './recorder'
 export { insertEvents, insertWithRetry, UsageWriter } from './store'
 export { USAGE_SCHEMA, withUsageTable } from './schema'
 export { eventsCsv, csvField } from './csv'

@@ -42,6 +42,15 @@ export interface UsageCallInit {
   listPrice?: number
 }
 
+/** What a call is, for a recorder that finishes it in another request (sidecar mode's settle). */
+export interface UsageCallSnapshot {
+  route: string
+  method: string
+  tool: string | null
+  listPrice: number
+  mcp: boolean
+}
+
 export class UsageCall {
   private listPrice: number | undefined
   private method: string
@@ -57,6 +66,19 @@ export class UsageCall {
     this.method = init.method
   }
 
+  /** What this call is, once priced (undefined before), to finish it elsewhere with `UsageCall.resume`. */
+  snapshot(): UsageCallSnapshot | undefined {
+    if (this.listPrice === undefined) return undefined
+    return { route: this.init.route, method: this.method, tool: this.tool, listPrice: this.listPrice, mcp: this.init.mcp }
+  }
+
+  /** A recorder for a call priced in an earlier request. */
+  static resume(sink: UsageSink | null, snapshot: UsageCallSnapshot): UsageCall {
+    const call = new UsageCall(sink, { at: Date.now(), route: snapshot.route, method: snapshot.method, mcp: snapshot.mcp, listPrice: snapshot.listPrice })
+    call.priced(snapshot.listPrice, snapshot.method, snapshot.tool)
+    return call
+  }
+
   /** What the call is priced at, once known (MCP: after the body is read). A price of 0 is a free call: no event. */
   priced(listPrice: number, method: string, tool: string | null = null): void {
     this.listPrice = listPrice
@@ -64,8 +86,8 @@ export class UsageCall {
     this.tool = tool
   }
 
-  /** The origin answered (`status`) or could not be reached (`failure`), after `latencyMs`. */
-  upstream(answer: { status: number } | { failure: ErrorCode }, latencyMs: number): void {
+  /** The origin answered (`status`) or could not be reached (`failure`), after `latencyMs` (null: not measured here, as in sidecar mode). */
+  upstream(answer: { status: number } | { failure: ErrorCode }, latencyMs: number | null): void {
     this.latencyMs = latencyMs
     if ('status' in answer) this.upstreamStatus = answer.status
     else this.upstreamFailure = answer.failure

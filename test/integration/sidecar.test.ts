@@ -11,6 +11,7 @@ import { createGate } from '../../src/app'
 import { openReservation, sealReservation, type Reservation } from '../../src/sidecar/reservation-token'
 import { TEST_SIDECAR_TOKEN } from '../constants'
 import { charges, createKey, gate, keyState, newTag, originRequests, putRouteTable } from '../helpers'
+import { awaitEvents } from '../usage-helpers'
 import { decode, encode, freshPayTo, handSigned, payerAddress, x402Block } from '../x402-helpers'
 
 const mcp = { price: '0.001', tools: { search: '0.01', echo: 'free' } }
@@ -157,6 +158,28 @@ describe('HTTP routes', () => {
     const state = await keyState(id)
     expect(state).toMatchObject({ held: '0', balance: '0.98' })
     expect(charges(state)).toEqual(['-0.02'])
+  })
+
+  it('records each settled call as one usage event (charged or refunded, with its hold), and a refusal as denied', async () => {
+    const { id, key } = await createKey('1')
+    const served = (await check('GET', '/api/served', { 'x-api-key': key })).headers.get('x-pay-reservation') as string
+    const failed = (await check('GET', '/api/failed', { 'x-api-key': key })).headers.get('x-pay-reservation') as string
+    await settle({ 'x-pay-reservation': served, 'x-pay-upstream-status': '200' })
+    await settle({ 'x-pay-reservation': failed, 'x-pay-upstream-status': '503' })
+    await settle({ 'x-pay-reservation': served, 'x-pay-outcome': 'served' }) // a repeated follow-up: no second event
+    const { id: brokeId, key: broke } = await createKey('0')
+    expect((await check('GET', '/api/denied', { 'x-api-key': broke })).status).toBe(402)
+    const events = await awaitEvents(2, 'key_id = ?', id)
+    expect(events.map((event) => [event.outcome, event.amount, event.status, event.route, event.method])).toEqual(
+      expect.arrayContaining([
+        ['charged', 20_000, 200, '/api/*', 'GET'],
+        ['refunded', 0, 503, '/api/*', 'GET'],
+      ])
+    )
+    const ledger = (await keyState(id)).ledger.filter((row) => row.kind === 'charge')
+    expect(ledger).toHaveLength(1)
+    expect(events.find((event) => event.outcome === 'charged')?.reservationId).toBeTruthy()
+    expect(await awaitEvents(1, 'key_id = ?', brokeId)).toMatchObject([{ outcome: 'denied', reason: 'insufficient_credits' }])
   })
 
   it('releases the hold when the upstream failed (5xx, or nginx’s "502, 503" list), and never charges it later', async () => {
