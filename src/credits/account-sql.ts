@@ -96,27 +96,41 @@ CREATE TABLE IF NOT EXISTS rate_windows (
 ${POLICY_SCHEMA}`
 
 /**
- * Bring an account made by an earlier version up to this schema, once per object
- * start: new tables, the lifetime `spent` column, and holds that may be 0 (a
- * plan's free call) and know how many calls they pay for.
+ * Bring an account made by an earlier version up to this schema: new tables, the
+ * lifetime `spent` column, and holds that may be 0 (a plan's free call) and know
+ * how many calls they pay for. Every step checks what is there, so an upgrade cut
+ * short is finished the next time. The caller runs it inside a transaction.
  */
 export function upgradeAccountSchema(sql: SqlStorage): void {
   const ddl = new Map(sql.exec<{ name: string; sql: string }>(`SELECT name, sql FROM sqlite_master WHERE type = 'table'`).toArray().map((t) => [t.name, t.sql]))
-  if (ddl.has('settings')) return
+  const current = ddl.has('settings') && ddl.get('account')?.includes('spent') && ddl.get('reservations')?.includes('tracked') && !ddl.has('reservations_v1')
+  if (current) return
   sql.exec(POLICY_SCHEMA)
   if (!ddl.get('account')?.includes('spent')) {
     sql.exec('ALTER TABLE account ADD COLUMN spent INTEGER NOT NULL DEFAULT 0')
     sql.exec(`UPDATE account SET spent = (SELECT COALESCE(-SUM(amount), 0) FROM ledger WHERE kind = 'charge')`)
   }
-  if (!ddl.get('reservations')?.includes('tracked')) {
-    sql.exec('ALTER TABLE reservations RENAME TO reservations_v1')
-    sql.exec(RESERVATIONS_TABLE)
-    sql.exec(
-      `INSERT INTO reservations (id, amount, charged, state, label, created_at, expires_at, settled_at)
-       SELECT id, amount, charged, state, label, created_at, expires_at, settled_at FROM reservations_v1`
-    )
-    sql.exec('DROP TABLE reservations_v1')
-  }
+  const holds = ddl.get('reservations')
+  const oldHolds = holds !== undefined && !holds.includes('tracked')
+  if (oldHolds && !ddl.has('reservations_v1')) sql.exec('ALTER TABLE reservations RENAME TO reservations_v1')
+  sql.exec(RESERVATIONS_TABLE)
+  if (ddl.has('reservations_v1') || oldHolds) copyOldHolds(sql)
+}
+
+/**
+ * Move holds from the old table. Ids that are whole numbers keep their id; the
+ * earliest development builds used text ids, which no settlement can name any
+ * more, so those holds are released (never charged) rather than left held.
+ */
+function copyOldHolds(sql: SqlStorage): void {
+  const numeric = `(typeof(id) = 'integer' OR (id GLOB '[1-9]*' AND id NOT GLOB '*[^0-9]*' AND length(id) <= 15))`
+  sql.exec(
+    `INSERT OR IGNORE INTO reservations (id, amount, charged, state, label, created_at, expires_at, settled_at)
+     SELECT CAST(id AS INTEGER), amount, charged, state, label, created_at, expires_at, settled_at FROM reservations_v1 WHERE ${numeric}`
+  )
+  const stranded = sql.exec<{ held: number }>(`SELECT COALESCE(SUM(amount), 0) AS held FROM reservations_v1 WHERE state = 'open' AND NOT ${numeric}`).one().held
+  if (stranded > 0) sql.exec('UPDATE account SET held = MAX(0, held - ?) WHERE singleton = 1', stranded)
+  sql.exec('DROP TABLE reservations_v1')
 }
 
 export type AccountRow = {

@@ -61,7 +61,8 @@ export class AccountState {
     if (this.row !== undefined) return this.row
     // An unknown key must never create tables, so look before reading.
     if (!this.tables().account) return (this.row = null)
-    upgradeAccountSchema(this.sql)
+    // Atomic: an upgrade cut short must not leave holds half moved (nested in a caller's transaction, a savepoint).
+    this.storage.transactionSync(() => upgradeAccountSchema(this.sql))
     this.row = this.sql.exec<AccountRow>('SELECT * FROM account WHERE singleton = 1').toArray()[0] ?? null
     return this.row
   }

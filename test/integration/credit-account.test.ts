@@ -132,4 +132,25 @@ describe('an account made by the first release', () => {
     expect(view?.account).toMatchObject({ balance: 70, held: 0, spent: 30, inFlight: 0, usage: { day: { calls: 1, spend: 0 } } })
     expect(view?.ledger.map((row) => [row.kind, row.amount])).toEqual([['charge', 0], ['plan', 0], ['charge', -30], ['grant', 100]])
   })
+
+  it('finishes an upgrade cut short, and releases holds whose text ids no settlement can name', async () => {
+    const stub = env.CREDITS.getByName(`half-upgraded-${crypto.randomUUID()}`)
+    const now = Date.now()
+    await runInDurableObject(stub, (_instance: CreditAccount, state) => {
+      const sql = state.storage.sql
+      for (const statement of FIRST_RELEASE_SCHEMA) sql.exec(statement.replace('reservations (id INTEGER PRIMARY KEY', 'reservations (id TEXT PRIMARY KEY'))
+      sql.exec(`INSERT INTO account VALUES (1, 'key_old', 'old', 'active', 100, 40, NULL, NULL, NULL, ?, ?)`, now, now)
+      sql.exec(`INSERT INTO ledger (at, kind, amount, balance_after, label) VALUES (?, 'grant', 100, 100, 'initial credits')`, now)
+      sql.exec(`INSERT INTO reservations VALUES ('7', 10, NULL, 'open', 'numeric id', ?, ?, NULL)`, now, now + 60_000)
+      sql.exec(`INSERT INTO reservations VALUES ('4f7c2b1e-uuid', 30, NULL, 'open', 'text id', ?, ?, NULL)`, now, now + 60_000)
+      // What an upgrade run outside a transaction left behind: the old table renamed, the new one empty.
+      sql.exec('ALTER TABLE reservations RENAME TO reservations_v1')
+    })
+    expect((await stub.view())?.account).toMatchObject({ balance: 100, held: 10, inFlight: 1 })
+    expect(await stub.settle('7', 10)).toMatchObject({ ok: true, charged: 10, available: 90 })
+    const tables = await runInDurableObject(stub, (_instance: CreditAccount, state) =>
+      state.storage.sql.exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE name = 'reservations_v1'`).toArray()
+    )
+    expect(tables).toEqual([])
+  })
 })
