@@ -53,13 +53,17 @@ export async function payWithCredits(check: CheckEnv, headers: Headers, request:
   if (check.settleNow) {
     const results = await settleManyCredits(env.CREDITS, hold.keyHash, [{ reservationId: hold.reservationId, amount: hold.amount, calls: hold.charges.length }])
     const result = Array.isArray(results) ? results[0] : undefined
-    if (!result?.ok) {
+    // This hold is only ever settled here, in full: "already settled" means an earlier attempt
+    // whose reply was lost charged it, so the call goes through (refusing it would charge an unserved call).
+    const charged = result?.ok === true || (result?.ok === false && result.reason === 'already_settled')
+    if (!charged) {
       // Not charged (or not known to be): the call does not go through; the hold expires.
       record.failed()
       throw new GateError('ledger_unavailable', 'Payments cannot be checked right now; nothing was charged.', { headers: { 'retry-after': '1' } })
     }
     record.served()
-    return { ...out, 'x-credits-remaining': formatDollars(result.available), 'x-pay-settlement': 'charged' }
+    const available = result?.ok ? result.available : hold.available
+    return { ...out, 'x-credits-remaining': formatDollars(available), 'x-pay-settlement': 'charged' }
   }
   const token = await sealReservation(check.secret, {
     keyHash: hold.keyHash,
