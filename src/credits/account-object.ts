@@ -23,6 +23,7 @@ import type {
   AdminResult,
   AssignedPlan,
   HolderView,
+  ToolListsAnswer,
   KeyPolicy,
   KeyStatus,
   LedgerEntry,
@@ -89,6 +90,18 @@ export class CreditAccount extends DurableObject<unknown> {
     }
     if (!this.state.opens(credential)) return { ok: false, reason: 'invalid_api_key' }
     return { ok: true, account: this.state.viewOf(row, Date.now()), ledger: this.state.ledger(ledgerLimit) }
+  }
+
+  /** The key's tool allow- and deny-lists, for filtering what it is shown: only with the key that opens it now. */
+  async toolLists(credential: string): Promise<ToolListsAnswer> {
+    const row = this.state.account()
+    if (!row) {
+      const moved = this.state.aliasTarget()
+      return moved ? { ok: false, reason: 'moved', account: moved } : { ok: false, reason: 'invalid_api_key' }
+    }
+    if (!this.state.opens(credential)) return { ok: false, reason: 'invalid_api_key' }
+    const { allowTools, denyTools } = this.state.settings().policy
+    return { ok: true, allowTools, denyTools }
   }
 
   /**

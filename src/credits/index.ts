@@ -25,6 +25,7 @@ export {
   accountNameOf,
   accountStub,
   holderView,
+  keyToolLists,
   indexStub,
   reserveCredits,
   settleManyCredits,

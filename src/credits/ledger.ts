@@ -6,7 +6,7 @@
  */
 import type { CreditAccount } from './account-object'
 import type { KeyIndex } from './key-index-object'
-import type { HolderView, ReserveRequest, ReserveResult, Settlement, SettleResult } from './types'
+import type { HolderView, MovedAccount, ReserveRequest, ReserveResult, Settlement, SettleResult, ToolListsAnswer } from './types'
 
 export type AccountNamespace = DurableObjectNamespace<CreditAccount>
 export type IndexNamespace = DurableObjectNamespace<KeyIndex>
@@ -70,15 +70,34 @@ export async function reserveCredits(
   }
 }
 
-/** Read the account a key opens, as its holder; null when the key opens none. Throws when the ledger is unreachable. */
-export async function holderView(namespace: AccountNamespace, keyHash: string, ledgerLimit = 0): Promise<Extract<HolderView, { ok: true }> & { name: string } | null> {
+/**
+ * Ask the account a key opens, following a rotation once (and remembering it).
+ * @returns the account's answer and the account object's name
+ */
+async function askAccount<T extends { ok: boolean }>(
+  namespace: AccountNamespace,
+  keyHash: string,
+  ask: (stub: DurableObjectStub<CreditAccount>) => Promise<unknown>
+): Promise<{ answer: Exclude<T, MovedAccount> | { ok: false; reason: 'invalid_api_key' }; name: string }> {
+  const isMoved = (value: T | MovedAccount): value is MovedAccount => !value.ok && (value as { reason?: string }).reason === 'moved'
   const account = accountNameOf(keyHash)
-  const view = await accountStub(namespace, account).holderView(keyHash, ledgerLimit)
-  if (view.ok) return { ...view, name: account }
-  if (view.reason !== 'moved') return null
-  rememberAccount(keyHash, view.account)
-  const moved = await accountStub(namespace, view.account).holderView(keyHash, ledgerLimit)
-  return moved.ok ? { ...moved, name: view.account } : null
+  const first = (await ask(accountStub(namespace, account))) as T | MovedAccount
+  if (!isMoved(first)) return { answer: first as Exclude<T, MovedAccount>, name: account }
+  rememberAccount(keyHash, first.account)
+  const second = (await ask(accountStub(namespace, first.account))) as T | MovedAccount
+  return { answer: isMoved(second) ? { ok: false, reason: 'invalid_api_key' } : (second as Exclude<T, MovedAccount>), name: first.account }
+}
+
+/** Read the account a key opens, as its holder; null when the key opens none. Throws when the ledger is unreachable. */
+export async function holderView(namespace: AccountNamespace, keyHash: string, ledgerLimit = 0): Promise<(Extract<HolderView, { ok: true }> & { name: string }) | null> {
+  const { answer, name } = await askAccount<HolderView>(namespace, keyHash, (stub) => stub.holderView(keyHash, ledgerLimit))
+  return answer.ok ? { ...answer, name } : null
+}
+
+/** The tool lists of the key's account; null when the key opens none. Throws when the ledger is unreachable. */
+export async function keyToolLists(namespace: AccountNamespace, keyHash: string): Promise<Extract<ToolListsAnswer, { ok: true }> | null> {
+  const { answer } = await askAccount<ToolListsAnswer>(namespace, keyHash, (stub) => stub.toolLists(keyHash))
+  return answer.ok ? answer : null
 }
 
 /** Attempts at settling before leaving the holds to expire on their own. */

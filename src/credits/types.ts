@@ -223,8 +223,17 @@ export type AdminResult =
   | { ok: true; view: AccountView }
   | { ok: false; reason: 'invalid_api_key' | 'key_revoked' | 'invalid_amount' | 'invalid_transition' }
 
+/** The answer of an account object to a key holder's question when the key was rotated in: ask `account`. */
+export type MovedAccount = { ok: false; reason: 'moved'; account: string }
+
+/** A key's tool lists, as its holder may read them. */
+export type ToolListsAnswer =
+  | ({ ok: true } & Pick<KeyPolicy, 'allowTools' | 'denyTools'>)
+  | { ok: false; reason: 'invalid_api_key' }
+  | MovedAccount
+
 /** Reading an account as its key holder: a rotated-away key reads nothing. */
 export type HolderView =
   | { ok: true; account: AccountView; ledger: LedgerEntry[] }
   | { ok: false; reason: 'invalid_api_key' }
-  | { ok: false; reason: 'moved'; account: string }
+  | MovedAccount
