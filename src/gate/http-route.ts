@@ -8,9 +8,9 @@
 import type { Env } from '../env'
 import type { CompiledRoute } from '../pricing'
 import { downstreamResponseHeaders, observeBody } from '../proxy'
-import { fingerprintOf, holdCredits, holdHeaders, HoldSettlement } from './credits-payment'
+import { holdCredits, holdHeaders, HoldSettlement } from './credits-payment'
 import { GateError } from '../errors'
-import { routeLimits } from './limits'
+import { httpHoldRequest } from './hold-requests'
 import { readBytesWithin } from '../request-body'
 import type { SettlementQueue } from './settlement-queue'
 import { paymentRequiredResponse, serveHttpWithX402 } from './http-x402'
@@ -65,14 +65,8 @@ async function serveHttpWithCredits(context: RouteContext, amount: number): Prom
     }
     requestBody = read
   }
-  const hold = await holdCredits(env.CREDITS, request.headers, {
-    amount,
-    label: `${request.method} ${route.path}`,
-    limits: routeLimits(route),
-    timeoutMs: route.timeoutMs,
-    fingerprint: () => fingerprintOf(request.method, `${forwardPath}${search}`, requestBody ?? null),
-    describe: { route: route.path },
-  }, { queue: context.settlements, waitUntil: context.waitUntil })
+  const holdRequest = httpHoldRequest(route, amount, request.method, `${forwardPath}${search}`, requestBody ?? null)
+  const hold = await holdCredits(env.CREDITS, request.headers, holdRequest, { queue: context.settlements, waitUntil: context.waitUntil })
   const settlement = context.usage.credits(hold, new HoldSettlement(env.CREDITS, hold, context.settlements, context.waitUntil))
   let response: Response
   try {

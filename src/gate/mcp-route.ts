@@ -24,11 +24,11 @@ import {
 import { priceMcpRequest, priceOfTool, type McpPriceBook, type PaymentRails, type RateLimit } from '../pricing'
 import { downstreamResponseHeaders, observeBody } from '../proxy'
 import { CallMeter } from './call-meter'
-import { fingerprintOf, holdCredits, holdHeaders, HoldSettlement } from './credits-payment'
+import { holdCredits, holdHeaders, HoldSettlement } from './credits-payment'
+import { mcpHoldRequest } from './hold-requests'
 import { keyToolFilter } from './key-tool-filter'
 import { toolPriceMeta } from './tool-price-meta'
 import { passThrough, type RouteContext } from './http-route'
-import { mcpLimits } from './limits'
 import { mcpErrorResponse, mcpGateErrorResponse, mcpJson, readBodyWithin } from './mcp-answers'
 import { mcpResource, metaPayment, serveMcpWithX402, x402McpAnswer } from './mcp-x402'
 import { chooseRail } from './rails'
@@ -119,15 +119,8 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
 
   let hold
   try {
-    hold = await holdCredits(env.CREDITS, request.headers, {
-      amount: priced.total,
-      items: priced.items.map(({ price, tool }) => (tool !== undefined ? { price, tool } : { price })),
-      label: `${request.method} ${route.path} ${priced.label}`,
-      limits: mcpLimits(route, priced.toolLimits),
-      timeoutMs: route.timeoutMs,
-      fingerprint: () => fingerprintOf(request.method, forwardPath, new TextEncoder().encode(read.text)),
-      describe: {},
-    }, { queue: context.settlements, waitUntil: context.waitUntil })
+    const holdRequest = mcpHoldRequest(route, priced, request.method, forwardPath, new TextEncoder().encode(read.text))
+    hold = await holdCredits(env.CREDITS, request.headers, holdRequest, { queue: context.settlements, waitUntil: context.waitUntil })
   } catch (error) {
     if (error instanceof GateError) return context.usage.deniedWith(error, mcpGateErrorResponse(error, parsed, priced.prices))
     throw error

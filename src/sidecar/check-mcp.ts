@@ -14,9 +14,8 @@
 import { INTERNAL_ERROR, INVALID_REQUEST, parseMcpBody } from '../mcp'
 import type { McpPriceBook } from '../pricing'
 import { GateError, statusOf } from '../errors'
-import { fingerprintOf } from '../gate/credits-payment'
 import type { RouteContext } from '../gate/http-route'
-import { mcpLimits } from '../gate/limits'
+import { mcpHoldRequest } from '../gate/hold-requests'
 import { mcpErrorResponse, mcpGateErrorResponse, mcpJson } from '../gate/mcp-answers'
 import { priceBody } from '../gate/mcp-route'
 import { mcpResource, metaPayment, x402McpAnswer } from '../gate/mcp-x402'
@@ -67,15 +66,8 @@ export async function checkMcpRoute(check: CheckEnv, context: RouteContext, book
     }
   }
   try {
-    return allow(await payWithCredits(check, request.headers, {
-      amount: priced.total,
-      items: priced.items.map(({ price, tool }) => (tool !== undefined ? { price, tool } : { price })),
-      label: `${request.method} ${route.path} ${priced.label}`,
-      limits: mcpLimits(route, priced.toolLimits),
-      timeoutMs: route.timeoutMs,
-      fingerprint: () => fingerprintOf(request.method, forwardPath, body.bytes),
-      describe: {},
-    }, context.usage))
+    const holdRequest = mcpHoldRequest(route, priced, request.method, forwardPath, body.bytes)
+    return allow(await payWithCredits(check, request.headers, holdRequest, context.usage))
   } catch (error) {
     if (error instanceof GateError) return deny(context.usage.deniedWith(error, mcpGateErrorResponse(error, parsed, priced.prices)))
     throw error

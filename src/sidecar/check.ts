@@ -8,11 +8,10 @@
 import type { Context } from 'hono'
 import type { AppEnv } from '../env'
 import { errorResponse, GateError } from '../errors'
-import { fingerprintOf } from '../gate/credits-payment'
 import { findRoute } from '../gate/handler'
 import { httpResource, paymentRequiredResponse, x402RefusalResponse } from '../gate/http-x402'
 import type { RouteContext } from '../gate/http-route'
-import { routeLimits } from '../gate/limits'
+import { httpHoldRequest } from '../gate/hold-requests'
 import { chooseRail } from '../gate/rails'
 import { readBytesWithin } from '../request-body'
 import type { RouteTables } from '../gate/route-table'
@@ -144,12 +143,6 @@ async function checkPriced(
   }
   const bytes = body.kind === 'bytes' ? body.bytes : null
   const search = original.url.search
-  return allow(await payWithCredits(check, original.headers, {
-    amount,
-    label: `${original.method} ${route.path}`,
-    limits: routeLimits(route),
-    timeoutMs: route.timeoutMs,
-    fingerprint: () => fingerprintOf(original.method, `${forwardPath}${search}`, bytes),
-    describe: { route: route.path },
-  }, context.usage))
+  const holdRequest = httpHoldRequest(route, amount, original.method, `${forwardPath}${search}`, bytes)
+  return allow(await payWithCredits(check, original.headers, holdRequest, context.usage))
 }

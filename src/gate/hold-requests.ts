@@ -1,0 +1,36 @@
+/**
+ * @module gate/hold-requests
+ * What a paid call holds on its key, for a plain HTTP route and for an MCP body:
+ * the list price, the priced items a plan and the key's tool lists apply to, the
+ * ledger label, the rate limits and the fingerprint behind Idempotency-Key. The
+ * gate and the sidecar's check build their holds here, so the two cannot drift.
+ */
+import type { CompiledRoute } from '../pricing'
+import { fingerprintOf, type HoldRequest } from './credits-payment'
+import { mcpLimits, routeLimits } from './limits'
+import type { PricedBody } from './mcp-route'
+
+/** The hold of a call to a fixed-price route. `pathAndQuery` and `body` identify it for Idempotency-Key. */
+export function httpHoldRequest(route: CompiledRoute, amount: number, method: string, pathAndQuery: string, body: Uint8Array | null): HoldRequest {
+  return {
+    amount,
+    label: `${method} ${route.path}`,
+    limits: routeLimits(route),
+    timeoutMs: route.timeoutMs,
+    fingerprint: () => fingerprintOf(method, pathAndQuery, body),
+    describe: { route: route.path },
+  }
+}
+
+/** The hold of an MCP body: each priced request is an item (a batch is held as its sum). */
+export function mcpHoldRequest(route: CompiledRoute, priced: PricedBody, method: string, path: string, body: Uint8Array): HoldRequest {
+  return {
+    amount: priced.total,
+    items: priced.items.map(({ price, tool }) => (tool !== undefined ? { price, tool } : { price })),
+    label: `${method} ${route.path} ${priced.label}`,
+    limits: mcpLimits(route, priced.toolLimits),
+    timeoutMs: route.timeoutMs,
+    fingerprint: () => fingerprintOf(method, path, body),
+    describe: {},
+  }
+}
