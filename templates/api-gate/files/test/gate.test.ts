@@ -4,31 +4,16 @@
  * every call below is answered by the gate itself, and a refused call never
  * reaches the origin.
  */
-import { env, exports } from 'cloudflare:workers'
-import { ROUTES_KV_KEY, validateRoutesFile } from 'pay-gate'
 import { beforeAll, describe, expect, it } from 'vitest'
 import routes from '../routes.json'
+import { gate, seedRoutes } from './gate'
 
 const route = routes.routes[0]
 // A concrete path the first route matches: "/*" becomes "/example".
 const pricedPath = route.path.replace(/\*$/, 'example').replace(/:[^/]+/g, '1')
 const takesX402 = 'x402' in routes
 
-function gate(path: string, init?: RequestInit): Promise<Response> {
-  return exports.default.fetch(new Request(`https://gate.test${path}`, init))
-}
-
-beforeAll(async () => {
-  // What `npm run routes:push` does, here into the tests' own local KV.
-  await env.ROUTES.put(ROUTES_KV_KEY, JSON.stringify(routes))
-})
-
-describe('routes.json', () => {
-  it('is a valid route table', () => {
-    const result = validateRoutesFile(routes)
-    expect(result.ok ? [] : result.issues).toEqual([])
-  })
-})
+beforeAll(seedRoutes)
 
 describe('an unpaid call', () => {
   it('is refused before it reaches the API', async () => {
