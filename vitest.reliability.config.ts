@@ -9,6 +9,9 @@
 import { cloudflareTest } from '@cloudflare/vitest-plugin'
 import { defineConfig } from 'vitest/config'
 import { testBindings } from './test/bindings'
+import { propertySettings } from './test/reliability/seed'
+
+const properties = propertySettings()
 
 export default defineConfig({
   plugins: [
@@ -19,6 +22,9 @@ export default defineConfig({
           ...testBindings(inject as <T>(key: string) => T),
           // The misbehaving origin.
           FAULT_ORIGIN: `http://127.0.0.1:${inject<number>('faultPort')}`,
+          // The property-based inputs' seed and run multiplier (test/reliability/seed.ts).
+          FC_SEED: String(properties.seed),
+          FC_SCALE: String(properties.scale),
         },
       },
     })),

@@ -9,6 +9,7 @@
  * secret; it is defence in depth, not the lock itself.
  */
 import { createMiddleware } from 'hono/factory'
+import { bearerToken } from '../bearer'
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'
 import { csrfAllows, requestSession } from './ui/session'
@@ -55,7 +56,7 @@ export async function secretsEqual(given: string, expected: string): Promise<boo
 export function adminAuth() {
   return createMiddleware<AppEnv>(async function adminAuth(c, next) {
     const expected = c.env.ADMIN_TOKEN
-    const given = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1]
+    const given = bearerToken(c.req.raw.headers)
     const challenge = { 'www-authenticate': 'Bearer realm="pay-gate admin"' }
     if (typeof expected !== 'string' || expected.length < 16) {
       throw new GateError('unauthorized', 'The admin API is disabled: set the ADMIN_TOKEN secret (16 characters or more).', { headers: challenge })

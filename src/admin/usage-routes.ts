@@ -9,6 +9,7 @@
  */
 import { createMiddleware } from 'hono/factory'
 import type { Context, Hono } from 'hono'
+import { bearerToken } from '../bearer'
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'
 import { formatDollars } from '../money'
@@ -99,7 +100,7 @@ function metricsAuth() {
   const admin = adminAuth()
   return createMiddleware<AppEnv>(async (c, next) => {
     const token = c.env.METRICS_TOKEN
-    const given = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1]
+    const given = bearerToken(c.req.raw.headers)
     if (typeof token === 'string' && token.length >= 16 && given && (await secretsEqual(given, token))) return next()
     return admin(c, next)
   })

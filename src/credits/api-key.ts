@@ -4,6 +4,7 @@
  * their SHA-256. A key's account object is named by that hash, so the gate can find
  * a key's balance without ever storing the key.
  */
+import { bearerToken } from '../bearer'
 
 /** Every key starts with this, so it is recognisable in logs and secret scanners. */
 export const API_KEY_PREFIX = 'pg_'
@@ -71,7 +72,7 @@ const KEY_ANYWHERE = /(^|[\s,])(bearer\s+)?pg_[A-Za-z0-9_-]{43}/i
  */
 export function presentedKey(headers: Headers): PresentedKey {
   const direct = headers.get('x-api-key')?.trim()
-  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(headers.get('authorization') ?? '')?.[1]
+  const bearer = bearerToken(headers)
   // One of our keys wins wherever it is; a foreign X-API-Key alone is still an attempt to pay.
   if (direct?.startsWith(API_KEY_PREFIX)) return { kind: 'key', key: direct, header: 'x-api-key' }
   if (bearer?.startsWith(API_KEY_PREFIX)) return { kind: 'key', key: bearer, header: 'authorization' }

@@ -21,7 +21,12 @@ const WRONG_TOKENS: Array<[string, Record<string, string>]> = [
   ['the token with a suffix', { authorization: `Bearer ${TEST_ADMIN_TOKEN}x` }],
   ['the token without "Bearer"', { authorization: TEST_ADMIN_TOKEN }],
   ['the token as an API key header', { 'x-api-key': TEST_ADMIN_TOKEN }],
+  ['the token after a tab, not a space', { authorization: `Bearer\t${TEST_ADMIN_TOKEN}` }],
+  ['the token followed by a second word', { authorization: `Bearer ${TEST_ADMIN_TOKEN} extra` }],
 ]
+
+/** Spellings RFC 9110 §11.4 makes the same credential: case-insensitive scheme, 1*SP before the token. */
+const RIGHT_SPELLINGS = [`Bearer ${TEST_ADMIN_TOKEN}`, `bearer ${TEST_ADMIN_TOKEN}`, `BEARER   ${TEST_ADMIN_TOKEN}`, ` Bearer ${TEST_ADMIN_TOKEN}\t`]
 
 /** A client address of its own per case (TEST-NET-3 strings, no traffic), so the throttle stays out of the matrix. */
 let client = 0
@@ -41,6 +46,12 @@ describe('admin authorization', () => {
       expect(await admin('/keys?limit=100').then((r) => r.json())).toEqual(before)
     })
   }
+})
+
+describe('admin token spellings', () => {
+  it.each(RIGHT_SPELLINGS)('accepts %j', async (authorization) => {
+    expect((await gate('/admin/keys', { headers: { authorization, 'cf-connecting-ip': nextClient() } })).status).toBe(200)
+  })
 })
 
 describe('admin throttling', () => {

@@ -3,5 +3,7 @@
 declare namespace Cloudflare {
   interface Env {
     FAULT_ORIGIN: string
+    FC_SEED: string
+    FC_SCALE: string
   }
 }

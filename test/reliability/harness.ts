@@ -96,11 +96,14 @@ export async function forAll<T>(tally: Tally, what: string, input: fc.Arbitrary<
     if (problems.length > 0) last = problems
     return problems.length === 0
   })
-  const result = await fc.check(property, { numRuns: runs, interruptAfterTimeLimit: 20_000 })
+  // The seed and scale come from test/reliability/seed.ts; the reproduction line below names both.
+  const seed = Number(env.FC_SEED)
+  const numRuns = runs * Math.max(1, Number(env.FC_SCALE) || 1)
+  const result = await fc.check(property, { numRuns, seed, interruptAfterTimeLimit: 20_000 })
   tally.counts.invariants += result.numRuns
   if (result.failed) {
     const example = JSON.stringify(result.counterexample)?.slice(0, 400)
-    tally.counts.violations.push(`${what}: ${last.join('; ')} (seed ${result.seed}, path "${result.counterexamplePath}", counterexample ${example})`)
+    tally.counts.violations.push(`${what}: ${last.join('; ')} (replay: PAY_GATE_FC_SEED=${result.seed}, path "${result.counterexamplePath}", counterexample ${example})`)
   }
 }
 

@@ -7,6 +7,7 @@
  */
 import type { Reporter, TestModule } from 'vitest/node'
 import type { Counts } from './counts'
+import { propertySettings } from './seed'
 
 const sum = (counts: Counts[], field: 'calls' | 'faults' | 'invariants') => counts.reduce((total, c) => total + c[field], 0)
 
@@ -46,6 +47,7 @@ export default class ReliabilityReport implements Reporter {
       '',
       'pay-gate reliability report',
       ...lines,
+      `  property seed: ${seedLine()}`,
       `  scenarios run: ${all.length}`,
       `  calls made: ${sum(all, 'calls')}`,
       `  faults injected: ${sum(all, 'faults')}`,
@@ -59,4 +61,10 @@ export default class ReliabilityReport implements Reporter {
     process.stdout.write(`${out.join('\n')}\n`)
     if (violations.length > 0) process.exitCode = 1
   }
+}
+
+function seedLine(): string {
+  const { seed, source, scale } = propertySettings()
+  const from = source === 'commit' ? 'from the commit' : source === 'random' ? 'random' : 'given'
+  return `${seed} (${from}; replay with PAY_GATE_FC_SEED=${seed})${scale > 1 ? `, runs x${scale}` : ''}`
 }
