@@ -1,7 +1,10 @@
 /**
  * The origin the proxies front: a plain Node HTTP server that records every
  * request it gets (method, path, headers, body), answers JSON, and fails on
- * request (`/fail` answers 503). MCP POSTs get a JSON-RPC result for their id.
+ * request (`/api/fail` answers 503). MCP POSTs get a JSON-RPC result for their id.
+ * `/api/stream…` answers an SSE stream: one event, then nothing until the test
+ * calls `finishStream(path)`, so a proxy that buffers never shows the first
+ * event in time. `/api/cut…` sends one event and then drops the connection.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import { once } from 'node:events'
@@ -17,11 +20,14 @@ export interface Origin {
   url: string
   port: number
   hits: Hit[]
+  /** Let the held stream at `path` write its last event and end. */
+  finishStream: (path: string) => void
   close: () => Promise<void>
 }
 
 export async function startOrigin(): Promise<Origin> {
   const hits: Hit[] = []
+  const heldStreams = new Map<string, () => void>()
   const server: Server = createServer((request, response) => {
     let body = ''
     request.setEncoding('utf8')
@@ -31,6 +37,17 @@ export async function startOrigin(): Promise<Origin> {
       const path = (request.url ?? '').split('?')[0] ?? ''
       if (path.startsWith('/api/fail')) {
         response.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'origin down' }))
+        return
+      }
+      if (path.startsWith('/api/stream')) {
+        response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
+        response.write('data: first\n\n')
+        heldStreams.set(path, () => response.end('data: last\n\n'))
+        return
+      }
+      if (path.startsWith('/api/cut')) {
+        response.writeHead(200, { 'content-type': 'text/event-stream' })
+        response.write('data: first\n\n', () => setTimeout(() => response.socket?.destroy(), 50))
         return
       }
       if (path === '/mcp' && request.method === 'POST') {
@@ -49,6 +66,11 @@ export async function startOrigin(): Promise<Origin> {
     url: `http://127.0.0.1:${port}`,
     port,
     hits,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    finishStream: (path) => heldStreams.get(path)?.(),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }

@@ -99,6 +99,31 @@ describe.each(['nginx', 'caddy'] as const)('%s in front of the origin, the gate 
     expect(hitsFor(path)).toHaveLength(0)
   })
 
+  it('streams a paid SSE answer as the origin writes it, and charges it once', async () => {
+    const { id, key } = await gate.createKey('1')
+    const path = `/api/stream-${crypto.randomUUID()}`
+    const response = await fetch(`${proxy().url}${path}`, { headers: { 'x-api-key': key } })
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toContain('text/event-stream')
+    const reader = (response.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader()
+    // The origin holds the rest back until this first event has reached the client.
+    let text = ''
+    while (!text.includes('data: first')) {
+      const { value, done } = await reader.read()
+      if (done) throw new Error(`the stream ended before its first event: ${JSON.stringify(text)}`)
+      text += value
+    }
+    origin.finishStream(path)
+    for (;;) {
+      const { value, done } = await reader.read()
+      if (done) break
+      text += value
+    }
+    expect(text).toBe('data: first\n\ndata: last\n\n')
+    expect(hitsFor(path)).toHaveLength(1)
+    expect(charges(await settled(id))).toEqual(['-0.02'])
+  })
+
   it('lets a paid call reach the origin once, charged once; the origin sees who paid, never the key', async () => {
     const { id, key } = await gate.createKey('1')
     const path = unique()
@@ -126,10 +151,34 @@ describe('nginx (njs): what a follow-up makes possible', () => {
     expect(charges(state)).toEqual([])
   })
 
-  it('tells the client what is left (X-Credits-Remaining)', async () => {
+  it('does not charge an SSE answer the origin broke off midway, though its status was 200', async () => {
+    const { id, key } = await gate.createKey('1')
+    const path = `/api/cut-${crypto.randomUUID()}`
+    const response = await fetch(`${proxies.nginx?.url}${path}`, { headers: { 'x-api-key': key } })
+    expect(response.status).toBe(200)
+    await expect(response.text()).rejects.toThrow()
+    expect(hitsFor(path)).toHaveLength(1)
+    const state = await settled(id)
+    expect(state).toMatchObject({ balance: '1', held: '0' })
+    expect(charges(state)).toEqual([])
+  })
+
+  it('charges a paid HEAD, whose answer has no body to see the end of', async () => {
+    const { id, key } = await gate.createKey('1')
+    const path = unique()
+    const response = await fetch(`${proxies.nginx?.url}${path}`, { method: 'HEAD', headers: { 'x-api-key': key } })
+    expect(response.status).toBe(200)
+    expect(hitsFor(path).map((hit) => hit.method)).toEqual(['HEAD'])
+    expect(charges(await settled(id))).toEqual(['-0.02'])
+  })
+
+  it('tells the client what is left (X-Credits-Remaining), only on answers below 400', async () => {
     const { id, key } = await gate.createKey('1')
     const response = await fetch(`${proxies.nginx?.url}${unique()}`, { headers: { 'x-api-key': key } })
     expect(response.headers.get('x-credits-remaining')).toBe('0.98')
+    const failed = await fetch(`${proxies.nginx?.url}/api/fail`, { headers: { 'x-api-key': key } })
+    expect(failed.status).toBe(503)
+    expect(failed.headers.get('x-credits-remaining')).toBeNull()
     await settled(id)
   })
 

@@ -7,9 +7,10 @@
  * that does not open, or whose hold has expired, is refused and nothing is charged:
  * a hold nobody settled in time has been (or will be) released by its account's alarm.
  *
- * The outcome: `X-Pay-Upstream-Status: 503` or `X-Pay-Outcome: served|failed`
- * (headers, for proxies that can only set headers), or the same as JSON:
- * `{"reservation": "pgr1…", "status": 503}` / `{"reservation": "…", "outcome": "served"}`.
+ * The outcome: `X-Pay-Upstream-Status: 503`, `X-Pay-Outcome: served|failed`, or
+ * both (served only if both say so) as headers, for proxies that can only set
+ * headers, or the same as JSON: `{"reservation": "pgr1…", "status": 503}` /
+ * `{"reservation": "…", "outcome": "served"}`.
  */
 import type { Context } from 'hono'
 import { settleManyCredits } from '../credits'
@@ -56,23 +57,33 @@ async function settleInput(c: Context<AppEnv>): Promise<SettleInput> {
   }
 }
 
-/** Whether the call was served: an upstream status below 400, or the proxy's word. */
-/** Whether the origin served the call, and its status when the proxy sent one. */
+/**
+ * Whether the origin served the call, and its status when the proxy sent one.
+ * Either may come alone; given both, the call was served only if both say so:
+ * nginx sends the status and, from its body filter, whether the answer reached
+ * its end, so a 200 whose stream the origin broke off is `failed` (as the gate
+ * does not charge an HTTP answer cut short).
+ */
 function servedOf(input: SettleInput): { served: boolean; status: number | null } {
-  if (input.status !== undefined && input.outcome !== undefined) {
-    throw new GateError('invalid_request', 'Send either the upstream status or the outcome, not both.')
+  if (input.status === undefined && input.outcome === undefined) {
+    throw new GateError('invalid_request', 'Send the upstream status (X-Pay-Upstream-Status) or the outcome ("served" or "failed").')
   }
-  if (input.status !== undefined) {
-    // nginx's $upstream_status can list several ("502, 200" after a retry): the last one answered the client.
-    const last = typeof input.status === 'string' ? input.status.split(/[,:]/).pop()?.trim() : input.status
-    const status = typeof last === 'string' && /^\d{3}$/.test(last) ? Number(last) : last
-    if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) {
-      throw new GateError('invalid_request', 'The upstream status must be an HTTP status code (100 to 599).')
-    }
-    return { served: status < 400, status }
+  if (input.outcome !== undefined && input.outcome !== 'served' && input.outcome !== 'failed') {
+    throw new GateError('invalid_request', 'The outcome must be "served" or "failed".')
   }
-  if (input.outcome === 'served' || input.outcome === 'failed') return { served: input.outcome === 'served', status: null }
-  throw new GateError('invalid_request', 'Send the upstream status (X-Pay-Upstream-Status) or the outcome ("served" or "failed").')
+  const status = input.status === undefined ? null : upstreamStatus(input.status)
+  const served = (status === null || status < 400) && input.outcome !== 'failed'
+  return { served, status }
+}
+
+function upstreamStatus(given: unknown): number {
+  // nginx's $upstream_status can list several ("502, 200" after a retry): the last one answered the client.
+  const last = typeof given === 'string' ? given.split(/[,:]/).pop()?.trim() : given
+  const status = typeof last === 'string' && /^\d{3}$/.test(last) ? Number(last) : last
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) {
+    throw new GateError('invalid_request', 'The upstream status must be an HTTP status code (100 to 599).')
+  }
+  return status
 }
 
 /** The follow-up's handler; `usage` writes the settled call's usage event. */
@@ -88,6 +99,7 @@ function recordSettled(c: Context<AppEnv>, usage: (delayMs: number) => UsageWrit
   const { served, status } = outcome
   const call = UsageCall.resume(usageSink(c, usage), reservation.usage)
   // The proxy's follow-up says how the origin answered (or only whether it served); its latency is not known here.
+  // A 200 with a failed outcome is an answer broken off: refunded with its status, as the gate records it.
   call.upstream(status !== null ? { status } : served ? { status: 200 } : { failure: 'upstream_unreachable' }, null)
   const hold = { keyId: reservation.keyId, reservationId: reservation.reservationId, amount: reservation.amount, charges: Array.from({ length: reservation.calls }, () => 0) }
   const record = call.credits(hold, { settle: () => undefined, served: () => undefined, failed: () => undefined })

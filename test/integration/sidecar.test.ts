@@ -195,6 +195,24 @@ describe('HTTP routes', () => {
     expect(charges(state)).toEqual([])
   })
 
+  it('given a status and an outcome, charges only when both say served: a 200 the origin broke off is released', async () => {
+    const { id, key } = await createKey('1')
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ 'x-pay-upstream-status': '200', 'x-pay-outcome': 'failed' }, 'released'],
+      [{ 'x-pay-upstream-status': '503', 'x-pay-outcome': 'served' }, 'released'],
+      [{ 'x-pay-upstream-status': '200', 'x-pay-outcome': 'served' }, 'charged'],
+    ]
+    for (const [headers, settled] of cases) {
+      const token = (await check('GET', '/api/users', { 'x-api-key': key })).headers.get('x-pay-reservation') as string
+      expect(await (await settle({ 'x-pay-reservation': token, ...headers })).json()).toMatchObject({ settled })
+    }
+    const state = await keyState(id)
+    expect(state).toMatchObject({ held: '0', balance: '0.98' })
+    expect(charges(state)).toEqual(['-0.02'])
+    const events = await awaitEvents(3, 'key_id = ?', id)
+    expect(events.map((event) => [event.outcome, event.status]).sort()).toEqual([['charged', 200], ['refunded', 200], ['refunded', 503]])
+  })
+
   it('rejects forged, altered and malformed tokens and outcomes with 400, changing nothing', async () => {
     const { id, key } = await createKey('1')
     const token = (await check('GET', '/api/users', { 'x-api-key': key })).headers.get('x-pay-reservation') as string
@@ -203,7 +221,7 @@ describe('HTTP routes', () => {
       const response = await settle({ 'x-pay-reservation': bad, 'x-pay-outcome': 'served' })
       expect(response.status).toBe(400)
     }
-    const outcomes: Array<Record<string, string>> = [{ 'x-pay-upstream-status': '20' }, { 'x-pay-outcome': 'maybe' }, {}, { 'x-pay-outcome': 'served', 'x-pay-upstream-status': '200' }]
+    const outcomes: Array<Record<string, string>> = [{ 'x-pay-upstream-status': '20' }, { 'x-pay-outcome': 'maybe' }, {}, { 'x-pay-outcome': 'maybe', 'x-pay-upstream-status': '200' }]
     for (const headers of outcomes) {
       const response = await settle({ 'x-pay-reservation': token, ...headers })
       expect(response.status).toBe(400)
