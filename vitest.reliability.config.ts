@@ -8,7 +8,7 @@
  */
 import { cloudflareTest } from '@cloudflare/vitest-plugin'
 import { defineConfig } from 'vitest/config'
-import { testBindings } from './test/bindings'
+import { TEST_QUEUE_CONSUMERS, testBindings } from './test/bindings'
 import { propertySettings } from './test/reliability/seed'
 
 const properties = propertySettings()
@@ -18,6 +18,7 @@ export default defineConfig({
     cloudflareTest(({ inject }) => ({
       wrangler: { configPath: './wrangler.toml' },
       miniflare: {
+        queueConsumers: TEST_QUEUE_CONSUMERS,
         bindings: {
           ...testBindings(inject as <T>(key: string) => T),
           // The misbehaving origin.

@@ -13,11 +13,21 @@ import { errorResponse, GateError } from './errors'
 import { sidecarRoutes } from './sidecar'
 import { balanceHandler, buyCreditsHandler, gateHandler, pricingHandler, routeTables, wellKnownX402Handler } from './gate'
 import { stripeRoutes, type StripeOptions } from './stripe'
+import { consumeUsageBatch } from './usage'
 
 /** What a gate can be built with. */
 export interface GateOptions {
   /** Stripe top-ups: how the gate reaches Stripe's API (tests stand in for it). */
   stripe?: StripeOptions
+}
+
+/**
+ * The gate: a Hono app (its `fetch` serves requests) that also consumes the
+ * usage events' queue, so `export default createGate()` is the whole Worker.
+ */
+export type Gate = Hono<AppEnv> & {
+  /** The USAGE_QUEUE consumer (usage/queue): writes queued usage events to USAGE_DB. */
+  queue: (batch: MessageBatch<unknown>, env: AppEnv['Bindings']) => Promise<void>
 }
 
 /**
@@ -28,7 +38,7 @@ export interface GateOptions {
  * export default createGate()
  * export { CreditAccount, KeyIndex }
  */
-export function createGate(options: GateOptions = {}): Hono<AppEnv> {
+export function createGate(options: GateOptions = {}): Gate {
   const app = new Hono<AppEnv>()
   const tables = routeTables()
   app.route('/admin', adminRoutes(async (env) => (await tables(env)).plans))
@@ -48,5 +58,5 @@ export function createGate(options: GateOptions = {}): Hono<AppEnv> {
     console.error(`pay-gate: unexpected error: ${error.name}: ${error.message}`)
     return errorResponse(new GateError('internal_error', 'Internal error.'))
   })
-  return app
+  return Object.assign(app, { queue: (batch: MessageBatch<unknown>, env: AppEnv['Bindings']) => consumeUsageBatch(batch, env.USAGE_DB) })
 }

@@ -6,6 +6,7 @@
 import type { AccountNamespace, IndexNamespace } from './credits'
 import type { LockNamespace } from './x402'
 import type { OutboxNamespace } from './notify'
+import type { UsageEvent } from './usage'
 
 export interface Env {
   /** The route table, under one key (see pricing/store). */
@@ -32,6 +33,8 @@ export interface Env {
   SIDECAR_TOKEN?: string
   /** Usage events (D1). Unset: usage is not recorded and the usage endpoints answer 404. */
   USAGE_DB?: D1Database
+  /** Usage events' queue (optional): events are durable once sent, and its consumer writes them to USAGE_DB. */
+  USAGE_QUEUE?: Queue<UsageEvent>
   /** Milliseconds the first usage event of a batch waits for others before it is written (default 50). */
   USAGE_BATCH_MS?: string
   /** A bearer token that may read GET /metrics (besides ADMIN_TOKEN); 16 characters or more. */

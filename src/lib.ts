@@ -6,7 +6,7 @@
  *   export default createGate()
  *   export { CreditAccount, KeyIndex, PaymentLock }
  */
-export { createGate } from './app'
+export { createGate, type Gate, type GateOptions } from './app'
 export { CreditAccount, KeyIndex } from './credits'
 export { PaymentLock } from './x402'
 /** Optional: bind it as WEBHOOK_OUTBOX (README "Operator webhooks") so webhook retries outlive the request. */

@@ -30,3 +30,11 @@ export function testBindings(inject: <T>(key: string) => T): Record<string, stri
     LOW_BALANCE_THRESHOLD: '1.00',
   }
 }
+
+/**
+ * The usage queue's consumer as in wrangler.toml, but delivering after 50 ms
+ * rather than 2 s, so tests that wait for usage events do not wait on batching.
+ */
+export const TEST_QUEUE_CONSUMERS = {
+  'pay-gate-usage': { maxBatchSize: 100, maxBatchTimeout: 0.05, maxRetries: 10, deadLetterQueue: 'pay-gate-usage-failed' },
+}

@@ -17,6 +17,7 @@ declare namespace Cloudflare {
     STRIPE_SECRET_KEY: string
     STRIPE_WEBHOOK_SECRET: string
     USAGE_DB: D1Database
+    USAGE_QUEUE: Queue<import('../src/usage').UsageEvent>
     METRICS_TOKEN: string
   }
   interface GlobalProps {

@@ -51,3 +51,26 @@ export async function awaitEvents(count: number, where: string, ...values: unkno
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
 }
+
+/** A well-formed event with a fresh id, for tests that write events themselves. */
+export function sampleEvent(overrides: Partial<UsageEvent> = {}): UsageEvent {
+  return {
+    id: crypto.randomUUID(),
+    at: Date.now(),
+    keyId: 'key_bbbbbbbbbbbbbbbbbbbb',
+    payer: null,
+    rail: 'credits',
+    route: '/api/*',
+    method: 'GET',
+    tool: null,
+    amount: 20_000,
+    listPrice: 20_000,
+    outcome: 'charged',
+    reason: null,
+    status: 200,
+    latencyMs: 4,
+    reservationId: '7',
+    payment: null,
+    ...overrides,
+  }
+}

@@ -21,7 +21,8 @@ export function usageWriter(): (delayMs: number) => UsageWriter {
 export function usageSink(c: Context<AppEnv>, writer: (delayMs: number) => UsageWriter): UsageSink | null {
   const db = c.env.USAGE_DB
   return db
-    ? (event) => writer(numberSetting(c.env.USAGE_BATCH_MS, DEFAULT_USAGE_BATCH_MS)).add(db, event, (promise) => c.executionCtx.waitUntil(promise))
+    ? (event) =>
+        writer(numberSetting(c.env.USAGE_BATCH_MS, DEFAULT_USAGE_BATCH_MS)).add({ db, queue: c.env.USAGE_QUEUE }, event, (promise) => c.executionCtx.waitUntil(promise))
     : null
 }
 

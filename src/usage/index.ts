@@ -1,13 +1,16 @@
 /**
  * @module usage
  * Usage events: one per charged, refunded or denied paid call, written to D1
- * (binding USAGE_DB; without it usage is off and nothing else changes), and the
+ * (binding USAGE_DB; without it usage is off and nothing else changes), through a
+ * Queue when USAGE_QUEUE is bound, and the
  * queries behind the admin usage, revenue, export and /metrics endpoints.
  * Imports only `errors` and `money`; the gate and the admin API compose it.
  */
 export { USAGE_OUTCOMES, USAGE_RAILS, type UsageEvent, type UsageOutcome, type UsageRail } from './event'
 export { UsageCall, type Settles, type UsageCallInit, type UsageCallSnapshot, type UsageSink, type X402Ending } from './recorder'
-export { insertEvents, insertWithRetry, UsageWriter } from './store'
+export { insertEvents, insertWithRetry } from './store'
+export { UsageWriter, type UsageDestination } from './writer'
+export { consumeUsageBatch, isUsageEvent, sendToQueue } from './queue'
 export { USAGE_SCHEMA, withUsageTable } from './schema'
 export { eventsCsv, csvField } from './csv'
 export { metricsText, LATENCY_BUCKETS_MS } from './metrics'

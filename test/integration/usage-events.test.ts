@@ -10,7 +10,7 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import { createGate } from '../../src/app'
 import { insertEvents, type UsageEvent } from '../../src/usage'
 import { createKey, gate, mcpHeaders, newTag, settledState, TEST_ADMIN_TOKEN, putRouteTable } from '../helpers'
-import { awaitEvents, storedEvents } from '../usage-helpers'
+import { awaitEvents, sampleEvent, storedEvents } from '../usage-helpers'
 import { freshPayTo, payerAddress, payingFetch, x402Block } from '../x402-helpers'
 
 const payTo = freshPayTo()
@@ -208,24 +208,7 @@ describe('usage events with x402', () => {
 
 describe('writing events', () => {
   it('a write retried with the same event id stays one row', async () => {
-    const event: UsageEvent = {
-      id: crypto.randomUUID(),
-      at: Date.now(),
-      keyId: 'key_aaaaaaaaaaaaaaaaaaaa',
-      payer: null,
-      rail: 'credits',
-      route: '/api/*',
-      method: 'GET',
-      tool: null,
-      amount: 5,
-      listPrice: 5,
-      outcome: 'charged',
-      reason: null,
-      status: 200,
-      latencyMs: 3,
-      reservationId: '9',
-      payment: null,
-    }
+    const event = sampleEvent({ keyId: 'key_aaaaaaaaaaaaaaaaaaaa', amount: 5, listPrice: 5, latencyMs: 3, reservationId: '9' })
     expect(await insertEvents(env.USAGE_DB, [event])).toBe(1)
     expect(await insertEvents(env.USAGE_DB, [event, { ...event, amount: 999 }])).toBe(0)
     const rows = await storedEvents('id = ?', event.id)

@@ -43,7 +43,10 @@ export async function startGate(options: GateOptions): Promise<RunningGate> {
   const readOptions = { envFiles: [noEnvFile] } as Parameters<typeof wrangler.unstable_getMiniflareWorkerOptions>[2]
   const { workerOptions } = wrangler.unstable_getMiniflareWorkerOptions(options.configPath, undefined, readOptions)
   // Miniflare 5 takes no module rules: the bundle's modules are listed one by one.
-  const { modulesRules: _rules, ...sourceless } = workerOptions
+  // The usage queue is left out: Miniflare keeps a queue's messages in memory, so
+  // on one host it would only add a place to lose events; without it the gate
+  // writes them to D1 (SQLite under the data folder) from the request.
+  const { modulesRules: _rules, queueProducers: _producers, queueConsumers: _consumers, ...sourceless } = workerOptions
   const stopSignals = ['SIGINT', 'SIGTERM'] as const
   const ownListeners = new Map(stopSignals.map((signal) => [signal, new Set(process.listeners(signal))]))
   const optionsOn = (host: string, port: number) =>
