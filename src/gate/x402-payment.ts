@@ -39,7 +39,11 @@ export interface X402Attempt {
   payer: string
   nonce: string
   lock: string
+  /** When the authorization stops being valid (unix seconds): no settlement after it. */
+  validBefore: number
   mode: X402Mode
+  /** Set when the settlement is deferred to a sidecar follow-up: the flight that holds the authorization. */
+  flight?: string
   /** Told how the payment ended, for the usage event. */
   usage?: { x402Finished(finish: X402Finish, payer: string, micros: number): void }
   /** The call's price in micro-dollars. */
@@ -106,6 +110,7 @@ export function requiredFor(terms: X402Terms, micros: number, resource: Resource
 /**
  * Accept a payment for a call costing `micros`, before the origin is called.
  * @param decoded the PaymentPayload as sent (already base64-decoded where it was)
+ * @param flight set when another request settles it (a sidecar follow-up): only that flight's follow-up may
  * @throws X402Refusal
  */
 export async function acceptX402(
@@ -114,7 +119,8 @@ export async function acceptX402(
   micros: number,
   resource: ResourceInfo,
   decoded: unknown,
-  usage?: X402Attempt['usage']
+  usage?: X402Attempt['usage'],
+  flight?: string
 ): Promise<X402Attempt> {
   const requirements = buildRequirements(terms, micros)
   const refuse = (status: 400 | 402 | 503, reason: string, message: string): X402Refusal =>
@@ -144,12 +150,26 @@ export async function acceptX402(
     payTo: requirements.payTo,
     resource: resource.url,
     validBefore: Number(auth.validBefore),
+    flight,
   })
   if (taken === 'unavailable') throw refuse(503, 'lock_unavailable', 'Payments cannot be checked right now; nothing was taken.')
   if (taken === 'in_flight') throw refuse(402, 'payment_in_flight', 'This payment is already being used by another request.')
   if (taken === 'spent') throw refuse(402, 'payment_already_used', 'This payment has already been used.')
 
-  const attempt: X402Attempt = { timings: {}, terms, requirements, payload, payer: local.payer, nonce: auth.nonce.toLowerCase(), lock, mode: 'verified', usage, micros }
+  const attempt: X402Attempt = {
+    timings: {},
+    terms,
+    requirements,
+    payload,
+    payer: local.payer,
+    nonce: auth.nonce.toLowerCase(),
+    lock,
+    validBefore: Number(auth.validBefore),
+    mode: 'verified',
+    flight,
+    usage,
+    micros,
+  }
   if (terms.mode === 'dev') {
     console.warn(`pay-gate: x402 DEV MODE: payment from ${local.payer} checked locally, NOT verified or settled`)
     return { ...attempt, mode: 'dev' }

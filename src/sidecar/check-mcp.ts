@@ -7,9 +7,10 @@
  * refused (fail closed): a tools/call must never pass unpriced.
  *
  * What a sidecar cannot do that the gate does: read the answer. Credits are
- * charged on the proxy's word (upstream status), not per successful JSON-RPC
- * result; `tools/list` is not annotated with prices; an x402 payment is settled
- * before the call and its receipt is the PAYMENT-RESPONSE header only.
+ * charged, and x402 settled, on the proxy's word (upstream status), not per
+ * successful JSON-RPC result; `tools/list` is not annotated with prices; an x402
+ * receipt is the PAYMENT-RESPONSE header of a check that settles at once, never
+ * the result's `_meta`.
  */
 import { INTERNAL_ERROR, INVALID_REQUEST, parseMcpBody } from '../mcp'
 import type { McpPriceBook } from '../pricing'
@@ -57,7 +58,7 @@ export async function checkMcpRoute(check: CheckEnv, context: RouteContext, book
       if (rail.kind === 'none') {
         return deny(context.usage.x402DeniedWith('payment_required', mcpJson(200, x402McpAnswer(single, requiredFor(x402, priced.total, resource, 'Payment required'), 'payment_required', route.rails.credits))))
       }
-      const paid = await payWithX402(check.env, x402, priced.total, resource, rail.payment, context.usage)
+      const paid = await payWithX402(check, x402, priced.total, resource, rail.payment, context.usage)
       if (paid.ok) return allow(paid.headers)
       return deny(context.usage.x402DeniedWith(paid.refusal.reason, mcpJson(200, x402McpAnswer(single, paid.refusal.required, paid.refusal.reason, route.rails.credits))))
     }

@@ -1,10 +1,11 @@
 /**
  * @module sidecar/payments
- * Taking payment at check time, with the gate's own code: a credits hold that is
- * either committed now (`X-Pay-Settle: now`) or left for the proxy's follow-up,
- * sealed into a reservation token; or an x402 payment, verified and settled
- * before the call is let through (an on-chain payment cannot be held and
- * released later by a token, so a sidecar settles it at once).
+ * Taking payment at check time, with the gate's own code. A credits hold, or an
+ * x402 payment (verified with the facilitator, its authorization locked so no
+ * other call can use it), is either settled now (`X-Pay-Settle: now`, for
+ * proxies that send no follow-up) or left for the proxy's follow-up, sealed into
+ * a reservation token: then the hold is charged, and the x402 payment settled on
+ * chain, only once the origin has served the call.
  */
 import type { Settles, UsageCall } from '../usage'
 import type { Env } from '../env'
@@ -15,8 +16,8 @@ import type { X402Terms } from '../pricing'
 import { encodeHeader, PAYMENT_RESPONSE_HEADER, type ResourceInfo } from '../x402'
 import { HOLD_MARGIN_MS, holdCredits, holdHeaders, type HoldRequest } from '../gate/credits-payment'
 import type { SettlementQueue } from '../gate/settlement-queue'
-import { acceptX402, finishX402, paidHeaders, serverTiming, X402Refusal } from '../gate/x402-payment'
-import { sealReservation } from './reservation-token'
+import { acceptX402, finishX402, paidHeaders, serverTiming, X402Refusal, type X402Attempt } from '../gate/x402-payment'
+import { sealReservation, sealX402Reservation } from './reservation-token'
 
 /** The recorder is told how the hold ended; the sidecar settles it itself (now, or in /__pay/settle). */
 const NOT_SETTLED_HERE: Settles = { settle: () => undefined, served: () => undefined, failed: () => undefined }
@@ -80,17 +81,24 @@ export async function payWithCredits(check: CheckEnv, headers: Headers, request:
 
 export type X402CheckResult = { ok: true; headers: Record<string, string> } | { ok: false; refusal: X402Refusal }
 
-/** Accept and settle an x402 payment now (a check cannot hold one until the origin has answered). */
-export async function payWithX402(env: Env, terms: X402Terms, micros: number, resource: ResourceInfo, payment: unknown, usage: UsageCall): Promise<X402CheckResult> {
+/**
+ * Accept an x402 payment, and settle it now (`X-Pay-Settle: now`) or hand out a
+ * token for the follow-up to settle it once the origin has served the call.
+ */
+export async function payWithX402(check: CheckEnv, terms: X402Terms, micros: number, resource: ResourceInfo, payment: unknown, usage: UsageCall): Promise<X402CheckResult> {
+  const { env } = check
   let attempt
   // As with credits, the caller's call is let through with the check's 200; the origin is not seen here.
   usage.upstream({ status: 200 }, null)
+  const flight = check.settleNow ? undefined : crypto.randomUUID()
   try {
-    attempt = await acceptX402(env, terms, micros, resource, payment, usage)
+    // Deferred: the usage event is written by the follow-up, which knows how the call ended.
+    attempt = await acceptX402(env, terms, micros, resource, payment, flight ? undefined : usage, flight)
   } catch (error) {
     if (error instanceof X402Refusal) return { ok: false, refusal: error }
     throw error
   }
+  if (flight) return { ok: true, headers: await deferX402(check, attempt, flight, resource, usage) }
   const finish = await finishX402(env, attempt, true, resource)
   const headers: Record<string, string> = { ...paidHeaders(attempt), 'x-pay-settlement': 'charged' }
   switch (finish.kind) {
@@ -108,4 +116,21 @@ export async function payWithX402(env: Env, terms: X402Terms, micros: number, re
   const timing = serverTiming(attempt)
   if (timing) headers['server-timing'] = timing
   return { ok: true, headers }
+}
+
+/** The 200 answer's headers for a payment the follow-up settles: no PAYMENT-RESPONSE yet (nothing is settled). */
+async function deferX402(check: CheckEnv, attempt: X402Attempt, flight: string, resource: ResourceInfo, usage: UsageCall): Promise<Record<string, string>> {
+  const { usage: _recorder, timings: _timings, ...payment } = attempt
+  const token = await sealX402Reservation(check.secret, {
+    payment: { ...payment, flight },
+    resource,
+    // The facilitator cannot settle the authorization after its validBefore.
+    expiresAt: attempt.validBefore * 1000,
+    usage: usage.snapshot(),
+  })
+  const headers: Record<string, string> = { ...paidHeaders(attempt), [RESERVATION_HEADER]: token, 'x-pay-settlement': 'deferred' }
+  if (attempt.mode === 'dev') headers['x-pay-dev-mode'] = 'unsettled'
+  const timing = serverTiming(attempt)
+  if (timing) headers['server-timing'] = timing
+  return headers
 }

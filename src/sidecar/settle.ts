@@ -14,14 +14,15 @@
  */
 import type { Context } from 'hono'
 import { settleManyCredits } from '../credits'
-import type { AppEnv } from '../env'
+import type { AppEnv, Env } from '../env'
 import { GateError } from '../errors'
 import { formatDollars } from '../money'
 import { sidecarSecret } from './auth'
 import { RESERVATION_HEADER } from './payments'
 import { openReservation, type Reservation } from './reservation-token'
+import { settledCall, settleDeferredX402, type SettleOutcome } from './settle-x402'
 import { usageSink } from '../gate/usage'
-import { UsageCall, type UsageWriter } from '../usage'
+import type { UsageSink, UsageWriter } from '../usage'
 
 /** A settle body is a token and an outcome: small. */
 const MAX_SETTLE_BODY_CHARS = 4096
@@ -64,7 +65,7 @@ async function settleInput(c: Context<AppEnv>): Promise<SettleInput> {
  * its end, so a 200 whose stream the origin broke off is `failed` (as the gate
  * does not charge an HTTP answer cut short).
  */
-function servedOf(input: SettleInput): { served: boolean; status: number | null } {
+function servedOf(input: SettleInput): SettleOutcome {
   if (input.status === undefined && input.outcome === undefined) {
     throw new GateError('invalid_request', 'Send the upstream status (X-Pay-Upstream-Status) or the outcome ("served" or "failed").')
   }
@@ -89,48 +90,38 @@ function upstreamStatus(given: unknown): number {
 /** The follow-up's handler; `usage` writes the settled call's usage event. */
 export function settleHandler(usage: (delayMs: number) => UsageWriter) {
   return async function settle(c: Context<AppEnv>): Promise<Response> {
-    return settleReservation(c, (reservation, outcome) => recordSettled(c, usage, reservation, outcome))
+    const input = await settleInput(c)
+    const outcome = servedOf(input)
+    if (input.token === null || input.token === '') throw new GateError('invalid_request', 'Send the reservation token (X-Pay-Reservation).')
+    const reservation = await openReservation(sidecarSecret(c.env) as string, input.token)
+    if (reservation === null) throw new GateError('invalid_reservation', 'The reservation token is not valid.')
+    if (Date.now() > reservation.expiresAt) {
+      throw new GateError('invalid_reservation', 'The reservation has expired; it was released and nothing was charged.')
+    }
+    const sink = usageSink(c, usage)
+    const body = reservation.kind === 'x402' ? await settleDeferredX402(c.env, reservation, outcome, sink) : await settleCredits(c.env, reservation, outcome, sink)
+    return c.json(body, 200, { 'cache-control': 'no-store' })
   }
 }
 
-/** The usage event of a call settled here: charged or refunded, like the gate's own. */
-function recordSettled(c: Context<AppEnv>, usage: (delayMs: number) => UsageWriter, reservation: Reservation, outcome: Outcome): void {
-  if (!reservation.usage) return
-  const { served, status } = outcome
-  const call = UsageCall.resume(usageSink(c, usage), reservation.usage)
-  // The proxy's follow-up says how the origin answered (or only whether it served); its latency is not known here.
-  // A 200 with a failed outcome is an answer broken off: refunded with its status, as the gate records it.
-  call.upstream(status !== null ? { status } : served ? { status: 200 } : { failure: 'upstream_unreachable' }, null)
-  const hold = { keyId: reservation.keyId, reservationId: reservation.reservationId, amount: reservation.amount, charges: Array.from({ length: reservation.calls }, () => 0) }
-  const record = call.credits(hold, { settle: () => undefined, served: () => undefined, failed: () => undefined })
-  if (served) record.served()
-  else record.failed()
-}
-
-type Outcome = ReturnType<typeof servedOf>
-
-async function settleReservation(c: Context<AppEnv>, onSettled: (reservation: Reservation, outcome: Outcome) => void): Promise<Response> {
-  const input = await settleInput(c)
-  const outcome = servedOf(input)
-  const served = outcome.served
-  if (input.token === null || input.token === '') throw new GateError('invalid_request', 'Send the reservation token (X-Pay-Reservation).')
-  const reservation = await openReservation(sidecarSecret(c.env) as string, input.token)
-  if (reservation === null) throw new GateError('invalid_reservation', 'The reservation token is not valid.')
-  if (Date.now() > reservation.expiresAt) {
-    throw new GateError('invalid_reservation', 'The reservation has expired; it was released and nothing was charged.')
-  }
+/** Charge the hold (served) or release it; records the usage event of a hold settled here, like the gate's own. */
+async function settleCredits(env: Env, reservation: Reservation, outcome: SettleOutcome, sink: UsageSink | null): Promise<Record<string, unknown>> {
+  const { served } = outcome
   const settlement = { reservationId: reservation.reservationId, amount: served ? reservation.amount : 0, calls: served ? reservation.calls : 0 }
-  const results = await settleManyCredits(c.env.CREDITS, reservation.keyHash, [settlement])
+  const results = await settleManyCredits(env.CREDITS, reservation.keyHash, [settlement])
   if (!Array.isArray(results)) {
     // Settling is idempotent: the proxy may send the same follow-up again.
     throw new GateError('ledger_unavailable', 'The settlement could not be recorded now; send it again.', { headers: { 'retry-after': '1' } })
   }
   const result = results[0]
-  const answer = (body: Record<string, unknown>) => c.json(body, 200, { 'cache-control': 'no-store' })
-  if (result?.ok) {
-    onSettled(reservation, outcome)
-    return answer({ settled: served ? 'charged' : 'released', charged: formatDollars(result.charged), creditsRemaining: formatDollars(result.available) })
+  if (result?.ok === false && result.reason === 'already_settled') return { settled: 'already_settled' }
+  if (!result?.ok) throw new GateError('invalid_reservation', 'The reservation is not known (or no longer held); nothing was charged.')
+  const call = settledCall(sink, reservation, outcome)
+  if (call) {
+    const hold = { keyId: reservation.keyId, reservationId: reservation.reservationId, amount: reservation.amount, charges: Array.from({ length: reservation.calls }, () => 0) }
+    const record = call.credits(hold, { settle: () => undefined, served: () => undefined, failed: () => undefined })
+    if (served) record.served()
+    else record.failed()
   }
-  if (result?.reason === 'already_settled') return answer({ settled: 'already_settled' })
-  throw new GateError('invalid_reservation', 'The reservation is not known (or no longer held); nothing was charged.')
+  return { settled: served ? 'charged' : 'released', charged: formatDollars(result.charged), creditsRemaining: formatDollars(result.available) }
 }

@@ -3,7 +3,7 @@
  * The fail-closed way to reach a payer's PaymentLock: an RPC that throws is
  * "unavailable", and an unavailable lock refuses the payment.
  */
-import type { AcquireResult, PaymentLock, PaymentState } from './payment-lock-object'
+import type { AcquireResult, ClaimResult, PaymentLock, PaymentState } from './payment-lock-object'
 
 export type LockNamespace = DurableObjectNamespace<PaymentLock>
 
@@ -15,10 +15,20 @@ export function lockName(network: string, asset: string, payer: string): string 
 export async function acquireAuthorization(
   namespace: LockNamespace,
   name: string,
-  entry: { nonce: string; amount: string; payTo: string; resource: string; validBefore: number }
+  entry: { nonce: string; amount: string; payTo: string; resource: string; validBefore: number; flight?: string }
 ): Promise<AcquireResult | 'unavailable'> {
   try {
     return await namespace.getByName(name).acquire(entry)
+  } catch (error) {
+    console.error('pay-gate: payment lock unavailable', (error as Error).message)
+    return 'unavailable'
+  }
+}
+
+/** Claim an authorization in flight for its deferred settlement (see PaymentLock.claim). */
+export async function claimAuthorization(namespace: LockNamespace, name: string, nonce: string, flight: string): Promise<ClaimResult | 'unavailable'> {
+  try {
+    return await namespace.getByName(name).claim(nonce, flight)
   } catch (error) {
     console.error('pay-gate: payment lock unavailable', (error as Error).message)
     return 'unavailable'

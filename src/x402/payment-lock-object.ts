@@ -10,10 +10,12 @@
  */
 import { DurableObject } from 'cloudflare:workers'
 
-/** in_flight: being served; settled: paid on chain; released: not taken (origin failed), may be retried;
- *  unpaid: served without settlement (fail-open); indeterminate: a settle with no answer;
+/** in_flight: being served; settling: its deferred settlement has begun (sidecar follow-up);
+ *  settled: paid on chain; released: not taken (origin failed), may be retried;
+ *  unpaid: served without settlement (fail-open, or a deferred settlement that failed);
+ *  indeterminate: a settle with no answer;
  *  free_pass: an allow-listed payer served free; dev: dev mode, checked but never settled. */
-export type PaymentState = 'in_flight' | 'settled' | 'released' | 'unpaid' | 'indeterminate' | 'free_pass' | 'dev'
+export type PaymentState = 'in_flight' | 'settling' | 'settled' | 'released' | 'unpaid' | 'indeterminate' | 'free_pass' | 'dev'
 
 export interface PaymentRecord {
   nonce: string
@@ -59,6 +61,9 @@ const KEEP_AFTER_EXPIRY_MS = 24 * 60 * 60 * 1000
 
 export type AcquireResult = 'acquired' | 'in_flight' | 'spent'
 
+/** A deferred settlement's claim: this caller settles it, or it is already settled (or being settled). */
+export type ClaimResult = 'claimed' | 'finished'
+
 export class PaymentLock extends DurableObject<unknown> {
   private readonly sql = this.ctx.storage.sql
   private acquiresSincePrune = 0
@@ -77,14 +82,18 @@ export class PaymentLock extends DurableObject<unknown> {
       created_at INTEGER NOT NULL,
       updated_at INTEGER NOT NULL
     )`)
+    // Which flight holds an authorization whose settlement is deferred (sidecar mode): only that
+    // flight's follow-up may settle it, not a stale repeat from before the authorization was
+    // released and taken again.
+    this.sql.exec('CREATE TABLE IF NOT EXISTS flights (nonce TEXT PRIMARY KEY, flight TEXT NOT NULL)')
   }
 
   /** Take an authorization for one request. Only a released one may be taken again. */
-  async acquire(entry: { nonce: string; amount: string; payTo: string; resource: string; validBefore: number }): Promise<AcquireResult> {
+  async acquire(entry: { nonce: string; amount: string; payTo: string; resource: string; validBefore: number; flight?: string }): Promise<AcquireResult> {
     const now = Date.now()
     const result = this.ctx.storage.transactionSync((): AcquireResult => {
       const row = this.sql.exec<Row>('SELECT * FROM payments WHERE nonce = ?', entry.nonce).toArray()[0]
-      if (row && row.state === 'in_flight') return 'in_flight'
+      if (row && (row.state === 'in_flight' || row.state === 'settling')) return 'in_flight'
       if (row && row.state !== 'released') return 'spent'
       this.sql.exec(
         `INSERT INTO payments (nonce, state, amount, pay_to, resource, valid_before, created_at, updated_at)
@@ -98,13 +107,34 @@ export class PaymentLock extends DurableObject<unknown> {
         now,
         now
       )
+      if (entry.flight) this.sql.exec('INSERT OR REPLACE INTO flights (nonce, flight) VALUES (?, ?)', entry.nonce, entry.flight)
+      else this.sql.exec('DELETE FROM flights WHERE nonce = ?', entry.nonce)
       return 'acquired'
     })
     if (++this.acquiresSincePrune >= 256) {
       this.acquiresSincePrune = 0
-      this.sql.exec(`DELETE FROM payments WHERE state != 'in_flight' AND valid_before * 1000 < ?`, now - KEEP_AFTER_EXPIRY_MS)
+      // A day past its expiry nobody can settle an authorization, so even one never finished
+      // (a sidecar follow-up that never came) has nothing left to guard.
+      this.sql.exec(`DELETE FROM payments WHERE valid_before * 1000 < ?`, now - KEEP_AFTER_EXPIRY_MS)
+      this.sql.exec('DELETE FROM flights WHERE nonce NOT IN (SELECT nonce FROM payments)')
     }
     return result
+  }
+
+  /**
+   * Begin the deferred settlement of an authorization in flight (sidecar mode's
+   * follow-up) taken by `flight`. Only one caller gets `claimed`: a repeated or
+   * concurrent follow-up, or one from an earlier flight of the same authorization,
+   * gets `finished` and must not settle.
+   */
+  async claim(nonce: string, flight: string): Promise<ClaimResult> {
+    return this.ctx.storage.transactionSync((): ClaimResult => {
+      const row = this.sql.exec<Row>('SELECT state FROM payments WHERE nonce = ?', nonce).toArray()[0]
+      const holder = this.sql.exec<{ flight: string }>('SELECT flight FROM flights WHERE nonce = ?', nonce).toArray()[0]
+      if (!row || row.state !== 'in_flight' || holder?.flight !== flight) return 'finished'
+      this.sql.exec(`UPDATE payments SET state = 'settling', updated_at = ? WHERE nonce = ?`, Date.now(), nonce)
+      return 'claimed'
+    })
   }
 
   /** Record how an in-flight authorization ended. */

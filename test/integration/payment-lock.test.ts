@@ -29,4 +29,23 @@ describe('PaymentLock', () => {
       expect(await lock.acquire(entry(nonce)), state).toBe('spent')
     }
   })
+
+  it('lets exactly one follow-up of the right flight claim a deferred settlement, never a stale one', async () => {
+    const lock = env.X402_LOCKS.getByName(`payer-${crypto.randomUUID()}`)
+    expect(await lock.acquire({ ...entry('0x0a'), flight: 'first' })).toBe('acquired')
+    expect(await lock.claim('0x0a', 'someone-else')).toBe('finished')
+    const claims = await Promise.all(Array.from({ length: 10 }, () => lock.claim('0x0a', 'first')))
+    expect(claims.filter((claim) => claim === 'claimed')).toHaveLength(1)
+    // Being settled counts as in flight: nobody else may take it meanwhile.
+    expect(await lock.acquire(entry('0x0a'))).toBe('in_flight')
+    await lock.finish('0x0a', 'released', { reason: 'origin_failed' })
+    // Taken again by a second flight: the first flight's repeated follow-up cannot claim it.
+    expect(await lock.acquire({ ...entry('0x0a'), flight: 'second' })).toBe('acquired')
+    expect(await lock.claim('0x0a', 'first')).toBe('finished')
+    expect(await lock.claim('0x0a', 'second')).toBe('claimed')
+    // An authorization the gate itself serves has no flight: no follow-up can claim it.
+    expect(await lock.acquire(entry('0x0b'))).toBe('acquired')
+    expect(await lock.claim('0x0b', 'first')).toBe('finished')
+    expect(await lock.claim('0x0c', 'first')).toBe('finished')
+  })
 })

@@ -12,41 +12,20 @@ import { openReservation, sealReservation, type Reservation } from '../../src/si
 import { TEST_SIDECAR_TOKEN } from '../constants'
 import { charges, createKey, gate, keyState, newTag, originRequests, putRouteTable } from '../helpers'
 import { awaitEvents } from '../usage-helpers'
-import { decode, encode, freshPayTo, handSigned, payerAddress, x402Block } from '../x402-helpers'
+import { check, settle } from '../sidecar-helpers'
 
 const mcp = { price: '0.001', tools: { search: '0.01', echo: 'free' } }
-const payTo = freshPayTo()
-const PAYER = 6
 
 beforeEach(async () => {
   await putRouteTable({
-    x402: x402Block(payTo),
     routes: [
       { path: '/api/free', origin: env.API_ORIGIN, free: true },
-      { path: '/api/x402/*', origin: env.API_ORIGIN, price: '0.02', accept: ['x402', 'credits'] },
       { path: '/api/orders', origin: env.API_ORIGIN, price: '0.02', method: 'POST', accept: ['credits'] },
       { path: '/api/*', origin: env.API_ORIGIN, price: '0.02', method: 'GET', accept: ['credits'] },
       { path: '/mcp', origin: env.MCP_ORIGIN, mcp, accept: ['credits'] },
     ],
   })
 })
-
-/** Ask the check as nginx's template does: original method and URI in headers. */
-function check(method: string, uri: string, headers: Record<string, string> = {}, body?: string) {
-  return gate('/__pay/check', {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: { 'x-pay-sidecar-token': TEST_SIDECAR_TOKEN, 'x-original-method': method, 'x-original-uri': uri, ...headers },
-    body,
-  })
-}
-
-function settle(headers: Record<string, string>, body?: unknown) {
-  return gate('/__pay/settle', {
-    method: 'POST',
-    headers: { 'x-pay-sidecar-token': TEST_SIDECAR_TOKEN, ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
-    body: body ? JSON.stringify(body) : undefined,
-  })
-}
 
 const toolCall = (id: number, tool: string) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: tool, arguments: {} } })
 
@@ -325,23 +304,5 @@ describe('MCP routes', () => {
     expect(response.status).toBe(502)
     expect(await response.json()).toMatchObject({ error: { code: -32603, data: { reason: 'sidecar_body_missing' } } })
     expect(await keyState(id)).toMatchObject({ held: '0', balance: '1' })
-  })
-})
-
-describe('x402', () => {
-  it('answers an unpaid call 402 with PAYMENT-REQUIRED, and settles a payment at check time with PAYMENT-RESPONSE', async () => {
-    const unpaid = await check('GET', '/api/x402/report')
-    expect(unpaid.status).toBe(402)
-    const required = decode<{ accepts: Array<Record<string, unknown>> }>(unpaid.headers.get('payment-required'))
-    expect(await unpaid.json()).toMatchObject({ error: { code: 'payment_required' } })
-    const payment = await handSigned(required.accepts[0] as never, PAYER)
-    const paid = await check('GET', '/api/x402/report', { 'payment-signature': encode(payment) })
-    expect(paid.status).toBe(200)
-    expect(paid.headers.get('x-pay-rail')).toBe('x402')
-    expect(paid.headers.get('x-pay-from')?.toLowerCase()).toBe(payerAddress(PAYER).toLowerCase())
-    expect(decode(paid.headers.get('payment-response'))).toMatchObject({ success: true })
-    // The same authorization twice: refused, not paid twice.
-    const replay = await check('GET', '/api/x402/report', { 'payment-signature': encode(payment) })
-    expect(replay.status).toBe(402)
   })
 })

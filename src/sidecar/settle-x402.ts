@@ -1,0 +1,62 @@
+/**
+ * @module sidecar/settle-x402
+ * The follow-up's part for an x402 payment accepted at check time: settle it on
+ * chain with the facilitator when the origin served the call, or release its
+ * authorization (the payer may use it again) when it did not. The payer's lock
+ * lets exactly one follow-up of the check's own flight do this, so a repeated or
+ * concurrent follow-up never settles twice.
+ *
+ * The content has already been delivered when this runs: a settlement that
+ * fails now (the payer's funds moved since the facilitator verified them) is a
+ * call served unpaid. It is recorded as such, in the lock and the usage event,
+ * and logged; the answer says so, and the proxy has nothing more to do.
+ */
+import type { Env } from '../env'
+import { GateError } from '../errors'
+import { finishX402, type X402Finish } from '../gate/x402-payment'
+import { UsageCall, type UsageSink } from '../usage'
+import { claimAuthorization, finishAuthorization } from '../x402'
+import type { X402Reservation } from './reservation-token'
+
+/** How the proxy said the call ended. */
+export interface SettleOutcome {
+  served: boolean
+  status: number | null
+}
+
+/** The recorder of a call settled here, told what the proxy saw of the origin. */
+export function settledCall(sink: UsageSink | null, reservation: { usage?: X402Reservation['usage'] }, outcome: SettleOutcome): UsageCall | undefined {
+  if (!reservation.usage) return undefined
+  const { served, status } = outcome
+  const call = UsageCall.resume(sink, reservation.usage)
+  // The proxy's follow-up says how the origin answered (or only whether it served); its latency is not known here.
+  // A 200 with a failed outcome is an answer broken off: refunded with its status, as the gate records it.
+  call.upstream(status !== null ? { status } : served ? { status: 200 } : { failure: 'upstream_unreachable' }, null)
+  return call
+}
+
+/** Settle or release a deferred x402 payment; returns the follow-up's answer body. */
+export async function settleDeferredX402(env: Env, reservation: X402Reservation, outcome: SettleOutcome, sink: UsageSink | null): Promise<Record<string, unknown>> {
+  const { payment } = reservation
+  const claim = await claimAuthorization(env.X402_LOCKS, payment.lock, payment.nonce, payment.flight)
+  if (claim === 'unavailable') {
+    throw new GateError('ledger_unavailable', 'The payment could not be settled now; send the follow-up again.', { headers: { 'retry-after': '1' } })
+  }
+  if (claim === 'finished') return { settled: 'already_settled' }
+  const finish = await finishX402(env, { ...payment, timings: {} }, outcome.served, reservation.resource)
+  const ending: Exclude<X402Finish, { kind: 'refused' }> = finish.kind === 'refused' ? { kind: 'served-unpaid', reason: finish.refusal.reason } : finish
+  if (finish.kind === 'refused') {
+    // Served, then not paid: the record says so (not "released", which would read as never served).
+    await finishAuthorization(env.X402_LOCKS, payment.lock, payment.nonce, 'unpaid', { reason: finish.refusal.reason })
+    console.warn(`pay-gate: a sidecar call paid with x402 was served, then its settlement failed: ${finish.refusal.reason}`)
+  }
+  settledCall(sink, reservation, outcome)?.x402Finished(ending, payment.payer, payment.micros ?? 0)
+  switch (ending.kind) {
+    case 'paid':
+      return { settled: 'charged', transaction: ending.settlement.transaction, network: ending.settlement.network, payer: payment.payer }
+    case 'not-served':
+      return { settled: 'released' }
+    case 'served-unpaid':
+      return { settled: 'unpaid', reason: ending.reason }
+  }
+}

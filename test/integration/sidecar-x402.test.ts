@@ -1,0 +1,133 @@
+/**
+ * x402 in sidecar mode. With `X-Pay-Settle: now` (proxies that send no
+ * follow-up) the payment is settled at check time. Otherwise the check verifies
+ * it and locks its authorization, and the follow-up settles it on chain only
+ * when the origin served the call, or releases it: the payer can use it again,
+ * and nothing moves on chain. Checked against the real chain (anvil) and
+ * facilitator: payTo's balance, the lock's record and the usage event.
+ */
+import { env } from 'cloudflare:workers'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { lockName } from '../../src/x402'
+import { putRouteTable } from '../helpers'
+import { check, settle } from '../sidecar-helpers'
+import { awaitEvents } from '../usage-helpers'
+import { balanceOf, chain, decode, encode, freshPayTo, handSigned, payerAddress, x402Block } from '../x402-helpers'
+
+const payTo = freshPayTo()
+const PAYER = 7
+const PRICE_UNITS = 20_000n
+
+beforeEach(async () => {
+  await putRouteTable({
+    x402: x402Block(payTo),
+    routes: [
+      { path: '/api/x402/*', origin: env.API_ORIGIN, price: '0.02', accept: ['x402', 'credits'] },
+      { path: '/mcp', origin: env.MCP_ORIGIN, mcp: { price: '0', tools: { search: '0.01' } }, accept: ['x402'] },
+    ],
+  })
+})
+
+/** A fresh authorization for the route, signed by the payer. */
+async function signedPayment(): Promise<string> {
+  const unpaid = await check('GET', '/api/x402/report')
+  expect(unpaid.status).toBe(402)
+  const required = decode<{ accepts: Array<Record<string, unknown>> }>(unpaid.headers.get('payment-required'))
+  return encode(await handSigned(required.accepts[0] as never, PAYER))
+}
+
+const nonceOf = (payment: string) => (JSON.parse(atob(payment)) as { payload: { authorization: { nonce: string } } }).payload.authorization.nonce.toLowerCase()
+const lockRecord = (payment: string) => env.X402_LOCKS.getByName(lockName(chain().network, chain().token.address, payerAddress(PAYER))).get(nonceOf(payment))
+const settleJson = async (token: string, headers: Record<string, string>) => (await settle({ 'x-pay-reservation': token, ...headers })).json()
+
+describe('x402 settled at check time (X-Pay-Settle: now)', () => {
+  it('answers an unpaid call 402 with PAYMENT-REQUIRED, settles a payment at once with PAYMENT-RESPONSE, refuses a replay', async () => {
+    const payment = await signedPayment()
+    const before = await balanceOf(payTo)
+    const paid = await check('GET', '/api/x402/report', { 'payment-signature': payment, 'x-pay-settle': 'now' })
+    expect(paid.status).toBe(200)
+    expect(paid.headers.get('x-pay-rail')).toBe('x402')
+    expect(paid.headers.get('x-pay-from')?.toLowerCase()).toBe(payerAddress(PAYER).toLowerCase())
+    expect(paid.headers.get('x-pay-reservation')).toBeNull()
+    expect(decode(paid.headers.get('payment-response'))).toMatchObject({ success: true })
+    expect((await balanceOf(payTo)) - before).toBe(PRICE_UNITS)
+    const replay = await check('GET', '/api/x402/report', { 'payment-signature': payment, 'x-pay-settle': 'now' })
+    expect(replay.status).toBe(402)
+  })
+})
+
+describe('x402 settled by the follow-up', () => {
+  it('verifies and locks at check time, settles on chain only when the follow-up says served, once', async () => {
+    const payment = await signedPayment()
+    const before = await balanceOf(payTo)
+    const paid = await check('GET', '/api/x402/report', { 'payment-signature': payment })
+    expect(paid.status).toBe(200)
+    expect(paid.headers.get('x-pay-settlement')).toBe('deferred')
+    expect(paid.headers.get('x-pay-verified')).toBe('true')
+    expect(paid.headers.get('payment-response')).toBeNull()
+    const token = paid.headers.get('x-pay-reservation') as string
+    expect(token).toMatch(/^pgr1\./)
+    expect(token).not.toContain(nonceOf(payment).slice(2))
+    // Nothing has moved yet, and the authorization cannot be used by another call meanwhile.
+    expect(await balanceOf(payTo)).toBe(before)
+    expect(await lockRecord(payment)).toMatchObject({ state: 'in_flight' })
+    const meanwhile = await check('GET', '/api/x402/other', { 'payment-signature': payment })
+    expect(meanwhile.status).toBe(402)
+    expect(await meanwhile.json()).toMatchObject({ error: { code: 'payment_in_flight' } })
+
+    const settled = (await settleJson(token, { 'x-pay-upstream-status': '200', 'x-pay-outcome': 'served' })) as { settled: string; transaction: string }
+    expect(settled).toMatchObject({ settled: 'charged', transaction: expect.stringMatching(/^0x[0-9a-f]{64}$/), network: chain().network })
+    expect((await balanceOf(payTo)) - before).toBe(PRICE_UNITS)
+    expect(await lockRecord(payment)).toMatchObject({ state: 'settled', transaction: settled.transaction })
+    expect(await settleJson(token, { 'x-pay-upstream-status': '200' })).toEqual({ settled: 'already_settled' })
+    expect((await balanceOf(payTo)) - before).toBe(PRICE_UNITS)
+    const events = await awaitEvents(1, 'payment = ?', settled.transaction)
+    expect(events).toMatchObject([{ rail: 'x402', outcome: 'charged', amount: 20_000, status: 200, route: '/api/x402/*' }])
+  })
+
+  it('releases a payment the origin failed or broke off: nothing moves, the authorization can pay again, and a stale follow-up settles nothing', async () => {
+    const payment = await signedPayment()
+    const before = await balanceOf(payTo)
+    const first = (await check('GET', '/api/x402/report', { 'payment-signature': payment })).headers.get('x-pay-reservation') as string
+    expect(await settleJson(first, { 'x-pay-upstream-status': '200', 'x-pay-outcome': 'failed' })).toEqual({ settled: 'released' })
+    expect(await lockRecord(payment)).toMatchObject({ state: 'released' })
+    expect(await balanceOf(payTo)).toBe(before)
+
+    const again = await check('GET', '/api/x402/report', { 'payment-signature': payment })
+    expect(again.status).toBe(200)
+    const second = again.headers.get('x-pay-reservation') as string
+    // The first call's follow-up, sent again: it belongs to a flight that is over.
+    expect(await settleJson(first, { 'x-pay-upstream-status': '200' })).toEqual({ settled: 'already_settled' })
+    expect(await lockRecord(payment)).toMatchObject({ state: 'in_flight' })
+    expect(await balanceOf(payTo)).toBe(before)
+    expect(await settleJson(second, { 'x-pay-upstream-status': '200' })).toMatchObject({ settled: 'charged' })
+    expect((await balanceOf(payTo)) - before).toBe(PRICE_UNITS)
+  })
+
+  it('settles once when the same follow-up arrives several times at once', async () => {
+    const payment = await signedPayment()
+    const before = await balanceOf(payTo)
+    const token = (await check('GET', '/api/x402/report', { 'payment-signature': payment })).headers.get('x-pay-reservation') as string
+    const answers = (await Promise.all(Array.from({ length: 4 }, () => settleJson(token, { 'x-pay-upstream-status': '200' })))) as Array<{ settled: string }>
+    expect(answers.map((answer) => answer.settled).sort()).toEqual(['already_settled', 'already_settled', 'already_settled', 'charged'])
+    expect((await balanceOf(payTo)) - before).toBe(PRICE_UNITS)
+  })
+
+  it('settles an MCP tools/call paid in _meta["x402/payment"] the same way', async () => {
+    const call = (payment?: unknown) =>
+      JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'search', arguments: {}, ...(payment ? { _meta: { 'x402/payment': payment } } : {}) } })
+    const json = { 'content-type': 'application/json' }
+    const unpaid = await check('POST', '/mcp', json, call())
+    expect(unpaid.headers.get('x-pay-client-status')).toBe('200')
+    const required = ((await unpaid.json()) as { result: { structuredContent: { accepts: Array<Record<string, unknown>> } } }).result.structuredContent
+    const payment = await handSigned(required.accepts[0] as never, PAYER)
+    const before = await balanceOf(payTo)
+    const paid = await check('POST', '/mcp', json, call(payment))
+    expect(paid.status).toBe(200)
+    expect(paid.headers.get('x-pay-settlement')).toBe('deferred')
+    expect(await balanceOf(payTo)).toBe(before)
+    const token = paid.headers.get('x-pay-reservation') as string
+    expect(await settleJson(token, { 'x-pay-upstream-status': '200' })).toMatchObject({ settled: 'charged' })
+    expect((await balanceOf(payTo)) - before).toBe(10_000n)
+  })
+})
