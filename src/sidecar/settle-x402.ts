@@ -18,6 +18,9 @@ import { UsageCall, type UsageSink } from '../usage'
 import { claimAuthorization, finishAuthorization } from '../x402'
 import type { X402Reservation } from './reservation-token'
 
+/** A settle that got no answer: it may still land on chain. */
+const INDETERMINATE = 'settlement_indeterminate'
+
 /** How the proxy said the call ended. */
 export interface SettleOutcome {
   served: boolean
@@ -46,8 +49,11 @@ export async function settleDeferredX402(env: Env, reservation: X402Reservation,
   const finish = await finishX402(env, { ...payment, timings: {} }, outcome.served, reservation.resource)
   const ending: Exclude<X402Finish, { kind: 'refused' }> = finish.kind === 'refused' ? { kind: 'served-unpaid', reason: finish.refusal.reason } : finish
   if (finish.kind === 'refused') {
-    // Served, then not paid: the record says so (not "released", which would read as never served).
-    await finishAuthorization(env.X402_LOCKS, payment.lock, payment.nonce, 'unpaid', { reason: finish.refusal.reason })
+    // Served, then not paid: the record says so (not "released", which would read as never served),
+    // unless the settle had no answer and may still land on chain ("indeterminate" stays).
+    if (finish.refusal.reason !== INDETERMINATE) {
+      await finishAuthorization(env.X402_LOCKS, payment.lock, payment.nonce, 'unpaid', { reason: finish.refusal.reason })
+    }
     console.warn(`pay-gate: a sidecar call paid with x402 was served, then its settlement failed: ${finish.refusal.reason}`)
   }
   settledCall(sink, reservation, outcome)?.x402Finished(ending, payment.payer, payment.micros ?? 0)
@@ -57,6 +63,6 @@ export async function settleDeferredX402(env: Env, reservation: X402Reservation,
     case 'not-served':
       return { settled: 'released' }
     case 'served-unpaid':
-      return { settled: 'unpaid', reason: ending.reason }
+      return { settled: ending.reason === INDETERMINATE ? 'indeterminate' : 'unpaid', reason: ending.reason }
   }
 }

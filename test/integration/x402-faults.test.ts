@@ -8,9 +8,10 @@ import type { PaymentRequired } from '@x402/core/types'
 import { env } from 'cloudflare:workers'
 import { afterEach, describe, expect, it } from 'vitest'
 import { acceptX402, X402Refusal } from '../../src/gate/x402-payment'
-import { buildRequirements } from '../../src/x402'
+import { buildRequirements, lockName } from '../../src/x402'
 import { clearFacilitatorCalls, facilitatorCalls, setFacilitatorMode } from '../chain/client'
 import { createKey, GATE, newTag, originRequests, putRouteTable } from '../helpers'
+import { check, settle } from '../sidecar-helpers'
 import { balanceOf, chain, client, decode, encode, freshPayTo, gateFetch, handSigned, payerAddress, payingFetch, x402Block } from '../x402-helpers'
 
 const PAYER = 2
@@ -124,6 +125,46 @@ describe('facilitator faults', () => {
     const replay = await gateFetch(`${GATE}/api/slow-settle`, { headers: { 'payment-signature': signature } })
     expect(replay.status).toBe(402)
     expect(await replay.json()).toMatchObject({ error: { code: 'payment_already_used' } })
+  })
+})
+
+describe('a sidecar follow-up that cannot settle', () => {
+  /** A deferred check for GET /api/<path>: its token and the authorization's lock record. */
+  async function deferred(path: string) {
+    const signature = await payment(path)
+    const nonce = (JSON.parse(atob(signature)) as { payload: { authorization: { nonce: string } } }).payload.authorization.nonce.toLowerCase()
+    const allowed = await check('GET', path, { 'payment-signature': signature })
+    expect(allowed.headers.get('x-pay-settlement')).toBe('deferred')
+    const record = () => env.X402_LOCKS.getByName(lockName(chain().network, chain().token.address, payer)).get(nonce)
+    return { signature, token: allowed.headers.get('x-pay-reservation') as string, record }
+  }
+  const settleServed = async (token: string) => (await settle({ 'x-pay-reservation': token, 'x-pay-upstream-status': '200' })).json()
+
+  it('settle refused after the call was served: answered "unpaid", recorded unpaid, no funds move, never settled later', async () => {
+    await useRoutes({ failMode: 'closed' })
+    const { signature, token, record } = await deferred('/api/sidecar-unpaid')
+    const before = await balanceOf(payer)
+    await mode('settle-fails')
+    expect(await settleServed(token)).toEqual({ settled: 'unpaid', reason: 'unexpected_settle_error' })
+    expect(await record()).toMatchObject({ state: 'unpaid', reason: 'unexpected_settle_error' })
+    await mode('normal')
+    expect(await settleServed(token)).toEqual({ settled: 'already_settled' })
+    expect(await balanceOf(payer)).toBe(before)
+    // Spent as far as the gate is concerned: the same signature does not buy a second call.
+    expect((await check('GET', '/api/sidecar-unpaid', { 'payment-signature': signature })).status).toBe(402)
+  })
+
+  it('a settle with no answer stays indeterminate (it may still land), and is never sent again', async () => {
+    await useRoutes({ failMode: 'closed' })
+    const { token, record } = await deferred('/api/sidecar-slow')
+    await useRoutes({ failMode: 'closed', facilitator: { url: chain().faultyFacilitatorUrl, verifyTimeoutMs: 1_000, settleTimeoutMs: 300 } })
+    await mode('slow', 1_000)
+    expect(await settleServed(token)).toEqual({ settled: 'indeterminate', reason: 'settlement_indeterminate' })
+    expect(await record()).toMatchObject({ state: 'indeterminate' })
+    await mode('normal')
+    await clearFacilitatorCalls(chain().faultyControlUrl)
+    expect(await settleServed(token)).toEqual({ settled: 'already_settled' })
+    expect((await facilitatorCalls(chain().faultyControlUrl)).filter((call) => call.path.endsWith('/settle'))).toEqual([])
   })
 })
 
