@@ -6,6 +6,7 @@
 import type { AccountNamespace, IndexNamespace } from './credits'
 import type { LockNamespace } from './x402'
 import type { OutboxNamespace } from './notify'
+import { GATE_SETTING_NAMES } from './setting-names'
 import type { UsageEvent } from './usage'
 
 export interface Env {
@@ -55,6 +56,9 @@ export interface Env {
 }
 
 export type AppEnv = { Bindings: Env }
+
+// Every name `pay-gate serve` passes from its environment (src/setting-names) is one the gate reads.
+GATE_SETTING_NAMES satisfies ReadonlyArray<keyof Env>
 
 /** Read a whole-number setting, falling back when it is absent or malformed. */
 export function numberSetting(value: unknown, fallback: number): number {

@@ -74,7 +74,7 @@ export const COMMANDS: CommandSpec[] = [
       host: { type: 'string', value: 'addr', help: 'address to listen on (default: 127.0.0.1)' },
       data: { type: 'string', value: 'dir', help: 'where balances, keys and KV are kept (default: ./pay-gate-data)' },
       config: { type: 'string', value: 'file', help: 'the wrangler config of the gate (default: wrangler.toml)' },
-      'env-file': { type: 'string', value: 'file', help: 'KEY=value secrets (ADMIN_TOKEN, upstream credentials), added to the environment\'s' },
+      'env-file': { type: 'string', value: 'file', help: 'KEY=value secrets and settings (ADMIN_TOKEN, upstream credentials, …), added to the environment\'s' },
       help: HELP,
     },
   },

@@ -6,19 +6,32 @@
  */
 import { readFileSync } from 'node:fs'
 import { parseEnv } from 'node:util'
+import { GATE_SETTING_NAMES } from '../../../src/setting-names'
 import type { RoutesFile } from '../../../src/pricing/schema'
 import { CliError } from '../ui'
 
 /**
- * Settings and secrets the gate itself reads (src/env.ts), taken from the
- * environment when set there. SIDECAR_TOKEN guards the sidecar endpoint.
+ * Settings and secrets the gate itself reads (src/env.ts: admin, sidecar,
+ * Stripe, metrics and webhook secrets, batching settings), taken from the
+ * environment when set there.
  */
-export const GATE_ENV_NAMES = ['ADMIN_TOKEN', 'SIDECAR_TOKEN', 'SETTLE_BATCH_MS', 'X402_DEV_MODE'] as const
+export const GATE_ENV_NAMES = GATE_SETTING_NAMES
 
-/** The names routes' `upstreamAuth.secret` point at: the origins' credentials. */
-export function upstreamSecretNames(routes: RoutesFile): string[] {
+/**
+ * The secrets routes.json points at by name: the origins' credentials
+ * (`upstreamAuth.secret`) and the x402 facilitator's (`facilitator.authHeader.secret`,
+ * table-wide or per route).
+ */
+export function routeSecretNames(routes: RoutesFile): string[] {
   const names = new Set<string>()
-  for (const route of routes.routes) if (route.upstreamAuth) names.add(route.upstreamAuth.secret)
+  const facilitatorSecret = (x402: { facilitator?: { authHeader?: { secret: string } } } | undefined) => x402?.facilitator?.authHeader?.secret
+  const tableWide = facilitatorSecret(routes.x402)
+  if (tableWide) names.add(tableWide)
+  for (const route of routes.routes) {
+    if (route.upstreamAuth) names.add(route.upstreamAuth.secret)
+    const own = facilitatorSecret(route.x402)
+    if (own) names.add(own)
+  }
   return [...names]
 }
 
@@ -46,7 +59,7 @@ export interface Secrets {
  * The rest of the environment (PATH, HOME, …) stays out of the worker.
  */
 export function collectSecrets(env: Record<string, string | undefined>, envFile: Record<string, string> | undefined, routes: RoutesFile, required: string[] = []): Secrets {
-  const upstream = upstreamSecretNames(routes)
+  const upstream = routeSecretNames(routes)
   const bindings: Record<string, string> = {}
   for (const name of [...GATE_ENV_NAMES, ...upstream, ...required]) {
     const value = env[name]
