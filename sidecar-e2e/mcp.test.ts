@@ -1,9 +1,9 @@
 /**
  * An MCP server behind an nginx that already fronts it, paid for through the
- * sidecar: the official MCP SDK client, over Streamable HTTP (sessions, answers
- * as SSE), talks to nginx (templates/sidecar/nginx); nginx asks the gate
- * (wrangler dev) about each call and proxies to the demo origin's real MCP
- * server (official SDK). What a user of this setup counts on: free methods pass,
+ * sidecar on the same host: the official MCP SDK client, over Streamable HTTP
+ * (sessions, answers as SSE), talks to nginx (templates/sidecar/nginx); nginx
+ * asks the gate, run by `pay-gate serve` as on a self-hosted box, about each
+ * call and proxies to the demo origin's real MCP server (official SDK). What a user of this setup counts on: free methods pass,
  * an unpaid tool call is refused in-band and never reaches the server, a paid one
  * streams through (progress notifications included) and is charged once.
  */
@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startDemoOrigin, type DemoOrigin, type RecordedRequest } from '../scripts/demo-origin'
-import { startGate, type GateServer } from './gate'
+import { startServedGate, type GateServer } from './gate'
 import { startNginx, type Proxy } from './proxies'
 
 let dir: string
@@ -28,7 +28,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pay-gate-sidecar-mcp-'))
   origin = await startDemoOrigin({ mcpPort: 0, apiPort: 0, quiet: true })
   const originUrl = `http://127.0.0.1:${origin.mcpPort}`
-  gate = await startGate(
+  gate = await startServedGate(
     { version: 1, routes: [{ path: '/mcp', origin: originUrl, mcp: { price: '0', tools: { search: '0.01', 'generate-report': '0.05', echo: 'free' } } }] },
     join(dir, 'gate')
   )
