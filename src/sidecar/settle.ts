@@ -3,9 +3,12 @@
  * `POST /__pay/settle`: the proxy's follow-up once the origin has answered. It
  * brings the reservation token from the check and the outcome, and the hold is
  * charged (the origin answered below 400, as the gate charges HTTP routes) or
- * released. Idempotent: a repeated follow-up changes nothing and says so. A token
- * that does not open, or whose hold has expired, is refused and nothing is charged:
- * a hold nobody settled in time has been (or will be) released by its account's alarm.
+ * released; an x402 payment is settled on chain or released the same way
+ * (sidecar/settle-x402). Idempotent: a repeated follow-up changes nothing and
+ * says so. A token that does not open, or whose hold has expired, is refused and
+ * nothing is charged: a hold nobody settled in time has been (or will be)
+ * released by its account's alarm, and an authorization past its validBefore
+ * can no longer be settled by anyone.
  *
  * The outcome: `X-Pay-Upstream-Status: 503`, `X-Pay-Outcome: served|failed`, or
  * both (served only if both say so) as headers, for proxies that can only set
@@ -96,7 +99,8 @@ export function settleHandler(usage: (delayMs: number) => UsageWriter) {
     const reservation = await openReservation(sidecarSecret(c.env) as string, input.token)
     if (reservation === null) throw new GateError('invalid_reservation', 'The reservation token is not valid.')
     if (Date.now() > reservation.expiresAt) {
-      throw new GateError('invalid_reservation', 'The reservation has expired; it was released and nothing was charged.')
+      const why = reservation.kind === 'x402' ? 'the payment’s authorization has expired; nothing was paid' : 'it was released and nothing was charged'
+      throw new GateError('invalid_reservation', `The reservation has expired: ${why}.`)
     }
     const sink = usageSink(c, usage)
     const body = reservation.kind === 'x402' ? await settleDeferredX402(c.env, reservation, outcome, sink) : await settleCredits(c.env, reservation, outcome, sink)
