@@ -8,7 +8,7 @@
  */
 import { cloudflareTest } from '@cloudflare/vitest-plugin'
 import { defineConfig } from 'vitest/config'
-import { TEST_QUEUE_CONSUMERS, testBindings } from './test/bindings'
+import { TEST_QUEUE_CONSUMERS, TEST_SERVICE_BINDINGS, testBindings } from './test/bindings'
 import { propertySettings } from './test/reliability/seed'
 
 const properties = propertySettings()
@@ -18,7 +18,7 @@ export default defineConfig({
     cloudflareTest(({ inject }) => ({
       wrangler: { configPath: './wrangler.toml' },
       miniflare: {
-        queueConsumers: TEST_QUEUE_CONSUMERS,
+        queueConsumers: TEST_QUEUE_CONSUMERS, serviceBindings: TEST_SERVICE_BINDINGS,
         bindings: {
           ...testBindings(inject as <T>(key: string) => T),
           // The misbehaving origin.

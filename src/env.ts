@@ -40,6 +40,13 @@ export interface Env {
   USAGE_BATCH_MS?: string
   /** A bearer token that may read GET /metrics (besides ADMIN_TOKEN); 16 characters or more. */
   METRICS_TOKEN?: string
+  /**
+   * Where operator webhooks go out when private addresses are not allowed (optional): an
+   * outbound service that connects to public addresses only, checked after DNS resolution
+   * (a workerd network service with `allow: ["public"]`; `pay-gate serve` binds it). Not
+   * needed on Cloudflare, whose Workers cannot reach private addresses at all.
+   */
+  WEBHOOK_NETWORK?: Fetcher
   /** Operator webhooks' outbox (optional): retries outlive the request. Absent: delivered within the request. */
   WEBHOOK_OUTBOX?: OutboxNamespace
   /** Operator webhooks (all optional; README "Operator webhooks"): where to POST, the signing secret (16+ chars),

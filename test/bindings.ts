@@ -24,6 +24,8 @@ export function testBindings(inject: <T>(key: string) => T): Record<string, stri
     METRICS_TOKEN: 'test-metrics-token-0123456789',
     // Operator webhooks to the loopback receiver (allowed by the private flag), retried quickly.
     OPERATOR_WEBHOOK_URL: `http://127.0.0.1:${inject<number>('webhookPort')}/hook`,
+    WEBHOOK_PORT: String(inject<number>('webhookPort')),
+    LOOPBACK_HOSTNAME: inject<string>('loopbackHostname'),
     OPERATOR_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
     OPERATOR_WEBHOOK_ALLOW_PRIVATE: '1',
     OPERATOR_WEBHOOK_RETRY_BASE_MS: '50',
@@ -38,3 +40,6 @@ export function testBindings(inject: <T>(key: string) => T): Record<string, stri
 export const TEST_QUEUE_CONSUMERS = {
   'pay-gate-usage': { maxBatchSize: 100, maxBatchTimeout: 0.05, maxRetries: 10, deadLetterQueue: 'pay-gate-usage-failed' },
 }
+
+/** As `pay-gate serve` binds it: operator webhooks connect to public addresses only (src/notify/settings). */
+export const TEST_SERVICE_BINDINGS = { WEBHOOK_NETWORK: { network: { allow: ['public'] } } }

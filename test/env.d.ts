@@ -8,6 +8,9 @@ declare namespace Cloudflare {
     X402_LOCKS: import('../src/x402').LockNamespace
     WEBHOOK_OUTBOX: import('../src/notify').OutboxNamespace
     OPERATOR_WEBHOOK_URL: string
+    WEBHOOK_NETWORK: Fetcher
+    LOOPBACK_HOSTNAME: string
+    WEBHOOK_PORT: string
     ADMIN_TOKEN: string
     MCP_ORIGIN: string
     API_ORIGIN: string

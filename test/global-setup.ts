@@ -7,9 +7,14 @@
  *   facilitators built on @x402/evm's own verify/settle code: one for the normal
  *   paths, one whose faults the fault tests switch (its own gas account, so the
  *   two never race for transaction nonces).
- * - an operator-webhook receiver that checks signatures (test/webhook-receiver.ts).
+ * - an operator-webhook receiver that checks signatures (test/webhook-receiver.ts);
+ * - this machine's host name when it resolves to a loopback address (as
+ *   /etc/hosts usually makes it), for the test that a name, not an address,
+ *   pointing at a private host is refused; empty otherwise.
  * Everything is stopped afterwards.
  */
+import { lookup } from 'node:dns/promises'
+import { hostname } from 'node:os'
 import type { TestProject } from 'vitest/node'
 import { startDemoOrigin } from '../scripts/demo-origin'
 import { anvilAccount, startChain } from './chain/chain'
@@ -33,6 +38,7 @@ declare module 'vitest' {
     apiPort: number
     chain: ChainContext
     webhookPort: number
+    loopbackHostname: string
   }
 }
 
@@ -46,6 +52,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // The operator-webhook receiver (test/webhook-receiver.ts).
   const webhooks = await startWebhookReceiver()
   project.provide('webhookPort', webhooks.port)
+  project.provide('loopbackHostname', await loopbackName())
   project.provide('chain', {
     rpcUrl: chain.rpcUrl,
     network: chain.network,
@@ -62,5 +69,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await chain.stop()
     await origin.close()
     await webhooks.close()
+  }
+}
+
+/** The host name, if it resolves only to loopback addresses. */
+async function loopbackName(): Promise<string> {
+  const name = hostname()
+  try {
+    const addresses = await lookup(name, { all: true })
+    const loopback = addresses.length > 0 && addresses.every(({ address }) => address.startsWith('127.') || address === '::1')
+    return loopback && !/^localhost$/i.test(name) ? name : ''
+  } catch {
+    return ''
   }
 }

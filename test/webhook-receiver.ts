@@ -8,6 +8,8 @@
  *
  *   POST /hook            a delivery
  *   GET  /deliveries?key= every delivery whose event names that key id
+ *   GET  /client-errors   how many connections sent something that is not HTTP
+ *                         (a TLS handshake, say): proof that a connection was made
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
@@ -42,8 +44,13 @@ export interface WebhookReceiver {
 
 export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   const deliveries: ReceivedDelivery[] = []
+  let clientErrors = 0
   const server: Server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://receiver')
+    if (req.method === 'GET' && url.pathname === '/client-errors') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ count: clientErrors }))
+      return
+    }
     if (req.method === 'GET' && url.pathname === '/deliveries') {
       const key = url.searchParams.get('key')
       const found = deliveries.filter((delivery) => delivery.event.data.key?.id === key)
@@ -73,6 +80,10 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
       event,
     })
     res.writeHead(answered, { 'content-type': 'text/plain' }).end(answered === 200 ? 'ok' : 'no')
+  })
+  server.on('clientError', (_error, socket) => {
+    clientErrors++
+    socket.destroy()
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return {

@@ -36,7 +36,7 @@ function retryAfterMs(value: string | null): number | undefined {
  * Send `event` once to the configured URL, signed with a fresh timestamp.
  * The URL is checked again here, so no code path can skip the address guard.
  */
-export async function deliverOnce(settings: WebhookSettings, event: PreparedEvent, fetcher: typeof fetch = fetch): Promise<DeliveryOutcome> {
+export async function deliverOnce(settings: WebhookSettings, event: PreparedEvent, fetcher: typeof fetch = settings.fetcher): Promise<DeliveryOutcome> {
   const checked = checkWebhookUrl(settings.url.href, settings.allowPrivate)
   if (!checked.ok) return { kind: 'rejected', reason: `address refused: ${checked.reason}` }
   const timestamp = Math.floor(Date.now() / 1000)
@@ -77,7 +77,7 @@ const FALLBACK_MAX_DELAY_MS = 4_000
  * compared with the outbox object: an event whose receiver is down for more than
  * a few seconds, or whose isolate is evicted meanwhile, is dropped (and logged).
  */
-export async function deliverWithBackoff(settings: WebhookSettings, event: PreparedEvent, fetcher: typeof fetch = fetch): Promise<DeliveryOutcome> {
+export async function deliverWithBackoff(settings: WebhookSettings, event: PreparedEvent, fetcher: typeof fetch = settings.fetcher): Promise<DeliveryOutcome> {
   let outcome: DeliveryOutcome = { kind: 'retry', reason: 'not tried' }
   for (let attempt = 1; attempt <= FALLBACK_ATTEMPTS; attempt++) {
     outcome = await deliverOnce(settings, event, fetcher)

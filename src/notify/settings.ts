@@ -17,6 +17,12 @@ export interface WebhookSettings {
   retryBaseMs: number
   /** Deliveries tried per event before it is given up (OPERATOR_WEBHOOK_MAX_ATTEMPTS, default 12). */
   maxAttempts: number
+  /**
+   * How deliveries connect: through WEBHOOK_NETWORK when it is bound and private hosts are not
+   * allowed, so a host name that resolves to a private or loopback address is refused at connect
+   * time (the address guard can only read the name); else the runtime's fetch.
+   */
+  fetcher: typeof fetch
 }
 
 export const DEFAULT_RETRY_BASE_MS = 10_000
@@ -58,7 +64,12 @@ export function webhookSettings(env: Record<string, unknown>): WebhookSettings |
     allowPrivate,
     retryBaseMs: wholeNumber(env.OPERATOR_WEBHOOK_RETRY_BASE_MS, DEFAULT_RETRY_BASE_MS, 1, MAX_RETRY_DELAY_MS),
     maxAttempts: wholeNumber(env.OPERATOR_WEBHOOK_MAX_ATTEMPTS, DEFAULT_MAX_ATTEMPTS, 1, 50),
+    fetcher: publicOnly(env.WEBHOOK_NETWORK) && !allowPrivate ? (input, init) => (env.WEBHOOK_NETWORK as Fetcher).fetch(input, init) : fetch,
   }
+}
+
+function publicOnly(binding: unknown): binding is Fetcher {
+  return typeof binding === 'object' && binding !== null && typeof (binding as Fetcher).fetch === 'function'
 }
 
 /** LOW_BALANCE_THRESHOLD in micro-dollars ("1.00" → 1_000_000), or null when unset or malformed. */

@@ -182,6 +182,27 @@ describe('address guard at delivery', () => {
     expect(webhookSettings({ ...env, OPERATOR_WEBHOOK_URL: 'https://hooks.example.com/x', OPERATOR_WEBHOOK_ALLOW_PRIVATE: '' })).not.toBeNull()
   })
 
+  it.skipIf(env.LOOPBACK_HOSTNAME === '')('WEBHOOK_NETWORK connects to public addresses only, judged after DNS: a name that resolves to loopback is refused', async () => {
+    // This machine's name resolves to 127.0.x.x (global setup checked): a name the address guard cannot judge.
+    const url = `http://${env.LOOPBACK_HOSTNAME}:${env.WEBHOOK_PORT}/client-errors`
+    expect((await fetch(url)).status).toBe(200)
+    await expect(env.WEBHOOK_NETWORK.fetch(url)).rejects.toThrow()
+    await expect(env.WEBHOOK_NETWORK.fetch(`http://127.0.0.1:${env.WEBHOOK_PORT}/client-errors`)).rejects.toThrow()
+  })
+
+  it('deliveries go out through WEBHOOK_NETWORK when it is bound, unless private hosts are allowed', async () => {
+    const seen: string[] = []
+    const network = { fetch: async (input: RequestInfo | URL) => (seen.push(new Request(input).url), new Response('ok')) } as unknown as Fetcher
+    const base = { ...env, OPERATOR_WEBHOOK_URL: 'https://hooks.example.com/pay-gate', WEBHOOK_NETWORK: network }
+    const publicOnly = webhookSettings({ ...base, OPERATOR_WEBHOOK_ALLOW_PRIVATE: '' }) as WebhookSettings
+    expect(await deliverOnce(publicOnly, event('key_network'))).toMatchObject({ kind: 'delivered', status: 200 })
+    expect(seen).toEqual(['https://hooks.example.com/pay-gate'])
+    // The operator allowed private hosts (a receiver on their own machine): the runtime's fetch, as before.
+    expect((webhookSettings({ ...base, OPERATOR_WEBHOOK_ALLOW_PRIVATE: '1' }) as WebhookSettings).fetcher).toBe(fetch)
+    const { WEBHOOK_NETWORK: _unbound, ...withoutNetwork } = base
+    expect((webhookSettings({ ...withoutNetwork, OPERATOR_WEBHOOK_ALLOW_PRIVATE: '' }) as WebhookSettings).fetcher).toBe(fetch)
+  })
+
   it('nothing set, or a URL without a secret: no webhooks', () => {
     expect(webhookSettings({})).toBeNull()
     expect(webhookSettings({ OPERATOR_WEBHOOK_URL: 'https://hooks.example.com/x' })).toBeNull()

@@ -65,6 +65,10 @@ export async function startGate(options: GateOptions): Promise<RunningGate> {
           ...sourceless,
           name: options.name,
           bindings: { ...(sourceless.bindings ?? {}), ...options.bindings },
+          // On our own host, fetch can reach the private network: operator webhooks go out
+          // through workerd's network service limited to public addresses, checked after DNS
+          // resolution (src/notify/settings). The gate's origins are unaffected.
+          serviceBindings: { ...(sourceless.serviceBindings ?? {}), WEBHOOK_NETWORK: { network: { allow: ['public'] } } },
           modules: options.modules,
           modulesRoot: dirname(options.modules[0]?.path ?? options.tmpDir),
         },
