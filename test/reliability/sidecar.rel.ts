@@ -7,15 +7,18 @@
  * again by a second call. After each scenario: exactly one follow-up per call
  * decides it, the ledger and the chain moved for served calls only, once each,
  * lost follow-ups leave their hold or authorization open (never charged), and
- * every charge has its usage event.
+ * every charge has its usage event. And hostile follow-ups (fast-check): tokens
+ * truncated, altered, doubled or made up, outcomes and bodies malformed, with
+ * and without the sidecar secret, never settle anything nor answer 5xx.
  */
-import { env } from 'cloudflare:workers'
+import { env, exports } from 'cloudflare:workers'
+import fc from 'fast-check'
 import { it } from 'vitest'
 import { lockName, type PaymentRecord } from '../../src/x402'
-import { createKey, putRouteTable } from '../helpers'
+import { createKey, GATE, putRouteTable } from '../helpers'
 import { check, settle } from '../sidecar-helpers'
 import { balanceOf, chain, decode, encode, freshPayTo, handSigned, payerAddress, x402Block } from '../x402-helpers'
-import { accountSnapshot, bounded, checkLedger, checkPaymentEvents, prng, Tally } from './harness'
+import { accountSnapshot, bounded, checkLedger, checkPaymentEvents, forAll, leaks, prng, Tally } from './harness'
 
 const PRICE = 10_000
 const payTo = freshPayTo()
@@ -171,3 +174,64 @@ it('x402 settled by the follow-up: 40 payments from 2 payers, the same mix plus 
   await checkPaymentEvents(tally, 'x402 sidecar', settled)
   tally.assertClean()
 })
+
+it('hostile follow-ups: forged, truncated and made-up tokens, malformed outcomes and bodies never settle anything nor answer 5xx', async ({ task }) => {
+  const tally = new Tally(task)
+  await putRouteTable({ routes: [{ path: '/api/*', method: 'GET', origin: env.API_ORIGIN, price: '0.01', accept: ['credits'] }] })
+  const key = { ...(await createKey('1')), name: 'hostile follow-ups' }
+  const tokens = await Promise.all(
+    [0, 1, 2].map(async (i) => (await check('GET', `/api/hostile/${i}`, { 'x-api-key': key.key })).headers.get('x-pay-reservation') as string)
+  )
+  const genuine = tokens[0] as string
+  const token = fc
+    .oneof(
+      fc.nat().map((n) => genuine.slice(0, n % genuine.length)),
+      fc.tuple(fc.nat(), fc.constantFrom('A', 'z', '0', '-', '_', '.', ' ', '%')).map(([n, c]) => genuine.slice(0, n % genuine.length) + c + genuine.slice((n % genuine.length) + 1)),
+      fc.constantFrom(`${genuine},${tokens[1]}`, `${genuine} ${genuine}`, genuine.replace('pgr1.', 'pgr2.'), `pgr1.${'A'.repeat(20_000)}`, 'pgr1.', ''),
+      fc.string({ maxLength: 200 }).map((text) => `pgr1.${text}`),
+      fc.string()
+    )
+    // A change that happens to restore a genuine token is not a forgery.
+    .filter((candidate) => !tokens.includes(candidate))
+  const outcome = fc.oneof(
+    fc.record({ 'x-pay-upstream-status': fc.oneof(fc.constantFrom('200', '503', '99', '600', '2OO', '200, 503', '-1', ''), fc.string()) }),
+    fc.record({ 'x-pay-outcome': fc.oneof(fc.constantFrom('served', 'failed', 'SERVED', 'maybe', ''), fc.string()) }),
+    fc.constant({})
+  )
+  const body = fc.option(fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.record({ reservation: token, status: fc.jsonValue({ maxDepth: 1 }) })), { nil: undefined })
+  const secret = fc.boolean()
+  await forAll(tally, 'hostile follow-ups', fc.tuple(token, outcome, body, secret), async ([sealed, given, json, withSecret]) => {
+    const headers: Record<string, string> = { ...given, 'x-pay-reservation': sealed }
+    try {
+      new Headers(headers)
+    } catch {
+      return [] // not a legal header value: a proxy could not send it
+    }
+    tally.call()
+    tally.fault()
+    const response = withSecret ? await settle(headers, json) : await fetchWithoutSecret(headers, json)
+    const text = await response.text()
+    const problems: string[] = []
+    if (response.status >= 500) problems.push(`status ${response.status}`)
+    if (response.status === 200 && !/already_settled/.test(text)) problems.push(`settled something: ${text.slice(0, 120)}`)
+    for (const what of leaks(text)) problems.push(`the answer shows ${what}`)
+    return problems.map((problem) => `${problem} (token ${sealed.slice(0, 40)}…)`)
+  }, 150)
+  // The three genuine holds are still open, untouched; the key was charged nothing.
+  const { account } = await accountSnapshot(key.key)
+  tally.equal(account.held, 3 * PRICE, 'hostile follow-ups: the three genuine holds are still held')
+  for (const genuineToken of tokens) await settle({ 'x-pay-reservation': genuineToken, 'x-pay-outcome': 'failed' })
+  await checkLedger(tally, key, { charges: 0, charged: 0, credited: 1_000_000 })
+  tally.assertClean()
+})
+
+/** A follow-up without the sidecar secret: refused before anything is read. */
+function fetchWithoutSecret(headers: Record<string, string>, body: unknown) {
+  return exports.default.fetch(
+    new Request(`${GATE}/__pay/settle`, {
+      method: 'POST',
+      headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    })
+  )
+}
