@@ -163,6 +163,20 @@ describe('nginx (njs): what a follow-up makes possible', () => {
     expect(charges(state)).toEqual([])
   })
 
+  it('does not charge a stream the client hung up on before its end', async () => {
+    const { id, key } = await gate.createKey('1')
+    const path = `/api/stream-${crypto.randomUUID()}`
+    const abort = new AbortController()
+    const response = await fetch(`${proxies.nginx?.url}${path}`, { headers: { 'x-api-key': key }, signal: abort.signal })
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+    await reader.read()
+    abort.abort()
+    const state = await settled(id)
+    expect(state).toMatchObject({ balance: '1', held: '0' })
+    expect(charges(state)).toEqual([])
+    origin.finishStream(path)
+  })
+
   it('charges a paid HEAD, whose answer has no body to see the end of', async () => {
     const { id, key } = await gate.createKey('1')
     const path = unique()
