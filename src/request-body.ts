@@ -5,6 +5,7 @@
  * for plain HTTP bodies sent with an Idempotency-Key, whose request must be identified by its body too (or a retry
  * with another body would be served free as a "replay").
  */
+import { concatBytes } from './bytes'
 
 /** The body's bytes, or null when it is larger than `limit`. */
 export async function readBytesWithin(request: Request, limit: number): Promise<Uint8Array | null> {
@@ -26,11 +27,5 @@ export async function readBytesWithin(request: Request, limit: number): Promise<
     }
     chunks.push(value)
   }
-  const bytes = new Uint8Array(size)
-  let offset = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return bytes
+  return concatBytes(chunks)
 }

@@ -3,36 +3,13 @@
  * after the response (in waitUntil, batched), so a test waits for them to appear.
  */
 import { env } from 'cloudflare:workers'
-import { withUsageTable, type UsageEvent } from '../src/usage'
-
-type Row = Record<string, unknown>
-
-function toEvent(row: Row): UsageEvent {
-  return {
-    id: row.id as string,
-    at: row.at as number,
-    keyId: row.key_id as string | null,
-    payer: row.payer as string | null,
-    rail: row.rail as UsageEvent['rail'],
-    route: row.route as string,
-    method: row.method as string,
-    tool: row.tool as string | null,
-    amount: row.amount as number,
-    listPrice: row.list_price as number,
-    outcome: row.outcome as UsageEvent['outcome'],
-    reason: row.reason as string | null,
-    status: row.status as number,
-    latencyMs: row.latency_ms as number | null,
-    reservationId: row.reservation_id as string | null,
-    payment: row.payment as string | null,
-  }
-}
+import { eventFromRow, withUsageTable, type EventRow, type UsageEvent } from '../src/usage'
 
 /** Every stored event matching `where` (SQL over usage_events, with bound values). */
 export async function storedEvents(where: string, ...values: unknown[]): Promise<UsageEvent[]> {
   const db = env.USAGE_DB
-  const rows = await withUsageTable(db, () => db.prepare(`SELECT * FROM usage_events WHERE ${where} ORDER BY at, id`).bind(...values).all<Row>())
-  return rows.results.map(toEvent)
+  const rows = await withUsageTable(db, () => db.prepare(`SELECT * FROM usage_events WHERE ${where} ORDER BY at, id`).bind(...values).all<EventRow>())
+  return rows.results.map(eventFromRow)
 }
 
 /**

@@ -6,6 +6,7 @@
  * unchanged unless a rewrite is asked for (the `tools/list` price annotation), and
  * then only the events that carry a rewritten message change. Framework-free.
  */
+import { concatBytes } from '../bytes'
 import { SseReader, serializeEvent } from './sse'
 
 /** Stop keeping a copy of a JSON body past this size; it still streams through. */
@@ -82,7 +83,7 @@ export class McpResponseReader {
       return this.encoder.encode(this.rewriteEvent(rest))
     }
     if (this.overflowed) return undefined
-    const whole = concat(this.kept)
+    const whole = concatBytes(this.kept)
     this.kept.length = 0
     let value: unknown
     try {
@@ -148,15 +149,4 @@ export class McpResponseReader {
     this.messages.push(message)
     return this.rewrite?.(message) ?? message
   }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const total = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0)
-  const out = new Uint8Array(total)
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
 }

@@ -8,7 +8,7 @@
  */
 export { USAGE_OUTCOMES, USAGE_RAILS, type UsageEvent, type UsageOutcome, type UsageRail } from './event'
 export { UsageCall, type Settles, type UsageCallInit, type UsageCallSnapshot, type UsageSink, type X402Ending } from './recorder'
-export { insertEvents, insertWithRetry } from './store'
+export { eventFromRow, insertEvents, insertWithRetry, type EventRow } from './store'
 export { UsageWriter, type UsageDestination } from './writer'
 export { consumeUsageBatch, isUsageEvent, sendToQueue } from './queue'
 export { USAGE_SCHEMA, withUsageTable } from './schema'

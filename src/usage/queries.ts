@@ -7,6 +7,7 @@
 import type { UsageEvent, UsageOutcome, UsageRail } from './event'
 import type { Grouping, Interval, TimeRange } from './params'
 import { withUsageTable } from './schema'
+import { eventFromRow, type EventRow } from './store'
 
 const GROUP_COLUMN: Record<Grouping, string> = {
   day: `strftime('%Y-%m-%d', at / 1000, 'unixepoch')`,
@@ -98,46 +99,6 @@ export async function revenueSeries(db: D1Database, range: TimeRange, interval: 
   return [...byPeriod.values()]
 }
 
-interface EventRow {
-  id: string
-  at: number
-  key_id: string | null
-  payer: string | null
-  rail: UsageRail
-  route: string
-  method: string
-  tool: string | null
-  amount: number
-  list_price: number
-  outcome: UsageOutcome
-  reason: string | null
-  status: number
-  latency_ms: number | null
-  reservation_id: string | null
-  payment: string | null
-}
-
-function toEvent(row: EventRow): UsageEvent {
-  return {
-    id: row.id,
-    at: row.at,
-    keyId: row.key_id,
-    payer: row.payer,
-    rail: row.rail,
-    route: row.route,
-    method: row.method,
-    tool: row.tool,
-    amount: row.amount,
-    listPrice: row.list_price,
-    outcome: row.outcome,
-    reason: row.reason,
-    status: row.status,
-    latencyMs: row.latency_ms,
-    reservationId: row.reservation_id,
-    payment: row.payment,
-  }
-}
-
 /** The newest events in the range, optionally of one key and one outcome. */
 export async function recentEvents(
   db: D1Database,
@@ -155,5 +116,5 @@ export async function recentEvents(
   }
   const sql = `SELECT * FROM usage_events WHERE ${where.join(' AND ')} ORDER BY at DESC, id ASC LIMIT ?`
   const rows = await withUsageTable(db, () => db.prepare(sql).bind(...values, query.limit).all<EventRow>())
-  return rows.results.map(toEvent)
+  return rows.results.map(eventFromRow)
 }

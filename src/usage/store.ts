@@ -5,7 +5,7 @@
  * after a lost reply, or sent twice, stays one row: an event is never doubled,
  * and a failed write is retried rather than dropped.
  */
-import type { UsageEvent } from './event'
+import type { UsageEvent, UsageOutcome, UsageRail } from './event'
 import { withUsageTable } from './schema'
 
 const INSERT = `INSERT INTO usage_events
@@ -49,4 +49,46 @@ export async function insertWithRetry(db: D1Database, events: readonly UsageEven
     }
   }
   return false
+}
+
+/** A row of usage_events as D1 returns it. */
+export interface EventRow {
+  id: string
+  at: number
+  key_id: string | null
+  payer: string | null
+  rail: UsageRail
+  route: string
+  method: string
+  tool: string | null
+  amount: number
+  list_price: number
+  outcome: UsageOutcome
+  reason: string | null
+  status: number
+  latency_ms: number | null
+  reservation_id: string | null
+  payment: string | null
+}
+
+/** The event a usage_events row stores. */
+export function eventFromRow(row: EventRow): UsageEvent {
+  return {
+    id: row.id,
+    at: row.at,
+    keyId: row.key_id,
+    payer: row.payer,
+    rail: row.rail,
+    route: row.route,
+    method: row.method,
+    tool: row.tool,
+    amount: row.amount,
+    listPrice: row.list_price,
+    outcome: row.outcome,
+    reason: row.reason,
+    status: row.status,
+    latencyMs: row.latency_ms,
+    reservationId: row.reservation_id,
+    payment: row.payment,
+  }
 }
