@@ -122,7 +122,13 @@ export class CreditAccount extends DurableObject<unknown> {
       row = this.state.expireDueLots(row, now)
       const decided = this.state.opens(request.credential)
         ? reserveCall(
-            { sql: this.sql, settings: this.state.settings(), holds: this.state.openHolds(), nextHoldId: () => this.state.nextHoldId() },
+            {
+              sql: this.sql,
+              settings: this.state.settings(),
+              holds: this.state.openHolds(),
+              nextHoldId: () => this.state.nextHoldId(),
+              spendLots: (amount) => this.state.spendLots(amount),
+            },
             row,
             request,
             items,

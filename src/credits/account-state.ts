@@ -130,10 +130,18 @@ export class AccountState {
     const settled = applied.settled
     if (settled) {
       const { hold, charged, served } = settled
-      if (hold.tracked) addToCounters(this.sql, hold.createdAt, -(hold.calls - served), -(hold.amount - charged))
-      if (charged > 0 && this.lots().length > 0) spendFromLots(this.sql, this.lots(), charged)
+      // Counted in full when taken: give back what was not served. An expired hold was given back
+      // in full by the alarm, so a late success counts what it served again.
+      if (hold.tracked && settled.expired) addToCounters(this.sql, hold.createdAt, served, charged)
+      else if (hold.tracked) addToCounters(this.sql, hold.createdAt, -(hold.calls - served), -(hold.amount - charged))
+      this.spendLots(charged)
     }
     return applied
+  }
+
+  /** A charge (or a plan's fee) spends the credit lots that expire soonest first. */
+  spendLots(amount: number): void {
+    if (amount > 0 && this.lots().length > 0) spendFromLots(this.sql, this.lots(), amount)
   }
 
   /** Apply riding settlements to the row (the caller writes the row). */

@@ -3,8 +3,9 @@
  * Credits granted with an expiry (a trial): kept as lots beside the balance, which
  * includes them. A charge spends the lot that expires soonest first; at expiry
  * what is left of a lot leaves the balance with an `expire` ledger row. A lot can
- * never take back credits that in-flight calls hold: that part stays until those
- * calls settle (they spend it) or the next expiry pass takes it.
+ * never take back credits that in-flight calls hold, which are backed by the
+ * soonest lots first: that part stays until those calls settle (they spend it)
+ * or the next expiry pass takes what they left.
  */
 import type { AccountRow } from './account-sql'
 import { appendLedger, writeBalance } from './reservations'
@@ -42,18 +43,24 @@ export function spendFromLots(sql: SqlStorage, lots: CreditLot[], amount: number
     left -= taken
     sql.exec('UPDATE credit_lots SET remaining = ? WHERE id = ?', lot.remaining, lot.id)
   }
-  for (let index = lots.length - 1; index >= 0; index--) if ((lots[index] as CreditLot).remaining === 0) lots.splice(index, 1)
+  dropEmpty(lots)
 }
 
 /**
- * Take what is left of every lot past its expiry out of the balance (as far as
- * in-flight holds allow). Writes the row and the ledger; returns the row after.
+ * Take what is left of every lot past its expiry out of the balance, except what
+ * in-flight holds will spend from it. Writes the row and the ledger; returns the
+ * row after.
  */
 export function expireLots(sql: SqlStorage, row: AccountRow, lots: CreditLot[], now: number): AccountRow {
   let next = row
+  // A charge spends the soonest lots first (spendFromLots), so what calls in flight hold is backed
+  // by the lots in that order: that part of a lot stays for them, and paid credits are never taken.
+  let heldLeft = row.held
   for (const lot of lots) {
+    const backing = Math.min(lot.remaining, heldLeft)
+    heldLeft -= backing
     if (lot.expiresAt > now || lot.remaining === 0) continue
-    const taken = Math.min(lot.remaining, next.balance - next.held)
+    const taken = Math.min(lot.remaining - backing, next.balance - next.held)
     if (taken <= 0) continue
     lot.remaining -= taken
     sql.exec('UPDATE credit_lots SET remaining = ? WHERE id = ?', lot.remaining, lot.id)
@@ -61,8 +68,12 @@ export function expireLots(sql: SqlStorage, row: AccountRow, lots: CreditLot[], 
     appendLedger(sql, { kind: 'expire', amount: -taken, balanceAfter: next.balance, at: now, label: lot.label ?? 'expiring credits' })
   }
   if (next !== row) writeBalance(sql, next)
-  for (let index = lots.length - 1; index >= 0; index--) if ((lots[index] as CreditLot).remaining === 0) lots.splice(index, 1)
+  dropEmpty(lots)
   return next
+}
+
+function dropEmpty(lots: CreditLot[]): void {
+  for (let index = lots.length - 1; index >= 0; index--) if ((lots[index] as CreditLot).remaining === 0) lots.splice(index, 1)
 }
 
 /** The earliest expiry among lots with credits left, or null. */

@@ -79,6 +79,8 @@ export interface SettledHold {
   hold: OpenHold
   charged: number
   served: number
+  /** The alarm had already expired the hold (and taken its calls and spend out of the counters). */
+  expired: boolean
 }
 
 /** Every open hold, read once when an object starts (or after a failed transaction). */
@@ -124,7 +126,7 @@ export function settleHold(
     const stored = sql.exec<ReservationRow>('SELECT * FROM reservations WHERE id = ?', id).toArray()[0]
     if (stored && (stored.state === 'committed' || stored.state === 'released')) return { result: { ok: false, reason: 'already_settled' }, row }
     if (stored) {
-      hold = { amount: stored.amount, calls: stored.calls, tracked: false, label: stored.label, createdAt: stored.created_at, expiresAt: stored.expires_at }
+      hold = { amount: stored.amount, calls: stored.calls, tracked: stored.tracked === 1, label: stored.label, createdAt: stored.created_at, expiresAt: stored.expires_at }
     }
   }
   if (!hold || id === null) return { result: { ok: false, reason: 'unknown_reservation' }, row }
@@ -143,8 +145,7 @@ export function settleHold(
   return {
     result: { ok: true, charged: amount, available: next.balance - next.held },
     row: next,
-    // An expired hold's counters were already taken back when it expired.
-    settled: { hold: open ? hold : { ...hold, tracked: false }, charged: amount, served },
+    settled: { hold, charged: amount, served, expired: !open },
   }
 }
 

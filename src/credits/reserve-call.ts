@@ -24,6 +24,8 @@ export interface ReserveState {
   settings: AccountSettings
   holds: Map<number, OpenHold>
   nextHoldId: () => number
+  /** Spend a fee from the credit lots, as a charge spends them. */
+  spendLots: (amount: number) => void
 }
 
 /** The request's priced calls, checked: whole micro-dollars that add up to `amount`. */
@@ -92,6 +94,7 @@ export function reserveCall(
   if (fee > 0 && definition) {
     next = { ...next, balance: next.balance - fee, spent: next.spent + fee }
     recordFee(sql, definition.period, now, fee)
+    state.spendLots(fee)
     appendLedger(sql, { kind: 'fee', amount: -fee, balanceAfter: next.balance, at: now, label: `${plan?.name} (${periodKey(definition.period, now).slice(2)})` })
   }
   const id = state.nextHoldId()

@@ -224,6 +224,40 @@ describe('trial credits', () => {
     expect((after as unknown as { expiringCredits: unknown[] }).expiringCredits).toEqual([])
   })
 
+  it('a trial that expires while a call holds credits keeps what that call will spend from it, never the paid credits', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(new Date('2031-08-10T12:00:00Z'))
+    const expiresAt = new Date('2031-08-10T12:01:00Z').toISOString()
+    const { id, key } = await createKey('0.01', { trial: { credits: '0.01', expiresAt } })
+    const account = env.CREDITS.getByName(await hashApiKey(key))
+    const held = await account.reserve({ amount: 10_000, holdMs: 600_000, label: 'in flight', limits: [] })
+    if (!held.ok || held.kind !== 'reserved') throw new Error('not reserved')
+    // The trial ends with the call in flight: the whole trial backs that call, so nothing is taken yet.
+    vi.setSystemTime(Date.parse(expiresAt) + 1)
+    await runDurableObjectAlarm(account)
+    expect((await keyState(id)).ledger.filter((row) => row.kind === 'expire')).toEqual([])
+    // The call is served and spends the trial: the paid credits are all still there.
+    expect(await account.settle(held.reservationId, 10_000)).toMatchObject({ ok: true, charged: 10_000 })
+    const after = (await keyState(id)) as unknown as { credits: string; expiringCredits: unknown[] }
+    expect(after.credits).toBe('0.01')
+    expect(after.expiringCredits).toEqual([])
+  })
+
+  it('a subscription fee is paid from trial credits first, so their expiry never takes paid credits', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(new Date('2031-09-10T12:00:00Z'))
+    const expiresAt = new Date('2031-09-10T13:00:00Z').toISOString()
+    const { id, key } = await createKey('1', { plan: 'team', trial: { credits: '0.1', expiresAt } })
+    expect(await mcpMessages(await mcpPost(call(1, 'search', { query: 'q' }), key, newTag()))).toMatchObject([{ result: {} }])
+    let state = (await settledState(id)) as unknown as { credits: string; expiringCredits: unknown[] }
+    expect(state.credits).toBe('1')
+    expect(state.expiringCredits).toEqual([])
+    vi.setSystemTime(Date.parse(expiresAt) + 1)
+    await runDurableObjectAlarm(env.CREDITS.getByName(await hashApiKey(key)))
+    state = (await keyState(id)) as unknown as { credits: string; expiringCredits: unknown[] }
+    expect(state.credits).toBe('1')
+  })
+
   it('can be granted to an existing key, and a grant in the past is refused', async () => {
     const { id } = await createKey('0')
     const past = await admin(`/keys/${id}/grants`, { method: 'POST', body: JSON.stringify({ credits: '1', expiresAt: '2001-01-01T00:00:00Z' }) })
