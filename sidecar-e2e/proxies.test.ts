@@ -5,6 +5,7 @@
  * the gate (wrangler dev on this repository) as their sidecar.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
+import { request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -43,6 +44,19 @@ afterAll(async () => {
   await origin?.close()
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
+
+/** GET `path` exactly as written; resolves with the status. */
+function rawGet(base: string, path: string, headers: Record<string, string>): Promise<number> {
+  const { hostname, port } = new URL(base)
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ host: hostname, port, path, headers }, (response) => {
+      response.resume()
+      response.on('end', () => resolve(response.statusCode ?? 0))
+    })
+    request.on('error', reject)
+    request.end()
+  })
+}
 
 /** Requests the origin got for `path` (with query) since `from`. */
 const hitsFor = (path: string) => origin.hits.filter((hit) => hit.url === path)
@@ -122,6 +136,17 @@ describe.each(['nginx', 'caddy'] as const)('%s in front of the origin, the gate 
     expect(text).toBe('data: first\n\ndata: last\n\n')
     expect(hitsFor(path)).toHaveLength(1)
     expect(charges(await settled(id))).toEqual(['-0.02'])
+  })
+
+  it('does not let a path with dot segments be priced as a free route and reach the origin raw', async () => {
+    const { id, key } = await gate.createKey('1')
+    // node:http sends the path as written (fetch would resolve the dot segments before sending).
+    for (const trick of ['/api/paid-x/%2e%2e/free', '/api/paid-x/%2E%2E/%2e%2e/api/free', '/api/paid-x/../free']) {
+      const status = await rawGet(proxy().url, trick, { 'x-api-key': key })
+      expect(status, trick).toBeGreaterThanOrEqual(400)
+      expect(origin.hits.filter((hit) => hit.url.startsWith('/api/paid-x'))).toEqual([])
+    }
+    expect(await settled(id)).toMatchObject({ balance: '1', held: '0' })
   })
 
   it('lets a paid call reach the origin once, charged once; the origin sees who paid, never the key', async () => {

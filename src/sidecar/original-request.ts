@@ -50,6 +50,10 @@ export function originalRequest(request: Request, checkUrl: URL, suffix: string)
   if (uri === null || !uri.startsWith('/') || uri.startsWith('//')) {
     throw new GateError('invalid_request', 'The proxy sent no original URI (X-Original-URI or X-Forwarded-Uri, starting with "/").')
   }
+  if (!isNormalPath(uri)) {
+    // The proxy forwards the URI as the client wrote it; the check would price it resolved.
+    throw new GateError('invalid_request', 'The original path has dot segments, backslashes or escaped slashes; send it in normal form.')
+  }
   const host = headers.get('x-forwarded-host') || checkUrl.host
   const proto = headers.get('x-forwarded-proto') === 'http' ? 'http' : 'https'
   let url: URL
@@ -59,4 +63,20 @@ export function originalRequest(request: Request, checkUrl: URL, suffix: string)
     url = new URL(uri, checkUrl.origin)
   }
   return { method, url, headers }
+}
+
+/**
+ * Whether a path reads the same before and after URL resolution, as far as
+ * routing goes: no `.` or `..` segment (also percent-encoded), no backslash and
+ * no escaped slash or backslash. The check prices the resolved path, but the
+ * proxy forwards the raw one: `/api/x/%2e%2e/%2e%2e/free` would be priced as the
+ * free `/free` and reach an origin that routes it under the paid `/api/*`.
+ */
+export function isNormalPath(uri: string): boolean {
+  const path = uri.split(/[?#]/, 1)[0] ?? ''
+  if (/\\|%5c|%2f/i.test(path)) return false
+  return path.split('/').every((segment) => {
+    const plain = segment.replace(/%2e/gi, '.')
+    return plain !== '.' && plain !== '..'
+  })
 }

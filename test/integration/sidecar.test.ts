@@ -94,6 +94,18 @@ describe('HTTP routes', () => {
     expect(response.status).toBe(200)
   })
 
+  it('refuses an original path that resolves to another route (dot segments, backslashes, escaped slashes): the proxy forwards it raw', async () => {
+    const { id, key } = await createKey('1')
+    for (const uri of ['/api/x/%2e%2e/free', '/api/x/%2E%2E/%2e%2e/api/free', '/api/x/../free', '/api/x/./y', '/api\\x', '/api/x%5c..%5cfree', '/api/x%2f..%2ffree']) {
+      const response = await check('GET', uri, { 'x-api-key': key })
+      expect(response.status, uri).toBe(400)
+      expect(await response.json()).toMatchObject({ error: { code: 'invalid_request' } })
+    }
+    // Dots inside a segment, and in the query, are ordinary characters.
+    expect((await check('GET', '/api/v1.2/..x?next=../free', { 'x-api-key': key })).status).toBe(200)
+    expect(await keyState(id)).toMatchObject({ held: '0.02' })
+  })
+
   it('refuses an unrouted path (404), a wrong method (405) and a request with no original URI (400)', async () => {
     expect((await check('GET', '/elsewhere')).status).toBe(404)
     expect((await check('DELETE', '/api/users')).status).toBe(405)
