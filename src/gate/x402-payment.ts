@@ -202,17 +202,28 @@ export type X402Finish =
   | { kind: 'not-served' }
   | { kind: 'refused'; refusal: X402Refusal }
 
+/** How a payment is finished. */
+export interface FinishOptions {
+  /**
+   * The answer has already gone out (a sidecar's follow-up): a settlement that
+   * fails leaves the call served unpaid, recorded so in one write; one the
+   * facilitator could not be asked about is not recorded, and the payment stays
+   * claimed for the caller to put back and try again.
+   */
+  delivered?: boolean
+}
+
 /**
  * Finish an accepted payment once the origin has answered.
  * @param served whether the origin served the call successfully
  */
-export async function finishX402(env: Env, attempt: X402Attempt, served: boolean, resource: ResourceInfo): Promise<X402Finish> {
-  const finish = await endX402(env, attempt, served, resource)
+export async function finishX402(env: Env, attempt: X402Attempt, served: boolean, resource: ResourceInfo, options: FinishOptions = {}): Promise<X402Finish> {
+  const finish = await endX402(env, attempt, served, resource, options)
   attempt.usage?.x402Finished(finish, attempt.payer, attempt.micros ?? 0)
   return finish
 }
 
-async function endX402(env: Env, attempt: X402Attempt, served: boolean, resource: ResourceInfo): Promise<X402Finish> {
+async function endX402(env: Env, attempt: X402Attempt, served: boolean, resource: ResourceInfo, options: FinishOptions): Promise<X402Finish> {
   const { lock, nonce, terms } = attempt
   const base = { network: terms.network, payer: attempt.payer }
   if (!served) {
@@ -237,6 +248,11 @@ async function endX402(env: Env, attempt: X402Attempt, served: boolean, resource
     return { kind: 'paid', settlement: { success: true, transaction: outcome.transaction, ...base } }
   }
   const reason = outcome.kind === 'failed' ? outcome.reason : outcome.kind === 'indeterminate' ? 'settlement_indeterminate' : 'facilitator_unavailable'
+  if (options.delivered) {
+    if (outcome.kind === 'unavailable') return { kind: 'served-unpaid', reason }
+    await finishAuthorization(env.X402_LOCKS, lock, nonce, outcome.kind === 'indeterminate' ? 'indeterminate' : 'unpaid', { reason })
+    return { kind: 'served-unpaid', reason }
+  }
   // A settle with no answer may still land on chain: the authorization stays spent.
   const state = outcome.kind === 'indeterminate' ? 'indeterminate' : attempt.mode === 'unverified-open' ? 'unpaid' : 'released'
   if (attempt.mode === 'unverified-open' && outcome.kind !== 'failed') {

@@ -13,13 +13,15 @@
  */
 import type { Env } from '../env'
 import { GateError } from '../errors'
-import { finishX402, type X402Finish } from '../gate/x402-payment'
+import { finishX402 } from '../gate/x402-payment'
 import { UsageCall, type UsageSink } from '../usage'
-import { claimAuthorization, finishAuthorization } from '../x402'
+import { claimAuthorization, unclaimAuthorization } from '../x402'
 import type { X402Reservation } from './reservation-token'
 
 /** A settle that got no answer: it may still land on chain. */
 const INDETERMINATE = 'settlement_indeterminate'
+/** A facilitator that could not be reached: nothing was asked of the chain. */
+const UNAVAILABLE = 'facilitator_unavailable'
 
 /** How the proxy said the call ended. */
 export interface SettleOutcome {
@@ -46,18 +48,18 @@ export async function settleDeferredX402(env: Env, reservation: X402Reservation,
     throw new GateError('ledger_unavailable', 'The payment could not be settled now; send the follow-up again.', { headers: { 'retry-after': '1' } })
   }
   if (claim === 'finished') return { settled: 'already_settled' }
-  const finish = await finishX402(env, { ...payment, timings: {} }, outcome.served, reservation.resource)
-  const ending: Exclude<X402Finish, { kind: 'refused' }> = finish.kind === 'refused' ? { kind: 'served-unpaid', reason: finish.refusal.reason } : finish
-  if (finish.kind === 'refused') {
-    // Served, then not paid: the record says so (not "released", which would read as never served),
-    // unless the settle had no answer and may still land on chain ("indeterminate" stays).
-    if (finish.refusal.reason !== INDETERMINATE) {
-      await finishAuthorization(env.X402_LOCKS, payment.lock, payment.nonce, 'unpaid', { reason: finish.refusal.reason })
-    }
-    console.warn(`pay-gate: a sidecar call paid with x402 was served, then its settlement failed: ${finish.refusal.reason}`)
+  const ending = await finishX402(env, { ...payment, timings: {} }, outcome.served, reservation.resource, { delivered: true })
+  if (ending.kind === 'served-unpaid' && ending.reason === UNAVAILABLE) {
+    // Nothing was asked of the chain: put the claim back, so the same follow-up sent again settles it.
+    await unclaimAuthorization(env.X402_LOCKS, payment.lock, payment.nonce, payment.flight)
+    throw new GateError('ledger_unavailable', 'The payment facilitator cannot be reached; send the follow-up again.', { headers: { 'retry-after': '1' } })
   }
+  if (ending.kind === 'served-unpaid') console.warn(`pay-gate: a sidecar call paid with x402 was served, then its settlement failed: ${ending.reason}`)
   settledCall(sink, reservation, outcome)?.x402Finished(ending, payment.payer, payment.micros ?? 0)
   switch (ending.kind) {
+    case 'refused':
+      // Not given when the answer was delivered; a refusal would have withheld it.
+      return { settled: 'unpaid', reason: ending.refusal.reason }
     case 'paid':
       return { settled: 'charged', transaction: ending.settlement.transaction, network: ending.settlement.network, payer: payment.payer }
     case 'not-served':

@@ -35,6 +35,17 @@ export async function claimAuthorization(namespace: LockNamespace, name: string,
   }
 }
 
+/** Put back a claim whose settlement could not be attempted; false when the lock could not be reached. */
+export async function unclaimAuthorization(namespace: LockNamespace, name: string, nonce: string, flight: string): Promise<boolean> {
+  try {
+    await namespace.getByName(name).unclaim(nonce, flight)
+    return true
+  } catch (error) {
+    console.error('pay-gate: payment lock unavailable', (error as Error).message)
+    return false
+  }
+}
+
 /** Record the end of an authorization's flight; retried, since it guards against replay. */
 export async function finishAuthorization(
   namespace: LockNamespace,

@@ -137,6 +137,16 @@ export class PaymentLock extends DurableObject<unknown> {
     })
   }
 
+  /** Put back a claim whose settlement could not be attempted (the facilitator was unreachable), for the follow-up to be sent again. */
+  async unclaim(nonce: string, flight: string): Promise<void> {
+    this.ctx.storage.transactionSync(() => {
+      const row = this.sql.exec<Row>('SELECT state FROM payments WHERE nonce = ?', nonce).toArray()[0]
+      const holder = this.sql.exec<{ flight: string }>('SELECT flight FROM flights WHERE nonce = ?', nonce).toArray()[0]
+      if (row?.state !== 'settling' || holder?.flight !== flight) return
+      this.sql.exec(`UPDATE payments SET state = 'in_flight', updated_at = ? WHERE nonce = ?`, Date.now(), nonce)
+    })
+  }
+
   /** Record how an in-flight authorization ended. */
   async finish(nonce: string, state: Exclude<PaymentState, 'in_flight'>, detail: { transaction?: string; reason?: string } = {}): Promise<void> {
     this.sql.exec(

@@ -43,6 +43,12 @@ describe('PaymentLock', () => {
     expect(await lock.acquire({ ...entry('0x0a'), flight: 'second' })).toBe('acquired')
     expect(await lock.claim('0x0a', 'first')).toBe('finished')
     expect(await lock.claim('0x0a', 'second')).toBe('claimed')
+    // A claim whose settlement could not be attempted is put back, by its own flight only.
+    await lock.unclaim('0x0a', 'first')
+    expect(await lock.get('0x0a')).toMatchObject({ state: 'settling' })
+    await lock.unclaim('0x0a', 'second')
+    expect(await lock.get('0x0a')).toMatchObject({ state: 'in_flight' })
+    expect(await lock.claim('0x0a', 'second')).toBe('claimed')
     // An authorization the gate itself serves has no flight: no follow-up can claim it.
     expect(await lock.acquire(entry('0x0b'))).toBe('acquired')
     expect(await lock.claim('0x0b', 'first')).toBe('finished')

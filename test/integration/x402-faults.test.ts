@@ -154,6 +154,22 @@ describe('a sidecar follow-up that cannot settle', () => {
     expect((await check('GET', '/api/sidecar-unpaid', { 'payment-signature': signature })).status).toBe(402)
   })
 
+  it('a facilitator that is down at the follow-up: 503 to send it again, the payment stays in flight, and the follow-up sent again settles it', async () => {
+    await useRoutes({ failMode: 'closed' })
+    const { token, record } = await deferred('/api/sidecar-down')
+    const before = await balanceOf(payer)
+    await mode('down')
+    const refused = await settle({ 'x-pay-reservation': token, 'x-pay-upstream-status': '200' })
+    expect(refused.status).toBe(503)
+    expect(refused.headers.get('retry-after')).toBe('1')
+    expect(await record()).toMatchObject({ state: 'in_flight' })
+    await mode('normal')
+    expect(await settleServed(token)).toMatchObject({ settled: 'charged', transaction: expect.stringMatching(/^0x/) })
+    expect(await record()).toMatchObject({ state: 'settled' })
+    expect(before - (await balanceOf(payer))).toBe(20_000n)
+    expect(await settleServed(token)).toEqual({ settled: 'already_settled' })
+  })
+
   it('a settle with no answer stays indeterminate (it may still land), and is never sent again', async () => {
     await useRoutes({ failMode: 'closed' })
     const { token, record } = await deferred('/api/sidecar-slow')
