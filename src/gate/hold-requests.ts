@@ -22,15 +22,19 @@ export function httpHoldRequest(route: CompiledRoute, amount: number, method: st
   }
 }
 
-/** The hold of an MCP body: each priced request is an item (a batch is held as its sum). */
-export function mcpHoldRequest(route: CompiledRoute, priced: PricedBody, method: string, path: string, body: Uint8Array): HoldRequest {
+/**
+ * The hold of an MCP body: each priced request is an item (a batch is held as its sum).
+ * `target` is the forwarded path with its query (the origin gets both); the body is
+ * encoded for the fingerprint only when an Idempotency-Key asks for one.
+ */
+export function mcpHoldRequest(route: CompiledRoute, priced: PricedBody, method: string, target: string, body: string | Uint8Array): HoldRequest {
   return {
     amount: priced.total,
     items: priced.items.map(({ price, tool }) => (tool !== undefined ? { price, tool } : { price })),
     label: `${method} ${route.path} ${priced.label}`,
     limits: mcpLimits(route, priced.toolLimits),
     timeoutMs: route.timeoutMs,
-    fingerprint: () => fingerprintOf(method, path, body),
+    fingerprint: () => fingerprintOf(method, target, typeof body === 'string' ? new TextEncoder().encode(body) : body),
     describe: {},
   }
 }

@@ -50,6 +50,14 @@ export function mcpErrorResponse(
   return mcpJson(status, jsonRpcError(id, code, message, { reason }))
 }
 
+/** A priced batch that cannot be paid: one x402 payment pays one call, so batches are paid with credits only. */
+export function batchNotPayable(routeTakesCredits: boolean): Response {
+  const message = routeTakesCredits
+    ? 'Invalid request: a batch can be paid with credits only, not x402'
+    : 'Invalid request: a batch can be paid with credits only, and this route takes x402 only: send the calls one by one'
+  return mcpErrorResponse(400, null, INVALID_REQUEST, message, 'invalid_request')
+}
+
 /**
  * Answer every request in the body with the gate's refusal: `-32402` in-band for
  * payment problems; otherwise the error's HTTP status, with `-32600` for the

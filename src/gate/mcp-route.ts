@@ -14,7 +14,6 @@ import {
   annotateToolsList,
   bodyFormat,
   idKey,
-  INVALID_REQUEST,
   McpResponseReader,
   parseMcpBody,
   type BodyFormat,
@@ -29,7 +28,7 @@ import { mcpHoldRequest } from './hold-requests'
 import { keyToolFilter } from './key-tool-filter'
 import { toolPriceMeta } from './tool-price-meta'
 import { passThrough, type RouteContext } from './http-route'
-import { mcpErrorResponse, mcpGateErrorResponse, mcpJson, readBodyWithin } from './mcp-answers'
+import { batchNotPayable, mcpErrorResponse, mcpGateErrorResponse, mcpJson, readBodyWithin } from './mcp-answers'
 import { mcpResource, metaPayment, serveMcpWithX402, x402McpAnswer } from './mcp-x402'
 import { chooseRail } from './rails'
 import { requiredFor } from './x402-payment'
@@ -101,9 +100,8 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
       const required = requiredFor(x402, priced.total, mcpResource(context, single), 'Payment required')
       return context.usage.x402DeniedWith('payment_required', mcpJson(200, x402McpAnswer(single, required, 'payment_required', route.rails.credits)))
     }
-    if (rail.kind === 'x402') {
-      return mcpErrorResponse(400, null, INVALID_REQUEST, 'Invalid request: a batch can be paid with credits only, not x402', 'invalid_request')
-    }
+    // A batch on a route that takes x402 only cannot be paid at all: never fall through to credits.
+    if (rail.kind === 'x402' || !route.rails.credits) return batchNotPayable(route.rails.credits)
   }
   if (priced.total === 0) {
     const response = await callOrigin(context, { body: read.text })
@@ -119,7 +117,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
 
   let hold
   try {
-    const holdRequest = mcpHoldRequest(route, priced, request.method, forwardPath, new TextEncoder().encode(read.text))
+    const holdRequest = mcpHoldRequest(route, priced, request.method, `${forwardPath}${context.url.search}`, read.text)
     hold = await holdCredits(env.CREDITS, request.headers, holdRequest, { queue: context.settlements, waitUntil: context.waitUntil })
   } catch (error) {
     if (error instanceof GateError) return context.usage.deniedWith(error, mcpGateErrorResponse(error, parsed, priced.prices))

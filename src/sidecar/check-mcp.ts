@@ -12,12 +12,12 @@
  * receipt is the PAYMENT-RESPONSE header of a check that settles at once, never
  * the result's `_meta`.
  */
-import { INTERNAL_ERROR, INVALID_REQUEST, parseMcpBody } from '../mcp'
+import { INTERNAL_ERROR, parseMcpBody } from '../mcp'
 import type { McpPriceBook } from '../pricing'
 import { GateError, statusOf } from '../errors'
 import type { RouteContext } from '../gate/http-route'
 import { mcpHoldRequest } from '../gate/hold-requests'
-import { mcpErrorResponse, mcpGateErrorResponse, mcpJson } from '../gate/mcp-answers'
+import { batchNotPayable, mcpErrorResponse, mcpGateErrorResponse, mcpJson } from '../gate/mcp-answers'
 import { priceBody } from '../gate/mcp-route'
 import { mcpResource, metaPayment, x402McpAnswer } from '../gate/mcp-x402'
 import { chooseRail } from '../gate/rails'
@@ -62,12 +62,11 @@ export async function checkMcpRoute(check: CheckEnv, context: RouteContext, book
       if (paid.ok) return allow(paid.headers)
       return deny(context.usage.x402DeniedWith(paid.refusal.reason, mcpJson(200, x402McpAnswer(single, paid.refusal.required, paid.refusal.reason, route.rails.credits))))
     }
-    if (rail.kind === 'x402') {
-      return deny(mcpErrorResponse(400, null, INVALID_REQUEST, 'Invalid request: a batch can be paid with credits only, not x402', 'invalid_request'))
-    }
+    // A batch on a route that takes x402 only cannot be paid at all: never fall through to credits.
+    if (rail.kind === 'x402' || !route.rails.credits) return deny(batchNotPayable(route.rails.credits))
   }
   try {
-    const holdRequest = mcpHoldRequest(route, priced, request.method, forwardPath, body.bytes)
+    const holdRequest = mcpHoldRequest(route, priced, request.method, `${forwardPath}${context.url.search}`, body.bytes)
     return allow(await payWithCredits(check, request.headers, holdRequest, context.usage))
   } catch (error) {
     if (error instanceof GateError) return deny(context.usage.deniedWith(error, mcpGateErrorResponse(error, parsed, priced.prices)))

@@ -70,6 +70,17 @@ describe('MCP JSON answers (stateless origin)', () => {
     expect(charges(state)).toEqual(['-0.02'])
   })
 
+  it('an Idempotency-Key names the call with its query: the same key and body to another query string is no replay, never served free', async () => {
+    const { id, key } = await createKey('1')
+    const tag = newTag()
+    const body = call(1, 'search', { query: 'q' })
+    await post('/mcp-json?tenant=a', body, key, tag, { 'idempotency-key': 'tools-1' })
+    const other = await post('/mcp-json?tenant=b', body, key, tag, { 'idempotency-key': 'tools-1' })
+    expect(JSON.stringify(await other.json())).toContain('idempotency_mismatch')
+    expect((await toolCallsAtOrigin(tag)).map((request) => request.path)).toEqual(['/mcp-json?tenant=a'])
+    expect(charges(await settledState(id))).toEqual(['-0.01'])
+  })
+
   it('refuses a whole batch its key cannot pay for, one -32402 per request, and forwards none of it', async () => {
     const { id, key } = await createKey('0.015')
     const tag = newTag()

@@ -8,7 +8,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { PaymentRequired } from '@x402/core/types'
 import { env } from 'cloudflare:workers'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { GATE, newTag, originRequests, putRouteTable } from '../helpers'
+import { createKey, GATE, keyState, newTag, originRequests, putRouteTable } from '../helpers'
 import { balanceOf, client as x402, encode, freshPayTo, gateFetch, payerAddress, x402Block } from '../x402-helpers'
 
 const PAYER = 1
@@ -23,6 +23,7 @@ beforeAll(async () => {
     routes: [
       { path: '/mcp', origin: env.MCP_ORIGIN, mcp },
       { path: '/mcp-json', origin: env.MCP_ORIGIN, mcp },
+      { path: '/mcp-x402-only', origin: env.MCP_ORIGIN, mcp, accept: ['x402'] },
     ],
   })
 })
@@ -165,5 +166,17 @@ describe('x402 inside MCP', () => {
       body: JSON.stringify([call(3, { 'x402/payment': { x402Version: 2 } }), call(4)]),
     })
     expect(withPayment.status).toBe(400)
+  })
+
+  it('refuses a priced batch on a route that takes x402 only, even from a key holder: never charged to credits', async () => {
+    const { id, key } = await createKey('1')
+    const tag = newTag()
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${key}`, 'x-test-tag': tag }
+    const call = (n: number) => ({ jsonrpc: '2.0', id: n, method: 'tools/call', params: { name: 'search', arguments: { query: 'b' } } })
+    const response = await gateFetch(`${GATE}/mcp-x402-only`, { method: 'POST', headers, body: JSON.stringify([call(1), call(2)]) })
+    expect(response.status).toBe(400)
+    expect(await response.json()).toMatchObject({ error: { code: -32600, data: { reason: 'invalid_request' } } })
+    expect(await originRequests(tag)).toEqual([])
+    expect(await keyState(id)).toMatchObject({ credits: '1', held: '0' })
   })
 })
