@@ -9,7 +9,7 @@
 import type { Context } from 'hono'
 import Stripe from 'stripe'
 import { z } from 'zod'
-import { accountStub, hashApiKey, looksLikeApiKey, presentedKey } from '../credits'
+import { hashApiKey, holderView, looksLikeApiKey, presentedKey } from '../credits'
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'
 import type { StripePackage, StripeSettings } from '../pricing'
@@ -52,7 +52,8 @@ async function buyerKeyId(c: Context<AppEnv>): Promise<string> {
   if (!looksLikeApiKey(presented.key)) throw new GateError('invalid_api_key', 'The API key is not valid.')
   let view
   try {
-    view = await accountStub(c.env.CREDITS, await hashApiKey(presented.key)).view()
+    // As the key holder sees it: only the key that opens the account now (after a rotation, the new one).
+    view = await holderView(c.env.CREDITS, await hashApiKey(presented.key))
   } catch {
     throw new GateError('ledger_unavailable', 'The key cannot be checked right now.')
   }

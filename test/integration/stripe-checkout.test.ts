@@ -121,6 +121,18 @@ describe('POST /stripe/checkout', () => {
     expect(stripe.requests).toHaveLength(0)
   })
 
+  it('after a rotation, the new key can buy and the retired one cannot', async () => {
+    const stripe = fakeStripe()
+    const call = gateWithStripe(stripe)
+    const { id, key: retired } = await createKey('0')
+    const rotated = (await (await admin(`/keys/${id}/rotate`, { method: 'POST' })).json()) as { key: string }
+    expect(await call('/stripe/checkout', buy(retired, { package: 'starter' }))).toMatchObject({ status: 401, body: { error: { code: 'invalid_api_key' } } })
+    expect(stripe.requests).toHaveLength(0)
+    expect((await call('/stripe/checkout', buy(rotated.key, { package: 'starter' }))).status).toBe(200)
+    expect(stripe.requests).toHaveLength(1)
+    expect(stripe.requests[0]?.form.get('metadata[key_id]')).toBe(id)
+  })
+
   it('refuses an unknown package or a bad body with 400, before calling Stripe', async () => {
     const stripe = fakeStripe()
     const call = gateWithStripe(stripe)
