@@ -64,8 +64,11 @@ export interface Env {
 
 export type AppEnv = { Bindings: Env }
 
-// Every name `pay-gate serve` passes from its environment (src/setting-names) is one the gate reads.
-GATE_SETTING_NAMES satisfies ReadonlyArray<keyof Env>
+/** Env's string settings by name, without the index signature (whose keys are any string). */
+type StringSettings = { [K in keyof Env as string extends K ? never : Env[K] extends string | undefined ? K : never]: Env[K] }
+
+// Every name `pay-gate serve` passes from its environment (src/setting-names) is a string setting the gate reads.
+GATE_SETTING_NAMES satisfies ReadonlyArray<keyof StringSettings>
 
 /** Read a whole-number setting, falling back when it is absent or malformed. */
 export function numberSetting(value: unknown, fallback: number): number {
