@@ -99,4 +99,22 @@ describe('x402 through nginx, settled by the follow-up', () => {
     expect(third.status).toBe(402)
     expect(await received()).toBe(before + PRICE_UNITS)
   })
+
+  it('a client that hangs up on a paid stream after reading it still pays: x402 is settled on the status, as the gate settles it', async () => {
+    const path = `/api/stream-${crypto.randomUUID()}`
+    const unpaid = await fetch(`${nginx.url}${path}`)
+    const required = JSON.parse(Buffer.from(unpaid.headers.get('payment-required') as string, 'base64').toString('utf8'))
+    await unpaid.text()
+    const signature = Buffer.from(JSON.stringify(await client().createPaymentPayload(required))).toString('base64')
+    const before = await received()
+    const abort = new AbortController()
+    const response = await fetch(`${nginx.url}${path}`, { headers: { 'payment-signature': signature }, signal: abort.signal })
+    expect(response.status).toBe(200)
+    await (response.body as ReadableStream<Uint8Array>).getReader().read()
+    abort.abort()
+    expect((await receivedAfter(before)) - before).toBe(PRICE_UNITS)
+    origin.finishStream(path)
+    // Spent: it cannot pay for another call.
+    expect((await fetch(`${nginx.url}/api/again`, { headers: { 'payment-signature': signature } })).status).toBe(402)
+  })
 })

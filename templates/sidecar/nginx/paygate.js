@@ -118,7 +118,8 @@ function answerHeaders(r) {
  * js_body_filter of @paygate_origin: passes every piece on as it comes (no
  * buffering) and notes when the last one went by. An origin that breaks off its
  * answer (a cut stream, a reset) never sends the last piece, and neither does
- * a client that hangs up first, so such calls are not charged.
+ * a client that hangs up first, so such calls are not charged on credits
+ * (nginx.conf settles x402 on the status alone, as the gate does).
  */
 function answerBody(r, data, flags) {
   if (flags.last && r.status < 400) r.variables.paygate_outcome = 'served';
