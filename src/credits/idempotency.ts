@@ -9,6 +9,7 @@
 export type IdempotencyVerdict =
   | { kind: 'new' } // never seen, or the earlier attempt was not charged
   | { kind: 'mismatch' } // the key was used for a different request
+  | { kind: 'partly-served' } // the earlier attempt was a batch charged for only some of its calls
   | { kind: 'in-progress' } // the earlier attempt is still in flight
   | { kind: 'charged' } // the earlier attempt was charged: serve without charging again
 
@@ -18,9 +19,12 @@ export function judgeIdempotency(sql: SqlStorage, key: string, fingerprint: stri
     .toArray()[0]
   if (!previous) return { kind: 'new' }
   if (previous.fingerprint !== fingerprint) return { kind: 'mismatch' }
-  const state = sql.exec<{ state: string }>('SELECT state FROM reservations WHERE id = ?', previous.reservation_id).toArray()[0]?.state
+  const hold = sql.exec<{ state: string; amount: number; charged: number | null }>('SELECT state, amount, charged FROM reservations WHERE id = ?', previous.reservation_id).toArray()[0]
+  const state = hold?.state
   if (state === 'open') return { kind: 'in-progress' }
-  if (state === 'committed') return { kind: 'charged' }
+  // A replay is served free: only when the earlier attempt was charged in full, or a batch whose
+  // failed calls were charged nothing would have them served free on the retry.
+  if (state === 'committed') return (hold?.charged ?? 0) < (hold?.amount ?? 0) ? { kind: 'partly-served' } : { kind: 'charged' }
   return { kind: 'new' } // released or expired: not charged, so this attempt pays
 }
 

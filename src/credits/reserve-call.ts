@@ -62,7 +62,7 @@ export function reserveCall(
   const idempotency = request.idempotency
   if (idempotency) {
     const verdict = judgeIdempotency(sql, idempotency.key, idempotency.fingerprint)
-    if (verdict.kind === 'mismatch') return refuse({ ok: false, reason: 'idempotency_mismatch', available })
+    if (verdict.kind === 'mismatch' || verdict.kind === 'partly-served') return refuse({ ok: false, reason: 'idempotency_mismatch', available })
     if (verdict.kind === 'in-progress') return refuse({ ok: false, reason: 'idempotency_in_progress', available })
     if (verdict.kind === 'charged') return refuse({ ok: true, kind: 'replayed', available })
   }

@@ -184,7 +184,7 @@ export async function holdCredits(
     case 'idempotency_in_progress':
       throw new GateError('idempotency_in_progress', 'A request with this Idempotency-Key is still in progress.', { keyId })
     case 'idempotency_mismatch':
-      throw new GateError('idempotency_mismatch', 'This Idempotency-Key was used for a different request.', { keyId })
+      throw new GateError('idempotency_mismatch', 'This Idempotency-Key was used for a different request, or for a batch that was served only in part: send a new key.', { keyId })
     case 'ledger_unavailable':
       throw new GateError('ledger_unavailable', 'Payments cannot be checked right now; nothing was charged.', {
         headers: { 'retry-after': '1' },

@@ -81,6 +81,23 @@ describe('MCP JSON answers (stateless origin)', () => {
     expect(charges(await settledState(id))).toEqual(['-0.01'])
   })
 
+  it('a batch served only in part is not replayed free under its Idempotency-Key: the retry is refused and reaches nobody', async () => {
+    const { id, key } = await createKey('1')
+    const tag = newTag()
+    const batch = [call(1, 'search', { query: 'a' }), call(2, 'fail')]
+    await mcpMessages(await post('/mcp-json', batch, key, tag, { 'idempotency-key': 'batch-1' }))
+    expect(charges(await settledState(id))).toEqual(['-0.01'])
+    const retry = await post('/mcp-json', batch, key, tag, { 'idempotency-key': 'batch-1' })
+    expect(JSON.stringify(await mcpMessages(retry))).toContain('idempotency_mismatch')
+    expect(await toolCallsAtOrigin(tag)).toHaveLength(1)
+    expect(charges(await settledState(id))).toEqual(['-0.01'])
+    // A call charged in full is still replayed free, once charged.
+    await mcpMessages(await post('/mcp-json', call(3, 'search', { query: 'c' }), key, tag, { 'idempotency-key': 'single-1' }))
+    await mcpMessages(await post('/mcp-json', call(3, 'search', { query: 'c' }), key, tag, { 'idempotency-key': 'single-1' }))
+    expect(await toolCallsAtOrigin(tag)).toHaveLength(3)
+    expect(charges(await settledState(id))).toEqual(['-0.01', '-0.01'])
+  })
+
   it('refuses a whole batch its key cannot pay for, one -32402 per request, and forwards none of it', async () => {
     const { id, key } = await createKey('0.015')
     const tag = newTag()
