@@ -97,9 +97,15 @@ export function adminRoutes(plans: PlanCatalogue): Hono<AppEnv> {
 
   admin.post('/keys/:id/topup', async (c) => {
     const input = await parseJson(c, TopUp)
+    // With an Idempotency-Key, a top-up sent twice (a double click, a retry after a lost answer) credits once.
+    const idempotencyKey = c.req.header('idempotency-key')?.trim()
+    if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,128}$/.test(idempotencyKey)) {
+      throw new GateError('invalid_request', 'The Idempotency-Key must be 1 to 128 visible ASCII characters.')
+    }
     const account = await accountById(c.env, c.req.param('id'))
-    const result = await account.topUp(input.credits, input.note ?? 'admin top-up')
-    if (result.ok) emit(c, 'key.topped_up', { key: keyJson(result.view), amount: formatDollars(input.credits) })
+    const reference = idempotencyKey === undefined ? undefined : `admin:${idempotencyKey}`
+    const result = await account.topUp(input.credits, input.note ?? 'admin top-up', reference)
+    if (result.ok && !result.duplicate) emit(c, 'key.topped_up', { key: keyJson(result.view), amount: formatDollars(input.credits) })
     return answer(c, result)
   })
 

@@ -185,7 +185,7 @@ export class CreditAccount extends DurableObject<unknown> {
       if (reference !== undefined) {
         this.sql.exec('CREATE TABLE IF NOT EXISTS topup_references (reference TEXT PRIMARY KEY, at INTEGER NOT NULL)')
         if (this.sql.exec('SELECT 1 FROM topup_references WHERE reference = ?', reference).toArray().length > 0) {
-          return { ok: true, view: this.state.viewOf(row, now) }
+          return { ok: true, view: this.state.viewOf(row, now), duplicate: true }
         }
         this.sql.exec('INSERT INTO topup_references (reference, at) VALUES (?, ?)', reference, now)
       }

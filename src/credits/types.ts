@@ -220,7 +220,8 @@ export type SettleResult =
   | { ok: false; reason: 'unknown_reservation' | 'already_settled' | 'over_reserved' | 'unfunded' }
 
 export type AdminResult =
-  | { ok: true; view: AccountView }
+  /** `duplicate`: a top-up whose reference was already credited; nothing changed. */
+  | { ok: true; view: AccountView; duplicate?: true }
   | { ok: false; reason: 'invalid_api_key' | 'key_revoked' | 'invalid_amount' | 'invalid_transition' }
 
 /** The answer of an account object to a key holder's question when the key was rotated in: ask `account`. */

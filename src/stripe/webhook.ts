@@ -88,7 +88,8 @@ async function credit(c: Context<AppEnv>, eventId: string, credit: Credit): Prom
     const reason = result.reason === 'invalid_api_key' ? 'unknown_key' : result.reason
     return c.json({ received: true, credited: false, reason })
   }
-  // A redelivered event credits nothing new but is announced again: receivers dedupe on `reference`.
+  // A redelivered event (or a second one for the same payment) credits nothing new, and is not announced again.
+  if (result.duplicate) return c.json({ received: true, credited: true, duplicate: true, key: credit.keyId, credits: formatDollars(credit.pkg.micros) })
   const data = { key: { id: credit.keyId, credits: formatDollars(result.view.available) }, amount: formatDollars(credit.pkg.micros), source: 'stripe', reference: credit.reference }
   emitOperatorEvent(c.env, 'key.topped_up', data, (promise) => c.executionCtx.waitUntil(promise))
   return c.json({ received: true, credited: true, key: credit.keyId, credits: formatDollars(credit.pkg.micros) })

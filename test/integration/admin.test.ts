@@ -85,6 +85,20 @@ describe('admin keys', () => {
     expect(JSON.stringify(listed)).not.toContain(created.key as string)
   })
 
+  it('a top-up sent twice with one Idempotency-Key credits once, even sent at once; a new key credits again', async () => {
+    const { id } = await createKey('1')
+    const topUp = (idempotencyKey: string) =>
+      admin(`/keys/${id}/topup`, { method: 'POST', headers: { 'idempotency-key': idempotencyKey }, body: JSON.stringify({ credits: '0.5' }) })
+    const answers = await Promise.all([topUp('click-1'), topUp('click-1'), topUp('click-1')])
+    expect(answers.map((response) => response.status)).toEqual([200, 200, 200])
+    expect((await keyState(id)).credits).toBe('1.5')
+    expect((await topUp('click-2')).status).toBe(200)
+    const state = await keyState(id)
+    expect(state.credits).toBe('2')
+    expect(state.ledger.filter((row) => row.kind === 'topup')).toHaveLength(2)
+    expect((await topUp('not valid\u0001')).status).toBe(400)
+  })
+
   it('tops up, suspends, resumes and revokes, each a ledger row', async () => {
     const { id, key } = await createKey('1')
     expect(await admin(`/keys/${id}/topup`, { method: 'POST', body: JSON.stringify({ credits: '0.5' }) }).then((r) => r.json())).toMatchObject({ credits: '1.5' })

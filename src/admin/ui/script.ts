@@ -32,8 +32,8 @@ function setStatus(text, isError) {
   status.className = isError ? 'error' : '';
 }
 
-async function api(method, path, body) {
-  const headers = { accept: 'application/json', 'x-pay-gate-csrf': csrf };
+async function api(method, path, body, extraHeaders) {
+  const headers = Object.assign({ accept: 'application/json', 'x-pay-gate-csrf': csrf }, extraHeaders || {});
   if (body !== undefined) headers['content-type'] = 'application/json';
   let response;
   try {
@@ -98,7 +98,7 @@ function renderKeys(keys) {
   tbody.replaceChildren();
   for (const key of keys) {
     const amount = el('input', { cls: 'amount', attrs: { inputmode: 'decimal', placeholder: '10.00', 'aria-label': 'Top-up amount' } });
-    const topUp = el('button', { text: 'Top up', cls: 'secondary', onClick: function () { topUpKey(key, amount.value.trim()); } });
+    const topUp = el('button', { text: 'Top up', cls: 'secondary', onClick: function () { topUpKey(key, amount.value.trim(), topUp); } });
     const actions = [el('button', { text: 'Details', cls: 'secondary', onClick: function () { showKey(key.id); } })];
     if (key.status === 'active') actions.push(el('button', { text: 'Suspend', cls: 'secondary', onClick: function () { transition(key, 'suspend'); } }));
     if (key.status === 'suspended') actions.push(el('button', { text: 'Resume', cls: 'secondary', onClick: function () { transition(key, 'resume'); } }));
@@ -115,10 +115,20 @@ function renderKeys(keys) {
   }
 }
 
-async function topUpKey(key, credits) {
+// One Idempotency-Key per intended top-up, kept until it succeeds: a double click or a retry
+// after a lost answer credits once.
+const pendingTopUps = new Map();
+
+async function topUpKey(key, credits, button) {
   if (!credits) { setStatus('Enter an amount to top up.', true); return; }
-  const result = await api('POST', '/admin/keys/' + encodeURIComponent(key.id) + '/topup', { credits: credits, note: 'dashboard top-up' });
+  const intent = key.id + ' ' + credits;
+  // getRandomValues, not randomUUID: it works on a plain-http page too (a self-hosted gate on a LAN).
+  if (!pendingTopUps.has(intent)) pendingTopUps.set(intent, Array.from(crypto.getRandomValues(new Uint8Array(16)), function (b) { return b.toString(16).padStart(2, '0'); }).join(''));
+  button.disabled = true;
+  const result = await api('POST', '/admin/keys/' + encodeURIComponent(key.id) + '/topup', { credits: credits, note: 'dashboard top-up' }, { 'idempotency-key': pendingTopUps.get(intent) });
+  button.disabled = false;
   if (!result.ok) { setStatus('Top-up failed: ' + errorText(result), true); return; }
+  pendingTopUps.delete(intent);
   setStatus('Topped up ' + key.name + ' by $' + credits + '; credits now $' + result.data.credits + '.');
   await loadKeys();
 }
