@@ -10,13 +10,11 @@
  */
 import { createMiddleware } from 'hono/factory'
 import { bearerToken } from '../bearer'
+import { secretsEqual } from '../secret-compare'
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'
 import { csrfAllows, requestSession } from './ui/session'
 
-async function sha256(text: string): Promise<ArrayBuffer> {
-  return crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))
-}
 
 /** Wrong tokens a client may send per window before being slowed down. */
 const FREE_FAILURES = 5
@@ -42,11 +40,6 @@ export function recordFailure(client: string, now: number): number | undefined {
   return entry.count > FREE_FAILURES ? Math.ceil((entry.windowEnds - now) / 1000) : undefined
 }
 
-/** Constant-time equality of two secrets. */
-export async function secretsEqual(given: string, expected: string): Promise<boolean> {
-  const [a, b] = await Promise.all([sha256(given), sha256(expected)])
-  return crypto.subtle.timingSafeEqual(a, b)
-}
 
 /**
  * Require `Authorization: Bearer $ADMIN_TOKEN`, or the dashboard's session cookie

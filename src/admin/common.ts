@@ -6,7 +6,7 @@
  */
 import type { Context } from 'hono'
 import { z } from 'zod'
-import { accountStub, indexStub, type AdminResult } from '../credits'
+import { accountStub, indexStub, KEY_ID_PATTERN, type AdminResult } from '../credits'
 import type { AppEnv, Env } from '../env'
 import { GateError } from '../errors'
 import { emitOperatorEvent, type OperatorEventType } from '../notify'
@@ -33,7 +33,7 @@ export async function parseJson<T>(c: Context<AppEnv>, schema: z.ZodType<T>): Pr
 
 /** The account object of the key with this admin id. */
 export async function accountById(env: Env, id: string) {
-  const indexed = /^key_[a-z2-7]{20}$/.test(id) ? await indexStub(env.KEY_INDEX).get(id) : null
+  const indexed = KEY_ID_PATTERN.test(id) ? await indexStub(env.KEY_INDEX).get(id) : null
   if (!indexed) throw new GateError('not_found', `No key with id ${id}.`)
   return accountStub(env.CREDITS, indexed.hash)
 }

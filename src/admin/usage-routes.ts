@@ -26,7 +26,8 @@ import {
   usageBy,
   type UsageEvent,
 } from '../usage'
-import { adminAuth, secretsEqual } from './auth'
+import { secretsEqual } from '../secret-compare'
+import { adminAuth } from './auth'
 
 function usageDb(c: Context<AppEnv>): D1Database {
   const db = c.env.USAGE_DB

@@ -21,6 +21,9 @@ export function generateApiKey(): string {
   return API_KEY_PREFIX + base64url(crypto.getRandomValues(new Uint8Array(32)))
 }
 
+/** What a key id looks like (generateKeyId). */
+export const KEY_ID_PATTERN = /^key_[a-z2-7]{20}$/
+
 /** A new key id for the admin API: `key_` and 20 base32 characters. Not secret. */
 export function generateKeyId(): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz234567'

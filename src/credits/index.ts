@@ -15,6 +15,7 @@ export {
   API_KEY_PREFIX,
   generateApiKey,
   generateKeyId,
+  KEY_ID_PATTERN,
   hashApiKey,
   carriesGateKey,
   looksLikeApiKey,

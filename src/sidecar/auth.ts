@@ -8,7 +8,7 @@
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'
-import { secretsEqual } from '../admin/auth'
+import { secretsEqual } from '../secret-compare'
 
 /** The header the proxy sends the shared secret in. */
 export const SIDECAR_TOKEN_HEADER = 'x-pay-sidecar-token'

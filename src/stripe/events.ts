@@ -9,10 +9,10 @@
  * amounts; the payload's amount and currency are only checked against the package.
  */
 import { z } from 'zod'
+import { KEY_ID_PATTERN } from '../credits'
 import type { StripePackage, StripeSettings } from '../pricing'
 
 /** The key a payment is for, as the gate writes it into Stripe metadata. */
-export const KEY_ID = /^key_[a-z2-7]{20}$/
 
 const Metadata = z.record(z.string(), z.string()).nullish()
 
@@ -100,7 +100,7 @@ function checkoutVerdict(object: unknown, settings: StripeSettings): EventVerdic
   // (a 100% discount) brought no money and buys no credits.
   if (session.payment_status !== 'paid') return { kind: 'ignore', reason: 'not_paid', detail: session.payment_status }
   const keyId = session.metadata?.key_id
-  if (!keyId || !KEY_ID.test(keyId)) return { kind: 'ignore', reason: 'no_key_in_metadata' }
+  if (!keyId || !KEY_ID_PATTERN.test(keyId)) return { kind: 'ignore', reason: 'no_key_in_metadata' }
   const name = session.metadata?.package ?? ''
   const pkg = settings.packages.get(name)
   if (!pkg) return { kind: 'ignore', reason: 'unknown_package', detail: name }
@@ -121,7 +121,7 @@ function renewalVerdict(object: unknown, settings: StripeSettings): EventVerdict
   }
   const metadata = invoice.parent?.subscription_details?.metadata ?? invoice.subscription_details?.metadata
   const keyId = metadata?.key_id
-  if (!keyId || !KEY_ID.test(keyId)) return { kind: 'ignore', reason: 'no_key_in_metadata' }
+  if (!keyId || !KEY_ID_PATTERN.test(keyId)) return { kind: 'ignore', reason: 'no_key_in_metadata' }
   const name = settings.subscriptionPackage
   const pkg = name === undefined ? undefined : settings.packages.get(name)
   if (!pkg) return { kind: 'ignore', reason: 'no_subscription_package' }

@@ -44,6 +44,8 @@ export interface UsageCallInit {
 
 /** What a call is, for a recorder that finishes it in another request (sidecar mode's settle). */
 export interface UsageCallSnapshot {
+  /** When the call arrived (ms): its event is dated then, not when it is finished elsewhere. */
+  at?: number
   route: string
   method: string
   tool: string | null
@@ -69,12 +71,12 @@ export class UsageCall {
   /** What this call is, once priced (undefined before), to finish it elsewhere with `UsageCall.resume`. */
   snapshot(): UsageCallSnapshot | undefined {
     if (this.listPrice === undefined) return undefined
-    return { route: this.init.route, method: this.method, tool: this.tool, listPrice: this.listPrice, mcp: this.init.mcp }
+    return { at: this.init.at, route: this.init.route, method: this.method, tool: this.tool, listPrice: this.listPrice, mcp: this.init.mcp }
   }
 
   /** A recorder for a call priced in an earlier request. */
   static resume(sink: UsageSink | null, snapshot: UsageCallSnapshot): UsageCall {
-    const call = new UsageCall(sink, { at: Date.now(), route: snapshot.route, method: snapshot.method, mcp: snapshot.mcp, listPrice: snapshot.listPrice })
+    const call = new UsageCall(sink, { at: snapshot.at ?? Date.now(), route: snapshot.route, method: snapshot.method, mcp: snapshot.mcp, listPrice: snapshot.listPrice })
     call.priced(snapshot.listPrice, snapshot.method, snapshot.tool)
     return call
   }

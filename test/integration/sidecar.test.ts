@@ -155,6 +155,8 @@ describe('HTTP routes', () => {
     const { id, key } = await createKey('1')
     const served = (await check('GET', '/api/served', { 'x-api-key': key })).headers.get('x-pay-reservation') as string
     const failed = (await check('GET', '/api/failed', { 'x-api-key': key })).headers.get('x-pay-reservation') as string
+    const checkedBy = Date.now()
+    await new Promise((resolve) => setTimeout(resolve, 5))
     await settle({ 'x-pay-reservation': served, 'x-pay-upstream-status': '200' })
     await settle({ 'x-pay-reservation': failed, 'x-pay-upstream-status': '503' })
     await settle({ 'x-pay-reservation': served, 'x-pay-outcome': 'served' }) // a repeated follow-up: no second event
@@ -170,6 +172,8 @@ describe('HTTP routes', () => {
     const ledger = (await keyState(id)).ledger.filter((row) => row.kind === 'charge')
     expect(ledger).toHaveLength(1)
     expect(events.find((event) => event.outcome === 'charged')?.reservationId).toBeTruthy()
+    // Dated when the call arrived at the check, not when its follow-up came.
+    expect(events.every((event) => event.at <= checkedBy)).toBe(true)
     expect(await awaitEvents(1, 'key_id = ?', brokeId)).toMatchObject([{ outcome: 'denied', reason: 'insufficient_credits' }])
   })
 

@@ -8,7 +8,8 @@
  */
 import { Hono, type Context } from 'hono'
 import type { AppEnv } from '../../env'
-import { clientOf, recordFailure, secretsEqual } from '../auth'
+import { secretsEqual } from '../../secret-compare'
+import { clientOf, recordFailure } from '../auth'
 import { dashboardPage, loginPage } from './html'
 import { DASHBOARD_JS } from './script'
 import { createSession, csrfAllows, csrfToken, requestSession, sessionCookie } from './session'

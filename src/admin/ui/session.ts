@@ -11,6 +11,7 @@
  * the dashboard page (same origin) is given; a cross-site form cannot set a
  * custom header, and a cross-site fetch with one needs a CORS grant we never give.
  */
+import { secretsEqual } from '../../secret-compare'
 
 export const SESSION_COOKIE = 'pg_admin_session'
 export const CSRF_HEADER = 'x-pay-gate-csrf'
@@ -40,11 +41,6 @@ async function mac(adminToken: string, text: string): Promise<string> {
   return base64url(await crypto.subtle.sign('HMAC', await sessionKey(adminToken), encoder.encode(text)))
 }
 
-/** Constant-time comparison of two strings (hashed first, so their lengths leak nothing). */
-async function sameText(a: string, b: string): Promise<boolean> {
-  const [x, y] = await Promise.all([crypto.subtle.digest('SHA-256', encoder.encode(a)), crypto.subtle.digest('SHA-256', encoder.encode(b))])
-  return crypto.subtle.timingSafeEqual(x, y)
-}
 
 /** A new session value, valid for SESSION_SECONDS from `now`. */
 export async function createSession(adminToken: string, now = Date.now()): Promise<string> {
@@ -59,7 +55,7 @@ export async function verifySession(adminToken: string, value: string, now = Dat
   if (!match) return false
   const [, expires, nonce, given] = match as unknown as [string, string, string, string]
   if (Number(expires) * 1000 <= now) return false
-  return sameText(given, await mac(adminToken, `session.${expires}.${nonce}`))
+  return secretsEqual(given, await mac(adminToken, `session.${expires}.${nonce}`))
 }
 
 /** The CSRF token of a session: what the page sends back in X-Pay-Gate-CSRF. */
@@ -69,7 +65,7 @@ export async function csrfToken(adminToken: string, session: string): Promise<st
 
 /** True when `given` is the CSRF token of `session`. */
 export async function verifyCsrf(adminToken: string, session: string, given: string): Promise<boolean> {
-  return sameText(given, await csrfToken(adminToken, session))
+  return secretsEqual(given, await csrfToken(adminToken, session))
 }
 
 /** The session cookie from a Cookie header, if any. */
