@@ -195,6 +195,8 @@ export type ReserveResult =
       amount: number
       /** What each item costs under the key's plan, in the order of `items`. */
       charges: number[]
+      /** A subscription fee taken by this reserve (the period's first call), else 0. */
+      fee: number
       available: number
       rateLimit?: RateLimitState
     }

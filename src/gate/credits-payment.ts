@@ -125,7 +125,8 @@ export async function holdCredits(
   if (!result.ok && result.reason === 'ledger_unavailable') ride.queue.putBack(namespace, account, settle, ride.waitUntil)
   if (result.ok) {
     const reserved = result.kind === 'reserved'
-    if (reserved) notifyIfLowBalance(result.keyId, result.available + result.amount, result.available, ride.waitUntil)
+    // What was available before this reserve: the hold and any subscription fee it took.
+    if (reserved) notifyIfLowBalance(result.keyId, result.available + result.amount + result.fee, result.available, ride.waitUntil)
     return {
       keyHash: result.account,
       keyId: result.keyId,

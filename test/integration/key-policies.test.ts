@@ -339,6 +339,15 @@ describe('plans', () => {
     expect(state.ledger.filter((row) => row.kind === 'fee')).toHaveLength(2)
   })
 
+  it('a reserve reports the subscription fee it took, so what was available before it is known (low-balance alerts)', async () => {
+    const { key } = await createKey('1', { plan: 'team' })
+    const account = env.CREDITS.getByName(await hashApiKey(key))
+    const first = await account.reserve({ amount: 10_000, holdMs: 60_000, label: 'first', limits: [] })
+    expect(first).toMatchObject({ ok: true, kind: 'reserved', amount: 0, fee: 100_000, available: 900_000 })
+    const second = await account.reserve({ amount: 10_000, holdMs: 60_000, label: 'second', limits: [] })
+    expect(second).toMatchObject({ ok: true, kind: 'reserved', fee: 0 })
+  })
+
   it('subscription with pay-as-you-go overage, per UTC day', async () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     vi.setSystemTime(new Date('2031-07-10T23:59:30Z'))
