@@ -12,17 +12,14 @@
  */
 import { z } from 'zod'
 import { parseDollars } from '../money'
-
-const Dollars = z
-  .string({ error: 'expected a decimal string of dollars, e.g. "0.01"' })
-  .refine((text) => parseDollars(text).ok, { error: 'expected a decimal string of dollars with at most 6 decimals, e.g. "0.01"' })
+import { DollarString } from './dollars'
 
 /** Periods are UTC calendar days or months; plans default to a month. */
 const Period = z.enum(['day', 'month']).default('month')
 const Count = z.int().min(0).max(1_000_000_000)
 
 const Tier = z.union([
-  z.strictObject({ upTo: Count.min(1).nullable(), price: Dollars }),
+  z.strictObject({ upTo: Count.min(1).nullable(), price: DollarString }),
   z.strictObject({ upTo: Count.min(1).nullable(), percentOfList: z.int().min(0).max(100) }),
 ], { error: 'a tier is { "upTo": calls or null, "price": "0.01" } or { "upTo": …, "percentOfList": 50 }' })
 
@@ -50,7 +47,7 @@ export const PlanSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('subscription'),
     period: Period,
-    fee: Dollars,
+    fee: DollarString,
     includedCalls: Count,
     overage: z.enum(['payg', 'deny']).default('deny'),
   }),

@@ -7,16 +7,11 @@
 import { z } from 'zod'
 import { parseDollars } from '../money'
 import { PlansSchema } from './plans'
+import { DollarString, PRICE_MESSAGE } from './dollars'
 import { StripeBlockSchema } from './stripe-config'
 import { fitsAsset, resolveTerms, X402BlockSchema, X402OverrideSchema } from './x402-config'
 
-const PRICE_MESSAGE = 'expected a decimal string of dollars with at most 6 decimals, e.g. "0.01"'
 const PRICE_OR_FREE_MESSAGE = `${PRICE_MESSAGE}, or "free"`
-
-/** A decimal-dollar price such as `"0.01"`. */
-const DollarString = z
-  .string({ error: PRICE_MESSAGE })
-  .refine((text) => parseDollars(text).ok, { error: PRICE_MESSAGE })
 
 /** A price, or the word `"free"`. */
 const PriceOrFree = z

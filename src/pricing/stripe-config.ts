@@ -7,6 +7,7 @@
  */
 import { z } from 'zod'
 import { parseDollars } from '../money'
+import { positiveDollars } from './dollars'
 
 const CREDITS_MESSAGE = 'expected a positive decimal-dollar string of credits, e.g. "10"'
 
@@ -15,12 +16,7 @@ const PackageName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, {
   error: 'a package name is 1–64 lowercase letters, digits, "-" or "_"',
 })
 
-const PositiveCredits = z
-  .string({ error: CREDITS_MESSAGE })
-  .refine((text) => {
-    const parsed = parseDollars(text)
-    return parsed.ok && parsed.micros > 0
-  }, { error: CREDITS_MESSAGE })
+const PositiveCredits = positiveDollars(CREDITS_MESSAGE)
 
 const ReturnUrl = z.string().superRefine((text, ctx) => {
   let url: URL

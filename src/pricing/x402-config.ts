@@ -8,6 +8,7 @@
 import { isAddress } from 'viem'
 import { z } from 'zod'
 import { microsToAtomic } from '../money'
+import { positiveDollars } from './dollars'
 
 /** USDC on the networks whose token we know (x402 SDK `defaultAssets`; decimals 6). */
 export const KNOWN_USDC: Readonly<Record<string, { address: string; name: string; version: string; decimals: number }>> = {
@@ -75,9 +76,7 @@ const X402Fields = {
   freePass: z.array(Address).max(100),
 }
 
-const DollarAmount = z.string().refine((text) => /^(0|[1-9][0-9]{0,8})(\.[0-9]{1,6})?$/.test(text) && !/^0(\.0*)?$/.test(text), {
-  error: 'expected a positive decimal-dollar string such as "5"',
-})
+const DollarAmount = positiveDollars('expected a positive decimal-dollar string such as "5"')
 
 export const X402BlockSchema = z.strictObject({
   network: X402Fields.network,
