@@ -62,7 +62,11 @@ export function webhookHandler(settingsOf: StripeSettingsSource) {
     const verdict = interpretEvent(event, settings)
     if (verdict.kind === 'ignore') {
       if (verdict.reason !== 'event_type_not_handled' && verdict.reason !== 'not_paid' && verdict.reason !== 'not_a_renewal') {
-        console.error(`pay-gate: stripe event ${event.id} (${event.type}) not credited: ${verdict.reason}${verdict.detail ? ` (${verdict.detail})` : ''}`)
+        // These are paid sessions or invoices (a changed package amount or price, a renamed package, a
+        // session made elsewhere): money the operator received and must credit by hand, so it is said as loudly
+        // as a ledger failure. Stripe is not asked to retry: the same event would be refused again.
+        const paid = verdict.reason !== 'malformed_object' ? 'PAID BUT NOT CREDITED: ' : ''
+        console.error(`pay-gate: ${paid}stripe event ${event.id} (${event.type}) not credited: ${verdict.reason}${verdict.detail ? ` (${verdict.detail})` : ''}`)
       }
       return c.json({ received: true, credited: false, reason: verdict.reason })
     }
