@@ -61,6 +61,14 @@ describe('pay-gate routes push', () => {
     expect(result.stdout).toMatch(/no route changed/)
   })
 
+  it('refuses --local together with --remote, and touches nothing', async () => {
+    const kv = fakeWrangler(live)
+    const result = await run(['routes', 'push', '--local', '--remote'], { cwd: tempDir({ 'routes.json': GOOD }), deps: { wrangler: kv.wrangler } })
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(/--local or --remote, not both/)
+    expect(kv.calls).toEqual([])
+  })
+
   it('uploads nothing when the file is invalid', async () => {
     const kv = fakeWrangler(live)
     const bad = JSON.stringify({ version: 1, routes: [{ path: '/a', origin: 'http://x.test', price: 'x' }] })
