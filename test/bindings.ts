@@ -26,6 +26,7 @@ export function testBindings(inject: <T>(key: string) => T): Record<string, stri
     OPERATOR_WEBHOOK_URL: `http://127.0.0.1:${inject<number>('webhookPort')}/hook`,
     WEBHOOK_PORT: String(inject<number>('webhookPort')),
     LOOPBACK_HOSTNAME: inject<string>('loopbackHostname'),
+    LOOPBACK_HOSTNAME_PORT: String(inject<number>('loopbackHostnamePort')),
     OPERATOR_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
     OPERATOR_WEBHOOK_ALLOW_PRIVATE: '1',
     OPERATOR_WEBHOOK_RETRY_BASE_MS: '50',

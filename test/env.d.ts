@@ -10,6 +10,7 @@ declare namespace Cloudflare {
     OPERATOR_WEBHOOK_URL: string
     WEBHOOK_NETWORK: Fetcher
     LOOPBACK_HOSTNAME: string
+    LOOPBACK_HOSTNAME_PORT: string
     WEBHOOK_PORT: string
     ADMIN_TOKEN: string
     MCP_ORIGIN: string

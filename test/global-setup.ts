@@ -9,11 +9,14 @@
  *   two never race for transaction nonces).
  * - an operator-webhook receiver that checks signatures (test/webhook-receiver.ts);
  * - this machine's host name when it resolves to a loopback address (as
- *   /etc/hosts usually makes it), for the test that a name, not an address,
- *   pointing at a private host is refused; empty otherwise.
+ *   /etc/hosts usually makes it), with a server listening on that address, for
+ *   the test that a name, not an address, pointing at a private host is
+ *   refused; empty otherwise.
  * Everything is stopped afterwards.
  */
 import { lookup } from 'node:dns/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { hostname } from 'node:os'
 import type { TestProject } from 'vitest/node'
 import { startDemoOrigin } from '../scripts/demo-origin'
@@ -39,6 +42,7 @@ declare module 'vitest' {
     chain: ChainContext
     webhookPort: number
     loopbackHostname: string
+    loopbackHostnamePort: number
   }
 }
 
@@ -52,7 +56,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // The operator-webhook receiver (test/webhook-receiver.ts).
   const webhooks = await startWebhookReceiver()
   project.provide('webhookPort', webhooks.port)
-  project.provide('loopbackHostname', await loopbackName())
+  const named = await startNamedLoopbackServer()
+  project.provide('loopbackHostname', named.name)
+  project.provide('loopbackHostnamePort', named.port)
   project.provide('chain', {
     rpcUrl: chain.rpcUrl,
     network: chain.network,
@@ -69,17 +75,29 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await chain.stop()
     await origin.close()
     await webhooks.close()
+    await named.close()
   }
 }
 
-/** The host name, if it resolves only to loopback addresses. */
-async function loopbackName(): Promise<string> {
+/**
+ * This machine's name, if it resolves to one IPv4 loopback address (127.0.0.1,
+ * or 127.0.1.1 as Debian's /etc/hosts has it), with a server listening there that
+ * answers 200: the test checks that plain fetch reaches it by name and the
+ * public-only network refuses it. The name is empty where it resolves otherwise.
+ */
+async function startNamedLoopbackServer(): Promise<{ name: string; port: number; close: () => Promise<void> }> {
+  const none = { name: '', port: 0, close: async () => {} }
   const name = hostname()
-  try {
-    const addresses = await lookup(name, { all: true })
-    const loopback = addresses.length > 0 && addresses.every(({ address }) => address.startsWith('127.') || address === '::1')
-    return loopback && !/^localhost$/i.test(name) ? name : ''
-  } catch {
-    return ''
-  }
+  if (/^localhost$/i.test(name)) return none
+  const addresses = await lookup(name, { all: true }).catch(() => [])
+  const [first] = addresses
+  if (!first || first.family !== 4 || !first.address.startsWith('127.') || addresses.some(({ address }) => address !== first.address)) return none
+  const server = createServer((_request, response) => response.end('ok'))
+  const listening = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false))
+    server.listen(0, first.address, () => resolve(true))
+  })
+  if (!listening) return none
+  const { port } = server.address() as AddressInfo
+  return { name, port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) }
 }

@@ -183,8 +183,8 @@ describe('address guard at delivery', () => {
   })
 
   it.skipIf(env.LOOPBACK_HOSTNAME === '')('WEBHOOK_NETWORK connects to public addresses only, judged after DNS: a name that resolves to loopback is refused', async () => {
-    // This machine's name resolves to 127.0.x.x (global setup checked): a name the address guard cannot judge.
-    const url = `http://${env.LOOPBACK_HOSTNAME}:${env.WEBHOOK_PORT}/client-errors`
+    // This machine's name resolves to a loopback address, where global setup listens: a name the address guard cannot judge.
+    const url = `http://${env.LOOPBACK_HOSTNAME}:${env.LOOPBACK_HOSTNAME_PORT}/`
     expect((await fetch(url)).status).toBe(200)
     await expect(env.WEBHOOK_NETWORK.fetch(url)).rejects.toThrow()
     await expect(env.WEBHOOK_NETWORK.fetch(`http://127.0.0.1:${env.WEBHOOK_PORT}/client-errors`)).rejects.toThrow()
