@@ -8,6 +8,7 @@
 export { CreditAccount } from './account-object'
 export { NO_POLICY } from './types'
 export { toolVisible } from './policy-check'
+export { chargeOfServed } from './plan-pricing'
 export { rotateKey, type RotatedKey } from './rotate-key'
 export { KeyIndex, type IndexedKey } from './key-index-object'
 export { issueKey, type IssuedKey } from './issue-key'
@@ -42,6 +43,7 @@ export type {
   HolderView,
   KeyPolicy,
   PlanDefinition,
+  PlanPosition,
   PlanTier,
   Quota,
   ReserveItem,

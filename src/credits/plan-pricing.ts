@@ -4,7 +4,7 @@
  * key has already made in the plan's period. Pure and integer-only: a percentage
  * of a list price is rounded down to the micro-dollar, the same way every time.
  */
-import type { PlanDefinition, PlanTier } from './types'
+import type { PlanDefinition, PlanPosition, PlanTier } from './types'
 
 export type PlanPricing =
   | { ok: true; charges: number[] }
@@ -45,4 +45,23 @@ export function priceUnderPlan(plan: PlanDefinition | null, lists: number[], cal
     }
   }
   return { ok: true, charges }
+}
+
+/**
+ * What the served calls of a request cost. A plan prices a period's calls by
+ * their number, so the served ones are priced as the period's next calls, in
+ * request order: a call of a batch that failed is not counted, and does not push
+ * the calls after it past the free calls or into another tier. Never more than
+ * the hold (`charges` is what the reserve held for each call).
+ * @param served indices of the served calls into `lists` and `charges`
+ */
+export function chargeOfServed(plan: PlanPosition | null, lists: readonly number[], charges: readonly number[], served: readonly number[]): number {
+  const held = charges.reduce((sum, charge) => sum + charge, 0)
+  const inOrder = [...new Set(served)].filter((index) => index >= 0 && index < charges.length).sort((a, b) => a - b)
+  const asHeld = inOrder.reduce((sum, index) => sum + (charges[index] ?? 0), 0)
+  if (!plan) return asHeld
+  const repriced = priceUnderPlan(plan.definition, inOrder.map((index) => lists[index] ?? 0), plan.callsBefore)
+  // Served calls are never more than were allowed when held, so a plan cannot refuse them now.
+  if (!repriced.ok) return asHeld
+  return Math.min(held, repriced.charges.reduce((sum, charge) => sum + charge, 0))
 }

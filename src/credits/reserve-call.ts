@@ -79,7 +79,8 @@ export function reserveCall(
   const zero: UsageCount = { calls: 0, spend: 0 }
   const used = readsUsage(settings) ? { day: readCounter(sql, 'day', now), month: readCounter(sql, 'month', now) } : { day: zero, month: zero }
   const definition = plan?.definition ?? null
-  const pricing = priceUnderPlan(definition, items.map((item) => item.price), definition ? used[definition.period].calls : 0)
+  const position = definition ? { definition, callsBefore: used[definition.period].calls } : null
+  const pricing = priceUnderPlan(definition, items.map((item) => item.price), position?.callsBefore ?? 0)
   if (!pricing.ok) return refuse({ ok: false, reason: 'plan_allowance_exhausted', available })
   const amount = pricing.charges.reduce((sum, charge) => sum + charge, 0)
   // A subscription's fee is taken at the first call of each period.
@@ -106,7 +107,7 @@ export function reserveCall(
   const rateLimit = limits.length > 0 ? countLimits(sql, limits, now) : undefined
   next = { ...next, held: next.held + amount }
   return {
-    outcome: { ok: true, kind: 'reserved', reservationId: String(id), amount, charges: pricing.charges, fee, available: next.balance - next.held, rateLimit },
+    outcome: { ok: true, kind: 'reserved', reservationId: String(id), amount, charges: pricing.charges, plan: position, fee, available: next.balance - next.held, rateLimit },
     row: next,
   }
 }

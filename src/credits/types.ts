@@ -118,6 +118,13 @@ export interface UsageCount {
   spend: number
 }
 
+/** Where a request's calls fall in the key's plan: what the reserve priced them by. */
+export interface PlanPosition {
+  definition: PlanDefinition
+  /** Calls the key had made in the plan's period (served or in flight) before this request. */
+  callsBefore: number
+}
+
 export type LedgerKind = 'grant' | 'topup' | 'charge' | 'fee' | 'expire' | 'suspend' | 'resume' | 'revoke' | 'rotate' | 'policy' | 'plan'
 
 export interface LedgerEntry {
@@ -195,6 +202,8 @@ export type ReserveResult =
       amount: number
       /** What each item costs under the key's plan, in the order of `items`. */
       charges: number[]
+      /** The key's plan and where this request fell in its period; null without a plan. */
+      plan: PlanPosition | null
       /** A subscription fee taken by this reserve (the period's first call), else 0. */
       fee: number
       available: number

@@ -7,14 +7,13 @@
 import { idKey, responseOutcome } from '../mcp'
 
 export class CallMeter {
-  private readonly prices: ReadonlyMap<string, number>
+  private readonly positions: ReadonlyMap<string, number>
   private readonly answered = new Set<string>()
-  private successTotal = 0
-  private successCount = 0
+  private readonly successes: number[] = []
 
-  /** @param prices the price of each priced request, by `idKey` */
-  constructor(prices: ReadonlyMap<string, number>) {
-    this.prices = prices
+  /** @param positions the index of each priced request in its batch, by `idKey` */
+  constructor(positions: ReadonlyMap<string, number>) {
+    this.positions = positions
   }
 
   /** Note a message from the origin; anything but an answer to a priced call is ignored. */
@@ -22,27 +21,19 @@ export class CallMeter {
     const answer = responseOutcome(message)
     if (!answer) return
     const key = idKey(answer.id)
-    const price = this.prices.get(key)
-    if (price === undefined || this.answered.has(key)) return
+    const position = this.positions.get(key)
+    if (position === undefined || this.answered.has(key)) return
     this.answered.add(key)
-    if (answer.outcome === 'success') {
-      this.successTotal += price
-      this.successCount += 1
-    }
+    if (answer.outcome === 'success') this.successes.push(position)
   }
 
   /** Every priced call has its answer. */
   get allAnswered(): boolean {
-    return this.answered.size === this.prices.size
+    return this.answered.size === this.positions.size
   }
 
-  /** How many priced calls were answered successfully. */
-  get succeededCalls(): number {
-    return this.successCount
-  }
-
-  /** What the answered, successful calls cost. */
-  get succeeded(): number {
-    return this.successTotal
+  /** The batch indices of the priced calls answered successfully. */
+  get succeeded(): readonly number[] {
+    return this.successes
   }
 }

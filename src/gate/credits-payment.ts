@@ -6,12 +6,14 @@
  */
 import {
   accountNameOf,
+  chargeOfServed,
   hashApiKey,
   looksLikeApiKey,
   presentedKey,
   reserveCredits,
   type AccountNamespace,
   type LimitCheck,
+  type PlanPosition,
   type RateLimitState,
   type ReserveItem,
 } from '../credits'
@@ -36,6 +38,10 @@ export interface CreditHold {
   amount: number
   /** The plan price of each item of the request, in order. */
   charges: number[]
+  /** The list price of each item, in order. */
+  lists: number[]
+  /** The key's plan and where the request fell in its period (null: list prices, or a replay). */
+  plan: PlanPosition | null
   available: number
   rateLimit?: RateLimitState
 }
@@ -124,6 +130,7 @@ export async function holdCredits(
   })
   if (!result.ok && result.reason === 'ledger_unavailable') ride.queue.putBack(namespace, account, settle, ride.waitUntil)
   if (result.ok) {
+    const lists = (request.items ?? [{ price: request.amount }]).map((item) => item.price)
     const reserved = result.kind === 'reserved'
     // What was available before this reserve: the hold and any subscription fee it took.
     if (reserved) notifyIfLowBalance(result.keyId, result.available + result.amount + result.fee, result.available, ride.waitUntil)
@@ -132,7 +139,9 @@ export async function holdCredits(
       keyId: result.keyId,
       reservationId: reserved ? result.reservationId : null,
       amount: reserved ? result.amount : 0,
-      charges: reserved ? result.charges : (request.items ?? [{ price: request.amount }]).map(() => 0),
+      charges: reserved ? result.charges : lists.map(() => 0),
+      lists,
+      plan: reserved ? result.plan : null,
       available: result.available,
       rateLimit: result.rateLimit,
     }
@@ -191,6 +200,15 @@ export async function holdCredits(
         headers: { 'retry-after': '1' },
       })
   }
+}
+
+/**
+ * What the served items of a held request cost (`served`: their indices, in any
+ * order): the key's plan prices them as the period's next calls, so a failed call
+ * of a batch does not push the ones after it past the free calls or into another tier.
+ */
+export function chargeForServed(hold: CreditHold, served: readonly number[]): { amount: number; calls: number } {
+  return { amount: chargeOfServed(hold.plan, hold.lists, hold.charges, served), calls: new Set(served).size }
 }
 
 /**

@@ -23,7 +23,7 @@ import {
 import { priceMcpRequest, priceOfTool, type McpPriceBook, type PaymentRails, type RateLimit } from '../pricing'
 import { downstreamResponseHeaders, observeBody } from '../proxy'
 import { CallMeter } from './call-meter'
-import { holdCredits, holdHeaders, HoldSettlement } from './credits-payment'
+import { chargeForServed, holdCredits, holdHeaders, HoldSettlement } from './credits-payment'
 import { mcpHoldRequest } from './hold-requests'
 import { keyToolFilter } from './key-tool-filter'
 import { toolPriceMeta } from './tool-price-meta'
@@ -139,8 +139,12 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
     settlement.failed()
     return passThrough(response)
   }
-  // The key's plan decides what each call costs; the meter charges those prices.
-  const meter = new CallMeter(new Map(priced.items.map((item, index) => [item.id, hold.charges[index] ?? 0])))
+  // The meter notes which calls succeeded; the key's plan prices those.
+  const meter = new CallMeter(new Map(priced.items.map((item, index) => [item.id, index])))
+  const settleServed = () => {
+    const { amount, calls } = chargeForServed(hold, meter.succeeded)
+    settlement.settle(amount, calls)
+  }
   const reader = new McpResponseReader(format, rewrite)
   if (isSmallJson(response, format)) {
     // One small JSON answer: read it whole (natively), charge what succeeded as it is handed on.
@@ -153,7 +157,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
       return mcpGateErrorResponse(broken, parsed, priced.prices)
     }
     for (const message of reader.take()) meter.record(message)
-    settlement.settle(meter.succeeded, meter.succeededCalls)
+    settleServed()
     return answer
   }
   const body = observeBody(response.body, {
@@ -161,11 +165,11 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
     flush: () => reader.flush(),
     delivered: () => {
       for (const message of reader.take()) meter.record(message)
-      if (meter.allAnswered) settlement.settle(meter.succeeded, meter.succeededCalls)
+      if (meter.allAnswered) settleServed()
     },
     // Whatever was not answered and delivered by now is released. A JSON body too
     // large to inspect was still delivered whole with a 2xx: charged.
-    end: (how) => (how === 'complete' && reader.overflowed ? settlement.served() : settlement.settle(meter.succeeded, meter.succeededCalls)),
+    end: (how) => (how === 'complete' && reader.overflowed ? settlement.served() : settleServed()),
   })
   const headers = downstreamResponseHeaders(response.headers)
   for (const [name, value] of Object.entries(holdHeaders(hold))) headers.set(name, value)

@@ -320,6 +320,23 @@ describe('plans', () => {
     expect(charges(await settledState(id))).toEqual(['-0.005', '-0.009'])
   })
 
+  it('a call of a batch that fails does not use up a free call or a cheaper tier: the served ones are the period\'s next calls', async () => {
+    const free = await createKey('1', { plan: 'starter' })
+    const tag = newTag()
+    // Held as calls 1–4 of the month (0, 0, 0.01, 0.01); the first fails, so the three served are calls 1–3.
+    await mcpPost([call(1, 'fail'), search(2), search(3), search(4)], free.key, tag)
+    expect(charges(await settledState(free.id))).toEqual(['-0.01'])
+    await mcpPost(search(5), free.key, tag) // the 4th served call of the month: list price
+    const freeState = await settledState(free.id)
+    expect(charges(freeState)).toEqual(['-0.01', '-0.01'])
+    expect(freeState.credits).toBe('0.98')
+    expect((freeState as unknown as { usage: { thisMonth: unknown } }).usage.thisMonth).toEqual({ calls: 4, spend: '0.02' })
+
+    const volume = await createKey('1', { plan: 'volume' })
+    await mcpPost([call(1, 'fail'), search(2), search(3), search(4)], volume.key, tag)
+    expect(charges(await settledState(volume.id))).toEqual(['-0.009']) // 0.002 + 0.002 + 0.005, not 0.002 + 0.005 + 0.005
+  })
+
   it('subscription: the fee is taken at the first call of the period, included calls are free, then refused', async () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     vi.setSystemTime(new Date('2031-05-31T10:00:00Z'))

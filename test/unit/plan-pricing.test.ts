@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { periodEnd, periodKey } from '../../src/credits/periods'
-import { priceUnderPlan } from '../../src/credits/plan-pricing'
+import { chargeOfServed, priceUnderPlan } from '../../src/credits/plan-pricing'
 import { brokenQuota, overLifetimeLimit, refusedTool } from '../../src/credits/policy-check'
 import { NO_POLICY, type KeyPolicy, type PlanDefinition } from '../../src/credits'
 import { validateRoutesFile } from '../../src/pricing'
@@ -29,6 +29,44 @@ describe('priceUnderPlan', () => {
     expect(priceUnderPlan(deny, [5, 5], 0)).toEqual({ ok: true, charges: [0, 0] })
     expect(priceUnderPlan(deny, [5, 5], 1)).toEqual({ ok: false, reason: 'plan_allowance_exhausted' })
     expect(priceUnderPlan({ ...deny, overage: 'payg' }, [5, 5], 1)).toEqual({ ok: true, charges: [0, 5] })
+  })
+})
+
+describe('chargeOfServed', () => {
+  const payg = { kind: 'payg', period: 'month', freeCalls: 2 } as const
+  const held = (plan: PlanDefinition, lists: number[], callsBefore: number) => {
+    const pricing = priceUnderPlan(plan, lists, callsBefore)
+    if (!pricing.ok) throw new Error('refused')
+    return pricing.charges
+  }
+
+  it('with no plan, charges what was held for each served call', () => {
+    expect(chargeOfServed(null, [10, 20, 30], [10, 20, 30], [2, 0])).toBe(40)
+    expect(chargeOfServed(null, [10, 20, 30], [10, 20, 30], [])).toBe(0)
+  })
+
+  it('prices served calls as the period\'s next calls: a failed call does not use up a free call', () => {
+    const lists = [10, 10, 10, 10]
+    const charges = held(payg, lists, 0) // [0, 0, 10, 10]
+    expect(chargeOfServed({ definition: payg, callsBefore: 0 }, lists, charges, [1, 2, 3])).toBe(10) // not 20
+    expect(chargeOfServed({ definition: payg, callsBefore: 0 }, lists, charges, [0, 1, 2, 3])).toBe(20)
+    expect(chargeOfServed({ definition: payg, callsBefore: 1 }, lists, held(payg, lists, 1), [3])).toBe(0)
+  })
+
+  it('keeps request order whatever order the answers came in, and counts an index once', () => {
+    const tiered: PlanDefinition = { kind: 'tiered', period: 'month', tiers: [{ upTo: 1, price: { percentOfList: 100 } }, { upTo: null, price: { percentOfList: 10 } }] }
+    const lists = [100, 50, 1000]
+    const charges = held(tiered, lists, 0) // [100, 5, 100]
+    expect(chargeOfServed({ definition: tiered, callsBefore: 0 }, lists, charges, [2, 1, 1])).toBe(150) // 50 at 100 %, then 1000 at 10 %
+  })
+
+  it('never charges more than was held, nor for an index outside the request', () => {
+    // Rising tiers: moving the dear call to the first place would cost more than its hold.
+    const rising: PlanDefinition = { kind: 'tiered', period: 'month', tiers: [{ upTo: 1, price: { percentOfList: 100 } }, { upTo: null, price: { percentOfList: 0 } }] }
+    const lists = [1, 1000]
+    const charges = held(rising, lists, 0) // [1, 0]
+    expect(chargeOfServed({ definition: rising, callsBefore: 0 }, lists, charges, [1])).toBe(1)
+    expect(chargeOfServed({ definition: rising, callsBefore: 0 }, lists, charges, [5, -1])).toBe(0)
   })
 })
 
