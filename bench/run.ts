@@ -91,10 +91,10 @@ async function stop(code: number): Promise<never> {
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(130))
 
-function urlOf(target: Scenario['target']): string {
+function urlOf(scenario: Scenario): string {
   const s = stack as Stack
-  const base = { origin: s.originUrl, pass: s.passUrl, debit: s.debitUrl, gate: s.gateUrl }[target]
-  return `${base}/mcp-json`
+  const base = { origin: s.originUrl, pass: s.passUrl, debit: s.debitUrl, gate: s.gateUrl }[scenario.target]
+  return `${base}${scenario.path ?? '/mcp-json'}`
 }
 
 function headersFor(scenario: Scenario, one: BenchKey, many: BenchKey[]): (n: number) => Record<string, string> {
@@ -154,7 +154,7 @@ async function main(): Promise<number> {
     if (chosen.length > 0) console.log(`\n${TABLE_HEAD}`)
     for (const scenario of chosen) {
       const result = await runLoad({
-        url: urlOf(scenario.target),
+        url: urlOf(scenario),
         body: scenario.body,
         headers: headersFor(scenario, one, many),
         concurrency,
@@ -182,8 +182,13 @@ async function main(): Promise<number> {
   // Proof that the gate scenarios paid: what the keys were charged equals the
   // successful calls this generator saw, warm-up included.
   const checks: ChargeCheck[] = []
+  // The one key pays for the gate's and the sidecar's 1-key scenarios alike.
   const gateOne = results.get('gate-1')
-  if (gateOne) checks.push({ label: 'gate, 1 key', charged: await chargedCalls(stack.gateUrl, one.id), succeeded: gateOne.okTotal })
+  const sidecarOne = results.get('sidecar-1')
+  if (gateOne || sidecarOne) {
+    const label = [gateOne && 'gate', sidecarOne && 'sidecar'].filter(Boolean).join(' + ')
+    checks.push({ label: `${label}, 1 key`, charged: await chargedCalls(stack.gateUrl, one.id), succeeded: (gateOne?.okTotal ?? 0) + (sidecarOne?.okTotal ?? 0) })
+  }
   const gateMany = results.get('gate-n')
   if (gateMany) {
     let charged = 0

@@ -4,6 +4,8 @@
  * of the four targets.
  */
 
+import { SIDECAR_TOKEN } from './stack'
+
 export type Target = 'origin' | 'pass' | 'debit' | 'gate'
 
 export interface Scenario {
@@ -15,6 +17,8 @@ export interface Scenario {
   keys: 'none' | 'one' | 'many'
   /** Extra request headers. */
   headers?: Record<string, string>
+  /** The path on the target (default /mcp-json). */
+  path?: string
   /** For diagnosis: run only with --extra or when --only names it. */
   extra?: boolean
 }
@@ -27,6 +31,12 @@ const ECHO = rpc('tools/call', { name: 'echo', arguments: { text: 'bench' } })
 /** Makes the debit Worker hold before and settle after, as the gate does (see workers/debit.ts). */
 const TWO = { 'x-bench-writes': '2' }
 
+/**
+ * A proxy's check of a tools/call that it forwards itself (as Caddy, Traefik and
+ * Envoy do): the gate prices the body and charges at once, no follow-up.
+ */
+const SIDECAR_CHECK = { 'x-pay-sidecar-token': SIDECAR_TOKEN, 'x-forwarded-method': 'POST', 'x-forwarded-uri': '/mcp-json', 'x-pay-settle': 'now' }
+
 export function scenarios(manyKeys: number): Scenario[] {
   const many = `${manyKeys} keys`
   return [
@@ -36,6 +46,7 @@ export function scenarios(manyKeys: number): Scenario[] {
     { id: 'debit-n', label: `pass-through + 1 debit, ${many}`, target: 'debit', body: SEARCH, keys: 'many' },
     { id: 'gate-1', label: 'gate credits path, 1 key', target: 'gate', body: SEARCH, keys: 'one' },
     { id: 'gate-n', label: `gate credits path, ${many}`, target: 'gate', body: SEARCH, keys: 'many' },
+    { id: 'sidecar-1', label: 'sidecar check, charged now, 1 key', target: 'gate', path: '/__pay/check', body: SEARCH, keys: 'one', headers: SIDECAR_CHECK },
     { id: 'pass-list', label: 'pass-through: tools/list', target: 'pass', body: LIST, keys: 'none' },
     { id: 'gate-list', label: 'gate free: tools/list', target: 'gate', body: LIST, keys: 'none' },
     { id: 'pass-echo', label: 'pass-through: tools/call echo', target: 'pass', body: ECHO, keys: 'none' },

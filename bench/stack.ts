@@ -17,6 +17,7 @@ import { readWranglerToml } from './wrangler-config'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef'
+export const SIDECAR_TOKEN = 'bench-sidecar-token-0123456789abcdef'
 /** Price of the paid tool: one micro-dollar, so charged calls = micro-dollars spent. */
 export const PRICE = '0.000001'
 export const PRICE_MICROS = 1
@@ -142,6 +143,7 @@ export async function startStack(options: { inspectorPort?: number; x402?: X402R
       sources: { pass, debit, gate },
       originUrl,
       adminToken: ADMIN_TOKEN,
+      sidecarToken: SIDECAR_TOKEN,
       routes: { key: ROUTES_KV_KEY, json: routesJson(originUrl, apiUrl, options.x402) },
       inspectorPort: options.inspectorPort,
     })

@@ -22,6 +22,8 @@ export interface WorkerdOptions {
   sources: { pass: string; debit: string; gate: string }
   originUrl: string
   adminToken: string
+  /** The sidecar endpoint's token (the sidecar scenario checks calls as a proxy would). */
+  sidecarToken: string
   /** The one KV entry the gate reads: its route table. */
   routes: { key: string; json: string }
   inspectorPort?: number
@@ -67,6 +69,7 @@ const config :Workerd.Config = (
       durableObjectNamespaces = [${sqlite('Debit')}], durableObjectStorage = (localDisk = "do-disk")`)},
     ${worker('gate', `bindings = [
         (name = "ADMIN_TOKEN", text = ${quote(options.adminToken)}),
+        (name = "SIDECAR_TOKEN", text = ${quote(options.sidecarToken)}),
         (name = "ROUTES_CACHE_TTL_SECONDS", text = "30"),
         (name = "ROUTES", kvNamespace = "routes-kv"),
         ${gateObjects.map((o) => `(name = "${o.binding}", durableObjectNamespace = "${o.className}")`).join(', ')}],

@@ -107,7 +107,8 @@ export class CreditAccount extends DurableObject<unknown> {
   /**
    * Hold the plan's price of a call about to be forwarded. Settlements of earlier
    * calls may ride along (the gate batches them) and are applied first, in the
-   * same transaction. The checks are in reserve-call.
+   * same transaction. The checks are in reserve-call. With `chargeNow` the hold is
+   * charged in full before the transaction ends.
    */
   async reserve(request: ReserveRequest): Promise<ReserveResult> {
     const now = Date.now()
@@ -135,11 +136,17 @@ export class CreditAccount extends DurableObject<unknown> {
             now
           )
         : { outcome: { ok: false as const, reason: 'invalid_api_key' as const }, row }
-      if (decided.row !== before) writeBalance(this.sql, decided.row)
-      this.state.row = decided.row
-      return { ...decided.outcome, keyId: before.id } as ReserveResult
+      let { outcome, row: after } = decided
+      if (request.chargeNow && outcome.ok && outcome.kind === 'reserved') {
+        const charge = this.state.settleOne(after, { reservationId: outcome.reservationId, amount: outcome.amount, calls: items.length }, now)
+        after = charge.row
+        if (charge.result.ok) outcome = { ...outcome, charged: true, available: charge.result.available }
+      }
+      if (after !== before) writeBalance(this.sql, after)
+      this.state.row = after
+      return { ...outcome, keyId: before.id } as ReserveResult
     })
-    if (result.ok && result.kind === 'reserved') await this.scheduleExpiry(now + request.holdMs)
+    if (result.ok && result.kind === 'reserved' && !result.charged) await this.scheduleExpiry(now + request.holdMs)
     if (++this.holdsSincePrune >= 256) this.prune(now)
     return result
   }

@@ -107,7 +107,7 @@ export function reserveCall(
   const rateLimit = limits.length > 0 ? countLimits(sql, limits, now) : undefined
   next = { ...next, held: next.held + amount }
   return {
-    outcome: { ok: true, kind: 'reserved', reservationId: String(id), amount, charges: pricing.charges, plan: position, fee, available: next.balance - next.held, rateLimit },
+    outcome: { ok: true, kind: 'reserved', reservationId: String(id), amount, charges: pricing.charges, plan: position, fee, charged: false, available: next.balance - next.held, rateLimit },
     row: next,
   }
 }

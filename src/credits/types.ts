@@ -176,6 +176,11 @@ export interface ReserveRequest {
   label: string
   idempotency?: { key: string; fingerprint: string }
   limits: LimitCheck[]
+  /**
+   * Charge the hold in full in the same transaction: for a caller that will send
+   * no settlement (a proxy's check with no follow-up), one round trip, not two.
+   */
+  chargeNow?: boolean
 }
 
 export type ReserveDenial =
@@ -206,6 +211,8 @@ export type ReserveResult =
       plan: PlanPosition | null
       /** A subscription fee taken by this reserve (the period's first call), else 0. */
       fee: number
+      /** The hold was charged in full at once (`chargeNow`); nothing is left to settle. */
+      charged: boolean
       available: number
       rateLimit?: RateLimitState
     }

@@ -42,6 +42,8 @@ export interface CreditHold {
   lists: number[]
   /** The key's plan and where the request fell in its period (null: list prices, or a replay). */
   plan: PlanPosition | null
+  /** Charged in full already (`chargeNow`): nothing is left to settle. */
+  charged: boolean
   available: number
   rateLimit?: RateLimitState
 }
@@ -58,6 +60,8 @@ export interface HoldRequest {
   fingerprint: () => Promise<string>
   /** Shown in denials: what is being bought. */
   describe: Record<string, unknown>
+  /** Charge at once, in the reserve's own transaction (nothing will settle it later). */
+  chargeNow?: boolean
 }
 
 /** The fingerprint of a request: SHA-256 of its method, path, query and body. */
@@ -127,6 +131,7 @@ export async function holdCredits(
     label: request.label,
     limits: request.limits,
     idempotency: idempotencyKey ? { key: idempotencyKey, fingerprint: await request.fingerprint() } : undefined,
+    chargeNow: request.chargeNow,
   })
   if (!result.ok && result.reason === 'ledger_unavailable') ride.queue.putBack(namespace, account, settle, ride.waitUntil)
   if (result.ok) {
@@ -142,6 +147,7 @@ export async function holdCredits(
       charges: reserved ? result.charges : lists.map(() => 0),
       lists,
       plan: reserved ? result.plan : null,
+      charged: reserved && result.charged,
       available: result.available,
       rateLimit: result.rateLimit,
     }

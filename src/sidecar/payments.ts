@@ -42,7 +42,8 @@ export interface CheckEnv {
  */
 export async function payWithCredits(check: CheckEnv, headers: Headers, request: HoldRequest, usage: UsageCall): Promise<Record<string, string>> {
   const { env } = check
-  const hold = await holdCredits(env.CREDITS, headers, request, { queue: check.queue, waitUntil: check.waitUntil })
+  // Settled now: the hold is charged in the reserve's own transaction, one round trip.
+  const hold = await holdCredits(env.CREDITS, headers, { ...request, chargeNow: check.settleNow }, { queue: check.queue, waitUntil: check.waitUntil })
   // The check's answer is what the caller's call was given; the origin's own status is not seen here.
   usage.upstream({ status: 200 }, null)
   const record = usage.credits(hold, NOT_SETTLED_HERE)
@@ -51,7 +52,12 @@ export async function payWithCredits(check: CheckEnv, headers: Headers, request:
     record.served()
     return { ...out, 'x-pay-settlement': 'replayed' }
   }
+  if (hold.charged) {
+    record.served()
+    return { ...out, 'x-pay-settlement': 'charged' }
+  }
   if (check.settleNow) {
+    // Held but not charged (it always is, unless the account refused the charge): settle it, or refuse the call.
     const results = await settleManyCredits(env.CREDITS, hold.keyHash, [{ reservationId: hold.reservationId, amount: hold.amount, calls: hold.charges.length }])
     const result = Array.isArray(results) ? results[0] : undefined
     // This hold is only ever settled here, in full: "already settled" means an earlier attempt

@@ -30,6 +30,23 @@ describe('CreditAccount', () => {
     expect(view?.ledger[0]).toMatchObject({ kind: 'charge', amount: -25, balanceAfter: 75, reservationId: held.reservationId })
   })
 
+  it('charges a hold at once with chargeNow: one ledger row, nothing held, nothing left to settle, no alarm', async () => {
+    const stub = await account(100)
+    const charged = await stub.reserve({ ...reserve(30), chargeNow: true, idempotency: { key: 'k1', fingerprint: 'f1' } })
+    expect(charged).toMatchObject({ ok: true, kind: 'reserved', charged: true, amount: 30, available: 70 })
+    if (!charged.ok || charged.kind !== 'reserved') throw new Error('not reserved')
+    const view = await stub.view(10)
+    expect(view?.account).toMatchObject({ balance: 70, held: 0, available: 70, inFlight: 0 })
+    expect(view?.ledger.filter((row) => row.kind === 'charge')).toMatchObject([{ amount: -30, balanceAfter: 70, reservationId: charged.reservationId }])
+    expect(await stub.settle(charged.reservationId, 30)).toEqual({ ok: false, reason: 'already_settled' })
+    // Charged in full: a retry under the same Idempotency-Key is a replay, not a second charge.
+    expect(await stub.reserve({ ...reserve(30), chargeNow: true, idempotency: { key: 'k1', fingerprint: 'f1' } })).toMatchObject({ ok: true, kind: 'replayed' })
+    // A refusal charges nothing, chargeNow or not.
+    expect(await stub.reserve({ ...reserve(71), chargeNow: true })).toMatchObject({ ok: false, reason: 'insufficient_credits' })
+    expect((await stub.view())?.account.balance).toBe(70)
+    await runInDurableObject(stub, async (_instance: CreditAccount, state) => expect(await state.storage.getAlarm()).toBeNull())
+  })
+
   it('settles a reservation once, and never for more than was held', async () => {
     const stub = await account(100)
     const held = await stub.reserve(reserve(10))
