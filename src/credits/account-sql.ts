@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS reservations (
   amount          INTEGER NOT NULL CHECK (amount >= 0),
   charged         INTEGER,
   calls           INTEGER NOT NULL DEFAULT 1,
+  served          INTEGER,
   tracked         INTEGER NOT NULL DEFAULT 0,
   state           TEXT NOT NULL CHECK (state IN ('open', 'committed', 'released', 'expired')),
   label           TEXT,
@@ -98,21 +99,23 @@ ${POLICY_SCHEMA}`
 /**
  * Bring an account made by an earlier version up to this schema: new tables, the
  * lifetime `spent` column, and holds that may be 0 (a plan's free call) and know
- * how many calls they pay for. Every step checks what is there, so an upgrade cut
+ * how many calls they pay for and how many of those were served. Every step checks what is there, so an upgrade cut
  * short is finished the next time. The caller runs it inside a transaction.
  */
 export function upgradeAccountSchema(sql: SqlStorage): void {
   const ddl = new Map(sql.exec<{ name: string; sql: string }>(`SELECT name, sql FROM sqlite_master WHERE type = 'table'`).toArray().map((t) => [t.name, t.sql]))
-  const current = ddl.has('settings') && ddl.get('account')?.includes('spent') && ddl.get('reservations')?.includes('tracked') && !ddl.has('reservations_v1')
+  const holds = ddl.get('reservations')
+  const current = ddl.has('settings') && ddl.get('account')?.includes('spent') && holds?.includes('served') && !ddl.has('reservations_v1')
   if (current) return
   sql.exec(POLICY_SCHEMA)
   if (!ddl.get('account')?.includes('spent')) {
     sql.exec('ALTER TABLE account ADD COLUMN spent INTEGER NOT NULL DEFAULT 0')
     sql.exec(`UPDATE account SET spent = (SELECT COALESCE(-SUM(amount), 0) FROM ledger WHERE kind = 'charge')`)
   }
-  const holds = ddl.get('reservations')
   const oldHolds = holds !== undefined && !holds.includes('tracked')
   if (oldHolds && !ddl.has('reservations_v1')) sql.exec('ALTER TABLE reservations RENAME TO reservations_v1')
+  // Holds that know how many calls they pay for, but not how many of those were served.
+  if (holds?.includes('tracked') && !holds.includes('served')) sql.exec('ALTER TABLE reservations ADD COLUMN served INTEGER')
   sql.exec(RESERVATIONS_TABLE)
   if (ddl.has('reservations_v1') || oldHolds) copyOldHolds(sql)
 }
@@ -153,6 +156,8 @@ export type ReservationRow = {
   calls: number
   tracked: number
   charged: number | null
+  /** How many of its calls were served, once committed (null before, and on holds settled by older versions). */
+  served: number | null
   state: 'open' | 'committed' | 'released' | 'expired'
   label: string | null
   created_at: number

@@ -11,7 +11,14 @@ export type IdempotencyVerdict =
   | { kind: 'mismatch' } // the key was used for a different request
   | { kind: 'partly-served' } // the earlier attempt was a batch charged for only some of its calls
   | { kind: 'in-progress' } // the earlier attempt is still in flight
-  | { kind: 'charged' } // the earlier attempt was charged: serve without charging again
+  | { kind: 'charged'; earlier: EarlierCharge } // the earlier attempt was charged: serve without charging again
+
+/** The reservation that paid for an earlier attempt, in full. */
+export interface EarlierCharge {
+  reservationId: number
+  charged: number
+  calls: number
+}
 
 export function judgeIdempotency(sql: SqlStorage, key: string, fingerprint: string): IdempotencyVerdict {
   const previous = sql
@@ -19,13 +26,22 @@ export function judgeIdempotency(sql: SqlStorage, key: string, fingerprint: stri
     .toArray()[0]
   if (!previous) return { kind: 'new' }
   if (previous.fingerprint !== fingerprint) return { kind: 'mismatch' }
-  const hold = sql.exec<{ state: string; amount: number; charged: number | null }>('SELECT state, amount, charged FROM reservations WHERE id = ?', previous.reservation_id).toArray()[0]
-  const state = hold?.state
-  if (state === 'open') return { kind: 'in-progress' }
-  // A replay is served free: only when the earlier attempt was charged in full, or a batch whose
-  // failed calls were charged nothing would have them served free on the retry.
-  if (state === 'committed') return (hold?.charged ?? 0) < (hold?.amount ?? 0) ? { kind: 'partly-served' } : { kind: 'charged' }
-  return { kind: 'new' } // released or expired: not charged, so this attempt pays
+  const hold = sql
+    .exec<{ state: string; amount: number; charged: number | null; calls: number; served: number | null }>(
+      'SELECT state, amount, charged, calls, served FROM reservations WHERE id = ?',
+      previous.reservation_id
+    )
+    .toArray()[0]
+  if (!hold) return { kind: 'new' }
+  if (hold.state === 'open') return { kind: 'in-progress' }
+  if (hold.state !== 'committed') return { kind: 'new' } // released or expired: not charged, so this attempt pays
+  // A replay is served free only when every call of the earlier attempt was served: a batch
+  // with a failed call would have it served free on the retry. A plan may price the served
+  // calls at the whole hold, so what was charged cannot tell; holds settled by older
+  // versions did not record it, and are judged by what they were charged.
+  const whole = hold.served !== null ? hold.served >= hold.calls : (hold.charged ?? 0) >= hold.amount
+  if (!whole) return { kind: 'partly-served' }
+  return { kind: 'charged', earlier: { reservationId: previous.reservation_id, charged: hold.charged ?? 0, calls: hold.calls } }
 }
 
 /** Point the key at the reservation now paying for its request. */

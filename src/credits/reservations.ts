@@ -137,7 +137,7 @@ export function settleHold(
   if (!open && amount > row.balance - held) return { result: { ok: false, reason: 'unfunded' }, row }
   const next: AccountRow = { ...row, balance: row.balance - amount, held, spent: row.spent + amount, updated_at: now }
   const committed = amount > 0 || served > 0
-  sql.exec(`UPDATE reservations SET state = ?, charged = ?, settled_at = ? WHERE id = ?`, committed ? 'committed' : 'released', amount, now, id)
+  sql.exec(`UPDATE reservations SET state = ?, charged = ?, served = ?, settled_at = ? WHERE id = ?`, committed ? 'committed' : 'released', amount, served, now, id)
   if (committed) {
     appendLedger(sql, { kind: 'charge', amount: -amount, balanceAfter: next.balance, at: now, reservationId: id, label: hold.label })
   }

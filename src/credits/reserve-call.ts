@@ -64,7 +64,10 @@ export function reserveCall(
     const verdict = judgeIdempotency(sql, idempotency.key, idempotency.fingerprint)
     if (verdict.kind === 'mismatch' || verdict.kind === 'partly-served') return refuse({ ok: false, reason: 'idempotency_mismatch', available })
     if (verdict.kind === 'in-progress') return refuse({ ok: false, reason: 'idempotency_in_progress', available })
-    if (verdict.kind === 'charged') return refuse({ ok: true, kind: 'replayed', available })
+    if (verdict.kind === 'charged') {
+      const { reservationId, charged, calls } = verdict.earlier
+      return refuse({ ok: true, kind: 'replayed', available, earlier: { reservationId: String(reservationId), charged, calls } })
+    }
   }
   const own = keyLimit(row)
   const limits = own ? [own, ...request.limits] : request.limits

@@ -216,8 +216,18 @@ export type ReserveResult =
       available: number
       rateLimit?: RateLimitState
     }
-  /** A retry of a call already charged under the same Idempotency-Key: no new charge. */
-  | { ok: true; kind: 'replayed'; keyId: string; available: number; rateLimit?: RateLimitState }
+  /**
+   * A retry of a call already charged under the same Idempotency-Key: no new
+   * charge. `earlier` is the reservation that paid for it.
+   */
+  | {
+      ok: true
+      kind: 'replayed'
+      keyId: string
+      available: number
+      earlier: { reservationId: string; charged: number; calls: number }
+      rateLimit?: RateLimitState
+    }
   | {
       ok: false
       reason: ReserveDenial

@@ -62,6 +62,12 @@ export interface HoldRequest {
   describe: Record<string, unknown>
   /** Charge at once, in the reserve's own transaction (nothing will settle it later). */
   chargeNow?: boolean
+  /**
+   * An idempotency key of the caller's own, used when the client sent none, so
+   * that a retry of this same call after a lost reply finds its charge instead of
+   * charging again (with `chargeNow`). It holds a space, which a client's key cannot.
+   */
+  attemptKey?: string
 }
 
 /** The fingerprint of a request: SHA-256 of its method, path, query and body. */
@@ -130,7 +136,11 @@ export async function holdCredits(
     holdMs: request.timeoutMs + HOLD_MARGIN_MS,
     label: request.label,
     limits: request.limits,
-    idempotency: idempotencyKey ? { key: idempotencyKey, fingerprint: await request.fingerprint() } : undefined,
+    idempotency: idempotencyKey
+      ? { key: idempotencyKey, fingerprint: await request.fingerprint() }
+      : request.attemptKey
+        ? { key: request.attemptKey, fingerprint: 'attempt' }
+        : undefined,
     chargeNow: request.chargeNow,
   })
   if (!result.ok && result.reason === 'ledger_unavailable') ride.queue.putBack(namespace, account, settle, ride.waitUntil)
@@ -139,6 +149,22 @@ export async function holdCredits(
     const reserved = result.kind === 'reserved'
     // What was available before this reserve: the hold and any subscription fee it took.
     if (reserved) notifyIfLowBalance(result.keyId, result.available + result.amount + result.fee, result.available, ride.waitUntil)
+    if (result.kind === 'replayed' && idempotencyKey === null && request.attemptKey) {
+      // Our own attempt key: an earlier try of this very call was charged, and its reply lost.
+      const { reservationId, charged, calls } = result.earlier
+      return {
+        keyHash: result.account,
+        keyId: result.keyId,
+        reservationId,
+        amount: charged,
+        charges: [charged, ...Array<number>(Math.max(0, calls - 1)).fill(0)],
+        lists,
+        plan: null,
+        charged: true,
+        available: result.available,
+        rateLimit: result.rateLimit,
+      }
+    }
     return {
       keyHash: result.account,
       keyId: result.keyId,

@@ -42,8 +42,7 @@ export interface CheckEnv {
  */
 export async function payWithCredits(check: CheckEnv, headers: Headers, request: HoldRequest, usage: UsageCall): Promise<Record<string, string>> {
   const { env } = check
-  // Settled now: the hold is charged in the reserve's own transaction, one round trip.
-  const hold = await holdCredits(env.CREDITS, headers, { ...request, chargeNow: check.settleNow }, { queue: check.queue, waitUntil: check.waitUntil })
+  const hold = check.settleNow ? await chargeNow(check, headers, request) : await holdCredits(env.CREDITS, headers, request, { queue: check.queue, waitUntil: check.waitUntil })
   // The check's answer is what the caller's call was given; the origin's own status is not seen here.
   usage.upstream({ status: 200 }, null)
   const record = usage.credits(hold, NOT_SETTLED_HERE)
@@ -83,6 +82,30 @@ export async function payWithCredits(check: CheckEnv, headers: Headers, request:
     expiresAt: Date.now() + request.timeoutMs + HOLD_MARGIN_MS,
   })
   return { ...out, [RESERVATION_HEADER]: token, 'x-pay-settlement': 'deferred' }
+}
+
+/** Tries at charging a settle-now check while the account's reply is lost. */
+const CHARGE_NOW_ATTEMPTS = 3
+
+/**
+ * Hold and charge in one transaction, one round trip. The charge may be made and
+ * its reply lost, so a try that gets no answer is sent again under the same
+ * attempt key: the account then answers with the charge it made, or makes it
+ * now. Refused only when every try goes unanswered (then, as with any hold, what
+ * the account did is not known to the caller, and the call does not go through).
+ */
+async function chargeNow(check: CheckEnv, headers: Headers, request: HoldRequest) {
+  const attempt = { ...request, chargeNow: true, attemptKey: `sidecar attempt ${crypto.randomUUID()}` }
+  for (let tried = 1; ; tried++) {
+    try {
+      return await holdCredits(check.env.CREDITS, headers, attempt, { queue: check.queue, waitUntil: check.waitUntil })
+    } catch (error) {
+      if (!(error instanceof GateError) || error.code !== 'ledger_unavailable') throw error
+      // Unlike a hold, which expires uncharged, a charge may have been made: do not say it was not.
+      if (tried >= CHARGE_NOW_ATTEMPTS) throw new GateError('ledger_unavailable', 'Payments cannot be checked right now; retry shortly.', { headers: { 'retry-after': '1' } })
+      await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** (tried - 1)))
+    }
+  }
 }
 
 export type X402CheckResult = { ok: true; headers: Record<string, string> } | { ok: false; refusal: X402Refusal }

@@ -6,6 +6,7 @@ import { env } from 'cloudflare:workers'
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import type { CreditAccount } from '../../src/credits'
+import { ACCOUNT_SCHEMA } from '../../src/credits/account-sql'
 
 let counter = 0
 async function account(credits = 1_000_000) {
@@ -40,11 +41,27 @@ describe('CreditAccount', () => {
     expect(view?.ledger.filter((row) => row.kind === 'charge')).toMatchObject([{ amount: -30, balanceAfter: 70, reservationId: charged.reservationId }])
     expect(await stub.settle(charged.reservationId, 30)).toEqual({ ok: false, reason: 'already_settled' })
     // Charged in full: a retry under the same Idempotency-Key is a replay, not a second charge.
-    expect(await stub.reserve({ ...reserve(30), chargeNow: true, idempotency: { key: 'k1', fingerprint: 'f1' } })).toMatchObject({ ok: true, kind: 'replayed' })
+    expect(await stub.reserve({ ...reserve(30), chargeNow: true, idempotency: { key: 'k1', fingerprint: 'f1' } })).toMatchObject({
+      ok: true,
+      kind: 'replayed',
+      earlier: { reservationId: charged.reservationId, charged: 30, calls: 1 },
+    })
     // A refusal charges nothing, chargeNow or not.
     expect(await stub.reserve({ ...reserve(71), chargeNow: true })).toMatchObject({ ok: false, reason: 'insufficient_credits' })
     expect((await stub.view())?.account.balance).toBe(70)
     await runInDurableObject(stub, async (_instance: CreditAccount, state) => expect(await state.storage.getAlarm()).toBeNull())
+  })
+
+  it('replays an Idempotency-Key only when every call of the earlier attempt was served, whatever it was charged', async () => {
+    const stub = await account(1_000)
+    const batch = (key: string) => ({ amount: 30, items: [{ price: 10 }, { price: 20 }], holdMs: 60_000, label: 'batch', limits: [], idempotency: { key, fingerprint: 'f' } })
+    const whole = await stub.reserve(batch('whole'))
+    const part = await stub.reserve(batch('part'))
+    if (!whole.ok || whole.kind !== 'reserved' || !part.ok || part.kind !== 'reserved') throw new Error('not reserved')
+    // The whole hold charged, yet only one of the two calls served (a plan may price it so).
+    expect(await stub.settleMany([{ reservationId: whole.reservationId, amount: 30, calls: 2 }, { reservationId: part.reservationId, amount: 30, calls: 1 }])).toMatchObject([{ ok: true }, { ok: true }])
+    expect(await stub.reserve(batch('whole'))).toMatchObject({ ok: true, kind: 'replayed', earlier: { reservationId: whole.reservationId, charged: 30, calls: 2 } })
+    expect(await stub.reserve(batch('part'))).toMatchObject({ ok: false, reason: 'idempotency_mismatch' })
   })
 
   it('settles a reservation once, and never for more than was held', async () => {
@@ -127,6 +144,34 @@ const FIRST_RELEASE_SCHEMA = [
   `CREATE TABLE idempotency (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, reservation_id INTEGER NOT NULL, created_at INTEGER NOT NULL)`,
   `CREATE TABLE rate_windows (bucket TEXT PRIMARY KEY, window_start INTEGER NOT NULL, count INTEGER NOT NULL)`,
 ]
+
+describe('an account whose holds did not record how many calls were served', () => {
+  it('gains the column, and judges those holds by what they were charged', async () => {
+    const stub = env.CREDITS.getByName(`pre-served-${crypto.randomUUID()}`)
+    const now = Date.now()
+    await runInDurableObject(stub, (_instance: CreditAccount, state) => {
+      const sql = state.storage.sql
+      const before = ACCOUNT_SCHEMA.replace(/^\s*served\s+INTEGER,\n/m, '')
+      expect(before).not.toContain('served')
+      sql.exec(before)
+      sql.exec(`INSERT INTO account (singleton, id, name, status, balance, held, created_at, updated_at, spent) VALUES (1, 'key_old', 'old', 'active', 970, 0, ?, ?, 30)`, now, now)
+      sql.exec(`INSERT INTO ledger (at, kind, amount, balance_after, reservation_id, label) VALUES (?, 'grant', 1000, 1000, NULL, 'initial'), (?, 'charge', -30, 970, 1, 'b'), (?, 'charge', -10, 960, 2, 'b')`, now, now, now)
+      sql.exec(`UPDATE account SET balance = 960, spent = 40`)
+      sql.exec(`INSERT INTO reservations (id, amount, charged, calls, tracked, state, label, created_at, expires_at, settled_at) VALUES (1, 30, 30, 2, 1, 'committed', 'b', ?, ?, ?), (2, 30, 10, 2, 1, 'committed', 'b', ?, ?, ?)`, now, now + 60_000, now, now, now + 60_000, now)
+      sql.exec(`INSERT INTO idempotency (key, fingerprint, reservation_id, created_at) VALUES ('full', 'f', 1, ?), ('short', 'f', 2, ?)`, now, now)
+    })
+    const again = (key: string) => stub.reserve({ amount: 30, holdMs: 60_000, label: 'b', limits: [], idempotency: { key, fingerprint: 'f' } })
+    expect(await again('full')).toMatchObject({ ok: true, kind: 'replayed', earlier: { reservationId: '1', charged: 30, calls: 2 } })
+    expect(await again('short')).toMatchObject({ ok: false, reason: 'idempotency_mismatch' })
+    const columns = await runInDurableObject(stub, (_instance: CreditAccount, state) =>
+      state.storage.sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info('reservations')`).toArray().map((c) => c.name)
+    )
+    expect(columns).toContain('served')
+    const fresh = await again('new')
+    expect(fresh).toMatchObject({ ok: true, kind: 'reserved' })
+    expect((await stub.view())?.account).toMatchObject({ balance: 960, held: 30 })
+  })
+})
 
 describe('an account made by the first release', () => {
   it('is upgraded in place: balance, open hold and ledger kept, and plans work on it', async () => {

@@ -8,6 +8,9 @@
 import { env } from 'cloudflare:workers'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { createGate } from '../../src/app'
+import { accountNameOf, accountStub, hashApiKey } from '../../src/credits'
+import { holdCredits } from '../../src/gate/credits-payment'
+import { SettlementQueue } from '../../src/gate/settlement-queue'
 import { openReservation, sealReservation, type Reservation } from '../../src/sidecar/reservation-token'
 import { TEST_SIDECAR_TOKEN } from '../constants'
 import { charges, createKey, gate, keyState, newTag, originRequests, putRouteTable } from '../helpers'
@@ -252,6 +255,33 @@ describe('HTTP routes', () => {
     const state = await keyState(id)
     expect(state).toMatchObject({ held: '0', balance: '0.98' })
     expect(charges(state)).toEqual(['-0.02'])
+  })
+
+  it('a settle-now charge whose reply was lost is found by the next try of the same check, not made again', async () => {
+    const { id, key } = await createKey('1')
+    const keyHash = await hashApiKey(key)
+    const attemptKey = `sidecar attempt ${crypto.randomUUID()}`
+    const request = { amount: 20_000, label: 'GET /api/users', limits: [], timeoutMs: 1_000, fingerprint: async () => 'unused', describe: {}, chargeNow: true, attemptKey }
+    // The first try reached the account and charged; its reply is what was lost.
+    const first = await accountStub(env.CREDITS, accountNameOf(keyHash)).reserve({
+      amount: 20_000,
+      holdMs: 60_000,
+      label: request.label,
+      limits: [],
+      chargeNow: true,
+      credential: keyHash,
+      idempotency: { key: attemptKey, fingerprint: 'attempt' },
+    })
+    expect(first).toMatchObject({ ok: true, kind: 'reserved', charged: true })
+    const ride = { queue: new SettlementQueue(0), waitUntil: () => undefined }
+    const retried = await holdCredits(env.CREDITS, new Headers({ 'x-api-key': key }), request, ride)
+    expect(retried).toMatchObject({ charged: true, amount: 20_000, reservationId: (first as { reservationId: string }).reservationId })
+    expect(charges(await keyState(id))).toEqual(['-0.02'])
+    // With the client's own Idempotency-Key, that key is used, and a retry of a charged call is the client's replay, at no charge.
+    const withClientKey = new Headers({ 'x-api-key': key, 'idempotency-key': 'client-1' })
+    expect(await holdCredits(env.CREDITS, withClientKey, { ...request, fingerprint: async () => 'body' }, ride)).toMatchObject({ charged: true })
+    expect(await holdCredits(env.CREDITS, withClientKey, { ...request, fingerprint: async () => 'body' }, ride)).toMatchObject({ charged: false, reservationId: null, amount: 0 })
+    expect(charges(await keyState(id))).toEqual(['-0.02', '-0.02'])
   })
 
   it('takes the original path from the check URL as Envoy sends it, and the method from the request', async () => {
