@@ -44,6 +44,20 @@ export function judgeIdempotency(sql: SqlStorage, key: string, fingerprint: stri
   return { kind: 'charged', earlier: { reservationId: previous.reservation_id, charged: hold.charged ?? 0, calls: hold.calls } }
 }
 
+/** Where a caller's own attempt id is remembered (beside clients' keys): a space, which no client key holds. */
+export function attemptRecordKey(attempt: string): string {
+  return `attempt ${attempt}`
+}
+
+/** The charge already made for a caller's own attempt, if a try of it was committed. */
+export function chargedAttempt(sql: SqlStorage, attempt: string): EarlierCharge | null {
+  const verdict = judgeIdempotency(sql, attemptRecordKey(attempt), ATTEMPT_FINGERPRINT)
+  return verdict.kind === 'charged' ? verdict.earlier : null
+}
+
+/** Attempts are one call by construction: nothing to compare. */
+export const ATTEMPT_FINGERPRINT = 'attempt'
+
 /** Point the key at the reservation now paying for its request. */
 export function rememberIdempotency(sql: SqlStorage, key: string, fingerprint: string, reservationId: number, now: number): void {
   sql.exec(

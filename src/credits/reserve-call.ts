@@ -8,7 +8,7 @@
  */
 import { effectiveStatus, type AccountRow } from './account-sql'
 import { addToCounters, readsUsage, feeTaken, readCounter, recordFee, type AccountSettings } from './account-settings'
-import { judgeIdempotency, rememberIdempotency } from './idempotency'
+import { ATTEMPT_FINGERPRINT, attemptRecordKey, chargedAttempt, judgeIdempotency, rememberIdempotency } from './idempotency'
 import { periodKey } from './periods'
 import { priceUnderPlan } from './plan-pricing'
 import { brokenQuota, overLifetimeLimit, refusedTool } from './policy-check'
@@ -56,6 +56,13 @@ export function reserveCall(
 ): { outcome: ReserveOutcome; row: AccountRow } {
   const { sql, settings } = state
   const refuse = (outcome: ReserveOutcome) => ({ outcome, row })
+  // A try of a call already charged (its reply was lost): answered with that charge, before
+  // anything that may have changed since (the key's expiry, say) could refuse a paid call.
+  const paid = request.attempt !== undefined ? chargedAttempt(sql, request.attempt) : null
+  if (paid) {
+    const earlier = { reservationId: String(paid.reservationId), charged: paid.charged, calls: paid.calls }
+    return refuse({ ok: true, kind: 'replayed', available: row.balance - row.held, earlier, own: true })
+  }
   const status = effectiveStatus(row, now)
   if (status !== 'active') return refuse({ ok: false, reason: `key_${status}` })
   const available = row.balance - row.held
@@ -66,7 +73,7 @@ export function reserveCall(
     if (verdict.kind === 'in-progress') return refuse({ ok: false, reason: 'idempotency_in_progress', available })
     if (verdict.kind === 'charged') {
       const { reservationId, charged, calls } = verdict.earlier
-      return refuse({ ok: true, kind: 'replayed', available, earlier: { reservationId: String(reservationId), charged, calls } })
+      return refuse({ ok: true, kind: 'replayed', available, earlier: { reservationId: String(reservationId), charged, calls }, own: false })
     }
   }
   const own = keyLimit(row)
@@ -107,6 +114,7 @@ export function reserveCall(
   state.holds.set(id, hold)
   addToCounters(sql, now, items.length, amount)
   if (idempotency) rememberIdempotency(sql, idempotency.key, idempotency.fingerprint, id, now)
+  if (request.attempt !== undefined) rememberIdempotency(sql, attemptRecordKey(request.attempt), ATTEMPT_FINGERPRINT, id, now)
   const rateLimit = limits.length > 0 ? countLimits(sql, limits, now) : undefined
   next = { ...next, held: next.held + amount }
   return {

@@ -181,6 +181,12 @@ export interface ReserveRequest {
    * no settlement (a proxy's check with no follow-up), one round trip, not two.
    */
   chargeNow?: boolean
+  /**
+   * The caller's own id for this call, the same on each try (never a client's
+   * Idempotency-Key, which may stand beside it). Remembered with the hold, so a
+   * try after a lost reply is answered with the charge already made for the call.
+   */
+  attempt?: string
 }
 
 export type ReserveDenial =
@@ -217,7 +223,8 @@ export type ReserveResult =
       rateLimit?: RateLimitState
     }
   /**
-   * A retry of a call already charged under the same Idempotency-Key: no new
+   * A retry of a call already charged under the same Idempotency-Key, or the same
+   * `attempt` (`own`: then this very call, whose earlier reply was lost): no new
    * charge. `earlier` is the reservation that paid for it.
    */
   | {
@@ -226,6 +233,7 @@ export type ReserveResult =
       keyId: string
       available: number
       earlier: { reservationId: string; charged: number; calls: number }
+      own: boolean
       rateLimit?: RateLimitState
     }
   | {

@@ -63,11 +63,11 @@ export interface HoldRequest {
   /** Charge at once, in the reserve's own transaction (nothing will settle it later). */
   chargeNow?: boolean
   /**
-   * An idempotency key of the caller's own, used when the client sent none, so
-   * that a retry of this same call after a lost reply finds its charge instead of
-   * charging again (with `chargeNow`). It holds a space, which a client's key cannot.
+   * This call's own id, the same on each try: with `chargeNow`, a try after a
+   * lost reply is answered with the charge already made, not charged again.
+   * Kept apart from the client's Idempotency-Key, which may stand beside it.
    */
-  attemptKey?: string
+  attempt?: string
 }
 
 /** The fingerprint of a request: SHA-256 of its method, path, query and body. */
@@ -136,11 +136,8 @@ export async function holdCredits(
     holdMs: request.timeoutMs + HOLD_MARGIN_MS,
     label: request.label,
     limits: request.limits,
-    idempotency: idempotencyKey
-      ? { key: idempotencyKey, fingerprint: await request.fingerprint() }
-      : request.attemptKey
-        ? { key: request.attemptKey, fingerprint: 'attempt' }
-        : undefined,
+    idempotency: idempotencyKey ? { key: idempotencyKey, fingerprint: await request.fingerprint() } : undefined,
+    attempt: request.attempt,
     chargeNow: request.chargeNow,
   })
   if (!result.ok && result.reason === 'ledger_unavailable') ride.queue.putBack(namespace, account, settle, ride.waitUntil)
@@ -149,8 +146,8 @@ export async function holdCredits(
     const reserved = result.kind === 'reserved'
     // What was available before this reserve: the hold and any subscription fee it took.
     if (reserved) notifyIfLowBalance(result.keyId, result.available + result.amount + result.fee, result.available, ride.waitUntil)
-    if (result.kind === 'replayed' && idempotencyKey === null && request.attemptKey) {
-      // Our own attempt key: an earlier try of this very call was charged, and its reply lost.
+    if (result.kind === 'replayed' && result.own) {
+      // An earlier try of this very call was charged, and its reply lost: that charge is this call's.
       const { reservationId, charged, calls } = result.earlier
       return {
         keyHash: result.account,

@@ -65,7 +65,7 @@ export async function payWithCredits(check: CheckEnv, headers: Headers, request:
     if (!charged) {
       // Not charged (or not known to be): the call does not go through; the hold expires.
       record.failed()
-      throw new GateError('ledger_unavailable', 'Payments cannot be checked right now; nothing was charged.', { headers: { 'retry-after': '1' } })
+      throw new GateError('ledger_unavailable', 'Payments cannot be checked right now; retry shortly.', { headers: { 'retry-after': '1' } })
     }
     record.served()
     const available = result?.ok ? result.available : hold.available
@@ -89,13 +89,13 @@ const CHARGE_NOW_ATTEMPTS = 3
 
 /**
  * Hold and charge in one transaction, one round trip. The charge may be made and
- * its reply lost, so a try that gets no answer is sent again under the same
- * attempt key: the account then answers with the charge it made, or makes it
+ * its reply lost, so a try that gets no answer is sent again with the same
+ * attempt id: the account then answers with the charge it made, or makes it
  * now. Refused only when every try goes unanswered (then, as with any hold, what
  * the account did is not known to the caller, and the call does not go through).
  */
 async function chargeNow(check: CheckEnv, headers: Headers, request: HoldRequest) {
-  const attempt = { ...request, chargeNow: true, attemptKey: `sidecar attempt ${crypto.randomUUID()}` }
+  const attempt = { ...request, chargeNow: true, attempt: crypto.randomUUID() }
   for (let tried = 1; ; tried++) {
     try {
       return await holdCredits(check.env.CREDITS, headers, attempt, { queue: check.queue, waitUntil: check.waitUntil })

@@ -8,12 +8,13 @@
 import { env } from 'cloudflare:workers'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { createGate } from '../../src/app'
-import { accountNameOf, accountStub, hashApiKey } from '../../src/credits'
-import { holdCredits } from '../../src/gate/credits-payment'
+import type { ReserveRequest } from '../../src/credits'
+import { payWithCredits } from '../../src/sidecar/payments'
+import { UsageCall, type UsageEvent } from '../../src/usage'
 import { SettlementQueue } from '../../src/gate/settlement-queue'
 import { openReservation, sealReservation, type Reservation } from '../../src/sidecar/reservation-token'
 import { TEST_SIDECAR_TOKEN } from '../constants'
-import { charges, createKey, gate, keyState, newTag, originRequests, putRouteTable } from '../helpers'
+import { admin, charges, createKey, gate, keyState, newTag, originRequests, putRouteTable } from '../helpers'
 import { awaitEvents } from '../usage-helpers'
 import { check, settle } from '../sidecar-helpers'
 
@@ -257,31 +258,82 @@ describe('HTTP routes', () => {
     expect(charges(state)).toEqual(['-0.02'])
   })
 
-  it('a settle-now charge whose reply was lost is found by the next try of the same check, not made again', async () => {
-    const { id, key } = await createKey('1')
-    const keyHash = await hashApiKey(key)
-    const attemptKey = `sidecar attempt ${crypto.randomUUID()}`
-    const request = { amount: 20_000, label: 'GET /api/users', limits: [], timeoutMs: 1_000, fingerprint: async () => 'unused', describe: {}, chargeNow: true, attemptKey }
-    // The first try reached the account and charged; its reply is what was lost.
-    const first = await accountStub(env.CREDITS, accountNameOf(keyHash)).reserve({
-      amount: 20_000,
-      holdMs: 60_000,
-      label: request.label,
-      limits: [],
-      chargeNow: true,
-      credential: keyHash,
-      idempotency: { key: attemptKey, fingerprint: 'attempt' },
+  describe('a settle-now charge whose reply is lost', () => {
+    /**
+     * The account namespace as the check sees it, with the reply to the first
+     * `lost` reserves lost after the account committed them (the fault a
+     * connection reset or an object restart makes), and every reserve counted.
+     */
+    function losingReplies(lost: number, afterLoss: () => Promise<unknown> = async () => undefined) {
+      let reserves = 0
+      const credits = {
+        getByName: (name: string) => {
+          const stub = env.CREDITS.getByName(name)
+          return new Proxy(stub, {
+            get: (target, property) =>
+              property === 'reserve'
+                ? async (request: ReserveRequest) => {
+                    const answer = await target.reserve(request)
+                    if (++reserves <= lost) {
+                      await afterLoss()
+                      throw new Error('Network connection lost.')
+                    }
+                    return answer
+                  }
+                : Reflect.get(target, property),
+          })
+        },
+      } as unknown as typeof env.CREDITS
+      return { env: { ...env, CREDITS: credits }, reserves: () => reserves }
+    }
+
+    const usageOf = (events: UsageEvent[]) =>
+      new UsageCall((event) => events.push(event), { at: Date.now(), route: '/api/*', method: 'GET', mcp: false, listPrice: 20_000 })
+    const holdRequest = (fingerprint = 'body') => ({ amount: 20_000, label: 'GET /api/users', limits: [], timeoutMs: 1_000, fingerprint: async () => fingerprint, describe: {} })
+    const checkEnv = (faulty: ReturnType<typeof losingReplies>) => ({ env: faulty.env, secret: TEST_SIDECAR_TOKEN, settleNow: true, queue: new SettlementQueue(0), waitUntil: () => undefined })
+
+    it('is found by the check\'s next try and let through, charged once, with its usage event', async () => {
+      const { id, key } = await createKey('1')
+      const faulty = losingReplies(1)
+      const events: UsageEvent[] = []
+      const headers = await payWithCredits(checkEnv(faulty), new Headers({ 'x-api-key': key }), holdRequest(), usageOf(events))
+      expect(headers).toMatchObject({ 'x-pay-settlement': 'charged', 'x-credits-remaining': '0.98' })
+      expect(faulty.reserves()).toBe(2)
+      expect(charges(await keyState(id))).toEqual(['-0.02'])
+      expect(events).toMatchObject([{ outcome: 'charged', amount: 20_000, reason: null }])
     })
-    expect(first).toMatchObject({ ok: true, kind: 'reserved', charged: true })
-    const ride = { queue: new SettlementQueue(0), waitUntil: () => undefined }
-    const retried = await holdCredits(env.CREDITS, new Headers({ 'x-api-key': key }), request, ride)
-    expect(retried).toMatchObject({ charged: true, amount: 20_000, reservationId: (first as { reservationId: string }).reservationId })
-    expect(charges(await keyState(id))).toEqual(['-0.02'])
-    // With the client's own Idempotency-Key, that key is used, and a retry of a charged call is the client's replay, at no charge.
-    const withClientKey = new Headers({ 'x-api-key': key, 'idempotency-key': 'client-1' })
-    expect(await holdCredits(env.CREDITS, withClientKey, { ...request, fingerprint: async () => 'body' }, ride)).toMatchObject({ charged: true })
-    expect(await holdCredits(env.CREDITS, withClientKey, { ...request, fingerprint: async () => 'body' }, ride)).toMatchObject({ charged: false, reservationId: null, amount: 0 })
-    expect(charges(await keyState(id))).toEqual(['-0.02', '-0.02'])
+
+    it('is found even beside the client\'s own Idempotency-Key, whose later retry is then a replay at no charge', async () => {
+      const { id, key } = await createKey('1')
+      const withClientKey = new Headers({ 'x-api-key': key, 'idempotency-key': 'client-1' })
+      const events: UsageEvent[] = []
+      expect(await payWithCredits(checkEnv(losingReplies(1)), withClientKey, holdRequest(), usageOf(events))).toMatchObject({ 'x-pay-settlement': 'charged' })
+      expect(await payWithCredits(checkEnv(losingReplies(0)), withClientKey, holdRequest(), usageOf(events))).toMatchObject({ 'x-pay-settlement': 'replayed' })
+      expect(charges(await keyState(id))).toEqual(['-0.02'])
+      expect(events).toMatchObject([{ outcome: 'charged', amount: 20_000 }, { outcome: 'charged', amount: 0, reason: 'idempotent_replay' }])
+    })
+
+    it('is answered with its charge even if the key was suspended in between', async () => {
+      const { id, key } = await createKey('1')
+      const faulty = losingReplies(1, () => admin(`/keys/${id}/suspend`, { method: 'POST' }))
+      const headers = await payWithCredits(checkEnv(faulty), new Headers({ 'x-api-key': key }), holdRequest(), usageOf([]))
+      expect(headers).toMatchObject({ 'x-pay-settlement': 'charged' })
+      const state = await keyState(id)
+      expect(state.status).toBe('suspended')
+      expect(charges(state)).toEqual(['-0.02'])
+    })
+
+    it('is refused only when every try goes unanswered, without saying nothing was charged', async () => {
+      const { id, key } = await createKey('1')
+      const faulty = losingReplies(3)
+      await expect(payWithCredits(checkEnv(faulty), new Headers({ 'x-api-key': key }), holdRequest(), usageOf([]))).rejects.toMatchObject({
+        code: 'ledger_unavailable',
+        message: 'Payments cannot be checked right now; retry shortly.',
+      })
+      expect(faulty.reserves()).toBe(3)
+      // Three tries, one call: the first charged it, the two after were answered with that charge.
+      expect(charges(await keyState(id))).toEqual(['-0.02'])
+    })
   })
 
   it('takes the original path from the check URL as Envoy sends it, and the method from the request', async () => {
