@@ -12,6 +12,7 @@ import { describe, it, vi } from 'vitest'
 import { createGate } from '../../src/app'
 import { hashApiKey } from '../../src/credits'
 import { createKey, gate, GATE, mcpHeaders, originRequests, putRoutes } from '../helpers'
+import { check } from '../sidecar-helpers'
 import { bounded, checkLedger, faultRequests, sleep, Tally } from './harness'
 
 const TIMEOUT_MS = 300
@@ -159,6 +160,38 @@ describe('account objects aborted mid-run', () => {
       }
     } finally {
       vi.useRealTimers()
+    }
+    tally.assertClean()
+  })
+
+  it('sidecar checks that charge at once, in flight when every object is aborted: each charge is a call let through, once, with its usage event', async ({ task }) => {
+    const tally = new Tally(task)
+    await putRoutes(ROUTES())
+    const keys = await Promise.all([0, 1].map(() => createKey('5')))
+    const counted = keys.map(() => ({ allowed: 0, unavailable: 0 }))
+    const plan = Array.from({ length: 300 }, (_, i) => i)
+    const aborts: Promise<void>[] = []
+    await bounded(plan, 32, async (i) => {
+      if (i === 120) {
+        aborts.push(abortAllDurableObjects())
+        tally.fault()
+      }
+      const k = i % 2
+      // A check whose charge was made but whose reply was lost with the object tries again with the
+      // same attempt id, and is answered with that charge: let through, not refused while charged.
+      const response = await check('GET', `/api/item/${i}`, { 'x-api-key': (keys[k] as { key: string }).key, 'x-pay-settle': 'now' })
+      const text = await response.text()
+      tally.call()
+      const count = counted[k] as { allowed: number; unavailable: number }
+      if (response.status === 200 && response.headers.get('x-pay-settlement') === 'charged') count.allowed++
+      else if (response.status === 503 && text.includes('ledger_unavailable')) count.unavailable++
+      else tally.check(false, `check ${i}: unexpected ${response.status} ${text.slice(0, 100)}`)
+    })
+    await Promise.all(aborts)
+    for (const [k, key] of keys.entries()) {
+      const count = counted[k] as { allowed: number }
+      // Charged at once: no hold is ever left open, and the charges are exactly the calls let through.
+      await checkLedger(tally, { ...key, name: `settle-now aborted-${k}` }, { charges: count.allowed, charged: count.allowed * 2_000 })
     }
     tally.assertClean()
   })
