@@ -99,8 +99,9 @@ ${POLICY_SCHEMA}`
 /**
  * Bring an account made by an earlier version up to this schema: new tables, the
  * lifetime `spent` column, and holds that may be 0 (a plan's free call) and know
- * how many calls they pay for and how many of those were served. Every step checks what is there, so an upgrade cut
- * short is finished the next time. The caller runs it inside a transaction.
+ * how many calls they pay for and how many of those were served. Every step
+ * checks what is there, so an upgrade cut short is finished the next time. The
+ * caller runs it inside a transaction.
  */
 export function upgradeAccountSchema(sql: SqlStorage): void {
   const ddl = new Map(sql.exec<{ name: string; sql: string }>(`SELECT name, sql FROM sqlite_master WHERE type = 'table'`).toArray().map((t) => [t.name, t.sql]))

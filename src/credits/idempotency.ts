@@ -9,7 +9,7 @@
 export type IdempotencyVerdict =
   | { kind: 'new' } // never seen, or the earlier attempt was not charged
   | { kind: 'mismatch' } // the key was used for a different request
-  | { kind: 'partly-served' } // the earlier attempt was a batch charged for only some of its calls
+  | { kind: 'partly-served' } // the earlier attempt was a batch of which only some calls were served
   | { kind: 'in-progress' } // the earlier attempt is still in flight
   | { kind: 'charged'; earlier: EarlierCharge } // the earlier attempt was charged: serve without charging again
 
@@ -44,6 +44,9 @@ export function judgeIdempotency(sql: SqlStorage, key: string, fingerprint: stri
   return { kind: 'charged', earlier: { reservationId: previous.reservation_id, charged: hold.charged ?? 0, calls: hold.calls } }
 }
 
+/** Attempts are one call by construction: nothing to compare. */
+export const ATTEMPT_FINGERPRINT = 'attempt'
+
 /** Where a caller's own attempt id is remembered (beside clients' keys): a space, which no client key holds. */
 export function attemptRecordKey(attempt: string): string {
   return `attempt ${attempt}`
@@ -54,9 +57,6 @@ export function chargedAttempt(sql: SqlStorage, attempt: string): EarlierCharge 
   const verdict = judgeIdempotency(sql, attemptRecordKey(attempt), ATTEMPT_FINGERPRINT)
   return verdict.kind === 'charged' ? verdict.earlier : null
 }
-
-/** Attempts are one call by construction: nothing to compare. */
-export const ATTEMPT_FINGERPRINT = 'attempt'
 
 /** Point the key at the reservation now paying for its request. */
 export function rememberIdempotency(sql: SqlStorage, key: string, fingerprint: string, reservationId: number, now: number): void {

@@ -154,6 +154,7 @@ export async function holdCredits(
         keyId: result.keyId,
         reservationId,
         amount: charged,
+        // The account keeps the charge, not its split by item: all of it on the first.
         charges: [charged, ...Array<number>(Math.max(0, calls - 1)).fill(0)],
         lists,
         plan: null,
