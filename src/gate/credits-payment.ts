@@ -44,6 +44,8 @@ export interface CreditHold {
   plan: PlanPosition | null
   /** Charged in full already (`chargeNow`): nothing is left to settle. */
   charged: boolean
+  /** A subscription fee this hold took (the period's first call), else 0. */
+  fee: number
   available: number
   rateLimit?: RateLimitState
 }
@@ -159,6 +161,7 @@ export async function holdCredits(
         lists,
         plan: null,
         charged: true,
+        fee: 0,
         available: result.available,
         rateLimit: result.rateLimit,
       }
@@ -172,6 +175,7 @@ export async function holdCredits(
       lists,
       plan: reserved ? result.plan : null,
       charged: reserved && result.charged,
+      fee: reserved ? result.fee : 0,
       available: result.available,
       rateLimit: result.rateLimit,
     }

@@ -3,15 +3,17 @@
  * One usage event per paid call the gate charged, refunded or denied: who (key id
  * or x402 payer), what (route, method, tool), how (rail), what it cost (integer
  * micro-dollars), and how it ended. Free calls are not events. An MCP batch is one
- * event (one hold, one charge), with method "batch".
+ * event (one hold, one charge), with method "batch". A subscription plan's fee,
+ * taken from a key's credits by the period's first call, is an event of its own
+ * (outcome `fee`, the call's route and tool): revenue, not a call.
  * Imports nothing from the rest of the gate.
  */
 
 export type UsageRail = 'credits' | 'x402'
-export type UsageOutcome = 'charged' | 'refunded' | 'denied'
+export type UsageOutcome = 'charged' | 'refunded' | 'denied' | 'fee'
 
 export const USAGE_RAILS: readonly UsageRail[] = ['credits', 'x402']
-export const USAGE_OUTCOMES: readonly UsageOutcome[] = ['charged', 'refunded', 'denied']
+export const USAGE_OUTCOMES: readonly UsageOutcome[] = ['charged', 'refunded', 'denied', 'fee']
 
 export interface UsageEvent {
   /** Unique per event (a UUID): the primary key, so a retried write never doubles it. */
@@ -29,7 +31,7 @@ export interface UsageEvent {
   method: string
   /** The MCP tool called, if any. */
   tool: string | null
-  /** Micro-dollars actually charged: 0 when refunded or denied (and for x402 free passes and dev mode). */
+  /** Micro-dollars actually charged: 0 when refunded or denied (and for x402 free passes and dev mode); a fee's amount. */
   amount: number
   /** What the call was priced at, in micro-dollars. */
   listPrice: number

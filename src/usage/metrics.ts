@@ -73,7 +73,7 @@ export async function metricsText(db: D1Database | undefined): Promise<string> {
   const { byRail, denials, latency } = await totals(db)
 
   out.family('paygate_calls_total', 'counter', 'Paid calls by rail and outcome (charged, refunded, denied).')
-  for (const row of byRail) out.sample('paygate_calls_total', row.calls, { rail: row.rail, outcome: row.outcome })
+  for (const row of byRail) if (row.outcome !== 'fee') out.sample('paygate_calls_total', row.calls, { rail: row.rail, outcome: row.outcome })
 
   out.family('paygate_denials_total', 'counter', 'Denied calls by rail and reason.')
   for (const row of denials) out.sample('paygate_denials_total', row.calls, { rail: row.rail, reason: row.reason ?? 'unknown' })
@@ -83,6 +83,9 @@ export async function metricsText(db: D1Database | undefined): Promise<string> {
     const charged = byRail.filter((row) => row.rail === rail && row.outcome === 'charged').reduce((sum, row) => sum + row.amount, 0)
     out.sample('paygate_charged_micros_total', charged, { rail })
   }
+
+  out.family('paygate_plan_fees_micros_total', 'counter', 'Subscription plan fees taken from keys\' credits, in micro-dollars.')
+  out.sample('paygate_plan_fees_micros_total', byRail.filter((row) => row.outcome === 'fee').reduce((sum, row) => sum + row.amount, 0))
 
   const refunded = (rail: UsageRail) => byRail.filter((row) => row.rail === rail && row.outcome === 'refunded')
   out.family('paygate_refunds_total', 'counter', 'Calls held or paid and then not charged (the origin failed or the answer was not delivered), by rail.')

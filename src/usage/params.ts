@@ -38,7 +38,7 @@ const EventsQuery = z.object({
   ...Range,
   limit: Limit(100, 10_000),
   keyId: z.string().regex(/^key_[a-z2-7]{20}$/, { error: 'expected a key id such as "key_…"' }).optional(),
-  outcome: z.enum(USAGE_OUTCOMES as ['charged', 'refunded', 'denied']).optional(),
+  outcome: z.enum(USAGE_OUTCOMES as ['charged', 'refunded', 'denied', 'fee']).optional(),
   format: z.enum(['json', 'csv']).default('json'),
 })
 

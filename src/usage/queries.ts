@@ -20,7 +20,9 @@ const GROUP_COLUMN: Record<Grouping, string> = {
 
 const PERIOD_FORMAT: Record<Interval, string> = { day: '%Y-%m-%d', month: '%Y-%m' }
 
-const CHARGED = `COALESCE(SUM(CASE WHEN outcome = 'charged' THEN amount ELSE 0 END), 0)`
+/** What was earned: calls charged, and plan fees (which are not calls). */
+const CHARGED = `COALESCE(SUM(CASE WHEN outcome IN ('charged', 'fee') THEN amount ELSE 0 END), 0)`
+const CALLS = `COALESCE(SUM(outcome != 'fee'), 0)`
 
 /** The most groups one answer lists. */
 const MAX_GROUPS = 1_000
@@ -29,7 +31,7 @@ export interface UsageRow {
   /** The day (YYYY-MM-DD, UTC), tool, rail, key id, route or outcome; null for calls without one (no tool, no key). */
   group: string | null
   calls: number
-  /** Micro-dollars charged. */
+  /** Micro-dollars charged (plan fees included). */
   charged: number
   /** Calls refunded (held or paid, then not charged). */
   refunded: number
@@ -39,7 +41,7 @@ export interface UsageRow {
 
 export async function usageBy(db: D1Database, groupBy: Grouping, range: TimeRange): Promise<UsageRow[]> {
   const order = groupBy === 'day' ? 'grp ASC' : 'charged DESC, calls DESC, grp ASC'
-  const sql = `SELECT ${GROUP_COLUMN[groupBy]} AS grp, COUNT(*) AS calls, ${CHARGED} AS charged,
+  const sql = `SELECT ${GROUP_COLUMN[groupBy]} AS grp, ${CALLS} AS calls, ${CHARGED} AS charged,
       SUM(outcome = 'refunded') AS refunded, SUM(outcome = 'denied') AS denied
     FROM usage_events WHERE at >= ? AND at < ? GROUP BY grp ORDER BY ${order} LIMIT ${MAX_GROUPS}`
   const rows = await withUsageTable(db, () =>
@@ -56,7 +58,7 @@ export interface TopRow {
 
 /** The keys that were charged most (then called most) in the range. */
 export async function topKeys(db: D1Database, range: TimeRange, limit: number): Promise<TopRow[]> {
-  const sql = `SELECT key_id, COUNT(*) AS calls, ${CHARGED} AS charged FROM usage_events
+  const sql = `SELECT key_id, ${CALLS} AS calls, ${CHARGED} AS charged FROM usage_events
     WHERE at >= ? AND at < ? AND key_id IS NOT NULL GROUP BY key_id ORDER BY charged DESC, calls DESC, key_id ASC LIMIT ?`
   const rows = await withUsageTable(db, () => db.prepare(sql).bind(range.from, range.to, limit).all<{ key_id: string; calls: number; charged: number }>())
   return rows.results.map((row) => ({ keyId: row.key_id, calls: row.calls, charged: row.charged }))
@@ -84,10 +86,10 @@ export function periodsOf(range: TimeRange, interval: Interval): string[] {
   return periods
 }
 
-/** Revenue (micro-dollars charged) per period and rail, every period of the range listed. */
+/** Revenue (micro-dollars charged for calls, and plan fees) per period and rail, every period of the range listed. */
 export async function revenueSeries(db: D1Database, range: TimeRange, interval: Interval): Promise<RevenuePeriod[]> {
   const sql = `SELECT strftime('${PERIOD_FORMAT[interval]}', at / 1000, 'unixepoch') AS period, rail, SUM(amount) AS amount
-    FROM usage_events WHERE at >= ? AND at < ? AND outcome = 'charged' GROUP BY period, rail`
+    FROM usage_events WHERE at >= ? AND at < ? AND outcome IN ('charged', 'fee') GROUP BY period, rail`
   const rows = await withUsageTable(db, () => db.prepare(sql).bind(range.from, range.to).all<{ period: string; rail: UsageRail; amount: number }>())
   const byPeriod = new Map(periodsOf(range, interval).map((period) => [period, { period, credits: 0, x402: 0, total: 0 }]))
   for (const row of rows.results) {

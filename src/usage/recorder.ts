@@ -99,8 +99,14 @@ export class UsageCall {
    * A credits hold was taken: returns a settler that records the outcome as the
    * hold is settled (charged when `amount` > 0, refunded when 0).
    */
-  credits(hold: { keyId: string; reservationId: string | null; amount: number; charges: number[] }, settlement: Settles): Settles {
+  credits(hold: { keyId: string; reservationId: string | null; amount: number; charges: number[]; fee?: number }, settlement: Settles): Settles {
     this.holding = true
+    // A subscription fee this hold took is revenue whatever becomes of the call: its own event, now.
+    if (hold.fee && hold.fee > 0 && this.listPrice !== undefined && this.sink) {
+      this.sink(
+        this.event({ rail: 'credits', keyId: hold.keyId, amount: hold.fee, outcome: 'fee', reason: 'plan_fee', status: 200, reservationId: hold.reservationId }, hold.fee)
+      )
+    }
     // Served calls are charged events, even at 0 (a plan's free call, an idempotent replay): each has its ledger row.
     const record = (amount: number, calls: number) => {
       this.holding = false
@@ -203,15 +209,16 @@ export class UsageCall {
     return 'not_served'
   }
 
-  private finish(
-    fields: Pick<UsageEvent, 'rail' | 'amount' | 'outcome' | 'reason' | 'status'> &
-      Partial<Pick<UsageEvent, 'keyId' | 'payer' | 'reservationId' | 'payment'>>
-  ): void {
+  private finish(fields: EventFields): void {
     if (this.done || this.listPrice === undefined || this.listPrice === 0) return
     this.done = true
     if (!this.sink) return
+    this.sink(this.event(fields, this.listPrice))
+  }
+
+  private event(fields: EventFields, listPrice: number): UsageEvent {
     const rail: UsageRail = fields.rail
-    this.sink({
+    return {
       id: crypto.randomUUID(),
       at: this.init.at,
       keyId: fields.keyId ?? null,
@@ -221,13 +228,16 @@ export class UsageCall {
       method: this.method,
       tool: this.tool,
       amount: fields.amount,
-      listPrice: this.listPrice,
+      listPrice,
       outcome: fields.outcome,
       reason: fields.reason,
       status: fields.status,
-      latencyMs: this.latencyMs,
+      latencyMs: fields.outcome === 'fee' ? null : this.latencyMs,
       reservationId: fields.reservationId ?? null,
       payment: fields.payment ?? null,
-    })
+    }
   }
 }
+
+type EventFields = Pick<UsageEvent, 'rail' | 'amount' | 'outcome' | 'reason' | 'status'> &
+  Partial<Pick<UsageEvent, 'keyId' | 'payer' | 'reservationId' | 'payment'>>

@@ -9,6 +9,7 @@ import { runDurableObjectAlarm } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { hashApiKey } from '../../src/credits'
 import { admin, charges, createKey, gate, keyState, mcpHeaders, mcpMessages, newTag, originRequests, settledState, putRouteTable } from '../helpers'
+import { awaitEvents } from '../usage-helpers'
 
 const mcp = { price: '0.001', tools: { search: '0.01', 'generate-report': '0.05', echo: 'free' } }
 
@@ -354,6 +355,20 @@ describe('plans', () => {
     state = await settledState(id)
     expect(state.credits).toBe('0.8')
     expect(state.ledger.filter((row) => row.kind === 'fee')).toHaveLength(2)
+  })
+
+  it('a subscription fee is revenue: a usage event of its own (outcome fee) beside the call\'s, and the next call takes none', async () => {
+    const { id, key } = await createKey('1', { plan: 'team' })
+    const tag = newTag()
+    await mcpPost(search(1), key, tag)
+    await mcpPost(search(2), key, tag)
+    await settledState(id)
+    const events = await awaitEvents(3, 'key_id = ?', id)
+    expect(events.filter((event) => event.outcome === 'fee')).toMatchObject([{ amount: 100_000, listPrice: 100_000, reason: 'plan_fee', tool: 'search', rail: 'credits' }])
+    expect(events.filter((event) => event.outcome === 'charged')).toMatchObject([
+      { amount: 0, reason: 'plan_included' },
+      { amount: 0, reason: 'plan_included' },
+    ])
   })
 
   it('a reserve reports the subscription fee it took, so what was available before it is known (low-balance alerts)', async () => {

@@ -153,6 +153,36 @@ describe('GET /admin/usage/top and /admin/revenue', () => {
   })
 })
 
+describe('subscription plan fees', () => {
+  // March 2020: its own range, so the aggregates above stay exact.
+  const march = (d: number) => Date.UTC(2020, 2, d, 12)
+  const FEE_RANGE = 'from=2020-03-01&to=2020-04-01'
+
+  beforeAll(async () => {
+    const fee = { outcome: 'fee' as const, reason: 'plan_fee', amount: 5_000_000, listPrice: 5_000_000, latencyMs: null }
+    expect(
+      await insertEvents(env.USAGE_DB, [
+        event({ at: march(1), ...fee, tool: 'search', route: '/mcp', method: 'tools/call' }),
+        event({ at: march(1), amount: 0, reason: 'plan_included', tool: 'search', route: '/mcp', method: 'tools/call' }),
+        event({ at: march(2), amount: 10_000, tool: 'search', route: '/mcp', method: 'tools/call' }),
+      ])
+    ).toBe(3)
+  })
+
+  it('are revenue, but not calls', async () => {
+    const revenue = await json<{ total: number; series: Array<{ period: string; credits: number }> }>(`/revenue?${FEE_RANGE}&interval=month`)
+    expect(revenue.total).toBe(5_010_000)
+    expect(revenue.series).toMatchObject([{ period: '2020-03', credits: 5_010_000 }])
+    const byKey = await json<{ rows: Array<{ group: string; calls: number; charged: number }> }>(`/usage?${FEE_RANGE}&groupBy=key`)
+    expect(byKey.rows).toMatchObject([{ group: KEY_A, calls: 2, charged: 5_010_000 }])
+    const byOutcome = await json<{ rows: Array<{ group: string; calls: number; charged: number }> }>(`/usage?${FEE_RANGE}&groupBy=outcome`)
+    expect(byOutcome.rows).toEqual(expect.arrayContaining([expect.objectContaining({ group: 'fee', calls: 0, charged: 5_000_000 })]))
+    expect(await json(`/usage/top?${FEE_RANGE}`)).toMatchObject({ rows: [{ keyId: KEY_A, calls: 2, charged: 5_010_000 }] })
+    const fees = await json<Array<{ outcome: string; amount: number }>>(`/usage/events?${FEE_RANGE}&outcome=fee`)
+    expect(fees).toMatchObject([{ outcome: 'fee', amount: 5_000_000 }])
+  })
+})
+
 describe('GET /admin/usage/events', () => {
   it('exports events as JSON, newest first, filtered by key and outcome', async () => {
     const all = await json<Array<UsageEvent & { amountDollars: string }>>(`/usage/events?${RANGE}`)
@@ -253,6 +283,7 @@ describe('GET /metrics', () => {
       event({ at: day(20), keyId: KEY_A, amount: 7, listPrice: 7, latencyMs: 40 }),
       event({ at: day(20), amount: 0, outcome: 'denied', reason: 'weird "reason"\\\n', latencyMs: null }),
       event({ at: day(20), amount: 0, outcome: 'refunded', reason: 'origin_error', listPrice: 11, latencyMs: 60_000 }),
+      event({ at: day(20), amount: 5_000, outcome: 'fee', reason: 'plan_fee', listPrice: 5_000, latencyMs: null }),
     ]
     await insertEvents(env.USAGE_DB, extra)
     const response = await gate('/metrics', { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } })
@@ -266,6 +297,9 @@ describe('GET /metrics', () => {
     expect(delta('paygate_charged_micros_total{rail="credits"}')).toBe(7)
     expect(delta('paygate_refunds_total{rail="credits"}')).toBe(1)
     expect(delta('paygate_refunded_micros_total{rail="credits"}')).toBe(11)
+    // A plan fee is revenue of its own, never a call.
+    expect(delta('paygate_plan_fees_micros_total')).toBe(5_000)
+    expect([...after.samples.keys()].some((sample) => sample.includes('outcome="fee"'))).toBe(false)
     expect(delta('paygate_upstream_latency_seconds_count')).toBe(2)
     expect(delta('paygate_upstream_latency_seconds_bucket{le="0.05"}')).toBe(1)
     expect(delta('paygate_upstream_latency_seconds_bucket{le="30"}')).toBe(1)
