@@ -247,6 +247,7 @@ export async function checkLedger(tally: Tally, who: { id: string; key: string; 
     tally.equal(-chargeRows.reduce((sum, row) => sum + row.amount, 0), expected.charged, `${name}: amount charged = prices of successful calls`)
   }
   await checkUsageEvents(tally, name, who.id, chargeRows, settled)
+  await checkFeeEvents(tally, name, who.id, ledger.filter((row) => row.kind === 'fee'))
   return snapshot
 }
 
@@ -289,6 +290,28 @@ async function checkUsageEvents(tally: Tally, name: string, keyId: string, charg
     const orphans = events.filter((event) => !charged.has(event.reservation_id))
     tally.check(orphans.length === 0, `${name}: ${orphans.length} charged usage events name a hold with no charge row (e.g. hold ${orphans[0]?.reservation_id})`)
   }
+}
+
+/**
+ * Each subscription fee row in a ledger has its `fee` usage event, and no fee event lacks its row: the
+ * same number, of the same amounts (a fee row names no hold, so they are matched as a multiset).
+ */
+async function checkFeeEvents(tally: Tally, name: string, keyId: string, feeRows: LedgerRow[]): Promise<void> {
+  const db = env.USAGE_DB
+  const read = async () =>
+    (await withUsageTable(db, () => db.prepare(`SELECT amount FROM usage_events WHERE key_id = ? AND outcome = 'fee'`).bind(keyId).all<{ amount: number }>())).results
+  let events = await read()
+  for (let polls = 100; events.length < feeRows.length && polls > 0; polls--) {
+    await sleep(50)
+    events = await read()
+  }
+  const sorted = (amounts: number[]) => [...amounts].sort((a, b) => a - b).join(',')
+  const rows = feeRows.map((row) => -row.amount)
+  tally.counts.usageMatched = (tally.counts.usageMatched ?? 0) + Math.min(rows.length, events.length)
+  tally.check(
+    sorted(rows) === sorted(events.map((event) => event.amount)),
+    `${name}: fee rows (${sorted(rows) || 'none'}) and fee usage events (${sorted(events.map((event) => event.amount)) || 'none'}) differ`
+  )
 }
 
 /**
