@@ -4,6 +4,7 @@
  * that throws (object overloaded, network, a bug) becomes `ledger_unavailable`,
  * which the gate answers with 503: a payment we cannot check is a payment refused.
  */
+import { withRetries } from '../retry'
 import type { CreditAccount } from './account-object'
 import type { KeyIndex } from './key-index-object'
 import type { HolderView, MovedAccount, ReserveRequest, ReserveResult, Settlement, SettleResult, ToolListsAnswer } from './types'
@@ -113,23 +114,21 @@ export async function settleManyCredits(
   keyHash: string,
   settlements: Settlement[]
 ): Promise<SettleResult[] | { ok: false; reason: 'ledger_unavailable' }> {
-  let lastError: unknown
-  for (let attempt = 0; attempt < SETTLE_ATTEMPTS; attempt++) {
-    try {
-      // On a retry after a lost reply this may answer `already_settled`: the work is done.
-      const results = await accountStub(namespace, keyHash).settleMany(settlements)
-      results.forEach((result, index) => {
-        if (!result.ok && result.reason !== 'already_settled') {
-          console.error(`pay-gate: settle ${settlements[index]?.reservationId} → ${result.reason}`)
-        }
-      })
-      return results
-    } catch (error) {
-      lastError = error
-      if ((error as { overloaded?: boolean }).overloaded) break
-      await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt))
-    }
+  // On a retry after a lost reply this may answer `already_settled`: the work is done.
+  // An overloaded object is not asked again at once.
+  const tried = await withRetries(() => accountStub(namespace, keyHash).settleMany(settlements), {
+    attempts: SETTLE_ATTEMPTS,
+    baseMs: 50,
+    retryable: (error) => !(error as { overloaded?: boolean }).overloaded,
+  })
+  if (!tried.ok) {
+    console.error(`pay-gate: settle failed for ${settlements.length} hold(s); they will expire`, (tried.error as Error)?.message)
+    return { ok: false, reason: 'ledger_unavailable' }
   }
-  console.error(`pay-gate: settle failed for ${settlements.length} hold(s); they will expire`, (lastError as Error)?.message)
-  return { ok: false, reason: 'ledger_unavailable' }
+  tried.value.forEach((result, index) => {
+    if (!result.ok && result.reason !== 'already_settled') {
+      console.error(`pay-gate: settle ${settlements[index]?.reservationId} → ${result.reason}`)
+    }
+  })
+  return tried.value
 }

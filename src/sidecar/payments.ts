@@ -7,6 +7,7 @@
  * a reservation token: then the hold is charged, and the x402 payment settled on
  * chain, only once the origin has served the call.
  */
+import { withRetries } from '../retry'
 import type { Settles, UsageCall } from '../usage'
 import type { Env } from '../env'
 import { GateError } from '../errors'
@@ -96,16 +97,16 @@ const CHARGE_NOW_ATTEMPTS = 3
  */
 async function chargeNow(check: CheckEnv, headers: Headers, request: HoldRequest) {
   const attempt = { ...request, chargeNow: true, attempt: crypto.randomUUID() }
-  for (let tried = 1; ; tried++) {
-    try {
-      return await holdCredits(check.env.CREDITS, headers, attempt, { queue: check.queue, waitUntil: check.waitUntil })
-    } catch (error) {
-      if (!(error instanceof GateError) || error.code !== 'ledger_unavailable') throw error
-      // Unlike a hold, which expires uncharged, a charge may have been made: do not say it was not.
-      if (tried >= CHARGE_NOW_ATTEMPTS) throw new GateError('ledger_unavailable', 'Payments cannot be checked right now; retry shortly.', { headers: { 'retry-after': '1' } })
-      await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** (tried - 1)))
-    }
-  }
+  const unanswered = (error: unknown) => error instanceof GateError && error.code === 'ledger_unavailable'
+  const tried = await withRetries(() => holdCredits(check.env.CREDITS, headers, attempt, { queue: check.queue, waitUntil: check.waitUntil }), {
+    attempts: CHARGE_NOW_ATTEMPTS,
+    baseMs: 50,
+    retryable: unanswered,
+  })
+  if (tried.ok) return tried.value
+  // Unlike a hold, which expires uncharged, a charge may have been made: do not say it was not.
+  if (unanswered(tried.error)) throw new GateError('ledger_unavailable', 'Payments cannot be checked right now; retry shortly.', { headers: { 'retry-after': '1' } })
+  throw tried.error
 }
 
 export type X402CheckResult = { ok: true; headers: Record<string, string> } | { ok: false; refusal: X402Refusal }

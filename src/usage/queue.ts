@@ -10,6 +10,7 @@
  * Delivery is at least once, and every insert is `ON CONFLICT (id) DO NOTHING`,
  * so a redelivered event is still one row.
  */
+import { withRetries } from '../retry'
 import { USAGE_OUTCOMES, USAGE_RAILS, type UsageEvent } from './event'
 import { insertEvents } from './store'
 
@@ -23,19 +24,11 @@ const MAX_RETRY_DELAY_S = 300
 export async function sendToQueue(queue: Queue<UsageEvent>, events: readonly UsageEvent[]): Promise<boolean> {
   for (let start = 0; start < events.length; start += SEND_BATCH) {
     const chunk = events.slice(start, start + SEND_BATCH).map((body) => ({ body, contentType: 'json' as const }))
-    let sent = false
-    for (let attempt = 0; attempt < SEND_ATTEMPTS && !sent; attempt++) {
-      try {
-        await queue.sendBatch(chunk)
-        sent = true
-      } catch (error) {
-        if (attempt === SEND_ATTEMPTS - 1) {
-          console.error(`pay-gate: usage queue send failed for ${chunk.length} event(s): ${(error as Error).message}`)
-          // What was sent before stays sent; the rest goes to D1 directly (a duplicate is one row).
-          return false
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt))
-      }
+    const tried = await withRetries(() => queue.sendBatch(chunk), { attempts: SEND_ATTEMPTS, baseMs: 50 })
+    if (!tried.ok) {
+      console.error(`pay-gate: usage queue send failed for ${chunk.length} event(s): ${(tried.error as Error)?.message}`)
+      // What was sent before stays sent; the rest goes to D1 directly (a duplicate is one row).
+      return false
     }
   }
   return true

@@ -5,6 +5,7 @@
  * after a lost reply, or sent twice, stays one row: an event is never doubled,
  * and a failed write is retried rather than dropped.
  */
+import { withRetries } from '../retry'
 import type { UsageEvent, UsageOutcome, UsageRail } from './event'
 import { withUsageTable } from './schema'
 
@@ -35,20 +36,10 @@ export async function insertEvents(db: D1Database, events: readonly UsageEvent[]
 
 /** Insert with retries and backoff. False when every attempt failed. */
 export async function insertWithRetry(db: D1Database, events: readonly UsageEvent[]): Promise<boolean> {
-  for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
-    try {
-      await insertEvents(db, events)
-      return true
-    } catch (error) {
-      if (attempt === WRITE_ATTEMPTS - 1) {
-        // The count and the database's message only: never the events' contents.
-        console.error(`pay-gate: usage write failed for ${events.length} event(s): ${(error as Error).message}`)
-        return false
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt))
-    }
-  }
-  return false
+  const tried = await withRetries(() => insertEvents(db, events), { attempts: WRITE_ATTEMPTS, baseMs: 100 })
+  // The count and the database's message only: never the events' contents.
+  if (!tried.ok) console.error(`pay-gate: usage write failed for ${events.length} event(s): ${(tried.error as Error)?.message}`)
+  return tried.ok
 }
 
 /** A row of usage_events as D1 returns it. */

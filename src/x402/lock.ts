@@ -3,6 +3,7 @@
  * The fail-closed way to reach a payer's PaymentLock: an RPC that throws is
  * "unavailable", and an unavailable lock refuses the payment.
  */
+import { withRetries } from '../retry'
 import type { AcquireResult, ClaimResult, PaymentLock, PaymentState } from './payment-lock-object'
 
 export type LockNamespace = DurableObjectNamespace<PaymentLock>
@@ -54,13 +55,6 @@ export async function finishAuthorization(
   state: Exclude<PaymentState, 'in_flight'>,
   detail: { transaction?: string; reason?: string } = {}
 ): Promise<void> {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      await namespace.getByName(name).finish(nonce, state, detail)
-      return
-    } catch (error) {
-      if (attempt === 2) console.error(`pay-gate: could not record payment ${nonce} as ${state}`, (error as Error).message)
-      else await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt))
-    }
-  }
+  const tried = await withRetries(() => namespace.getByName(name).finish(nonce, state, detail), { attempts: 3, baseMs: 50 })
+  if (!tried.ok) console.error(`pay-gate: could not record payment ${nonce} as ${state}`, (tried.error as Error)?.message)
 }
