@@ -140,7 +140,9 @@ describe('duplicate, conflicting and spoofed headers', () => {
       const headers = new Headers({ 'x-test-tag': tag })
       for (const [name, value] of pairs) {
         try {
-          headers.append(name, value)
+          // An Idempotency-Key is made this case's own: a key reused by a later case would make its
+          // call a replay, rightly served at no charge (retries have their own scenarios).
+          headers.append(name, name.toLowerCase() === 'idempotency-key' && value.trim() !== '' ? `${value}-${tag}` : value)
         } catch {
           // not a legal header value: a client could not send it
         }
