@@ -78,7 +78,7 @@ export async function metricsText(db: D1Database | undefined): Promise<string> {
   out.family('paygate_denials_total', 'counter', 'Denied calls by rail and reason.')
   for (const row of denials) out.sample('paygate_denials_total', row.calls, { rail: row.rail, reason: row.reason ?? 'unknown' })
 
-  out.family('paygate_charged_micros_total', 'counter', 'Micro-dollars charged, by rail (1e6 = 1 USD).')
+  out.family('paygate_charged_micros_total', 'counter', 'Micro-dollars charged for calls, by rail (1e6 = 1 USD); plan fees are paygate_plan_fees_micros_total.')
   for (const rail of ['credits', 'x402'] as const) {
     const charged = byRail.filter((row) => row.rail === rail && row.outcome === 'charged').reduce((sum, row) => sum + row.amount, 0)
     out.sample('paygate_charged_micros_total', charged, { rail })

@@ -28,7 +28,7 @@ form.inline { display: flex; gap: .5rem; margin-bottom: .75rem; }
 .notice { padding: .6rem .8rem; border: 1px solid #e8c468; background: #fff8e1; border-radius: 4px; margin-bottom: .75rem; word-break: break-all; }
 .error { color: var(--bad); }
 .status-active { color: var(--ok); } .status-suspended, .status-expired { color: var(--x402); } .status-revoked { color: var(--bad); }
-.outcome-denied { color: var(--bad); } .outcome-refunded { color: var(--x402); }
+.outcome-denied { color: var(--bad); } .outcome-refunded { color: var(--x402); } .outcome-fee { color: var(--accent); }
 .empty { color: var(--muted); font-style: italic; padding: .5rem 0; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(360px, 1fr)); gap: 1rem; }
 figure { margin: 0; } figcaption { font-size: .8rem; color: var(--muted); margin-bottom: .25rem; }
