@@ -15,7 +15,8 @@ import { ACCOUNT_SCHEMA, type AccountRow } from './account-sql'
 import { addToCounters, pruneCounters } from './account-settings'
 import { AccountState } from './account-state'
 import { expireLots, nextLotExpiry } from './credit-lots'
-import { reserveCall, reserveItems } from './reserve-call'
+import { firstUseOfTopUpReference } from './idempotency'
+import { reserveItems } from './reserve-call'
 import { appendLedger, expireHolds, nextExpiry, pruneSettled, writeAccount, writeBalance } from './reservations'
 import type {
   AccountInit,
@@ -113,39 +114,7 @@ export class CreditAccount extends DurableObject<unknown> {
   async reserve(request: ReserveRequest): Promise<ReserveResult> {
     const now = Date.now()
     const items = reserveItems(request)
-    const result = this.state.transact((): ReserveResult => {
-      const before = this.state.account()
-      if (!before) {
-        const moved = this.state.aliasTarget()
-        return moved ? { ok: false, reason: 'moved', account: moved } : { ok: false, reason: 'invalid_api_key' }
-      }
-      let row = this.state.applySettlements(before, request.settle ?? [], now)
-      row = this.state.expireDueLots(row, now)
-      const decided = this.state.opens(request.credential)
-        ? reserveCall(
-            {
-              sql: this.sql,
-              settings: this.state.settings(),
-              holds: this.state.openHolds(),
-              nextHoldId: () => this.state.nextHoldId(),
-              spendLots: (amount) => this.state.spendLots(amount),
-            },
-            row,
-            request,
-            items,
-            now
-          )
-        : { outcome: { ok: false as const, reason: 'invalid_api_key' as const }, row }
-      let { outcome, row: after } = decided
-      if (request.chargeNow && outcome.ok && outcome.kind === 'reserved') {
-        const charge = this.state.settleOne(after, { reservationId: outcome.reservationId, amount: outcome.amount, calls: items.length }, now)
-        after = charge.row
-        if (charge.result.ok) outcome = { ...outcome, charged: true, available: charge.result.available }
-      }
-      if (after !== before) writeBalance(this.sql, after)
-      this.state.row = after
-      return { ...outcome, keyId: before.id } as ReserveResult
-    })
+    const result = this.state.transact(() => this.state.reserve(request, items, now))
     if (result.ok && result.kind === 'reserved' && !result.charged) await this.scheduleExpiry(now + request.holdMs)
     if (++this.holdsSincePrune >= 256) this.prune(now)
     return result
@@ -189,12 +158,8 @@ export class CreditAccount extends DurableObject<unknown> {
       const row = this.state.account()
       if (!row) return { ok: false, reason: 'invalid_api_key' }
       if (row.status === 'revoked') return { ok: false, reason: 'key_revoked' }
-      if (reference !== undefined) {
-        this.sql.exec('CREATE TABLE IF NOT EXISTS topup_references (reference TEXT PRIMARY KEY, at INTEGER NOT NULL)')
-        if (this.sql.exec('SELECT 1 FROM topup_references WHERE reference = ?', reference).toArray().length > 0) {
-          return { ok: true, view: this.state.viewOf(row, now), duplicate: true }
-        }
-        this.sql.exec('INSERT INTO topup_references (reference, at) VALUES (?, ?)', reference, now)
+      if (reference !== undefined && !firstUseOfTopUpReference(this.sql, reference, now)) {
+        return { ok: true, view: this.state.viewOf(row, now), duplicate: true }
       }
       const next = { ...row, balance: row.balance + amount, updated_at: now }
       writeAccount(this.sql, next)

@@ -3,14 +3,16 @@
  * What a key's account object keeps in memory and the steps its methods share:
  * the account row, open holds, settings and credit lots (read once, set only
  * after a transaction commits, dropped when one throws), settling a hold with its
- * counters and lots, expiring lots, and an operator's change in one transaction.
+ * counters and lots, a reserve, expiring lots, and an operator's change in one
+ * transaction.
  * The object (account-object) is the RPC surface; this is its state.
  */
 import { toLedgerEntry, toView, upgradeAccountSchema, type AccountRow, type LedgerRow } from './account-sql'
 import { addToCounters, readCounter, readSettings, writeSettings, type AccountSettings } from './account-settings'
 import { expireLots, insertLot, nextLotExpiry, readLots, spendFromLots, type CreditLot } from './credit-lots'
 import { appendLedger, lastHoldId, loadOpenHolds, settleHold, writeBalance, type OpenHold } from './reservations'
-import type { AccountView, AdminResult, LedgerEntry, LedgerKind, Settlement, SettleResult } from './types'
+import { reserveCall } from './reserve-call'
+import type { AccountView, AdminResult, LedgerEntry, LedgerKind, ReserveItem, ReserveRequest, ReserveResult, Settlement, SettleResult } from './types'
 
 type Tables = { account: boolean; alias: boolean }
 
@@ -155,6 +157,45 @@ export class AccountState {
       next = applied.row
     }
     return next
+  }
+
+  /**
+   * A reserve, inside the object's transaction: riding settlements first, due lots
+   * expired, then the checks and the hold (reserve-call); with `chargeNow`, the
+   * hold charged in full before the transaction ends.
+   */
+  reserve(request: ReserveRequest, items: ReserveItem[], now: number): ReserveResult {
+    const before = this.account()
+    if (!before) {
+      const moved = this.aliasTarget()
+      return moved ? { ok: false, reason: 'moved', account: moved } : { ok: false, reason: 'invalid_api_key' }
+    }
+    let row = this.applySettlements(before, request.settle ?? [], now)
+    row = this.expireDueLots(row, now)
+    const decided = this.opens(request.credential)
+      ? reserveCall(
+          {
+            sql: this.sql,
+            settings: this.settings(),
+            holds: this.openHolds(),
+            nextHoldId: () => this.nextHoldId(),
+            spendLots: (amount) => this.spendLots(amount),
+          },
+          row,
+          request,
+          items,
+          now
+        )
+      : { outcome: { ok: false as const, reason: 'invalid_api_key' as const }, row }
+    let { outcome, row: after } = decided
+    if (request.chargeNow && outcome.ok && outcome.kind === 'reserved') {
+      const charge = this.settleOne(after, { reservationId: outcome.reservationId, amount: outcome.amount, calls: items.length }, now)
+      after = charge.row
+      if (charge.result.ok) outcome = { ...outcome, charged: true, available: charge.result.available }
+    }
+    if (after !== before) writeBalance(this.sql, after)
+    this.row = after
+    return { ...outcome, keyId: before.id } as ReserveResult
   }
 
   /** Take expired lots out of the balance, if any is due (cheap when none is). */

@@ -2,7 +2,8 @@
  * @module credits/idempotency
  * Idempotency-Key bookkeeping inside a key's account object: a key names one
  * request (by fingerprint) and the reservation that paid for it, so a retry is
- * charged once. Called only inside the object's synchronous transactions.
+ * charged once; a caller's own attempt ids likewise; and top-up references, so a
+ * payment credits once. Called only inside the object's synchronous transactions.
  */
 
 /** What an Idempotency-Key says about a new attempt. */
@@ -68,4 +69,15 @@ export function rememberIdempotency(sql: SqlStorage, key: string, fingerprint: s
     reservationId,
     now
   )
+}
+
+/**
+ * Note a top-up's payment reference; false when it was noted before (the same
+ * payment asked to credit twice: a retry, a redelivered webhook).
+ */
+export function firstUseOfTopUpReference(sql: SqlStorage, reference: string, now: number): boolean {
+  sql.exec('CREATE TABLE IF NOT EXISTS topup_references (reference TEXT PRIMARY KEY, at INTEGER NOT NULL)')
+  if (sql.exec('SELECT 1 FROM topup_references WHERE reference = ?', reference).toArray().length > 0) return false
+  sql.exec('INSERT INTO topup_references (reference, at) VALUES (?, ?)', reference, now)
+  return true
 }
