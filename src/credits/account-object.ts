@@ -245,7 +245,7 @@ export class CreditAccount extends DurableObject<unknown> {
     this.state.transact(() => {
       const expired = expireHolds(this.sql, row, this.state.openHolds(), now)
       for (const hold of expired.expired) if (hold.tracked) addToCounters(this.sql, hold.createdAt, -hold.calls, -hold.amount)
-      this.state.row = expireLots(this.sql, expired.row, this.state.lots(), now)
+      this.state.row = expireLots(this.sql, expired.row, this.state.lots(), this.state.openHolds().values(), now)
     })
     this.prune(now)
     // A lot past its expiry that still backs in-flight holds waits for them: no busy alarm.

@@ -136,14 +136,14 @@ export class AccountState {
       // in full by the alarm, so a late success counts what it served again.
       if (hold.tracked && settled.expired) addToCounters(this.sql, hold.createdAt, served, charged)
       else if (hold.tracked) addToCounters(this.sql, hold.createdAt, -(hold.calls - served), -(hold.amount - charged))
-      this.spendLots(charged)
+      this.spendLots(charged, hold.createdAt)
     }
     return applied
   }
 
   /** A charge (or a plan's fee) spends the credit lots that expire soonest first. */
-  spendLots(amount: number): void {
-    if (amount > 0 && this.lots().length > 0) spendFromLots(this.sql, this.lots(), amount)
+  spendLots(amount: number, heldAt: number): void {
+    if (amount > 0 && this.lots().length > 0) spendFromLots(this.sql, this.lots(), amount, heldAt)
   }
 
   /** Apply riding settlements to the row (the caller writes the row). */
@@ -179,7 +179,7 @@ export class AccountState {
             settings: this.settings(),
             holds: this.openHolds(),
             nextHoldId: () => this.nextHoldId(),
-            spendLots: (amount) => this.spendLots(amount),
+            spendLots: (amount) => this.spendLots(amount, now),
           },
           row,
           request,
@@ -201,7 +201,7 @@ export class AccountState {
   /** Take expired lots out of the balance, if any is due (cheap when none is). */
   expireDueLots(row: AccountRow, now: number): AccountRow {
     const due = nextLotExpiry(this.lots())
-    return due !== null && due <= now ? expireLots(this.sql, row, this.lots(), now) : row
+    return due !== null && due <= now ? expireLots(this.sql, row, this.lots(), this.openHolds().values(), now) : row
   }
 
   addLot(row: AccountRow, amount: number, expiresAt: number, label: string, now: number): AccountRow {

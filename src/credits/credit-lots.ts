@@ -5,7 +5,9 @@
  * what is left of a lot leaves the balance with an `expire` ledger row. A lot can
  * never take back credits that in-flight calls hold, which are backed by the
  * soonest lots first: that part stays until those calls settle (they spend it)
- * or the next expiry pass takes what they left.
+ * or the next expiry pass takes what they left. Only a lot that had not expired
+ * when a call was held backs it, or pays for it: an expired lot never pays for a
+ * call that came after its expiry.
  */
 import type { AccountRow } from './account-sql'
 import { appendLedger, writeBalance } from './reservations'
@@ -32,11 +34,16 @@ export function insertLot(sql: SqlStorage, amount: number, expiresAt: number, la
   return { id, remaining: amount, expiresAt, label }
 }
 
-/** Spend `amount` of a charge from the lots, soonest first (they are in that order). */
-export function spendFromLots(sql: SqlStorage, lots: CreditLot[], amount: number): void {
+/**
+ * Spend `amount` of a charge from the lots, soonest first (they are in that
+ * order), among those not yet expired at `heldAt` (when the charge's hold was
+ * taken, or now for a fee); the rest comes from paid credits.
+ */
+export function spendFromLots(sql: SqlStorage, lots: CreditLot[], amount: number, heldAt: number): void {
   let left = amount
   for (const lot of lots) {
     if (left === 0) break
+    if (lot.expiresAt <= heldAt) continue
     const taken = Math.min(lot.remaining, left)
     if (taken === 0) continue
     lot.remaining -= taken
@@ -50,15 +57,24 @@ export function spendFromLots(sql: SqlStorage, lots: CreditLot[], amount: number
  * Take what is left of every lot past its expiry out of the balance, except what
  * in-flight holds will spend from it. Writes the row and the ledger; returns the
  * row after.
+ * @param holds the open holds: when each was taken, and what it holds
  */
-export function expireLots(sql: SqlStorage, row: AccountRow, lots: CreditLot[], now: number): AccountRow {
+export function expireLots(sql: SqlStorage, row: AccountRow, lots: CreditLot[], holds: Iterable<{ createdAt: number; amount: number }>, now: number): AccountRow {
   let next = row
-  // A charge spends the soonest lots first (spendFromLots), so what calls in flight hold is backed
-  // by the lots in that order: that part of a lot stays for them, and paid credits are never taken.
-  let heldLeft = row.held
+  // A charge spends the soonest lots unexpired when its hold was taken (spendFromLots), so what
+  // calls in flight hold is backed by the lots in that order, each by the holds taken before it
+  // expired: that part of a lot stays for them, and paid credits are never taken. The holds a lot
+  // may back are a prefix of them by time, growing from one lot to the next.
+  const byTime = [...holds].sort((a, b) => a.createdAt - b.createdAt)
+  let eligibleLeft = 0
+  let nextHold = 0
   for (const lot of lots) {
-    const backing = Math.min(lot.remaining, heldLeft)
-    heldLeft -= backing
+    while (nextHold < byTime.length && (byTime[nextHold] as { createdAt: number }).createdAt < lot.expiresAt) {
+      eligibleLeft += (byTime[nextHold] as { amount: number }).amount
+      nextHold++
+    }
+    const backing = Math.min(lot.remaining, eligibleLeft)
+    eligibleLeft -= backing
     if (lot.expiresAt > now || lot.remaining === 0) continue
     const taken = Math.min(lot.remaining - backing, next.balance - next.held)
     if (taken <= 0) continue

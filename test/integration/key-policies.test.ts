@@ -244,6 +244,31 @@ describe('trial credits', () => {
     expect(after.expiringCredits).toEqual([])
   })
 
+  it('an expired trial never pays for a call held after its expiry, even while it still backs an earlier one', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(new Date('2031-08-11T12:00:00Z'))
+    const expiresAt = new Date('2031-08-11T12:01:00Z').toISOString()
+    const { id, key } = await createKey('0.1', { trial: { credits: '0.01', expiresAt } })
+    const account = env.CREDITS.getByName(await hashApiKey(key))
+    const reserve = async (label: string) => {
+      const held = await account.reserve({ amount: 10_000, holdMs: 600_000, label, limits: [] })
+      if (!held.ok || held.kind !== 'reserved') throw new Error('not reserved')
+      return held.reservationId
+    }
+    const early = await reserve('before the expiry') // backed by the trial
+    vi.setSystemTime(Date.parse(expiresAt) + 1)
+    await runDurableObjectAlarm(account)
+    const late = await reserve('after the expiry') // paid credits only
+    // The early call fails: nothing backs the trial any more, so the next pass takes it all.
+    expect(await account.settle(early, 0)).toMatchObject({ ok: true, charged: 0 })
+    expect(await account.settle(late, 10_000)).toMatchObject({ ok: true, charged: 10_000 })
+    await runDurableObjectAlarm(account)
+    const state = (await keyState(id)) as unknown as { credits: string; balance: string; expiringCredits: unknown[]; ledger: Array<{ kind: string; amount: string }> }
+    expect(state.ledger.filter((row) => row.kind === 'expire').map((row) => row.amount)).toEqual(['-0.01'])
+    expect(state.balance).toBe('0.09') // 0.1 paid + 0.01 trial − 0.01 charged − 0.01 expired
+    expect(state.expiringCredits).toEqual([])
+  })
+
   it('a subscription fee is paid from trial credits first, so their expiry never takes paid credits', async () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     vi.setSystemTime(new Date('2031-09-10T12:00:00Z'))
