@@ -111,6 +111,8 @@ export function requiredFor(terms: X402Terms, micros: number, resource: Resource
  * Accept a payment for a call costing `micros`, before the origin is called.
  * @param decoded the PaymentPayload as sent (already base64-decoded where it was)
  * @param flight set when another request settles it (a sidecar follow-up): only that flight's follow-up may
+ * @param settleBy with `flight`: when (ms) the follow-up may come at the latest; an authorization that
+ *   expires before then is refused
  * @throws X402Refusal
  */
 export async function acceptX402(
@@ -120,7 +122,8 @@ export async function acceptX402(
   resource: ResourceInfo,
   decoded: unknown,
   usage?: X402Attempt['usage'],
-  flight?: string
+  flight?: string,
+  settleBy?: number
 ): Promise<X402Attempt> {
   const requirements = buildRequirements(terms, micros)
   const refuse = (status: 400 | 402 | 503, reason: string, message: string): X402Refusal =>
@@ -135,6 +138,11 @@ export async function acceptX402(
   const local = await checkLocally(requirements, terms.chainId, payload.payload, Math.floor(Date.now() / 1000))
   if (!local.ok) throw refuse(402, local.reason, local.message)
   const auth = local.payload.authorization
+  // Settled later (a sidecar follow-up, after the call): the authorization must still be good then,
+  // or the call would be served and its settlement refused as expired.
+  if (settleBy !== undefined && Number(auth.validBefore) * 1000 < settleBy) {
+    throw refuse(402, 'authorization_expires_too_soon', 'The payment expires before this call can be settled: sign it valid for longer (up to maxTimeoutSeconds).')
+  }
   const freePass = local.signatureChecked && terms.freePass.includes(local.payer.toLowerCase())
   if (terms.mode === 'dev') {
     if (env.X402_DEV_MODE !== 'allow') {

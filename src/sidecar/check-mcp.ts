@@ -58,7 +58,7 @@ export async function checkMcpRoute(check: CheckEnv, context: RouteContext, book
       if (rail.kind === 'none') {
         return deny(context.usage.x402DeniedWith('payment_required', mcpJson(200, x402McpAnswer(single, requiredFor(x402, priced.total, resource, 'Payment required'), 'payment_required', route.rails.credits))))
       }
-      const paid = await payWithX402(check, x402, priced.total, resource, rail.payment, context.usage)
+      const paid = await payWithX402(check, x402, priced.total, resource, rail.payment, context.usage, route.timeoutMs)
       if (paid.ok) return allow(paid.headers)
       return deny(context.usage.x402DeniedWith(paid.refusal.reason, mcpJson(200, x402McpAnswer(single, paid.refusal.required, paid.refusal.reason, route.rails.credits))))
     }

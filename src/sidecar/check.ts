@@ -126,7 +126,7 @@ async function checkPriced(
   const x402 = route.rails.x402
   if (x402 && rail.kind === 'none') return deny(context.usage.x402DeniedWith('payment_required', paymentRequiredResponse(context, x402, amount)))
   if (x402 && rail.kind === 'x402') {
-    const paid = await payWithX402(check, x402, amount, httpResource(context), rail.payment, context.usage)
+    const paid = await payWithX402(check, x402, amount, httpResource(context), rail.payment, context.usage, route.timeoutMs)
     if (paid.ok) return allow(paid.headers)
     const { refusal } = paid
     return deny(context.usage.x402DeniedWith(refusal.reason, x402RefusalResponse(refusal.status, refusal.reason, refusal.message, refusal.required, {

@@ -115,7 +115,15 @@ export type X402CheckResult = { ok: true; headers: Record<string, string> } | { 
  * Accept an x402 payment, and settle it now (`X-Pay-Settle: now`) or hand out a
  * token for the follow-up to settle it once the origin has served the call.
  */
-export async function payWithX402(check: CheckEnv, terms: X402Terms, micros: number, resource: ResourceInfo, payment: unknown, usage: UsageCall): Promise<X402CheckResult> {
+export async function payWithX402(
+  check: CheckEnv,
+  terms: X402Terms,
+  micros: number,
+  resource: ResourceInfo,
+  payment: unknown,
+  usage: UsageCall,
+  callTimeoutMs: number
+): Promise<X402CheckResult> {
   const { env } = check
   let attempt
   // As with credits, the caller's call is let through with the check's 200; the origin is not seen here.
@@ -123,7 +131,7 @@ export async function payWithX402(check: CheckEnv, terms: X402Terms, micros: num
   const flight = check.settleNow ? undefined : crypto.randomUUID()
   try {
     // Deferred: the usage event is written by the follow-up, which knows how the call ended.
-    attempt = await acceptX402(env, terms, micros, resource, payment, flight ? undefined : usage, flight)
+    attempt = await acceptX402(env, terms, micros, resource, payment, flight ? undefined : usage, flight, flight ? deferredSettleBy(terms, callTimeoutMs) : undefined)
   } catch (error) {
     if (error instanceof X402Refusal) return { ok: false, refusal: error }
     throw error
@@ -146,6 +154,22 @@ export async function payWithX402(check: CheckEnv, terms: X402Terms, micros: num
   const timing = serverTiming(attempt)
   if (timing) headers['server-timing'] = timing
   return { ok: true, headers }
+}
+
+/** Time for the proxy's follow-up after the origin's answer, and for the settle itself. */
+const FOLLOW_UP_MARGIN_MS = 10_000
+/** How much sooner than maxTimeoutSeconds a client's authorization may expire (it signed a moment ago). */
+const SIGNING_SLACK_MS = 10_000
+
+/**
+ * When a deferred payment's follow-up may come at the latest: after the call's
+ * own timeout and a margin. Never later than a client that signs for the full
+ * `maxTimeoutSeconds` is valid, less some slack: a compliant payment is never
+ * refused; the operator keeps the route's timeout below maxTimeoutSeconds.
+ */
+function deferredSettleBy(terms: X402Terms, callTimeoutMs: number): number {
+  const now = Date.now()
+  return Math.min(now + callTimeoutMs + FOLLOW_UP_MARGIN_MS, now + terms.maxTimeoutSeconds * 1000 - SIGNING_SLACK_MS)
 }
 
 /** The 200 answer's headers for a payment the follow-up settles: no PAYMENT-RESPONSE yet (nothing is settled). */

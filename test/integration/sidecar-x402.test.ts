@@ -85,6 +85,22 @@ describe('x402 settled by the follow-up', () => {
     expect(events).toMatchObject([{ rail: 'x402', outcome: 'charged', amount: 20_000, status: 200, route: '/api/x402/*' }])
   })
 
+  it('refuses a payment that expires before its follow-up could settle it (the call would be served unpaid); settled now, it pays', async () => {
+    const unpaid = await check('GET', '/api/x402/report')
+    const accepted = decode<{ accepts: Array<Record<string, unknown>> }>(unpaid.headers.get('payment-required')).accepts[0] as never
+    const shortLived = encode(await handSigned(accepted, PAYER, { validBefore: String(Math.floor(Date.now() / 1000) + 8) }))
+    const before = await balanceOf(payTo)
+    const refused = await check('GET', '/api/x402/report', { 'payment-signature': shortLived })
+    expect(refused.status).toBe(402)
+    expect(await refused.json()).toMatchObject({ error: { code: 'authorization_expires_too_soon' } })
+    expect(refused.headers.get('x-pay-reservation')).toBeNull()
+    expect(await lockRecord(shortLived)).toBeNull()
+    // Settled at check time, nothing waits for a follow-up: the same authorization pays.
+    const now = await check('GET', '/api/x402/report', { 'payment-signature': shortLived, 'x-pay-settle': 'now' })
+    expect(now.status).toBe(200)
+    expect((await balanceOf(payTo)) - before).toBe(PRICE_UNITS)
+  })
+
   it('releases a payment the origin failed or broke off: nothing moves, the authorization can pay again, and a stale follow-up settles nothing', async () => {
     const payment = await signedPayment()
     const before = await balanceOf(payTo)
