@@ -48,7 +48,7 @@ export interface X402Reservation {
 export type SealedPayment = ({ kind: 'credits' } & Reservation) | ({ kind: 'x402' } & X402Reservation)
 
 /** The longest token opened: an x402 one carries the signed payload and the route's terms. */
-const MAX_TOKEN_CHARS = 16_384
+export const MAX_TOKEN_CHARS = 16_384
 
 const keys = new Map<string, Promise<CryptoKey>>()
 

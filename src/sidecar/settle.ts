@@ -22,13 +22,13 @@ import { GateError } from '../errors'
 import { formatDollars } from '../money'
 import { sidecarSecret } from './auth'
 import { RESERVATION_HEADER } from './payments'
-import { openReservation, type Reservation } from './reservation-token'
+import { MAX_TOKEN_CHARS, openReservation, type Reservation } from './reservation-token'
 import { settledCall, settleDeferredX402, type SettleOutcome } from './settle-x402'
 import { usageSink } from '../gate/usage'
 import type { UsageSink, UsageWriter } from '../usage'
 
-/** A settle body is a token and an outcome: small. */
-const MAX_SETTLE_BODY_CHARS = 4096
+/** A settle body is a token and an outcome: room for the longest token opened, and a little more. */
+const MAX_SETTLE_BODY_CHARS = MAX_TOKEN_CHARS + 1024
 
 interface SettleInput {
   token: string | null

@@ -17,12 +17,15 @@ import { balanceOf, chain, decode, encode, freshPayTo, handSigned, payerAddress,
 const payTo = freshPayTo()
 const PAYER = 7
 const PRICE_UNITS = 20_000n
+const FREE_PASS = Array.from({ length: 80 }, (_, i) => `0x${(i + 1).toString(16).padStart(40, '0')}`)
 
 beforeEach(async () => {
   await putRouteTable({
     x402: x402Block(payTo),
     routes: [
       { path: '/api/x402/*', origin: env.API_ORIGIN, price: '0.02', accept: ['x402', 'credits'] },
+      // Terms that make a long token: 80 free-pass payers are sealed in it with the rest of the terms.
+      { path: '/api/x402-long/*', origin: env.API_ORIGIN, price: '0.02', accept: ['x402'], x402: { freePass: FREE_PASS } },
       { path: '/mcp', origin: env.MCP_ORIGIN, mcp: { price: '0', tools: { search: '0.01' } }, accept: ['x402'] },
     ],
   })
@@ -99,6 +102,19 @@ describe('x402 settled by the follow-up', () => {
     const now = await check('GET', '/api/x402/report', { 'payment-signature': shortLived, 'x-pay-settle': 'now' })
     expect(now.status).toBe(200)
     expect((await balanceOf(payTo)) - before).toBe(PRICE_UNITS)
+  })
+
+  it('settles from a JSON follow-up whose token is long (the route\'s terms are sealed in it)', async () => {
+    const uri = '/api/x402-long/report'
+    const unpaid = await check('GET', uri)
+    const accepted = decode<{ accepts: Array<Record<string, unknown>> }>(unpaid.headers.get('payment-required')).accepts[0] as never
+    const payment = encode(await handSigned(accepted, PAYER))
+    const paid = await check('GET', uri, { 'payment-signature': payment })
+    const token = paid.headers.get('x-pay-reservation') as string
+    expect(token.length).toBeGreaterThan(4_096)
+    const response = await settle({}, { reservation: token, status: 200, outcome: 'served' })
+    expect(response.status).toBe(200)
+    expect(await response.json()).toMatchObject({ settled: 'charged' })
   })
 
   it('releases a payment the origin failed or broke off: nothing moves, the authorization can pay again, and a stale follow-up settles nothing', async () => {
