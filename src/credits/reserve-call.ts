@@ -89,8 +89,10 @@ export function reserveCall(
   const zero: UsageCount = { calls: 0, spend: 0 }
   const used = readsUsage(settings) ? { day: readCounter(sql, 'day', now), month: readCounter(sql, 'month', now) } : { day: zero, month: zero }
   const definition = plan?.definition ?? null
-  const position = definition ? { definition, callsBefore: used[definition.period].calls } : null
-  const pricing = priceUnderPlan(definition, items.map((item) => item.price), position?.callsBefore ?? 0)
+  const callsBefore = definition ? used[definition.period].calls : 0
+  const pricing = priceUnderPlan(definition, items.map((item) => item.price), callsBefore)
+  // Only a batch is repriced by what it served (one call is served at what it held): the plan rides back for batches alone.
+  const position = definition && items.length > 1 ? { definition, callsBefore } : null
   if (!pricing.ok) return refuse({ ok: false, reason: 'plan_allowance_exhausted', available })
   const amount = pricing.charges.reduce((sum, charge) => sum + charge, 0)
   // A subscription's fee is taken at the first call of each period.

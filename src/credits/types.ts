@@ -213,7 +213,7 @@ export type ReserveResult =
       amount: number
       /** What each item costs under the key's plan, in the order of `items`. */
       charges: number[]
-      /** The key's plan and where this request fell in its period; null without a plan. */
+      /** The key's plan and where this batch fell in its period, to price what it served; null without a plan or for one call. */
       plan: PlanPosition | null
       /** A subscription fee taken by this reserve (the period's first call), else 0. */
       fee: number

@@ -141,7 +141,11 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   }
   // The meter notes which calls succeeded; the key's plan prices those.
   const meter = new CallMeter(new Map(priced.items.map((item, index) => [item.id, index])))
+  // Once: later chunks of a stream whose calls are all answered need no pricing again.
+  let settled = false
   const settleServed = () => {
+    if (settled) return
+    settled = true
     const { amount, calls } = chargeForServed(hold, meter.succeeded)
     settlement.settle(amount, calls)
   }
