@@ -39,7 +39,7 @@ export async function accountById(env: Env, id: string) {
 }
 
 export function answer(c: Context<AppEnv>, result: AdminResult): Response {
-  if (result.ok) return c.json(keyJson(result.view))
+  if (result.ok) return c.json(result.duplicate ? { ...keyJson(result.view), duplicate: true } : keyJson(result.view))
   switch (result.reason) {
     case 'invalid_api_key':
       throw new GateError('not_found', 'No such key.')
@@ -49,6 +49,8 @@ export function answer(c: Context<AppEnv>, result: AdminResult): Response {
       throw new GateError('invalid_request', 'The amount is not valid.')
     case 'invalid_transition':
       throw new GateError('invalid_request', 'The key is not in a state that allows this.')
+    case 'reference_conflict':
+      throw new GateError('idempotency_mismatch', 'This Idempotency-Key was used for a top-up of another amount; nothing was credited.')
   }
 }
 

@@ -15,7 +15,7 @@ import { ACCOUNT_SCHEMA, type AccountRow } from './account-sql'
 import { addToCounters, pruneCounters } from './account-settings'
 import { AccountState } from './account-state'
 import { expireLots, nextLotExpiry } from './credit-lots'
-import { firstUseOfTopUpReference } from './idempotency'
+import { noteTopUpReference } from './idempotency'
 import { reserveItems } from './reserve-call'
 import { appendLedger, expireHolds, nextExpiry, pruneSettled, writeAccount, writeBalance } from './reservations'
 import type {
@@ -149,7 +149,8 @@ export class CreditAccount extends DurableObject<unknown> {
 
   /**
    * Add credits. With a `reference` (a payment's id), the same top-up asked for
-   * twice credits once: safe to retry after a settled payment.
+   * twice credits once: safe to retry after a settled payment. The same reference
+   * with another amount is refused.
    */
   async topUp(amount: number, label: string | null = null, reference?: string): Promise<AdminResult> {
     const now = Date.now()
@@ -158,9 +159,9 @@ export class CreditAccount extends DurableObject<unknown> {
       const row = this.state.account()
       if (!row) return { ok: false, reason: 'invalid_api_key' }
       if (row.status === 'revoked') return { ok: false, reason: 'key_revoked' }
-      if (reference !== undefined && !firstUseOfTopUpReference(this.sql, reference, now)) {
-        return { ok: true, view: this.state.viewOf(row, now), duplicate: true }
-      }
+      const noted = reference === undefined ? 'new' : noteTopUpReference(this.sql, reference, amount, now)
+      if (noted === 'repeat') return { ok: true, view: this.state.viewOf(row, now), duplicate: true }
+      if (noted === 'conflict') return { ok: false, reason: 'reference_conflict' }
       const next = { ...row, balance: row.balance + amount, updated_at: now }
       writeAccount(this.sql, next)
       appendLedger(this.sql, { kind: 'topup', amount, balanceAfter: next.balance, at: now, label })

@@ -72,12 +72,17 @@ export function rememberIdempotency(sql: SqlStorage, key: string, fingerprint: s
 }
 
 /**
- * Note a top-up's payment reference; false when it was noted before (the same
- * payment asked to credit twice: a retry, a redelivered webhook).
+ * Note a top-up's payment reference and amount. `repeat`: it was noted before for
+ * this amount (a retry, a redelivered webhook: credit nothing); `conflict`: for
+ * another amount (a reused key: refuse, rather than credit nothing in silence).
  */
-export function firstUseOfTopUpReference(sql: SqlStorage, reference: string, now: number): boolean {
-  sql.exec('CREATE TABLE IF NOT EXISTS topup_references (reference TEXT PRIMARY KEY, at INTEGER NOT NULL)')
-  if (sql.exec('SELECT 1 FROM topup_references WHERE reference = ?', reference).toArray().length > 0) return false
-  sql.exec('INSERT INTO topup_references (reference, at) VALUES (?, ?)', reference, now)
-  return true
+export function noteTopUpReference(sql: SqlStorage, reference: string, amount: number, now: number): 'new' | 'repeat' | 'conflict' {
+  sql.exec('CREATE TABLE IF NOT EXISTS topup_references (reference TEXT PRIMARY KEY, at INTEGER NOT NULL, amount INTEGER)')
+  // Tables made before the amount was kept gain it; their rows say nothing of it (null).
+  const ddl = sql.exec<{ sql: string }>(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'topup_references'`).one().sql
+  if (!ddl.includes('amount')) sql.exec('ALTER TABLE topup_references ADD COLUMN amount INTEGER')
+  const seen = sql.exec<{ amount: number | null }>('SELECT amount FROM topup_references WHERE reference = ?', reference).toArray()[0]
+  if (seen) return seen.amount === null || seen.amount === amount ? 'repeat' : 'conflict'
+  sql.exec('INSERT INTO topup_references (reference, at, amount) VALUES (?, ?, ?)', reference, now, amount)
+  return 'new'
 }

@@ -258,7 +258,7 @@ export type SettleResult =
 export type AdminResult =
   /** `duplicate`: a top-up whose reference was already credited; nothing changed. */
   | { ok: true; view: AccountView; duplicate?: true }
-  | { ok: false; reason: 'invalid_api_key' | 'key_revoked' | 'invalid_amount' | 'invalid_transition' }
+  | { ok: false; reason: 'invalid_api_key' | 'key_revoked' | 'invalid_amount' | 'invalid_transition' | 'reference_conflict' }
 
 /** The answer of an account object to a key holder's question when the key was rotated in: ask `account`. */
 export type MovedAccount = { ok: false; reason: 'moved'; account: string }

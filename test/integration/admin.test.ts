@@ -87,10 +87,17 @@ describe('admin keys', () => {
 
   it('a top-up sent twice with one Idempotency-Key credits once, even sent at once; a new key credits again', async () => {
     const { id } = await createKey('1')
-    const topUp = (idempotencyKey: string) =>
-      admin(`/keys/${id}/topup`, { method: 'POST', headers: { 'idempotency-key': idempotencyKey }, body: JSON.stringify({ credits: '0.5' }) })
+    const topUp = (idempotencyKey: string, credits = '0.5') =>
+      admin(`/keys/${id}/topup`, { method: 'POST', headers: { 'idempotency-key': idempotencyKey }, body: JSON.stringify({ credits }) })
     const answers = await Promise.all([topUp('click-1'), topUp('click-1'), topUp('click-1')])
     expect(answers.map((response) => response.status)).toEqual([200, 200, 200])
+    const bodies = (await Promise.all(answers.map((response) => response.json()))) as Array<{ duplicate?: boolean }>
+    expect(bodies.filter((body) => body.duplicate === true)).toHaveLength(2) // the repeats say they credited nothing
+    expect((await keyState(id)).credits).toBe('1.5')
+    // The same key for another amount is a mistake, not a repeat: refused, and nothing credited.
+    const reused = await topUp('click-1', '5')
+    expect(reused.status).toBe(422)
+    expect(await reused.json()).toMatchObject({ error: { code: 'idempotency_mismatch' } })
     expect((await keyState(id)).credits).toBe('1.5')
     expect((await topUp('click-2')).status).toBe(200)
     const state = await keyState(id)

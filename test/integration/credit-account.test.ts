@@ -64,6 +64,21 @@ describe('CreditAccount', () => {
     expect(await stub.reserve(batch('part'))).toMatchObject({ ok: false, reason: 'idempotency_mismatch' })
   })
 
+  it('credits a top-up reference once; another amount under it is refused; references kept before amounts were are repeats', async () => {
+    const stub = await account(100)
+    expect(await stub.topUp(50, 'paid', 'ref-1')).toMatchObject({ ok: true, view: { balance: 150 } })
+    expect(await stub.topUp(50, 'paid', 'ref-1')).toMatchObject({ ok: true, duplicate: true, view: { balance: 150 } })
+    expect(await stub.topUp(70, 'paid', 'ref-1')).toEqual({ ok: false, reason: 'reference_conflict' })
+    const old = await account(100)
+    await runInDurableObject(old, (_instance: CreditAccount, state) => {
+      state.storage.sql.exec('CREATE TABLE topup_references (reference TEXT PRIMARY KEY, at INTEGER NOT NULL)')
+      state.storage.sql.exec(`INSERT INTO topup_references VALUES ('ref-old', 1)`)
+    })
+    expect(await old.topUp(70, 'paid', 'ref-old')).toMatchObject({ ok: true, duplicate: true, view: { balance: 100 } })
+    expect(await old.topUp(20, 'paid', 'ref-new')).toMatchObject({ ok: true, view: { balance: 120 } })
+    expect(await old.topUp(30, 'paid', 'ref-new')).toEqual({ ok: false, reason: 'reference_conflict' })
+  })
+
   it('settles a reservation once, and never for more than was held', async () => {
     const stub = await account(100)
     const held = await stub.reserve(reserve(10))

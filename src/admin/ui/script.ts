@@ -129,7 +129,8 @@ async function topUpKey(key, credits, button) {
   button.disabled = false;
   if (!result.ok) { setStatus('Top-up failed: ' + errorText(result), true); return; }
   pendingTopUps.delete(intent);
-  setStatus('Topped up ' + key.name + ' by $' + credits + '; credits now $' + result.data.credits + '.');
+  if (result.data.duplicate) setStatus('That top-up of ' + key.name + ' was already credited (its answer was lost): credited once; credits now $' + result.data.credits + '.');
+  else setStatus('Topped up ' + key.name + ' by $' + credits + '; credits now $' + result.data.credits + '.');
   await loadKeys();
 }
 
