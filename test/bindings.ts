@@ -12,6 +12,7 @@ export function testBindings(inject: <T>(key: string) => T): Record<string, stri
     // Every request reads the route table, so each test can set its own.
     ROUTES_CACHE_TTL_SECONDS: '0',
     MCP_ORIGIN: `http://127.0.0.1:${inject<number>('mcpPort')}`,
+    SCRIPTED_ORIGIN: `http://127.0.0.1:${inject<number>('scriptedPort')}`,
     API_ORIGIN: `http://127.0.0.1:${inject<number>('apiPort')}`,
     UPSTREAM_TOKEN: 'operator-secret-upstream-token',
     // The chain, token, payer keys and facilitators, as JSON for the x402 tests.

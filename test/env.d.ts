@@ -14,6 +14,7 @@ declare namespace Cloudflare {
     WEBHOOK_PORT: string
     ADMIN_TOKEN: string
     MCP_ORIGIN: string
+    SCRIPTED_ORIGIN: string
     API_ORIGIN: string
     UPSTREAM_TOKEN: string
     CHAIN: string

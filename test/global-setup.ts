@@ -22,6 +22,7 @@ import type { TestProject } from 'vitest/node'
 import { startDemoOrigin } from '../scripts/demo-origin'
 import { anvilAccount, startChain } from './chain/chain'
 import { startFacilitator } from './chain/facilitator'
+import { startScriptedOrigin } from './origins/scripted-mcp'
 import { startWebhookReceiver } from './webhook-receiver'
 
 export interface ChainContext {
@@ -38,6 +39,7 @@ export interface ChainContext {
 declare module 'vitest' {
   export interface ProvidedContext {
     mcpPort: number
+    scriptedPort: number
     apiPort: number
     chain: ChainContext
     webhookPort: number
@@ -52,6 +54,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const facilitator = await startFacilitator({ chain })
   const faulty = await startFacilitator({ chain, sender: anvilAccount(10) })
   project.provide('mcpPort', origin.mcpPort)
+  // The MCP origin that frames and chunks its answers as each test asks (test/origins/scripted-mcp.ts).
+  const scripted = await startScriptedOrigin()
+  project.provide('scriptedPort', scripted.port)
   project.provide('apiPort', origin.apiPort)
   // The operator-webhook receiver (test/webhook-receiver.ts).
   const webhooks = await startWebhookReceiver()
@@ -74,6 +79,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await facilitator.close()
     await chain.stop()
     await origin.close()
+    await scripted.close()
     await webhooks.close()
     await named.close()
   }

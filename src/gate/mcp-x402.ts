@@ -9,8 +9,8 @@
  * notifications before the answer still stream as they come; only the answer
  * waits for the settlement.
  */
-import { idKey, responseOutcome, SseReader, serializeEvent, type McpMessage } from '../mcp'
-import { downstreamResponseHeaders } from '../proxy'
+import { idKey, responseOutcome, SseReader, serializeEvent, type McpMessage, type SseEvent } from '../mcp'
+import { downstreamResponseHeaders, observeBody } from '../proxy'
 import type { X402Terms } from '../pricing'
 import {
   decodeHeader,
@@ -182,49 +182,33 @@ function holdAnswerInStream(
   abandon: () => Promise<unknown>,
   waitUntil: (promise: Promise<unknown>) => void
 ): ReadableStream<Uint8Array> {
-  const reader = body.getReader()
   const sse = new SseReader()
   const decoder = new TextDecoder()
   const encoder = new TextEncoder()
   let decided = false
-  const giveUp = () => {
-    if (decided) return
-    decided = true
-    waitUntil(abandon())
-  }
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let next: ReadableStreamReadResult<Uint8Array>
+  const pass = async (events: SseEvent[]): Promise<Uint8Array | undefined> => {
+    let out = ''
+    for (const event of events) {
+      let value: unknown = null
       try {
-        next = await reader.read()
-      } catch (error) {
-        giveUp()
-        controller.error(error)
-        return
+        value = event.data ? JSON.parse(event.data) : null
+      } catch {
+        value = null
       }
-      const events = next.done ? [sse.finish()].filter((event) => event !== undefined) : sse.push(decoder.decode(next.value, { stream: true }))
-      let out = ''
-      for (const event of events) {
-        let value: unknown = null
-        try {
-          value = event.data ? JSON.parse(event.data) : null
-        } catch {
-          value = null
-        }
-        if (!decided && isAnswer(value)) {
-          decided = true
-          out += serializeEvent(event, JSON.stringify((await decide(value)).message))
-        } else out += serializeEvent(event)
-      }
-      if (out) controller.enqueue(encoder.encode(out))
-      if (next.done) {
-        giveUp()
-        controller.close()
-      }
-    },
-    async cancel(reason) {
-      giveUp()
-      await reader.cancel(reason).catch(() => undefined)
+      if (!decided && isAnswer(value)) {
+        decided = true
+        out += serializeEvent(event, JSON.stringify((await decide(value)).message))
+      } else out += serializeEvent(event)
+    }
+    return out ? encoder.encode(out) : undefined
+  }
+  return observeBody(body, {
+    chunk: (bytes) => pass(sse.push(decoder.decode(bytes, { stream: true }))),
+    flush: () => pass([sse.finish()].filter((event) => event !== undefined)),
+    end: () => {
+      if (decided) return
+      decided = true
+      waitUntil(abandon())
     },
   })
 }

@@ -7,7 +7,13 @@
 import type { RateLimit } from './schema'
 import type { McpPriceBook } from './table'
 
-/** Methods that cost nothing unless the route's `methods` map prices them. */
+/**
+ * Methods that cost nothing unless the route's `methods` map prices them: the
+ * lifecycle and discovery, `logging/setLevel` (clients such as the MCP Inspector
+ * send it on connect), the task methods (MCP 2025-11-25 tasks: a task is paid
+ * as its tool, never per poll) and `subscriptions/listen` (2026-07-28's
+ * long-lived stream, which carries no answer of its own).
+ */
 export const FREE_MCP_METHODS: ReadonlySet<string> = new Set([
   'initialize',
   'ping',
@@ -15,6 +21,12 @@ export const FREE_MCP_METHODS: ReadonlySet<string> = new Set([
   'resources/list',
   'resources/templates/list',
   'prompts/list',
+  'logging/setLevel',
+  'tasks/get',
+  'tasks/list',
+  'tasks/result',
+  'tasks/cancel',
+  'subscriptions/listen',
 ])
 
 export interface McpRequestPrice {

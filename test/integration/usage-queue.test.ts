@@ -32,7 +32,10 @@ beforeEach(async () => {
 describe('usage events through the queue', () => {
   it('a charged call’s event goes through the queue and its consumer into D1, once', async () => {
     const { id, key } = await createKey('1')
-    expect((await gate('/api/queued', { headers: { 'x-api-key': key } })).status).toBe(200)
+    const response = await gate('/api/queued', { headers: { 'x-api-key': key } })
+    expect(response.status).toBe(200)
+    // Charged once the body was handed on: read it, as a caller's runtime would.
+    await response.arrayBuffer()
     await settledState(id)
     const events = await awaitEvents(1, 'key_id = ?', id)
     expect(events).toMatchObject([{ outcome: 'charged', amount: 20_000, rail: 'credits', route: '/api/*', status: 200 }])

@@ -1,0 +1,209 @@
+/**
+ * An MCP origin of our own that misbehaves precisely, for the wire tests of
+ * issue 10: how it frames and chunks its answers, and where it delivers them, is
+ * chosen per request by the path, `/m/<flag>,<flag>…/mcp`:
+ *
+ * - `json` (default `sse`): answer POSTs with application/json;
+ * - `nolen`: a JSON answer without Content-Length;
+ * - `drip`: write every answer one byte at a time;
+ * - `crlf`: SSE lines end in CRLF, with a `retry:` field;
+ * - `prime`: an SSE answer starts with a priming event (an `id:` and empty data,
+ *   MCP 2025-11-25 §Resumability) and every event has an id;
+ * - `poll`: after the priming event the POST stream is closed (server-side
+ *   polling, 2025-11-25); the answer waits in the event store for a GET with
+ *   `Last-Event-ID`;
+ * - `tools=N`: `tools/list` lists N tools more, each with a long description.
+ *
+ * Tools: `search` (text), `fail` (isError), `big` (a 5 MB text), `echo`. Every
+ * request is recorded: GET /__origin/requests?tag=X (the `x-test-tag` header).
+ */
+import { randomUUID } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+interface Flags {
+  json: boolean
+  nolen: boolean
+  drip: boolean
+  crlf: boolean
+  prime: boolean
+  poll: boolean
+  tools: number
+}
+
+interface StoredEvent {
+  id: string
+  data: string
+}
+
+interface Recorded {
+  method: string
+  path: string
+  headers: Record<string, string>
+  body: string
+}
+
+function flagsOf(path: string): Flags {
+  const spec = /^\/m\/([^/]*)\//.exec(path)?.[1] ?? ''
+  const set = new Set(spec.split(',').filter(Boolean))
+  const tools = [...set].find((flag) => flag.startsWith('tools='))
+  return {
+    json: set.has('json') || set.has('nolen'),
+    nolen: set.has('nolen'),
+    drip: set.has('drip'),
+    crlf: set.has('crlf'),
+    prime: set.has('prime') || set.has('poll'),
+    poll: set.has('poll'),
+    tools: tools ? Number(tools.slice(6)) : 0,
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of req) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/** Write `text`, one byte at a time when dripping, honouring backpressure. */
+async function write(res: ServerResponse, text: string, drip: boolean): Promise<void> {
+  const bytes = Buffer.from(text)
+  if (!drip) {
+    if (!res.write(bytes)) await new Promise((resolve) => res.once('drain', resolve))
+    return
+  }
+  for (let i = 0; i < bytes.length; i++) {
+    if (res.destroyed) return
+    res.write(bytes.subarray(i, i + 1))
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+}
+
+function toolList(count: number): unknown[] {
+  const tools: unknown[] = [
+    { name: 'search', description: 'Search', inputSchema: { type: 'object' } },
+    { name: 'fail', description: 'Always fails', inputSchema: { type: 'object' } },
+    { name: 'big', description: 'A 5 MB answer', inputSchema: { type: 'object' } },
+    { name: 'echo', description: 'Echo', inputSchema: { type: 'object' } },
+  ]
+  for (let i = 0; i < count; i++) {
+    tools.push({ name: `tool-${i}`, description: `Tool ${i}: ${'lorem ipsum dolor sit amet '.repeat(20)}`, inputSchema: { type: 'object' } })
+  }
+  return tools
+}
+
+function answer(message: Record<string, unknown>, flags: Flags): Record<string, unknown> {
+  const params = (message.params ?? {}) as Record<string, unknown>
+  const id = message.id
+  switch (message.method) {
+    case 'initialize':
+      return { jsonrpc: '2.0', id, result: { protocolVersion: params.protocolVersion ?? '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'scripted', version: '1.0.0' } } }
+    case 'tools/list':
+      return { jsonrpc: '2.0', id, result: { tools: toolList(flags.tools) } }
+    case 'tools/call': {
+      const name = params.name
+      if (name === 'fail') return { jsonrpc: '2.0', id, result: { isError: true, content: [{ type: 'text', text: 'it failed' }] } }
+      if (name === 'big') return { jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'x'.repeat(5 * 1024 * 1024) }] } }
+      return { jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: `${String(name)}: ${JSON.stringify(params.arguments ?? {})}` }] } }
+    }
+    default:
+      return { jsonrpc: '2.0', id, error: { code: -32601, message: 'Method not found' } }
+  }
+}
+
+export interface ScriptedOrigin {
+  port: number
+  close(): Promise<void>
+}
+
+export async function startScriptedOrigin(): Promise<ScriptedOrigin> {
+  const log: Array<Recorded & { tag: string }> = []
+  /** Event streams by stream id, for resumption; an event id names its stream. */
+  const streams = new Map<string, StoredEvent[]>()
+  const sse = (flags: Flags, event: { id?: string; data: string }) => {
+    const nl = flags.crlf ? '\r\n' : '\n'
+    const lines = [...(event.id !== undefined ? [`id: ${event.id}`] : []), ...event.data.split('\n').map((line) => `data: ${line}`)]
+    return lines.join(nl) + nl + nl
+  }
+
+  const server: Server = createServer(async (req, res) => {
+    const url = req.url ?? '/'
+    const path = url.split('?')[0] ?? '/'
+    const body = await readBody(req)
+    const headers: Record<string, string> = {}
+    for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value
+    if (path === '/__origin/requests') {
+      const tag = new URL(url, 'http://x').searchParams.get('tag')
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(log.filter((r) => r.tag === tag)))
+      return
+    }
+    log.push({ method: req.method ?? '', path: url, headers, body, tag: headers['x-test-tag'] ?? '' })
+    const flags = flagsOf(path)
+    try {
+      if (req.method === 'GET') return await resume(req, res, flags)
+      if (req.method === 'DELETE') return void res.writeHead(200).end()
+      const parsed = JSON.parse(body) as Record<string, unknown> | Array<Record<string, unknown>>
+      const messages = Array.isArray(parsed) ? parsed : [parsed]
+      const requests = messages.filter((m) => typeof m.method === 'string' && 'id' in m)
+      if (requests.length === 0) return void res.writeHead(202).end()
+      const answers = requests.map((m) => answer(m, flags))
+      const session = req.headers['mcp-session-id'] ?? (requests.some((m) => m.method === 'initialize') ? randomUUID() : undefined)
+      const sessionHeader: Record<string, string> = session ? { 'mcp-session-id': String(session) } : {}
+      if (flags.json) {
+        const text = JSON.stringify(Array.isArray(parsed) ? answers : answers[0])
+        res.writeHead(200, { 'content-type': 'application/json', ...(flags.nolen ? {} : { 'content-length': String(Buffer.byteLength(text)) }), ...sessionHeader })
+        await write(res, text, flags.drip)
+        return void res.end()
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...sessionHeader })
+      const streamId = randomUUID()
+      const events: StoredEvent[] = []
+      streams.set(streamId, events)
+      let seq = 0
+      const nextId = () => `${streamId}.${seq++}`
+      if (flags.crlf) await write(res, 'retry: 100\r\n\r\n', flags.drip)
+      if (flags.prime) {
+        const id = nextId()
+        events.push({ id, data: '' })
+        await write(res, `id: ${id}\n${flags.poll ? 'retry: 50\n' : ''}data:\n\n`, flags.drip)
+      }
+      for (const message of answers) {
+        const event = { id: nextId(), data: JSON.stringify(message) }
+        events.push(event)
+        // Polling: the answer waits in the store for the client's GET with Last-Event-ID.
+        if (flags.poll) continue
+        await write(res, sse(flags, flags.prime ? event : { data: event.data }), flags.drip)
+      }
+      res.end()
+    } catch (error) {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32603, message: String(error) } }))
+    }
+  })
+
+  /** GET: resume the stream an event id belongs to, replaying what came after it. */
+  async function resume(req: IncomingMessage, res: ServerResponse, flags: Flags): Promise<void> {
+    const last = req.headers['last-event-id']
+    if (typeof last !== 'string') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      res.write(': standalone stream\n\n')
+      req.on('close', () => res.end())
+      return
+    }
+    const streamId = last.slice(0, last.lastIndexOf('.'))
+    const events = streams.get(streamId)
+    if (!events) return void res.writeHead(404).end()
+    const from = events.findIndex((event) => event.id === last)
+    res.writeHead(200, { 'content-type': 'text/event-stream' })
+    for (const event of events.slice(from + 1)) await write(res, sse(flags, event), flags.drip)
+    res.end()
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    }),
+  }
+}
