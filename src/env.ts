@@ -58,6 +58,11 @@ export interface Env {
   OPERATOR_WEBHOOK_MAX_ATTEMPTS?: string
   /** Dollars ("1.00"): a hold taking a key's available credits below this raises `key.low_balance`. */
   LOW_BALANCE_THRESHOLD?: string
+  /**
+   * Seals the event ids the gate hands out on MCP streams (16+ characters; a Worker secret).
+   * Unset: derived from ADMIN_TOKEN; with neither, each isolate has its own.
+   */
+  STREAM_TICKET_SECRET?: string
   /** Upstream credentials named by routes' `upstreamAuth.secret`, and anything else. */
   [binding: string]: unknown
 }

@@ -23,6 +23,9 @@ export type ErrorCode =
   | 'spending_limit_reached'
   | 'quota_exceeded'
   | 'plan_allowance_exhausted'
+  // MCP answers on resumed streams (gate/mcp-stream)
+  | 'answer_not_held'
+  | 'invalid_resume'
   // bad input
   | 'invalid_request'
   | 'invalid_path'
@@ -55,6 +58,8 @@ const STATUS: Record<ErrorCode, number> = {
   spending_limit_reached: 402,
   quota_exceeded: 429,
   plan_allowance_exhausted: 402,
+  answer_not_held: 402,
+  invalid_resume: 400,
   invalid_request: 400,
   invalid_path: 400,
   body_too_large: 413,

@@ -99,6 +99,12 @@ export async function originRequests(tag: string): Promise<OriginRequest[]> {
   return (await response.json()) as OriginRequest[]
 }
 
+/** Requests the scripted MCP origin (test/origins/scripted-mcp.ts) received with this tag. */
+export async function scriptedRequests(tag: string): Promise<OriginRequest[]> {
+  const response = await fetch(`${env.SCRIPTED_ORIGIN}/__origin/requests?tag=${encodeURIComponent(tag)}`)
+  return (await response.json()) as OriginRequest[]
+}
+
 /** A tag unique to one test, sent as `x-test-tag` so the origin's log can be filtered. */
 export function newTag(): string {
   return crypto.randomUUID()

@@ -124,7 +124,10 @@ export function settleHold(
     open = true
   } else if (id !== null) {
     const stored = sql.exec<ReservationRow>('SELECT * FROM reservations WHERE id = ?', id).toArray()[0]
-    if (stored && (stored.state === 'committed' || stored.state === 'released')) return { result: { ok: false, reason: 'already_settled' }, row }
+    // What it was charged tells a repeat of a charged answer (paid) from one released (never paid).
+    if (stored && (stored.state === 'committed' || stored.state === 'released')) {
+      return { result: { ok: false, reason: 'already_settled', charged: stored.state === 'committed' ? (stored.charged ?? 0) : 0 }, row }
+    }
     if (stored) {
       hold = { amount: stored.amount, calls: stored.calls, tracked: stored.tracked === 1, label: stored.label, createdAt: stored.created_at, expiresAt: stored.expires_at }
     }

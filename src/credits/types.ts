@@ -253,7 +253,9 @@ export type ReserveResult =
 
 export type SettleResult =
   | { ok: true; charged: number; available: number }
-  | { ok: false; reason: 'unknown_reservation' | 'already_settled' | 'over_reserved' | 'unfunded' }
+  /** `charged`: what the hold was charged when it was settled (0: released). */
+  | { ok: false; reason: 'already_settled'; charged: number }
+  | { ok: false; reason: 'unknown_reservation' | 'over_reserved' | 'unfunded' }
 
 export type AdminResult =
   /** `duplicate`: a top-up whose reference was already credited; nothing changed. */

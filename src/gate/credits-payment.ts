@@ -58,6 +58,8 @@ export interface HoldRequest {
   label: string
   limits: LimitCheck[]
   timeoutMs: number
+  /** How long past the origin's timeout the hold may wait for its answer (default: HOLD_MARGIN_MS). */
+  waitMs?: number
   /** Identifies the request for Idempotency-Key reuse checks (a hash of it). */
   fingerprint: () => Promise<string>
   /** Shown in denials: what is being bought. */
@@ -135,7 +137,7 @@ export async function holdCredits(
     settle,
     amount: request.amount,
     items: request.items,
-    holdMs: request.timeoutMs + HOLD_MARGIN_MS,
+    holdMs: request.timeoutMs + Math.max(HOLD_MARGIN_MS, request.waitMs ?? 0),
     label: request.label,
     limits: request.limits,
     idempotency: idempotencyKey ? { key: idempotencyKey, fingerprint: await request.fingerprint() } : undefined,

@@ -10,6 +10,9 @@ import { fingerprintOf, type HoldRequest } from './credits-payment'
 import { mcpLimits, routeLimits } from './limits'
 import type { PricedBody } from './mcp-route'
 
+/** A hold outlives its stream ticket by this, so an answer the ticket still admits always finds it held. */
+export const RESUME_SLACK_MS = 60_000
+
 /** The hold of a call to a fixed-price route. `pathAndQuery` and `body` identify it for Idempotency-Key. */
 export function httpHoldRequest(route: CompiledRoute, amount: number, method: string, pathAndQuery: string, body: Uint8Array | null): HoldRequest {
   return {
@@ -34,6 +37,8 @@ export function mcpHoldRequest(route: CompiledRoute, priced: PricedBody, method:
     label: `${method} ${route.path} ${priced.label}`,
     limits: mcpLimits(route, priced.toolLimits),
     timeoutMs: route.timeoutMs,
+    // A held call's answer may still come on a resumed stream (or as a task's result) until its ticket runs out.
+    waitMs: priced.waitMs + RESUME_SLACK_MS,
     fingerprint: () => fingerprintOf(method, target, typeof body === 'string' ? new TextEncoder().encode(body) : body),
     describe: {},
   }

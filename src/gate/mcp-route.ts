@@ -33,6 +33,7 @@ import { mcpResource, metaPayment, serveMcpWithX402, x402McpAnswer } from './mcp
 import { chooseRail } from './rails'
 import { requiredFor } from './x402-payment'
 import { callOrigin } from './upstream'
+import { serveMcpStream, streamTickets } from './mcp-stream'
 
 export interface PricedBody {
   total: number
@@ -44,11 +45,13 @@ export interface PricedBody {
   listIds: Set<string>
   toolLimits: Array<{ tool: string; limit: RateLimit }>
   label: string
+  /** How long a held call may wait for its answer after its POST stream ended. */
+  waitMs: number
 }
 
 /** Price every request in an MCP body (a batch as its sum). */
 export function priceBody(book: McpPriceBook, messages: McpMessage[]): PricedBody {
-  const priced: PricedBody = { total: 0, prices: new Map(), items: [], listIds: new Set(), toolLimits: [], label: '' }
+  const priced: PricedBody = { total: 0, prices: new Map(), items: [], listIds: new Set(), toolLimits: [], label: '', waitMs: book.resumeMs }
   const names: string[] = []
   for (const message of messages) {
     if (message.kind !== 'request') continue
@@ -74,6 +77,7 @@ function annotator(book: McpPriceBook, listIds: Set<string>, rails: PaymentRails
 
 export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): Promise<Response> {
   const { env, request, route, forwardPath } = context
+  if (request.method === 'GET') return serveMcpStream(context, book)
   if (request.method !== 'POST') return passThrough(await callOrigin(context))
 
   const contentType = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase()
@@ -105,10 +109,13 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   }
   if (priced.total === 0) {
     const response = await callOrigin(context, { body: read.text })
-    const format = rewrite && response.ok && response.body ? bodyFormat(response.headers.get('content-type')) : null
-    if (!format || !response.body) return passThrough(response)
+    const format = response.ok && response.body ? bodyFormat(response.headers.get('content-type')) : null
+    // A JSON answer is never resumed: without an annotation it passes untouched.
+    if (!format || !response.body || (format === 'json' && !rewrite)) return passThrough(response)
     if (isSmallJson(response, format)) return inlineJson(response, new McpResponseReader('json', rewrite))
-    const reader = new McpResponseReader(format, rewrite)
+    // Its event ids become tickets, so a resumed stream still delivers these free answers (and only these).
+    const tickets = format === 'sse' ? await streamTickets(context, book, parsed.messages, priced.prices, response, null) : undefined
+    const reader = new McpResponseReader(format, rewrite, tickets && ((id) => tickets.seal(id)))
     const body = observeBody(response.body, { chunk: (bytes) => reader.chunk(bytes), flush: () => reader.flush(), end: () => undefined })
     const headers = downstreamResponseHeaders(response.headers)
     headers.delete('content-length')
@@ -149,7 +156,10 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
     const { amount, calls } = chargeForServed(hold, meter.succeeded)
     settlement.settle(amount, calls)
   }
-  const reader = new McpResponseReader(format, rewrite)
+  // A single call on an SSE stream can be answered on a resumed one: its event ids carry its hold.
+  const resumable = format === 'sse' && single?.kind === 'request'
+  const tickets = format === 'sse' ? await streamTickets(context, book, parsed.messages, priced.prices, response, resumable ? hold : null) : undefined
+  const reader = new McpResponseReader(format, rewrite, tickets && ((id) => tickets.seal(id)))
   if (isSmallJson(response, format)) {
     // One small JSON answer: read it whole (natively), charge what succeeded as it is handed on.
     let answer: Response
@@ -171,9 +181,15 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
       for (const message of reader.take()) meter.record(message)
       if (meter.allAnswered) settleServed()
     },
-    // Whatever was not answered and delivered by now is released. A JSON body too
-    // large to inspect was still delivered whole with a 2xx: charged.
-    end: (how) => (how === 'complete' && reader.overflowed ? settlement.served() : settleServed()),
+    // Whatever was not answered and delivered by now is released, unless its answer
+    // can still come on a resumed stream (the caller was handed an event id): then
+    // the hold waits for it (mcp-stream), and expires if it never comes. A JSON body
+    // too large to inspect was still delivered whole with a 2xx: charged.
+    end: (how) => {
+      if (how === 'complete' && reader.overflowed) return settlement.served()
+      if (resumable && reader.resumable && !meter.allAnswered) return
+      settleServed()
+    },
   })
   const headers = downstreamResponseHeaders(response.headers)
   for (const [name, value] of Object.entries(holdHeaders(hold))) headers.set(name, value)

@@ -20,6 +20,6 @@ export {
   type ParsedBody,
   type CallOutcome,
 } from './jsonrpc'
-export { McpResponseReader, bodyFormat, MAX_INSPECTED_BYTES, type BodyFormat, type MessageRewrite } from './response-reader'
+export { McpResponseReader, bodyFormat, MAX_INSPECTED_BYTES, type BodyFormat, type EventIdRewrite, type MessageRewrite } from './response-reader'
 export { annotateToolsList, PRICE_META_KEY } from './annotate'
 export { SseReader, serializeEvent, type SseEvent } from './sse'

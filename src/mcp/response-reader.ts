@@ -7,13 +7,16 @@
  * then only the events that carry a rewritten message change. Framework-free.
  */
 import { concatBytes } from '../bytes'
-import { SseReader, serializeEvent } from './sse'
+import { SseReader, serializeEvent, type SseEvent } from './sse'
 
 /** Stop keeping a copy of a JSON body past this size; it still streams through. */
 export const MAX_INSPECTED_BYTES = 16 * 1024 * 1024
 
 /** Given a message from the origin, return a replacement, or undefined to keep it. */
 export type MessageRewrite = (message: unknown) => unknown
+
+/** Given the origin's SSE event id, the id to hand on instead. */
+export type EventIdRewrite = (id: string) => string
 
 export type BodyFormat = 'json' | 'sse'
 
@@ -32,6 +35,7 @@ function flatten(value: unknown): unknown[] {
 export class McpResponseReader {
   private readonly format: BodyFormat
   private readonly rewrite: MessageRewrite | undefined
+  private readonly eventId: EventIdRewrite | undefined
   private readonly decoder = new TextDecoder()
   private readonly encoder = new TextEncoder()
   private readonly sse = new SseReader()
@@ -40,10 +44,13 @@ export class McpResponseReader {
   private messages: unknown[] = []
   /** True when a JSON body was too large to inspect. */
   overflowed = false
+  /** True once an SSE event with an id was handed on: the stream can be resumed from it. */
+  resumable = false
 
-  constructor(format: BodyFormat, rewrite?: MessageRewrite) {
+  constructor(format: BodyFormat, rewrite?: MessageRewrite, eventId?: EventIdRewrite) {
     this.format = format
     this.rewrite = rewrite
+    this.eventId = eventId
   }
 
   /**
@@ -62,7 +69,7 @@ export class McpResponseReader {
       return this.rewrite ? undefined : bytes
     }
     const events = this.sse.push(this.decoder.decode(bytes, { stream: true }))
-    if (!this.rewrite) {
+    if (!this.rewrite && !this.eventId) {
       for (const event of events) this.readEvent(event.data)
       return bytes
     }
@@ -76,7 +83,7 @@ export class McpResponseReader {
     if (this.format === 'sse') {
       const rest = this.sse.finish()
       if (!rest) return undefined
-      if (!this.rewrite) {
+      if (!this.rewrite && !this.eventId) {
         this.readEvent(rest.data)
         return undefined
       }
@@ -133,8 +140,12 @@ export class McpResponseReader {
     }
   }
 
-  private rewriteEvent(event: ReturnType<SseReader['finish']> & object): string {
-    if (event.data === undefined || event.data === '') return serializeEvent(event)
+  private rewriteEvent(original: SseEvent): string {
+    const event = this.withEventId(original)
+    if (event.data === undefined || event.data === '' || !this.rewrite) {
+      this.readEvent(event.data)
+      return serializeEvent(event)
+    }
     let value: unknown
     try {
       value = JSON.parse(event.data)
@@ -143,6 +154,14 @@ export class McpResponseReader {
     }
     const rewritten = Array.isArray(value) ? value.map((item) => this.apply(item)) : this.apply(value)
     return serializeEvent(event, JSON.stringify(rewritten))
+  }
+
+  /** The event with its id rewritten (an `id` field is the event id, HTML §9.2.6). */
+  private withEventId(event: SseEvent): SseEvent {
+    const rewrite = this.eventId
+    if (!rewrite || !event.fields.some(([name]) => name === 'id')) return event
+    this.resumable = true
+    return { ...event, fields: event.fields.map(([name, value]) => (name === 'id' ? ['id', rewrite(value)] : [name, value])) }
   }
 
   private apply(message: unknown): unknown {

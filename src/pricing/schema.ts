@@ -43,6 +43,18 @@ const McpPricing = z.strictObject({
   /** Per-method prices; overrides the built-in free list too. */
   methods: z.record(z.string().min(1), PriceOrFree).optional(),
   tools: z.record(z.string().min(1), ToolEntry).optional(),
+  /**
+   * Seconds a held call may still be answered on a resumed stream after its POST
+   * stream ended (MCP 2025-11-25 §Resumability); then its hold is released.
+   */
+  resumeSeconds: z.number().int().min(1).max(86_400).optional(),
+  /** The longest a task-augmented call stays held (its task's ttl, capped by this). */
+  taskSeconds: z.number().int().min(1).max(7 * 86_400).optional(),
+  /**
+   * Browser origins (`https://app.example.com`) allowed to call this route. Streamable HTTP:
+   * "Servers MUST validate the Origin header"; by default no browser origin but the gate's own.
+   */
+  allowedOrigins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, { error: 'expected an origin such as "https://app.example.com"' })).max(100).optional(),
 })
 
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/

@@ -25,7 +25,17 @@ export interface McpPriceBook {
   defaultMicros: number
   methods: ReadonlyMap<string, number>
   tools: ReadonlyMap<string, ToolPrice>
+  /** How long a held call's answer may still come on a resumed stream. */
+  resumeMs: number
+  /** The cap on how long a task-augmented call stays held. */
+  taskMs: number
+  /** Browser origins allowed besides the gate's own, lowercased. */
+  allowedOrigins: ReadonlySet<string>
 }
+
+/** Nine minutes: with the hold's margin, a held call lives as long as before resumption existed. */
+export const DEFAULT_RESUME_SECONDS = 540
+export const DEFAULT_TASK_SECONDS = 3600
 
 export type RoutePricing =
   | { kind: 'free' }
@@ -93,7 +103,17 @@ function compilePricing(route: RouteConfig): RoutePricing {
     const methods = new Map(
       Object.entries(route.mcp.methods ?? {}).map(([name, price]) => [name, micros(price)] as const)
     )
-    return { kind: 'mcp', book: { defaultMicros: micros(route.mcp.price), methods, tools } }
+    return {
+      kind: 'mcp',
+      book: {
+        defaultMicros: micros(route.mcp.price),
+        methods,
+        tools,
+        resumeMs: (route.mcp.resumeSeconds ?? DEFAULT_RESUME_SECONDS) * 1000,
+        taskMs: (route.mcp.taskSeconds ?? DEFAULT_TASK_SECONDS) * 1000,
+        allowedOrigins: new Set((route.mcp.allowedOrigins ?? []).map((origin) => origin.toLowerCase())),
+      },
+    }
   }
   if (route.free === true || route.price === undefined) return { kind: 'free' }
   const amount = micros(route.price)

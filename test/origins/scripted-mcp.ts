@@ -12,6 +12,10 @@
  * - `poll`: after the priming event the POST stream is closed (server-side
  *   polling, 2025-11-25); the answer waits in the event store for a GET with
  *   `Last-Event-ID`;
+ * - `late`: after the priming event, the answer comes 300 ms later, on the POST
+ *   stream if the caller is still there, else only in the event store;
+ * - `getanswer`: a standalone GET stream (no Last-Event-ID) carries a JSON-RPC
+ *   response, which a server must not send there;
  * - `tools=N`: `tools/list` lists N tools more, each with a long description.
  *
  * Tools: `search` (text), `fail` (isError), `big` (a 5 MB text), `echo`. Every
@@ -28,6 +32,8 @@ interface Flags {
   crlf: boolean
   prime: boolean
   poll: boolean
+  late: boolean
+  getanswer: boolean
   tools: number
 }
 
@@ -52,8 +58,10 @@ function flagsOf(path: string): Flags {
     nolen: set.has('nolen'),
     drip: set.has('drip'),
     crlf: set.has('crlf'),
-    prime: set.has('prime') || set.has('poll'),
+    prime: set.has('prime') || set.has('poll') || set.has('late'),
     poll: set.has('poll'),
+    late: set.has('late'),
+    getanswer: set.has('getanswer'),
     tools: tools ? Number(tools.slice(6)) : 0,
   }
 }
@@ -171,6 +179,8 @@ export async function startScriptedOrigin(): Promise<ScriptedOrigin> {
         events.push(event)
         // Polling: the answer waits in the store for the client's GET with Last-Event-ID.
         if (flags.poll) continue
+        if (flags.late) await new Promise((resolve) => setTimeout(resolve, 300))
+        if (res.destroyed) continue
         await write(res, sse(flags, flags.prime ? event : { data: event.data }), flags.drip)
       }
       res.end()
@@ -186,6 +196,12 @@ export async function startScriptedOrigin(): Promise<ScriptedOrigin> {
     if (typeof last !== 'string') {
       res.writeHead(200, { 'content-type': 'text/event-stream' })
       res.write(': standalone stream\n\n')
+      if (flags.getanswer) {
+        res.write(`id: standalone.0\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'hello' } })}\n\n`)
+        res.write(`data: ${JSON.stringify({ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'paid content' }] } })}\n\n`)
+        res.end()
+        return
+      }
       req.on('close', () => res.end())
       return
     }

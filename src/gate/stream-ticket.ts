@@ -1,0 +1,109 @@
+/**
+ * @module gate/stream-ticket
+ * Event ids the gate hands out on MCP streams. MCP 2025-11-25 §Resumability: a
+ * client resumes a stream with GET and the `Last-Event-ID` it last saw, and the
+ * answers still owed on that stream come there, not on the POST that asked. So
+ * every SSE event id the gate passes on is a ticket it can check when the id
+ * comes back: it names the session, the key that paid, and the stream's calls
+ * (each request id with its hold, or free), and is sealed with the origin's own
+ * event id under an HMAC, so that a ticket cannot be moved to another stream,
+ * session or key, nor its calls or prices altered. Synchronous (noble's HMAC),
+ * because it runs inside the stream reader for each event that has an id.
+ */
+import { hmac } from '@noble/hashes/hmac'
+import { sha256 } from '@noble/hashes/sha2'
+import { fromBase64Url, toBase64Url } from '../bytes'
+import type { Env } from '../env'
+import { secretsEqual } from '../secret-compare'
+
+/** A held call: its reservation and what its answer is charged when it succeeds. */
+export interface TicketHold {
+  reservation: string
+  amount: number
+  calls: number
+}
+
+export interface StreamTicket {
+  /** The stream's MCP session (`Mcp-Session-Id`), or null without one. */
+  session: string | null
+  /** SHA-256 of the key that paid the stream's held calls ('' when none). */
+  holder: string
+  /** The account object its holds are on ('' when none). */
+  account: string
+  /** The key's admin id, for usage records ('' when none). */
+  keyId: string
+  /** Its JSON-RPC requests, by `idKey`: a held call's hold, or null for a free one. */
+  calls: Record<string, TicketHold | null>
+  /** After this (ms since the epoch) an answer to a held call is refused: its hold is let go. */
+  until: number
+}
+
+const PREFIX = 'pg1.'
+/** A Last-Event-ID longer than this is not one of ours. */
+const MAX_ID_CHARS = 4096
+const MAC_BYTES = 16
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+let cachedKey: { source: string; key: Uint8Array } | undefined
+
+/**
+ * The sealing key: `STREAM_TICKET_SECRET` when set; else derived from the admin
+ * token (a Worker secret every isolate shares); else one per isolate, which is
+ * enough for `wrangler dev` and tests but makes a resume on another isolate fail
+ * closed (refused, never served free).
+ */
+function sealingKey(env: Env): Uint8Array {
+  const configured = typeof env.STREAM_TICKET_SECRET === 'string' && env.STREAM_TICKET_SECRET.length >= 16 ? env.STREAM_TICKET_SECRET : undefined
+  const source = configured ?? (typeof env.ADMIN_TOKEN === 'string' && env.ADMIN_TOKEN !== '' ? `admin\0${env.ADMIN_TOKEN}` : 'isolate')
+  if (cachedKey?.source === source) return cachedKey.key
+  const material = source === 'isolate' ? crypto.getRandomValues(new Uint8Array(32)) : encoder.encode(source)
+  const key = hmac(sha256, encoder.encode('pay-gate stream tickets'), material)
+  cachedKey = { source, key }
+  return key
+}
+
+function mac(key: Uint8Array, payload: string, originId: string): string {
+  return toBase64Url(hmac(sha256, key, encoder.encode(`${payload}\n${originId}`)).slice(0, MAC_BYTES))
+}
+
+/** Encodes a ticket once; `seal` then binds it to each of the origin's event ids. */
+export class TicketSealer {
+  private readonly key: Uint8Array
+  private readonly payload: string
+
+  constructor(env: Env, ticket: StreamTicket) {
+    this.key = sealingKey(env)
+    this.payload = toBase64Url(encoder.encode(JSON.stringify({ s: ticket.session, h: ticket.holder, ...(ticket.account !== ticket.holder ? { a: ticket.account } : {}), k: ticket.keyId, c: ticket.calls, u: ticket.until })))
+  }
+
+  /** The event id the caller sees for the origin's `originId`. */
+  seal(originId: string): string {
+    return `${PREFIX}${this.payload}.${mac(this.key, this.payload, originId)}.${originId}`
+  }
+}
+
+export type OpenedTicket = { ok: true; ticket: StreamTicket; originId: string } | { ok: false }
+
+/** Open a `Last-Event-ID`: the ticket and the origin's own event id, or not ours. */
+export async function openTicket(env: Env, eventId: string): Promise<OpenedTicket> {
+  if (!eventId.startsWith(PREFIX) || eventId.length > MAX_ID_CHARS) return { ok: false }
+  const rest = eventId.slice(PREFIX.length)
+  const dot = rest.indexOf('.')
+  const dot2 = dot === -1 ? -1 : rest.indexOf('.', dot + 1)
+  if (dot2 === -1) return { ok: false }
+  const payload = rest.slice(0, dot)
+  const tag = rest.slice(dot + 1, dot2)
+  const originId = rest.slice(dot2 + 1)
+  const expected = mac(sealingKey(env), payload, originId)
+  if (!(await secretsEqual(tag, expected))) return { ok: false }
+  const bytes = fromBase64Url(payload)
+  if (!bytes) return { ok: false }
+  try {
+    // Ours, and unaltered (the HMAC): its contents are as we wrote them.
+    const value = JSON.parse(decoder.decode(bytes)) as { s: string | null; h: string; a?: string; k: string; c: Record<string, TicketHold | null>; u: number }
+    return { ok: true, originId, ticket: { session: value.s, holder: value.h, account: value.a ?? value.h, keyId: value.k, calls: value.c, until: value.u } }
+  } catch {
+    return { ok: false }
+  }
+}
