@@ -9,12 +9,18 @@ import { env } from 'cloudflare:workers'
 import { afterEach, describe, expect, it } from 'vitest'
 import { acceptX402, X402Refusal } from '../../src/gate/x402-payment'
 import { buildRequirements, lockName } from '../../src/x402'
-import { clearFacilitatorCalls, facilitatorCalls, setFacilitatorMode } from '../chain/client'
+import { clearFacilitatorCalls, facilitatorCalls, facilitatorIdle, setFacilitatorMode } from '../chain/client'
 import { createKey, GATE, newTag, originRequests, putRouteTable } from '../helpers'
 import { check, settle } from '../sidecar-helpers'
 import { balanceOf, chain, client, decode, encode, freshPayTo, gateFetch, handSigned, payerAddress, payingFetch, x402Block } from '../x402-helpers'
 
 const PAYER = 2
+/**
+ * The dev-mode tests' payer: no other test (in any file) pays with it, so nothing else can move its
+ * balance. With PAYER, a settle an earlier test gave up on as indeterminate (its facilitator slowed
+ * past our timeout) still lands on chain a moment later, and took 20,000 off "a balance nothing moves".
+ */
+const DEV_PAYER = 5
 const payTo = freshPayTo()
 const payer = payerAddress(PAYER)
 
@@ -43,6 +49,9 @@ async function payment(path: string): Promise<string> {
 
 afterEach(async () => {
   await mode('normal')
+  // A settle the gate gave up on (indeterminate) is still on its way to the chain: let it land
+  // now, not in the middle of the next test's balance reading.
+  await facilitatorIdle(chain().faultyControlUrl)
 })
 
 describe('facilitator faults', () => {
@@ -188,13 +197,14 @@ describe('special paths', () => {
   it('dev mode checks locally, never calls the facilitator, never moves funds, and says so', async () => {
     await useRoutes({ mode: 'dev' })
     await clearFacilitatorCalls(chain().faultyControlUrl)
-    const before = await balanceOf(payer)
-    const response = await payingFetch(PAYER)(`${GATE}/api/dev`)
+    const devPayer = payerAddress(DEV_PAYER)
+    const before = await balanceOf(devPayer)
+    const response = await payingFetch(DEV_PAYER)(`${GATE}/api/dev`)
     expect(response.status).toBe(200)
     expect(response.headers.get('x-pay-dev-mode')).toBe('unsettled')
     expect(decode(response.headers.get('payment-response'))).toMatchObject({ success: true, transaction: '', extra: { devMode: true, settled: false } })
     expect(await facilitatorCalls(chain().faultyControlUrl)).toHaveLength(0)
-    expect(await balanceOf(payer)).toBe(before)
+    expect(await balanceOf(devPayer)).toBe(before)
   })
 
   it('dev mode is refused on a Worker that does not allow it', async () => {
