@@ -6,6 +6,7 @@
  */
 import type { PaymentRequired } from '@x402/core/types'
 import { env } from 'cloudflare:workers'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterEach, describe, expect, it } from 'vitest'
 import { acceptX402, X402Refusal } from '../../src/gate/x402-payment'
 import { buildRequirements, lockName } from '../../src/x402'
@@ -233,6 +234,32 @@ describe('special paths', () => {
 })
 
 describe('buying credits with x402', () => {
+  it('sells no credits for a dev-mode payment, which is never settled: a clear refusal, nothing issued or taken', async () => {
+    const { network, token } = chain()
+    await putRouteTable({
+      x402: { ...x402Block(payTo, { facilitator: { url: chain().faultyFacilitatorUrl }, mode: 'dev' }), buyCredits: { min: '0.1', max: '100' } },
+      routes: [{ path: '/api/*', origin: env.API_ORIGIN, price: '0.02' }],
+    })
+    // A wallet holding no USDC signs for $100 of credits.
+    const broke = generatePrivateKey()
+    const from = privateKeyToAccount(broke).address
+    const accepted = { scheme: 'exact', network, amount: '100000000', asset: token.address, payTo, maxTimeoutSeconds: 60, extra: { name: token.name, version: token.version } }
+    const signed = await handSigned(accepted, DEV_PAYER, { from }, { signerKey: broke })
+    const response = await gateFetch(`${GATE}/credits/buy`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'payment-signature': encode(signed) },
+      body: JSON.stringify({ credits: '100' }),
+    })
+    expect(response.status).toBe(404)
+    const body = (await response.json()) as Record<string, unknown>
+    expect(body).toMatchObject({ error: { code: 'not_found', message: expect.stringMatching(/dev mode.*settled on chain/) } })
+    expect(body).not.toHaveProperty('key')
+    const nonce = (signed.payload as { authorization: { nonce: string } }).authorization.nonce.toLowerCase()
+    expect(await env.X402_LOCKS.getByName(lockName(network, token.address, from)).get(nonce)).toBeNull()
+    // Nor is buying credits advertised where it cannot be done.
+    expect(await (await gateFetch(`${GATE}/pricing`)).json()).not.toHaveProperty('buyCredits')
+  })
+
   it('issues a key holding exactly what was settled, or tops up the caller’s key', async () => {
     await useRoutes({}, {})
     await putRouteTable({
