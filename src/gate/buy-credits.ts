@@ -12,7 +12,7 @@ import type { AppEnv } from '../env'
 import { GateError } from '../errors'
 import { formatDollars, parseDollars } from '../money'
 import { encodeHeader, PAYMENT_RESPONSE_HEADER, type ResourceInfo } from '../x402'
-import { x402RefusalResponse } from './http-x402'
+import { unpaidRefusal, x402RefusalResponse } from './http-x402'
 import { headerPayment } from './rails'
 import type { RouteTables } from './route-table'
 import { acceptX402, finishX402, requiredFor, X402Refusal } from './x402-payment'
@@ -57,8 +57,8 @@ export function buyCreditsHandler(tables: RouteTables) {
 
     const payment = headerPayment(c.req.raw.headers)
     if (!payment.present) {
-      const message = 'Pay with x402 (PAYMENT-SIGNATURE) to buy these credits'
-      return x402RefusalResponse(402, 'payment_required', message, requiredFor(terms, micros, resource, message), { credits: false })
+      const { code, message } = unpaidRefusal(c.req.raw.headers, 'Pay with x402 (PAYMENT-SIGNATURE) to buy these credits')
+      return x402RefusalResponse(402, code, message, requiredFor(terms, micros, resource, message), { credits: false })
     }
     let attempt
     try {

@@ -260,6 +260,23 @@ describe('buying credits with x402', () => {
     expect(await (await gateFetch(`${GATE}/pricing`)).json()).not.toHaveProperty('buyCredits')
   })
 
+  it('tells an x402 v1 client (X-PAYMENT) that the gate speaks x402 v2, and takes nothing', async () => {
+    await putRouteTable({
+      x402: { ...x402Block(payTo, { facilitator: { url: chain().faultyFacilitatorUrl } }), buyCredits: { min: '0.1', max: '10' } },
+      routes: [{ path: '/api/*', origin: env.API_ORIGIN, price: '0.02' }],
+    })
+    const response = await gateFetch(`${GATE}/credits/buy`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-payment': encode({ x402Version: 1, scheme: 'exact', network: 'base-sepolia', payload: {} }) },
+      body: JSON.stringify({ credits: '1' }),
+    })
+    expect(response.status).toBe(402)
+    const offer = decode<PaymentRequired>(response.headers.get('payment-required'))
+    expect(offer).toMatchObject({ x402Version: 2, accepts: [{ amount: '1000000', payTo }] })
+    expect(offer.error).toMatch(/x402 v1 \(X-PAYMENT\) is not supported.*PAYMENT-SIGNATURE \(x402 v2\)/)
+    expect(await response.json()).toMatchObject({ error: { code: 'invalid_x402_version', message: offer.error } })
+  })
+
   it('issues a key holding exactly what was settled, or tops up the caller’s key', async () => {
     await useRoutes({}, {})
     await putRouteTable({
