@@ -6,6 +6,7 @@
  */
 import type { PaymentRequired } from '@x402/core/types'
 import { env } from 'cloudflare:workers'
+import { serializeErc6492Signature, type Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterEach, describe, expect, it } from 'vitest'
 import { acceptX402, X402Refusal } from '../../src/gate/x402-payment'
@@ -86,6 +87,21 @@ describe('facilitator faults', () => {
     expect(await balanceOf(payer)).toBe(before)
     const replay = await gateFetch(`${GATE}/api/open`, { headers: { 'payment-signature': signature } })
     expect(replay.status).toBe(402)
+  })
+
+  it('open: a signature only the chain can check (a smart wallet’s) is refused while the facilitator is down, never served unchecked', async () => {
+    await useRoutes({ failMode: 'open' })
+    const unpaid = await gateFetch(`${GATE}/api/smart-wallet`)
+    const required = decode<PaymentRequired>(unpaid.headers.get('payment-required'))
+    const signed = (await handSigned(required.accepts[0] as never, PAYER)) as { payload: { signature: Hex } }
+    // ERC-6492: the signature of a wallet not deployed yet, wrapped with its factory call (not 65 bytes).
+    signed.payload.signature = serializeErc6492Signature({ address: payTo, data: '0xdeadbeef', signature: signed.payload.signature })
+    const tag = newTag()
+    await mode('down')
+    const refused = await gateFetch(`${GATE}/api/smart-wallet`, { headers: { 'payment-signature': encode(signed), 'x-test-tag': tag } })
+    expect(refused.status).toBe(503)
+    expect(await refused.json()).toMatchObject({ error: { code: 'facilitator_unavailable', message: expect.stringMatching(/cannot be checked without it/) } })
+    expect(await originRequests(tag)).toHaveLength(0)
   })
 
   it('verify ok, then settle fails: the caller gets the payment error, not the content, and no funds move', async () => {

@@ -1,3 +1,4 @@
+import { serializeErc6492Signature } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { describe, expect, it } from 'vitest'
 import { validateRoutesFile } from '../../src/pricing'
@@ -133,6 +134,15 @@ describe('x402 local checks', () => {
     const good = await signed()
     const tampered = { ...good, authorization: { ...good.authorization, nonce: `0x${'cd'.repeat(32)}` } }
     expect(await checkLocally(requirements, 84532, tampered, now())).toMatchObject({ ok: false, reason: 'invalid_exact_evm_payload_signature' })
+  })
+
+  it('says when it could not check a signature: a smart wallet’s (not 65 bytes) is for the chain to check', async () => {
+    const good = await signed()
+    const wrapped = serializeErc6492Signature({ address: PAY_TO, data: '0xdeadbeef', signature: good.signature })
+    expect(await checkLocally(requirements, 84532, { ...good, signature: wrapped }, now())).toMatchObject({ ok: true, signatureChecked: false })
+    // Everything else is still checked: the amount, the recipient, the window.
+    const underpaid = await signed({ value: '9999' })
+    expect(await checkLocally(requirements, 84532, { ...underpaid, signature: wrapped }, now())).toMatchObject({ ok: false })
   })
 
   it('refuses payloads of the wrong shape', async () => {
