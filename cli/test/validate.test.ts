@@ -48,6 +48,16 @@ describe('pay-gate validate', () => {
     expect(JSON.stringify(JSON.parse(result.stdout).issues)).toMatch(/payTo/)
   })
 
+  it('refuses a payTo without its EIP-55 checksum (all lowercase too), showing the checksummed form', async () => {
+    // All lowercase, the last character mistyped: only the checksum could have caught it.
+    const text = JSON.stringify({ version: 1, x402: { network: 'eip155:84532', payTo: '0x036cbd53842c5426634e7929541ec2318f3dcf7f' }, routes: [route('/a')] })
+    const result = await run(['validate', '--json'], { cwd: tempDir({ 'routes.json': text }) })
+    expect(result.code).toBe(1)
+    expect(JSON.parse(result.stdout).issues).toEqual([
+      { path: 'x402.payTo', message: expect.stringMatching(/fails its EIP-55 checksum.*0x036CbD53842c5426634e7929541EC2318f3dCF7F/) },
+    ])
+  })
+
   it('says which file it cannot read', async () => {
     const result = await run(['validate', 'missing.json'])
     expect(result.code).toBe(1)

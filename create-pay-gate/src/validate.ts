@@ -2,14 +2,13 @@
  * Checks for each answer, returning a message that says what is wrong (or
  * undefined). Wherever pay-gate has a rule, the rule is pay-gate's own: prices go
  * through its parseDollars, origins and paths through its routes.json schema, the
- * address checksum through viem's isAddress (which that schema uses too). All of it
+ * payout address through its payoutAddressProblem (which that schema uses too). All of it
  * is bundled into the CLI at build time, so `npm create` installs nothing more.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { basename, resolve } from 'node:path'
-import { isAddress } from 'viem'
 import { parseDollars } from '../../src/money'
-import { KNOWN_USDC, validateRoutesFile } from '../../src/pricing'
+import { KNOWN_USDC, payoutAddressProblem, validateRoutesFile } from '../../src/pricing'
 
 /** Files that may already be in the target folder: a fresh `git clone` has .git. */
 const ALLOWED_IN_EMPTY_FOLDER = new Set(['.git', '.DS_Store', 'Thumbs.db'])
@@ -98,13 +97,9 @@ export function checkPrice(text: string): string | undefined {
   return undefined
 }
 
+/** The address x402 pays: pay-gate's own rule, the one routes.json's payTo is held to. */
 export function checkAddress(text: string): string | undefined {
-  if (!/^0x[0-9a-fA-F]{40}$/.test(text)) return 'expected an EVM address: 0x and 40 hex digits'
-  if (!isAddress(text, { strict: true })) {
-    return 'the EIP-55 checksum (the mix of upper- and lowercase letters) does not match: check the address for a typo, or copy it again from your wallet'
-  }
-  if (/^0x0{40}$/.test(text)) return 'nobody can spend what the zero address receives: give an address you control'
-  return undefined
+  return payoutAddressProblem(text)
 }
 
 export function checkNetwork(text: string): string | undefined {

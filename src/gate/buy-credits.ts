@@ -12,7 +12,7 @@ import type { AppEnv } from '../env'
 import { GateError } from '../errors'
 import { formatDollars, parseDollars } from '../money'
 import { encodeHeader, PAYMENT_RESPONSE_HEADER, type ResourceInfo } from '../x402'
-import { x402RefusalResponse } from './http-x402'
+import { unpaidRefusal, x402RefusalResponse } from './http-x402'
 import { headerPayment } from './rails'
 import type { RouteTables } from './route-table'
 import { acceptX402, finishX402, requiredFor, X402Refusal } from './x402-payment'
@@ -34,6 +34,10 @@ export function buyCreditsHandler(tables: RouteTables) {
   return async function buyCredits(c: Context<AppEnv>): Promise<Response> {
     const table = await tables(c.env)
     const terms = table.x402
+    if (terms?.mode === 'dev') {
+      // Dev mode checks payments and never settles them: a signature from an empty wallet would do.
+      throw new GateError('not_found', 'Credits cannot be bought while x402 is in dev mode: dev-mode payments are never settled, and credits are sold only for a payment settled on chain.')
+    }
     if (!terms || !table.buyCredits) throw new GateError('not_found', 'Buying credits with x402 is not enabled here.')
     const micros = await requestedAmount(c, table.buyCredits)
     const url = new URL(c.req.url)
@@ -53,8 +57,8 @@ export function buyCreditsHandler(tables: RouteTables) {
 
     const payment = headerPayment(c.req.raw.headers)
     if (!payment.present) {
-      const message = 'Pay with x402 (PAYMENT-SIGNATURE) to buy these credits'
-      return x402RefusalResponse(402, 'payment_required', message, requiredFor(terms, micros, resource, message), { credits: false })
+      const { code, message } = unpaidRefusal(c.req.raw.headers, 'Pay with x402 (PAYMENT-SIGNATURE) to buy these credits')
+      return x402RefusalResponse(402, code, message, requiredFor(terms, micros, resource, message), { credits: false })
     }
     let attempt
     try {
@@ -68,13 +72,14 @@ export function buyCreditsHandler(tables: RouteTables) {
       const { refusal } = finish
       return x402RefusalResponse(refusal.status, refusal.reason, refusal.message, refusal.required, { credits: false, settlement: refusal.settlement })
     }
-    if (finish.kind !== 'paid' || finish.settlement.extra?.freePass) {
-      // Credits are sold only for money that arrived: not unsettled, not free-pass.
+    if (finish.kind !== 'paid' || !finish.settlement.transaction) {
+      // Credits are sold only for money that arrived, which has a transaction: not unsettled
+      // (fail-open), not free-pass, not dev mode.
       throw new GateError('invalid_request', 'Credits can only be bought with a settled payment.')
     }
     const settlement = finish.settlement
     const headers = { [PAYMENT_RESPONSE_HEADER]: encodeHeader(settlement), 'cache-control': 'no-store' }
-    const label = `x402 ${settlement.transaction || 'dev-mode'} from ${attempt.payer}`
+    const label = `x402 ${settlement.transaction} from ${attempt.payer}`
     if (keyHash) {
       const reference = `x402:${attempt.lock}:${attempt.nonce}`
       let result

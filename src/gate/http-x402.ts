@@ -10,7 +10,7 @@
  */
 import type { X402Terms } from '../pricing'
 import { downstreamResponseHeaders } from '../proxy'
-import { encodeHeader, PAYMENT_REQUIRED_HEADER, PAYMENT_RESPONSE_HEADER, type PaymentRequired, type ResourceInfo } from '../x402'
+import { encodeHeader, PAYMENT_REQUIRED_HEADER, PAYMENT_RESPONSE_HEADER, V1_PAYMENT_HEADER, type PaymentRequired, type ResourceInfo } from '../x402'
 import type { RouteContext } from './http-route'
 import { callOrigin } from './upstream'
 import { acceptX402, finishX402, paidHeaders, requiredFor, serverTiming, X402Refusal } from './x402-payment'
@@ -42,10 +42,24 @@ export function x402RefusalResponse(
   return new Response(JSON.stringify(body), { status, headers })
 }
 
+/**
+ * Why a call without PAYMENT-SIGNATURE is refused: payment required, or, when it carries x402 v1's
+ * X-PAYMENT (x402-fetch 1.x), that v1 is not spoken here. Either way the 402 offers the v2 payment
+ * a client can upgrade to; a v1 payment is never read, so nothing of it is taken.
+ */
+export function unpaidRefusal(headers: Headers, ask: string): { code: string; message: string } {
+  if (!headers.has(V1_PAYMENT_HEADER)) return { code: 'payment_required', message: ask }
+  return {
+    // x402-specification-v2 §9: the protocol version is not supported.
+    code: 'invalid_x402_version',
+    message: 'x402 v1 (X-PAYMENT) is not supported: this gate speaks x402 v2; send the payment in PAYMENT-SIGNATURE (x402 v2)',
+  }
+}
+
 /** An unpaid call to a route that takes x402. */
 export function paymentRequiredResponse(context: RouteContext, terms: X402Terms, micros: number): Response {
-  const message = 'Payment required: pay with x402 (PAYMENT-SIGNATURE)'
-  return context.usage.x402DeniedWith('payment_required', x402RefusalResponse(402, 'payment_required', message, requiredFor(terms, micros, httpResource(context), message), {
+  const { code, message } = unpaidRefusal(context.request.headers, 'Payment required: pay with x402 (PAYMENT-SIGNATURE)')
+  return context.usage.x402DeniedWith(code, x402RefusalResponse(402, code, message, requiredFor(terms, micros, httpResource(context), message), {
     credits: context.route.rails.credits,
   }))
 }

@@ -4,7 +4,8 @@
  * validate, match our own requirements, check locally, take the per-payer lock,
  * verify with the facilitator) and finish it after: settle only when the origin
  * served the call, record every outcome in the lock. Any failure denies, except
- * that `failMode: "open"` serves when the facilitator cannot be reached.
+ * that `failMode: "open"` serves when the facilitator cannot be reached and the
+ * payment's signature was checked here (a plain ECDSA one).
  */
 import type { Env } from '../env'
 import type { X402Terms } from '../pricing'
@@ -193,7 +194,9 @@ export async function acceptX402(
     verdict = { kind: 'unavailable' as const, message: (error as Error).message }
   }
   if (verdict.kind === 'valid') return attempt
-  if (verdict.kind === 'unavailable' && terms.failMode === 'open') {
+  // Fail-open serves on our own check alone, so only a payment that check covered in full: a
+  // smart wallet's signature (ERC-1271, ERC-6492) is checked on chain, by the facilitator only.
+  if (verdict.kind === 'unavailable' && terms.failMode === 'open' && local.signatureChecked) {
     console.warn(`pay-gate: facilitator unreachable (${verdict.message}); serving unverified (failMode open)`)
     return { ...attempt, mode: 'unverified-open' }
   }
@@ -201,6 +204,9 @@ export async function acceptX402(
     reason: verdict.kind === 'invalid' ? verdict.reason : 'facilitator_unavailable',
   })
   if (verdict.kind === 'invalid') throw refuse(402, verdict.reason, verdict.message ?? `The facilitator refused the payment: ${verdict.reason}.`)
+  if (terms.failMode === 'open') {
+    throw refuse(503, 'facilitator_unavailable', 'The payment facilitator cannot be reached, and this payment’s signature (a smart wallet’s) cannot be checked without it; nothing was taken.')
+  }
   throw refuse(503, 'facilitator_unavailable', 'The payment facilitator cannot be reached; nothing was taken.')
 }
 

@@ -78,7 +78,10 @@ export interface PriceTable {
   routes: CompiledRoute[]
   /** The table-wide x402 terms, when routes.json has an `x402` block. */
   x402?: X402Terms
-  /** Bounds of a credit purchase with x402 (micros), when enabled. */
+  /**
+   * Bounds of a credit purchase with x402 (micros), when enabled. Never in dev mode: its payments
+   * are never settled, and credits are sold only for money that arrived on chain.
+   */
   buyCredits?: { minMicros: number; maxMicros: number }
   /** Plans keys can be put on, by name. */
   plans: Map<string, CompiledPlan>
@@ -149,7 +152,7 @@ export function compileTable(file: RoutesFile): PriceTable {
   return {
     routes,
     x402: table?.ok ? table.terms : undefined,
-    buyCredits: buy && table?.ok ? { minMicros: micros(buy.min), maxMicros: micros(buy.max) } : undefined,
+    buyCredits: buy && table?.ok && table.terms.mode !== 'dev' ? { minMicros: micros(buy.min), maxMicros: micros(buy.max) } : undefined,
     plans: new Map(Object.entries(file.plans ?? {}).map(([name, plan]) => [name, compilePlan(plan)])),
     stripe: file.stripe ? compileStripe(file.stripe) : undefined,
   }

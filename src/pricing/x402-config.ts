@@ -9,6 +9,7 @@ import { isAddress } from 'viem'
 import { z } from 'zod'
 import { microsToAtomic } from '../money'
 import { positiveDollars } from './dollars'
+import { payoutAddressProblem } from './payout-address'
 
 /** USDC on the networks whose token we know (x402 SDK `defaultAssets`; decimals 6). */
 export const KNOWN_USDC: Readonly<Record<string, { address: string; name: string; version: string; decimals: number }>> = {
@@ -20,6 +21,12 @@ export const KNOWN_USDC: Readonly<Record<string, { address: string; name: string
 
 const Address = z.string().refine((text) => isAddress(text, { strict: true }), {
   error: 'expected a 0x address (a mixed-case one must have a valid EIP-55 checksum)',
+})
+
+/** Where the money goes: checksummed, all-lowercase refused too (see payout-address.ts). */
+const PayoutAddress = z.string().superRefine((text, ctx) => {
+  const problem = payoutAddressProblem(text)
+  if (problem) ctx.addIssue({ code: 'custom', message: problem })
 })
 
 const Network = z.string().regex(/^eip155:[1-9][0-9]{0,18}$/, { error: 'expected a CAIP-2 EVM network such as "eip155:8453"' })
@@ -65,7 +72,7 @@ const Asset = z.strictObject({
 /** Fields shared by the table-wide block and a route's override. */
 const X402Fields = {
   network: Network,
-  payTo: Address,
+  payTo: PayoutAddress,
   facilitator: Facilitator,
   maxTimeoutSeconds: z.int().min(5).max(3600),
   failMode: z.enum(['closed', 'open']),

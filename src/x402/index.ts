@@ -25,6 +25,8 @@ export { acquireAuthorization, claimAuthorization, finishAuthorization, lockName
 export const PAYMENT_REQUIRED_HEADER = 'PAYMENT-REQUIRED'
 export const PAYMENT_SIGNATURE_HEADER = 'PAYMENT-SIGNATURE'
 export const PAYMENT_RESPONSE_HEADER = 'PAYMENT-RESPONSE'
+/** x402 v1's payment header (transports-v1/http.md), which the gate does not take: it speaks v2 only. */
+export const V1_PAYMENT_HEADER = 'X-PAYMENT'
 /** `_meta` keys of the x402 MCP transport (transports-v2/mcp.md). */
 export const MCP_PAYMENT_META = 'x402/payment'
 export const MCP_PAYMENT_RESPONSE_META = 'x402/payment-response'

@@ -24,6 +24,7 @@ export const AUTHORIZATION_TYPES = {
 const MIN_VALIDITY_SECONDS = 6
 
 export type LocalCheck =
+  /** signatureChecked: whether the signature was recovered here (false: only the chain can check it). */
   | { ok: true; payload: Eip3009Payload; payer: string; signatureChecked: boolean }
   | { ok: false; reason: string; message: string }
 
@@ -57,7 +58,9 @@ export async function checkLocally(
     return fail('invalid_exact_evm_payload_authorization_valid_before', 'the authorization has expired or expires too soon')
   }
   // 65 bytes is a plain ECDSA signature and can be checked here; a smart wallet's
-  // ERC-1271 or ERC-6492 signature needs the chain, so only the facilitator can.
+  // ERC-1271 or ERC-6492 signature needs the chain, so only the facilitator can:
+  // `signatureChecked: false`, and the gate never serves such a payment on this
+  // check alone (not in dev mode, not as a free pass, not fail-open).
   if (payload.signature.length !== 132) return { ok: true, payload, payer: auth.from, signatureChecked: false }
   const name = requirements.extra?.name
   const version = requirements.extra?.version

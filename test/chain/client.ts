@@ -50,3 +50,11 @@ export function facilitatorCalls(controlUrl: string): Promise<FacilitatorCall[]>
 export async function clearFacilitatorCalls(controlUrl: string): Promise<void> {
   await control(`${controlUrl}/calls`, { method: 'DELETE' })
 }
+
+/**
+ * Resolves once the facilitator has answered every request it received, those the gate stopped
+ * waiting for included: after it, no settle is still on its way to the chain.
+ */
+export async function facilitatorIdle(controlUrl: string): Promise<void> {
+  await control(`${controlUrl}/idle`)
+}

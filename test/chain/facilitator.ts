@@ -10,7 +10,7 @@
  *
  * Two listeners, because the gate tests run inside workerd and cannot call setMode() in this process:
  *   url         the facilitator: POST /verify, POST /settle, GET /supported
- *   controlUrl  test control, always up: GET|POST /mode, GET|DELETE /calls (see README.md)
+ *   controlUrl  test control, always up: GET|POST /mode, GET|DELETE /calls, GET /idle (see README.md)
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -254,12 +254,27 @@ export async function startFacilitator(options: FacilitatorOptions): Promise<Fac
     }
   }
 
+  // Requests still being handled, and who waits for there to be none (GET /idle). A settle the
+  // gate gave up on (its timeout) goes on here and lands on chain later: a test that reads
+  // balances waits for it first instead of guessing how long it takes.
+  let inFlight = 0
+  let idleWaiters: Array<() => void> = []
+  const idle = (): Promise<void> => (inFlight === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve)))
+
   const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      // Only reached when closing aborts a 'slow' wait, or the client went away.
-      if (!closing.signal.aborted && !res.headersSent) sendJson(res, 500, { error: String(err) })
-      else res.destroy()
-    })
+    inFlight++
+    handle(req, res)
+      .catch((err: unknown) => {
+        // Only reached when closing aborts a 'slow' wait, or the client went away.
+        if (!closing.signal.aborted && !res.headersSent) sendJson(res, 500, { error: String(err) })
+        else res.destroy()
+      })
+      .finally(() => {
+        if (--inFlight > 0) return
+        const waiters = idleWaiters
+        idleWaiters = []
+        for (const wake of waiters) wake()
+      })
   })
   const port = await listen(server, options.port ?? 0)
 
@@ -283,6 +298,10 @@ export async function startFacilitator(options: FacilitatorOptions): Promise<Fac
         const body = read.value as { mode?: FacilitatorMode; delayMs?: number }
         await setMode(body.mode ?? 'normal', { delayMs: body.delayMs })
         return sendJson(res, 200, { mode, delayMs })
+      }
+      if (path === '/idle' && method === 'GET') {
+        await idle()
+        return sendJson(res, 200, { idle: true })
       }
       if (path === '/calls' && method === 'GET') return sendJson(res, 200, calls)
       if (path === '/calls' && method === 'DELETE') {

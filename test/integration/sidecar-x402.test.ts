@@ -59,6 +59,17 @@ describe('x402 settled at check time (X-Pay-Settle: now)', () => {
   })
 })
 
+describe('x402 v1 clients', () => {
+  it('are told the gate speaks x402 v2: the check denies 402 with the v2 offer', async () => {
+    const v1 = encode({ x402Version: 1, scheme: 'exact', network: 'base-sepolia', payload: {} })
+    const denied = await check('GET', '/api/x402/report', { 'x-payment': v1 })
+    expect(denied.status).toBe(402)
+    const offer = decode<{ x402Version: number; error: string }>(denied.headers.get('payment-required'))
+    expect(offer).toMatchObject({ x402Version: 2, error: expect.stringMatching(/x402 v1 \(X-PAYMENT\) is not supported/) })
+    expect(await denied.json()).toMatchObject({ error: { code: 'invalid_x402_version' } })
+  })
+})
+
 describe('x402 settled by the follow-up', () => {
   it('verifies and locks at check time, settles on chain only when the follow-up says served, once', async () => {
     const payment = await signedPayment()

@@ -176,23 +176,27 @@ describe('usage events on MCP routes (credits)', () => {
   })
 })
 
+/** Payers of their own (see client() in x402-helpers): this file's settlements move no other file's balances. */
+const PAYER = 3
+const REFUNDED_PAYER = 4
+
 describe('usage events with x402', () => {
   it('a paid call: one charged event with the payer and the settlement transaction', async () => {
-    const response = await payingFetch(1)('https://gate.test/api/paid/report', { headers: { 'x-test-tag': newTag() } })
+    const response = await payingFetch(PAYER)('https://gate.test/api/paid/report', { headers: { 'x-test-tag': newTag() } })
     expect(response.status).toBe(200)
     await response.text()
     const payment = JSON.parse(atob(response.headers.get('payment-response') ?? '')) as { transaction: string }
     const events = await awaitEvents(1, 'payment = ?', payment.transaction)
     expect(events).toHaveLength(1)
-    expect(events[0]).toMatchObject({ rail: 'x402', outcome: 'charged', amount: 20_000, listPrice: 20_000, payer: payerAddress(1), keyId: null, status: 200, route: '/api/paid/*' })
+    expect(events[0]).toMatchObject({ rail: 'x402', outcome: 'charged', amount: 20_000, listPrice: 20_000, payer: payerAddress(PAYER), keyId: null, status: 200, route: '/api/paid/*' })
   })
 
   it('a paid call the origin fails is refunded, with the payer and no transaction', async () => {
     const since = Date.now()
-    const response = await payingFetch(2)('https://gate.test/api/status/503', { headers: { 'x-test-tag': newTag() } })
+    const response = await payingFetch(REFUNDED_PAYER)('https://gate.test/api/status/503', { headers: { 'x-test-tag': newTag() } })
     expect(response.status).toBe(503)
     await response.text()
-    const events = await awaitEvents(1, `payer = ? AND at >= ?`, payerAddress(2), since - 1)
+    const events = await awaitEvents(1, `payer = ? AND at >= ?`, payerAddress(REFUNDED_PAYER), since - 1)
     expect(events).toMatchObject([{ rail: 'x402', outcome: 'refunded', amount: 0, reason: 'origin_error', status: 503, payment: null }])
   })
 

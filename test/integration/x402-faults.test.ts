@@ -6,15 +6,23 @@
  */
 import type { PaymentRequired } from '@x402/core/types'
 import { env } from 'cloudflare:workers'
+import { serializeErc6492Signature, type Hex } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterEach, describe, expect, it } from 'vitest'
 import { acceptX402, X402Refusal } from '../../src/gate/x402-payment'
 import { buildRequirements, lockName } from '../../src/x402'
-import { clearFacilitatorCalls, facilitatorCalls, setFacilitatorMode } from '../chain/client'
+import { clearFacilitatorCalls, facilitatorCalls, facilitatorIdle, setFacilitatorMode } from '../chain/client'
 import { createKey, GATE, newTag, originRequests, putRouteTable } from '../helpers'
 import { check, settle } from '../sidecar-helpers'
 import { balanceOf, chain, client, decode, encode, freshPayTo, gateFetch, handSigned, payerAddress, payingFetch, x402Block } from '../x402-helpers'
 
 const PAYER = 2
+/**
+ * The dev-mode tests' payer: no other test (in any file) pays with it, so nothing else can move its
+ * balance. With PAYER, a settle an earlier test gave up on as indeterminate (its facilitator slowed
+ * past our timeout) still lands on chain a moment later, and took 20,000 off "a balance nothing moves".
+ */
+const DEV_PAYER = 5
 const payTo = freshPayTo()
 const payer = payerAddress(PAYER)
 
@@ -43,6 +51,9 @@ async function payment(path: string): Promise<string> {
 
 afterEach(async () => {
   await mode('normal')
+  // A settle the gate gave up on (indeterminate) is still on its way to the chain: let it land
+  // now, not in the middle of the next test's balance reading.
+  await facilitatorIdle(chain().faultyControlUrl)
 })
 
 describe('facilitator faults', () => {
@@ -76,6 +87,21 @@ describe('facilitator faults', () => {
     expect(await balanceOf(payer)).toBe(before)
     const replay = await gateFetch(`${GATE}/api/open`, { headers: { 'payment-signature': signature } })
     expect(replay.status).toBe(402)
+  })
+
+  it('open: a signature only the chain can check (a smart wallet’s) is refused while the facilitator is down, never served unchecked', async () => {
+    await useRoutes({ failMode: 'open' })
+    const unpaid = await gateFetch(`${GATE}/api/smart-wallet`)
+    const required = decode<PaymentRequired>(unpaid.headers.get('payment-required'))
+    const signed = (await handSigned(required.accepts[0] as never, PAYER)) as { payload: { signature: Hex } }
+    // ERC-6492: the signature of a wallet not deployed yet, wrapped with its factory call (not 65 bytes).
+    signed.payload.signature = serializeErc6492Signature({ address: payTo, data: '0xdeadbeef', signature: signed.payload.signature })
+    const tag = newTag()
+    await mode('down')
+    const refused = await gateFetch(`${GATE}/api/smart-wallet`, { headers: { 'payment-signature': encode(signed), 'x-test-tag': tag } })
+    expect(refused.status).toBe(503)
+    expect(await refused.json()).toMatchObject({ error: { code: 'facilitator_unavailable', message: expect.stringMatching(/cannot be checked without it/) } })
+    expect(await originRequests(tag)).toHaveLength(0)
   })
 
   it('verify ok, then settle fails: the caller gets the payment error, not the content, and no funds move', async () => {
@@ -188,13 +214,14 @@ describe('special paths', () => {
   it('dev mode checks locally, never calls the facilitator, never moves funds, and says so', async () => {
     await useRoutes({ mode: 'dev' })
     await clearFacilitatorCalls(chain().faultyControlUrl)
-    const before = await balanceOf(payer)
-    const response = await payingFetch(PAYER)(`${GATE}/api/dev`)
+    const devPayer = payerAddress(DEV_PAYER)
+    const before = await balanceOf(devPayer)
+    const response = await payingFetch(DEV_PAYER)(`${GATE}/api/dev`)
     expect(response.status).toBe(200)
     expect(response.headers.get('x-pay-dev-mode')).toBe('unsettled')
     expect(decode(response.headers.get('payment-response'))).toMatchObject({ success: true, transaction: '', extra: { devMode: true, settled: false } })
     expect(await facilitatorCalls(chain().faultyControlUrl)).toHaveLength(0)
-    expect(await balanceOf(payer)).toBe(before)
+    expect(await balanceOf(devPayer)).toBe(before)
   })
 
   it('dev mode is refused on a Worker that does not allow it', async () => {
@@ -223,6 +250,49 @@ describe('special paths', () => {
 })
 
 describe('buying credits with x402', () => {
+  it('sells no credits for a dev-mode payment, which is never settled: a clear refusal, nothing issued or taken', async () => {
+    const { network, token } = chain()
+    await putRouteTable({
+      x402: { ...x402Block(payTo, { facilitator: { url: chain().faultyFacilitatorUrl }, mode: 'dev' }), buyCredits: { min: '0.1', max: '100' } },
+      routes: [{ path: '/api/*', origin: env.API_ORIGIN, price: '0.02' }],
+    })
+    // A wallet holding no USDC signs for $100 of credits.
+    const broke = generatePrivateKey()
+    const from = privateKeyToAccount(broke).address
+    const accepted = { scheme: 'exact', network, amount: '100000000', asset: token.address, payTo, maxTimeoutSeconds: 60, extra: { name: token.name, version: token.version } }
+    const signed = await handSigned(accepted, DEV_PAYER, { from }, { signerKey: broke })
+    const response = await gateFetch(`${GATE}/credits/buy`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'payment-signature': encode(signed) },
+      body: JSON.stringify({ credits: '100' }),
+    })
+    expect(response.status).toBe(404)
+    const body = (await response.json()) as Record<string, unknown>
+    expect(body).toMatchObject({ error: { code: 'not_found', message: expect.stringMatching(/dev mode.*settled on chain/) } })
+    expect(body).not.toHaveProperty('key')
+    const nonce = (signed.payload as { authorization: { nonce: string } }).authorization.nonce.toLowerCase()
+    expect(await env.X402_LOCKS.getByName(lockName(network, token.address, from)).get(nonce)).toBeNull()
+    // Nor is buying credits advertised where it cannot be done.
+    expect(await (await gateFetch(`${GATE}/pricing`)).json()).not.toHaveProperty('buyCredits')
+  })
+
+  it('tells an x402 v1 client (X-PAYMENT) that the gate speaks x402 v2, and takes nothing', async () => {
+    await putRouteTable({
+      x402: { ...x402Block(payTo, { facilitator: { url: chain().faultyFacilitatorUrl } }), buyCredits: { min: '0.1', max: '10' } },
+      routes: [{ path: '/api/*', origin: env.API_ORIGIN, price: '0.02' }],
+    })
+    const response = await gateFetch(`${GATE}/credits/buy`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-payment': encode({ x402Version: 1, scheme: 'exact', network: 'base-sepolia', payload: {} }) },
+      body: JSON.stringify({ credits: '1' }),
+    })
+    expect(response.status).toBe(402)
+    const offer = decode<PaymentRequired>(response.headers.get('payment-required'))
+    expect(offer).toMatchObject({ x402Version: 2, accepts: [{ amount: '1000000', payTo }] })
+    expect(offer.error).toMatch(/x402 v1 \(X-PAYMENT\) is not supported.*PAYMENT-SIGNATURE \(x402 v2\)/)
+    expect(await response.json()).toMatchObject({ error: { code: 'invalid_x402_version', message: offer.error } })
+  })
+
   it('issues a key holding exactly what was settled, or tops up the caller’s key', async () => {
     await useRoutes({}, {})
     await putRouteTable({

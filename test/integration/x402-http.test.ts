@@ -49,6 +49,18 @@ describe('x402 over HTTP', () => {
     expect(await originRequests(tag)).toHaveLength(0)
   })
 
+  it('tells an x402 v1 client (X-PAYMENT) that the gate speaks v2: 402 with the v2 offer; the origin is not called', async () => {
+    const tag = newTag()
+    const v1 = encode({ x402Version: 1, scheme: 'exact', network: 'base-sepolia', payload: { signature: '0x00', authorization: {} } })
+    const response = await gateFetch('https://gate.test/api/report', { headers: { 'x-payment': v1, 'x-test-tag': tag } })
+    expect(response.status).toBe(402)
+    const offer = decode<Required & { error: string }>(response.headers.get('payment-required'))
+    expect(offer).toMatchObject({ x402Version: 2, accepts: [{ scheme: 'exact', network: 'eip155:31337', amount: '20000', payTo }] })
+    expect(offer.error).toMatch(/x402 v1 \(X-PAYMENT\) is not supported.*PAYMENT-SIGNATURE \(x402 v2\)/)
+    expect(await response.json()).toMatchObject({ error: { code: 'invalid_x402_version', message: offer.error } })
+    expect(await originRequests(tag)).toHaveLength(0)
+  })
+
   it('is paid by @x402/fetch: the origin is called once, balances move by exactly the price, PAYMENT-RESPONSE names the transaction', async () => {
     const tag = newTag()
     const [payerBefore, payToBefore] = await Promise.all([balanceOf(payer), balanceOf(payTo)])

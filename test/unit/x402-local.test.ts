@@ -1,3 +1,4 @@
+import { checksumAddress, serializeErc6492Signature } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { describe, expect, it } from 'vitest'
 import { validateRoutesFile } from '../../src/pricing'
@@ -68,6 +69,25 @@ describe('x402 routes config', () => {
     if (!result.ok) expect(result.issues.map((issue) => issue.path)).toContain(path)
   })
 
+  it('refuses a payTo without its EIP-55 checksum, all-lowercase included, and shows the checksummed form', () => {
+    const checksummed = '0x036CbD53842c5426634e7929541eC2318f3dCF7e'
+    const problem = (x402: Record<string, unknown>, routeX402?: Record<string, unknown>, at = 'x402.payTo') => {
+      const result = validateRoutesFile({ version: 1, x402, routes: [{ ...route, ...(routeX402 ? { x402: routeX402 } : {}) }] })
+      return result.ok ? undefined : result.issues.find((issue) => issue.path === at)?.message
+    }
+    const block = (payTo: string) => ({ network: 'eip155:8453', payTo })
+    // The review's case: all lowercase (so no checksum to catch it), the last character mistyped.
+    const typo = `${checksummed.toLowerCase().slice(0, -1)}f`
+    expect(problem(block(typo))).toMatch(/fails its EIP-55 checksum/)
+    expect(problem(block(typo))).toContain(checksumAddress(typo as `0x${string}`))
+    expect(problem(block(checksummed.toLowerCase()))).toContain(checksummed)
+    const wrongCase = checksummed.replace('CbD', 'Cbd')
+    expect(problem(block(wrongCase))).toMatch(/fails its EIP-55 checksum/)
+    expect(problem(block(wrongCase))).toContain(checksummed)
+    expect(problem(block(PAY_TO), { payTo: checksummed.toLowerCase() }, 'routes[0].x402.payTo')).toMatch(/fails its EIP-55 checksum.*0x036CbD53842c5426634e7929541eC2318f3dCF7e/)
+    expect(validateRoutesFile({ version: 1, x402: block(checksummed), routes: [route] }).ok).toBe(true)
+  })
+
   it('refuses a price the asset cannot represent, and x402 on a route with no terms', () => {
     const twoDecimals = { network: 'eip155:31337', payTo: PAY_TO, asset: { address: ASSET, name: 'T', version: '1', decimals: 2 } }
     const result = validateRoutesFile({ version: 1, x402: twoDecimals, routes: [{ ...route, price: '0.001' }] })
@@ -133,6 +153,15 @@ describe('x402 local checks', () => {
     const good = await signed()
     const tampered = { ...good, authorization: { ...good.authorization, nonce: `0x${'cd'.repeat(32)}` } }
     expect(await checkLocally(requirements, 84532, tampered, now())).toMatchObject({ ok: false, reason: 'invalid_exact_evm_payload_signature' })
+  })
+
+  it('says when it could not check a signature: a smart wallet’s (not 65 bytes) is for the chain to check', async () => {
+    const good = await signed()
+    const wrapped = serializeErc6492Signature({ address: PAY_TO, data: '0xdeadbeef', signature: good.signature })
+    expect(await checkLocally(requirements, 84532, { ...good, signature: wrapped }, now())).toMatchObject({ ok: true, signatureChecked: false })
+    // Everything else is still checked: the amount, the recipient, the window.
+    const underpaid = await signed({ value: '9999' })
+    expect(await checkLocally(requirements, 84532, { ...underpaid, signature: wrapped }, now())).toMatchObject({ ok: false })
   })
 
   it('refuses payloads of the wrong shape', async () => {

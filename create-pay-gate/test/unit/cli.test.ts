@@ -57,6 +57,8 @@ describe('without a terminal', () => {
   it.each([
     [['--price', '0.0000001'], '--price "0.0000001": expected a decimal string of dollars with at most 6 decimals'],
     [['--rails', 'x402', '--pay-to', PAY_TO.replace('CbD', 'Cbd')], '--pay-to'],
+    // All lowercase with the last character mistyped: no checksum would catch it, so it is refused.
+    [['--rails', 'x402', '--pay-to', `${PAY_TO.toLowerCase().slice(0, -1)}f`], 'fails its EIP-55 checksum'],
     [['--origin', 'ftp://example.com'], '--origin "ftp://example.com": expected an http:// or https:// URL, e.g. "http://example.com"'],
     [['--template', 'graphql'], '--template "graphql": expected one of: mcp, api'],
     [['--rails', 'card'], '--rails "card": expected one of: credits, x402, both'],

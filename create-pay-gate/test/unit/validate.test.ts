@@ -29,13 +29,19 @@ describe('checkPrice', () => {
 })
 
 describe('checkAddress', () => {
-  it('accepts a checksummed address, and an all-lowercase one (which carries no checksum)', () => {
+  it('accepts a checksummed address', () => {
     expect(checkAddress(CHECKSUMMED)).toBeUndefined()
-    expect(checkAddress(CHECKSUMMED.toLowerCase())).toBeUndefined()
   })
-  it('rejects a mixed-case address whose checksum does not match', () => {
+  it('rejects an all-lowercase address (no checksum catches a typo in it), showing the checksummed form', () => {
+    expect(checkAddress(CHECKSUMMED.toLowerCase())).toMatch(/fails its EIP-55 checksum/)
+    expect(checkAddress(CHECKSUMMED.toLowerCase())).toContain(CHECKSUMMED)
+    // A mistyped last character: refused, not written into routes.json.
+    expect(checkAddress(`${CHECKSUMMED.toLowerCase().slice(0, -1)}f`)).toMatch(/fails its EIP-55 checksum/)
+  })
+  it('rejects a mixed-case address whose checksum does not match, showing the checksummed form', () => {
     const typo = CHECKSUMMED.replace('CbD', 'Cbd')
-    expect(checkAddress(typo)).toMatch(/checksum/)
+    expect(checkAddress(typo)).toMatch(/fails its EIP-55 checksum/)
+    expect(checkAddress(typo)).toContain(CHECKSUMMED)
   })
   it.each(['0x1234', 'abc', `${CHECKSUMMED}00`, CHECKSUMMED.slice(2)])('rejects %j as not an address', (text) => {
     expect(checkAddress(text)).toMatch(/0x and 40 hex digits/)
