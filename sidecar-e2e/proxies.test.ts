@@ -149,6 +149,16 @@ describe.each(['nginx', 'caddy'] as const)('%s in front of the origin, the gate 
     expect(await settled(id)).toMatchObject({ balance: '1', held: '0' })
   })
 
+  it('does not let another spelling of a free route be priced free and reach the origin as written', async () => {
+    // Each matches the free /api/free in the gate; the proxy would forward it raw, into the origin's paid /api/*.
+    for (const spelling of ['/API/FREE', '/api/%66ree', '/api//free', '/api/free/']) {
+      const before = origin.hits.length
+      const status = await rawGet(proxy().url, spelling, {})
+      expect(status, spelling).toBe(400)
+      expect(origin.hits.slice(before), spelling).toEqual([])
+    }
+  })
+
   it('lets a paid call reach the origin once, charged once; the origin sees who paid, never the key', async () => {
     const { id, key } = await gate.createKey('1')
     const path = unique()

@@ -37,6 +37,7 @@ export type ErrorCode =
   // sidecar mode (a reverse proxy asks the gate; see src/sidecar)
   | 'invalid_reservation'
   | 'sidecar_body_missing'
+  | 'settlement_in_progress'
   // the gate or the origin cannot serve
   | 'routes_unavailable'
   | 'upstream_unreachable'
@@ -69,6 +70,7 @@ const STATUS: Record<ErrorCode, number> = {
   unauthorized: 401,
   invalid_reservation: 400,
   sidecar_body_missing: 502,
+  settlement_in_progress: 503,
   routes_unavailable: 503,
   upstream_unreachable: 502,
   upstream_timeout: 504,

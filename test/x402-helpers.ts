@@ -5,12 +5,14 @@
  */
 import { x402Client } from '@x402/core/client'
 import { wrapFetchWithPayment } from '@x402/fetch'
+import { runInDurableObject } from 'cloudflare:test'
 import { env, exports } from 'cloudflare:workers'
 import { createPublicClient, http, type Address, type Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { payingClient, tokenBalance } from './chain/client'
 import { signAuthorization } from './eip3009'
 import type { ChainContext } from './global-setup'
+import type { PaymentLock } from '../src/x402'
 
 export const chain = (): ChainContext => JSON.parse(env.CHAIN) as ChainContext
 
@@ -104,4 +106,20 @@ export async function handSigned(
     authorization
   )
   return { x402Version: 2, accepted, payload: { signature, authorization } }
+}
+
+/**
+ * Make a payment's claim look `ms` older in its lock, as if its follow-up had
+ * taken it that long ago and then stopped (its isolate gone): the deterministic
+ * way past a claim's lease.
+ */
+export function ageClaim(lock: DurableObjectStub<PaymentLock>, nonce: string, ms: number): Promise<void> {
+  return runInDurableObject(lock, (_instance: PaymentLock, state) => {
+    const sql = state.storage.sql
+    // A claim taken before claims were kept has its time in the payment's row only.
+    sql.exec('UPDATE payments SET updated_at = updated_at - ? WHERE nonce = ?', ms, nonce)
+    if (sql.exec(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'claims'`).toArray().length > 0) {
+      sql.exec('UPDATE claims SET claimed_at = claimed_at - ? WHERE nonce = ?', ms, nonce)
+    }
+  })
 }

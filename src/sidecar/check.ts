@@ -20,6 +20,7 @@ import { usageCall, usageWriter } from '../gate/usage'
 import type { UsageWriter } from '../usage'
 import { allow, deny } from './answers'
 import { sidecarSecret } from './auth'
+import { requireCanonicalPath } from './canonical-path'
 import { checkMcpRoute } from './check-mcp'
 import { originalRequest } from './original-request'
 import { payWithCredits, payWithX402, type CheckEnv } from './payments'
@@ -79,6 +80,7 @@ async function checkRequest(
   const table = await tables(c.env)
   const match = findRoute(table, original.method, original.url.pathname)
   const { route, forwardPath } = match
+  requireCanonicalPath(original.path, forwardPath)
   const check: CheckEnv = {
     env: c.env,
     secret: sidecarSecret(c.env) as string,

@@ -14,11 +14,16 @@ export interface OriginalRequest {
   method: string
   /** The original URL (path and query as the client sent them; host when the proxy says). */
   url: URL
+  /** The path exactly as the proxy sent it, and so as it forwards it (no query). */
+  path: string
   /** The caller's headers, as the proxy forwarded them. */
   headers: Headers
 }
 
 const METHOD = /^[A-Z]{1,16}$/
+
+/** The path of an origin-form URI: what precedes its query. */
+const pathOf = (uri: string): string => uri.split(/[?#]/, 1)[0] ?? ''
 
 /**
  * The one value every given source agrees on. A proxy sets (overwrites) its own
@@ -62,7 +67,7 @@ export function originalRequest(request: Request, checkUrl: URL, suffix: string)
   } catch {
     url = new URL(uri, checkUrl.origin)
   }
-  return { method, url, headers }
+  return { method, url, path: pathOf(uri), headers }
 }
 
 /**
@@ -73,7 +78,7 @@ export function originalRequest(request: Request, checkUrl: URL, suffix: string)
  * free `/free` and reach an origin that routes it under the paid `/api/*`.
  */
 export function isNormalPath(uri: string): boolean {
-  const path = uri.split(/[?#]/, 1)[0] ?? ''
+  const path = pathOf(uri)
   if (/\\|%5c|%2f/i.test(path)) return false
   return path.split('/').every((segment) => {
     const plain = segment.replace(/%2e/gi, '.')

@@ -3,8 +3,11 @@
  * The follow-up's part for an x402 payment accepted at check time: settle it on
  * chain with the facilitator when the origin served the call, or release its
  * authorization (the payer may use it again) when it did not. The payer's lock
- * lets exactly one follow-up of the check's own flight do this, so a repeated or
- * concurrent follow-up never settles twice.
+ * lets one follow-up of the check's own flight at a time do this (a repeated or
+ * concurrent one is told to come back), under a lease: a follow-up that stops
+ * midway (its isolate gone) is taken over by the next one once the lease has run
+ * out, and its settlement, if it landed, is counted once (the chain refuses the
+ * used nonce to the second settle; see finishClaimedX402).
  *
  * The content has already been delivered when this runs: a settlement that
  * fails now (the payer's funds moved since the facilitator verified them) is a
@@ -13,7 +16,7 @@
  */
 import type { Env } from '../env'
 import { GateError } from '../errors'
-import { finishX402 } from '../gate/x402-payment'
+import { finishClaimedX402 } from '../gate/x402-payment'
 import { UsageCall, type UsageSink } from '../usage'
 import { claimAuthorization, unclaimAuthorization } from '../x402'
 import type { X402Reservation } from './reservation-token'
@@ -40,19 +43,41 @@ export function settledCall(sink: UsageSink | null, reservation: { usage?: X402R
   return call
 }
 
+/**
+ * How long a follow-up's claim on a payment lasts: its settle's timeout, and a
+ * margin for the lock's round trips around it. A claim older than that belongs
+ * to a follow-up that stopped (its isolate gone, or its put-back lost), and the
+ * next follow-up takes it over.
+ */
+const CLAIM_MARGIN_MS = 10_000
+
 /** Settle or release a deferred x402 payment; returns the follow-up's answer body. */
 export async function settleDeferredX402(env: Env, reservation: X402Reservation, outcome: SettleOutcome, sink: UsageSink | null): Promise<Record<string, unknown>> {
   const { payment } = reservation
-  const claim = await claimAuthorization(env.X402_LOCKS, payment.lock, payment.nonce, payment.flight)
+  const lease = payment.terms.facilitator.settleTimeoutMs + CLAIM_MARGIN_MS
+  const claim = await claimAuthorization(env.X402_LOCKS, payment.lock, payment.nonce, payment.flight, lease)
   if (claim === 'unavailable') {
     throw new GateError('ledger_unavailable', 'The payment could not be settled now; send the follow-up again.', { headers: { 'retry-after': '1' } })
   }
-  if (claim === 'finished') return { settled: 'already_settled' }
-  const ending = await finishX402(env, { ...payment, timings: {} }, outcome.served, reservation.resource, { delivered: true })
+  if (claim.kind === 'finished') return { settled: 'already_settled' }
+  if (claim.kind === 'settling') {
+    // Not settled yet: if the follow-up settling it stops, this one, sent again after the lease, takes over.
+    throw new GateError('settlement_in_progress', 'Another follow-up is settling this payment; send this one again later.', {
+      headers: { 'retry-after': String(Math.ceil(claim.retryAfterMs / 1000)) },
+    })
+  }
+  const claimed = { id: claim.claim, retaken: claim.retaken }
+  const { finish: ending, record } = await finishClaimedX402(env, { ...payment, timings: {} }, outcome.served, reservation.resource, claimed)
   if (ending.kind === 'served-unpaid' && ending.reason === UNAVAILABLE) {
     // Nothing was asked of the chain: put the claim back, so the same follow-up sent again settles it.
-    await unclaimAuthorization(env.X402_LOCKS, payment.lock, payment.nonce, payment.flight)
+    await unclaimAuthorization(env.X402_LOCKS, payment.lock, payment.nonce, claimed.id)
     throw new GateError('ledger_unavailable', 'The payment facilitator cannot be reached; send the follow-up again.', { headers: { 'retry-after': '1' } })
+  }
+  // Taken over meanwhile (this follow-up outlived its lease): the one that took it records the payment.
+  if (record === 'superseded') return { settled: 'already_settled' }
+  if (record === 'unrecorded') {
+    // Still claimed by this follow-up: sent again, after the lease, it is taken over and recorded once.
+    throw new GateError('ledger_unavailable', 'The payment’s end could not be recorded now; send the follow-up again.', { headers: { 'retry-after': String(Math.ceil(lease / 1000)) } })
   }
   if (ending.kind === 'served-unpaid') console.warn(`pay-gate: a sidecar call paid with x402 was served, then its settlement failed: ${ending.reason}`)
   settledCall(sink, reservation, outcome)?.x402Finished(ending, payment.payer, payment.micros ?? 0)
@@ -60,8 +85,10 @@ export async function settleDeferredX402(env: Env, reservation: X402Reservation,
     case 'refused':
       // Not given when the answer was delivered; a refusal would have withheld it.
       return { settled: 'unpaid', reason: ending.refusal.reason }
-    case 'paid':
-      return { settled: 'charged', transaction: ending.settlement.transaction, network: ending.settlement.network, payer: payment.payer }
+    case 'paid': {
+      const { transaction, network, extra } = ending.settlement
+      return { settled: 'charged', transaction, network, payer: payment.payer, ...(extra?.settledBeforeRetake ? { reason: 'settled_before_retake' } : {}) }
+    }
     case 'not-served':
       return { settled: 'released' }
     case 'served-unpaid':

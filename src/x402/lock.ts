@@ -26,10 +26,10 @@ export async function acquireAuthorization(
   }
 }
 
-/** Claim an authorization in flight for its deferred settlement (see PaymentLock.claim). */
-export async function claimAuthorization(namespace: LockNamespace, name: string, nonce: string, flight: string): Promise<ClaimResult | 'unavailable'> {
+/** Claim an authorization in flight for its deferred settlement, for `leaseMs` (see PaymentLock.claim). */
+export async function claimAuthorization(namespace: LockNamespace, name: string, nonce: string, flight: string, leaseMs: number): Promise<ClaimResult | 'unavailable'> {
   try {
-    return await namespace.getByName(name).claim(nonce, flight)
+    return await namespace.getByName(name).claim(nonce, flight, leaseMs)
   } catch (error) {
     console.error('pay-gate: payment lock unavailable', (error as Error).message)
     return 'unavailable'
@@ -37,9 +37,9 @@ export async function claimAuthorization(namespace: LockNamespace, name: string,
 }
 
 /** Put back a claim whose settlement could not be attempted; false when the lock could not be reached. */
-export async function unclaimAuthorization(namespace: LockNamespace, name: string, nonce: string, flight: string): Promise<boolean> {
+export async function unclaimAuthorization(namespace: LockNamespace, name: string, nonce: string, claim: string): Promise<boolean> {
   try {
-    await namespace.getByName(name).unclaim(nonce, flight)
+    await namespace.getByName(name).unclaim(nonce, claim)
     return true
   } catch (error) {
     console.error('pay-gate: payment lock unavailable', (error as Error).message)
@@ -47,14 +47,23 @@ export async function unclaimAuthorization(namespace: LockNamespace, name: strin
   }
 }
 
-/** Record the end of an authorization's flight; retried, since it guards against replay. */
+/** Whether an end was recorded: `superseded` when the claim it was recorded under had been taken over. */
+export type FinishRecord = 'recorded' | 'superseded' | 'unrecorded'
+
+/**
+ * Record the end of an authorization's flight; retried, since it guards against replay.
+ * @param claim a deferred settlement's claim: recorded only while it holds the payment
+ */
 export async function finishAuthorization(
   namespace: LockNamespace,
   name: string,
   nonce: string,
   state: Exclude<PaymentState, 'in_flight'>,
-  detail: { transaction?: string; reason?: string } = {}
-): Promise<void> {
-  const tried = await withRetries(() => namespace.getByName(name).finish(nonce, state, detail), { attempts: 3, baseMs: 50 })
-  if (!tried.ok) console.error(`pay-gate: could not record payment ${nonce} as ${state}`, (tried.error as Error)?.message)
+  detail: { transaction?: string; reason?: string } = {},
+  claim?: string
+): Promise<FinishRecord> {
+  const tried = await withRetries(() => namespace.getByName(name).finish(nonce, state, detail, claim), { attempts: 3, baseMs: 50 })
+  if (tried.ok) return tried.value ? 'recorded' : 'superseded'
+  console.error(`pay-gate: could not record payment ${nonce} as ${state}`, (tried.error as Error)?.message)
+  return 'unrecorded'
 }

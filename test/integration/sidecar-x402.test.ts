@@ -8,11 +8,13 @@
  */
 import { env } from 'cloudflare:workers'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { lockName } from '../../src/x402'
+import { openReservation } from '../../src/sidecar/reservation-token'
+import { lockName, settlePayment } from '../../src/x402'
+import { TEST_SIDECAR_TOKEN } from '../constants'
 import { putRouteTable } from '../helpers'
 import { check, settle } from '../sidecar-helpers'
 import { awaitEvents } from '../usage-helpers'
-import { balanceOf, chain, decode, encode, freshPayTo, handSigned, payerAddress, x402Block } from '../x402-helpers'
+import { ageClaim, balanceOf, chain, decode, encode, freshPayTo, handSigned, payerAddress, x402Block } from '../x402-helpers'
 
 const payTo = freshPayTo()
 const PAYER = 7
@@ -151,8 +153,18 @@ describe('x402 settled by the follow-up', () => {
     const payment = await signedPayment()
     const before = await balanceOf(payTo)
     const token = (await check('GET', '/api/x402/report', { 'payment-signature': payment })).headers.get('x-pay-reservation') as string
-    const answers = (await Promise.all(Array.from({ length: 4 }, () => settleJson(token, { 'x-pay-upstream-status': '200' })))) as Array<{ settled: string }>
-    expect(answers.map((answer) => answer.settled).sort()).toEqual(['already_settled', 'already_settled', 'already_settled', 'charged'])
+    const answers = await Promise.all(Array.from({ length: 4 }, () => settle({ 'x-pay-reservation': token, 'x-pay-upstream-status': '200' })))
+    const bodies = (await Promise.all(answers.map((answer) => answer.json()))) as Array<{ settled?: string; error?: { code: string } }>
+    expect(bodies.filter((body) => body.settled === 'charged')).toHaveLength(1)
+    // The others came while it was being settled (send again later) or after (nothing to do).
+    for (const [i, body] of bodies.entries()) {
+      if (body.settled === 'charged') continue
+      if (body.settled === 'already_settled') continue
+      expect(answers[i]?.status).toBe(503)
+      expect(body).toMatchObject({ error: { code: 'settlement_in_progress' } })
+      expect(Number(answers[i]?.headers.get('retry-after'))).toBeGreaterThan(0)
+    }
+    expect(await settleJson(token, { 'x-pay-upstream-status': '200' })).toEqual({ settled: 'already_settled' })
     expect((await balanceOf(payTo)) - before).toBe(PRICE_UNITS)
   })
 
@@ -174,3 +186,69 @@ describe('x402 settled by the follow-up', () => {
     expect((await balanceOf(payTo)) - before).toBe(10_000n)
   })
 })
+
+describe('a follow-up that stopped while it settled (its isolate gone)', () => {
+  /** Check a fresh payment, and take its claim as a follow-up does that then stops: never finished. */
+  async function stuckInSettling() {
+    const payment = await signedPayment()
+    const token = (await check('GET', '/api/x402/report', { 'payment-signature': payment })).headers.get('x-pay-reservation') as string
+    const reservation = await openReservation(TEST_SIDECAR_TOKEN, token)
+    if (reservation?.kind !== 'x402') throw new Error('expected an x402 reservation')
+    const lock = env.X402_LOCKS.getByName(reservation.payment.lock)
+    const lease = reservation.payment.terms.facilitator.settleTimeoutMs + 10_000
+    await lock.claim(reservation.payment.nonce, reservation.payment.flight, lease)
+    expect(await lockRecord(payment)).toMatchObject({ state: 'settling' })
+    return { payment, token, reservation, lock, lease }
+  }
+
+  it('is taken over by the next follow-up once the claim\'s lease has run out, and settled once', async () => {
+    const started = Date.now()
+    const before = await balanceOf(payTo)
+    const { payment, token, lock, lease } = await stuckInSettling()
+    // Within the lease: not settled yet, so not "already settled"; come back later.
+    const early = await settle({ 'x-pay-reservation': token, 'x-pay-upstream-status': '200' })
+    expect(early.status).toBe(503)
+    expect(await early.json()).toMatchObject({ error: { code: 'settlement_in_progress' } })
+    expect(Number(early.headers.get('retry-after'))).toBeGreaterThan(0)
+    expect(await balanceOf(payTo)).toBe(before)
+
+    await ageClaim(lock, nonceOf(payment), lease)
+    const settled = (await settleJson(token, { 'x-pay-upstream-status': '200' })) as { settled: string; transaction: string }
+    expect(settled).toMatchObject({ settled: 'charged', transaction: expect.stringMatching(/^0x[0-9a-f]{64}$/) })
+    expect((await balanceOf(payTo)) - before).toBe(PRICE_UNITS)
+    expect(await lockRecord(payment)).toMatchObject({ state: 'settled', transaction: settled.transaction })
+    expect(await settleJson(token, { 'x-pay-upstream-status': '200' })).toEqual({ settled: 'already_settled' })
+    expect((await balanceOf(payTo)) - before).toBe(PRICE_UNITS)
+    const events = await awaitEvents(1, "rail = 'x402' AND outcome <> 'denied' AND at >= ?", started)
+    expect(events).toMatchObject([{ outcome: 'charged', amount: 20_000, payment: settled.transaction }])
+  })
+
+  it('counts a payment the stopped follow-up had settled on chain as paid, once, when its nonce is found used', async () => {
+    const started = Date.now()
+    const before = await balanceOf(payTo)
+    const { payment, token, reservation, lock, lease } = await stuckInSettling()
+    // The stopped follow-up's settle landed; its record never did.
+    const { terms, payload, requirements } = reservation.payment
+    const landed = await settlePayment({ url: terms.facilitator.url, verifyTimeoutMs: 10_000, settleTimeoutMs: 10_000 }, payload, requirements)
+    expect(landed).toMatchObject({ kind: 'settled' })
+    expect((await balanceOf(payTo)) - before).toBe(PRICE_UNITS)
+
+    await ageClaim(lock, nonceOf(payment), lease)
+    expect(await settleJson(token, { 'x-pay-upstream-status': '200' })).toMatchObject({ settled: 'charged', reason: 'settled_before_retake' })
+    expect(await lockRecord(payment)).toMatchObject({ state: 'settled', reason: 'settled_before_retake' })
+    expect(await settleJson(token, { 'x-pay-upstream-status': '200' })).toEqual({ settled: 'already_settled' })
+    expect((await balanceOf(payTo)) - before).toBe(PRICE_UNITS)
+    const events = await awaitEvents(1, "rail = 'x402' AND outcome <> 'denied' AND at >= ?", started)
+    expect(events).toMatchObject([{ outcome: 'charged', amount: 20_000 }])
+  })
+
+  it('releases a call the origin failed, taken over the same way: nothing moves on chain', async () => {
+    const before = await balanceOf(payTo)
+    const { payment, token, lock, lease } = await stuckInSettling()
+    await ageClaim(lock, nonceOf(payment), lease)
+    expect(await settleJson(token, { 'x-pay-upstream-status': '503' })).toEqual({ settled: 'released' })
+    expect(await lockRecord(payment)).toMatchObject({ state: 'released' })
+    expect(await balanceOf(payTo)).toBe(before)
+  })
+})
+

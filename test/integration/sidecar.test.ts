@@ -110,6 +110,39 @@ describe('HTTP routes', () => {
     expect(await keyState(id)).toMatchObject({ held: '0.02' })
   })
 
+  it('refuses a path not spelled as the route it matches (letter case, escaped letters, empty segments, a trailing slash on an exact route): the proxy forwards it as written', async () => {
+    const { id, key } = await createKey('1')
+    // Each matches the free /api/free here, and could reach the origin's paid /api/* there.
+    const free = ['/API/FREE', '/api/Free', '/api/%66ree', '/api/fr%65e', '/api//free', '/api/free/', '/API/Free/', '/api/free//']
+    for (const uri of free) {
+      const response = await check('GET', uri)
+      expect(response.status, uri).toBe(400)
+      expect(await response.json(), uri).toMatchObject({ error: { code: 'invalid_path', canonicalPath: '/api/free' } })
+    }
+    const mcpCall = await check('POST', '/MCP', { 'content-type': 'application/json' }, toolCall(1, 'echo'))
+    expect(mcpCall.status).toBe(400)
+    // An escaped letter under a wildcard is refused as well (RFC 3986 §2.3: never escaped), nothing held.
+    const escaped = await check('GET', '/api/%75sers', { 'x-api-key': key })
+    expect(escaped.status).toBe(400)
+    expect(await escaped.json()).toMatchObject({ error: { code: 'invalid_path', canonicalPath: '/api/users' } })
+    expect(await keyState(id)).toMatchObject({ held: '0', balance: '1' })
+
+    // Canonical spellings pass: the route's own, a wildcard's trailing slash (kept, as the gate keeps it),
+    // other escapes, and anything in the query.
+    expect((await check('GET', '/api/free?next=/API/FREE&x=%41')).status).toBe(200)
+    for (const uri of ['/api/users/', '/api/caf%C3%A9', '/api/a%20b']) {
+      const response = await check('GET', uri, { 'x-api-key': key, 'x-pay-settle': 'now' })
+      expect(response.status, uri).toBe(200)
+    }
+    expect(charges(await keyState(id))).toEqual(['-0.02', '-0.02', '-0.02'])
+  })
+
+  it('refuses a non-canonical path sent the Envoy way too (after /__pay/check)', async () => {
+    const response = await gate('/__pay/check/API/free', { headers: { 'x-pay-sidecar-token': TEST_SIDECAR_TOKEN } })
+    expect(response.status).toBe(400)
+    expect(await response.json()).toMatchObject({ error: { code: 'invalid_path' } })
+  })
+
   it('refuses an unrouted path (404), a wrong method (405) and a request with no original URI (400)', async () => {
     expect((await check('GET', '/elsewhere')).status).toBe(404)
     expect((await check('DELETE', '/api/users')).status).toBe(405)
