@@ -28,6 +28,14 @@ export const DRAIN_MS = 2_500
 /** The KV binding the gate reads its route table from (src/env.ts). */
 const ROUTES_BINDING = 'ROUTES'
 
+/**
+ * CLIENT_IP_HEADER unless the operator sets it (src/admin/auth): on workerd a
+ * client may send its own CF-Connecting-IP (only Cloudflare's edge replaces it),
+ * so no header is believed and every caller shares the admin API's allowance of
+ * wrong tokens. Behind a reverse proxy, name the header it sets (X-Real-IP).
+ */
+export const SELF_HOSTED_CLIENT_IP_HEADER = 'none'
+
 function stringFlag(flags: Flags, name: string, fallback: string): string {
   const value = flags[name]
   return typeof value === 'string' ? value : fallback
@@ -115,7 +123,8 @@ export async function serve(io: Io, flags: Flags, runWrangler?: Wrangler): Promi
     const modules = bundleWorker(wrangler, configPath, join(tmpDir, 'bundle'))
     const migrated = applyD1Migrations(wrangler, config.d1_databases, configPath, dataDir)
     const name = config.name ?? 'worker'
-    const gate = await startGate({ toolchain, configPath, name, modules, dataDir, tmpDir, host, port, bindings, routesText, routesBinding: ROUTES_BINDING }).catch((error: unknown) => {
+    const gateBindings = { CLIENT_IP_HEADER: SELF_HOSTED_CLIENT_IP_HEADER, ...bindings }
+    const gate = await startGate({ toolchain, configPath, name, modules, dataDir, tmpDir, host, port, bindings: gateBindings, routesText, routesBinding: ROUTES_BINDING }).catch((error: unknown) => {
       throw startFailure(error, host, port)
     })
     const where = relative(io.cwd, dataDir) || '.'
