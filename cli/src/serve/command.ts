@@ -12,6 +12,7 @@ import { checkRoutesText } from '../validate'
 import { bundleWorker } from './bundle'
 import { applyD1Migrations } from './d1'
 import { startGate } from './gate'
+import { lockDataFolder } from './lock'
 import { collectSecrets, readEnvFile } from './secrets'
 import { loadToolchain } from './toolchain'
 
@@ -111,6 +112,8 @@ export async function serve(io: Io, flags: Flags, runWrangler?: Wrangler): Promi
   const { bindings, missing } = collectSecrets(io.env, envFile, routes.file)
 
   mkdirSync(dataDir, { recursive: true })
+  // Before anything touches the folder's storage: a second serve on it refuses here.
+  const lock = lockDataFolder(dataDir)
   const tmpDir = mkdtempSync(join(tmpdir(), 'pay-gate-serve-'))
   try {
     // Wrangler's telemetry stays off on a server unless the operator turned it on.
@@ -144,5 +147,6 @@ export async function serve(io: Io, flags: Flags, runWrangler?: Wrangler): Promi
     return 0
   } finally {
     rmSync(tmpDir, { recursive: true, force: true })
+    lock.release()
   }
 }
