@@ -174,8 +174,27 @@ const apiHandler: Handler = async (req, res, path, query) => {
     return void res.end()
   }
   if (get && path === '/api/headers') return sendJson(res, 200, headersOf(req))
+  if (get && path.startsWith('/api/echo/')) return echoRequest(req, res, params)
   if (path === '/api' || path.startsWith('/api/')) return sendJson(res, 200, { path, query, method: req.method })
   sendJson(res, 404, { error: 'not_found', path })
+}
+
+/**
+ * A careless origin: it redirects to a page carrying the request's query, and
+ * echoes the request's URL, query values and headers in response headers, the
+ * way the gate must never let the operator's upstream credential reach a caller.
+ */
+function echoRequest(req: IncomingMessage, res: ServerResponse, params: URLSearchParams): void {
+  const raw = req.url ?? '/'
+  const query = raw.includes('?') ? raw.slice(raw.indexOf('?')) : ''
+  res.setHeader('location', `/api/landing${query}`)
+  res.setHeader('content-location', raw)
+  res.setHeader('link', `<${raw}>; rel="canonical"`)
+  res.setHeader('set-cookie', [`last=${encodeURIComponent(raw)}; Path=/`, `again=${encodeURIComponent(encodeURIComponent(raw))}; Path=/`])
+  res.setHeader('x-echo-url', raw)
+  res.setHeader('x-echo-params', [...params.values()].join(' | '))
+  res.setHeader('x-echo-headers', Object.values(headersOf(req)).join(' | '))
+  sendJson(res, 302, { redirected: true })
 }
 
 function listen(server: Server, port: number, host: string): Promise<number> {

@@ -41,6 +41,13 @@ export interface Env {
   /** A bearer token that may read GET /metrics (besides ADMIN_TOKEN); 16 characters or more. */
   METRICS_TOKEN?: string
   /**
+   * The request header that carries the caller's address, set by a party the gate trusts, for the
+   * admin API's wrong-token throttle. Unset: CF-Connecting-IP (Cloudflare's edge sets it). "none":
+   * no header is trusted, every caller shares one allowance (`pay-gate serve` sets this unless told
+   * otherwise). Else, a header your reverse proxy sets (its last entry counts, as in X-Forwarded-For).
+   */
+  CLIENT_IP_HEADER?: string
+  /**
    * Where operator webhooks go out when private addresses are not allowed (optional): an
    * outbound service that connects to public addresses only, checked after DNS resolution
    * (a workerd network service with `allow: ["public"]`; `pay-gate serve` binds it). Not

@@ -86,6 +86,34 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
+/** Runs `pay-gate serve` to its exit; one that starts serving instead is stopped, and says so. */
+function runToExit(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string; served: boolean }> {
+  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', ...args], { cwd: repo, env })
+  let output = ''
+  let served = false
+  const onData = (chunk: Buffer) => {
+    output += String(chunk)
+    if (!served && /serving http/.test(output)) {
+      served = true
+      child.kill('SIGTERM')
+    }
+  }
+  child.stdout.on('data', onData)
+  child.stderr.on('data', onData)
+  return new Promise((done) => child.once('exit', (code) => done({ code, output, served })))
+}
+
+/** Statuses of admin calls with wrong tokens, each with the headers `vary(n)` gives. */
+async function wrongTokens(url: string, count: number, vary: (n: number) => Record<string, string>): Promise<number[]> {
+  const statuses: number[] = []
+  for (let n = 0; n < count; n++) {
+    const response = await fetch(`${url}/admin/keys`, { headers: { authorization: `Bearer wrong-token-${n}-0123456789`, ...vary(n) } })
+    await response.text()
+    statuses.push(response.status)
+  }
+  return statuses
+}
+
 const admin = (url: string, path: string, init: RequestInit = {}) =>
   fetch(`${url}${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json', ...init.headers } })
 
@@ -190,6 +218,56 @@ describe.runIf(built)('pay-gate serve', () => {
     }
     expect(existsSync(join(project, 'pay-gate-data', 'v3', 'do', 'my-gate-CreditAccount'))).toBe(true)
     expect(existsSync(join(project, 'pay-gate-data', 'v3', 'd1'))).toBe(true)
+  })
+
+  describe('one gate per data folder', () => {
+    const data = () => join(dir, 'shared-data')
+    let running: Serving
+
+    beforeAll(async () => {
+      running = await startServe(['--routes', join(dir, 'routes.json'), '--data', data()], childEnv({ ADMIN_TOKEN }))
+    }, 120_000)
+
+    afterAll(async () => {
+      expect((await running.stop()).code).toBe(0)
+      // Stopped: the lock is gone with it.
+      expect(existsSync(join(data(), 'pay-gate-serve.lock'))).toBe(false)
+    }, 60_000)
+
+    it('a second serve on the same data folder refuses to start, naming the folder and the pid that holds it', { timeout: 60_000 }, async () => {
+      const second = await runToExit(['--routes', join(dir, 'routes.json'), '--data', data()], childEnv({ ADMIN_TOKEN }))
+      expect(second.served).toBe(false)
+      expect(second.code).toBe(1)
+      expect(second.output).toContain(`✖ the data folder ${data()} is in use by another pay-gate serve (pid ${running.child.pid})\n`)
+      expect(second.output).toContain('Stop that one, or pass another --data.')
+      // The first one goes on serving, and still holds the folder.
+      expect((await fetch(`${running.url}/api/health`)).status).toBe(200)
+      expect(readFileSync(join(data(), 'pay-gate-serve.lock'), 'utf8')).toBe(`${running.child.pid}\n`)
+    })
+
+    it('does not believe a CF-Connecting-IP the client sends: eight wrong tokens from eight claimed addresses, the sixth gets 429', async () => {
+      const statuses = await wrongTokens(running.url, 8, (n) => ({ 'cf-connecting-ip': `192.0.2.${n + 1}` }))
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429])
+      expect((await admin(running.url, '/admin/keys', { headers: { 'cf-connecting-ip': '192.0.2.99' } })).status).toBe(200)
+    })
+  })
+
+  it('takes over a lock whose process is gone, and trusts the client address header the operator names', { timeout: 120_000 }, async () => {
+    const data = join(dir, 'stale-data')
+    mkdirSync(data, { recursive: true })
+    const gone = spawnSync(process.execPath, ['-e', '']).pid
+    writeFileSync(join(data, 'pay-gate-serve.lock'), `${gone}\n`)
+    const gate = await startServe(['--routes', join(dir, 'routes.json'), '--data', data], childEnv({ ADMIN_TOKEN, CLIENT_IP_HEADER: 'X-Real-IP' }))
+    try {
+      expect(readFileSync(join(data, 'pay-gate-serve.lock'), 'utf8')).toBe(`${gate.child.pid}\n`)
+      // Behind a proxy that sets X-Real-IP: that address counts, whatever CF-Connecting-IP says.
+      const statuses = await wrongTokens(gate.url, 6, (n) => ({ 'x-real-ip': '198.51.100.5', 'cf-connecting-ip': `192.0.2.${n + 1}` }))
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 429])
+      expect(await wrongTokens(gate.url, 1, () => ({ 'x-real-ip': '198.51.100.6' }))).toEqual([401])
+    } finally {
+      expect((await gate.stop()).code).toBe(0)
+    }
+    expect(existsSync(join(data, 'pay-gate-serve.lock'))).toBe(false)
   })
 
   it('refuses to start on an invalid routes file, with the same report as validate', () => {

@@ -7,6 +7,13 @@
  * its wrong attempts get 429 until the window ends (the right token still works).
  * The count is per isolate, which is enough against guessing a 32-character
  * secret; it is defence in depth, not the lock itself.
+ *
+ * A client is told apart by an address only a party the gate trusts can set
+ * (the CLIENT_IP_HEADER setting): on Cloudflare, CF-Connecting-IP, which the edge
+ * sets and replaces whatever a client sent. Elsewhere (`pay-gate serve`, which
+ * sets CLIENT_IP_HEADER=none) a client sets that header itself, so it is not
+ * believed: every caller shares one allowance, unless the operator names the
+ * header its own reverse proxy sets.
  */
 import { createMiddleware } from 'hono/factory'
 import { bearerToken } from '../bearer'
@@ -24,8 +31,27 @@ const TRACKED_CLIENTS = 10_000
 
 const failures = new Map<string, { count: number; windowEnds: number }>()
 
-export function clientOf(headers: Headers): string {
-  return headers.get('cf-connecting-ip') ?? 'unknown'
+/** The header Cloudflare's edge sets to the connecting client's address. */
+const CLOUDFLARE_CLIENT_HEADER = 'cf-connecting-ip'
+/** The one allowance of callers the gate cannot tell apart. */
+const EVERYONE = 'everyone'
+/** An address is at most 45 characters (IPv6 with IPv4 inside); more is not one, and is not kept. */
+const MAX_ADDRESS_CHARS = 64
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+/**
+ * Who is asking, for the throttle: the address in the trusted header.
+ * @param setting CLIENT_IP_HEADER: unset is Cloudflare's CF-Connecting-IP; "none"
+ *   trusts no header (one shared allowance); else the header the operator's proxy
+ *   sets, of which the last entry counts (the one the nearest proxy appended to an
+ *   X-Forwarded-For). A setting that is no header name trusts none.
+ */
+export function clientOf(headers: Headers, setting: unknown): string {
+  const named = typeof setting === 'string' ? setting.trim() : ''
+  const header = named === '' ? CLOUDFLARE_CLIENT_HEADER : named
+  if (header.toLowerCase() === 'none' || !HEADER_NAME.test(header)) return EVERYONE
+  const address = headers.get(header)?.split(',').at(-1)?.trim()
+  return address ? `ip:${address.slice(0, MAX_ADDRESS_CHARS)}` : EVERYONE
 }
 
 /** Count a wrong token; returns the seconds to wait when the client is over its allowance. */
@@ -64,7 +90,7 @@ export function adminAuth() {
       }
     }
     if (!given || !(await secretsEqual(given, expected))) {
-      const wait = recordFailure(clientOf(c.req.raw.headers), Date.now())
+      const wait = recordFailure(clientOf(c.req.raw.headers, c.env.CLIENT_IP_HEADER), Date.now())
       if (wait !== undefined) {
         throw new GateError('rate_limited', 'Too many wrong admin tokens; slow down.', { headers: { 'retry-after': String(wait) } })
       }

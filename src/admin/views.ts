@@ -5,7 +5,11 @@
  */
 import type { AccountView, LedgerEntry } from '../credits'
 import { formatDollars } from '../money'
+import { capText } from '../text-cap'
 import { planJson, policyJson } from './policy-input'
+
+/** A ledger label as shown: labels kept before holds bounded theirs may be as long as a request body. */
+const MAX_LABEL_CHARS = 200
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString())
 
@@ -47,7 +51,7 @@ export function ledgerJson(entry: LedgerEntry): Record<string, unknown> {
     amount: formatDollars(entry.amount),
     balanceAfter: formatDollars(entry.balanceAfter),
     reservationId: entry.reservationId,
-    label: entry.label,
+    label: entry.label === null ? null : capText(entry.label, MAX_LABEL_CHARS),
   }
 }
 

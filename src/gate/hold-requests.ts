@@ -5,7 +5,14 @@
  * ledger label, the rate limits and the fingerprint behind Idempotency-Key. The
  * gate and the sidecar's check build their holds here, so the two cannot drift.
  */
+
+/**
+ * The longest ledger label, in characters (an admin note's limit): an MCP label
+ * names the caller's methods and tools, which the caller may make as long as the body.
+ */
+export const MAX_LABEL_CHARS = 200
 import type { CompiledRoute } from '../pricing'
+import { capText } from '../text-cap'
 import { fingerprintOf, type HoldRequest } from './credits-payment'
 import { mcpLimits, routeLimits } from './limits'
 import type { PricedBody } from './mcp-route'
@@ -17,7 +24,7 @@ export const RESUME_SLACK_MS = 60_000
 export function httpHoldRequest(route: CompiledRoute, amount: number, method: string, pathAndQuery: string, body: Uint8Array | null): HoldRequest {
   return {
     amount,
-    label: `${method} ${route.path}`,
+    label: capText(`${method} ${route.path}`, MAX_LABEL_CHARS),
     limits: routeLimits(route),
     timeoutMs: route.timeoutMs,
     fingerprint: () => fingerprintOf(method, pathAndQuery, body),
@@ -34,7 +41,7 @@ export function mcpHoldRequest(route: CompiledRoute, priced: PricedBody, method:
   return {
     amount: priced.total,
     items: priced.items.map(({ price, tool }) => (tool !== undefined ? { price, tool } : { price })),
-    label: `${method} ${route.path} ${priced.label}`,
+    label: capText(`${method} ${route.path} ${priced.label}`, MAX_LABEL_CHARS),
     limits: mcpLimits(route, priced.toolLimits),
     timeoutMs: route.timeoutMs,
     // A held call's answer may still come on a resumed stream (or as a task's result) until its ticket runs out.

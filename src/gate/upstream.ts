@@ -1,14 +1,15 @@
 /**
  * @module gate/upstream
  * Calling a route's origin on the gate's behalf: the target is built only from
- * the route table, the operator's credential is read from its Worker secret, and
+ * the route table, the operator's credential is read from its Worker secret (and
+ * scrubbed from the response headers, for every route that calls an origin), and
  * a failure to reach the origin becomes a typed error.
  */
 import { carriesGateKey } from '../credits'
 import type { Env } from '../env'
 import { GateError } from '../errors'
 import type { CompiledRoute } from '../pricing'
-import { forward, type OriginCredential } from '../proxy'
+import { forward, scrubText, withoutSecrets, type OriginCredential } from '../proxy'
 import type { UsageCall } from '../usage'
 
 function credentialOf(env: Env, route: CompiledRoute): OriginCredential | undefined {
@@ -24,7 +25,9 @@ function credentialOf(env: Env, route: CompiledRoute): OriginCredential | undefi
 
 /**
  * Forward the caller's request to the route's origin.
- * The caller's gate key is removed whatever the route, so an origin never sees it.
+ * The caller's gate key is removed whatever the route, so an origin never sees it;
+ * the operator's credential is removed from the response headers, so a caller
+ * never sees it (an origin that echoes its URL or redirects with its query).
  * @param body the body to send when the gate has already read it
  * @param headers what the gate tells the origin about the payment (X-Pay-*)
  * @throws GateError `upstream_unreachable` or `upstream_timeout`
@@ -34,6 +37,7 @@ export async function callOrigin(
   options: { body?: Uint8Array | string; headers?: Record<string, string> } = {}
 ): Promise<Response> {
   const { env, request, route, forwardPath } = context
+  const credential = credentialOf(env, route)
   const started = Date.now()
   const result = await forward(
     request,
@@ -42,7 +46,7 @@ export async function callOrigin(
       path: forwardPath,
       search: context.url.search,
       timeoutMs: route.timeoutMs,
-      credential: credentialOf(env, route),
+      credential,
     },
     {
       body: options.body,
@@ -52,8 +56,9 @@ export async function callOrigin(
     }
   )
   context.usage?.upstream(result.ok ? { status: result.response.status } : { failure: result.reason }, Date.now() - started)
-  if (!result.ok) throw new GateError(result.reason, result.message)
-  return result.response
+  const secrets = credential ? [credential.value] : []
+  if (!result.ok) throw new GateError(result.reason, scrubText(result.message, secrets))
+  return credential ? withoutSecrets(result.response, secrets) : result.response
 }
 
 /**

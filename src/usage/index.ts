@@ -4,9 +4,10 @@
  * (binding USAGE_DB; without it usage is off and nothing else changes), through a
  * Queue when USAGE_QUEUE is bound, and the
  * queries behind the admin usage, revenue, export and /metrics endpoints.
- * Imports only `errors` and `money`; the gate and the admin API compose it.
+ * Imports only `errors`, `money`, `retry` and `text-cap`; the gate and the admin API compose it.
  */
 export { USAGE_OUTCOMES, USAGE_RAILS, type UsageEvent, type UsageOutcome, type UsageRail } from './event'
+export { boundEvent, MAX_ROUTE_CHARS, MAX_TEXT_CHARS, UNKNOWN_NAME } from './bounds'
 export { UsageCall, type Settles, type UsageCallInit, type UsageCallSnapshot, type UsageSink, type X402Ending } from './recorder'
 export { eventFromRow, insertEvents, insertWithRetry, type EventRow } from './store'
 export { UsageWriter, type UsageDestination } from './writer'

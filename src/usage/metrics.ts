@@ -7,6 +7,7 @@
  * the table: fine for scrape intervals of a minute on millions of events; keep
  * the interval modest.
  */
+import { boundedColumn } from './bounds'
 import type { UsageOutcome, UsageRail } from './event'
 import { withUsageTable } from './schema'
 
@@ -52,14 +53,15 @@ async function totals(db: D1Database): Promise<Totals> {
   const [byRail, denials, latency] = await withUsageTable(db, () =>
     db.batch([
       db.prepare(`SELECT rail, outcome, COUNT(*) AS calls, SUM(amount) AS amount, SUM(list_price) AS listed FROM usage_events GROUP BY rail, outcome`),
-      db.prepare(`SELECT rail, reason, COUNT(*) AS calls FROM usage_events WHERE outcome = 'denied' GROUP BY rail, reason`),
+      // A reason read within its bound: a label never grows with what was stored.
+      db.prepare(`SELECT rail, ${boundedColumn('reason')} AS why, COUNT(*) AS calls FROM usage_events WHERE outcome = 'denied' GROUP BY rail, why`),
       db.prepare(`SELECT ${bucketSums}, COALESCE(SUM(latency_ms), 0) AS total, COUNT(latency_ms) AS count FROM usage_events WHERE latency_ms IS NOT NULL`),
     ])
   )
   const row = (latency?.results[0] ?? {}) as Record<string, number | null>
   return {
     byRail: (byRail?.results ?? []) as Totals['byRail'],
-    denials: (denials?.results ?? []) as Totals['denials'],
+    denials: ((denials?.results ?? []) as Array<{ rail: UsageRail; why: string | null; calls: number }>).map((row) => ({ rail: row.rail, reason: row.why, calls: row.calls })),
     latency: { buckets: LATENCY_BUCKETS_MS.map((_, index) => row[`b${index}`] ?? 0), sum: row.total ?? 0, count: row.count ?? 0 },
   }
 }

@@ -2,8 +2,11 @@
  * @module usage/queries
  * The usage and revenue aggregates, computed in D1 over a time range [from, to).
  * Amounts are summed as integers (SQLite INTEGER), so micro-dollars stay exact.
- * The grouping column is chosen from a fixed list, never from input.
+ * The grouping column is chosen from a fixed list, never from input. Stored text
+ * is read within its bound (usage/bounds), so no row, however it was written,
+ * makes an answer large.
  */
+import { BOUNDED_EVENT_COLUMNS, boundedColumn } from './bounds'
 import type { UsageEvent, UsageOutcome, UsageRail } from './event'
 import type { Grouping, Interval, TimeRange } from './params'
 import { withUsageTable } from './schema'
@@ -11,10 +14,10 @@ import { eventFromRow, type EventRow } from './store'
 
 const GROUP_COLUMN: Record<Grouping, string> = {
   day: `strftime('%Y-%m-%d', at / 1000, 'unixepoch')`,
-  tool: 'tool',
+  tool: boundedColumn('tool'),
   rail: 'rail',
-  key: 'key_id',
-  route: 'route',
+  key: boundedColumn('keyId'),
+  route: boundedColumn('route'),
   outcome: 'outcome',
 }
 
@@ -58,10 +61,10 @@ export interface TopRow {
 
 /** The keys that were charged most (then called most) in the range. */
 export async function topKeys(db: D1Database, range: TimeRange, limit: number): Promise<TopRow[]> {
-  const sql = `SELECT key_id, ${CALLS} AS calls, ${CHARGED} AS charged FROM usage_events
-    WHERE at >= ? AND at < ? AND key_id IS NOT NULL GROUP BY key_id ORDER BY charged DESC, calls DESC, key_id ASC LIMIT ?`
-  const rows = await withUsageTable(db, () => db.prepare(sql).bind(range.from, range.to, limit).all<{ key_id: string; calls: number; charged: number }>())
-  return rows.results.map((row) => ({ keyId: row.key_id, calls: row.calls, charged: row.charged }))
+  const sql = `SELECT ${boundedColumn('keyId')} AS grp, ${CALLS} AS calls, ${CHARGED} AS charged FROM usage_events
+    WHERE at >= ? AND at < ? AND key_id IS NOT NULL GROUP BY grp ORDER BY charged DESC, calls DESC, grp ASC LIMIT ?`
+  const rows = await withUsageTable(db, () => db.prepare(sql).bind(range.from, range.to, limit).all<{ grp: string; calls: number; charged: number }>())
+  return rows.results.map((row) => ({ keyId: row.grp, calls: row.calls, charged: row.charged }))
 }
 
 export interface RevenuePeriod {
@@ -116,7 +119,7 @@ export async function recentEvents(
     where.push('outcome = ?')
     values.push(query.outcome)
   }
-  const sql = `SELECT * FROM usage_events WHERE ${where.join(' AND ')} ORDER BY at DESC, id ASC LIMIT ?`
+  const sql = `SELECT ${BOUNDED_EVENT_COLUMNS} FROM usage_events WHERE ${where.join(' AND ')} ORDER BY at DESC, id ASC LIMIT ?`
   const rows = await withUsageTable(db, () => db.prepare(sql).bind(...values, query.limit).all<EventRow>())
   return rows.results.map(eventFromRow)
 }

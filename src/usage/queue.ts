@@ -14,16 +14,46 @@ import { withRetries } from '../retry'
 import { USAGE_OUTCOMES, USAGE_RAILS, type UsageEvent } from './event'
 import { insertEvents } from './store'
 
-/** Messages per `sendBatch` (the Queues limit is 100 messages and 256 KB; an event is well under 1 KB). */
+/** Messages per `sendBatch`: the Queues limit is 100. */
 const SEND_BATCH = 100
+/**
+ * Bytes per `sendBatch`, estimated: the Queues limit is 256 KB a batch (and
+ * 128 KB a message). An event's text is bounded (usage/bounds: at most about
+ * 12 KB as JSON even if every character were escaped), so a message is far
+ * below the limit; a batch of large ones is split.
+ */
+const SEND_BATCH_BYTES = 192_000
+/** What a message adds to its body's size in a batch (content type, delay), estimated high. */
+const MESSAGE_OVERHEAD_BYTES = 100
 const SEND_ATTEMPTS = 3
 /** The longest a failed batch waits before it is delivered again. */
 const MAX_RETRY_DELAY_S = 300
 
+const encoder = new TextEncoder()
+
+/** The events in `sendBatch`-sized runs: at most SEND_BATCH messages and SEND_BATCH_BYTES each. */
+function sendBatches(events: readonly UsageEvent[]): UsageEvent[][] {
+  const batches: UsageEvent[][] = []
+  let current: UsageEvent[] = []
+  let bytes = 0
+  for (const event of events) {
+    const size = encoder.encode(JSON.stringify(event)).byteLength + MESSAGE_OVERHEAD_BYTES
+    if (current.length > 0 && (current.length === SEND_BATCH || bytes + size > SEND_BATCH_BYTES)) {
+      batches.push(current)
+      current = []
+      bytes = 0
+    }
+    current.push(event)
+    bytes += size
+  }
+  if (current.length > 0) batches.push(current)
+  return batches
+}
+
 /** Hand events to the queue. False when every attempt failed (the caller then writes them to D1 itself). */
 export async function sendToQueue(queue: Queue<UsageEvent>, events: readonly UsageEvent[]): Promise<boolean> {
-  for (let start = 0; start < events.length; start += SEND_BATCH) {
-    const chunk = events.slice(start, start + SEND_BATCH).map((body) => ({ body, contentType: 'json' as const }))
+  for (const batch of sendBatches(events)) {
+    const chunk = batch.map((body) => ({ body, contentType: 'json' as const }))
     const tried = await withRetries(() => queue.sendBatch(chunk), { attempts: SEND_ATTEMPTS, baseMs: 50 })
     if (!tried.ok) {
       console.error(`pay-gate: usage queue send failed for ${chunk.length} event(s): ${(tried.error as Error)?.message}`)

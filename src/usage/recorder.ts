@@ -5,9 +5,12 @@
  * event when the call's fate is known. A request that never gets a price (free
  * calls, bad input before pricing) records nothing. Later reports after the first
  * final one are ignored, as `HoldSettlement.settle` ignores later settles.
- * Knows the gate only through the small shapes below; imports only `errors`.
+ * Every event leaves here with its text bounded (usage/bounds): the method and
+ * tool are whatever the caller sent, even on a call refused for want of a key.
+ * Knows the gate only through the small shapes below; imports only `errors` and `text-cap`.
  */
 import { statusOf, type ErrorCode, type GateError } from '../errors'
+import { boundEvent } from './bounds'
 import type { UsageEvent, UsageRail } from './event'
 
 /** Where finished events go (a UsageWriter bound to the database and the request), or nowhere. */
@@ -218,7 +221,7 @@ export class UsageCall {
 
   private event(fields: EventFields, listPrice: number): UsageEvent {
     const rail: UsageRail = fields.rail
-    return {
+    return boundEvent({
       id: crypto.randomUUID(),
       at: this.init.at,
       keyId: fields.keyId ?? null,
@@ -235,7 +238,7 @@ export class UsageCall {
       latencyMs: fields.outcome === 'fee' ? null : this.latencyMs,
       reservationId: fields.reservationId ?? null,
       payment: fields.payment ?? null,
-    }
+    })
   }
 }
 

@@ -6,6 +6,7 @@
  * and a failed write is retried rather than dropped.
  */
 import { withRetries } from '../retry'
+import { boundEvent } from './bounds'
 import type { UsageEvent, UsageOutcome, UsageRail } from './event'
 import { withUsageTable } from './schema'
 
@@ -18,7 +19,8 @@ const INSERT = `INSERT INTO usage_events
 const WRITE_ATTEMPTS = 4
 
 /**
- * Insert events; each one at most once, whatever is retried.
+ * Insert events; each one at most once, whatever is retried. Their text is
+ * bounded here too, whoever built them (a queued message from an older gate).
  * @returns how many rows were new
  */
 export async function insertEvents(db: D1Database, events: readonly UsageEvent[]): Promise<number> {
@@ -26,7 +28,7 @@ export async function insertEvents(db: D1Database, events: readonly UsageEvent[]
   return withUsageTable(db, async () => {
     const statement = db.prepare(INSERT)
     const results = await db.batch(
-      events.map((e) =>
+      events.map(boundEvent).map((e) =>
         statement.bind(e.id, e.at, e.keyId, e.payer, e.rail, e.route, e.method, e.tool, e.amount, e.listPrice, e.outcome, e.reason, e.status, e.latencyMs, e.reservationId, e.payment)
       )
     )

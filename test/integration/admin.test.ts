@@ -1,5 +1,8 @@
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
+import { createGate } from '../../src/app'
+import type { Env } from '../../src/env'
 import { TEST_ADMIN_TOKEN } from '../constants'
 import { admin, createKey, gate, keyState, putRoutes, settledState } from '../helpers'
 
@@ -65,6 +68,33 @@ describe('admin throttling', () => {
     const right = await gate('/admin/keys', { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'cf-connecting-ip': ip } })
     expect(right.status).toBe(200)
     expect((await gate('/admin/keys', { headers: { ...wrong, 'cf-connecting-ip': '198.51.100.8' } })).status).toBe(401)
+  })
+
+  /** The gate with CLIENT_IP_HEADER set, as `pay-gate serve` or an operator behind a proxy runs it. */
+  async function adminKeysWith(setting: string, headers: Record<string, string>): Promise<number> {
+    const ctx = createExecutionContext()
+    const response = await createGate().fetch(new Request('https://gate.test/admin/keys', { headers }), { ...env, CLIENT_IP_HEADER: setting } as unknown as Env, ctx)
+    await response.text()
+    await waitOnExecutionContext(ctx)
+    return response.status
+  }
+
+  it('self-hosted (CLIENT_IP_HEADER=none), a CF-Connecting-IP of the client\'s choosing buys no fresh allowance', async () => {
+    const statuses: number[] = []
+    for (let n = 0; n < 8; n++) {
+      statuses.push(await adminKeysWith('none', { authorization: `Bearer wrong-self-hosted-${n}-000000`, 'cf-connecting-ip': `192.0.2.${100 + n}` }))
+    }
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429])
+    expect(await adminKeysWith('none', { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'cf-connecting-ip': '192.0.2.99' })).toBe(200)
+  })
+
+  it('behind a proxy (CLIENT_IP_HEADER=X-Forwarded-For), only the address the proxy appended counts', async () => {
+    const wrong = (n: number, chain: string) => ({ authorization: `Bearer wrong-proxied-${n}-00000000`, 'x-forwarded-for': chain, 'cf-connecting-ip': `192.0.2.${200 + n}` })
+    const statuses: number[] = []
+    // The client varies what it sends (its own X-Forwarded-For entry, CF-Connecting-IP); the proxy appends its peer.
+    for (let n = 0; n < 6; n++) statuses.push(await adminKeysWith('X-Forwarded-For', wrong(n, `10.9.${n}.1, 198.51.100.60`)))
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429])
+    expect(await adminKeysWith('X-Forwarded-For', wrong(9, '198.51.100.60, 198.51.100.61'))).toBe(401)
   })
 })
 

@@ -5,7 +5,7 @@
  */
 import { env } from 'cloudflare:workers'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { insertEvents, type UsageEvent } from '../../src/usage'
+import { insertEvents, MAX_ROUTE_CHARS, MAX_TEXT_CHARS, UNKNOWN_NAME, withUsageTable, type UsageEvent } from '../../src/usage'
 import { admin, gate, TEST_ADMIN_TOKEN } from '../helpers'
 
 const KEY_A = 'key_aaaaaaaaaaaaaaaaaaaa'
@@ -209,6 +209,49 @@ describe('GET /admin/usage/events', () => {
     const row = parseCsv(text).find((cells) => cells[8]?.startsWith("'=HYPERLINK"))
     expect(row?.[8]).toBe(`'=HYPERLINK("http://evil","x"),\r\nnext`)
     expect(parseCsv(text).every((cells) => cells.length === 19)).toBe(true)
+  })
+})
+
+describe('rows stored before text was bounded', () => {
+  // As an older gate stored them: a refused call's method and tool whole, 300 KB each.
+  const HUGE = 300_000
+  const LEGACY_RANGE = 'from=2019-06-01&to=2019-07-01'
+
+  beforeAll(async () => {
+    const db = env.USAGE_DB
+    const insert = `INSERT INTO usage_events (id, at, key_id, payer, rail, route, method, tool, amount, list_price, outcome, reason, status, latency_ms, reservation_id, payment)
+      VALUES (?, ?, NULL, ?, 'x402', ?, ?, ?, 0, 1000, 'denied', ?, 402, NULL, NULL, NULL)`
+    await withUsageTable(db, () =>
+      db.batch(
+        [1, 2, 3].map((n) =>
+          db.prepare(insert).bind(`legacy-${n}-${crypto.randomUUID()}`, Date.UTC(2019, 5, n), 'p'.repeat(HUGE), `/${'r'.repeat(HUGE)}`, 'm'.repeat(HUGE), 't'.repeat(HUGE), `legacy-${'x'.repeat(HUGE)}`)
+        )
+      )
+    )
+  })
+
+  it('read back small in every admin answer: events (JSON and CSV), groupings and /metrics', async () => {
+    const events = await admin(`/usage/events?${LEGACY_RANGE}`)
+    const text = await events.text()
+    expect(text.length).toBeLessThan(3 * 4_000)
+    const listed = JSON.parse(text) as UsageEvent[]
+    expect(listed).toHaveLength(3)
+    for (const event of listed) {
+      expect(event).toMatchObject({ method: UNKNOWN_NAME, tool: UNKNOWN_NAME })
+      expect(event.route).toHaveLength(MAX_ROUTE_CHARS)
+      expect(event.payer).toHaveLength(MAX_TEXT_CHARS)
+      expect(event.reason?.endsWith('x…')).toBe(true)
+    }
+    const csv = await (await admin(`/usage/events?${LEGACY_RANGE}&format=csv`)).text()
+    expect(csv.length).toBeLessThan(4 * 4_000)
+    const byTool = await json<{ rows: Array<{ group: string; denied: number }> }>(`/usage?${LEGACY_RANGE}&groupBy=tool`)
+    expect(byTool.rows).toEqual([expect.objectContaining({ group: UNKNOWN_NAME, denied: 3 })])
+    const byRoute = await json<{ rows: Array<{ group: string; denied: number }> }>(`/usage?${LEGACY_RANGE}&groupBy=route`)
+    expect(byRoute.rows).toHaveLength(1)
+    expect(byRoute.rows[0]?.group).toHaveLength(MAX_ROUTE_CHARS)
+    const metrics = await (await gate('/metrics', { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } })).text()
+    expect(metrics.length).toBeLessThan(50_000)
+    expect(metrics).toContain(`reason="legacy-${'x'.repeat(MAX_TEXT_CHARS - 8)}…"} 3`)
   })
 })
 

@@ -8,8 +8,8 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { createGate } from '../../src/app'
-import { insertEvents, type UsageEvent } from '../../src/usage'
-import { createKey, gate, mcpHeaders, newTag, settledState, TEST_ADMIN_TOKEN, putRouteTable } from '../helpers'
+import { insertEvents, MAX_ROUTE_CHARS, MAX_TEXT_CHARS, sendToQueue, UNKNOWN_NAME, UsageCall, type UsageEvent } from '../../src/usage'
+import { admin, createKey, gate, mcpHeaders, newTag, settledState, TEST_ADMIN_TOKEN, putRouteTable } from '../helpers'
 import { awaitEvents, sampleEvent, storedEvents } from '../usage-helpers'
 import { freshPayTo, payerAddress, payingFetch, x402Block } from '../x402-helpers'
 
@@ -207,6 +207,75 @@ describe('usage events with x402', () => {
     await response.text()
     const events = await awaitEvents(1, `rail = 'x402' AND reason = 'payment_required' AND at >= ?`, since - 1)
     expect(events[0]).toMatchObject({ outcome: 'denied', status: 402, amount: 0, listPrice: 20_000 })
+  })
+})
+
+describe('text a caller names is bounded', () => {
+  const post = (key: string | undefined, body: string) => gate('/mcp-json', { method: 'POST', headers: mcpHeaders(key, newTag()), body })
+  const huge = (char: string) => char.repeat(200_000)
+
+  it('a call refused for want of a key records an over-long tool name as unknown, not whole', async () => {
+    const since = Date.now()
+    const response = await post(undefined, toolCall(1, huge('t')))
+    expect(response.status).toBe(200)
+    await response.text()
+    const events = await awaitEvents(1, `route = '/mcp-json' AND reason = 'payment_required' AND at >= ?`, since - 1)
+    expect(events).toHaveLength(1)
+    expect(events[0]).toMatchObject({ method: 'tools/call', tool: UNKNOWN_NAME, outcome: 'denied', keyId: null })
+  })
+
+  it('an over-long JSON-RPC method is recorded as unknown; a name of exactly the limit is kept', async () => {
+    const { id, key } = await createKey('0')
+    const kept = 'é'.repeat(MAX_TEXT_CHARS)
+    await (await post(key, JSON.stringify({ jsonrpc: '2.0', id: 1, method: huge('m'), params: {} }))).text()
+    await (await post(key, toolCall(2, kept))).text()
+    const events = await awaitEvents(2, 'key_id = ?', id)
+    expect(events.map(({ method, tool, reason }) => ({ method, tool, reason }))).toEqual(
+      expect.arrayContaining([
+        { method: UNKNOWN_NAME, tool: null, reason: 'insufficient_credits' },
+        { method: 'tools/call', tool: kept, reason: 'insufficient_credits' },
+      ])
+    )
+  })
+
+  it('a ledger label names at most 200 characters of what the caller sent', async () => {
+    const { id, key } = await createKey('1')
+    await (await post(key, `[${toolCall(1, 'search', { query: 'q' })},${toolCall(2, huge('t'))}]`)).text()
+    await settledState(id)
+    const shown = (await (await admin(`/keys/${id}?ledger=10`)).json()) as { ledger: Array<{ kind: string; label: string }> }
+    const charge = shown.ledger.find((row) => row.kind === 'charge')
+    expect(charge?.label.startsWith('POST /mcp-json tools/call search, tools/call ttt')).toBe(true)
+    expect(charge?.label).toHaveLength(200)
+  })
+
+  it('every text field of an event is bounded where events are built', () => {
+    const events: UsageEvent[] = []
+    const call = new UsageCall((event) => events.push(event), { at: Date.now(), route: `/${'r'.repeat(5_000)}`, method: 'POST', mcp: true })
+    call.priced(1_000, huge('m'), huge('t'))
+    call.x402Finished({ kind: 'refused', refusal: { status: 402, reason: huge('why ') } }, huge('0x'), 1_000)
+    const [event] = events as [UsageEvent]
+    expect(event.method).toBe(UNKNOWN_NAME)
+    expect(event.tool).toBe(UNKNOWN_NAME)
+    expect(event.route).toHaveLength(MAX_ROUTE_CHARS)
+    expect(event.route.endsWith('r…')).toBe(true)
+    for (const text of [event.reason, event.payer]) {
+      expect(text).toHaveLength(MAX_TEXT_CHARS)
+      expect(text?.endsWith('…')).toBe(true)
+    }
+  })
+
+  it('a hundred events at the bounds, in characters that take 3 bytes, all fit through the queue', async () => {
+    const tag = `bounded-${crypto.randomUUID()}`
+    const events: UsageEvent[] = []
+    for (let i = 0; i < 100; i++) {
+      const call = new UsageCall((event) => events.push(event), { at: Date.now(), route: `/${'€'.repeat(5_000)}`, method: 'POST', mcp: true })
+      call.priced(1_000, 'tools/call', '€'.repeat(MAX_TEXT_CHARS))
+      call.x402Finished({ kind: 'refused', refusal: { status: 402, reason: `${tag}${'€'.repeat(1_000)}` } }, '€'.repeat(1_000), 1_000)
+    }
+    expect(await sendToQueue(env.USAGE_QUEUE, events)).toBe(true)
+    const stored = await awaitEvents(100, 'reason LIKE ?', `${tag}%`)
+    expect(stored).toHaveLength(100)
+    expect(stored.every((event) => event.route.length === MAX_ROUTE_CHARS && event.tool === '€'.repeat(MAX_TEXT_CHARS))).toBe(true)
   })
 })
 

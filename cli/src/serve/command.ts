@@ -12,6 +12,7 @@ import { checkRoutesText } from '../validate'
 import { bundleWorker } from './bundle'
 import { applyD1Migrations } from './d1'
 import { startGate } from './gate'
+import { lockDataFolder } from './lock'
 import { collectSecrets, readEnvFile } from './secrets'
 import { loadToolchain } from './toolchain'
 
@@ -27,6 +28,14 @@ export const DRAIN_MS = 2_500
 
 /** The KV binding the gate reads its route table from (src/env.ts). */
 const ROUTES_BINDING = 'ROUTES'
+
+/**
+ * CLIENT_IP_HEADER unless the operator sets it (src/admin/auth): on workerd a
+ * client may send its own CF-Connecting-IP (only Cloudflare's edge replaces it),
+ * so no header is believed and every caller shares the admin API's allowance of
+ * wrong tokens. Behind a reverse proxy, name the header it sets (X-Real-IP).
+ */
+export const SELF_HOSTED_CLIENT_IP_HEADER = 'none'
 
 function stringFlag(flags: Flags, name: string, fallback: string): string {
   const value = flags[name]
@@ -103,6 +112,8 @@ export async function serve(io: Io, flags: Flags, runWrangler?: Wrangler): Promi
   const { bindings, missing } = collectSecrets(io.env, envFile, routes.file)
 
   mkdirSync(dataDir, { recursive: true })
+  // Before anything touches the folder's storage: a second serve on it refuses here.
+  const lock = lockDataFolder(dataDir)
   const tmpDir = mkdtempSync(join(tmpdir(), 'pay-gate-serve-'))
   try {
     // Wrangler's telemetry stays off on a server unless the operator turned it on.
@@ -115,7 +126,8 @@ export async function serve(io: Io, flags: Flags, runWrangler?: Wrangler): Promi
     const modules = bundleWorker(wrangler, configPath, join(tmpDir, 'bundle'))
     const migrated = applyD1Migrations(wrangler, config.d1_databases, configPath, dataDir)
     const name = config.name ?? 'worker'
-    const gate = await startGate({ toolchain, configPath, name, modules, dataDir, tmpDir, host, port, bindings, routesText, routesBinding: ROUTES_BINDING }).catch((error: unknown) => {
+    const gateBindings = { CLIENT_IP_HEADER: SELF_HOSTED_CLIENT_IP_HEADER, ...bindings }
+    const gate = await startGate({ toolchain, configPath, name, modules, dataDir, tmpDir, host, port, bindings: gateBindings, routesText, routesBinding: ROUTES_BINDING }).catch((error: unknown) => {
       throw startFailure(error, host, port)
     })
     const where = relative(io.cwd, dataDir) || '.'
@@ -135,5 +147,6 @@ export async function serve(io: Io, flags: Flags, runWrangler?: Wrangler): Promi
     return 0
   } finally {
     rmSync(tmpDir, { recursive: true, force: true })
+    lock.release()
   }
 }

@@ -62,7 +62,7 @@ export function adminUi(): Hono<AppEnv> {
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>)
     const given = typeof form.token === 'string' ? form.token.trim() : ''
     if (!given || !(await secretsEqual(given, token))) {
-      const wait = recordFailure(clientOf(c.req.raw.headers), Date.now())
+      const wait = recordFailure(clientOf(c.req.raw.headers, c.env.CLIENT_IP_HEADER), Date.now())
       if (wait !== undefined) return page(c, loginPage(`Too many wrong tokens; try again in ${wait} s.`), 429, { 'retry-after': String(wait) })
       return page(c, loginPage('That is not the admin token.'), 401)
     }
