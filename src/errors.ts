@@ -34,6 +34,7 @@ export type ErrorCode =
   | 'not_found'
   | 'method_not_allowed'
   | 'unauthorized'
+  | 'origin_not_allowed'
   // sidecar mode (a reverse proxy asks the gate; see src/sidecar)
   | 'invalid_reservation'
   | 'sidecar_body_missing'
@@ -61,6 +62,7 @@ const STATUS: Record<ErrorCode, number> = {
   plan_allowance_exhausted: 402,
   answer_not_held: 402,
   invalid_resume: 400,
+  origin_not_allowed: 403,
   invalid_request: 400,
   invalid_path: 400,
   body_too_large: 413,

@@ -34,6 +34,7 @@ import { chooseRail } from './rails'
 import { requiredFor } from './x402-payment'
 import { callOrigin } from './upstream'
 import { serveMcpStream, streamTickets } from './mcp-stream'
+import { originRefusal } from './mcp-origin'
 
 export interface PricedBody {
   total: number
@@ -77,6 +78,8 @@ function annotator(book: McpPriceBook, listIds: Set<string>, rails: PaymentRails
 
 export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): Promise<Response> {
   const { env, request, route, forwardPath } = context
+  const forbidden = originRefusal(request, context.url, book)
+  if (forbidden) return forbidden
   if (request.method === 'GET') return serveMcpStream(context, book)
   if (request.method !== 'POST') return passThrough(await callOrigin(context))
 

@@ -62,6 +62,12 @@ export async function forward(
   } = {}
 ): Promise<ForwardResult> {
   const headers = upstreamRequestHeaders(request.headers, options.dropHeader)
+  // The origin is called at its own host, so the host the caller asked for goes on
+  // beside it, replacing anything the caller claimed (an origin's own Host and
+  // DNS-rebinding checks keep their meaning behind the gate).
+  const asked = new URL(request.url)
+  headers.set('x-forwarded-host', asked.host)
+  headers.set('x-forwarded-proto', asked.protocol.replace(':', ''))
   for (const [name, value] of Object.entries(options.addHeaders ?? {})) headers.set(name, value)
   const credential = target.credential
   if (credential?.header) headers.set(credential.header, `${credential.prefix ?? ''}${credential.value}`)
