@@ -14,6 +14,9 @@ import {
   annotateToolsList,
   bodyFormat,
   idKey,
+  INVALID_REQUEST,
+  requestedTask,
+  taskIdParam,
   McpResponseReader,
   parseMcpBody,
   type BodyFormat,
@@ -33,7 +36,8 @@ import { mcpResource, metaPayment, serveMcpWithX402, x402McpAnswer } from './mcp
 import { chooseRail } from './rails'
 import { requiredFor } from './x402-payment'
 import { callOrigin } from './upstream'
-import { serveMcpStream, streamTickets } from './mcp-stream'
+import { holderOf, serveMcpStream, streamTickets } from './mcp-stream'
+import { serveTaskRequest, taskCreation } from './mcp-tasks'
 import { originRefusal } from './mcp-origin'
 
 export interface PricedBody {
@@ -57,6 +61,9 @@ export function priceBody(book: McpPriceBook, messages: McpMessage[]): PricedBod
   for (const message of messages) {
     if (message.kind !== 'request') continue
     if (message.method === 'tools/list') priced.listIds.add(idKey(message.id))
+    // A task's result may be fetched as long as the task lives (its ttl), within the route's cap.
+    const task = requestedTask(message)
+    if (task) priced.waitMs = Math.max(priced.waitMs, Math.min(task.ttlMs ?? book.taskMs, book.taskMs))
     const price = priceMcpRequest(book, message.method, message.tool)
     if (price.micros === 0) continue
     priced.total += price.micros
@@ -92,10 +99,19 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   const parsed = parseMcpBody(read.text)
   if (!parsed.ok) return mcpErrorResponse(400, null, parsed.code, parsed.message, 'invalid_request')
 
+  const single = parsed.batch ? undefined : parsed.messages[0]
+  const holder = await holderOf(request.headers)
+  const taskId = single?.kind === 'request' ? taskIdParam(single) : undefined
+  if (single?.kind === 'request' && taskId !== undefined) {
+    const answered = await serveTaskRequest(context, single, taskId, holder)
+    if (answered) return answered
+  }
+  if (parsed.batch && parsed.messages.some((message) => message.kind === 'request' && requestedTask(message))) {
+    return mcpErrorResponse(400, null, INVALID_REQUEST, 'Invalid request: send a task-augmented call on its own, not in a batch', 'invalid_request')
+  }
   const priced = priceBody(book, parsed.messages)
   const keep = priced.listIds.size > 0 ? await keyToolFilter(env.CREDITS, request.headers) : undefined
-  const rewrite = annotator(book, priced.listIds, route.rails, keep)
-  const single = parsed.batch ? undefined : parsed.messages[0]
+  const annotate = annotator(book, priced.listIds, route.rails, keep)
   context.usage.priced(priced.total, single?.kind === 'request' ? single.method : 'batch', single?.kind === 'request' ? (single.tool ?? null) : null)
   const inMeta = single ? metaPayment(single) : { present: parsed.messages.some((message) => metaPayment(message).present), decoded: undefined }
   const rail = chooseRail(request.headers, route.rails, inMeta)
@@ -111,6 +127,8 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
     if (rail.kind === 'x402' || !route.rails.credits) return batchNotPayable(route.rails.credits)
   }
   if (priced.total === 0) {
+    const task = taskCreation(context, single, null, holder, priced.waitMs)
+    const rewrite = both(annotate, task?.rewrite)
     const response = await callOrigin(context, { body: read.text })
     const format = response.ok && response.body ? bodyFormat(response.headers.get('content-type')) : null
     // A JSON answer is never resumed: without an annotation it passes untouched.
@@ -151,10 +169,16 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   }
   // The meter notes which calls succeeded; the key's plan prices those.
   const meter = new CallMeter(new Map(priced.items.map((item, index) => [item.id, index])))
+  // A task's creation is not its result: the hold waits for tasks/result (gate/mcp-tasks).
+  const task = taskCreation(context, single, hold, holder, priced.waitMs)
+  const rewrite = both(annotate, task?.rewrite)
+  const record = (messages: unknown[]) => {
+    for (const message of messages) if (!task?.isCreation(message)) meter.record(message)
+  }
   // Once: later chunks of a stream whose calls are all answered need no pricing again.
   let settled = false
   const settleServed = () => {
-    if (settled) return
+    if (settled || task?.created) return
     settled = true
     const { amount, calls } = chargeForServed(hold, meter.succeeded)
     settlement.settle(amount, calls)
@@ -173,7 +197,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
       const broken = new GateError('upstream_unreachable', `The origin broke off its answer: ${(error as Error).message}`)
       return mcpGateErrorResponse(broken, parsed, priced.prices)
     }
-    for (const message of reader.take()) meter.record(message)
+    record(reader.take())
     settleServed()
     return answer
   }
@@ -181,7 +205,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
     chunk: (bytes) => reader.chunk(bytes),
     flush: () => reader.flush(),
     delivered: () => {
-      for (const message of reader.take()) meter.record(message)
+      record(reader.take())
       if (meter.allAnswered) settleServed()
     },
     // Whatever was not answered and delivered by now is released, unless its answer
@@ -198,6 +222,12 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   for (const [name, value] of Object.entries(holdHeaders(hold))) headers.set(name, value)
   if (rewrite) headers.delete('content-length')
   return new Response(body, { status: response.status, statusText: response.statusText, headers })
+}
+
+/** Two rewrites of the origin's messages, the first that changes a message winning. */
+function both(first: MessageRewrite | undefined, second: MessageRewrite | undefined): MessageRewrite | undefined {
+  if (!first || !second) return first ?? second
+  return (message) => first(message) ?? second(message)
 }
 
 /** JSON answers up to this size are read whole rather than streamed through JavaScript. */

@@ -20,11 +20,11 @@ import { chargeForServed, type CreditHold } from './credits-payment'
 import type { RouteContext } from './http-route'
 import { passThrough } from './http-route'
 import { mcpErrorResponse, PAYMENT_REQUIRED_CODE } from './mcp-answers'
-import { openTicket, TicketSealer, type StreamTicket, type TicketHold } from './stream-ticket'
+import { openTicket, ticketSealer, type Sealer, type StreamTicket, type TicketHold } from './stream-ticket'
 import { callOrigin } from './upstream'
 
 /** The hash of the key a request presents, '' when none. */
-async function holderOf(headers: Headers): Promise<string> {
+export async function holderOf(headers: Headers): Promise<string> {
   const presented = presentedKey(headers)
   return presented.kind === 'key' ? hashApiKey(presented.key) : ''
 }
@@ -42,7 +42,7 @@ export async function streamTickets(
   prices: ReadonlyMap<string, number>,
   response: Response,
   hold: CreditHold | null
-): Promise<TicketSealer> {
+): Promise<Sealer> {
   const calls: Record<string, TicketHold | null> = {}
   for (const message of messages) {
     if (message.kind !== 'request') continue
@@ -59,7 +59,7 @@ export async function streamTickets(
     calls,
     until: Date.now() + context.route.timeoutMs + book.resumeMs,
   }
-  return new TicketSealer(context.env, ticket)
+  return ticketSealer(context.env, ticket)
 }
 
 /** A GET: a standalone stream, or one resumed from an event id the gate handed out. */
@@ -82,19 +82,42 @@ export async function serveMcpStream(context: RouteContext, book: McpPriceBook):
   }
   const response = await callOrigin(context, { headers: forwarded })
   if (!response.ok || !response.body || bodyFormat(response.headers.get('content-type')) !== 'sse') return passThrough(response)
-  const sealer = new TicketSealer(env, ticket)
+  const sealer = ticketSealer(env, ticket)
   const headers = downstreamResponseHeaders(response.headers)
   headers.delete('content-length')
   return new Response(meteredEvents(context, ticket, sealer, response.body), { status: response.status, statusText: response.statusText, headers })
 }
 
 /** The refusal that replaces an answer the gate will not hand on. */
-function notHeld(id: JsonRpcId, why: string): Record<string, unknown> {
+export function notHeld(id: JsonRpcId, why: string): Record<string, unknown> {
   return jsonRpcError(id, PAYMENT_REQUIRED_CODE, why, { reason: 'answer_not_held' })
 }
 
-function meteredEvents(context: RouteContext, ticket: StreamTicket, sealer: TicketSealer, body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-  const { env } = context
+/**
+ * Settle a held call on the answer about to be handed on, at once, in the key's
+ * account (which settles a hold once, whichever stream or request gets there
+ * first): a success is charged, a failure releases the hold. A success may be
+ * handed on only when this charged it, or it was charged before (a repeat).
+ */
+export async function settleHeldAnswer(
+  context: RouteContext,
+  holder: { account: string; keyId: string; until: number },
+  hold: TicketHold,
+  success: boolean
+): Promise<'deliver' | 'expired' | 'not_held'> {
+  if (success && Date.now() > holder.until) return 'expired'
+  const settled = await settleManyCredits(context.env.CREDITS, holder.account, [{ reservationId: hold.reservation, amount: success ? hold.amount : 0, calls: success ? hold.calls : 0 }])
+  const result = Array.isArray(settled) ? settled[0] : undefined
+  if (result?.ok) {
+    context.usage.credits({ keyId: holder.keyId, reservationId: hold.reservation, amount: hold.amount, charges: [hold.amount] }, SETTLED).settle(result.charged, success ? hold.calls : 0)
+    return 'deliver'
+  }
+  // An error carries nothing to withhold.
+  if (!success || (result?.reason === 'already_settled' && result.charged > 0)) return 'deliver'
+  return 'not_held'
+}
+
+function meteredEvents(context: RouteContext, ticket: StreamTicket, sealer: Sealer, body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
   /** What to hand on for a message from the origin. */
   const decide = async (message: unknown): Promise<unknown> => {
     const answer = responseOutcome(message)
@@ -103,18 +126,11 @@ function meteredEvents(context: RouteContext, ticket: StreamTicket, sealer: Tick
     if (!(key in ticket.calls)) return notHeld(answer.id, 'This answer was not paid for through the gate on this stream, so it is not delivered.')
     const hold = ticket.calls[key]
     if (hold === null || hold === undefined) return message
-    const success = answer.outcome === 'success'
-    if (success && Date.now() > ticket.until) return notHeld(answer.id, 'The hold on this call expired before its answer came; it was not charged and is not delivered.')
-    const settled = await settleManyCredits(env.CREDITS, ticket.account, [{ reservationId: hold.reservation, amount: success ? hold.amount : 0, calls: success ? hold.calls : 0 }])
-    const result = Array.isArray(settled) ? settled[0] : undefined
-    if (result?.ok) {
-      context.usage.credits({ keyId: ticket.keyId, reservationId: hold.reservation, amount: hold.amount, charges: [hold.amount] }, SETTLED).settle(result.charged, success ? hold.calls : 0)
-      return message
-    }
-    // An error carries nothing to withhold; a success is handed on only if it was paid.
-    if (!success) return message
-    if (result?.reason === 'already_settled' && result.charged > 0) return message
-    return notHeld(answer.id, 'This call is no longer held (released, cancelled or expired), so its answer is not delivered.')
+    const verdict = await settleHeldAnswer(context, ticket, hold, answer.outcome === 'success')
+    if (verdict === 'deliver') return message
+    return notHeld(answer.id, verdict === 'expired'
+      ? 'The hold on this call expired before its answer came; it was not charged and is not delivered.'
+      : 'This call is no longer held (released, cancelled or expired), so its answer is not delivered.')
   }
   const sse = new SseReader()
   const decoder = new TextDecoder()

@@ -9,8 +9,9 @@
  * notifications before the answer still stream as they come; only the answer
  * waits for the settlement.
  */
-import { idKey, responseOutcome, SseReader, serializeEvent, type McpMessage, type SseEvent } from '../mcp'
-import { downstreamResponseHeaders, observeBody } from '../proxy'
+import { idKey, responseOutcome, type McpMessage } from '../mcp'
+import { downstreamResponseHeaders } from '../proxy'
+import { holdAnswerInStream } from './answer-stream'
 import type { X402Terms } from '../pricing'
 import {
   decodeHeader,
@@ -42,9 +43,14 @@ export function metaPayment(message: McpMessage | undefined): { present: boolean
   return { present: true, decoded: JSON.stringify(value ?? null).length <= MAX_PAYMENT_CHARS ? value : null }
 }
 
-/** The request as forwarded: the same message without the payment in its `_meta`. */
+/**
+ * The request as forwarded: the same message without the payment in its `_meta`,
+ * and without task augmentation. One payment is settled on the call's answer, and
+ * a task's answer is only its creation (MCP 2025-11-25 tasks); a server not asked
+ * for a task answers the call itself, as it would a client that never asked.
+ */
 function withoutPayment(message: Request): string {
-  const params = { ...message.params }
+  const { task: _task, ...params } = { ...message.params }
   if (typeof params._meta === 'object' && params._meta !== null) {
     const { [MCP_PAYMENT_META]: _payment, ...rest } = params._meta as Record<string, unknown>
     params._meta = rest
@@ -167,48 +173,5 @@ export async function serveMcpWithX402(context: RouteContext, terms: X402Terms, 
   return new Response(holdAnswerInStream(response.body, isAnswer, decide, () => finishX402(env, attempt, false, resource), context.waitUntil), {
     status: response.status,
     headers,
-  })
-}
-
-/**
- * An SSE body in which every event passes as it comes except the one carrying
- * the call's answer, which waits for `decide`. If the stream ends, breaks or is
- * cancelled before the answer, `abandon` runs instead: nothing delivered, nothing taken.
- */
-function holdAnswerInStream(
-  body: ReadableStream<Uint8Array>,
-  isAnswer: (value: unknown) => value is Record<string, unknown>,
-  decide: (answer: Record<string, unknown>) => Promise<{ message: Record<string, unknown> }>,
-  abandon: () => Promise<unknown>,
-  waitUntil: (promise: Promise<unknown>) => void
-): ReadableStream<Uint8Array> {
-  const sse = new SseReader()
-  const decoder = new TextDecoder()
-  const encoder = new TextEncoder()
-  let decided = false
-  const pass = async (events: SseEvent[]): Promise<Uint8Array | undefined> => {
-    let out = ''
-    for (const event of events) {
-      let value: unknown = null
-      try {
-        value = event.data ? JSON.parse(event.data) : null
-      } catch {
-        value = null
-      }
-      if (!decided && isAnswer(value)) {
-        decided = true
-        out += serializeEvent(event, JSON.stringify((await decide(value)).message))
-      } else out += serializeEvent(event)
-    }
-    return out ? encoder.encode(out) : undefined
-  }
-  return observeBody(body, {
-    chunk: (bytes) => pass(sse.push(decoder.decode(bytes, { stream: true }))),
-    flush: () => pass([sse.finish()].filter((event) => event !== undefined)),
-    end: () => {
-      if (decided) return
-      decided = true
-      waitUntil(abandon())
-    },
   })
 }

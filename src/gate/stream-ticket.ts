@@ -38,9 +38,9 @@ export interface StreamTicket {
   until: number
 }
 
-const PREFIX = 'pg1.'
-/** A Last-Event-ID longer than this is not one of ours. */
-const MAX_ID_CHARS = 4096
+const STREAM_PREFIX = 'pg1.'
+/** A sealed value longer than this is not one of ours. */
+const MAX_SEALED_CHARS = 4096
 const MAC_BYTES = 16
 
 const encoder = new TextEncoder()
@@ -63,47 +63,63 @@ function sealingKey(env: Env): Uint8Array {
   return key
 }
 
-function mac(key: Uint8Array, payload: string, originId: string): string {
-  return toBase64Url(hmac(sha256, key, encoder.encode(`${payload}\n${originId}`)).slice(0, MAC_BYTES))
+/** The prefix is part of what is signed, so a value sealed as one kind never opens as another. */
+function mac(key: Uint8Array, payload: string, originValue: string): string {
+  return toBase64Url(hmac(sha256, key, encoder.encode(`${payload}\n${originValue}`)).slice(0, MAC_BYTES))
 }
 
-/** Encodes a ticket once; `seal` then binds it to each of the origin's event ids. */
-export class TicketSealer {
+/** Seals one payload, encoded once, to each of the origin's values (event ids, task ids) in turn. */
+export class Sealer {
   private readonly key: Uint8Array
   private readonly payload: string
 
-  constructor(env: Env, ticket: StreamTicket) {
+  constructor(env: Env, private readonly prefix: string, payload: unknown) {
     this.key = sealingKey(env)
-    this.payload = toBase64Url(encoder.encode(JSON.stringify({ s: ticket.session, h: ticket.holder, ...(ticket.account !== ticket.holder ? { a: ticket.account } : {}), k: ticket.keyId, c: ticket.calls, u: ticket.until })))
+    this.payload = toBase64Url(encoder.encode(JSON.stringify(payload)))
   }
 
-  /** The event id the caller sees for the origin's `originId`. */
-  seal(originId: string): string {
-    return `${PREFIX}${this.payload}.${mac(this.key, this.payload, originId)}.${originId}`
+  /** What the caller sees instead of the origin's `originValue`. */
+  seal(originValue: string): string {
+    return `${this.prefix}${this.payload}.${mac(this.key, `${this.prefix}${this.payload}`, originValue)}.${originValue}`
   }
+}
+
+export type Unsealed = { ok: true; payload: unknown; originValue: string } | { ok: false }
+
+/** Open a sealed value: its payload and the origin's own value, or not ours. */
+export async function unseal(env: Env, prefix: string, sealed: string): Promise<Unsealed> {
+  if (!sealed.startsWith(prefix) || sealed.length > MAX_SEALED_CHARS) return { ok: false }
+  const rest = sealed.slice(prefix.length)
+  const dot = rest.indexOf('.')
+  const dot2 = dot === -1 ? -1 : rest.indexOf('.', dot + 1)
+  if (dot2 === -1) return { ok: false }
+  const payload = rest.slice(0, dot)
+  const originValue = rest.slice(dot2 + 1)
+  if (!(await secretsEqual(rest.slice(dot + 1, dot2), mac(sealingKey(env), `${prefix}${payload}`, originValue)))) return { ok: false }
+  const bytes = fromBase64Url(payload)
+  if (!bytes) return { ok: false }
+  try {
+    // Ours, and unaltered (the HMAC): its contents are as we wrote them.
+    return { ok: true, payload: JSON.parse(decoder.decode(bytes)), originValue }
+  } catch {
+    return { ok: false }
+  }
+}
+
+type StreamTicketWire = { s: string | null; h: string; a?: string; k: string; c: Record<string, TicketHold | null>; u: number }
+
+/** The sealer of a stream's event ids. */
+export function ticketSealer(env: Env, ticket: StreamTicket): Sealer {
+  const wire: StreamTicketWire = { s: ticket.session, h: ticket.holder, ...(ticket.account !== ticket.holder ? { a: ticket.account } : {}), k: ticket.keyId, c: ticket.calls, u: ticket.until }
+  return new Sealer(env, STREAM_PREFIX, wire)
 }
 
 export type OpenedTicket = { ok: true; ticket: StreamTicket; originId: string } | { ok: false }
 
 /** Open a `Last-Event-ID`: the ticket and the origin's own event id, or not ours. */
 export async function openTicket(env: Env, eventId: string): Promise<OpenedTicket> {
-  if (!eventId.startsWith(PREFIX) || eventId.length > MAX_ID_CHARS) return { ok: false }
-  const rest = eventId.slice(PREFIX.length)
-  const dot = rest.indexOf('.')
-  const dot2 = dot === -1 ? -1 : rest.indexOf('.', dot + 1)
-  if (dot2 === -1) return { ok: false }
-  const payload = rest.slice(0, dot)
-  const tag = rest.slice(dot + 1, dot2)
-  const originId = rest.slice(dot2 + 1)
-  const expected = mac(sealingKey(env), payload, originId)
-  if (!(await secretsEqual(tag, expected))) return { ok: false }
-  const bytes = fromBase64Url(payload)
-  if (!bytes) return { ok: false }
-  try {
-    // Ours, and unaltered (the HMAC): its contents are as we wrote them.
-    const value = JSON.parse(decoder.decode(bytes)) as { s: string | null; h: string; a?: string; k: string; c: Record<string, TicketHold | null>; u: number }
-    return { ok: true, originId, ticket: { session: value.s, holder: value.h, account: value.a ?? value.h, keyId: value.k, calls: value.c, until: value.u } }
-  } catch {
-    return { ok: false }
-  }
+  const opened = await unseal(env, STREAM_PREFIX, eventId)
+  if (!opened.ok) return opened
+  const value = opened.payload as StreamTicketWire
+  return { ok: true, originId: opened.originValue, ticket: { session: value.s, holder: value.h, account: value.a ?? value.h, keyId: value.k, calls: value.c, until: value.u } }
 }

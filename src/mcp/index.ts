@@ -23,3 +23,4 @@ export {
 export { McpResponseReader, bodyFormat, MAX_INSPECTED_BYTES, type BodyFormat, type EventIdRewrite, type MessageRewrite } from './response-reader'
 export { annotateToolsList, PRICE_META_KEY } from './annotate'
 export { SseReader, serializeEvent, type SseEvent } from './sse'
+export { createdTaskId, requestedTask, taskIdParam, withTaskId, RELATED_TASK_META, TASK_METHODS } from './tasks'

@@ -7,7 +7,7 @@
  */
 import { env } from 'cloudflare:workers'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { charges, createKey, gate, mcpHeaders, mcpMessages, newTag, putRoutes, settledState } from '../helpers'
+import { charges, createKey, gate, mcpHeaders, mcpMessages, newTag, putRoutes, scriptedRequests, settledState } from '../helpers'
 
 const MODES = ['sse', 'prime', 'drip', 'prime,drip', 'crlf,drip', 'json,drip', 'nolen', 'nolen,drip', 'crlf,prime']
 
@@ -67,10 +67,12 @@ describe('MCP answers stream through whole', () => {
 describe('free by default', () => {
   for (const method of ['logging/setLevel', 'tasks/get', 'tasks/list', 'tasks/result', 'tasks/cancel', 'subscriptions/listen']) {
     it(`${method} reaches the origin without a key`, async () => {
-      const response = await post('/m/json/mcp', { jsonrpc: '2.0', id: 1, method, params: {} })
+      const tag = newTag()
+      const response = await gate('/m/json/mcp', { method: 'POST', headers: mcpHeaders(undefined, tag), body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: {} }) })
       const [message] = await mcpMessages(response)
-      // The scripted origin does not implement these: its own "method not found" shows the call went through.
-      expect(message).toMatchObject({ id: 1, error: { code: -32601 } })
+      // The origin's own answer (here an error: no such task, or no such method), never the gate's -32402.
+      expect((message?.error as { code?: number } | undefined)?.code).not.toBe(-32402)
+      expect(await scriptedRequests(tag)).toHaveLength(1)
     })
   }
 })

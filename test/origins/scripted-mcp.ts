@@ -18,7 +18,12 @@
  *   response, which a server must not send there;
  * - `tools=N`: `tools/list` lists N tools more, each with a long description.
  *
- * Tools: `search` (text), `fail` (isError), `big` (a 5 MB text), `echo`. Every
+ * Tools: `search` (text), `fail` (isError), `big` (a 5 MB text), `echo`,
+ * `forever` (as a task: never finishes until cancelled). A tools/call with
+ * `params.task` is run as a task (MCP 2025-11-25 tasks): it answers with a
+ * CreateTaskResult at once, and its result comes from `tasks/result` (which
+ * waits for the task to end, ~100 ms); tasks/get, tasks/list and tasks/cancel
+ * work as the spec says. Every
  * request is recorded: GET /__origin/requests?tag=X (the `x-test-tag` header).
  */
 import { randomUUID } from 'node:crypto'
@@ -99,20 +104,82 @@ function toolList(count: number): unknown[] {
   return tools
 }
 
-function answer(message: Record<string, unknown>, flags: Flags): Record<string, unknown> {
+interface Task {
+  taskId: string
+  status: 'working' | 'completed' | 'failed' | 'cancelled'
+  ttl: number | null
+  createdAt: string
+  lastUpdatedAt: string
+  result?: Record<string, unknown>
+  done: Promise<void>
+  finish: () => void
+}
+
+const tasks = new Map<string, Task>()
+const RELATED = 'io.modelcontextprotocol/related-task'
+
+function toolResult(name: unknown, args: unknown): Record<string, unknown> {
+  if (name === 'fail') return { isError: true, content: [{ type: 'text', text: 'it failed' }] }
+  if (name === 'big') return { content: [{ type: 'text', text: 'x'.repeat(5 * 1024 * 1024) }] }
+  return { content: [{ type: 'text', text: `${String(name)}: ${JSON.stringify(args ?? {})}` }] }
+}
+
+function taskView(task: Task): Record<string, unknown> {
+  return { taskId: task.taskId, status: task.status, ttl: task.ttl, createdAt: task.createdAt, lastUpdatedAt: task.lastUpdatedAt, pollInterval: 50 }
+}
+
+function startTask(params: Record<string, unknown>): Task {
+  const now = new Date().toISOString()
+  let finish = () => undefined as void
+  const done = new Promise<void>((resolve) => (finish = resolve))
+  const requested = (params.task as { ttl?: number } | undefined)?.ttl
+  const task: Task = { taskId: randomUUID(), status: 'working', ttl: typeof requested === 'number' ? requested : 60_000, createdAt: now, lastUpdatedAt: now, done, finish }
+  tasks.set(task.taskId, task)
+  if (params.name !== 'forever') {
+    setTimeout(() => {
+      if (task.status !== 'working') return
+      task.result = toolResult(params.name, params.arguments)
+      task.status = task.result.isError === true ? 'failed' : 'completed'
+      task.lastUpdatedAt = new Date().toISOString()
+      task.finish()
+    }, 100)
+  }
+  return task
+}
+
+async function answer(message: Record<string, unknown>, flags: Flags): Promise<Record<string, unknown>> {
   const params = (message.params ?? {}) as Record<string, unknown>
   const id = message.id
+  const task = typeof params.taskId === 'string' ? tasks.get(params.taskId) : undefined
+  const noTask = { jsonrpc: '2.0', id, error: { code: -32602, message: 'Failed to retrieve task: Task not found' } }
+  switch (message.method) {
+    case 'tasks/get':
+      return task ? { jsonrpc: '2.0', id, result: taskView(task) } : noTask
+    case 'tasks/list':
+      return { jsonrpc: '2.0', id, result: { tasks: [...tasks.values()].map(taskView) } }
+    case 'tasks/cancel':
+      if (!task) return noTask
+      if (task.status !== 'working') return { jsonrpc: '2.0', id, error: { code: -32602, message: `Cannot cancel task: already ${task.status}` } }
+      task.status = 'cancelled'
+      task.lastUpdatedAt = new Date().toISOString()
+      task.finish()
+      return { jsonrpc: '2.0', id, result: taskView(task) }
+    case 'tasks/result':
+      if (!task) return noTask
+      await task.done
+      if (task.status === 'cancelled') return { jsonrpc: '2.0', id, error: { code: -32603, message: 'Task was cancelled' } }
+      return { jsonrpc: '2.0', id, result: { ...task.result, _meta: { [RELATED]: { taskId: task.taskId } } } }
+  }
+  if (message.method === 'tools/call' && typeof params.task === 'object' && params.task !== null) {
+    return { jsonrpc: '2.0', id, result: { task: taskView(startTask(params)) } }
+  }
   switch (message.method) {
     case 'initialize':
-      return { jsonrpc: '2.0', id, result: { protocolVersion: params.protocolVersion ?? '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'scripted', version: '1.0.0' } } }
+      return { jsonrpc: '2.0', id, result: { protocolVersion: params.protocolVersion ?? '2025-11-25', capabilities: { tools: {}, tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } }, serverInfo: { name: 'scripted', version: '1.0.0' } } }
     case 'tools/list':
       return { jsonrpc: '2.0', id, result: { tools: toolList(flags.tools) } }
-    case 'tools/call': {
-      const name = params.name
-      if (name === 'fail') return { jsonrpc: '2.0', id, result: { isError: true, content: [{ type: 'text', text: 'it failed' }] } }
-      if (name === 'big') return { jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'x'.repeat(5 * 1024 * 1024) }] } }
-      return { jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: `${String(name)}: ${JSON.stringify(params.arguments ?? {})}` }] } }
-    }
+    case 'tools/call':
+      return { jsonrpc: '2.0', id, result: toolResult(params.name, params.arguments) }
     default:
       return { jsonrpc: '2.0', id, error: { code: -32601, message: 'Method not found' } }
   }
@@ -153,7 +220,7 @@ export async function startScriptedOrigin(): Promise<ScriptedOrigin> {
       const messages = Array.isArray(parsed) ? parsed : [parsed]
       const requests = messages.filter((m) => typeof m.method === 'string' && 'id' in m)
       if (requests.length === 0) return void res.writeHead(202).end()
-      const answers = requests.map((m) => answer(m, flags))
+      const answers = await Promise.all(requests.map((m) => answer(m, flags)))
       const session = req.headers['mcp-session-id'] ?? (requests.some((m) => m.method === 'initialize') ? randomUUID() : undefined)
       const sessionHeader: Record<string, string> = session ? { 'mcp-session-id': String(session) } : {}
       if (flags.json) {

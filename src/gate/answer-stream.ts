@@ -1,0 +1,52 @@
+/**
+ * @module gate/answer-stream
+ * An SSE body that streams as it comes except for the one event carrying the
+ * answer the gate must decide on first (an x402 settlement, a task's result
+ * charged at once): that event waits for the decision, and is handed on as it
+ * says. Events before it are not held back.
+ */
+import { SseReader, serializeEvent, type SseEvent } from '../mcp'
+import { observeBody } from '../proxy'
+
+/**
+ * An SSE body in which every event passes as it comes except the one carrying
+ * the call's answer, which waits for `decide`. If the stream ends, breaks or is
+ * cancelled before the answer, `abandon` runs instead: nothing delivered, nothing taken.
+ */
+export function holdAnswerInStream(
+  body: ReadableStream<Uint8Array>,
+  isAnswer: (value: unknown) => value is Record<string, unknown>,
+  decide: (answer: Record<string, unknown>) => Promise<{ message: unknown }>,
+  abandon: () => Promise<unknown>,
+  waitUntil: (promise: Promise<unknown>) => void
+): ReadableStream<Uint8Array> {
+  const sse = new SseReader()
+  const decoder = new TextDecoder()
+  const encoder = new TextEncoder()
+  let decided = false
+  const pass = async (events: SseEvent[]): Promise<Uint8Array | undefined> => {
+    let out = ''
+    for (const event of events) {
+      let value: unknown = null
+      try {
+        value = event.data ? JSON.parse(event.data) : null
+      } catch {
+        value = null
+      }
+      if (!decided && isAnswer(value)) {
+        decided = true
+        out += serializeEvent(event, JSON.stringify((await decide(value)).message))
+      } else out += serializeEvent(event)
+    }
+    return out ? encoder.encode(out) : undefined
+  }
+  return observeBody(body, {
+    chunk: (bytes) => pass(sse.push(decoder.decode(bytes, { stream: true }))),
+    flush: () => pass([sse.finish()].filter((event) => event !== undefined)),
+    end: () => {
+      if (decided) return
+      decided = true
+      waitUntil(abandon())
+    },
+  })
+}
