@@ -17,6 +17,7 @@ import { AccountState } from './account-state'
 import { expireLots, nextLotExpiry } from './credit-lots'
 import { noteTopUpReference } from './idempotency'
 import { reserveItems } from './reserve-call'
+import { markWaiting, pruneWaiting, takeWaiting } from './waiting-calls'
 import { appendLedger, expireHolds, nextExpiry, pruneSettled, writeAccount, writeBalance } from './reservations'
 import type {
   AccountInit,
@@ -148,6 +149,29 @@ export class CreditAccount extends DurableObject<unknown> {
   }
 
   /**
+   * A held call whose POST stream ended before its answer waits for it (MCP: the
+   * answer may come on a resumed stream). Marked so that the caller can give it up.
+   * @returns false when the hold is settled already (or the key does not open this account)
+   */
+  async awaitAnswer(credential: string, reservationId: string, call: string, session: string): Promise<boolean> {
+    if (!this.state.opens(credential) || !/^[1-9][0-9]{0,15}$/.test(reservationId)) return false
+    return this.state.transact(() => markWaiting(this.sql, Number(reservationId), call, session, Date.now()))
+  }
+
+  /**
+   * Let go of waiting calls the caller gave up on: one call (MCP `notifications/cancelled`)
+   * or all of a session's (its DELETE). Released, never charged.
+   * @returns how many holds were released
+   */
+  async releaseWaiting(credential: string, which: { call: string } | { session: string }): Promise<number> {
+    if (!this.state.opens(credential)) return 0
+    const ids = this.state.transact(() => takeWaiting(this.sql, which))
+    if (ids.length === 0) return 0
+    const results = await this.settleMany(ids.map((id) => ({ reservationId: String(id), amount: 0, calls: 0 })))
+    return results.filter((result) => result.ok).length
+  }
+
+  /**
    * Add credits. With a `reference` (a payment's id), the same top-up asked for
    * twice credits once: safe to retry after a settled payment. The same reference
    * with another amount is refused.
@@ -268,6 +292,7 @@ export class CreditAccount extends DurableObject<unknown> {
     this.holdsSincePrune = 0
     if (!this.state.account()) return
     pruneSettled(this.sql, now - RETENTION_MS)
+    pruneWaiting(this.sql)
     pruneCounters(this.sql, now)
   }
 }

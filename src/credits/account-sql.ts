@@ -5,6 +5,7 @@
  * or a negative hold impossible even if the code above them were wrong.
  */
 import type { AccountView, EffectiveStatus, KeyStatus, LedgerEntry, LedgerKind } from './types'
+import { WAITING_CALLS_TABLE } from './waiting-calls'
 
 /*
  * No AUTOINCREMENT and no index beyond the primary keys: ledger rows are never
@@ -94,7 +95,8 @@ CREATE TABLE IF NOT EXISTS rate_windows (
   window_start INTEGER NOT NULL,
   count        INTEGER NOT NULL
 );
-${POLICY_SCHEMA}`
+${POLICY_SCHEMA}
+${WAITING_CALLS_TABLE}`
 
 /**
  * Bring an account made by an earlier version up to this schema: new tables, the
@@ -106,9 +108,10 @@ ${POLICY_SCHEMA}`
 export function upgradeAccountSchema(sql: SqlStorage): void {
   const ddl = new Map(sql.exec<{ name: string; sql: string }>(`SELECT name, sql FROM sqlite_master WHERE type = 'table'`).toArray().map((t) => [t.name, t.sql]))
   const holds = ddl.get('reservations')
-  const current = ddl.has('settings') && ddl.get('account')?.includes('spent') && holds?.includes('served') && !ddl.has('reservations_v1')
+  const current = ddl.has('settings') && ddl.has('waiting_calls') && ddl.get('account')?.includes('spent') && holds?.includes('served') && !ddl.has('reservations_v1')
   if (current) return
   sql.exec(POLICY_SCHEMA)
+  sql.exec(WAITING_CALLS_TABLE)
   if (!ddl.get('account')?.includes('spent')) {
     sql.exec('ALTER TABLE account ADD COLUMN spent INTEGER NOT NULL DEFAULT 0')
     sql.exec(`UPDATE account SET spent = (SELECT COALESCE(-SUM(amount), 0) FROM ledger WHERE kind = 'charge')`)

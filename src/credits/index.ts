@@ -31,6 +31,8 @@ export {
   indexStub,
   reserveCredits,
   settleManyCredits,
+  awaitAnswer,
+  releaseWaiting,
   type AccountNamespace,
   type IndexNamespace,
   type LedgerReserveResult,

@@ -132,3 +132,26 @@ export async function settleManyCredits(
   })
   return tried.value
 }
+
+/**
+ * Mark a held call as waiting for an answer on another stream (see waiting-calls).
+ * Best effort: unmarked, the call can still be answered, just not given up early.
+ */
+export async function awaitAnswer(namespace: AccountNamespace, keyHash: string, account: string, reservationId: string, call: string, session: string): Promise<boolean> {
+  try {
+    return await accountStub(namespace, account).awaitAnswer(keyHash, reservationId, call, session)
+  } catch (error) {
+    console.error('pay-gate: could not mark a call as waiting', (error as Error).message)
+    return false
+  }
+}
+
+/** Release the key's waiting calls named by one call or a whole session; the number released. */
+export async function releaseWaiting(namespace: AccountNamespace, keyHash: string, which: { call: string } | { session: string }): Promise<number> {
+  try {
+    return await accountStub(namespace, accountNameOf(keyHash)).releaseWaiting(keyHash, which)
+  } catch (error) {
+    console.error('pay-gate: could not release waiting calls', (error as Error).message)
+    return 0
+  }
+}

@@ -38,6 +38,7 @@ import { requiredFor } from './x402-payment'
 import { callOrigin } from './upstream'
 import { holderOf, serveMcpStream, streamTickets } from './mcp-stream'
 import { serveTaskRequest, taskCreation } from './mcp-tasks'
+import { markWaiting, releaseCancelled, releaseSession } from './mcp-cancel'
 import { originRefusal } from './mcp-origin'
 
 export interface PricedBody {
@@ -88,6 +89,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   const forbidden = originRefusal(request, context.url, book)
   if (forbidden) return forbidden
   if (request.method === 'GET') return serveMcpStream(context, book)
+  if (request.method === 'DELETE') await releaseSession(context)
   if (request.method !== 'POST') return passThrough(await callOrigin(context))
 
   const contentType = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase()
@@ -100,6 +102,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   if (!parsed.ok) return mcpErrorResponse(400, null, parsed.code, parsed.message, 'invalid_request')
 
   const single = parsed.batch ? undefined : parsed.messages[0]
+  await releaseCancelled(context, parsed.messages)
   const holder = await holderOf(request.headers)
   const taskId = single?.kind === 'request' ? taskIdParam(single) : undefined
   if (single?.kind === 'request' && taskId !== undefined) {
@@ -201,20 +204,33 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
     settleServed()
     return answer
   }
+  // The answer can still come on a resumed stream (the caller was handed an event id).
+  const waitsForAnswer = () => resumable && reader.resumable && !meter.allAnswered && !settled && !task?.created
+  const session = response.headers.get('mcp-session-id') ?? request.headers.get('mcp-session-id')
+  const waitForAnswer = () => (single?.kind === 'request' ? markWaiting(context, hold, holder, session, single.id) : Promise.resolve())
   const body = observeBody(response.body, {
     chunk: (bytes) => reader.chunk(bytes),
-    flush: () => reader.flush(),
+    flush: async () => {
+      const rest = reader.flush()
+      record(reader.take())
+      // Marked waiting before the caller sees the stream end, so a cancel it sends next finds it.
+      if (waitsForAnswer()) await waitForAnswer()
+      return rest
+    },
     delivered: () => {
       record(reader.take())
       if (meter.allAnswered) settleServed()
     },
     // Whatever was not answered and delivered by now is released, unless its answer
-    // can still come on a resumed stream (the caller was handed an event id): then
-    // the hold waits for it (mcp-stream), and expires if it never comes. A JSON body
-    // too large to inspect was still delivered whole with a 2xx: charged.
+    // can still come on a resumed stream: then the hold waits for it (gate/mcp-stream)
+    // until a cancellation, the session's end or its expiry. A JSON body too large to
+    // inspect was still delivered whole with a 2xx: charged.
     end: (how) => {
       if (how === 'complete' && reader.overflowed) return settlement.served()
-      if (resumable && reader.resumable && !meter.allAnswered) return
+      if (waitsForAnswer()) {
+        if (how !== 'complete') context.waitUntil(waitForAnswer())
+        return
+      }
       settleServed()
     },
   })

@@ -10,7 +10,7 @@ export type JsonRpcId = string | number
 
 export type McpMessage =
   | { kind: 'request'; id: JsonRpcId; method: string; params: Record<string, unknown> | undefined; tool?: string }
-  | { kind: 'notification'; method: string }
+  | { kind: 'notification'; method: string; params: Record<string, unknown> | undefined }
   | { kind: 'response'; id: JsonRpcId | null }
 
 export type ParsedBody =
@@ -43,7 +43,7 @@ function classify(value: unknown): McpMessage | string {
       return '"params" must be an object or an array'
     }
     const params = isObject(value.params) ? value.params : undefined
-    if (!('id' in value)) return { kind: 'notification', method: value.method }
+    if (!('id' in value)) return { kind: 'notification', method: value.method, params }
     const id = value.id
     if (typeof id !== 'string' && !(typeof id === 'number' && Number.isFinite(id))) {
       return 'a request "id" must be a string or a number'
