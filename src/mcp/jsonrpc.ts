@@ -101,12 +101,29 @@ export function parseMcpBody(text: string): ParsedBody {
   return { ok: true, batch, messages }
 }
 
-/** What a JSON-RPC response says about the call it answers. */
-export type CallOutcome = 'success' | 'failure'
+/**
+ * What a JSON-RPC response says about the call it answers. `incomplete`: the
+ * server needs input first (MCP 2026-07-28 multi round-trip requests: an
+ * InputRequiredResult), so the call is not answered yet; the client retries it
+ * as a new request carrying `inputResponses`, and that one is the call.
+ */
+export type CallOutcome = 'success' | 'failure' | 'incomplete'
+
+/**
+ * An InputRequiredResult (MCP 2026-07-28 §MRTR, SEP-2322): a result that asks for
+ * input (`inputRequests`) or hands back state for the retry (`requestState`),
+ * marked `resultType: "input_required"` where the server says so.
+ */
+function needsInput(result: Record<string, unknown>): boolean {
+  if (result.resultType === 'input_required') return true
+  if (isObject(result.inputRequests)) return true
+  return typeof result.requestState === 'string' && !('content' in result) && !('contents' in result) && !('messages' in result)
+}
 
 /**
  * Classify a message from the origin. A JSON-RPC error, or a tool result with
- * `isError: true` (MCP §Tools: tool errors are reported in the result), is a failure.
+ * `isError: true` (MCP §Tools: tool errors are reported in the result), is a
+ * failure; an InputRequiredResult is incomplete. Only a success is charged.
  * @returns the id and outcome, or null for anything that is not a response
  */
 export function responseOutcome(value: unknown): { id: JsonRpcId; outcome: CallOutcome } | null {
@@ -116,7 +133,8 @@ export function responseOutcome(value: unknown): { id: JsonRpcId; outcome: CallO
   if ('error' in value) return { id, outcome: 'failure' }
   if (!('result' in value)) return null
   const result = value.result
-  return { id, outcome: isObject(result) && result.isError === true ? 'failure' : 'success' }
+  if (isObject(result) && result.isError === true) return { id, outcome: 'failure' }
+  return { id, outcome: isObject(result) && needsInput(result) ? 'incomplete' : 'success' }
 }
 
 /** A JSON-RPC error message object. */

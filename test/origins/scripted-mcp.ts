@@ -16,6 +16,9 @@
  *   stream if the caller is still there, else only in the event store;
  * - `getanswer`: a standalone GET stream (no Last-Event-ID) carries a JSON-RPC
  *   response, which a server must not send there;
+ * - `mrtr`: MCP 2026-07-28 multi round-trip requests: a tools/call without
+ *   `inputResponses` is answered with an InputRequiredResult (an elicitation to
+ *   answer, and request state); the retry carrying them gets the result;
  * - `tools=N`: `tools/list` lists N tools more, each with a long description.
  *
  * Tools: `search` (text), `fail` (isError), `big` (a 5 MB text), `echo`,
@@ -39,6 +42,7 @@ interface Flags {
   poll: boolean
   late: boolean
   getanswer: boolean
+  mrtr: boolean
   tools: number
 }
 
@@ -67,6 +71,7 @@ function flagsOf(path: string): Flags {
     poll: set.has('poll'),
     late: set.has('late'),
     getanswer: set.has('getanswer'),
+    mrtr: set.has('mrtr'),
     tools: tools ? Number(tools.slice(6)) : 0,
   }
 }
@@ -169,6 +174,10 @@ async function answer(message: Record<string, unknown>, flags: Flags): Promise<R
       await task.done
       if (task.status === 'cancelled') return { jsonrpc: '2.0', id, error: { code: -32603, message: 'Task was cancelled' } }
       return { jsonrpc: '2.0', id, result: { ...task.result, _meta: { [RELATED]: { taskId: task.taskId } } } }
+  }
+  if (flags.mrtr && message.method === 'tools/call' && params.inputResponses === undefined) {
+    const ask = { method: 'elicitation/create', params: { mode: 'form', message: 'Which city?', requestedSchema: { type: 'object', properties: { city: { type: 'string' } } } } }
+    return { jsonrpc: '2.0', id, result: { resultType: 'input_required', inputRequests: { city: ask }, requestState: 'round-1' } }
   }
   if (message.method === 'tools/call' && typeof params.task === 'object' && params.task !== null) {
     return { jsonrpc: '2.0', id, result: { task: taskView(startTask(params)) } }

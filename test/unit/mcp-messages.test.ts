@@ -57,6 +57,15 @@ describe('responseOutcome', () => {
     expect(responseOutcome({ jsonrpc: '2.0', id: 1, error: { code: -1, message: 'x' } })).toEqual({ id: 1, outcome: 'failure' })
     expect(responseOutcome({ jsonrpc: '2.0', method: 'notifications/progress' })).toBeNull()
   })
+
+  it('counts an InputRequiredResult (MCP 2026-07-28 MRTR) as incomplete, never a success', () => {
+    const incomplete = { id: 1, outcome: 'incomplete' }
+    expect(responseOutcome({ jsonrpc: '2.0', id: 1, result: { resultType: 'input_required', inputRequests: {} } })).toEqual(incomplete)
+    expect(responseOutcome({ jsonrpc: '2.0', id: 1, result: { inputRequests: { a: { method: 'roots/list' } } } })).toEqual(incomplete)
+    expect(responseOutcome({ jsonrpc: '2.0', id: 1, result: { requestState: 'opaque' } })).toEqual(incomplete)
+    // A result that carries content is an answer, whatever else it says.
+    expect(responseOutcome({ jsonrpc: '2.0', id: 1, result: { content: [], requestState: 'x' } })).toEqual({ id: 1, outcome: 'success' })
+  })
 })
 
 describe('SseReader', () => {
