@@ -39,7 +39,7 @@ describe('CreditAccount', () => {
     const view = await stub.view(10)
     expect(view?.account).toMatchObject({ balance: 70, held: 0, available: 70, inFlight: 0 })
     expect(view?.ledger.filter((row) => row.kind === 'charge')).toMatchObject([{ amount: -30, balanceAfter: 70, reservationId: charged.reservationId }])
-    expect(await stub.settle(charged.reservationId, 30)).toEqual({ ok: false, reason: 'already_settled' })
+    expect(await stub.settle(charged.reservationId, 30)).toEqual({ ok: false, reason: 'already_settled', charged: 30 })
     // Charged in full: a retry under the same Idempotency-Key is a replay, not a second charge.
     expect(await stub.reserve({ ...reserve(30), chargeNow: true, idempotency: { key: 'k1', fingerprint: 'f1' } })).toMatchObject({
       ok: true,
@@ -85,9 +85,14 @@ describe('CreditAccount', () => {
     if (!held.ok || held.kind !== 'reserved') throw new Error('not reserved')
     expect(await stub.settle(held.reservationId, 11)).toEqual({ ok: false, reason: 'over_reserved' })
     expect(await stub.settle(held.reservationId, 10)).toMatchObject({ ok: true, charged: 10 })
-    expect(await stub.settle(held.reservationId, 10)).toEqual({ ok: false, reason: 'already_settled' })
+    expect(await stub.settle(held.reservationId, 10)).toEqual({ ok: false, reason: 'already_settled', charged: 10 })
     expect(await stub.settle('no-such-reservation', 1)).toEqual({ ok: false, reason: 'unknown_reservation' })
     expect((await stub.view())?.account.balance).toBe(90)
+    // A released hold says it was charged nothing: a repeat of its answer was never paid.
+    const released = await stub.reserve(reserve(5))
+    if (!released.ok || released.kind !== 'reserved') throw new Error('not reserved')
+    await stub.settle(released.reservationId, 0)
+    expect(await stub.settle(released.reservationId, 5)).toEqual({ ok: false, reason: 'already_settled', charged: 0 })
   })
 
   it('releases holds that were never settled, by themselves, when their alarm fires', async () => {
