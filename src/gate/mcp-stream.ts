@@ -49,7 +49,7 @@ export async function streamTickets(
     const key = idKey(message.id)
     if (!prices.has(key)) calls[key] = null
     else if (hold && hold.reservationId === null) calls[key] = null // an idempotent replay: paid before
-    else if (hold?.reservationId) calls[key] = { reservation: hold.reservationId, ...chargeForServed(hold, [0]) }
+    else if (hold?.reservationId) calls[key] = heldCall(context, hold)
   }
   const ticket: StreamTicket = {
     session: response.headers.get('mcp-session-id') ?? context.request.headers.get('mcp-session-id'),
@@ -60,6 +60,12 @@ export async function streamTickets(
     until: Date.now() + context.route.timeoutMs + book.resumeMs,
   }
   return ticketSealer(context.env, ticket)
+}
+
+/** What a ticket keeps of a single call's hold: the reservation, its charge, its usage record. */
+export function heldCall(context: RouteContext, hold: CreditHold): TicketHold {
+  const usage = context.usage.snapshot()
+  return { reservation: hold.reservationId as string, ...chargeForServed(hold, [0]), ...(usage ? { usage } : {}) }
 }
 
 /** A GET: a standalone stream, or one resumed from an event id the gate handed out. */
@@ -109,7 +115,9 @@ export async function settleHeldAnswer(
   const settled = await settleManyCredits(context.env.CREDITS, holder.account, [{ reservationId: hold.reservation, amount: success ? hold.amount : 0, calls: success ? hold.calls : 0 }])
   const result = Array.isArray(settled) ? settled[0] : undefined
   if (result?.ok) {
-    context.usage.credits({ keyId: holder.keyId, reservationId: hold.reservation, amount: hold.amount, charges: [hold.amount] }, SETTLED).settle(result.charged, success ? hold.calls : 0)
+    // Recorded as the call it settles, priced in the request that held it.
+    const call = hold.usage ? context.usage.forEarlier(hold.usage) : context.usage
+    call.credits({ keyId: holder.keyId, reservationId: hold.reservation, amount: hold.amount, charges: [hold.amount] }, SETTLED).settle(result.charged, success ? hold.calls : 0)
     return 'deliver'
   }
   // An error carries nothing to withhold.

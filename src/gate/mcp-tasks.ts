@@ -12,12 +12,12 @@
  */
 import { settleManyCredits } from '../credits'
 import { bodyFormat, createdTaskId, idKey, INVALID_PARAMS, jsonRpcError, requestedTask, responseOutcome, withTaskId, type McpMessage, type MessageRewrite } from '../mcp'
-import { chargeForServed, type CreditHold } from './credits-payment'
+import type { CreditHold } from './credits-payment'
 import { downstreamResponseHeaders } from '../proxy'
 import { holdAnswerInStream } from './answer-stream'
 import type { RouteContext } from './http-route'
 import { mcpJson } from './mcp-answers'
-import { notHeld, settleHeldAnswer } from './mcp-stream'
+import { heldCall, notHeld, settleHeldAnswer } from './mcp-stream'
 import { Sealer, unseal, type TicketHold } from './stream-ticket'
 import { callOrigin } from './upstream'
 
@@ -134,7 +134,7 @@ export function taskCreation(context: RouteContext, message: McpMessage | undefi
     holder,
     account: hold?.keyHash ?? '',
     keyId: hold?.keyId ?? '',
-    hold: hold?.reservationId ? { reservation: hold.reservationId, ...chargeForServed(hold, [0]) } : null,
+    hold: hold?.reservationId ? heldCall(context, hold) : null,
     until: Date.now() + context.route.timeoutMs + waitMs,
   }
   const sealer = taskSealer(context, ticket)

@@ -15,12 +15,14 @@ import { sha256 } from '@noble/hashes/sha2'
 import { fromBase64Url, toBase64Url } from '../bytes'
 import type { Env } from '../env'
 import { secretsEqual } from '../secret-compare'
+import type { UsageCallSnapshot } from '../usage'
 
-/** A held call: its reservation and what its answer is charged when it succeeds. */
+/** A held call: its reservation, what its answer is charged when it succeeds, and what its usage event says. */
 export interface TicketHold {
   reservation: string
   amount: number
   calls: number
+  usage?: UsageCallSnapshot
 }
 
 export interface StreamTicket {

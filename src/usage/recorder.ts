@@ -84,6 +84,11 @@ export class UsageCall {
     return call
   }
 
+  /** A recorder on this request's sink for a call priced in an earlier request (an MCP answer delivered on another stream). */
+  forEarlier(snapshot: UsageCallSnapshot): UsageCall {
+    return UsageCall.resume(this.sink, snapshot)
+  }
+
   /** What the call is priced at, once known (MCP: after the body is read). A price of 0 is a free call: no event. */
   priced(listPrice: number, method: string, tool: string | null = null): void {
     this.listPrice = listPrice

@@ -15,7 +15,7 @@ import { it } from 'vitest'
 import { createKey, gate, mcpHeaders, originRequests, putRoutes } from '../helpers'
 import { checkLedger, faultRequests, forAll, leaks, Tally } from './harness'
 
-const FREE_METHODS = new Set(['initialize', 'ping', 'tools/list', 'resources/list', 'resources/templates/list', 'prompts/list'])
+const FREE_METHODS = new Set(['initialize', 'ping', 'tools/list', 'resources/list', 'resources/templates/list', 'prompts/list', 'logging/setLevel', 'tasks/get', 'tasks/list', 'tasks/result', 'tasks/cancel', 'subscriptions/listen'])
 const TOOLS: Record<string, number> = { search: 3_000, echo: 0 }
 const DEFAULT = 1_000
 
