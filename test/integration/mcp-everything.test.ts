@@ -92,6 +92,33 @@ describe('server-everything through the gate, with the official SDK client', () 
     expect(state.ledger[0]?.label).toContain('tools/call get-sum')
   })
 
+  it('does not charge a call the server fails (isError): invalid arguments, an unknown tool', async () => {
+    const { id, key } = await createKey('1')
+    const { client } = await connect(key)
+    const invalid = await client.callTool({ name: 'get-sum', arguments: { a: 'two', b: 3 } })
+    expect(invalid.isError).toBe(true)
+    // Priced at the route's default; the SDK's McpServer answers an unknown tool with isError too.
+    const unknown = await client.callTool({ name: 'no-such-tool', arguments: {} })
+    expect(unknown.isError).toBe(true)
+    const state = await settledState(id)
+    expect(charges(state)).toEqual([])
+    expect(state.credits).toBe('1')
+  })
+
+  it('meters concurrent calls on one session by request id: each paid one charged once', async () => {
+    const { id, key } = await createKey('1')
+    const { client } = await connect(key)
+    const [first, second, free] = await Promise.all([
+      client.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } }),
+      client.callTool({ name: 'get-sum', arguments: { a: 3, b: 4 } }),
+      client.callTool({ name: 'echo', arguments: { message: 'x' } }),
+    ])
+    expect([text(first), text(second), text(free)]).toEqual(['The sum of 1 and 2 is 3.', 'The sum of 3 and 4 is 7.', 'Echo: x'])
+    const state = await settledState(id)
+    expect(charges(state)).toEqual(['-0.01', '-0.01'])
+    expect(state.credits).toBe('0.98')
+  })
+
   it('refuses an unpaid call in-band, and the balance is untouched', async () => {
     const { client: anonymous } = await connect(undefined)
     const refused = await anonymous.callTool({ name: 'get-sum', arguments: { a: 1, b: 1 } }).catch((error: unknown) => error)
