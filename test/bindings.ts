@@ -13,6 +13,8 @@ export function testBindings(inject: <T>(key: string) => T): Record<string, stri
     ROUTES_CACHE_TTL_SECONDS: '0',
     MCP_ORIGIN: `http://127.0.0.1:${inject<number>('mcpPort')}`,
     SCRIPTED_ORIGIN: `http://127.0.0.1:${inject<number>('scriptedPort')}`,
+    // @modelcontextprotocol/server-everything (test/origins/everything.ts); its MCP endpoint is /mcp.
+    EVERYTHING_ORIGIN: inject<string>('everythingOrigin'),
     API_ORIGIN: `http://127.0.0.1:${inject<number>('apiPort')}`,
     UPSTREAM_TOKEN: 'operator-secret-upstream-token',
     // The chain, token, payer keys and facilitators, as JSON for the x402 tests.

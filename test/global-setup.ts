@@ -7,6 +7,8 @@
  *   facilitators built on @x402/evm's own verify/settle code: one for the normal
  *   paths, one whose faults the fault tests switch (its own gas account, so the
  *   two never race for transaction nonces).
+ * - the MCP project's reference server, @modelcontextprotocol/server-everything,
+ *   as a child process (test/origins/everything.ts);
  * - an operator-webhook receiver that checks signatures (test/webhook-receiver.ts);
  * - this machine's host name when it resolves to a loopback address (as
  *   /etc/hosts usually makes it), with a server listening on that address, for
@@ -22,6 +24,7 @@ import type { TestProject } from 'vitest/node'
 import { startDemoOrigin } from '../scripts/demo-origin'
 import { anvilAccount, startChain } from './chain/chain'
 import { startFacilitator } from './chain/facilitator'
+import { startEverything } from './origins/everything'
 import { startScriptedOrigin } from './origins/scripted-mcp'
 import { startWebhookReceiver } from './webhook-receiver'
 
@@ -40,6 +43,7 @@ declare module 'vitest' {
   export interface ProvidedContext {
     mcpPort: number
     scriptedPort: number
+    everythingOrigin: string
     apiPort: number
     chain: ChainContext
     webhookPort: number
@@ -57,6 +61,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // The MCP origin that frames and chunks its answers as each test asks (test/origins/scripted-mcp.ts).
   const scripted = await startScriptedOrigin()
   project.provide('scriptedPort', scripted.port)
+  // A server no one here wrote: the MCP project's "everything" reference server.
+  const everything = await startEverything()
+  project.provide('everythingOrigin', everything.url)
   project.provide('apiPort', origin.apiPort)
   // The operator-webhook receiver (test/webhook-receiver.ts).
   const webhooks = await startWebhookReceiver()
@@ -80,6 +87,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await chain.stop()
     await origin.close()
     await scripted.close()
+    await everything.close()
     await webhooks.close()
     await named.close()
   }
