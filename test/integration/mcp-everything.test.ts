@@ -236,21 +236,20 @@ describe('server-everything through the gate, with the official SDK client', () 
     expect(charges(await settledState(id))).toEqual(['-0.03'])
   })
 
-  // The gate charges a task-augmented tools/call when its CreateTaskResult comes
-  // (MCP 2025-11-25 §Tasks: that is an acknowledgement, not the tool's result); the
-  // fix is in progress. What must hold: nothing is charged when the task is
-  // created, tasks/get polls are free, and the call is charged once, when
-  // tasks/result delivers the tool's result. Remove `.fails` once it does.
-  it.fails('charges a task-augmented call once, when tasks/result delivers its result, never at creation or per poll', async () => {
+  // MCP 2025-11-25 §Tasks: a CreateTaskResult is an acknowledgement, not the tool's
+  // result. Nothing is charged when the task is created, tasks/get polls are free,
+  // and the call is charged once, when tasks/result delivers the tool's result.
+  it('charges a task-augmented call once, when tasks/result delivers its result, never at creation or per poll', async () => {
     const { id, key } = await createKey('1')
     const { client } = await connect(key)
     const stream = client.experimental.tasks.callToolStream({ name: 'simulate-research-query', arguments: { topic: 'edge payments' } }, CallToolResultSchema, { task: { ttl: 60_000 } })
     let polls = 0
     for await (const message of stream) {
-      if (message.type === 'taskCreated') expect(charges(await settledState(id))).toEqual([])
+      // Held, not charged, while the task runs (so not settledState: the hold is meant to stay).
+      if (message.type === 'taskCreated') expect(await keyState(id)).toMatchObject({ held: '0.04' })
       if (message.type === 'taskStatus') {
         polls++
-        if (message.task.status !== 'completed') expect(charges(await settledState(id))).toEqual([])
+        if (message.task.status !== 'completed') expect(charges(await keyState(id))).toEqual([])
       }
       if (message.type === 'error') throw message.error
       if (message.type === 'result') expect(text(message.result)).toContain('Research Report: edge payments')
