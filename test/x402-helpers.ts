@@ -30,9 +30,9 @@ export function x402Block(payTo: Address, overrides: Record<string, unknown> = {
 /**
  * The real x402 client for payer `index` (0-based; the global setup funds 8). Each test file pays
  * with payers no other file uses, since files run at the same time on one chain and a test reading
- * a payer's balance must see only its own file's settlements: x402-http 0, x402-mcp 1,
+ * a payer's balance must see only its own file's settlements: x402-http 0, x402-mcp 1, x402-mcp-resume 6,
  * x402-faults 2 (and 5 for dev mode, which no settlement may touch), usage-events 3 and 4,
- * sidecar-x402 7; 6 is free.
+ * sidecar-x402 7.
  */
 export function client(index: number): x402Client {
   const { network, token, payerKeys } = chain()
