@@ -22,6 +22,7 @@ import { passThrough } from './http-route'
 import { mcpErrorResponse, PAYMENT_REQUIRED_CODE } from './mcp-answers'
 import { openTicket, ticketSealer, type Sealer, type StreamTicket, type TicketHold } from './stream-ticket'
 import { callOrigin } from './upstream'
+import { settleResumedX402 } from './mcp-x402'
 
 /** The hash of the key a request presents, '' when none. */
 export async function holderOf(headers: Headers): Promise<string> {
@@ -81,7 +82,8 @@ export async function serveMcpStream(context: RouteContext, book: McpPriceBook):
     const refuse = (message: string) => mcpErrorResponse(400, null, INVALID_REQUEST, message, 'invalid_resume')
     if (!opened.ok) return refuse('Last-Event-ID is not an event id this gate handed out: resume only from one it did.')
     if (opened.ticket.session !== null && opened.ticket.session !== session) return refuse('Last-Event-ID belongs to another session.')
-    const holds = Object.values(opened.ticket.calls).some((call) => call !== null)
+    // An x402 payment is the caller's own proof: only credits holds are bound to a key.
+    const holds = Object.values(opened.ticket.calls).some((call) => call !== null && !('x402' in call))
     if (holds && opened.ticket.holder !== holder) return refuse('Last-Event-ID belongs to a stream paid with another API key: resume it with the same key.')
     ticket = opened.ticket
     forwarded['last-event-id'] = opened.originId
@@ -134,6 +136,10 @@ function meteredEvents(context: RouteContext, ticket: StreamTicket, sealer: Seal
     if (!(key in ticket.calls)) return notHeld(answer.id, 'This answer was not paid for through the gate on this stream, so it is not delivered.')
     const hold = ticket.calls[key]
     if (hold === null || hold === undefined) return message
+    if ('x402' in hold) {
+      const settled = await settleResumedX402(context, hold.x402, message as Record<string, unknown>, ticket.until)
+      return settled ?? notHeld(answer.id, 'This call\u2019s payment is no longer waiting (released, settled elsewhere or expired), so its answer is not delivered.')
+    }
     const verdict = await settleHeldAnswer(context, ticket, hold, answer.outcome === 'success')
     if (verdict === 'deliver') return message
     return notHeld(answer.id, verdict === 'expired'

@@ -108,7 +108,7 @@ export async function serveTaskRequest(context: RouteContext, message: Request, 
     if (!isAnswer(value)) return new Response(text, { status: response.status, headers })
     return new Response(JSON.stringify((await decide(value)).message), { status: response.status, headers })
   }
-  return new Response(holdAnswerInStream(response.body, isAnswer, decide, async () => undefined, context.waitUntil), { status: response.status, headers })
+  return new Response(holdAnswerInStream(response.body, { isAnswer, decide, abandon: async () => undefined, waitUntil: context.waitUntil }), { status: response.status, headers })
 }
 
 /** What a task-augmented call's answer needs: its task id sealed, and to know it was only the task's creation. */

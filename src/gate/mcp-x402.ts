@@ -9,11 +9,16 @@
  * notifications before the answer still stream as they come; only the answer
  * waits for the settlement.
  */
-import { idKey, responseOutcome, type McpMessage } from '../mcp'
+import { idKey, responseOutcome, type JsonRpcId, type McpMessage } from '../mcp'
 import { downstreamResponseHeaders } from '../proxy'
 import { holdAnswerInStream } from './answer-stream'
+import { ticketSealer, type TicketPayment } from './stream-ticket'
 import type { X402Terms } from '../pricing'
 import {
+  buildRequirements,
+  claimAuthorization,
+  paymentState,
+  unclaimAuthorization,
   decodeHeader,
   encodeHeader,
   MCP_PAYMENT_ERROR_META,
@@ -26,7 +31,7 @@ import {
 import type { RouteContext } from './http-route'
 import { mcpJson, PAYMENT_REQUIRED_CODE } from './mcp-answers'
 import { callOrigin } from './upstream'
-import { acceptX402, finishX402, paidHeaders, serverTiming, X402Refusal, type X402Attempt, type X402Finish } from './x402-payment'
+import { acceptX402, finishClaimedX402, finishX402, paidHeaders, serverTiming, X402Refusal, type X402Attempt, type X402Finish } from './x402-payment'
 
 type Request = Extract<McpMessage, { kind: 'request' }>
 
@@ -70,7 +75,7 @@ export function mcpResource(context: RouteContext, message: Request): ResourceIn
  * `content[0].text`, and in `_meta["x402/error"]` for Cloudflare's agents client;
  * for any other method, a JSON-RPC `-32402` error with the same object.
  */
-export function x402McpAnswer(message: Request, required: PaymentRequired, reason: string, credits: boolean): Record<string, unknown> {
+export function x402McpAnswer(message: Pick<Request, 'id' | 'tool'>, required: PaymentRequired, reason: string, credits: boolean): Record<string, unknown> {
   const creditsNote = credits ? { 'pay-gate/credits': 'Or send an API key as "Authorization: Bearer <key>".' } : {}
   if (message.tool !== undefined) {
     return {
@@ -92,7 +97,7 @@ export function x402McpAnswer(message: Request, required: PaymentRequired, reaso
 }
 
 /** Put the settlement into a successful answer, or replace the answer with the payment error. */
-function settled(message: Record<string, unknown>, request: Request, finish: X402Finish, credits: boolean): Record<string, unknown> {
+function settled(message: Record<string, unknown>, request: Pick<Request, 'id' | 'tool'>, finish: X402Finish, credits: boolean): Record<string, unknown> {
   if (finish.kind === 'paid') {
     const result = (message.result ?? {}) as Record<string, unknown>
     const meta = typeof result._meta === 'object' && result._meta !== null ? result._meta : {}
@@ -113,8 +118,10 @@ export async function serveMcpWithX402(context: RouteContext, terms: X402Terms, 
   const credits = route.rails.credits
   const resource = mcpResource(context, message)
   let attempt: X402Attempt
+  // Taken for a flight of its own, so that a resumed stream can claim and settle it if the answer comes there.
+  const flight = crypto.randomUUID()
   try {
-    attempt = await acceptX402(env, terms, micros, resource, payment, context.usage)
+    attempt = await acceptX402(env, terms, micros, resource, payment, context.usage, flight)
   } catch (error) {
     if (error instanceof X402Refusal) return context.usage.x402DeniedWith(error.reason, mcpJson(200, x402McpAnswer(message, error.required, error.reason, credits)))
     throw error
@@ -170,8 +177,87 @@ export async function serveMcpWithX402(context: RouteContext, terms: X402Terms, 
     headers.append('server-timing', serverTiming(attempt))
     return new Response(JSON.stringify(answer), { status: response.status, headers })
   }
-  return new Response(holdAnswerInStream(response.body, isAnswer, decide, () => finishX402(env, attempt, false, resource), context.waitUntil), {
+  // Its event ids carry the payment, waiting, for a resumed stream (gate/mcp-stream) to settle on the answer.
+  const usage = context.usage.snapshot()
+  const waiting: TicketPayment = {
+    payload: attempt.payload,
+    micros,
+    payer: attempt.payer,
+    nonce: attempt.nonce,
+    lock: attempt.lock,
+    validBefore: attempt.validBefore,
+    flight,
+    resource,
+    ...(message.tool !== undefined ? { tool: message.tool } : {}),
+    ...(usage ? { usage } : {}),
+  }
+  const resumeMs = route.pricing.kind === 'mcp' ? route.pricing.book.resumeMs : 0
+  const sealer =
+    attempt.mode === 'verified' && resumeMs > 0
+      ? ticketSealer(env, {
+          session: response.headers.get('mcp-session-id') ?? context.request.headers.get('mcp-session-id'),
+          holder: '',
+          account: '',
+          keyId: '',
+          calls: { [target]: { x402: waiting } },
+          // No later than the authorization allows a settlement, with a margin for the settle itself.
+          until: Math.min(Date.now() + route.timeoutMs + resumeMs, attempt.validBefore * 1000 - terms.facilitator.settleTimeoutMs),
+        })
+      : undefined
+  const held = { isAnswer, decide, abandon: () => finishX402(env, attempt, false, resource), waitUntil: context.waitUntil, ...(sealer ? { eventId: (id: string) => sealer.seal(id) } : {}) }
+  return new Response(holdAnswerInStream(response.body, held), {
     status: response.status,
     headers,
   })
+}
+
+/** How long a resumed stream's claim on a payment lasts: its settle's timeout and a margin (as a sidecar follow-up's). */
+const CLAIM_MARGIN_MS = 10_000
+
+/**
+ * Settle, on a resumed stream, the payment of a call whose answer came there
+ * (MCP 2025-11-25 resumability): claim it in its lock (one claim at a time, so
+ * two resumes never both settle it), settle a success or release a failure, and
+ * return the answer to hand on, as on the POST stream: with the settlement in
+ * its `_meta`, or replaced by the payment error. An answer whose payment is
+ * already settled (a repeat) is handed on; one whose payment is gone, or is
+ * being settled elsewhere, is not.
+ */
+export async function settleResumedX402(context: RouteContext, waiting: TicketPayment, answer: Record<string, unknown>, until: number): Promise<Record<string, unknown> | null> {
+  const { env, route } = context
+  const terms = route.rails.x402
+  const request = { id: answer.id as JsonRpcId, tool: waiting.tool }
+  if (!terms || Date.now() > until) return null
+  const lease = terms.facilitator.settleTimeoutMs + CLAIM_MARGIN_MS
+  const claim = await claimAuthorization(env.X402_LOCKS, waiting.lock, waiting.nonce, waiting.flight, lease)
+  if (claim === 'unavailable' || claim.kind === 'settling') return null
+  if (claim.kind === 'finished') {
+    const state = await paymentState(env.X402_LOCKS, waiting.lock, waiting.nonce).catch(() => null)
+    return state === 'settled' ? answer : null
+  }
+  const usage = waiting.usage ? context.usage.forEarlier(waiting.usage) : undefined
+  const attempt: X402Attempt = {
+    timings: {},
+    terms,
+    requirements: buildRequirements(terms, waiting.micros),
+    payload: waiting.payload,
+    payer: waiting.payer,
+    nonce: waiting.nonce,
+    lock: waiting.lock,
+    validBefore: waiting.validBefore,
+    mode: 'verified',
+    flight: waiting.flight,
+    micros: waiting.micros,
+  }
+  const served = responseOutcome(answer)?.outcome === 'success'
+  const { finish, record } = await finishClaimedX402(env, attempt, served, waiting.resource, { id: claim.claim, retaken: claim.retaken })
+  if (record === 'unrecorded' && finish.kind === 'served-unpaid') {
+    // The facilitator could not be asked: put the claim back; a later resume may settle it.
+    await unclaimAuthorization(env.X402_LOCKS, waiting.lock, waiting.nonce, claim.claim)
+    return null
+  }
+  usage?.x402Finished(finish, waiting.payer, waiting.micros)
+  if (finish.kind === 'paid') return settled(answer, request, finish, route.rails.credits)
+  if (finish.kind === 'served-unpaid') return null
+  return served ? settled(answer, request, finish, route.rails.credits) : answer
 }

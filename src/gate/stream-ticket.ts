@@ -16,6 +16,7 @@ import { fromBase64Url, toBase64Url } from '../bytes'
 import type { Env } from '../env'
 import { secretsEqual } from '../secret-compare'
 import type { UsageCallSnapshot } from '../usage'
+import type { PaymentPayload, ResourceInfo } from '../x402'
 
 /** A held call: its reservation, what its answer is charged when it succeeds, and what its usage event says. */
 export interface TicketHold {
@@ -24,6 +25,27 @@ export interface TicketHold {
   calls: number
   usage?: UsageCallSnapshot
 }
+
+/**
+ * An x402 payment accepted for a call whose answer has not come yet: what settling
+ * it on a resumed stream needs (the payment is the caller's own, so it may be seen).
+ */
+export interface TicketPayment {
+  payload: PaymentPayload
+  micros: number
+  payer: string
+  nonce: string
+  lock: string
+  validBefore: number
+  /** The flight holding the authorization in its lock: only a claim of this flight settles it. */
+  flight: string
+  resource: ResourceInfo
+  tool?: string
+  usage?: UsageCallSnapshot
+}
+
+/** A call on a stream: held on credits, paid with x402 and waiting, or free (null). */
+export type TicketCall = TicketHold | { x402: TicketPayment } | null
 
 export interface StreamTicket {
   /** The stream's MCP session (`Mcp-Session-Id`), or null without one. */
@@ -34,8 +56,8 @@ export interface StreamTicket {
   account: string
   /** The key's admin id, for usage records ('' when none). */
   keyId: string
-  /** Its JSON-RPC requests, by `idKey`: a held call's hold, or null for a free one. */
-  calls: Record<string, TicketHold | null>
+  /** Its JSON-RPC requests, by `idKey`: a held call's hold or payment, or null for a free one. */
+  calls: Record<string, TicketCall>
   /** After this (ms since the epoch) an answer to a held call is refused: its hold is let go. */
   until: number
 }
@@ -108,7 +130,7 @@ export async function unseal(env: Env, prefix: string, sealed: string): Promise<
   }
 }
 
-type StreamTicketWire = { s: string | null; h: string; a?: string; k: string; c: Record<string, TicketHold | null>; u: number }
+type StreamTicketWire = { s: string | null; h: string; a?: string; k: string; c: Record<string, TicketCall>; u: number }
 
 /** The sealer of a stream's event ids. */
 export function ticketSealer(env: Env, ticket: StreamTicket): Sealer {

@@ -67,3 +67,8 @@ export async function finishAuthorization(
   console.error(`pay-gate: could not record payment ${nonce} as ${state}`, (tried.error as Error)?.message)
   return 'unrecorded'
 }
+
+/** How an authorization stands in its lock (null: unknown there). Throws when the lock cannot be reached. */
+export async function paymentState(namespace: LockNamespace, name: string, nonce: string): Promise<PaymentState | null> {
+  return (await namespace.getByName(name).get(nonce))?.state ?? null
+}

@@ -1,10 +1,11 @@
 /**
- * x402 inside MCP on servers that resume streams (issue 10): a call paid with
- * x402 is settled only on an answer the gate hands on itself. Its POST stream's
- * event ids are the origin's own, so a resume from one is refused and never
- * forwarded: an answer withheld on the POST (settlement failed, or none came)
- * can never reach the caller through a resumed stream, and a payment whose
- * answer never came is released, not settled.
+ * x402 inside MCP on servers that resume streams (issue 10): a payment is
+ * settled when its call's answer is handed on, on whichever stream it comes.
+ * A POST stream that ends before the answer leaves the payment waiting (its
+ * event ids carry it); the resumed stream claims it in the payer's lock and
+ * settles it once; a repeat of a settled answer is handed on, never settled
+ * again; a Last-Event-ID the gate did not hand out, or from another session,
+ * is refused and never forwarded.
  */
 import type { PaymentRequired } from '@x402/core/types'
 import { env } from 'cloudflare:workers'
@@ -38,27 +39,45 @@ function resume(path: string, lastEventId: string, tag: string) {
   return gate(path, { headers })
 }
 
+const answerOf = async (response: Response) =>
+  [...(await response.text()).matchAll(/^data: (.+)$/gm)].map((match) => JSON.parse(match[1] as string) as Record<string, unknown>).find((m) => 'result' in m || 'error' in m)
+
 describe('x402 on a server that resumes streams', () => {
-  it('settles an answer handed on the POST stream; a resume from its event ids is refused and never forwarded', async () => {
+  it('settles once, on the resumed stream, a call whose POST stream ended before its answer', async () => {
+    const tag = newTag()
+    const before = await balanceOf(payTo)
+    const { text, ids } = await paidCall('/m/poll/mcp', tag)
+    expect(text).not.toContain('"result"')
+    // Not released, not settled: waiting for its answer.
+    expect(await balanceOf(payTo)).toBe(before)
+    expect(ids[0]).toMatch(/^pg1\./)
+    const answer = await answerOf(await resume('/m/poll/mcp', ids[0] as string, tag))
+    expect(answer).toMatchObject({ id: 2, result: { content: [{ type: 'text' }], _meta: { 'x402/payment-response': { success: true } } } })
+    expect(await balanceOf(payTo)).toBe(before + 10_000n)
+    // A second resume replays the answer: handed on, never settled again.
+    expect(await answerOf(await resume('/m/poll/mcp', ids[0] as string, tag))).toMatchObject({ id: 2, result: { content: [{ type: 'text' }] } })
+    expect(await balanceOf(payTo)).toBe(before + 10_000n)
+  })
+
+  it('settles an answer handed on the POST stream once; a resume that replays it is not settled again', async () => {
     const tag = newTag()
     const before = await balanceOf(payTo)
     const { text, ids } = await paidCall('/m/prime/mcp', tag)
     expect(text).toContain('x402/payment-response')
     expect(await balanceOf(payTo)).toBe(before + 10_000n)
-    expect(ids.length).toBeGreaterThan(0)
-    for (const id of ids) expect((await resume('/m/prime/mcp', id, tag)).status).toBe(400)
-    expect((await scriptedRequests(tag)).filter((r) => r.method === 'GET')).toHaveLength(0)
+    expect(await answerOf(await resume('/m/prime/mcp', ids[0] as string, tag))).toMatchObject({ id: 2, result: { content: [{ type: 'text' }] } })
+    expect(await balanceOf(payTo)).toBe(before + 10_000n)
   })
 
-  it('releases the payment of a call whose POST stream ended before its answer, and its answer never comes through a resume', async () => {
+  it('refuses, and never forwards, a resume from the origin’s own id or in another session', async () => {
     const tag = newTag()
-    const before = await balanceOf(payTo)
-    const { text, ids } = await paidCall('/m/poll/mcp', tag)
-    expect(text).not.toContain('"result"')
-    const response = await resume('/m/poll/mcp', ids[0] as string, tag)
-    expect(response.status).toBe(400)
-    expect(await response.json()).toMatchObject({ error: { data: { reason: 'invalid_resume' } } })
+    const { ids } = await paidCall('/m/poll/mcp', tag)
+    const primed = ids[0] as string
+    const originId = primed.slice(primed.indexOf('.', primed.indexOf('.', 4) + 1) + 1)
+    expect((await resume('/m/poll/mcp', originId, tag)).status).toBe(400)
+    const other = mcpHeaders(undefined, tag, { accept: 'text/event-stream', 'last-event-id': primed, 'mcp-session-id': 'another' })
+    other.delete('content-type')
+    expect((await gate('/m/poll/mcp', { headers: other })).status).toBe(400)
     expect((await scriptedRequests(tag)).filter((r) => r.method === 'GET')).toHaveLength(0)
-    expect(await balanceOf(payTo)).toBe(before)
   })
 })
