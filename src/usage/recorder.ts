@@ -226,8 +226,11 @@ export class UsageCall {
 
   private event(fields: EventFields, listPrice: number): UsageEvent {
     const rail: UsageRail = fields.rail
+    // A charge is one event whoever records it: an MCP answer delivered on two streams at once may
+    // be recorded by both (one settled it), and the store keeps the first of an id (ON CONFLICT DO NOTHING).
+    const charge = rail === 'credits' && fields.outcome === 'charged' && fields.keyId && fields.reservationId
     return boundEvent({
-      id: crypto.randomUUID(),
+      id: charge ? `charge:${fields.keyId}:${fields.reservationId}` : crypto.randomUUID(),
       at: this.init.at,
       keyId: fields.keyId ?? null,
       payer: fields.payer ?? null,

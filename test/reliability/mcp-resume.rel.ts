@@ -10,7 +10,7 @@
 import { env } from 'cloudflare:workers'
 import { it } from 'vitest'
 import { createKey, gate, mcpHeaders, putRoutes } from '../helpers'
-import { bounded, checkLedger, prng, Tally } from './harness'
+import { bounded, checkLedger, prng, sleep, Tally } from './harness'
 
 const PRICE = 10_000
 
@@ -48,10 +48,10 @@ function post(key: string, session: string, body: unknown) {
   return gate('/m/poll/mcp', { method: 'POST', headers: mcpHeaders(key, 'rel-resume', { 'mcp-session-id': session }), body: JSON.stringify(body) })
 }
 
-function resume(key: string, session: string, lastEventId: string) {
+function resume(key: string, session: string, lastEventId: string, path = '/m/poll/mcp') {
   const headers = mcpHeaders(key, 'rel-resume', { accept: 'text/event-stream', 'mcp-session-id': session, 'last-event-id': lastEventId })
   headers.delete('content-type')
-  return gate('/m/poll/mcp', { headers })
+  return gate(path, { headers })
 }
 
 it('resumed answers: duplicate resumes, cancellations and session ends racing them; charged exactly what was delivered', async ({ task }) => {
@@ -87,6 +87,54 @@ it('resumed answers: duplicate resumes, cancellations and session ends racing th
     if (got.some(Boolean)) deliveredBy.set(who.id, (deliveredBy.get(who.id) ?? 0) + 1)
     // What is left held (a resume that lost to nothing: never) is let go so the ledger can settle.
     if (!got.some(Boolean)) await cancel()
+  })
+  for (const who of keys) {
+    const n = deliveredBy.get(who.id) ?? 0
+    await checkLedger(tally, { id: who.id, key: who.key, name: `key ${who.id}` }, { charges: n, charged: n * PRICE })
+  }
+  tally.assertClean()
+})
+
+it('cut then resumed: callers who hang up after the priming event resume, racing the origin; each answer charged once', async ({ task }) => {
+  const tally = new Tally(task)
+  await useRoutes()
+  const random = prng(Number(env.FC_SEED) ^ 0xc07)
+  const keys = await Promise.all([createKey('10'), createKey('10')])
+  const deliveredBy = new Map<string, number>()
+  const calls = Array.from({ length: 30 }, (_, index) => ({ index, who: keys[index % keys.length] as (typeof keys)[number], cut: random() < 0.7 }))
+  await bounded(calls, 8, async ({ index, who, cut }) => {
+    const id = 2000 + index
+    const session = `rel-cut-${who.id}`
+    tally.call()
+    const body = { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'search', arguments: { i: index } } }
+    const response = await gate('/m/late/mcp', { method: 'POST', headers: mcpHeaders(who.key, 'rel-cut', { 'mcp-session-id': session }), body: JSON.stringify(body) })
+    let primed: string | undefined
+    let got = false
+    if (cut) {
+      // Hang up as soon as an event id has come: the answer goes to the origin's store.
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+      let text = ''
+      while (primed === undefined) {
+        const next = await reader.read()
+        if (next.done) break
+        text += new TextDecoder().decode(next.value)
+        primed = /id: (\S+)\r?\n/.exec(text)?.[1]
+      }
+      await reader.cancel()
+    } else {
+      const whole = await read(response)
+      primed = whole.ids[0]
+      got = delivered(whole.messages, id)
+    }
+    if (!tally.check(primed !== undefined, `call ${index}: an event id was handed out`)) return
+    // Resume until the answer comes (a resume before the origin stored it replays nothing), then once more: a replay.
+    for (let tries = 0; !got && tries < 200; tries++) {
+      if (tries > 0) await sleep(25)
+      got = delivered((await read(await resume(who.key, session, primed as string, '/m/late/mcp'))).messages, id)
+    }
+    tally.check(got, `call ${index}: the answer came, on the POST or a resumed stream`)
+    tally.check(delivered((await read(await resume(who.key, session, primed as string, '/m/late/mcp'))).messages, id), `call ${index}: a replay is handed on`)
+    if (got) deliveredBy.set(who.id, (deliveredBy.get(who.id) ?? 0) + 1)
   })
   for (const who of keys) {
     const n = deliveredBy.get(who.id) ?? 0
