@@ -5,17 +5,21 @@
  * non-zero on any violation. A test that failed without recording a violation
  * (it threw) counts as one, so the number printed never hides a failure.
  */
+import { availableParallelism, loadavg } from 'node:os'
 import type { Reporter, TestModule } from 'vitest/node'
 import type { Counts } from './counts'
 import { propertySettings } from './seed'
 
 const sum = (counts: Counts[], field: 'calls' | 'faults' | 'invariants') => counts.reduce((total, c) => total + c[field], 0)
+const timedOut = (counts: Counts[]) => counts.reduce((total, c) => total + (c.timedOut ?? 0), 0)
 
 export default class ReliabilityReport implements Reporter {
   private started = Date.now()
+  private loadAtStart = loadavg()[0] ?? 0
 
   onTestRunStart(): void {
     this.started = Date.now()
+    this.loadAtStart = loadavg()[0] ?? 0
   }
 
   onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandled: ReadonlyArray<{ message?: string }>): void {
@@ -39,7 +43,8 @@ export default class ReliabilityReport implements Reporter {
       all.push(...counts)
       lines.push(
         `  ${module.moduleId.replace(/^.*\/test\/reliability\//, '')}: ${counts.length} scenarios, ${sum(counts, 'calls')} calls, ` +
-          `${sum(counts, 'faults')} faults, ${sum(counts, 'invariants')} invariants`
+          `${sum(counts, 'faults')} faults, ${sum(counts, 'invariants')} invariants` +
+          (timedOut(counts) > 0 ? `, ${timedOut(counts)} decided by a timeout` : '')
       )
     }
     const seconds = ((Date.now() - this.started) / 1000).toFixed(1)
@@ -48,11 +53,13 @@ export default class ReliabilityReport implements Reporter {
       'pay-gate reliability report',
       ...lines,
       `  property seed: ${seedLine()}`,
+      `  load: ${loadLine(this.loadAtStart)}`,
       `  scenarios run: ${all.length}`,
       `  calls made: ${sum(all, 'calls')}`,
       `  faults injected: ${sum(all, 'faults')}`,
       `  invariants checked: ${sum(all, 'invariants')}`,
       `  ledger charges and x402 settlements matched to one usage event each: ${all.reduce((total, c) => total + (c.usageMatched ?? 0), 0)}`,
+      `  calls a timeout decided (under load; accepted as the timeout's own outcome): ${timedOut(all)}`,
       `  violations: ${violations.length}`,
       ...violations.map((violation) => `    - ${violation}`),
       `  (${seconds} s)`,
@@ -67,4 +74,11 @@ function seedLine(): string {
   const { seed, source, scale } = propertySettings()
   const from = source === 'commit' ? 'from the commit' : source === 'random' ? 'random' : 'given'
   return `${seed} (${from}; replay with PAY_GATE_FC_SEED=${seed})${scale > 1 ? `, runs x${scale}` : ''}`
+}
+
+/** The contention the run was started with (scripts/reliability.ts) and the machine's load around it. */
+function loadLine(atStart: number): string {
+  const contention = Number(process.env.RELIABILITY_CONTENTION ?? '0') || 0
+  const busy = contention > 0 ? `${contention} CPU-bound processes beside the suite (--contention ${contention})` : 'no extra contention'
+  return `${busy}; ${availableParallelism()} cores, 1-min load average ${atStart.toFixed(1)} at start, ${(loadavg()[0] ?? 0).toFixed(1)} at end`
 }
