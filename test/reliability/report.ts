@@ -15,14 +15,20 @@ const timedOut = (counts: Counts[]) => counts.reduce((total, c) => total + (c.ti
 
 export default class ReliabilityReport implements Reporter {
   private started = Date.now()
-  private loadAtStart = loadavg()[0] ?? 0
+  /** The 1-min load average, sampled every 5 s while the suite runs, for the report's load line. */
+  private loads: number[] = []
+  private sampler: ReturnType<typeof setInterval> | undefined
 
   onTestRunStart(): void {
     this.started = Date.now()
-    this.loadAtStart = loadavg()[0] ?? 0
+    this.loads = [loadavg()[0] ?? 0]
+    this.sampler = setInterval(() => this.loads.push(loadavg()[0] ?? 0), 5_000)
+    this.sampler.unref()
   }
 
   onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandled: ReadonlyArray<{ message?: string }>): void {
+    clearInterval(this.sampler)
+    this.loads.push(loadavg()[0] ?? 0)
     const all: Counts[] = []
     const lines: string[] = []
     // A file that failed to load, or an error no test caught, is a violation too.
@@ -53,7 +59,7 @@ export default class ReliabilityReport implements Reporter {
       'pay-gate reliability report',
       ...lines,
       `  property seed: ${seedLine()}`,
-      `  load: ${loadLine(this.loadAtStart)}`,
+      `  load: ${loadLine(this.loads)}`,
       `  scenarios run: ${all.length}`,
       `  calls made: ${sum(all, 'calls')}`,
       `  faults injected: ${sum(all, 'faults')}`,
@@ -76,9 +82,10 @@ function seedLine(): string {
   return `${seed} (${from}; replay with PAY_GATE_FC_SEED=${seed})${scale > 1 ? `, runs x${scale}` : ''}`
 }
 
-/** The contention the run was started with (scripts/reliability.ts) and the machine's load around it. */
-function loadLine(atStart: number): string {
+/** The contention the run was started with (scripts/reliability.ts) and the machine's load while it ran. */
+function loadLine(loads: number[]): string {
   const contention = Number(process.env.RELIABILITY_CONTENTION ?? '0') || 0
   const busy = contention > 0 ? `${contention} CPU-bound processes beside the suite (--contention ${contention})` : 'no extra contention'
-  return `${busy}; ${availableParallelism()} cores, 1-min load average ${atStart.toFixed(1)} at start, ${(loadavg()[0] ?? 0).toFixed(1)} at end`
+  const mean = loads.reduce((total, load) => total + load, 0) / Math.max(1, loads.length)
+  return `${busy}; ${availableParallelism()} cores, 1-min load average ${mean.toFixed(1)} on average while it ran (${Math.min(...loads).toFixed(1)} to ${Math.max(...loads).toFixed(1)})`
 }
