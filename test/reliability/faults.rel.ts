@@ -14,6 +14,7 @@ import { hashApiKey } from '../../src/credits'
 import { createKey, gate, GATE, mcpHeaders, originRequests, putRoutes } from '../helpers'
 import { check } from '../sidecar-helpers'
 import { bounded, checkLedger, faultRequests, sleep, Tally } from './harness'
+import { CALL_HEADER, checkVisits, ending, visitsByCall, visitsOf } from './timeouts'
 
 const TIMEOUT_MS = 300
 const ROUTES = () => [
@@ -43,7 +44,8 @@ describe('origin faults', () => {
     await putRoutes(ROUTES())
     const key = await createKey('1')
     const tag = crypto.randomUUID()
-    // [fault, status the caller gets, whether the body arrives whole]
+    // [fault, status the caller gets, whether the body arrives whole]. Under load any of them may
+    // instead be 504 by the route's timeout (test/reliability/timeouts.ts): then not served, not charged.
     const cases: Array<[string, number, boolean]> = [
       ['ok', 200, true],
       ['error', 500, true],
@@ -54,16 +56,21 @@ describe('origin faults', () => {
       ['sse-cut', 200, false],
     ]
     const plan = cases.flatMap((c) => Array.from({ length: COPIES }, () => c))
-    await bounded(plan, 16, async ([fault, status, whole]) => {
-      const response = await gate(`/fault/http/${fault}`, { headers: { 'x-api-key': key.key, 'x-test-tag': tag } })
+    let served = 0
+    const calls = await bounded(plan, 16, async ([fault, status, whole]) => {
+      const id = crypto.randomUUID()
+      const response = await gate(`/fault/http/${fault}`, { headers: { 'x-api-key': key.key, 'x-test-tag': tag, [CALL_HEADER]: id } })
       const body = await drain(response)
       tally.call()
       if (fault !== 'ok') tally.fault()
-      tally.equal(response.status, status, `${fault}: status`)
-      tally.equal(body.broken, !whole, `${fault}: the body ${whole ? 'arrives whole' : 'is broken off'}`)
+      const ended = ending(tally, fault, response.status, body.text, status)
+      const arrives = ended === 'timed-out' || whole
+      tally.equal(body.broken, !arrives, `${fault}: the body ${arrives ? 'arrives whole' : 'is broken off'}`)
       tally.check(!gateInternalError(response.status, body.text), `${fault}: no internal error`)
+      if (fault === 'ok' && ended === 'answered' && !body.broken) served++
+      return { id, visits: visitsOf(ended) }
     })
-    // A caller who goes away after the first chunk of a slow stream.
+    // A caller who goes away after the first chunk of a slow stream (the demo origin, the default timeout).
     const streamTag = crypto.randomUUID()
     await bounded(Array.from({ length: COPIES }), 8, async () => {
       const response = await gate('/api/stream?chunks=40&delay=25', { headers: { 'x-api-key': key.key, 'x-test-tag': streamTag } })
@@ -73,8 +80,9 @@ describe('origin faults', () => {
       tally.call()
       tally.fault()
     })
-    await checkLedger(tally, { ...key, name: 'http-faults' }, { charges: COPIES, charged: COPIES * 1_000 })
-    tally.equal((await faultRequests(tag)).length, plan.length, 'every call reached the fault origin once')
+    // Charged: exactly the clean calls served, whatever the timeouts took; nothing else.
+    await checkLedger(tally, { ...key, name: 'http-faults' }, { charges: served, charged: served * 1_000 })
+    checkVisits(tally, 'http-faults at the fault origin', calls, visitsByCall(await faultRequests(tag)))
     tally.equal((await originRequests(streamTag)).length, COPIES, 'every stream reached the demo origin once')
     tally.assertClean()
   })
@@ -85,7 +93,7 @@ describe('origin faults', () => {
     const key = await createKey('1')
     const tag = crypto.randomUUID()
     const search = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'search', arguments: {} } })
-    // [endpoint, body, status, micros charged per call]
+    // [endpoint, body, status, micros charged per call]; any may instead be 504 by the route's timeout, charged nothing.
     const cases: Array<[string, unknown, number, number]> = [
       ['json', search(1), 200, 3_000],
       ['json-chunked', search(1), 200, 3_000],
@@ -101,17 +109,19 @@ describe('origin faults', () => {
     ]
     const plan = cases.flatMap((c) => Array.from({ length: COPIES }, () => c))
     let expected = 0
-    await bounded(plan, 16, async ([endpoint, body, status, charged]) => {
-      const response = await gate(`/fault/mcp/${endpoint}`, { method: 'POST', headers: mcpHeaders(key.key, tag), body: JSON.stringify(body) })
+    const calls = await bounded(plan, 16, async ([endpoint, body, status, charged]) => {
+      const id = crypto.randomUUID()
+      const response = await gate(`/fault/mcp/${endpoint}`, { method: 'POST', headers: mcpHeaders(key.key, tag, { [CALL_HEADER]: id }), body: JSON.stringify(body) })
       const read = await drain(response)
       tally.call()
       if (charged === 0 || Array.isArray(body)) tally.fault()
-      expected += charged
-      tally.equal(response.status, status, `${endpoint}: status`)
+      const ended = ending(tally, endpoint, response.status, read.text, status)
+      if (ended === 'answered') expected += charged
       tally.check(!gateInternalError(response.status, read.text), `${endpoint}: no internal error`)
+      return { id, visits: visitsOf(ended) }
     })
     await checkLedger(tally, { ...key, name: 'mcp-faults' }, { charges: expected / 3_000, charged: expected })
-    tally.equal((await faultRequests(tag)).length, plan.length, 'every call reached the fault origin once')
+    checkVisits(tally, 'mcp-faults at the fault origin', calls, visitsByCall(await faultRequests(tag)))
     tally.assertClean()
   })
 })

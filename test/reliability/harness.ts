@@ -160,13 +160,17 @@ export async function accountSnapshot(key: string): Promise<AccountSnapshot> {
   })
 }
 
-/** Wait until nothing is held on the key (settlements flush within ~2.5 s), or give up after `ms`. */
-export async function quiescent(key: string, ms = 8_000): Promise<AccountSnapshot> {
-  // Counted in polls, not by the clock: a test may have frozen Date.
+const nothingHeld = (snapshot: AccountSnapshot) => snapshot.account.held === 0 && !snapshot.holds.some((hold) => hold.state === 'open')
+
+/**
+ * Wait until `done` (by default: nothing is held on the key; settlements flush within ~2.5 s), or give
+ * up after `ms` worth of polls. Counted in polls, not by the clock: a test may have frozen Date, and on
+ * a busy machine each poll takes longer, so the wait stretches with the machine.
+ */
+export async function quiescent(key: string, ms = 8_000, done: (snapshot: AccountSnapshot) => boolean = nothingHeld): Promise<AccountSnapshot> {
   for (let polls = Math.ceil(ms / 50); ; polls--) {
     const snapshot = await accountSnapshot(key)
-    const open = snapshot.holds.some((hold) => hold.state === 'open')
-    if ((snapshot.account.held === 0 && !open) || polls <= 0) return snapshot
+    if (done(snapshot) || polls <= 0) return snapshot
     await sleep(50)
   }
 }
@@ -197,9 +201,12 @@ export interface LedgerExpectation {
 export async function checkLedger(tally: Tally, who: { id: string; key: string; name?: string }, expected: LedgerExpectation = {}): Promise<AccountSnapshot> {
   const name = who.name ?? who.id
   const settled = expected.settled ?? true
-  // Settlements flush within ~2.5 s; where holds may legitimately stay open (an aborted object lost
-  // their settlement), wait for the flush anyway, just not for a held of 0.
-  const snapshot = await quiescent(who.key, settled ? 8_000 : 3_500)
+  // Settlements flush within ~2.5 s. Where holds may legitimately stay open (an aborted object lost
+  // their settlement), wait instead until the charges the client counted are in (the flush of the
+  // others is done, however slow the machine), or, without a count, for the flush's usual time.
+  const chargesIn = (snapshot: AccountSnapshot) =>
+    nothingHeld(snapshot) || (expected.charges !== undefined && snapshot.ledger.filter((row) => row.kind === 'charge').length >= expected.charges)
+  const snapshot = settled ? await quiescent(who.key) : await quiescent(who.key, expected.charges === undefined ? 3_500 : 8_000, chargesIn)
   const { account, ledger, holds, now } = snapshot
 
   let running = 0

@@ -9,11 +9,14 @@ import type { PaymentRequired } from '@x402/core/types'
 import type { x402Client } from '@x402/core/client'
 import { env } from 'cloudflare:workers'
 import { afterEach, describe, it } from 'vitest'
-import { lockName, type PaymentRecord } from '../../src/x402'
-import { clearFacilitatorCalls, facilitatorCalls, payingClient, setFacilitatorMode } from '../chain/client'
+import { formatDollars } from '../../src/money'
+import { payingClient, setFacilitatorMode } from '../chain/client'
 import { createKey, GATE, keyState, originRequests } from '../helpers'
 import { balanceOf, chain, client, decode, encode, freshPayTo, gateFetch, payerAddress, x402Block } from '../x402-helpers'
-import { bounded, checkPaymentEvents, faultRequests, Tally } from './harness'
+import { bounded, faultRequests, Tally } from './harness'
+import { CALL_HEADER, checkVisits, visitsByCall } from './timeouts'
+import { checkUses, checkX402 } from './x402-checks'
+import { countTimeout, expectedVisits, facilitatorSettled, freshFacilitatorLog, httpAnswer, mcpAnswer, RELEASES, TIMEOUT_ENDINGS, type X402Answer } from './x402-endings'
 import type { Address } from 'viem'
 import { generatePrivateKey } from 'viem/accounts'
 
@@ -64,9 +67,9 @@ const search = (id: number, meta?: unknown) => ({
   method: 'tools/call',
   params: { name: 'search', arguments: { query: 'x402' }, ...(meta ? { _meta: meta } : {}) },
 })
-const mcpInit = (body: unknown, tag = 'none'): RequestInit => ({
+const mcpInit = (body: unknown, tag = 'none', id = crypto.randomUUID()): RequestInit => ({
   method: 'POST',
-  headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'x-test-tag': tag },
+  headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'x-test-tag': tag, [CALL_HEADER]: id },
   body: JSON.stringify(body),
 })
 
@@ -76,57 +79,27 @@ async function mcpPayment(path: string, signer: x402Client): Promise<Payment> {
   return paymentOf((await signer.createPaymentPayload(unpaid.result.structuredContent)) as unknown as Record<string, unknown>)
 }
 
-async function paidGet(path: string, payment: Payment, tag: string): Promise<{ status: number; text: string; broken: boolean; settled: boolean }> {
-  const response = await gateFetch(`${GATE}${path}`, { headers: { 'payment-signature': payment.header, 'x-test-tag': tag } })
+interface PaidAnswer {
+  /** The call's own id (its CALL_HEADER), to find it in the origins' logs. */
+  id: string
+  status: number
+  text: string
+  broken: boolean
+  settled: boolean
+  answer: X402Answer
+}
+
+async function paidGet(path: string, payment: Payment, tag: string): Promise<PaidAnswer> {
+  const id = crypto.randomUUID()
+  const response = await gateFetch(`${GATE}${path}`, { headers: { 'payment-signature': payment.header, 'x-test-tag': tag, [CALL_HEADER]: id } })
   const settled = response.headers.get('payment-response') !== null && decode<{ success: boolean }>(response.headers.get('payment-response')).success
+  let read: { text: string; broken: boolean }
   try {
-    return { status: response.status, text: await response.text(), broken: false, settled }
+    read = { text: await response.text(), broken: false }
   } catch {
-    return { status: response.status, text: '', broken: true, settled }
+    read = { text: '', broken: true }
   }
-}
-
-/** Every record of every payer's PaymentLock. */
-async function lockRecords(payers: Address[]): Promise<PaymentRecord[]> {
-  const { network, token } = chain()
-  const lists = await Promise.all(payers.map((payer) => env.X402_LOCKS.getByName(lockName(network, token.address, payer)).list(1000)))
-  return lists.flat()
-}
-
-type Call = { path: string; body?: { paymentPayload?: { payload?: { authorization?: { nonce?: string } } } }; response?: { success?: boolean; transaction?: string } }
-
-/**
- * The x402 invariants since the facilitator's log was last cleared:
- * - nothing is left in flight;
- * - no authorization is settled twice, and no transaction is recorded twice;
- * - the payments settled are exactly the ones the client counted as served (plus any it was told are indeterminate);
- * - payTo received exactly their sum on chain;
- * - each served call's settlement has exactly one `charged` x402 usage event naming its transaction
- *   (not for credit purchases, `calls: false`, which are top-ups rather than calls).
- */
-async function checkX402(
-  tally: Tally,
-  scenario: string,
-  expected: { served: string[]; indeterminate?: string[]; payers: Address[]; before: bigint; price?: bigint; calls?: false }
-): Promise<void> {
-  const records = await lockRecords(expected.payers)
-  tally.check(records.every((r) => r.state !== 'in_flight'), `${scenario}: no authorization left in flight (${records.filter((r) => r.state === 'in_flight').map((r) => r.nonce.slice(0, 10)).join(', ')})`)
-  const settles = ((await facilitatorCalls(chain().faultyControlUrl)) as Call[]).filter((c) => c.path === '/settle' && c.response?.success === true)
-  const settledNonces = settles.map((c) => c.body?.paymentPayload?.payload?.authorization?.nonce?.toLowerCase() ?? '?')
-  tally.equal(new Set(settledNonces).size, settledNonces.length, `${scenario}: no authorization settled twice`)
-  const transactions = settles.map((c) => c.response?.transaction)
-  tally.equal(new Set(transactions).size, transactions.length, `${scenario}: every settlement is its own transaction`)
-  const allowed = new Set([...expected.served, ...(expected.indeterminate ?? [])])
-  tally.check(settledNonces.every((nonce) => allowed.has(nonce)), `${scenario}: every settled payment is a served call`)
-  tally.check(expected.served.every((nonce) => settledNonces.includes(nonce)), `${scenario}: every served call was settled`)
-  const gateSettled = records.filter((r) => r.state === 'settled').map((r) => r.nonce)
-  tally.check(expected.served.every((nonce) => gateSettled.includes(nonce)), `${scenario}: the lock records every served call as settled`)
-  const received = (await balanceOf(payTo)) - expected.before
-  tally.equal(received, (expected.price ?? PRICE) * BigInt(settledNonces.length), `${scenario}: payTo received exactly the settled payments`)
-  if (expected.calls !== false) {
-    const servedSettles = settles.filter((c) => expected.served.includes(c.body?.paymentPayload?.payload?.authorization?.nonce?.toLowerCase() ?? '?'))
-    await checkPaymentEvents(tally, scenario, servedSettles.map((c) => ({ transaction: c.response?.transaction ?? '?', micros: Number(expected.price ?? PRICE) })))
-  }
+  return { id, status: response.status, ...read, settled, answer: httpAnswer(response.status, response.headers, read.text) }
 }
 
 afterEach(async () => {
@@ -137,40 +110,45 @@ describe('x402 under load', () => {
   it('32 paid calls from 4 payers, each signature sent 4 times at once: one served and settled per signature', async ({ task }) => {
     const tally = new Tally(task)
     await useRoutes('closed')
-    await clearFacilitatorCalls(chain().faultyControlUrl)
+    await freshFacilitatorLog()
     const before = await balanceOf(payTo)
     const tag = crypto.randomUUID()
-    const served: string[] = []
+    const ledger = { served: [] as string[], indeterminate: [] as string[] }
+    const calls: Array<{ id: string; answer: X402Answer }> = []
     const jobs = Array.from({ length: 32 }, (_, i) => ({ payer: PAYERS[i % PAYERS.length] as number, mcp: i % 4 === 3 }))
     await bounded(jobs, 8, async ({ payer, mcp }, i) => {
       const signer = client(payer)
       const payment = mcp ? await mcpPayment('/mcp-json', signer) : await httpPayment(`/api/paid/${i}`, signer)
       tally.call()
-      const attempts = await Promise.all(
-        Array.from({ length: 4 }, async () => {
-          tally.call()
-          if (!mcp) return (await paidGet(`/api/paid/${i}`, payment, tag)).status === 200
-          const response = await gateFetch(`${GATE}/mcp-json`, mcpInit(search(i, { 'x402/payment': payment.payload }), tag))
-          const message = (await response.json()) as { result?: { isError?: boolean } }
-          return response.status === 200 && message.result?.isError !== true
-        })
-      )
-      tally.equal(attempts.filter(Boolean).length, 1, `signature ${i}: served exactly once of 4`)
-      if (attempts.some(Boolean)) served.push(payment.nonce)
-      // And once more after it settled: refused.
-      const replay = mcp ? null : await paidGet(`/api/paid/${i}`, payment, tag)
-      if (replay) {
+      const use = async (): Promise<X402Answer> => {
         tally.call()
-        tally.check(replay.status === 402 && replay.text.includes('payment_already_used'), `signature ${i}: replay refused`)
+        if (!mcp) {
+          const paid = await paidGet(`/api/paid/${i}`, payment, tag)
+          calls.push(paid)
+          return paid.answer
+        }
+        const id = crypto.randomUUID()
+        const response = await gateFetch(`${GATE}/mcp-json`, mcpInit(search(i, { 'x402/payment': payment.payload }), tag, id))
+        const answer = mcpAnswer(response.status, (await response.json()) as never)
+        calls.push({ id, answer })
+        return answer
       }
+      const spent = checkUses(tally, `signature ${i}`, await Promise.all(Array.from({ length: 4 }, use)), ledger, payment.nonce)
+      if (mcp) return
+      // And once more afterwards: refused once spent; a new use if timeouts left it free.
+      const replay = await paidGet(`/api/paid/${i}`, payment, tag)
+      calls.push(replay)
+      tally.call()
+      if (spent) tally.check(replay.status === 402 && replay.text.includes('payment_already_used'), `signature ${i}: replay refused`)
+      else checkUses(tally, `signature ${i}, used again after timeouts`, [replay.answer], ledger, payment.nonce)
     })
     const seen = await originRequests(tag)
-    tally.equal(seen.length, served.length, 'the origin saw each paid call once and no replay')
+    checkVisits(tally, 'the origin saw each paid call once and no replay', calls.map((c) => ({ id: c.id, visits: expectedVisits(c.answer) })), visitsByCall(seen))
     tally.check(
       seen.every((r) => r.headers['payment-signature'] === undefined && !r.body.includes('x402/payment') && r.headers['x-pay-verified'] === 'true' && r.headers['x-pay-rail'] === 'x402'),
       'the origin got the gate\'s X-Pay-* and never the payment itself'
     )
-    await checkX402(tally, 'load', { served, payers: PAYERS.map(payerAddress), before })
+    await checkX402(tally, 'load', { ...ledger, payTo, price: PRICE, payers: PAYERS.map(payerAddress), before })
     tally.assertClean()
   })
 })
@@ -179,10 +157,9 @@ describe('buying credits with x402', () => {
   it('one payment sent 4 times at once credits once, to the key or as one new key; a replay credits nothing', async ({ task }) => {
     const tally = new Tally(task)
     await useRoutes('closed')
-    await clearFacilitatorCalls(chain().faultyControlUrl)
+    await freshFacilitatorLog()
     const before = await balanceOf(payTo)
     const signer = client(2)
-    const served: string[] = []
     const buy = (payment: Payment | undefined, key?: string) =>
       gateFetch(`${GATE}/credits/buy`, {
         method: 'POST',
@@ -195,24 +172,29 @@ describe('buying credits with x402', () => {
       return paymentOf((await signer.createPaymentPayload(decode<PaymentRequired>(unpaid.headers.get('payment-required')))) as unknown as Record<string, unknown>)
     }
     const target = await createKey('1')
-    for (const key of [target.key, undefined]) {
-      const paid = await payment()
-      const answers = await Promise.all(Array.from({ length: 4 }, async () => {
-        const response = await buy(paid, key)
-        tally.call()
-        return { status: response.status, body: (await response.json()) as { key?: string } }
-      }))
-      const credited = answers.filter((a) => a.status === 200 || a.status === 201)
-      tally.equal(credited.length, 1, `${key ? 'top-up' : 'new key'}: credited once of 4`)
-      tally.check(answers.every((a) => [200, 201, 402].includes(a.status)), `${key ? 'top-up' : 'new key'}: the others refused with 402`)
-      if (credited.length > 0) served.push(paid.nonce)
-      const replay = await buy(paid, key)
+    const ledger = { served: [] as string[], indeterminate: [] as string[] }
+    let toppedUp = 0
+    const purchase = async (paid: Payment, key: string | undefined): Promise<X402Answer> => {
+      const response = await buy(paid, key)
+      const text = await response.text()
       tally.call()
-      tally.equal(replay.status, 402, `${key ? 'top-up' : 'new key'}: a later replay is refused`)
-      await replay.text()
+      const answer = httpAnswer(response.status, response.headers, text)
+      if (answer.ending === 'served') tally.check(response.status === (key ? 200 : 201), `${key ? 'top-up' : 'new key'}: credited with ${key ? 200 : 201}`)
+      if (answer.ending === 'served' && key) toppedUp++
+      return answer
     }
-    tally.equal((await keyState(target.id)).credits, '1.25', 'the key holds its grant plus one purchase')
-    await checkX402(tally, 'buy credits', { served, payers: [payerAddress(2)], before, price: 250_000n, calls: false })
+    for (const key of [target.key, undefined]) {
+      const what = key ? 'top-up' : 'new key'
+      const paid = await payment()
+      const spent = checkUses(tally, `${what}: credited once of 4`, await Promise.all(Array.from({ length: 4 }, () => purchase(paid, key))), ledger, paid.nonce)
+      const replay = await purchase(paid, key)
+      // Refused once spent; a new purchase if timeouts left the authorization free.
+      if (spent) tally.check(replay.ending === 'refused' && replay.reason === 'payment_already_used', `${what}: a later replay is refused`)
+      else checkUses(tally, `${what}, bought again after timeouts`, [replay], ledger, paid.nonce)
+    }
+    tally.equal((await keyState(target.id)).credits, formatDollars(1_000_000 + 250_000 * toppedUp), 'the key holds its grant plus the purchases credited')
+    tally.check(toppedUp <= 1, 'the key was topped up at most once for its one payment')
+    await checkX402(tally, 'buy credits', { ...ledger, payTo, price: 250_000n, payers: [payerAddress(2)], before, calls: false })
     tally.assertClean()
   })
 })
@@ -223,31 +205,50 @@ describe('x402 faults', () => {
     const payer = 0
     const signer = client(payer)
     await useRoutes('closed')
-    await clearFacilitatorCalls(chain().faultyControlUrl)
+    await freshFacilitatorLog()
     const before = await balanceOf(payTo)
-    const served: string[] = []
-    const indeterminate: string[] = []
+    const ledger = { served: [] as string[], indeterminate: [] as string[] }
     const tag = crypto.randomUUID()
-    let reachOrigin = 0
+    const calls: PaidAnswer[] = []
+    const get = async (path: string, payment: Payment) => {
+      const paid = await paidGet(path, payment, tag)
+      calls.push(paid)
+      tally.call()
+      return paid
+    }
+    /**
+     * Whether `paid` is the fault's own outcome (`own`) or, in its place, one a timeout makes under load
+     * (`timeouts`: test/reliability/x402-endings.ts); counts the latter, and notes an indeterminate payment.
+     */
+    const outcome = (what: string, paid: PaidAnswer, own: boolean, timeouts: ReadonlySet<string>, payment: Payment) => {
+      const timeout = !own && timeouts.has(paid.answer.ending)
+      if (timeout) countTimeout(tally, paid.answer)
+      if (paid.answer.ending === 'indeterminate') ledger.indeterminate.push(payment.nonce)
+      return tally.check(own || timeout, `${what} (got ${paid.status} ${paid.answer.ending} ${paid.answer.reason ?? ''})`)
+    }
 
-    /** The same payment again, once the fault is gone: served and paid exactly once. */
+    /**
+     * The same payment again, once the fault is gone: served and paid exactly once. Under load the
+     * retry itself may meet a timeout; one that releases the authorization lets it be used again.
+     */
     const retry = async (what: string, payment: Payment, path = '/fault/http/ok') => {
       await mode('normal')
-      const again = await paidGet(path, payment, tag)
-      tally.call()
-      reachOrigin++
-      tally.check(again.status === 200 && again.settled, `${what}: the same payment is served and paid once the fault is gone`)
-      if (again.status === 200) served.push(payment.nonce)
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        const again = await get(path, payment)
+        const paid = again.status === 200 && again.settled
+        outcome(`${what}: the same payment is served and paid once the fault is gone`, again, paid, TIMEOUT_ENDINGS, payment)
+        if (paid) ledger.served.push(payment.nonce)
+        if (!RELEASES.has(again.answer.ending)) return
+      }
     }
 
     // The facilitator cannot be asked: 503, the origin is not called, the authorization is released.
     for (const [what, fault] of [['facilitator down', () => mode('down')], ['facilitator 503', () => mode('unavailable')], ['verify too slow', () => mode('slow', 1_500)]] as const) {
       const payment = await httpPayment('/fault/http/ok', signer)
       await fault()
-      const refused = await paidGet('/fault/http/ok', payment, tag)
-      tally.call()
+      const refused = await get('/fault/http/ok', payment)
       tally.fault()
-      tally.check(refused.status === 503 && !refused.settled, `${what}: 503 and nothing settled (got ${refused.status})`)
+      tally.check(refused.answer.ending === 'unavailable' && !refused.settled, `${what}: 503 and nothing settled (got ${refused.status})`)
       await retry(what, payment)
     }
 
@@ -255,12 +256,11 @@ describe('x402 faults', () => {
     {
       const payment = await httpPayment('/api/settle-fails', signer)
       await mode('settle-fails')
-      const refused = await paidGet('/api/settle-fails', payment, tag)
-      tally.call()
+      const refused = await get('/api/settle-fails', payment)
       tally.fault()
-      reachOrigin++
-      tally.check(refused.status === 402 && !refused.text.includes('"query"'), `settle fails: 402 and the content withheld (got ${refused.status})`)
-      await retry('settle fails', payment, '/api/settle-fails')
+      tally.check(!refused.text.includes('"query"'), 'settle fails: the content withheld')
+      outcome('settle fails: 402', refused, refused.status === 402 && refused.answer.settleTried, new Set(['unavailable', 'indeterminate']), payment)
+      if (refused.status === 402 || RELEASES.has(refused.answer.ending)) await retry('settle fails', payment, '/api/settle-fails')
     }
 
     // Settle slower than its timeout: indeterminate. Content withheld, the authorization stays spent
@@ -269,45 +269,43 @@ describe('x402 faults', () => {
       const payment = await httpPayment('/api/slow-settle', signer)
       await useRoutes('closed', { verifyTimeoutMs: 5_000, settleTimeoutMs: 400 })
       await mode('slow', 1_000)
-      const refused = await paidGet('/api/slow-settle', payment, tag)
-      tally.call()
+      const refused = await get('/api/slow-settle', payment)
       tally.fault()
-      reachOrigin++
-      tally.check(refused.status === 503 && refused.text.includes('settlement_indeterminate'), `slow settle: 503 settlement_indeterminate (got ${refused.status})`)
-      indeterminate.push(payment.nonce)
+      // Under load the slow verify may itself pass its 5 s: then nothing was taken, and there is nothing to replay.
+      outcome('slow settle: 503 settlement_indeterminate', refused, refused.answer.ending === 'indeterminate', new Set(['unavailable']), payment)
       await mode('normal')
       await useRoutes('closed')
-      const replay = await paidGet('/api/slow-settle', payment, tag)
-      tally.call()
-      tally.check(replay.status === 402 && replay.text.includes('payment_already_used'), 'slow settle: the payment cannot be used again')
-      await new Promise((resolve) => setTimeout(resolve, 1_200))
+      if (refused.answer.ending === 'indeterminate') {
+        const replay = await get('/api/slow-settle', payment)
+        tally.check(replay.status === 402 && replay.text.includes('payment_already_used'), 'slow settle: the payment cannot be used again')
+      }
+      // The settle the gate gave up on lands (or not) before the next case: wait for its answer, counted in polls.
+      await facilitatorSettled(ledger.indeterminate)
     }
 
     // The origin fails: nothing settled, the authorization released, so the same payment pays for a retry.
     for (const [fault, status] of [['error', 500], ['reset', 502], ['hang', 504]] as const) {
       const payment = await httpPayment(`/fault/http/${fault}`, signer)
-      const failed = await paidGet(`/fault/http/${fault}`, payment, tag)
-      tally.call()
+      const failed = await get(`/fault/http/${fault}`, payment)
       tally.fault()
-      reachOrigin++
-      tally.check(failed.status === status && !failed.settled, `origin ${fault}: ${status} and nothing settled (got ${failed.status})`)
+      tally.check(!failed.settled, `origin ${fault}: nothing settled`)
+      outcome(`origin ${fault}: ${status}`, failed, failed.status === status, new Set(['timed-out', 'unavailable']), payment)
       await retry(`origin ${fault}`, payment)
     }
 
     // The origin breaks the body off after its headers: x402 settles on the headers (documented), so it is paid.
     {
       const payment = await httpPayment('/fault/http/cut', signer)
-      const cut = await paidGet('/fault/http/cut', payment, tag)
-      tally.call()
+      const cut = await get('/fault/http/cut', payment)
       tally.fault()
-      reachOrigin++
-      tally.check(cut.status === 200 && cut.settled && cut.broken, 'cut body: settled on the headers, then the body broke (documented)')
-      if (cut.settled) served.push(payment.nonce)
+      const paid = cut.status === 200 && cut.settled && cut.broken
+      outcome('cut body: settled on the headers, then the body broke (documented)', cut, paid, TIMEOUT_ENDINGS, payment)
+      if (cut.settled) ledger.served.push(payment.nonce)
     }
 
-    const atOrigin = (await originRequests(tag)).length + (await faultRequests(tag)).length
-    tally.equal(atOrigin, reachOrigin, 'the origins saw exactly the calls that passed the payment checks')
-    await checkX402(tally, 'faults', { served, indeterminate, payers: [payerAddress(payer)], before })
+    const visits = visitsByCall([...(await originRequests(tag)), ...(await faultRequests(tag))])
+    checkVisits(tally, 'the origins saw exactly the calls that passed the payment checks', calls.map((c) => ({ id: c.id, visits: expectedVisits(c.answer) })), visits)
+    await checkX402(tally, 'faults', { ...ledger, payTo, price: PRICE, payers: [payerAddress(payer)], before })
     tally.assertClean()
   })
 
@@ -316,9 +314,9 @@ describe('x402 faults', () => {
     const payer = 1
     const signer = client(payer)
     await useRoutes('closed')
-    await clearFacilitatorCalls(chain().faultyControlUrl)
+    await freshFacilitatorLog()
     const before = await balanceOf(payTo)
-    const served: string[] = []
+    const ledger = { served: [] as string[], indeterminate: [] as string[] }
     for (const [endpoint, paid] of [['json', true], ['sse', true], ['sse-cut-before-answer', false], ['json-chunked-cut', false], ['error', false], ['json-cut', false]] as const) {
       const payment = await mcpPayment(`/fault/mcp/${endpoint}`, signer)
       const response = await gateFetch(`${GATE}/fault/mcp/${endpoint}`, mcpInit(search(7, { 'x402/payment': payment.payload })))
@@ -331,11 +329,16 @@ describe('x402 faults', () => {
       tally.call()
       if (!paid) tally.fault()
       const answered = text.includes('x402/payment-response') && text.includes('"success":true')
-      tally.equal(answered, paid, `${endpoint}: paid`)
+      // Under load a call that should be paid may meet a timeout instead (test/reliability/x402-endings.ts):
+      // the route's (504), the verify's (nothing taken) or the settle's (indeterminate). Never the other way round.
+      const timeout = !answered && ((response.status === 504 && text.includes('upstream_timeout')) || /facilitator_unavailable|settlement_indeterminate/.test(text))
+      if (paid && timeout) tally.counts.timedOut = (tally.counts.timedOut ?? 0) + 1
+      if (text.includes('settlement_indeterminate')) ledger.indeterminate.push(payment.nonce)
+      tally.check(answered === paid || (paid && timeout), `${endpoint}: ${paid ? 'paid, or a timeout\'s ending' : 'not paid'} (got ${response.status} ${text.slice(0, 120)})`)
       tally.check(!(response.status === 500 && text.includes('internal_error')), `${endpoint}: no internal error (got ${response.status} ${text.slice(0, 80)})`)
-      if (answered) served.push(payment.nonce)
+      if (answered) ledger.served.push(payment.nonce)
     }
-    await checkX402(tally, 'mcp faults', { served, payers: [payerAddress(payer)], before })
+    await checkX402(tally, 'mcp faults', { ...ledger, payTo, price: PRICE, payers: [payerAddress(payer)], before })
     tally.assertClean()
   })
 })
@@ -359,9 +362,18 @@ describe('x402 payments the facilitator cannot read', () => {
       tally.call()
       tally.fault()
       const calls = (await originRequests(tag)).filter((r) => r.body.includes('tools/call'))
-      tally.equal(calls.length, 0, `failMode ${failMode}: the unpaid call never reaches the origin (x-pay-verified: ${calls[0]?.headers['x-pay-verified']})`)
-      tally.check(!text.includes('Result 1 for'), `failMode ${failMode}: no content for an unpaid call`)
-      tally.check(response.status < 500 && !text.includes('facilitator_unavailable'), `failMode ${failMode}: refused as the caller's fault, not as an outage (got ${response.status} ${text.slice(0, 120)})`)
+      // Under load the facilitator's refusal may come after the verify's timeout (1 s): then the gate rightly
+      // treats it as an outage. With failMode open it says so in its log, which tells that apart from the
+      // bug this guards against (a 4xx taken for an outage): it serves unverified, and withholds the content
+      // unless the settle also went unanswered (logged too). With failMode closed nothing is served either
+      // way, and only the 503 tells of the timeout.
+      const verifyTimedOut = failMode === 'open' ? tally.logs.some((line) => line.includes('facilitator unreachable (no answer within')) : text.includes('facilitator_unavailable')
+      const servedOpen = verifyTimedOut && tally.logs.some((line) => line.includes('served an unsettled x402 call (failMode open)'))
+      if (verifyTimedOut) tally.counts.timedOut = (tally.counts.timedOut ?? 0) + 1
+      const reached = failMode === 'open' && verifyTimedOut ? 1 : 0
+      tally.check(calls.length <= reached, `failMode ${failMode}: the unpaid call never reaches the origin${reached ? ' (after a verify timeout, at most once)' : ''} (x-pay-verified: ${calls[0]?.headers['x-pay-verified']})`)
+      tally.check(servedOpen || !text.includes('Result 1 for'), `failMode ${failMode}: no content for an unpaid call`)
+      tally.check(response.status < 500 && (verifyTimedOut || !text.includes('facilitator_unavailable')), `failMode ${failMode}: refused as the caller's fault, not as an outage (got ${response.status} ${text.slice(0, 120)})`)
       tally.assertClean()
     })
   }
