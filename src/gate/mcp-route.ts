@@ -139,7 +139,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
     if (isSmallJson(response, format)) return inlineJson(response, new McpResponseReader('json', rewrite))
     // Its event ids become tickets, so a resumed stream still delivers these free answers (and only these).
     const tickets = format === 'sse' ? await streamTickets(context, book, parsed.messages, priced.prices, response, null) : undefined
-    const reader = new McpResponseReader(format, rewrite, tickets && ((id) => tickets.seal(id)))
+    const reader = new McpResponseReader(format, rewrite, tickets?.fits ? (id) => tickets.seal(id) : undefined)
     const body = observeBody(response.body, { chunk: (bytes) => reader.chunk(bytes), flush: () => reader.flush(), end: () => undefined })
     const headers = downstreamResponseHeaders(response.headers)
     headers.delete('content-length')
@@ -189,7 +189,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   // A single call on an SSE stream can be answered on a resumed one: its event ids carry its hold.
   const resumable = format === 'sse' && single?.kind === 'request'
   const tickets = format === 'sse' ? await streamTickets(context, book, parsed.messages, priced.prices, response, resumable ? hold : null) : undefined
-  const reader = new McpResponseReader(format, rewrite, tickets && ((id) => tickets.seal(id)))
+  const reader = new McpResponseReader(format, rewrite, tickets?.fits ? (id) => tickets.seal(id) : undefined)
   if (isSmallJson(response, format)) {
     // One small JSON answer: read it whole (natively), charge what succeeded as it is handed on.
     let answer: Response

@@ -204,7 +204,7 @@ export async function serveMcpWithX402(context: RouteContext, terms: X402Terms, 
           until: Math.min(Date.now() + route.timeoutMs + resumeMs, attempt.validBefore * 1000 - terms.facilitator.settleTimeoutMs),
         })
       : undefined
-  const held = { isAnswer, decide, abandon: () => finishX402(env, attempt, false, resource), waitUntil: context.waitUntil, ...(sealer ? { eventId: (id: string) => sealer.seal(id) } : {}) }
+  const held = { isAnswer, decide, abandon: () => finishX402(env, attempt, false, resource), waitUntil: context.waitUntil, ...(sealer?.fits ? { eventId: (id: string) => sealer.seal(id) } : {}) }
   return new Response(holdAnswerInStream(response.body, held), {
     status: response.status,
     headers,

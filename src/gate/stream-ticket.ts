@@ -66,6 +66,10 @@ const STREAM_PREFIX = 'pg1.'
 /** A sealed value longer than this is not one of ours. */
 const MAX_SEALED_CHARS = 4096
 const MAC_BYTES = 16
+/** A 16-byte MAC in base64url, with its two dots. */
+const MAC_CHARS = 24
+/** Room left for the origin's own value (an SSE event id, a task id). */
+const ORIGIN_VALUE_ROOM = 512
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -102,8 +106,19 @@ export class Sealer {
     this.payload = toBase64Url(encoder.encode(JSON.stringify(payload)))
   }
 
+  /**
+   * Whether a sealed value stays short enough to be opened again (a Last-Event-ID
+   * header must not grow without bound). One that would not is not handed out at
+   * all: the origin's own value goes instead, and cannot be resumed from.
+   */
+  get fits(): boolean {
+    return this.prefix.length + this.payload.length + MAC_CHARS + ORIGIN_VALUE_ROOM <= MAX_SEALED_CHARS
+  }
+
   /** What the caller sees instead of the origin's `originValue`. */
   seal(originValue: string): string {
+    // An origin value too long to fit is handed on as it is: never opened, so never resumed from.
+    if (originValue.length > ORIGIN_VALUE_ROOM) return originValue
     return `${this.prefix}${this.payload}.${mac(this.key, `${this.prefix}${this.payload}`, originValue)}.${originValue}`
   }
 }
