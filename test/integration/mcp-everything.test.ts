@@ -13,7 +13,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { CallToolResultSchema, CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js'
 import { env } from 'cloudflare:workers'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { charges, createKey, GATE, keyState, newTag, putRoutes, settledState } from '../helpers'
+import { charges, createKey, gate, GATE, keyState, newTag, putRoutes, settledState } from '../helpers'
 import { isClientResponse, McpTap } from '../mcp-tap'
 
 const PRICES = {
@@ -157,6 +157,15 @@ describe('server-everything through the gate, with the official SDK client', () 
     expect(answers.length).toBeGreaterThan(0)
     expect(answers.map((exchange) => exchange.status)).toEqual(answers.map(() => 202))
     expect(charges(await settledState(id))).toEqual(['-0.002'])
+  })
+
+  it('passes the server’s own refusal of a GET with a forged session id: no 5xx, nothing charged', async () => {
+    const { id, key } = await createKey('1')
+    const headers = { authorization: `Bearer ${key}`, accept: 'text/event-stream', 'mcp-session-id': 'forged-session', 'mcp-protocol-version': '2025-11-25', 'x-test-tag': newTag() }
+    const response = await gate('/mcp', { headers })
+    expect(response.status).toBe(400)
+    await response.body?.cancel()
+    expect(charges(await keyState(id))).toEqual([])
   })
 
   it('answers on the resumed stream a call whose POST stream the client lost after the gate delivered it: charged once', async () => {
