@@ -50,9 +50,13 @@ export function holdAnswerInStream(body: ReadableStream<Uint8Array>, held: HeldA
       } catch {
         value = null
       }
-      if (!decided && isAnswer(value)) {
+      // The answer may come wrapped in an array (a batch of one): it is the answer all the same.
+      const messages: unknown[] = Array.isArray(value) ? value : [value]
+      const at = decided ? -1 : messages.findIndex(isAnswer)
+      if (at !== -1) {
         decided = true
-        out += serializeEvent(event, JSON.stringify((await decide(value)).message))
+        const decision = (await decide(messages[at] as Record<string, unknown>)).message
+        out += serializeEvent(event, JSON.stringify(Array.isArray(value) ? messages.map((message, index) => (index === at ? decision : message)) : decision))
       } else out += serializeEvent(event)
     }
     return out ? encoder.encode(out) : undefined

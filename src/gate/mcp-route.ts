@@ -17,6 +17,7 @@ import {
   INVALID_REQUEST,
   requestedTask,
   taskIdParam,
+  TASK_METHODS,
   McpResponseReader,
   parseMcpBody,
   type BodyFormat,
@@ -104,13 +105,15 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   const single = parsed.batch ? undefined : parsed.messages[0]
   await releaseCancelled(context, parsed.messages)
   const holder = await holderOf(request.headers)
-  const taskId = single?.kind === 'request' ? taskIdParam(single) : undefined
-  if (single?.kind === 'request' && taskId !== undefined) {
-    const answered = await serveTaskRequest(context, single, taskId, holder)
-    if (answered) return answered
+  // Tasks go on their own: a task's hold is settled by its own tasks/result (gate/mcp-tasks), and
+  // a batch would carry a tasks/result past that, naming the origin's own task id.
+  const isTaskRequest = (message: McpMessage) => message.kind === 'request' && (requestedTask(message) !== undefined || TASK_METHODS.has(message.method))
+  if (parsed.batch && parsed.messages.some(isTaskRequest)) {
+    return mcpErrorResponse(400, null, INVALID_REQUEST, 'Invalid request: send task-augmented calls and task requests (tasks/*) on their own, not in a batch', 'invalid_request')
   }
-  if (parsed.batch && parsed.messages.some((message) => message.kind === 'request' && requestedTask(message))) {
-    return mcpErrorResponse(400, null, INVALID_REQUEST, 'Invalid request: send a task-augmented call on its own, not in a batch', 'invalid_request')
+  if (single?.kind === 'request' && TASK_METHODS.has(single.method)) {
+    const answered = await serveTaskRequest(context, single, taskIdParam(single), holder)
+    if (answered) return answered
   }
   const priced = priceBody(book, parsed.messages)
   const keep = priced.listIds.size > 0 ? await keyToolFilter(env.CREDITS, request.headers) : undefined
@@ -187,7 +190,8 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
     settlement.settle(amount, calls)
   }
   // A single call on an SSE stream can be answered on a resumed one: its event ids carry its hold.
-  const resumable = format === 'sse' && single?.kind === 'request'
+  // (Not a task's creation: it is settled by tasks/result, never by an answer on a resumed stream.)
+  const resumable = format === 'sse' && single?.kind === 'request' && requestedTask(single) === undefined
   const tickets = format === 'sse' ? await streamTickets(context, book, parsed.messages, priced.prices, response, resumable ? hold : null) : undefined
   const reader = new McpResponseReader(format, rewrite, tickets?.fits ? (id) => tickets.seal(id) : undefined)
   if (isSmallJson(response, format)) {

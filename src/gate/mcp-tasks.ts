@@ -11,6 +11,7 @@
  * not hand out, or another session's or key's, is refused and never forwarded.
  */
 import { settleManyCredits } from '../credits'
+import { GateError } from '../errors'
 import { bodyFormat, createdTaskId, idKey, INVALID_PARAMS, jsonRpcError, requestedTask, responseOutcome, withTaskId, type McpMessage, type MessageRewrite } from '../mcp'
 import type { CreditHold } from './credits-payment'
 import { downstreamResponseHeaders } from '../proxy'
@@ -54,9 +55,9 @@ function refuse(message: Request, text: string, reason: string): Response {
  * paid), and refused for `tasks/result`.
  * @returns null when the request needs nothing of the gate (forward it as usual)
  */
-export async function serveTaskRequest(context: RouteContext, message: Request, taskId: string, holder: string): Promise<Response | null> {
-  const opened = await unseal(context.env, TASK_PREFIX, taskId)
-  if (!opened.ok) {
+export async function serveTaskRequest(context: RouteContext, message: Request, taskId: string | undefined, holder: string): Promise<Response | null> {
+  const opened = taskId === undefined ? ({ ok: false } as const) : await unseal(context.env, TASK_PREFIX, taskId)
+  if (!opened.ok || taskId === undefined) {
     if (message.method !== 'tasks/result') return null
     return refuse(message, 'taskId is not a task this gate handed out: use the task id from the CreateTaskResult.', 'unknown_task')
   }
@@ -66,7 +67,13 @@ export async function serveTaskRequest(context: RouteContext, message: Request, 
   if (ticket.hold && ticket.holder !== holder) return refuse(message, 'This task was paid with another API key: ask with the same key.', 'unknown_task')
 
   const forwarded = JSON.stringify(withTaskId({ jsonrpc: '2.0', id: message.id, method: message.method, params: message.params }, opened.originValue))
-  const response = await callOrigin(context, { body: forwarded })
+  let response: Response
+  try {
+    response = await callOrigin(context, { body: forwarded })
+  } catch (error) {
+    if (!(error instanceof GateError)) throw error
+    return mcpJson(error.status, jsonRpcError(message.id, -32603, error.message, { reason: error.code }))
+  }
   const format = bodyFormat(response.headers.get('content-type'))
   const hold = ticket.hold
   const settles = hold !== null && (message.method === 'tasks/result' || message.method === 'tasks/cancel')
@@ -98,14 +105,20 @@ export async function serveTaskRequest(context: RouteContext, message: Request, 
   const headers = downstreamResponseHeaders(response.headers)
   headers.delete('content-length')
   if (format === 'json') {
-    const text = await response.text()
+    let text: string
+    try {
+      text = await response.text()
+    } catch (error) {
+      return mcpJson(502, jsonRpcError(message.id, -32603, `The origin broke off its answer: ${(error as Error).message}`, { reason: 'upstream_unreachable' }))
+    }
     let value: unknown
     try {
       value = JSON.parse(text)
     } catch {
       value = null
     }
-    if (!isAnswer(value)) return new Response(text, { status: response.status, headers })
+    // A paid task's result is handed on only as its answer: anything else from tasks/result is withheld.
+    if (!isAnswer(value)) return hold && message.method === 'tasks/result' ? mcpJson(502, jsonRpcError(message.id, -32603, 'The origin answered tasks/result with no answer to it.', { reason: 'upstream_unreachable' })) : new Response(text, { status: response.status, headers })
     return new Response(JSON.stringify((await decide(value)).message), { status: response.status, headers })
   }
   return new Response(holdAnswerInStream(response.body, { isAnswer, decide, abandon: async () => undefined, waitUntil: context.waitUntil }), { status: response.status, headers })

@@ -17,7 +17,7 @@ import type { X402Terms } from '../pricing'
 import {
   buildRequirements,
   claimAuthorization,
-  paymentState,
+  settledByFlight,
   unclaimAuthorization,
   decodeHeader,
   encodeHeader,
@@ -168,14 +168,18 @@ export async function serveMcpWithX402(context: RouteContext, terms: X402Terms, 
     } catch {
       value = null
     }
-    if (!isAnswer(value)) {
+    // The answer may come wrapped in an array (a batch of one): it is the answer all the same.
+    const messages: unknown[] = Array.isArray(value) ? value : [value]
+    const at = messages.findIndex(isAnswer)
+    if (at === -1) {
       await finishX402(env, attempt, false, resource)
       return new Response(text, { status: response.status, headers })
     }
-    const { message: answer, finish } = await decide(value)
+    const { message: answer, finish } = await decide(messages[at] as Record<string, unknown>)
     if (finish.kind === 'paid') headers.set(PAYMENT_RESPONSE_HEADER, encodeHeader(finish.settlement))
     headers.append('server-timing', serverTiming(attempt))
-    return new Response(JSON.stringify(answer), { status: response.status, headers })
+    const body = Array.isArray(value) ? messages.map((message, index) => (index === at ? answer : message)) : answer
+    return new Response(JSON.stringify(body), { status: response.status, headers })
   }
   // Its event ids carry the payment, waiting, for a resumed stream (gate/mcp-stream) to settle on the answer.
   const usage = context.usage.snapshot()
@@ -232,8 +236,8 @@ export async function settleResumedX402(context: RouteContext, waiting: TicketPa
   const claim = await claimAuthorization(env.X402_LOCKS, waiting.lock, waiting.nonce, waiting.flight, lease)
   if (claim === 'unavailable' || claim.kind === 'settling') return null
   if (claim.kind === 'finished') {
-    const state = await paymentState(env.X402_LOCKS, waiting.lock, waiting.nonce).catch(() => null)
-    return state === 'settled' ? answer : null
+    // A repeat of an answer this very call paid for is handed on; a payment settled for another call is not its.
+    return (await settledByFlight(env.X402_LOCKS, waiting.lock, waiting.nonce, waiting.flight).catch(() => false)) ? answer : null
   }
   const usage = waiting.usage ? context.usage.forEarlier(waiting.usage) : undefined
   const attempt: X402Attempt = {

@@ -68,7 +68,7 @@ export async function finishAuthorization(
   return 'unrecorded'
 }
 
-/** How an authorization stands in its lock (null: unknown there). Throws when the lock cannot be reached. */
-export async function paymentState(namespace: LockNamespace, name: string, nonce: string): Promise<PaymentState | null> {
-  return (await namespace.getByName(name).get(nonce))?.state ?? null
+/** Whether `flight` is the one that settled the authorization (false when unknown). Throws when the lock cannot be reached. */
+export async function settledByFlight(namespace: LockNamespace, name: string, nonce: string, flight: string): Promise<boolean> {
+  return namespace.getByName(name).settledFor(nonce, flight)
 }

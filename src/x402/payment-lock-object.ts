@@ -205,6 +205,17 @@ export class PaymentLock extends DurableObject<unknown> {
     return row !== undefined && taken?.claim === claim && states.includes(row.state)
   }
 
+  /**
+   * Whether `flight` settled the authorization: it is settled, and the flight that
+   * last took it is this one. A payment settled for another call (the same
+   * authorization reused after this flight's settle failed) is not this flight's.
+   */
+  async settledFor(nonce: string, flight: string): Promise<boolean> {
+    const row = this.sql.exec<Row>('SELECT state FROM payments WHERE nonce = ?', nonce).toArray()[0]
+    const holder = this.sql.exec<{ flight: string }>('SELECT flight FROM flights WHERE nonce = ?', nonce).toArray()[0]
+    return row?.state === 'settled' && holder?.flight === flight
+  }
+
   async get(nonce: string): Promise<PaymentRecord | null> {
     const row = this.sql.exec<Row>('SELECT * FROM payments WHERE nonce = ?', nonce).toArray()[0]
     return row ? toRecord(row) : null

@@ -118,6 +118,44 @@ describe('a task of a free tool', () => {
   })
 })
 
+describe('a task request outside the rules', () => {
+  it('tasks/result in a batch of one, naming the origin’s own task id (in the clear in the ticket), is refused and reaches nobody', async () => {
+    const { id, key } = await createKey('1')
+    const tag = newTag()
+    const taskId = await startTask('/m/json/mcp', 'search', key, tag)
+    const originId = taskId.slice('pgt1.'.length).split('.').slice(2).join('.')
+    for (const params of [{ taskId: originId }, { taskId }]) {
+      const response = await gate('/m/json/mcp', { method: 'POST', headers: mcpHeaders(undefined, tag, SESSION), body: JSON.stringify([{ jsonrpc: '2.0', id: 2, method: 'tasks/result', params }]) })
+      expect(response.status).toBe(400)
+      expect(await response.text()).not.toContain('search:')
+    }
+    expect((await scriptedRequests(tag)).filter((r) => r.body.includes('tasks/result'))).toHaveLength(0)
+    expect(charges(await keyState(id))).toEqual([])
+  })
+
+  it('tasks/result with a taskId that is not a string is refused, never forwarded', async () => {
+    const tag = newTag()
+    const refused = await rpc('/m/json/mcp', 2, 'tasks/result', { taskId: 12 }, undefined, tag)
+    expect(refused.error?.data?.reason).toBe('unknown_task')
+    expect(await scriptedRequests(tag)).toHaveLength(0)
+  })
+
+  it('a task whose creation never came on its POST stream (a polling server) is released, and its creation is not delivered on a resume', async () => {
+    const { id, key } = await createKey('1')
+    const tag = newTag()
+    const response = await gate('/m/poll/mcp', { method: 'POST', headers: mcpHeaders(key, tag, SESSION), body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'search', task: { ttl: 60_000 } } }) })
+    const primed = /id: (\S+)/.exec(await response.text())?.[1] as string
+    expect(primed).toMatch(/^pg1\./)
+    const state = await settledState(id)
+    expect(state.held).toBe('0')
+    const headers = mcpHeaders(key, tag, { accept: 'text/event-stream', 'last-event-id': primed, ...SESSION })
+    headers.delete('content-type')
+    const [resumed] = await mcpMessages(await gate('/m/poll/mcp', { headers }))
+    expect(resumed).toMatchObject({ id: 1, error: { code: -32402, data: { reason: 'answer_not_held' } } })
+    expect(charges(await keyState(id))).toEqual([])
+  })
+})
+
 describe('a batch', () => {
   it('with a task-augmented call is refused: tasks go on their own', async () => {
     const { key } = await createKey('1')

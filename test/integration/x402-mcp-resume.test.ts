@@ -11,7 +11,8 @@ import type { PaymentRequired } from '@x402/core/types'
 import { env } from 'cloudflare:workers'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { gate, mcpHeaders, mcpMessages, newTag, putRouteTable, scriptedRequests } from '../helpers'
-import { balanceOf, client as x402, freshPayTo, x402Block } from '../x402-helpers'
+import { lockName } from '../../src/x402'
+import { balanceOf, chain, client as x402, freshPayTo, payerAddress, x402Block } from '../x402-helpers'
 
 const PAYER = 6
 const payTo = freshPayTo()
@@ -66,6 +67,28 @@ describe('x402 on a server that resumes streams', () => {
     expect(text).toContain('x402/payment-response')
     expect(await balanceOf(payTo)).toBe(before + 10_000n)
     expect(await answerOf(await resume('/m/prime/mcp', ids[0] as string, tag))).toMatchObject({ id: 2, result: { content: [{ type: 'text' }] } })
+    expect(await balanceOf(payTo)).toBe(before + 10_000n)
+  })
+
+  it('does not hand on an answer whose payment was settled for another call (the same authorization reused after this call’s settle failed)', async () => {
+    const tag = newTag()
+    const before = await balanceOf(payTo)
+    const unpaid = await gate('/m/poll/mcp', { method: 'POST', headers: mcpHeaders(undefined, tag, SESSION), body: JSON.stringify(call(1)) })
+    const [refusal] = await mcpMessages(unpaid)
+    const payment = await x402(PAYER).createPaymentPayload((refusal?.result as { structuredContent: PaymentRequired }).structuredContent)
+    // Call A: its POST stream ends after the priming event; its payment waits.
+    const paidA = await gate('/m/poll/mcp', { method: 'POST', headers: mcpHeaders(undefined, tag, SESSION), body: JSON.stringify(call(2, { 'x402/payment': payment })) })
+    const ticketA = [...(await paidA.text()).matchAll(/^id: (.+)$/gm)].map((m) => (m[1] as string).trim())[0] as string
+    // What a failed settle records for A: released, so the authorization can be taken again.
+    const nonce = (payment.payload as { authorization: { nonce: string } }).authorization.nonce.toLowerCase()
+    await env.X402_LOCKS.getByName(lockName(chain().network, chain().token.address, payerAddress(PAYER))).finish(nonce, 'released', { reason: 'settle failed' })
+    // Call B, paid with the same authorization, is served and settled once.
+    const [answerB] = await mcpMessages(await gate('/m/json/mcp', { method: 'POST', headers: mcpHeaders(undefined, tag, SESSION), body: JSON.stringify(call(3, { 'x402/payment': payment })) }))
+    expect(answerB).toMatchObject({ id: 3, result: { _meta: { 'x402/payment-response': { success: true } } } })
+    expect(await balanceOf(payTo)).toBe(before + 10_000n)
+    // A's answer on a resume: its own payment was never settled for it, so it is not handed on.
+    const answerA = await answerOf(await resume('/m/poll/mcp', ticketA, tag))
+    expect(answerA).toMatchObject({ id: 2, error: { code: -32402, data: { reason: 'answer_not_held' } } })
     expect(await balanceOf(payTo)).toBe(before + 10_000n)
   })
 

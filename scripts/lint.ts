@@ -1,0 +1,67 @@
+/**
+ * `npm run lint`: the boundaries the codebase keeps, checked (issue 12).
+ * - A leaf (pricing, credits, x402, mcp, proxy, usage, notify) imports no other leaf.
+ * - A module reaches another folder only through its index.ts, never its internals.
+ * - A source file stays within 300 lines.
+ * - Formatting follows .prettierrc (prettier --check), when prettier is installed.
+ * Prints every violation with its file and line, and exits 1 if there is any.
+ */
+import { execFileSync } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { dirname, join, relative, resolve, sep } from 'node:path'
+
+const ROOT = resolve(dirname(new URL(import.meta.url).pathname), '..')
+const SRC = join(ROOT, 'src')
+const LEAVES = new Set(['pricing', 'credits', 'x402', 'mcp', 'proxy', 'usage', 'notify'])
+const MAX_LINES = 300
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name)
+    if (statSync(path).isDirectory()) return sourceFiles(path)
+    return path.endsWith('.ts') ? [path] : []
+  })
+}
+
+/** The top folder of src a path is in ('' for src's own files). */
+function folderOf(path: string): string {
+  const parts = relative(SRC, path).split(sep)
+  return parts.length > 1 ? (parts[0] as string) : ''
+}
+
+const problems: string[] = []
+for (const file of sourceFiles(SRC)) {
+  const text = readFileSync(file, 'utf8')
+  const lines = text.split('\n')
+  const where = relative(ROOT, file)
+  if (lines.length > MAX_LINES) problems.push(`${where}: ${lines.length} lines (at most ${MAX_LINES}): split it by concern`)
+  const from = folderOf(file)
+  lines.forEach((line, index) => {
+    const match = /^\s*(?:import|export)\b[^'"]*?from\s+['"](\.[^'"]*)['"]/.exec(line) ?? /^\s*import\s+['"](\.[^'"]*)['"]/.exec(line)
+    if (!match) return
+    const target = resolve(dirname(file), match[1] as string)
+    if (!target.startsWith(SRC)) return
+    const to = folderOf(`${target}.ts`)
+    if (to === from || to === '') return
+    const at = `${where}:${index + 1}`
+    if (LEAVES.has(from) && LEAVES.has(to)) problems.push(`${at}: the ${from} leaf imports the ${to} leaf (leaves never import each other; compose them in gate/)`)
+    const inside = relative(join(SRC, to), target)
+    if (inside !== '' && inside !== 'index') problems.push(`${at}: imports ${to}/${inside} (reach ${to}/ through its index.ts)`)
+  })
+}
+
+const prettier = join(ROOT, 'node_modules', '.bin', 'prettier')
+if (existsSync(prettier)) {
+  try {
+    execFileSync(prettier, ['--check', '--log-level', 'warn', 'src', 'test', 'scripts', 'bench', 'cli/src', 'create-pay-gate/src', 'sidecar-e2e', 'conformance-e2e'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  } catch (error) {
+    const out = `${(error as { stdout?: Buffer }).stdout ?? ''}${(error as { stderr?: Buffer }).stderr ?? ''}`
+    for (const line of out.split('\n').filter((l) => l.trim() !== '')) problems.push(`format: ${line.replace(/^\[warn\]\s*/, '')}`)
+  }
+} else {
+  problems.push('format: prettier is not installed (npm install)')
+}
+
+for (const problem of problems) console.log(problem)
+console.log(problems.length === 0 ? 'lint: clean' : `lint: ${problems.length} problem(s)`)
+process.exit(problems.length === 0 ? 0 : 1)
