@@ -1,14 +1,15 @@
 /**
  * @module gate/discovery
  * Public price lists: `GET /pricing` (every route, tool and method price, and how
- * each can be paid) and `GET /.well-known/x402` (the x402 resources with the
- * exact requirements a client would be asked to meet).
+ * each can be paid) and `GET /.well-known/x402` (the x402 resources, concrete
+ * URLs only, with the exact requirements a client would be asked to meet and the
+ * bazaar discovery extension its 402 carries).
  */
 import type { Context } from 'hono'
 import type { AppEnv } from '../env'
 import { formatDollars } from '../money'
-import { FREE_MCP_METHODS, type CompiledRoute } from '../pricing'
-import { buildRequirements } from '../x402'
+import { FREE_MCP_METHODS, type CompiledRoute, type X402Terms } from '../pricing'
+import { buildRequirements, discoveryExtensions, MCP_TOOL_RESOURCE, type ResourceInfo } from '../x402'
 import type { RouteTables } from './route-table'
 
 function rails(route: CompiledRoute): string[] {
@@ -55,26 +56,41 @@ export function pricingHandler(tables: RouteTables) {
   }
 }
 
+/** A resource as /.well-known/x402 lists it, with the bazaar extension its 402 carries. */
+function listed(terms: X402Terms, micros: number, resource: ResourceInfo, entry: Record<string, unknown>): Record<string, unknown> {
+  const extensions = discoveryExtensions(terms.discovery, resource)
+  return { resource, ...entry, accepts: [buildRequirements(terms, micros)], ...(extensions ? { extensions } : {}) }
+}
+
+/**
+ * The x402 resources, each a concrete URL a client can pay for as it stands: an
+ * exact route's own path, a pattern route's `discovery.resources` (a pattern
+ * without them is not listed), each priced MCP tool as the 402 names it.
+ */
+function x402Resources(route: CompiledRoute, origin: string): Array<Record<string, unknown>> {
+  const terms = route.rails.x402
+  if (!terms || route.pricing.kind === 'free') return []
+  if (route.pricing.kind === 'fixed') {
+    const { micros } = route.pricing
+    const discovery = terms.discovery
+    if (discovery?.kind !== 'http') return []
+    return route.resources.map((path) => {
+      // As the 402 names it (gate/http-x402 httpResource): origin and encoded path.
+      const url = new URL(path, origin)
+      const resource = { url: `${url.origin}${url.pathname}`, description: route.description ?? `${discovery.method} ${path}` }
+      return listed(terms, micros, resource, { type: 'http', method: discovery.method })
+    })
+  }
+  return [...route.pricing.book.tools]
+    .filter(([, tool]) => tool.micros > 0)
+    .map(([name, tool]) => listed(terms, tool.micros, { url: `${MCP_TOOL_RESOURCE}${name}`, description: `MCP tool ${name}` }, { type: 'mcp', endpoint: `${origin}${route.path}` }))
+}
+
 export function wellKnownX402Handler(tables: RouteTables) {
   return async function wellKnownX402(c: Context<AppEnv>): Promise<Response> {
     const table = await tables(c.env)
     const origin = new URL(c.req.url).origin
-    const resources = table.routes.flatMap((route) => {
-      const terms = route.rails.x402
-      if (!terms || route.pricing.kind === 'free') return []
-      if (route.pricing.kind === 'fixed') {
-        return [{ resource: { url: `${origin}${route.path}`, description: route.description ?? `${route.method ?? 'ANY'} ${route.path}` }, type: 'http', accepts: [buildRequirements(terms, route.pricing.micros)] }]
-      }
-      const { book } = route.pricing
-      return [...book.tools]
-        .filter(([, tool]) => tool.micros > 0)
-        .map(([name, tool]) => ({
-          resource: { url: `mcp://tool/${name}`, description: `MCP tool ${name}` },
-          type: 'mcp',
-          endpoint: `${origin}${route.path}`,
-          accepts: [buildRequirements(terms, tool.micros)],
-        }))
-    })
+    const resources = table.routes.flatMap((route) => x402Resources(route, origin))
     return c.json({ x402Version: 2, resources }, 200, { 'cache-control': 'public, max-age=30' })
   }
 }

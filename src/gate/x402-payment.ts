@@ -13,6 +13,7 @@ import {
   acquireAuthorization,
   buildRequirements,
   checkLocally,
+  discoveryExtensions,
   finishAuthorization,
   lockName,
   matchesRequirements,
@@ -107,7 +108,12 @@ export function serverTiming(attempt: X402Attempt, originMs?: number): string {
 
 /** What the gate asks for on this resource, at this price. */
 export function requiredFor(terms: X402Terms, micros: number, resource: ResourceInfo, error?: string): PaymentRequired {
-  return paymentRequired(resource, [buildRequirements(terms, micros)], error)
+  return asked(terms, buildRequirements(terms, micros), resource, error)
+}
+
+/** Every PaymentRequired the gate sends, refusals too: with the bazaar extension a client echoes, for catalogues (bazaar.md). */
+function asked(terms: X402Terms, requirements: PaymentRequirements, resource: ResourceInfo, error?: string): PaymentRequired {
+  return paymentRequired(resource, [requirements], error, discoveryExtensions(terms.discovery, resource))
 }
 
 /**
@@ -130,7 +136,7 @@ export async function acceptX402(
 ): Promise<X402Attempt> {
   const requirements = buildRequirements(terms, micros)
   const refuse = (status: 400 | 402 | 503, reason: string, message: string): X402Refusal =>
-    new X402Refusal(status, reason, message, paymentRequired(resource, [requirements], message))
+    new X402Refusal(status, reason, message, asked(terms, requirements, resource, message))
   const parsed = PaymentPayloadSchema.safeParse(decoded)
   if (!parsed.success) throw refuse(400, 'invalid_payload', 'The payment is not an x402 v2 PaymentPayload.')
   const payload = parsed.data
@@ -300,6 +306,6 @@ async function endX402(env: Env, attempt: X402Attempt, served: boolean, resource
   }
   const settlement: SettlementResponse = { success: false, errorReason: reason, transaction: '', ...base }
   const status = outcome.kind === 'failed' ? 402 : 503
-  const refusal = new X402Refusal(status, reason, 'Settlement failed; the call’s result is withheld.', paymentRequired(resource, [attempt.requirements], 'Settlement failed'), settlement)
+  const refusal = new X402Refusal(status, reason, 'Settlement failed; the call’s result is withheld.', asked(terms, attempt.requirements, resource, 'Settlement failed'), settlement)
   return ended({ kind: 'refused', refusal }, state, { reason })
 }

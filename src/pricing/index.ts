@@ -30,6 +30,7 @@ export {
   type PaymentRails,
 } from './table'
 export { KNOWN_USDC, type X402Terms } from './x402-config'
+export { DiscoverySchema, type DiscoveryConfig, type DiscoveryMethod, type RouteDiscovery } from './discovery'
 export { payoutAddressProblem } from './payout-address'
 export { StripeBlockSchema, type StripeBlock, type StripePackage, type StripeSettings } from './stripe-config'
 export { priceMcpRequest, priceOfTool, FREE_MCP_METHODS, type McpRequestPrice } from './mcp-price'

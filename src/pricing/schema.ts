@@ -7,6 +7,7 @@
 import { z } from 'zod'
 import { parseDollars } from '../money'
 import { PlansSchema } from './plans'
+import { discoveryIssues, DiscoverySchema } from './discovery'
 import { DollarString, PRICE_MESSAGE } from './dollars'
 import { StripeBlockSchema } from './stripe-config'
 import { fitsAsset, resolveTerms, X402BlockSchema, X402OverrideSchema } from './x402-config'
@@ -147,6 +148,8 @@ export const RouteSchema = z
       .optional(),
     /** Overrides of the table-wide x402 block for this route. */
     x402: X402OverrideSchema.optional(),
+    /** What the route tells catalogues (x402 bazaar, /.well-known/x402); see pricing/discovery. */
+    discovery: DiscoverySchema.optional(),
   })
   .superRefine((route, ctx) => {
     const kinds = [route.price !== undefined, route.free === true, route.mcp !== undefined].filter(Boolean)
@@ -222,6 +225,7 @@ export const RoutesFileSchema = z
         }
       }
     })
+    for (const issue of discoveryIssues(file.routes, RESERVED_PATHS)) ctx.addIssue({ code: 'custom', ...issue })
   })
 
 export type RouteConfig = z.infer<typeof RouteSchema>

@@ -3,6 +3,7 @@
  * The compiled price table: routes.json turned into matchers and integer prices,
  * and the one function that says which route a request belongs to. Pure.
  */
+import { compileDiscovery, listedPaths } from './discovery'
 import { compilePlan, type CompiledPlan } from './plans'
 import { parseDollars } from '../money'
 import { compilePattern, matchPattern, normalizePath, type PathPattern } from './path'
@@ -72,6 +73,8 @@ export interface CompiledRoute {
   maxBodyBytes: number
   upstreamAuth?: UpstreamCredential
   description?: string
+  /** The concrete paths /.well-known/x402 lists a priced HTTP route under (pricing/discovery). */
+  resources: string[]
 }
 
 export interface PriceTable {
@@ -129,7 +132,8 @@ function compileRails(file: RoutesFile, route: RouteConfig): PaymentRails {
   const resolved = wantsX402 ? resolveTerms(file.x402, route.x402) : undefined
   // The schema has checked that a route asking for x402 resolves; this guards against skipping it.
   if (resolved && !resolved.ok) throw new TypeError(`unvalidated x402 terms on ${route.path}`)
-  return { credits: route.accept ? route.accept.includes('credits') : true, x402: resolved?.terms }
+  const discovery = resolved ? compileDiscovery(route) : undefined
+  return { credits: route.accept ? route.accept.includes('credits') : true, x402: resolved && { ...resolved.terms, ...(discovery ? { discovery } : {}) } }
 }
 
 export function compileTable(file: RoutesFile): PriceTable {
@@ -146,6 +150,7 @@ export function compileTable(file: RoutesFile): PriceTable {
     maxBodyBytes: route.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     upstreamAuth: route.upstreamAuth,
     description: route.description,
+    resources: listedPaths(route),
   }))
   const table = file.x402 ? resolveTerms(file.x402, undefined) : undefined
   const buy = file.x402?.buyCredits

@@ -8,6 +8,7 @@
 import { isAddress } from 'viem'
 import { z } from 'zod'
 import { microsToAtomic } from '../money'
+import type { RouteDiscovery } from './discovery'
 import { positiveDollars } from './dollars'
 import { payoutAddressProblem } from './payout-address'
 
@@ -123,6 +124,8 @@ export interface X402Terms {
   failMode: 'closed' | 'open'
   mode: 'facilitator' | 'dev'
   freePass: string[]
+  /** What the route tells catalogues in the 402's bazaar extension; none for the table's own terms (buying credits). */
+  discovery?: RouteDiscovery
 }
 
 export type TermsResolution = { ok: true; terms: X402Terms } | { ok: false; path: string[]; message: string }

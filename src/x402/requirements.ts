@@ -27,12 +27,14 @@ export function buildRequirements(terms: X402Terms, micros: number): PaymentRequ
   }
 }
 
+/** A PaymentRequired (x402-specification-v2 §5.1), with its extensions (such as bazaar) when there are any. */
 export function paymentRequired(
   resource: ResourceInfo,
   accepts: PaymentRequirements[],
-  error?: string
+  error?: string,
+  extensions?: Record<string, unknown>
 ): PaymentRequired {
-  return { x402Version: 2, ...(error ? { error } : {}), resource, accepts }
+  return { x402Version: 2, ...(error ? { error } : {}), resource, accepts, ...(extensions ? { extensions } : {}) }
 }
 
 const sameAddress = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
