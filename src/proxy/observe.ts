@@ -49,22 +49,24 @@ export function observeBody(body: ReadableStream<Uint8Array>, observer: BodyObse
         // must not end the pull empty-handed, or the stream stalls.
         for (;;) {
           let next: ReadableStreamReadResult<Uint8Array>
+          let out: Uint8Array | undefined
           try {
             next = await reader.read()
+            // The observer may fail too (a settlement it awaits): the stream then breaks, reported once.
+            out = next.done ? await observer.flush?.() : await observer.chunk(next.value)
           } catch (error) {
             finish('errored')
             controller.error(error)
+            await reader.cancel(error).catch(() => undefined)
             return
           }
           if (next.done) {
-            const rest = await observer.flush?.()
-            if (rest && rest.byteLength > 0) controller.enqueue(rest)
+            if (out && out.byteLength > 0) controller.enqueue(out)
             observer.delivered?.()
             controller.close()
             finish('complete')
             return
           }
-          const out = await observer.chunk(next.value)
           if (out && out.byteLength > 0) {
             controller.enqueue(out)
             observer.delivered?.()
