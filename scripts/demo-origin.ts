@@ -3,6 +3,7 @@
  * plain HTTP API, on two loopback ports, for `npm run dev` and the tests.
  *
  *   tsx scripts/demo-origin.ts [--mcp-port 3001] [--api-port 8080]
+ *   DEMO_MCP_PORT=4001 DEMO_API_PORT=9080 tsx scripts/demo-origin.ts
  *
  * Both servers record every request they receive, so tests can check what the
  * gate actually forwarded: GET /__origin/requests[?tag=X] (X matches the
@@ -31,6 +32,9 @@ export interface RecordedRequest {
   body: string
   at: number
 }
+
+/** The ports `npm run dev` and a direct run use when nothing else is said. */
+export const DEFAULT_DEMO_PORTS = { mcpPort: 3001, apiPort: 8080 } as const
 
 /** Keeps a long `npm run dev` session from growing without bound. */
 const MAX_RECORDED = 10_000
@@ -230,8 +234,8 @@ export async function startDemoOrigin(
     await Promise.all([stop(mcp), stop(api)])
   }
   try {
-    const mcpPort = await listen(mcp, options.mcpPort ?? 3001, host)
-    const apiPort = await listen(api, options.apiPort ?? 8080, host)
+    const mcpPort = await listen(mcp, options.mcpPort ?? DEFAULT_DEMO_PORTS.mcpPort, host)
+    const apiPort = await listen(api, options.apiPort ?? DEFAULT_DEMO_PORTS.apiPort, host)
     if (!quiet) {
       console.log(`demo origin: MCP  http://${host}:${mcpPort}/mcp  (stateless JSON: /mcp-json)`)
       console.log(`demo origin: API  http://${host}:${apiPort}/api/health`)
@@ -243,19 +247,45 @@ export async function startDemoOrigin(
   }
 }
 
-// Run directly: start, and stop cleanly on Ctrl-C / SIGTERM.
+/** A port number as written in a flag or an environment variable; 0 picks a free one. */
+export function parsePort(text: string): number | undefined {
+  return /^\d{1,5}$/.test(text) && Number(text) <= 65_535 ? Number(text) : undefined
+}
+
+export type DemoPorts = { ok: true; mcpPort: number; apiPort: number } | { ok: false; message: string }
+
+/** The demo origin's ports from DEMO_MCP_PORT and DEMO_API_PORT, each 3001 / 8080 when unset. */
+export function demoPorts(env: Record<string, string | undefined>): DemoPorts {
+  const ports = { mcpPort: DEFAULT_DEMO_PORTS.mcpPort as number, apiPort: DEFAULT_DEMO_PORTS.apiPort as number }
+  for (const [name, key] of [['DEMO_MCP_PORT', 'mcpPort'], ['DEMO_API_PORT', 'apiPort']] as const) {
+    const text = env[name]?.trim()
+    if (!text) continue
+    const port = parsePort(text)
+    if (port === undefined) return { ok: false, message: `${name} must be a port number (0-65535; 0 picks a free one), not "${text}"` }
+    ports[key] = port
+  }
+  return { ok: true, ...ports }
+}
+
+// Run directly: start, and stop cleanly on Ctrl-C / SIGTERM. Flags win over
+// DEMO_MCP_PORT / DEMO_API_PORT, which win over 3001 / 8080.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const args = process.argv.slice(2)
+  const fromEnv = demoPorts(process.env)
+  if (!fromEnv.ok) {
+    console.error(fromEnv.message)
+    process.exit(2)
+  }
   const port = (flag: string, fallback: number) => {
     const index = args.indexOf(flag)
-    const value = index === -1 ? fallback : Number(args[index + 1])
-    if (!Number.isInteger(value) || value < 0 || value > 65_535) {
+    const value = index === -1 ? fallback : parsePort(args[index + 1] ?? '')
+    if (value === undefined) {
       console.error(`${flag} needs a port number (0 picks a free one)`)
       process.exit(2)
     }
     return value
   }
-  const origin = await startDemoOrigin({ mcpPort: port('--mcp-port', 3001), apiPort: port('--api-port', 8080) }).catch(
+  const origin = await startDemoOrigin({ mcpPort: port('--mcp-port', fromEnv.mcpPort), apiPort: port('--api-port', fromEnv.apiPort) }).catch(
     (error: Error) => {
       console.error(error.message)
       process.exit(1)

@@ -2,10 +2,13 @@
  * `npm run dev`: the gate on http://127.0.0.1:$PORT (default 8787) in front of the
  * bundled demo origin, with routes.json loaded and a funded demo key, ready to curl.
  *
- * Steps: an ADMIN_TOKEN in .dev.vars; the demo origin on 3001/8080; routes.json
- * into local KV; `wrangler dev`; a demo key (reused across runs); a banner.
- * Ctrl-C stops everything this script started. Arguments after `npm run dev --`
- * go to `wrangler dev` as they are (for example `--config other.toml`).
+ * Steps: an ADMIN_TOKEN in .dev.vars; the demo origin on $DEMO_MCP_PORT and
+ * $DEMO_API_PORT (3001 and 8080 unless set; 0 picks free ones), with the routes
+ * of routes.json to those default ports sent to the ones it runs on; routes.json
+ * into local KV; `wrangler dev`; a demo key (reused across runs); a banner with
+ * the gate's and the dashboard's URLs. Ctrl-C stops everything this script
+ * started. Arguments after `npm run dev --` go to `wrangler dev` as they are (for
+ * example `--config other.toml`).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -14,15 +17,39 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startDemoOrigin, type DemoOrigin } from './demo-origin'
+import { DEFAULT_DEMO_PORTS, demoPorts, parsePort, startDemoOrigin, type DemoOrigin } from './demo-origin'
+
+// Before anything else: wrangler, which this starts, refuses older Node deep inside.
+const nodeMajor = Number(process.versions.node.split('.')[0])
+if (nodeMajor < 22) {
+  console.error(
+    `pay-gate needs Node.js 22 or later (this is Node ${nodeMajor}.x). Run it with the node from node_modules/.bin (npm run …) or install Node 22.`
+  )
+  process.exit(1)
+}
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const binDir = join(root, 'node_modules', '.bin')
 // Children find the project's Node 22 (the `node` dev dependency) first, as under
 // `npm run`, even when this script was started some other way: wrangler refuses older Node.
 const childEnv = { ...process.env, PATH: `${binDir}${delimiter}${process.env.PATH ?? ''}` }
-const port = Number(process.env.PORT ?? 8787)
+
+function exitWith(message: string): never {
+  console.error(`dev: ${message}`)
+  process.exit(1)
+}
+
+/** PORT (the gate's), and DEMO_MCP_PORT / DEMO_API_PORT (the demo origin's). */
+function settings(): { port: number; mcpPort: number; apiPort: number } {
+  const port = parsePort(process.env.PORT?.trim() || '8787')
+  if (port === undefined || port === 0) exitWith(`PORT must be a port number (1-65535), not "${process.env.PORT}"`)
+  const ports = demoPorts(process.env)
+  if (!ports.ok) exitWith(ports.message)
+  return { port, mcpPort: ports.mcpPort, apiPort: ports.apiPort }
+}
+const { port, ...wanted } = settings()
 const gate = `http://127.0.0.1:${port}`
+const dashboard = `${gate}/admin/ui`
 const READY_TIMEOUT_MS = 60_000
 
 let origin: DemoOrigin | undefined
@@ -71,29 +98,69 @@ function ensureAdminToken(): string {
   return token
 }
 
+/** Where the demo origin listens (its ports, once started), or what kept it from starting. */
+let originPorts = { ...wanted, started: false }
+
 async function startOrigin(): Promise<void> {
   try {
-    origin = await startDemoOrigin({ mcpPort: 3001, apiPort: 8080 })
+    origin = await startDemoOrigin({ mcpPort: wanted.mcpPort, apiPort: wanted.apiPort })
+    originPorts = { mcpPort: origin.mcpPort, apiPort: origin.apiPort, started: true }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error
     // Maybe the operator's own origin: leave it be and let routes.json point at it.
     console.warn(`dev: ${(error as Error).message}.`)
-    console.warn('dev: not starting the bundled demo origin; whatever listens on 3001/8080 will serve routes.json.')
-  }
-  // Started either way (harmless); say so when routes.json sends traffic elsewhere.
-  try {
-    const { routes } = JSON.parse(readFileSync(join(root, 'routes.json'), 'utf8')) as { routes: Array<{ origin?: string }> }
-    const elsewhere = [...new Set(routes.map((route) => route.origin))].filter(
-      (url) => !/^http:\/\/(127\.0\.0\.1|localhost):(3001|8080)\/?$/.test(url ?? '')
+    console.warn(
+      `dev: not starting the bundled demo origin; whatever listens on ${originPorts.mcpPort}/${originPorts.apiPort} will serve routes.json` +
+        ' (DEMO_MCP_PORT and DEMO_API_PORT start it on other ports).'
     )
+  }
+}
+
+/**
+ * routes.json as the gate should get it: a route to the demo origin's default
+ * port (127.0.0.1:3001 or :8080) goes to the port it runs on instead. Undefined
+ * when that changes nothing, or the file is not JSON (the push reports it).
+ */
+function routesForDemoPorts(text: string): string | undefined {
+  const moved: Record<string, number> = { [DEFAULT_DEMO_PORTS.mcpPort]: originPorts.mcpPort, [DEFAULT_DEMO_PORTS.apiPort]: originPorts.apiPort }
+  let file: { routes?: Array<{ origin?: unknown }> }
+  try {
+    file = JSON.parse(text) as typeof file
+  } catch {
+    return undefined
+  }
+  let changed = false
+  for (const route of Array.isArray(file.routes) ? file.routes : []) {
+    if (typeof route?.origin !== 'string') continue
+    const origin = route.origin.replace(/^(http:\/\/(?:127\.0\.0\.1|localhost)):(\d+)(?=\/|$)/, (all, host: string, from: string) =>
+      moved[from] !== undefined && moved[from] !== Number(from) ? `${host}:${moved[from]}` : all
+    )
+    changed ||= origin !== route.origin
+    route.origin = origin
+  }
+  return changed ? `${JSON.stringify(file, null, 2)}\n` : undefined
+}
+
+async function pushRoutes(): Promise<void> {
+  const text = existsSync(join(root, 'routes.json')) ? readFileSync(join(root, 'routes.json'), 'utf8') : '' // else the push says so
+  const moved = routesForDemoPorts(text)
+  let file = 'routes.json'
+  if (moved !== undefined) {
+    file = join('.wrangler', 'dev-routes.json')
+    mkdirSync(join(root, '.wrangler'), { recursive: true })
+    writeFileSync(join(root, file), moved)
+    console.log(`dev: routes.json's routes to the demo origin go to ports ${originPorts.mcpPort} and ${originPorts.apiPort} (pushed from ${file})`)
+  }
+  // Say so when routes.json sends traffic elsewhere than the demo origin.
+  try {
+    const { routes } = JSON.parse(moved ?? text) as { routes: Array<{ origin?: string }> }
+    const ours = new RegExp(`^http://(127\\.0\\.0\\.1|localhost):(${originPorts.mcpPort}|${originPorts.apiPort})/?$`)
+    const elsewhere = [...new Set(routes.map((route) => route.origin))].filter((url) => !ours.test(url ?? ''))
     if (elsewhere.length > 0) console.log(`dev: note: routes.json also routes to ${elsewhere.join(', ')}, not the demo origin`)
   } catch {
     // routes.json is missing or broken: the push below says so properly
   }
-}
-
-async function pushRoutes(): Promise<void> {
-  const run = spawnSync(join(binDir, 'tsx'), [join(root, 'scripts', 'routes.ts'), 'push', '--local'], {
+  const run = spawnSync(join(binDir, 'tsx'), [join(root, 'scripts', 'routes.ts'), 'push', '--local', '--file', file], {
     cwd: root,
     env: childEnv,
     encoding: 'utf8',
@@ -177,12 +244,17 @@ function banner(adminToken: string, demo: DemoKey & { credits: string }): string
   const post = `curl -s ${mcp} -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $KEY"`
   const init = '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'
   const config = { mcpServers: { 'pay-gate-demo': { url: `${gate}/mcp`, headers: { Authorization: `Bearer ${demo.key}` } } } }
+  // No customer /account page to link: the gate has no such route yet.
+  const { mcpPort, apiPort, started } = originPorts
+  const origin = `MCP http://127.0.0.1:${mcpPort}/mcp, API http://127.0.0.1:${apiPort}/api${started ? '' : '   (not started: ports in use)'}`
   return `
 ──────────────────────────── pay-gate dev ────────────────────────────
   Gate          ${gate}
+  Dashboard     ${dashboard}   (sign in with the admin token)
   Admin token   ${adminToken}   (from .dev.vars)
   Demo key      ${demo.key}
                 id ${demo.id}, balance $${demo.credits}   (kept in .wrangler/demo-key.json)
+  Demo origin   ${origin}
 
 Try it (paste the whole block into a shell):
 

@@ -21,6 +21,7 @@ export const FLAGS = {
   network: { type: 'string', value: 'eip155:id', help: 'x402: the network (default: eip155:84532, Base Sepolia)' },
   facilitator: { type: 'string', value: 'url', help: 'x402: the facilitator (default: https://x402.org/facilitator)' },
   price: { type: 'string', value: 'dollars', help: 'the price of a call or tool call (default: 0.01)' },
+  'pay-gate': { type: 'string', value: 'folder|tarball', help: 'take the pay-gate library from a checkout or an `npm pack` tarball, not the registry' },
   force: { type: 'boolean', help: 'write into a folder that is not empty' },
   'no-install': { type: 'boolean', help: 'do not install dependencies' },
   yes: { type: 'boolean', short: 'y', help: 'take the default for every question no flag answers' },

@@ -5,23 +5,27 @@
  * in-process against the repository's own templates.
  */
 import { readFileSync } from 'node:fs'
-import { relative, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { helpText, parseCliArgs, type ParsedArgs } from './args'
-import { detectPackageManager, installDependencies, runCommand } from './install'
+import { detectPackageManager, installDependencies } from './install'
+import { resolveLibrary, type LibrarySource } from './library'
 import type { PayGateInfo } from './pay-gate-info'
 import { chosenTemplate, resolveAnswers, type Answers } from './questions'
 import { DEFAULT_FACILITATOR, type Rails } from './routes'
 import { renderProject, writeProject, type ProjectPlan } from './scaffold'
+import { summary } from './summary'
 import { loadTemplates, type TemplateConfig } from './templates'
-import { CliError, palette, printError, processIo, type Io } from './ui'
-import { projectName, splitOrigin, NETWORK_NAMES } from './validate'
+import { CliError, printError, processIo, type Io } from './ui'
+import { projectName, splitOrigin } from './validate'
 
 export interface Context extends ParsedArgs {
   io: Io
   cwd: string
   templates: TemplateConfig[]
   payGate: PayGateInfo
+  /** process.versions.node: the generated project's tools need 22. */
+  nodeVersion: string
 }
 
 /** What main reads from its surroundings; the tests replace any of it. */
@@ -31,6 +35,7 @@ export interface Environment {
   templatesDir: string
   payGate: PayGateInfo
   version: string
+  nodeVersion: string
 }
 
 // In the published package, dist/cli.js sits next to dist/pay-gate.json, and
@@ -43,6 +48,7 @@ function packagedEnvironment(): Environment {
     templatesDir: fileURLToPath(new URL('../templates', import.meta.url)),
     payGate: read('./pay-gate.json') as PayGateInfo,
     version: (read('../package.json') as { version: string }).version,
+    nodeVersion: process.versions.node,
   }
 }
 
@@ -66,6 +72,7 @@ export async function main(argv: string[], overrides: Partial<Environment> = {})
       cwd: environment.cwd,
       templates: loadTemplates(environment.templatesDir),
       payGate: environment.payGate,
+      nodeVersion: environment.nodeVersion,
     }
     await run(ctx)
     return 0
@@ -78,24 +85,28 @@ export async function main(argv: string[], overrides: Partial<Environment> = {})
 
 /** The packaged environment, read only if the caller did not supply all of it. */
 function lazyEnvironment(overrides: Partial<Environment>): Environment {
-  const complete = overrides.cwd && overrides.templatesDir && overrides.payGate && overrides.version
+  const complete = overrides.cwd && overrides.templatesDir && overrides.payGate && overrides.version && overrides.nodeVersion
   return complete ? (overrides as Environment) : { ...packagedEnvironment(), ...overrides }
 }
 
 export async function run(ctx: Context): Promise<void> {
+  // Checked first, so a wrong --pay-gate is refused before any question.
+  const library = resolveLibrary(ctx.flags['pay-gate'], ctx.cwd)
   const answers = await resolveAnswers(ctx, ctx.io)
-  const plan = planProject(ctx, answers)
+  const plan = planProject(ctx, answers, library)
   writeProject(plan.targetDir, renderProject(plan))
   const pm = detectPackageManager()
   const installed = ctx.flags['no-install'] ? undefined : installDependencies(plan.targetDir, pm)
   summary(ctx, plan, installed)
   if (installed === false) {
-    throw new CliError(`${pm} install failed; the project is written.`, `Fix the problem above, then run ${pm} install in ${plan.targetDir}.`)
+    // Until pay-gate is on the registry, `^version` cannot be installed from it.
+    const local = library.kind === 'registry' ? ' If npm could not find pay-gate, make the project again with --pay-gate <folder|tarball> --force.' : ''
+    throw new CliError(`${pm} install failed; the project is written.`, `Fix the problem above, then run ${pm} install in ${plan.targetDir}.${local}`)
   }
 }
 
 /** Turn the answers into everything the files are made from. */
-export function planProject(ctx: Context, answers: Answers): ProjectPlan {
+export function planProject(ctx: Context, answers: Answers, library: LibrarySource): ProjectPlan {
   const directory = answers.directory ?? ''
   const template = chosenTemplate(answers, ctx)
   const { origin, path } = splitOrigin(answers.origin ?? '', template.origin.mode)
@@ -113,28 +124,6 @@ export function planProject(ctx: Context, answers: Answers): ProjectPlan {
         ? undefined
         : { payTo: answers.payTo ?? '', network: answers.network ?? '', facilitator: ctx.flags.facilitator ?? DEFAULT_FACILITATOR },
     payGate: ctx.payGate,
+    library,
   }
-}
-
-function summary(ctx: Context, plan: ProjectPlan, installed: boolean | undefined): void {
-  const { bold, cyan, dim, green, yellow } = palette(ctx.io)
-  const pm = detectPackageManager()
-  const out = (line = ''): void => void ctx.io.stdout.write(`${line}\n`)
-  const where = relative(ctx.cwd, plan.targetDir) || '.'
-  const rails = plan.x402 ? `${plan.rails === 'both' ? 'credits + x402' : 'x402'} on ${plan.x402.network}` : 'credits'
-  out()
-  out(`${green('✨ Created')} ${bold(where)}: a gate for an ${plan.template.displayName}`)
-  out(dim(`   origin ${plan.origin}${plan.template.origin.mode === 'endpoint' ? plan.routePath : ''}, $${plan.price} a call, paid with ${rails}`))
-  if (plan.x402 && plan.x402.network !== 'eip155:84532' && plan.x402.facilitator === DEFAULT_FACILITATOR) {
-    out(yellow(`   ! ${DEFAULT_FACILITATOR} settles on testnets only; set a facilitator for ${NETWORK_NAMES[plan.x402.network] ?? plan.x402.network} in routes.json`))
-  }
-  out()
-  const step = (command: string, why?: string): void => out(`  ${why ? cyan(command.padEnd(22)) + dim(why) : cyan(command)}`)
-  out('Next steps:')
-  if (where !== '.') step(`cd ${where}`)
-  if (installed !== true) step(`${pm} install`)
-  step(runCommand(pm, 'test'), 'routes.json is valid, an unpaid call is refused')
-  step(runCommand(pm, 'routes:push'), 'routes.json into the local KV namespace')
-  step(runCommand(pm, 'dev'), 'the gate on http://127.0.0.1:8787')
-  out('Then README.md: making API keys, setting prices, deploying.')
 }

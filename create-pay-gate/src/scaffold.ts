@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { ROUTES_KV_KEY } from '../../src/pricing'
+import { dependencySpec, type LibrarySource } from './library'
 import type { PayGateInfo } from './pay-gate-info'
 import { applyRails, checkRoutes, type Rails, type X402Answers } from './routes'
 import type { TemplateConfig } from './templates'
@@ -24,6 +25,8 @@ export interface ProjectPlan {
   rails: Rails
   x402?: X402Answers
   payGate: PayGateInfo
+  /** Where the project's `pay-gate` dependency comes from (--pay-gate). */
+  library: LibrarySource
 }
 
 /** `<NAME>` or `<VERSION:package>`; TypeScript generics such as `<T>` are too short to match. */
@@ -34,7 +37,7 @@ export function placeholders(plan: ProjectPlan): Record<string, string> {
     PACKAGE_NAME: plan.name,
     WORKER_NAME: plan.name,
     COMPATIBILITY_DATE: plan.payGate.compatibilityDate,
-    PAY_GATE_VERSION: `^${plan.payGate.version}`,
+    PAY_GATE_DEPENDENCY: dependencySpec(plan.library, plan.payGate.version, plan.targetDir),
     ROUTES_KV_KEY,
     ORIGIN: plan.origin,
     ROUTE_PATH: plan.routePath,

@@ -66,5 +66,5 @@ export function fakeIo(answers?: string[], { hangUp = false } = {}): FakeIo {
 
 /** main()'s surroundings, with the repository's templates as the package's own. */
 export function testEnvironment(cwd: string, io: Io): Environment {
-  return { io, cwd, templatesDir: TEMPLATES, payGate: readPayGateInfo(REPO), version: '0.0.0-test' }
+  return { io, cwd, templatesDir: TEMPLATES, payGate: readPayGateInfo(REPO), version: '0.0.0-test', nodeVersion: '22.0.0' }
 }

@@ -2,16 +2,16 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { main } from '../../src/cli'
+import type { Environment } from '../../src/cli'
 import { fakeIo, testEnvironment, useTempDir } from '../helpers'
 
 const PAY_TO = '0x036CbD53842c5426634e7929541eC2318f3dCF7e'
 const tempDir = useTempDir()
 
-/** Run the CLI in a fresh folder, never installing. */
-async function create(argv: string[], answers?: string[], hangUp = false) {
-  const cwd = tempDir()
+/** Run the CLI in a fresh folder (or `cwd`), never installing. */
+async function create(argv: string[], answers?: string[], hangUp = false, cwd = tempDir(), environment: Partial<Environment> = {}) {
   const io = fakeIo(answers, { hangUp })
-  const code = await main([...argv, '--no-install'], testEnvironment(cwd, io))
+  const code = await main([...argv, '--no-install'], { ...testEnvironment(cwd, io), ...environment })
   const read = (path: string) => readFileSync(join(cwd, path), 'utf8')
   return { code, cwd, io, read, routes: () => JSON.parse(read('my-gate/routes.json')) }
 }
@@ -131,5 +131,74 @@ describe('--help and --version', () => {
     expect(help.io.output()).toContain('Usage: npm create pay-gate@latest')
     const version = await create(['--version'])
     expect(version.io.output()).toBe('0.0.0-test\n')
+  })
+})
+
+/** A pay-gate checkout as --pay-gate needs it: its package.json, installed, its CLI built. */
+function fakeCheckout(root: string, leave: { install?: boolean; build?: boolean; name?: string } = {}): string {
+  const dir = join(root, 'pay-gate')
+  mkdirSync(join(dir, 'dist'), { recursive: true })
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: leave.name ?? 'pay-gate', version: '0.1.0' }))
+  if (leave.install !== false) mkdirSync(join(dir, 'node_modules'))
+  if (leave.build !== false) writeFileSync(join(dir, 'dist', 'cli.mjs'), '')
+  return dir
+}
+
+describe('--pay-gate: the library from this machine, not the registry', () => {
+  const dependencyOf = (read: (path: string) => string) => JSON.parse(read('my-gate/package.json')).dependencies
+
+  it('a checkout: a file: dependency on the folder, relative to the project', async () => {
+    const cwd = tempDir()
+    fakeCheckout(cwd)
+    const { code, io, read } = await create(['--pay-gate', 'pay-gate'], undefined, false, cwd)
+    expect(code).toBe(0)
+    expect(dependencyOf(read)).toEqual({ 'pay-gate': 'file:../pay-gate' })
+    expect(io.output()).toContain('pay-gate from ../pay-gate (linked folder), not the registry')
+  })
+
+  it('a tarball from npm pack: a file: dependency on it', async () => {
+    const cwd = tempDir()
+    mkdirSync(join(cwd, 'packs'))
+    writeFileSync(join(cwd, 'packs', 'pay-gate-0.1.0.tgz'), '')
+    const { code, read } = await create(['--pay-gate', join(cwd, 'packs', 'pay-gate-0.1.0.tgz')], undefined, false, cwd)
+    expect(code).toBe(0)
+    expect(dependencyOf(read)).toEqual({ 'pay-gate': 'file:../packs/pay-gate-0.1.0.tgz' })
+  })
+
+  it.each([
+    ['missing', (cwd: string) => join(cwd, 'nowhere'), /nowhere does not exist/],
+    ['not pay-gate', (cwd: string) => fakeCheckout(cwd, { name: 'other' }), /is not a pay-gate checkout/],
+    ['not installed', (cwd: string) => fakeCheckout(cwd, { install: false }), /has no node_modules[\s\S]*Run npm install in/],
+    ['its CLI not built', (cwd: string) => fakeCheckout(cwd, { build: false }), /has no dist\/cli\.mjs[\s\S]*Run npm run build:cli in/],
+    [
+      'a file that is no tarball',
+      (cwd: string) => {
+        writeFileSync(join(cwd, 'pay-gate.zip'), '')
+        return join(cwd, 'pay-gate.zip')
+      },
+      /expected a folder or a \.tgz tarball/,
+    ],
+  ])('%s: refused before any question, nothing written', async (_name, make, message) => {
+    const cwd = tempDir()
+    const { code, io } = await create(['--pay-gate', make(cwd)], ['shop'], false, cwd)
+    expect(code).toBe(1)
+    expect(io.errors()).toMatch(message)
+    expect(io.output()).not.toContain('?')
+    expect(existsSync(join(cwd, 'shop'))).toBe(false)
+  })
+})
+
+describe('the next steps', () => {
+  it('name the dashboard’s URL and where the admin token is', async () => {
+    const { io } = await create([])
+    expect(io.output()).toContain('http://127.0.0.1:8787/admin/ui the dashboard: sign in with ADMIN_TOKEN from .dev.vars')
+  })
+
+  it('say on Node 20 that pay-gate needs 22, and that the project’s scripts bring it', async () => {
+    const { code, io } = await create([], undefined, false, tempDir(), { nodeVersion: '20.20.2' })
+    expect(code).toBe(0)
+    expect(io.output()).toContain('! pay-gate needs Node.js 22 or later (this is Node 20.x).')
+    expect(io.output()).toContain('with the Node 22 it installs in node_modules/.bin')
+    expect((await create([])).io.output()).not.toContain('needs Node.js 22')
   })
 })

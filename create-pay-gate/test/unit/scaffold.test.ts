@@ -29,6 +29,7 @@ function plan(templateId: string, rails: Rails, extra: Partial<ProjectPlan> = {}
     rails,
     x402: rails === 'credits' ? undefined : { payTo: PAY_TO, network: 'eip155:84532', facilitator: 'https://x402.org/facilitator' },
     payGate,
+    library: { kind: 'registry' },
     ...extra,
   }
 }
@@ -90,6 +91,29 @@ describe.each(templates.map((template) => template.id))('renderProject(%s)', (te
     expect(pkg.dependencies).toEqual({ 'pay-gate': `^${rootPackage.version}` })
     for (const [name, range] of Object.entries(pkg.devDependencies)) expect(range, name).toBe(rootPackage.devDependencies[name])
     expect(Object.keys(pkg.scripts)).toEqual(['dev', 'deploy', 'test', 'typecheck', 'routes:push'])
+  })
+
+  it('depends on a local pay-gate (--pay-gate) by a file: path from the project', () => {
+    const dependency = (library: ProjectPlan['library']) =>
+      JSON.parse(renderProject(plan(templateId, 'credits', { targetDir: '/work/gates/shop', library })).get('package.json') ?? '').dependencies
+    expect(dependency({ kind: 'folder', path: '/work/pay-gate' })).toEqual({ 'pay-gate': 'file:../../pay-gate' })
+    expect(dependency({ kind: 'tarball', path: '/work/gates/pay-gate-0.1.0.tgz' })).toEqual({ 'pay-gate': 'file:../pay-gate-0.1.0.tgz' })
+  })
+
+  it('validates routes.json with the pay-gate CLI before uploading it or deploying', () => {
+    const { scripts } = JSON.parse(renderProject(plan(templateId, 'credits')).get('package.json') ?? '')
+    // `pay-gate routes push` refuses an invalid file and uploads nothing (exit 1).
+    expect(scripts['routes:push']).toBe('pay-gate routes push')
+    expect(scripts.deploy).toBe('pay-gate validate && wrangler deploy')
+  })
+
+  it('has a README that covers API keys, the dashboard, serve and Node 22', () => {
+    const readme = renderProject(plan(templateId, 'credits')).get('README.md') ?? ''
+    expect(readme).toContain('npx pay-gate keys create --name me --credits 5')
+    expect(readme).toContain('http://127.0.0.1:8787/admin/ui')
+    expect(readme).toContain('npx pay-gate serve --routes routes.json')
+    expect(readme).toContain('node_modules/pay-gate/templates/self-host/')
+    expect(readme).toMatch(/Node\.js 22/)
   })
 
   it('names the Worker and takes pay-gate’s compatibility date', () => {
