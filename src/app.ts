@@ -6,8 +6,7 @@
  * the route table.
  */
 import { Hono } from 'hono'
-import { adminRoutes } from './admin/routes'
-import { mountMetrics } from './admin/usage-routes'
+import { adminRoutes, mountMetrics } from './admin'
 import type { AppEnv } from './env'
 import { errorResponse, GateError } from './errors'
 import { sidecarRoutes } from './sidecar'

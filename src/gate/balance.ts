@@ -4,7 +4,7 @@
  * pay with. Never reveals whether an unknown key exists beyond "not valid".
  */
 import type { Context } from 'hono'
-import { balanceJson } from '../admin/views'
+import { balanceJson } from '../admin'
 import { hashApiKey, holderView, looksLikeApiKey, presentedKey } from '../credits'
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'

@@ -15,7 +15,8 @@ import { encodeHeader, PAYMENT_RESPONSE_HEADER, type ResourceInfo } from '../x40
 import { unpaidRefusal, x402RefusalResponse } from './http-x402'
 import { headerPayment } from './rails'
 import type { RouteTables } from './route-table'
-import { acceptX402, finishX402, requiredFor, X402Refusal } from './x402-payment'
+import { finishX402 } from './x402-finish'
+import { acceptX402, requiredFor, X402Refusal } from './x402-payment'
 
 async function requestedAmount(c: Context<AppEnv>, bounds: { minMicros: number; maxMicros: number }): Promise<number> {
   let text = c.req.query('credits')

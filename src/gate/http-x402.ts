@@ -13,7 +13,8 @@ import { downstreamResponseHeaders } from '../proxy'
 import { encodeHeader, PAYMENT_REQUIRED_HEADER, PAYMENT_RESPONSE_HEADER, V1_PAYMENT_HEADER, type PaymentRequired, type ResourceInfo } from '../x402'
 import type { RouteContext } from './http-route'
 import { callOrigin } from './upstream'
-import { acceptX402, finishX402, paidHeaders, requiredFor, serverTiming, X402Refusal } from './x402-payment'
+import { finishX402 } from './x402-finish'
+import { acceptX402, paidHeaders, requiredFor, serverTiming, X402Refusal } from './x402-payment'
 
 /** The resource a plain HTTP route's payment is for. */
 export function httpResource(context: RouteContext): ResourceInfo {

@@ -31,7 +31,8 @@ import {
 import type { RouteContext } from './http-route'
 import { mcpJson, PAYMENT_REQUIRED_CODE } from './mcp-answers'
 import { callOrigin } from './upstream'
-import { acceptX402, finishClaimedX402, finishX402, paidHeaders, serverTiming, X402Refusal, type X402Attempt, type X402Finish } from './x402-payment'
+import { finishClaimedX402, finishX402, type X402Finish } from './x402-finish'
+import { acceptX402, paidHeaders, serverTiming, X402Refusal, type X402Attempt } from './x402-payment'
 
 type Request = Extract<McpMessage, { kind: 'request' }>
 

@@ -9,11 +9,10 @@
 import { Hono } from 'hono'
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'
-import type { RouteTables } from '../gate/route-table'
+import { usageWriter, type RouteTables } from '../gate'
 import { sidecarAuth } from './auth'
 import { checkHandler } from './check'
 import { settleHandler } from './settle'
-import { usageWriter } from '../gate/usage'
 
 export { SIDECAR_TOKEN_HEADER } from './auth'
 export { CLIENT_STATUS_HEADER } from './answers'

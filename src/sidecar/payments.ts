@@ -15,9 +15,7 @@ import { settleManyCredits } from '../credits'
 import { formatDollars } from '../money'
 import type { X402Terms } from '../pricing'
 import { encodeHeader, PAYMENT_RESPONSE_HEADER, type ResourceInfo } from '../x402'
-import { HOLD_MARGIN_MS, holdCredits, holdHeaders, type HoldRequest } from '../gate/credits-payment'
-import type { SettlementQueue } from '../gate/settlement-queue'
-import { acceptX402, finishX402, paidHeaders, serverTiming, X402Refusal, type X402Attempt } from '../gate/x402-payment'
+import { HOLD_MARGIN_MS, X402Refusal, acceptX402, finishX402, holdCredits, holdHeaders, paidHeaders, serverTiming, type HoldRequest, type SettlementQueue, type X402Attempt } from '../gate'
 import { sealReservation, sealX402Reservation } from './reservation-token'
 
 /** The recorder is told how the hold ended; the sidecar settles it itself (now, or in /__pay/settle). */

@@ -7,7 +7,7 @@
  * (the key hash inside addresses the caller's account, and the payment is the
  * payer's signed authorization: neither is anybody else's business).
  */
-import type { X402Attempt } from '../gate/x402-payment'
+import { type X402Attempt } from '../gate'
 import type { UsageCallSnapshot } from '../usage'
 import type { ResourceInfo } from '../x402'
 

@@ -16,7 +16,7 @@
  */
 import type { Env } from '../env'
 import { GateError } from '../errors'
-import { finishClaimedX402 } from '../gate/x402-payment'
+import { finishClaimedX402 } from '../gate'
 import { UsageCall, type UsageSink } from '../usage'
 import { claimAuthorization, unclaimAuthorization } from '../x402'
 import type { X402Reservation } from './reservation-token'

@@ -24,7 +24,7 @@ import { sidecarSecret } from './auth'
 import { RESERVATION_HEADER } from './payments'
 import { MAX_TOKEN_CHARS, openReservation, type Reservation } from './reservation-token'
 import { settledCall, settleDeferredX402, type SettleOutcome } from './settle-x402'
-import { usageSink } from '../gate/usage'
+import { usageSink } from '../gate'
 import type { UsageSink, UsageWriter } from '../usage'
 
 /** A settle body is a token and an outcome: room for the longest token opened, and a little more. */

@@ -8,9 +8,8 @@
  * `money` takes both. Without a USAGE_DB binding the usage endpoints answer 404,
  * which reads as "no usage data". No template literals inside, so it embeds verbatim.
  */
-import { CHARTS_JS } from './charts'
 
-const MAIN_JS = String.raw`
+export const MAIN_JS = String.raw`
 const csrf = document.querySelector('meta[name="pay-gate-csrf"]').getAttribute('content');
 const byId = function (id) { return document.getElementById(id); };
 
@@ -295,6 +294,3 @@ loadKeys().then(function () {
   return loadUsage();
 }).then(function () { document.body.setAttribute('data-usage-loaded', '1'); });
 `
-
-/** The whole of /admin/ui/app.js. */
-export const DASHBOARD_JS = `'use strict';\n(function () {\n${CHARTS_JS}\n${MAIN_JS}\n})();\n`
