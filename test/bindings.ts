@@ -12,6 +12,7 @@ export function testBindings(inject: <T>(key: string) => T): Record<string, stri
     // Every request reads the route table, so each test can set its own.
     ROUTES_CACHE_TTL_SECONDS: '0',
     MCP_ORIGIN: `http://127.0.0.1:${inject<number>('mcpPort')}`,
+    POLLING_ORIGIN: `http://127.0.0.1:${inject<number>('pollingPort')}`,
     SCRIPTED_ORIGIN: `http://127.0.0.1:${inject<number>('scriptedPort')}`,
     // @modelcontextprotocol/server-everything (test/origins/everything.ts); its MCP endpoint is /mcp.
     EVERYTHING_ORIGIN: inject<string>('everythingOrigin'),

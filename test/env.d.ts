@@ -15,6 +15,7 @@ declare namespace Cloudflare {
     ADMIN_TOKEN: string
     MCP_ORIGIN: string
     SCRIPTED_ORIGIN: string
+    POLLING_ORIGIN: string
     EVERYTHING_ORIGIN: string
     API_ORIGIN: string
     UPSTREAM_TOKEN: string

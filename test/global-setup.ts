@@ -26,6 +26,7 @@ import { anvilAccount, startChain } from './chain/chain'
 import { startFacilitator } from './chain/facilitator'
 import { startEverything } from './origins/everything'
 import { startScriptedOrigin } from './origins/scripted-mcp'
+import { startSdkPollingOrigin } from './origins/sdk-polling'
 import { startWebhookReceiver } from './webhook-receiver'
 
 export interface ChainContext {
@@ -43,6 +44,7 @@ declare module 'vitest' {
   export interface ProvidedContext {
     mcpPort: number
     scriptedPort: number
+    pollingPort: number
     everythingOrigin: string
     apiPort: number
     chain: ChainContext
@@ -61,6 +63,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // The MCP origin that frames and chunks its answers as each test asks (test/origins/scripted-mcp.ts).
   const scripted = await startScriptedOrigin()
   project.provide('scriptedPort', scripted.port)
+  // An SDK server that closes its POST streams and answers on resumed ones (test/origins/sdk-polling.ts).
+  const polling = await startSdkPollingOrigin()
+  project.provide('pollingPort', polling.port)
   // A server no one here wrote: the MCP project's "everything" reference server.
   const everything = await startEverything()
   project.provide('everythingOrigin', everything.url)
@@ -87,6 +92,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await chain.stop()
     await origin.close()
     await scripted.close()
+    await polling.close()
     await everything.close()
     await webhooks.close()
     await named.close()
