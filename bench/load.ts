@@ -35,6 +35,11 @@ export interface LoadResult {
   p99Ms: number
   /** Successful answers over the whole run, warm-up and tail included: what the gate should have charged. */
   okTotal: number
+  /**
+   * Requests sent that the generator stopped waiting for (wrk stops with requests in
+   * flight; this generator waits for every answer, so 0): the gate may have charged them.
+   */
+  unanswered: number
   /** Growth of each sampled counter per answer completed in the measured window (CPU s per request). */
   perRequest: Record<string, number>
   /** Whether `limit` stopped the callers before the window closed (the figures then cover less). */
@@ -161,6 +166,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     p50Ms: percentile(sorted, 50),
     p99Ms: percentile(sorted, 99),
     okTotal,
+    unanswered: 0,
     perRequest,
     exhausted,
   }
