@@ -10,7 +10,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 
@@ -55,7 +55,7 @@ export function recordPerf(pid: number): PerfRecording {
           encoding: 'utf8',
           maxBuffer: 1024 * 1024 * 1024,
         })
-        return script.status === 0 ? parseScript(script.stdout) : undefined
+        return script.status === 0 ? parseScript(script.stdout, newestJitNames(pid)) : undefined
       } finally {
         rmSync(dir, { recursive: true, force: true })
       }
@@ -63,15 +63,73 @@ export function recordPerf(pid: number): PerfRecording {
   }
 }
 
-/** `perf script -F ip,sym,dso`: one frame a line ("  3c259ef _ZN7workerd…+0xbcf (/path/workerd)"), samples apart by blank lines. */
-function parseScript(text: string): Sample[] {
+interface JitEntry {
+  start: number
+  end: number
+  name: string
+}
+
+/**
+ * V8 appends a line to /tmp/perf-<pid>.map for each piece of code it makes, and never
+ * takes one out: once code is collected, its addresses are reused by newer code, and
+ * perf, given several names for one address, keeps the oldest, so a hot function
+ * would be named after whatever once lived there. Samples are taken after a
+ * warm-up, so the newest name for an address is the right one: JIT frames are named
+ * here instead, from the newest entries (newest first, a range dropped when it
+ * overlaps one already kept). Sorted by address, for lookUp.
+ */
+function newestJitNames(pid: number): JitEntry[] {
+  const path = `/tmp/perf-${pid}.map`
+  if (!existsSync(path)) return []
+  const entries: JitEntry[] = []
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const match = /^([0-9a-f]+) ([0-9a-f]+) (.*)$/.exec(line)
+    if (!match) continue
+    const start = Number.parseInt(match[1] as string, 16)
+    entries.push({ start, end: start + Number.parseInt(match[2] as string, 16), name: match[3] as string })
+  }
+  const kept: JitEntry[] = []
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const entry = entries[i] as JitEntry
+    const at = firstEndingAfter(kept, entry.start)
+    const next = kept[at]
+    if (next && next.start < entry.end) continue // overlaps newer code
+    kept.splice(at, 0, entry)
+  }
+  return kept
+}
+
+/** Index of the first entry (sorted, not overlapping) that ends after `address`. */
+function firstEndingAfter(sorted: JitEntry[], address: number): number {
+  let low = 0
+  let high = sorted.length
+  while (low < high) {
+    const middle = (low + high) >> 1
+    if ((sorted[middle] as JitEntry).end <= address) low = middle + 1
+    else high = middle
+  }
+  return low
+}
+
+function lookUp(sorted: JitEntry[], address: number): string | undefined {
+  const entry = sorted[firstEndingAfter(sorted, address)]
+  return entry && entry.start <= address ? entry.name : undefined
+}
+
+/**
+ * `perf script -F ip,sym,dso`: one frame a line ("  3c259ef _ZN7workerd…+0xbcf (/path/workerd)"),
+ * samples apart by blank lines. Frames in JIT code are named from `jit`, not by perf.
+ */
+function parseScript(text: string, jit: JitEntry[]): Sample[] {
   const samples: Sample[] = []
   let current: Sample = []
   for (const line of text.split('\n')) {
-    const match = /^\s*[0-9a-f]+\s+(.*?)(?:\+0x[0-9a-f]+)?\s+\((.*)\)\s*$/.exec(line)
+    const match = /^\s*([0-9a-f]+)\s+(.*?)(?:\+0x[0-9a-f]+)?\s+\((.*)\)\s*$/.exec(line)
     if (match) {
-      const dso = match[2] as string
-      current.push({ symbol: match[1] as string, dso: dso.slice(dso.lastIndexOf('/') + 1) })
+      const path = match[3] as string
+      const dso = path.slice(path.lastIndexOf('/') + 1)
+      const jitName = dso.startsWith('perf-') || dso === '[unknown]' ? lookUp(jit, Number.parseInt(match[1] as string, 16)) : undefined
+      current.push(jitName ? { symbol: jitName, dso: 'JIT' } : { symbol: match[2] as string, dso })
     } else if (line.trim() === '' && current.length > 0) {
       samples.push(current)
       current = []

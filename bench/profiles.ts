@@ -168,18 +168,19 @@ export async function printProfiles(options: ProfileOptions): Promise<void> {
     ? `perf at ${SAMPLE_HZ} Hz with call stacks, workerd with ${PERF_V8_FLAGS.join(' ')}`
     : `V8 inspector sampling every 100 µs${options.perf !== false ? ' (perf not found)' : ''}`
   console.log(`\nprofiles: ${options.seconds} s each after ${options.warmupS} s warm-up, ${options.concurrency} connections; ${how}`)
-  const stack = await startStack(usePerf ? { v8Flags: PERF_V8_FLAGS } : { inspectorPort: options.inspectorPort })
-  try {
-    const [key] = (await createKeys(stack.gateUrl, 1)) as [BenchKey]
-    const byId = new Map(scenarios(1).map((s) => [s.id, s]))
-    for (const pair of PAIRS) {
+  const byId = new Map(scenarios(1).map((s) => [s.id, s]))
+  // A stack per pair: the gate's code then has only that path's history (see newestJitNames in perf.ts).
+  for (const pair of PAIRS) {
+    const stack = await startStack(usePerf ? { v8Flags: PERF_V8_FLAGS } : { inspectorPort: options.inspectorPort })
+    try {
+      const [key] = (await createKeys(stack.gateUrl, 1)) as [BenchKey]
       const floor = await measure(stack, byId.get(pair.floor) as Scenario, key, options, usePerf)
       const gate = await measure(stack, byId.get(pair.gate) as Scenario, key, options, usePerf)
       printPair(pair.title, floor, gate)
+    } finally {
+      await stack.close()
+      rmSync(join('/tmp', `perf-${stack.pids.workerd}.map`), { force: true }) // written by --perf-basic-prof
     }
-    if (!usePerf) console.log(`\n(.cpuprofile files in ${tmpdir()}, pay-gate-<scenario>.cpuprofile, for Chrome DevTools)`)
-  } finally {
-    await stack.close()
-    rmSync(join('/tmp', `perf-${stack.pids.workerd}.map`), { force: true }) // written by --perf-basic-prof
   }
+  if (!usePerf) console.log(`\n(.cpuprofile files in ${tmpdir()}, pay-gate-<scenario>.cpuprofile, for Chrome DevTools)`)
 }
