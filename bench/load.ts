@@ -1,8 +1,10 @@
 /**
- * The load generator: a fixed number of callers, each sending its next request as
- * soon as the last one is answered, over kept-alive loopback connections. node:http
- * rather than fetch: it costs the generator less CPU, and the generator shares the
- * machine's cores with everything it measures.
+ * The in-process load generator: a fixed number of callers, each sending its next
+ * request as soon as the last one is answered, over kept-alive loopback connections.
+ * node:http rather than fetch: it costs the generator less CPU, and the generator
+ * shares the machine's cores with everything it measures. Even so it costs 80-90 µs
+ * of CPU a call (wrk: 7-8), so the bench uses it only without wrk (wrk.ts), and for
+ * the x402 scenarios, which need each answer's headers and a cap on the calls sent.
  */
 import { Agent, request, type IncomingHttpHeaders } from 'node:http'
 

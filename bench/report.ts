@@ -65,24 +65,38 @@ export function printTable(ran: Array<{ scenario: Scenario; result: LoadResult }
 /** CPU per call summed over workerd, the origins and the load generator. */
 const cpuPerRequest = (result: LoadResult) => perCall(result, 'workerd', ...ORIGINS, 'bench')
 
+const medianOf = (values: number[]) => {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b)
+  return sorted.length === 0 ? Number.NaN : (sorted[Math.floor((sorted.length - 1) / 2)] as number)
+}
+
 /**
- * Ratios of requests/s against their targets, with two steadier companions: p50
- * (inverted, so below 1 is slower too) and CPU per request (inverted): the
- * throughput ratio a machine would show where CPU is the only limit and nothing
- * else runs. Returns whether every target was met on requests/s (undefined: none
- * measured); a condition on the bench itself (ratio.bench) is not a target, and is
- * printed as a warning when it fails.
+ * Ratios of requests/s against their targets, with steadier companions: p50
+ * (inverted, so below 1 is slower too) and CPU per call (inverted), of workerd alone
+ * (the Workers' own work) and of all processes (the throughput ratio a machine would
+ * show where CPU is the only limit and nothing else runs). Each is taken within a
+ * round (both scenarios ran minutes apart at most), and the median over rounds is
+ * printed, with the range of the req/s ratio when there are several. Returns whether
+ * every target was met on requests/s (undefined: none measured); a condition on the
+ * bench itself (ratio.bench) is not a target, and is printed as a warning when it fails.
  */
-export function printRatios(results: Map<string, LoadResult>): boolean | undefined {
-  console.log(`\n${pad('ratio', 58)}${'req/s'.padStart(7)}${'p50'.padStart(7)}${'cpu'.padStart(7)}   target`)
+export function printRatios(rounds: Map<string, LoadResult[]>): boolean | undefined {
+  const several = [...rounds.values()].some((results) => results.length > 1)
+  const head = `${'req/s'.padStart(7)}${several ? 'rounds'.padStart(13) : ''}${'p50'.padStart(7)}${'wrkd'.padStart(7)}${'cpu'.padStart(7)}`
+  console.log(`\n${pad('ratio', 58)}${head}   target`)
   let allMet: boolean | undefined
   for (const ratio of RATIOS) {
-    const top = results.get(ratio.numerator)
-    const bottom = results.get(ratio.denominator)
-    if (!top || !bottom) continue
-    const throughput = top.requestsPerSecond / bottom.requestsPerSecond
-    const latency = bottom.p50Ms / top.p50Ms
-    const cpu = cpuPerRequest(bottom) / cpuPerRequest(top)
+    const tops = rounds.get(ratio.numerator)
+    const bottoms = rounds.get(ratio.denominator)
+    if (!tops || !bottoms) continue
+    const pairs = tops.flatMap((top, i) => (bottoms[i] ? [{ top, bottom: bottoms[i] as LoadResult }] : []))
+    const each = (f: (top: LoadResult, bottom: LoadResult) => number) => pairs.map(({ top, bottom }) => f(top, bottom))
+    const perRound = each((top, bottom) => top.requestsPerSecond / bottom.requestsPerSecond)
+    const throughput = medianOf(perRound)
+    const latency = medianOf(each((top, bottom) => bottom.p50Ms / top.p50Ms))
+    const workerd = medianOf(each((top, bottom) => perCall(bottom, 'workerd') / perCall(top, 'workerd')))
+    const cpu = medianOf(each((top, bottom) => cpuPerRequest(bottom) / cpuPerRequest(top)))
+    const range = several ? `${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)}`.padStart(13) : ''
     let verdict = ''
     if (ratio.target !== undefined && ratio.bench) {
       const met = throughput >= ratio.target
@@ -92,9 +106,11 @@ export function printRatios(results: Map<string, LoadResult>): boolean | undefin
       allMet = (allMet ?? true) && met
       verdict = `≥ ${ratio.target.toFixed(2)}  ${met ? 'PASS' : 'MISS'}${met === cpu >= ratio.target ? '' : ` (cpu: ${cpu >= ratio.target ? 'pass' : 'miss'})`}`
     }
-    console.log(`${pad(ratio.label, 58)}${num(throughput, 3, 7)}${num(latency, 3, 7)}${num(cpu, 3, 7)}   ${verdict}`)
+    console.log(`${pad(ratio.label, 58)}${num(throughput, 3, 7)}${range}${num(latency, 3, 7)}${num(workerd, 3, 7)}${num(cpu, 3, 7)}   ${verdict}`)
   }
-  console.log('(p50: denominator ÷ numerator, so below 1 is slower, like req/s; cpu: CPU per request, all processes, likewise)')
+  console.log('(each ratio taken within a round, median over rounds; rounds: range of the req/s ratio over them;')
+  console.log(' p50: denominator ÷ numerator, so below 1 is slower, like req/s; wrkd, cpu: CPU per call of workerd,')
+  console.log(' of all processes, likewise)')
   return allMet
 }
 

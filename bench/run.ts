@@ -214,7 +214,7 @@ async function main(): Promise<number> {
   // One round: its lines above are the result; only the error summary is new.
   if (ran.length > 0) printTable(ran, { rows: rounds > 1 })
   const results = new Map(ran.map(({ scenario, result }) => [scenario.id, result]))
-  const targetsMet = ran.length > 0 ? printRatios(results) : undefined
+  const targetsMet = ran.length > 0 ? printRatios(all) : undefined
   paid?.printTable(rounds)
 
   // Proof that the gate scenarios paid: what the keys were charged equals the
