@@ -94,7 +94,9 @@ export function printRatios(rounds: Map<string, LoadResult[]>): boolean | undefi
     const perRound = each((top, bottom) => top.requestsPerSecond / bottom.requestsPerSecond)
     const throughput = medianOf(perRound)
     const latency = medianOf(each((top, bottom) => bottom.p50Ms / top.p50Ms))
-    const workerd = medianOf(each((top, bottom) => perCall(bottom, 'workerd') / perCall(top, 'workerd')))
+    // An origin alone uses workerd for nothing (its few µs a call are workerd idling): no ratio.
+    const workerdOf = (result: LoadResult) => (perCall(result, 'workerd') >= 20 ? perCall(result, 'workerd') : Number.NaN)
+    const workerd = medianOf(each((top, bottom) => workerdOf(bottom) / workerdOf(top)))
     const cpu = medianOf(each((top, bottom) => cpuPerRequest(bottom) / cpuPerRequest(top)))
     const range = several ? `${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)}`.padStart(13) : ''
     let verdict = ''
