@@ -20,6 +20,21 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * CPU seconds of this process plus those of its children that have exited and been
+ * waited for (cutime, cstime): the bench's own cost, with each finished wrk run's.
+ */
+export function ownAndChildrenCpuSeconds(): number {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / TICKS_PER_SECOND
+  } catch {
+    const own = process.cpuUsage()
+    return (own.user + own.system) / 1e6
+  }
+}
+
 /** CPU seconds the whole machine has been busy (all cores: not idle, not waiting on I/O). */
 export function machineBusySeconds(): number {
   try {

@@ -1,7 +1,10 @@
 /**
- * Everything the bench measures, started once on loopback: the demo origin in its
- * own process, and one workerd running three Workers — the bare pass-through, the
- * pass-through plus one debit, and the gate bundled from src/index.ts.
+ * Everything the bench measures, started once on loopback: the fixed-answer origin
+ * (fixed-origin.ts) in its own process, and one workerd running three Workers in
+ * front of it — the bare pass-through, the pass-through plus one debit, and the gate
+ * bundled from src/index.ts. With `sdk`, also the SDK demo origin (sdk-origin.ts) in
+ * a process of its own and the same three Workers again in front of it (sockets and
+ * services named with `-sdk`).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
@@ -12,7 +15,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { ROUTES_KV_KEY, validateRoutesText } from '../src/pricing'
-import { startWorkerd, stopProcess, track, type Workerd } from './workerd'
+import { startWorkerd, stopProcess, track, type OriginSet, type Workerd } from './workerd'
 import { readWranglerToml } from './wrangler-config'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -23,7 +26,7 @@ export const PRICE = '0.000001'
 export const PRICE_MICROS = 1
 export const INITIAL_CREDITS = '1000000'
 
-/** What the route table needs to take x402 on the demo API (see x402.ts). */
+/** What the route table needs to take x402 on GET /api/* (see x402.ts). */
 export interface X402Routing {
   facilitatorUrl: string
   payTo: string
@@ -33,15 +36,20 @@ export interface X402Routing {
 /** x402 route (GET /api/*): long enough validity for payments signed before the timed window. */
 export const X402_MAX_TIMEOUT_SECONDS = 600
 
+/** What a scenario is sent to: an origin alone, or one of the Workers in front of it. */
+export type Target = 'origin' | 'pass' | 'debit' | 'gate' | 'origin-sdk' | 'pass-sdk' | 'debit-sdk' | 'gate-sdk'
+
 export interface Stack {
+  /** The fixed-answer origin: POST /mcp-json, and GET /api/health for the x402 scenarios. */
   originUrl: string
-  /** The demo origin's plain HTTP API (GET /api/health), for the x402 scenarios. */
   apiUrl: string
   passUrl: string
   debitUrl: string
   gateUrl: string
-  /** For CPU accounting. */
-  pids: { origin: number; workerd: number }
+  /** Every target's base URL (the -sdk ones only when started with `sdk`). */
+  urls: Partial<Record<Target, string>>
+  /** For CPU accounting; sdkOrigin only when started with `sdk`. */
+  pids: { origin: number; workerd: number; sdkOrigin?: number }
   /** Where workerd's config and the bundled Workers are (removed by close()). */
   dir: string
   close(): Promise<void>
@@ -98,10 +106,10 @@ function routesJson(mcpOrigin: string, apiOrigin: string, x402?: X402Routing): s
   return text
 }
 
-/** Start bench/origin.ts in its own Node process; resolves with its MCP port. */
-async function startOrigin(): Promise<{ child: ChildProcess; mcpPort: number; apiPort: number }> {
+/** Start an origin script of bench/ in its own Node process; resolves with the port it listens on. */
+async function startOrigin(script: string): Promise<{ child: ChildProcess; port: number }> {
   const child = track(
-    spawn(process.execPath, ['--import', 'tsx', join(root, 'bench', 'origin.ts')], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] })
+    spawn(process.execPath, ['--import', 'tsx', join(root, 'bench', script)], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] })
   )
   const lines = createInterface({ input: child.stdout! })
   const first = await Promise.race([
@@ -109,11 +117,10 @@ async function startOrigin(): Promise<{ child: ChildProcess; mcpPort: number; ap
     once(child, 'exit').then(([code]) => Promise.reject(new Error(`the origin exited with ${code} before listening`))),
   ])
   lines.close()
-  const ports = JSON.parse(first) as { mcpPort: number; apiPort: number }
-  return { child, mcpPort: ports.mcpPort, apiPort: ports.apiPort }
+  return { child, port: (JSON.parse(first) as { port: number }).port }
 }
 
-export async function startStack(options: { inspectorPort?: number; x402?: X402Routing } = {}): Promise<Stack> {
+export async function startStack(options: { inspectorPort?: number; x402?: X402Routing; sdk?: boolean; v8Flags?: string[] } = {}): Promise<Stack> {
   // The gate as wrangler.toml deploys it: its entry, its date, its Durable Objects.
   const wrangler = readWranglerToml(join(root, 'wrangler.toml'))
   const notSqlite = wrangler.durableObjects.filter((o) => !wrangler.sqliteClasses.has(o.className))
@@ -124,37 +131,45 @@ export async function startStack(options: { inspectorPort?: number; x402?: X402R
     bundle('bench/workers/debit.ts'),
   ])
   let origin: Awaited<ReturnType<typeof startOrigin>> | undefined
+  let sdkOrigin: Awaited<ReturnType<typeof startOrigin>> | undefined
   let workerd: Workerd | undefined
   const dir = mkdtempSync(join(tmpdir(), 'pay-gate-bench-'))
   const close = async () => {
     if (workerd) await stopProcess(workerd.child)
     if (origin) await stopProcess(origin.child)
+    if (sdkOrigin) await stopProcess(sdkOrigin.child)
     rmSync(dir, { recursive: true, force: true })
   }
   try {
-    origin = await startOrigin()
-    const originUrl = `http://127.0.0.1:${origin.mcpPort}`
-    const apiUrl = `http://127.0.0.1:${origin.apiPort}`
+    const url = (port: number) => `http://127.0.0.1:${port}`
+    ;[origin, sdkOrigin] = await Promise.all([startOrigin('fixed-origin.ts'), options.sdk ? startOrigin('sdk-origin.ts') : undefined])
+    const originUrl = url(origin.port)
+    const origins: OriginSet[] = [{ suffix: '', url: originUrl, routesJson: routesJson(originUrl, originUrl, options.x402) }]
+    if (sdkOrigin) origins.push({ suffix: '-sdk', url: url(sdkOrigin.port), routesJson: routesJson(url(sdkOrigin.port), url(sdkOrigin.port)) })
     // Durable Object SQLite files go to a temp directory on disk, removed by close().
     workerd = await startWorkerd({
       dir,
       compatibilityDate: wrangler.compatibilityDate,
       gateDurableObjects: wrangler.durableObjects,
       sources: { pass, debit, gate },
-      originUrl,
+      origins,
       adminToken: ADMIN_TOKEN,
       sidecarToken: SIDECAR_TOKEN,
-      routes: { key: ROUTES_KV_KEY, json: routesJson(originUrl, apiUrl, options.x402) },
+      routesKey: ROUTES_KV_KEY,
       inspectorPort: options.inspectorPort,
+      v8Flags: options.v8Flags,
     })
-    const url = (port: number) => `http://127.0.0.1:${port}`
+    const urls: Stack['urls'] = { origin: originUrl }
+    if (sdkOrigin) urls['origin-sdk'] = url(sdkOrigin.port)
+    for (const [socket, port] of Object.entries(workerd.ports)) urls[socket as Target] = url(port)
     return {
       originUrl,
-      apiUrl,
-      passUrl: url(workerd.ports.pass),
-      debitUrl: url(workerd.ports.debit),
-      gateUrl: url(workerd.ports.gate),
-      pids: { origin: origin.child.pid as number, workerd: workerd.child.pid as number },
+      apiUrl: originUrl,
+      passUrl: urls.pass as string,
+      debitUrl: urls.debit as string,
+      gateUrl: urls.gate as string,
+      urls,
+      pids: { origin: origin.child.pid as number, workerd: workerd.child.pid as number, sdkOrigin: sdkOrigin?.child.pid },
       dir,
       close,
     }
