@@ -66,7 +66,8 @@ async function bundle(entry: string): Promise<string> {
     target: 'es2022',
     conditions: ['workerd', 'worker', 'browser'],
     mainFields: ['browser', 'module', 'main'],
-    external: ['cloudflare:*'],
+    // Node built-ins workerd provides at the Worker's compatibility date (@x402/extensions imports 'url').
+    external: ['cloudflare:*', 'node:*', 'url'],
     minify: false, // readable names in a CPU profile
     logLevel: 'error',
   })

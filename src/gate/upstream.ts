@@ -46,6 +46,7 @@ export async function callOrigin(
       path: forwardPath,
       search: context.url.search,
       timeoutMs: route.timeoutMs,
+      asked: context.url,
       credential,
     },
     {

@@ -24,6 +24,8 @@ export interface ForwardTarget {
   search: string
   timeoutMs: number
   credential?: OriginCredential
+  /** The URL the caller asked for (already parsed), for X-Forwarded-Host and -Proto. */
+  asked?: URL
 }
 
 export type ForwardResult =
@@ -65,9 +67,10 @@ export async function forward(
   // The origin is called at its own host, so the host the caller asked for goes on
   // beside it, replacing anything the caller claimed (an origin's own Host and
   // DNS-rebinding checks keep their meaning behind the gate).
-  const asked = new URL(request.url)
-  headers.set('x-forwarded-host', asked.host)
-  headers.set('x-forwarded-proto', asked.protocol.replace(':', ''))
+  if (target.asked) {
+    headers.set('x-forwarded-host', target.asked.host)
+    headers.set('x-forwarded-proto', target.asked.protocol === 'http:' ? 'http' : 'https')
+  }
   for (const [name, value] of Object.entries(options.addHeaders ?? {})) headers.set(name, value)
   const credential = target.credential
   if (credential?.header) headers.set(credential.header, `${credential.prefix ?? ''}${credential.value}`)
