@@ -10,7 +10,7 @@
  * gate. Loopback only.
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js'
-import { StreamableHTTPServerTransport, type EventStore } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import {
   CallToolRequestSchema,
   CompleteRequestSchema,
@@ -25,12 +25,12 @@ import {
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
   type CallToolResult,
-  type JSONRPCMessage,
 } from '@modelcontextprotocol/sdk/types.js'
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { completeArgument, getPrompt, PNG_BASE64, PROMPTS } from './conformance-prompts'
+import { StreamEvents } from './event-store'
 
 /** A minimal WAV file: two 8-bit samples. */
 const WAV_BASE64 = 'UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQIAAACAgA=='
@@ -196,31 +196,6 @@ function readResource(uri: string) {
   const id = /^test:\/\/template\/([^/]+)\/data$/.exec(uri)?.[1]
   if (id !== undefined) return { contents: [{ uri, mimeType: 'application/json', text: JSON.stringify({ id, templateTest: true, data: `Data for ID: ${id}` }) }] }
   throw new Error(`Resource not found: ${uri}`)
-}
-
-/** Events by stream, in order, for resumed streams (replay only the stream's own events after the given one). */
-class StreamEvents implements EventStore {
-  private readonly events: Array<{ id: string; stream: string; message: JSONRPCMessage }> = []
-
-  async storeEvent(stream: string, message: JSONRPCMessage): Promise<string> {
-    const id = `${stream}.${this.events.length}`
-    this.events.push({ id, stream, message })
-    return id
-  }
-
-  async getStreamIdForEventId(id: string): Promise<string | undefined> {
-    return this.events.find((event) => event.id === id)?.stream
-  }
-
-  async replayEventsAfter(last: string, { send }: { send: (id: string, message: JSONRPCMessage) => Promise<void> }): Promise<string> {
-    const at = this.events.findIndex((event) => event.id === last)
-    const stream = this.events[at]?.stream ?? ''
-    for (const event of this.events.slice(at + 1)) {
-      // Priming events are stored empty: nothing to replay.
-      if (event.stream === stream && Object.keys(event.message).length > 0) await send(event.id, event.message)
-    }
-    return stream
-  }
 }
 
 const LOCAL_HOST = /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/i

@@ -3,37 +3,16 @@
  * 2025-11-25): its `polled-search` tool closes its POST stream with the SDK's
  * `closeSSEStream` right after the priming event, and its answer is delivered
  * when the client resumes with GET and Last-Event-ID. The event store is ours
- * (each event id names its stream), the rest is the SDK's.
+ * (./event-store), the rest is the SDK's.
  */
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
-import { StreamableHTTPServerTransport, type EventStore } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
-import { isInitializeRequest, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js'
 import { z } from 'zod'
-
-class StreamEventStore implements EventStore {
-  private readonly events: Array<{ id: string; stream: string; message: JSONRPCMessage }> = []
-  private next = 0
-
-  async storeEvent(stream: string, message: JSONRPCMessage): Promise<string> {
-    const id = `${stream}:${this.next++}`
-    this.events.push({ id, stream, message })
-    return id
-  }
-
-  async getStreamIdForEventId(eventId: string): Promise<string | undefined> {
-    return this.events.find((event) => event.id === eventId)?.stream
-  }
-
-  async replayEventsAfter(lastEventId: string, { send }: { send: (id: string, message: JSONRPCMessage) => Promise<void> }): Promise<string> {
-    const from = this.events.findIndex((event) => event.id === lastEventId)
-    const stream = this.events[from]?.stream ?? ''
-    for (const event of this.events.slice(from + 1)) if (event.stream === stream) await send(event.id, event.message)
-    return stream
-  }
-}
+import { StreamEvents } from './event-store'
 
 function buildServer(): McpServer {
   const server = new McpServer({ name: 'sdk-polling', version: '1.0.0' })
@@ -63,7 +42,7 @@ export async function startSdkPollingOrigin(): Promise<{ port: number; close(): 
         if (req.method !== 'POST' || !isInitializeRequest(parsed)) return void res.writeHead(400).end()
         const created = new StreamableHTTPServerTransport({
           sessionIdGenerator: randomUUID,
-          eventStore: new StreamEventStore(),
+          eventStore: new StreamEvents(),
           retryInterval: 50,
           onsessioninitialized: (session) => void sessions.set(session, created),
         })
