@@ -5,8 +5,25 @@
  * charged at once): that event waits for the decision, and is handed on as it
  * says. Events before it are not held back.
  */
-import { SseReader, serializeEvent, type SseEvent } from '../mcp'
+import { SseReader, serializeEvent, withEventId, type SseEvent } from '../mcp'
 import { observeBody } from '../proxy'
+
+/**
+ * Decide the call's answer inside a parsed message (alone, or wrapped in an array:
+ * a batch of one is the answer all the same).
+ * @returns the message to hand on with the answer replaced by the decision's, or null when it holds no answer
+ */
+export async function decideAnswerIn<T extends { message: unknown }>(
+  value: unknown,
+  isAnswer: (value: unknown) => value is Record<string, unknown>,
+  decide: (answer: Record<string, unknown>) => Promise<T>
+): Promise<{ body: unknown; decision: T } | null> {
+  const messages: unknown[] = Array.isArray(value) ? value : [value]
+  const at = messages.findIndex(isAnswer)
+  if (at === -1) return null
+  const decision = await decide(messages[at] as Record<string, unknown>)
+  return { body: Array.isArray(value) ? messages.map((message, index) => (index === at ? decision.message : message)) : decision.message, decision }
+}
 
 export interface HeldAnswer {
   isAnswer: (value: unknown) => value is Record<string, unknown>
@@ -35,10 +52,11 @@ export function holdAnswerInStream(body: ReadableStream<Uint8Array>, held: HeldA
   const encoder = new TextEncoder()
   let decided = false
   let resumable = false
-  const withId = (event: SseEvent): SseEvent => {
-    if (!eventId || !event.fields.some(([name]) => name === 'id')) return event
-    resumable = true
-    return { ...event, fields: event.fields.map(([name, value]) => (name === 'id' ? ['id', eventId(value)] : [name, value])) }
+  const withId = (original: SseEvent): SseEvent => {
+    if (!eventId) return original
+    const { event, hadId } = withEventId(original, eventId)
+    if (hadId) resumable = true
+    return event
   }
   const pass = async (events: SseEvent[]): Promise<Uint8Array | undefined> => {
     let out = ''
@@ -50,14 +68,9 @@ export function holdAnswerInStream(body: ReadableStream<Uint8Array>, held: HeldA
       } catch {
         value = null
       }
-      // The answer may come wrapped in an array (a batch of one): it is the answer all the same.
-      const messages: unknown[] = Array.isArray(value) ? value : [value]
-      const at = decided ? -1 : messages.findIndex(isAnswer)
-      if (at !== -1) {
-        decided = true
-        const decision = (await decide(messages[at] as Record<string, unknown>)).message
-        out += serializeEvent(event, JSON.stringify(Array.isArray(value) ? messages.map((message, index) => (index === at ? decision : message)) : decision))
-      } else out += serializeEvent(event)
+      const found = decided ? null : await decideAnswerIn(value, isAnswer, decide)
+      if (found) decided = true
+      out += found ? serializeEvent(event, JSON.stringify(found.body)) : serializeEvent(event)
     }
     return out ? encoder.encode(out) : undefined
   }

@@ -7,10 +7,11 @@
  * never charged; an answer that still comes afterwards is not handed on
  * (gate/mcp-stream). Only the caller's own key's calls are touched.
  */
-import { awaitAnswer, presentedKey, releaseWaiting, hashApiKey } from '../credits'
+import { awaitAnswer, releaseWaiting } from '../credits'
 import { idKey, type JsonRpcId, type McpMessage } from '../mcp'
 import type { RouteContext } from './http-route'
 import type { CreditHold } from './credits-payment'
+import { holderOf } from './mcp-stream'
 
 /** The name a held call waits under: its session and its JSON-RPC id. */
 function callName(session: string | null, id: JsonRpcId): string {
@@ -34,24 +35,17 @@ function cancelledIds(messages: McpMessage[]): JsonRpcId[] {
   return ids
 }
 
-/** Release the waiting calls a body cancels, on the caller's own key. */
-export async function releaseCancelled(context: RouteContext, messages: McpMessage[]): Promise<void> {
+/** Release the waiting calls a body cancels, on the caller's own key (`holder`: its hash, '' for none). */
+export async function releaseCancelled(context: RouteContext, messages: McpMessage[], holder: string): Promise<void> {
   const ids = cancelledIds(messages)
-  if (ids.length === 0) return
-  const keyHash = await keyHashOf(context.request.headers)
-  if (!keyHash) return
+  if (ids.length === 0 || holder === '') return
   const session = context.request.headers.get('mcp-session-id')
-  for (const id of ids.slice(0, 100)) await releaseWaiting(context.env.CREDITS, keyHash, { call: callName(session, id) })
+  for (const id of ids.slice(0, 100)) await releaseWaiting(context.env.CREDITS, holder, { call: callName(session, id) })
 }
 
 /** A session's DELETE: release every call of the caller's key still waiting in it. */
 export async function releaseSession(context: RouteContext): Promise<void> {
   const session = context.request.headers.get('mcp-session-id')
-  const keyHash = session ? await keyHashOf(context.request.headers) : null
-  if (session && keyHash) await releaseWaiting(context.env.CREDITS, keyHash, { session })
-}
-
-async function keyHashOf(headers: Headers): Promise<string | null> {
-  const presented = presentedKey(headers)
-  return presented.kind === 'key' ? hashApiKey(presented.key) : null
+  const keyHash = session ? await holderOf(context.request.headers) : ''
+  if (session && keyHash !== '') await releaseWaiting(context.env.CREDITS, keyHash, { session })
 }

@@ -103,8 +103,8 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   if (!parsed.ok) return mcpErrorResponse(400, null, parsed.code, parsed.message, 'invalid_request')
 
   const single = parsed.batch ? undefined : parsed.messages[0]
-  await releaseCancelled(context, parsed.messages)
   const holder = await holderOf(request.headers)
+  await releaseCancelled(context, parsed.messages, holder)
   // Tasks go on their own: a task's hold is settled by its own tasks/result (gate/mcp-tasks), and
   // a batch would carry a tasks/result past that, naming the origin's own task id.
   const isTaskRequest = (message: McpMessage) => message.kind === 'request' && (requestedTask(message) !== undefined || TASK_METHODS.has(message.method))
@@ -141,7 +141,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
     if (!format || !response.body || (format === 'json' && !rewrite)) return passThrough(response)
     if (isSmallJson(response, format)) return inlineJson(response, new McpResponseReader('json', rewrite))
     // Its event ids become tickets, so a resumed stream still delivers these free answers (and only these).
-    const tickets = format === 'sse' ? await streamTickets(context, book, parsed.messages, priced.prices, response, null) : undefined
+    const tickets = format === 'sse' ? streamTickets(context, book, parsed.messages, priced.prices, response, null, holder) : undefined
     const reader = new McpResponseReader(format, rewrite, tickets?.fits ? (id) => tickets.seal(id) : undefined)
     const body = observeBody(response.body, { chunk: (bytes) => reader.chunk(bytes), flush: () => reader.flush(), end: () => undefined })
     const headers = downstreamResponseHeaders(response.headers)
@@ -192,7 +192,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   // A single call on an SSE stream can be answered on a resumed one: its event ids carry its hold.
   // (Not a task's creation: it is settled by tasks/result, never by an answer on a resumed stream.)
   const resumable = format === 'sse' && single?.kind === 'request' && requestedTask(single) === undefined
-  const tickets = format === 'sse' ? await streamTickets(context, book, parsed.messages, priced.prices, response, resumable ? hold : null) : undefined
+  const tickets = format === 'sse' ? streamTickets(context, book, parsed.messages, priced.prices, response, resumable ? hold : null, holder) : undefined
   const reader = new McpResponseReader(format, rewrite, tickets?.fits ? (id) => tickets.seal(id) : undefined)
   if (isSmallJson(response, format)) {
     // One small JSON answer: read it whole (natively), charge what succeeded as it is handed on.

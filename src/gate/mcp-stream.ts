@@ -13,7 +13,7 @@
  * resuming"), so its ticket holds none.
  */
 import { hashApiKey, presentedKey, settleManyCredits } from '../credits'
-import { bodyFormat, idKey, INVALID_REQUEST, jsonRpcError, responseOutcome, SseReader, serializeEvent, type JsonRpcId, type McpMessage, type SseEvent } from '../mcp'
+import { bodyFormat, idKey, INVALID_REQUEST, jsonRpcError, responseOutcome, SseReader, serializeEvent, withEventId, type JsonRpcId, type McpMessage, type SseEvent } from '../mcp'
 import type { McpPriceBook } from '../pricing'
 import { downstreamResponseHeaders, observeBody } from '../proxy'
 import { chargeForServed, type CreditHold } from './credits-payment'
@@ -36,14 +36,15 @@ export async function holderOf(headers: Headers): Promise<string> {
  * resumed stream). A priced request without a hold is left out, so its answer is
  * never delivered on a resumed stream.
  */
-export async function streamTickets(
+export function streamTickets(
   context: RouteContext,
   book: McpPriceBook,
   messages: McpMessage[],
   prices: ReadonlyMap<string, number>,
   response: Response,
-  hold: CreditHold | null
-): Promise<Sealer> {
+  hold: CreditHold | null,
+  holder: string
+): Sealer {
   const calls: Record<string, TicketHold | null> = {}
   for (const message of messages) {
     if (message.kind !== 'request') continue
@@ -54,7 +55,7 @@ export async function streamTickets(
   }
   const ticket: StreamTicket = {
     session: response.headers.get('mcp-session-id') ?? context.request.headers.get('mcp-session-id'),
-    holder: await holderOf(context.request.headers),
+    holder,
     account: hold?.keyHash ?? '',
     keyId: hold?.keyId ?? '',
     calls,
@@ -152,7 +153,7 @@ function meteredEvents(context: RouteContext, ticket: StreamTicket, sealer: Seal
   const pass = async (events: SseEvent[]): Promise<Uint8Array | undefined> => {
     let out = ''
     for (const original of events) {
-      const event: SseEvent = { ...original, fields: original.fields.map(([name, value]) => (name === 'id' ? ['id', sealer.seal(value)] : [name, value])) }
+      const { event } = withEventId(original, (id) => sealer.seal(id))
       let value: unknown
       try {
         value = event.data ? JSON.parse(event.data) : undefined

@@ -15,7 +15,7 @@ import { GateError } from '../errors'
 import { bodyFormat, createdTaskId, idKey, INVALID_PARAMS, jsonRpcError, requestedTask, responseOutcome, withTaskId, type McpMessage, type MessageRewrite } from '../mcp'
 import type { CreditHold } from './credits-payment'
 import { downstreamResponseHeaders } from '../proxy'
-import { holdAnswerInStream } from './answer-stream'
+import { decideAnswerIn, holdAnswerInStream } from './answer-stream'
 import type { RouteContext } from './http-route'
 import { mcpJson } from './mcp-answers'
 import { heldCall, notHeld, settleHeldAnswer } from './mcp-stream'
@@ -117,9 +117,11 @@ export async function serveTaskRequest(context: RouteContext, message: Request, 
     } catch {
       value = null
     }
+    const found = await decideAnswerIn(value, isAnswer, decide)
+    if (found) return new Response(JSON.stringify(found.body), { status: response.status, headers })
     // A paid task's result is handed on only as its answer: anything else from tasks/result is withheld.
-    if (!isAnswer(value)) return hold && message.method === 'tasks/result' ? mcpJson(502, jsonRpcError(message.id, -32603, 'The origin answered tasks/result with no answer to it.', { reason: 'upstream_unreachable' })) : new Response(text, { status: response.status, headers })
-    return new Response(JSON.stringify((await decide(value)).message), { status: response.status, headers })
+    if (hold && message.method === 'tasks/result') return mcpJson(502, jsonRpcError(message.id, -32603, 'The origin answered tasks/result with no answer to it.', { reason: 'upstream_unreachable' }))
+    return new Response(text, { status: response.status, headers })
   }
   return new Response(holdAnswerInStream(response.body, { isAnswer, decide, abandon: async () => undefined, waitUntil: context.waitUntil }), { status: response.status, headers })
 }

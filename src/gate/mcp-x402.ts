@@ -11,7 +11,7 @@
  */
 import { idKey, responseOutcome, type JsonRpcId, type McpMessage } from '../mcp'
 import { downstreamResponseHeaders } from '../proxy'
-import { holdAnswerInStream } from './answer-stream'
+import { decideAnswerIn, holdAnswerInStream } from './answer-stream'
 import { ticketSealer, type TicketPayment } from './stream-ticket'
 import type { X402Terms } from '../pricing'
 import {
@@ -169,18 +169,15 @@ export async function serveMcpWithX402(context: RouteContext, terms: X402Terms, 
     } catch {
       value = null
     }
-    // The answer may come wrapped in an array (a batch of one): it is the answer all the same.
-    const messages: unknown[] = Array.isArray(value) ? value : [value]
-    const at = messages.findIndex(isAnswer)
-    if (at === -1) {
+    const found = await decideAnswerIn(value, isAnswer, decide)
+    if (!found) {
       await finishX402(env, attempt, false, resource)
       return new Response(text, { status: response.status, headers })
     }
-    const { message: answer, finish } = await decide(messages[at] as Record<string, unknown>)
+    const { finish } = found.decision
     if (finish.kind === 'paid') headers.set(PAYMENT_RESPONSE_HEADER, encodeHeader(finish.settlement))
     headers.append('server-timing', serverTiming(attempt))
-    const body = Array.isArray(value) ? messages.map((message, index) => (index === at ? answer : message)) : answer
-    return new Response(JSON.stringify(body), { status: response.status, headers })
+    return new Response(JSON.stringify(found.body), { status: response.status, headers })
   }
   // Its event ids carry the payment, waiting, for a resumed stream (gate/mcp-stream) to settle on the answer.
   const usage = context.usage.snapshot()

@@ -7,7 +7,7 @@
  * then only the events that carry a rewritten message change. Framework-free.
  */
 import { concatBytes } from '../bytes'
-import { SseReader, serializeEvent, type SseEvent } from './sse'
+import { SseReader, serializeEvent, withEventId, type SseEvent } from './sse'
 
 /** Stop keeping a copy of a JSON body past this size; it still streams through. */
 export const MAX_INSPECTED_BYTES = 16 * 1024 * 1024
@@ -156,12 +156,12 @@ export class McpResponseReader {
     return serializeEvent(event, JSON.stringify(rewritten))
   }
 
-  /** The event with its id rewritten (an `id` field is the event id, HTML §9.2.6). */
-  private withEventId(event: SseEvent): SseEvent {
-    const rewrite = this.eventId
-    if (!rewrite || !event.fields.some(([name]) => name === 'id')) return event
-    this.resumable = true
-    return { ...event, fields: event.fields.map(([name, value]) => (name === 'id' ? ['id', rewrite(value)] : [name, value])) }
+  /** The event with its id rewritten, if the reader rewrites ids. */
+  private withEventId(original: SseEvent): SseEvent {
+    if (!this.eventId) return original
+    const { event, hadId } = withEventId(original, this.eventId)
+    if (hadId) this.resumable = true
+    return event
   }
 
   private apply(message: unknown): unknown {

@@ -244,6 +244,7 @@ export async function startScriptedOrigin(): Promise<ScriptedOrigin> {
       streams.set(streamId, events)
       let seq = 0
       const nextId = () => `${streamId}.${seq++}`
+      // `retry:` here is the SSE reconnection-time field (HTML §9.2.6) the gate must pass through, not a test retry.
       if (flags.crlf) await write(res, 'retry: 100\r\n\r\n', flags.drip)
       if (flags.prime) {
         const id = nextId()
