@@ -29,14 +29,13 @@ export {
   holderView,
   keyToolLists,
   indexStub,
-  reserveCredits,
-  settleManyCredits,
   awaitAnswer,
   releaseWaiting,
   type AccountNamespace,
   type IndexNamespace,
   type LedgerReserveResult,
 } from './ledger'
+export { CreditLedger, LedgerClient, type HoldAsk, type SettleNowResult } from './ledger-client'
 export type {
   AccountInit,
   AccountView,

@@ -5,13 +5,11 @@
  * afterwards: charge what was served, release what was not.
  */
 import {
-  accountNameOf,
   chargeOfServed,
   hashApiKey,
   looksLikeApiKey,
   presentedKey,
-  reserveCredits,
-  type AccountNamespace,
+  type LedgerClient,
   type LimitCheck,
   type PlanPosition,
   type RateLimitState,
@@ -20,7 +18,6 @@ import {
 import { GateError } from '../errors'
 import { formatDollars } from '../money'
 import { notifyIfLowBalance } from '../notify'
-import type { SettlementQueue } from './settlement-queue'
 
 /** How long a hold outlives the origin's timeout before the alarm frees it. */
 export const HOLD_MARGIN_MS = 10 * 60 * 1000
@@ -107,10 +104,10 @@ const HOW_TO_PAY = {
  * @throws GateError with the reason and what a caller needs to act on it
  */
 export async function holdCredits(
-  namespace: AccountNamespace,
+  ledger: LedgerClient,
   headers: Headers,
   request: HoldRequest,
-  ride: { queue: SettlementQueue; waitUntil: (promise: Promise<unknown>) => void }
+  waitUntil: (promise: Promise<unknown>) => void
 ): Promise<CreditHold> {
   const price = formatDollars(request.amount)
   const details = { price, ...request.describe, howToPay: HOW_TO_PAY }
@@ -131,10 +128,7 @@ export async function holdCredits(
   }
   const keyHash = await hashApiKey(presented.key)
   // Earlier calls' settlements on this key's account ride along with this hold.
-  const account = accountNameOf(keyHash)
-  const settle = ride.queue.take(account)
-  const result = await reserveCredits(namespace, keyHash, {
-    settle,
+  const result = await ledger.reserve(keyHash, {
     amount: request.amount,
     items: request.items,
     holdMs: request.timeoutMs + Math.max(HOLD_MARGIN_MS, request.waitMs ?? 0),
@@ -144,12 +138,11 @@ export async function holdCredits(
     attempt: request.attempt,
     chargeNow: request.chargeNow,
   })
-  if (!result.ok && result.reason === 'ledger_unavailable') ride.queue.putBack(namespace, account, settle, ride.waitUntil)
   if (result.ok) {
     const lists = (request.items ?? [{ price: request.amount }]).map((item) => item.price)
     const reserved = result.kind === 'reserved'
     // What was available before this reserve: the hold and any subscription fee it took.
-    if (reserved) notifyIfLowBalance(result.keyId, result.available + result.amount + result.fee, result.available, ride.waitUntil)
+    if (reserved) notifyIfLowBalance(result.keyId, result.available + result.amount + result.fee, result.available, waitUntil)
     if (result.kind === 'replayed' && result.own) {
       // An earlier try of this very call was charged, and its reply lost: that charge is this call's.
       const { reservationId, charged, calls } = result.earlier
@@ -256,10 +249,8 @@ export class HoldSettlement {
   private done = false
 
   constructor(
-    private readonly namespace: AccountNamespace,
-    private readonly hold: CreditHold,
-    private readonly queue: SettlementQueue,
-    private readonly waitUntil: (promise: Promise<unknown>) => void
+    private readonly ledger: LedgerClient,
+    private readonly hold: CreditHold
   ) {}
 
   /** The call was served: charge the whole hold. */
@@ -282,6 +273,6 @@ export class HoldSettlement {
     const { reservationId, keyHash } = this.hold
     if (reservationId === null) return
     const settlement = { reservationId, amount: Math.min(amount, this.hold.amount), calls: Math.min(calls, this.hold.charges.length) }
-    this.queue.add(this.namespace, keyHash, settlement, this.waitUntil)
+    this.ledger.settle(keyHash, settlement)
   }
 }

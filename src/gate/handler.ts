@@ -11,7 +11,7 @@ import { matchRoute, type PriceTable, type RouteMatch } from '../pricing'
 import { serveHttpRoute, type RouteContext } from './http-route'
 import { serveMcpRoute } from './mcp-route'
 import type { RouteTables } from './route-table'
-import { SettlementQueue } from './settlement-queue'
+import { CreditLedger } from '../credits'
 import { usageCall, usageWriter } from './usage'
 
 /** How long a settlement may wait to ride with the key's next hold (see settlement-queue). */
@@ -42,7 +42,7 @@ export function findRoute(table: PriceTable, method: string, pathname: string): 
  * @example app.all('*', gateHandler(routeTables()))
  */
 export function gateHandler(tables: RouteTables) {
-  let settlements: SettlementQueue | undefined
+  const ledger = new CreditLedger()
   const usage = usageWriter()
   return async function gate(c: Context<AppEnv>): Promise<Response> {
     const table = await tables(c.env)
@@ -56,7 +56,7 @@ export function gateHandler(tables: RouteTables) {
       route: match.route,
       forwardPath: match.forwardPath,
       waitUntil: (promise) => c.executionCtx.waitUntil(promise),
-      settlements: (settlements ??= new SettlementQueue(numberSetting(c.env.SETTLE_BATCH_MS, DEFAULT_SETTLE_BATCH_MS))),
+      ledger: ledger.client(c.env.CREDITS, numberSetting(c.env.SETTLE_BATCH_MS, DEFAULT_SETTLE_BATCH_MS), (promise) => c.executionCtx.waitUntil(promise)),
       usage: usageCall(c, usage, match.route),
     }
     const pricing = match.route.pricing

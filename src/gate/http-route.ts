@@ -12,7 +12,7 @@ import { holdCredits, holdHeaders, HoldSettlement } from './credits-payment'
 import { GateError } from '../errors'
 import { httpHoldRequest } from './hold-requests'
 import { readBytesWithin } from '../request-body'
-import type { SettlementQueue } from './settlement-queue'
+import type { LedgerClient } from '../credits'
 import { paymentRequiredResponse, serveHttpWithX402 } from './http-x402'
 import { chooseRail } from './rails'
 import { callOrigin } from './upstream'
@@ -26,8 +26,8 @@ export interface RouteContext {
   route: CompiledRoute
   forwardPath: string
   waitUntil: (promise: Promise<unknown>) => void
-  /** Where finished credit calls queue their settlements (one per gate and isolate). */
-  settlements: SettlementQueue
+  /** This request's client of the credits ledger (holds, and their settlements riding on the key's next hold). */
+  ledger: LedgerClient
   /** Records this request's paid call as a usage event. */
   usage: UsageCall
 }
@@ -53,7 +53,7 @@ export async function serveHttpRoute(context: RouteContext): Promise<Response> {
 }
 
 async function serveHttpWithCredits(context: RouteContext, amount: number): Promise<Response> {
-  const { env, request, route, forwardPath } = context
+  const { request, route, forwardPath } = context
   const search = context.url.search
   // With an Idempotency-Key the body is part of what identifies the call, so it is
   // read (within the route's limit) and forwarded from memory; otherwise it streams.
@@ -66,8 +66,8 @@ async function serveHttpWithCredits(context: RouteContext, amount: number): Prom
     requestBody = read
   }
   const holdRequest = httpHoldRequest(route, amount, request.method, `${forwardPath}${search}`, requestBody ?? null)
-  const hold = await holdCredits(env.CREDITS, request.headers, holdRequest, { queue: context.settlements, waitUntil: context.waitUntil })
-  const settlement = context.usage.credits(hold, new HoldSettlement(env.CREDITS, hold, context.settlements, context.waitUntil))
+  const hold = await holdCredits(context.ledger, request.headers, holdRequest, context.waitUntil)
+  const settlement = context.usage.credits(hold, new HoldSettlement(context.ledger, hold))
   let response: Response
   try {
     response = await callOrigin(context, { body: requestBody, headers: { 'x-pay-verified': 'true', 'x-pay-rail': 'credits' } })

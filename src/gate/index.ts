@@ -20,7 +20,6 @@ export { batchNotPayable, mcpErrorResponse, mcpGateErrorResponse, mcpJson } from
 export { priceBody } from './mcp-route'
 export { mcpResource, metaPayment, x402McpAnswer } from './mcp-x402'
 export { chooseRail } from './rails'
-export { SettlementQueue } from './settlement-queue'
 export { usageCall, usageSink, usageWriter } from './usage'
 export { acceptX402, paidHeaders, requiredFor, serverTiming, X402Refusal, type X402Attempt } from './x402-payment'
 export { finishClaimedX402, finishX402 } from './x402-finish'

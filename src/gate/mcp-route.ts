@@ -152,12 +152,12 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   let hold
   try {
     const holdRequest = mcpHoldRequest(route, priced, request.method, `${forwardPath}${context.url.search}`, read.text)
-    hold = await holdCredits(env.CREDITS, request.headers, holdRequest, { queue: context.settlements, waitUntil: context.waitUntil })
+    hold = await holdCredits(context.ledger, request.headers, holdRequest, context.waitUntil)
   } catch (error) {
     if (error instanceof GateError) return context.usage.deniedWith(error, mcpGateErrorResponse(error, parsed, priced.prices))
     throw error
   }
-  const settlement = context.usage.credits(hold, new HoldSettlement(env.CREDITS, hold, context.settlements, context.waitUntil))
+  const settlement = context.usage.credits(hold, new HoldSettlement(context.ledger, hold))
   let response: Response
   try {
     response = await callOrigin(context, { body: read.text })

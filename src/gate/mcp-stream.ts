@@ -12,7 +12,7 @@
  * carries no answers ("MUST NOT send a JSON-RPC response on the stream unless
  * resuming"), so its ticket holds none.
  */
-import { hashApiKey, presentedKey, settleManyCredits } from '../credits'
+import { hashApiKey, presentedKey } from '../credits'
 import { bodyFormat, idKey, INVALID_REQUEST, jsonRpcError, responseOutcome, SseReader, serializeEvent, withEventId, type JsonRpcId, type McpMessage, type SseEvent } from '../mcp'
 import type { McpPriceBook } from '../pricing'
 import { downstreamResponseHeaders, observeBody } from '../proxy'
@@ -115,7 +115,7 @@ export async function settleHeldAnswer(
   success: boolean
 ): Promise<'deliver' | 'expired' | 'not_held'> {
   if (success && Date.now() > holder.until) return 'expired'
-  const settled = await settleManyCredits(context.env.CREDITS, holder.account, [{ reservationId: hold.reservation, amount: success ? hold.amount : 0, calls: success ? hold.calls : 0 }])
+  const settled = await context.ledger.settleNow(holder.account, [{ reservationId: hold.reservation, amount: success ? hold.amount : 0, calls: success ? hold.calls : 0 }])
   const result = Array.isArray(settled) ? settled[0] : undefined
   if (result?.ok) {
     // Recorded as the call it settles, priced in the request that held it.

@@ -10,7 +10,6 @@
  * `tasks/result` themselves are free. A `tasks/result` for a task id the gate did
  * not hand out, or another session's or key's, is refused and never forwarded.
  */
-import { settleManyCredits } from '../credits'
 import { GateError } from '../errors'
 import { bodyFormat, createdTaskId, idKey, INVALID_PARAMS, jsonRpcError, requestedTask, responseOutcome, withTaskId, type McpMessage, type MessageRewrite } from '../mcp'
 import type { CreditHold } from './credits-payment'
@@ -93,7 +92,7 @@ export async function serveTaskRequest(context: RouteContext, message: Request, 
     if (!settles || !hold) return { message: handedOn }
     if (message.method === 'tasks/cancel') {
       // A task cancelled (its answer a success) is never charged: its hold goes.
-      if (outcome === 'success') context.waitUntil(settleManyCredits(context.env.CREDITS, ticket.account, [{ reservationId: hold.reservation, amount: 0, calls: 0 }]))
+      if (outcome === 'success') context.waitUntil(context.ledger.settleNow(ticket.account, [{ reservationId: hold.reservation, amount: 0, calls: 0 }]))
       return { message: handedOn }
     }
     const verdict = await settleHeldAnswer(context, ticket, hold, outcome === 'success')

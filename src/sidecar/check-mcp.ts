@@ -61,7 +61,7 @@ export async function checkMcpRoute(check: CheckEnv, context: RouteContext, book
   }
   try {
     const holdRequest = mcpHoldRequest(route, priced, request.method, `${forwardPath}${context.url.search}`, body.bytes)
-    return allow(await payWithCredits(check, request.headers, holdRequest, context.usage))
+    return allow(await payWithCredits(check, context.ledger, request.headers, holdRequest, context.usage))
   } catch (error) {
     if (error instanceof GateError) return deny(context.usage.deniedWith(error, mcpGateErrorResponse(error, parsed, priced.prices)))
     throw error

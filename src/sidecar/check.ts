@@ -8,7 +8,8 @@
 import type { Context } from 'hono'
 import type { AppEnv } from '../env'
 import { errorResponse, GateError } from '../errors'
-import { SettlementQueue, chooseRail, findRoute, httpHoldRequest, httpResource, paymentRequiredResponse, usageCall, usageWriter, x402RefusalResponse, type RouteContext, type RouteTables } from '../gate'
+import { CreditLedger } from '../credits'
+import { chooseRail, findRoute, httpHoldRequest, httpResource, paymentRequiredResponse, usageCall, usageWriter, x402RefusalResponse, type RouteContext, type RouteTables } from '../gate'
 import { readBytesWithin } from '../request-body'
 import type { UsageWriter } from '../usage'
 import { allow, deny } from './answers'
@@ -49,11 +50,12 @@ function bodilessRequest(url: URL, method: string, headers: Headers): Request {
  * @param tables the gate's route table loader (shared with the gate)
  */
 export function checkHandler(tables: RouteTables) {
-  const queue = new SettlementQueue(0)
+  // Never holds settlements back: the sidecar settles directly, for a definite answer.
+  const ledger = new CreditLedger()
   const usage = usageWriter()
   return async function check(c: Context<AppEnv>): Promise<Response> {
     try {
-      return await checkRequest(c, tables, queue, usage)
+      return await checkRequest(c, tables, ledger, usage)
     } catch (error) {
       if (error instanceof GateError) return deny(errorResponse(error))
       throw error
@@ -64,7 +66,7 @@ export function checkHandler(tables: RouteTables) {
 async function checkRequest(
   c: Context<AppEnv>,
   tables: RouteTables,
-  queue: SettlementQueue,
+  ledger: CreditLedger,
   usage: (delayMs: number) => UsageWriter
 ): Promise<Response> {
   const checkUrl = new URL(c.req.url)
@@ -78,7 +80,6 @@ async function checkRequest(
     env: c.env,
     secret: sidecarSecret(c.env) as string,
     settleNow: (c.req.header(SETTLE_HEADER) ?? '').trim().toLowerCase() === 'now',
-    queue,
     waitUntil: (promise) => c.executionCtx.waitUntil(promise),
   }
   const context: RouteContext = {
@@ -89,7 +90,7 @@ async function checkRequest(
     route,
     forwardPath,
     waitUntil: check.waitUntil,
-    settlements: queue,
+    ledger: ledger.client(c.env.CREDITS, 0, check.waitUntil),
     // Records the check's refusals; a sidecar's charges are in the key's ledger (not yet usage events).
     usage: usageCall(c, usage, route),
   }
@@ -139,5 +140,5 @@ async function checkPriced(
   const bytes = body.kind === 'bytes' ? body.bytes : null
   const search = original.url.search
   const holdRequest = httpHoldRequest(route, amount, original.method, `${forwardPath}${search}`, bytes)
-  return allow(await payWithCredits(check, original.headers, holdRequest, context.usage))
+  return allow(await payWithCredits(check, context.ledger, original.headers, holdRequest, context.usage))
 }

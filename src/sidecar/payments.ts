@@ -11,11 +11,11 @@ import { withRetries } from '../retry'
 import type { Settles, UsageCall } from '../usage'
 import type { Env } from '../env'
 import { GateError } from '../errors'
-import { settleManyCredits } from '../credits'
+import type { LedgerClient } from '../credits'
 import { formatDollars } from '../money'
 import type { X402Terms } from '../pricing'
 import { encodeHeader, PAYMENT_RESPONSE_HEADER, type ResourceInfo } from '../x402'
-import { HOLD_MARGIN_MS, X402Refusal, acceptX402, finishX402, holdCredits, holdHeaders, paidHeaders, serverTiming, type HoldRequest, type SettlementQueue, type X402Attempt } from '../gate'
+import { HOLD_MARGIN_MS, X402Refusal, acceptX402, finishX402, holdCredits, holdHeaders, paidHeaders, serverTiming, type HoldRequest, type X402Attempt } from '../gate'
 import { sealReservation, sealX402Reservation } from './reservation-token'
 
 /** The recorder is told how the hold ended; the sidecar settles it itself (now, or in /__pay/settle). */
@@ -29,8 +29,6 @@ export interface CheckEnv {
   secret: string
   /** Charge at check time: the proxy sends no follow-up. */
   settleNow: boolean
-  /** Never holds settlements: the sidecar settles directly, for a definite answer. */
-  queue: SettlementQueue
   waitUntil: (promise: Promise<unknown>) => void
 }
 
@@ -39,9 +37,8 @@ export interface CheckEnv {
  * token for the follow-up. Returns the headers of the 200 answer.
  * @throws GateError the refusal, exactly as the gate gives it
  */
-export async function payWithCredits(check: CheckEnv, headers: Headers, request: HoldRequest, usage: UsageCall): Promise<Record<string, string>> {
-  const { env } = check
-  const hold = check.settleNow ? await chargeNow(check, headers, request) : await holdCredits(env.CREDITS, headers, request, { queue: check.queue, waitUntil: check.waitUntil })
+export async function payWithCredits(check: CheckEnv, ledger: LedgerClient, headers: Headers, request: HoldRequest, usage: UsageCall): Promise<Record<string, string>> {
+  const hold = check.settleNow ? await chargeNow(check, ledger, headers, request) : await holdCredits(ledger, headers, request, check.waitUntil)
   // The check's answer is what the caller's call was given; the origin's own status is not seen here.
   usage.upstream({ status: 200 }, null)
   const record = usage.credits(hold, NOT_SETTLED_HERE)
@@ -56,7 +53,7 @@ export async function payWithCredits(check: CheckEnv, headers: Headers, request:
   }
   if (check.settleNow) {
     // Held but not charged (it always is, unless the account refused the charge): settle it, or refuse the call.
-    const results = await settleManyCredits(env.CREDITS, hold.keyHash, [{ reservationId: hold.reservationId, amount: hold.amount, calls: hold.charges.length }])
+    const results = await ledger.settleNow(hold.keyHash, [{ reservationId: hold.reservationId, amount: hold.amount, calls: hold.charges.length }])
     const result = Array.isArray(results) ? results[0] : undefined
     // This hold is only ever settled here, in full: "already settled" means an earlier attempt
     // whose reply was lost charged it, so the call goes through (refusing it would charge an unserved call).
@@ -93,10 +90,10 @@ const CHARGE_NOW_ATTEMPTS = 3
  * now. Refused only when every try goes unanswered (then, as with any hold, what
  * the account did is not known to the caller, and the call does not go through).
  */
-async function chargeNow(check: CheckEnv, headers: Headers, request: HoldRequest) {
+async function chargeNow(check: CheckEnv, ledger: LedgerClient, headers: Headers, request: HoldRequest) {
   const attempt = { ...request, chargeNow: true, attempt: crypto.randomUUID() }
   const unanswered = (error: unknown) => error instanceof GateError && error.code === 'ledger_unavailable'
-  const tried = await withRetries(() => holdCredits(check.env.CREDITS, headers, attempt, { queue: check.queue, waitUntil: check.waitUntil }), {
+  const tried = await withRetries(() => holdCredits(ledger, headers, attempt, check.waitUntil), {
     attempts: CHARGE_NOW_ATTEMPTS,
     baseMs: 50,
     retryable: unanswered,

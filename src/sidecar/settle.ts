@@ -16,8 +16,8 @@
  * `{"reservation": "…", "outcome": "served"}`.
  */
 import type { Context } from 'hono'
-import { settleManyCredits } from '../credits'
-import type { AppEnv, Env } from '../env'
+import { CreditLedger, type LedgerClient } from '../credits'
+import type { AppEnv } from '../env'
 import { GateError } from '../errors'
 import { formatDollars } from '../money'
 import { sidecarSecret } from './auth'
@@ -92,6 +92,7 @@ function upstreamStatus(given: unknown): number {
 
 /** The follow-up's handler; `usage` writes the settled call's usage event. */
 export function settleHandler(usage: (delayMs: number) => UsageWriter) {
+  const ledger = new CreditLedger()
   return async function settle(c: Context<AppEnv>): Promise<Response> {
     const input = await settleInput(c)
     const outcome = servedOf(input)
@@ -103,16 +104,16 @@ export function settleHandler(usage: (delayMs: number) => UsageWriter) {
       throw new GateError('invalid_reservation', `The reservation has expired: ${why}.`)
     }
     const sink = usageSink(c, usage)
-    const body = reservation.kind === 'x402' ? await settleDeferredX402(c.env, reservation, outcome, sink) : await settleCredits(c.env, reservation, outcome, sink)
+    const body = reservation.kind === 'x402' ? await settleDeferredX402(c.env, reservation, outcome, sink) : await settleCredits(ledger.client(c.env.CREDITS, 0, (promise) => c.executionCtx.waitUntil(promise)), reservation, outcome, sink)
     return c.json(body, 200, { 'cache-control': 'no-store' })
   }
 }
 
 /** Charge the hold (served) or release it; records the usage event of a hold settled here, like the gate's own. */
-async function settleCredits(env: Env, reservation: Reservation, outcome: SettleOutcome, sink: UsageSink | null): Promise<Record<string, unknown>> {
+async function settleCredits(ledger: LedgerClient, reservation: Reservation, outcome: SettleOutcome, sink: UsageSink | null): Promise<Record<string, unknown>> {
   const { served } = outcome
   const settlement = { reservationId: reservation.reservationId, amount: served ? reservation.amount : 0, calls: served ? reservation.calls : 0 }
-  const results = await settleManyCredits(env.CREDITS, reservation.keyHash, [settlement])
+  const results = await ledger.settleNow(reservation.keyHash, [settlement])
   if (!Array.isArray(results)) {
     // Settling is idempotent: the proxy may send the same follow-up again.
     throw new GateError('ledger_unavailable', 'The settlement could not be recorded now; send it again.', { headers: { 'retry-after': '1' } })

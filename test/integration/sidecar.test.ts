@@ -11,7 +11,7 @@ import { createGate } from '../../src/app'
 import type { ReserveRequest } from '../../src/credits'
 import { payWithCredits } from '../../src/sidecar/payments'
 import { UsageCall, type UsageEvent } from '../../src/usage'
-import { SettlementQueue } from '../../src/gate/settlement-queue'
+import { CreditLedger } from '../../src/credits'
 import { openReservation, sealReservation, type Reservation } from '../../src/sidecar/reservation-token'
 import { TEST_SIDECAR_TOKEN } from '../constants'
 import { admin, charges, createKey, gate, keyState, newTag, originRequests, putRouteTable } from '../helpers'
@@ -323,13 +323,14 @@ describe('HTTP routes', () => {
     const usageOf = (events: UsageEvent[]) =>
       new UsageCall((event) => events.push(event), { at: Date.now(), route: '/api/*', method: 'GET', mcp: false, listPrice: 20_000 })
     const holdRequest = (fingerprint = 'body') => ({ amount: 20_000, label: 'GET /api/users', limits: [], timeoutMs: 1_000, fingerprint: async () => fingerprint, describe: {} })
-    const checkEnv = (faulty: ReturnType<typeof losingReplies>) => ({ env: faulty.env, secret: TEST_SIDECAR_TOKEN, settleNow: true, queue: new SettlementQueue(0), waitUntil: () => undefined })
+    const checkEnv = (faulty: ReturnType<typeof losingReplies>) => ({ env: faulty.env, secret: TEST_SIDECAR_TOKEN, settleNow: true, waitUntil: () => undefined })
+    const ledgerOf = (faulty: ReturnType<typeof losingReplies>) => new CreditLedger().client(faulty.env.CREDITS, 0, () => undefined)
 
     it('is found by the check\'s next try and let through, charged once, with its usage event', async () => {
       const { id, key } = await createKey('1')
       const faulty = losingReplies(1)
       const events: UsageEvent[] = []
-      const headers = await payWithCredits(checkEnv(faulty), new Headers({ 'x-api-key': key }), holdRequest(), usageOf(events))
+      const headers = await payWithCredits(checkEnv(faulty), ledgerOf(faulty), new Headers({ 'x-api-key': key }), holdRequest(), usageOf(events))
       expect(headers).toMatchObject({ 'x-pay-settlement': 'charged', 'x-credits-remaining': '0.98' })
       expect(faulty.reserves()).toBe(2)
       expect(charges(await keyState(id))).toEqual(['-0.02'])
@@ -340,8 +341,8 @@ describe('HTTP routes', () => {
       const { id, key } = await createKey('1')
       const withClientKey = new Headers({ 'x-api-key': key, 'idempotency-key': 'client-1' })
       const events: UsageEvent[] = []
-      expect(await payWithCredits(checkEnv(losingReplies(1)), withClientKey, holdRequest(), usageOf(events))).toMatchObject({ 'x-pay-settlement': 'charged' })
-      expect(await payWithCredits(checkEnv(losingReplies(0)), withClientKey, holdRequest(), usageOf(events))).toMatchObject({ 'x-pay-settlement': 'replayed' })
+      expect(await payWithCredits(checkEnv(losingReplies(1)), ledgerOf(losingReplies(1)), withClientKey, holdRequest(), usageOf(events))).toMatchObject({ 'x-pay-settlement': 'charged' })
+      expect(await payWithCredits(checkEnv(losingReplies(0)), ledgerOf(losingReplies(0)), withClientKey, holdRequest(), usageOf(events))).toMatchObject({ 'x-pay-settlement': 'replayed' })
       expect(charges(await keyState(id))).toEqual(['-0.02'])
       expect(events).toMatchObject([{ outcome: 'charged', amount: 20_000 }, { outcome: 'charged', amount: 0, reason: 'idempotent_replay' }])
     })
@@ -349,7 +350,7 @@ describe('HTTP routes', () => {
     it('is answered with its charge even if the key was suspended in between', async () => {
       const { id, key } = await createKey('1')
       const faulty = losingReplies(1, () => admin(`/keys/${id}/suspend`, { method: 'POST' }))
-      const headers = await payWithCredits(checkEnv(faulty), new Headers({ 'x-api-key': key }), holdRequest(), usageOf([]))
+      const headers = await payWithCredits(checkEnv(faulty), ledgerOf(faulty), new Headers({ 'x-api-key': key }), holdRequest(), usageOf([]))
       expect(headers).toMatchObject({ 'x-pay-settlement': 'charged' })
       const state = await keyState(id)
       expect(state.status).toBe('suspended')
@@ -359,7 +360,7 @@ describe('HTTP routes', () => {
     it('is refused only when every try goes unanswered, without saying nothing was charged', async () => {
       const { id, key } = await createKey('1')
       const faulty = losingReplies(3)
-      await expect(payWithCredits(checkEnv(faulty), new Headers({ 'x-api-key': key }), holdRequest(), usageOf([]))).rejects.toMatchObject({
+      await expect(payWithCredits(checkEnv(faulty), ledgerOf(faulty), new Headers({ 'x-api-key': key }), holdRequest(), usageOf([]))).rejects.toMatchObject({
         code: 'ledger_unavailable',
         message: 'Payments cannot be checked right now; retry shortly.',
       })

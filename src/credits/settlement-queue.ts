@@ -1,5 +1,5 @@
 /**
- * @module gate/settlement-queue
+ * @module credits/settlement-queue
  * Settlements wait here, per key, for a short while: the key's next hold from
  * this isolate carries them to its account object in the same round trip and
  * transaction, so a busy key costs one object call per paid call instead of two.
@@ -12,7 +12,8 @@
  * A flush that never happens (the isolate died) leaves the holds to expire on the
  * object's alarm: the caller is then not charged, never charged twice.
  */
-import { settleManyCredits, type AccountNamespace, type Settlement } from '../credits'
+import { settleManyCredits, type AccountNamespace } from './ledger'
+import type { Settlement } from './types'
 
 /** No settlement waits longer than this, however busy its key. */
 const MAX_WAIT_MS = 2_000
