@@ -11,12 +11,12 @@ import { accountStub, hashApiKey, holderView, issueKey, looksLikeApiKey, present
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'
 import { formatDollars, parseDollars } from '../money'
-import { encodeHeader, PAYMENT_RESPONSE_HEADER, type ResourceInfo } from '../x402'
-import { unpaidRefusal, x402RefusalResponse } from './http-x402'
+import { encodeHeader, PAYMENT_RESPONSE_HEADER, V1_PAYMENT_HEADER, type ResourceInfo } from '../x402'
+import { x402RefusalResponse } from './http-x402'
 import { headerPayment } from './rails'
 import type { RouteTables } from './route-table'
-import { finishX402 } from './x402-finish'
-import { acceptX402, requiredFor, X402Refusal } from './x402-payment'
+import type { X402Refusal } from './x402-payment'
+import { acceptX402Payment, unpaid } from './x402-rail'
 
 async function requestedAmount(c: Context<AppEnv>, bounds: { minMicros: number; maxMicros: number }): Promise<number> {
   let text = c.req.query('credits')
@@ -56,29 +56,25 @@ export function buyCreditsHandler(tables: RouteTables) {
       if (view.account.status === 'revoked') throw new GateError('key_revoked', 'The API key has been revoked.')
     }
 
-    const payment = headerPayment(c.req.raw.headers)
-    if (!payment.present) {
-      const { code, message } = unpaidRefusal(c.req.raw.headers, 'Pay with x402 (PAYMENT-SIGNATURE) to buy these credits')
-      return x402RefusalResponse(402, code, message, requiredFor(terms, micros, resource, message), { credits: false })
+    const refused = ({ status, reason, message, required, settlement }: X402Refusal) => x402RefusalResponse(status, reason, message, required, { credits: false, settlement })
+    const offered = headerPayment(c.req.raw.headers)
+    if (!offered.present) return refused(unpaid(terms, micros, resource, c.req.raw.headers.has(V1_PAYMENT_HEADER), 'Pay with x402 (PAYMENT-SIGNATURE) to buy these credits'))
+    const accepted = await acceptX402Payment({ env: c.env }, terms, micros, resource, offered.decoded)
+    if (!accepted.ok) {
+      if (accepted.refusal.rail === 'x402') return refused(accepted.refusal.refusal)
+      throw accepted.refusal.error
     }
-    let attempt
-    try {
-      attempt = await acceptX402(c.env, terms, micros, resource, payment.decoded)
-    } catch (error) {
-      if (error instanceof X402Refusal) return x402RefusalResponse(error.status, error.reason, error.message, error.required, { credits: false })
-      throw error
-    }
-    const finish = await finishX402(c.env, attempt, true, resource)
-    if (finish.kind === 'refused') {
-      const { refusal } = finish
-      return x402RefusalResponse(refusal.status, refusal.reason, refusal.message, refusal.required, { credits: false, settlement: refusal.settlement })
-    }
-    if (finish.kind !== 'paid' || !finish.settlement.transaction) {
+    const { payment } = accepted
+    const { attempt } = payment
+    // The credits are what the call delivers: settled first, then credited.
+    const end = await payment.finish({ delivered: true })
+    if (end.kind === 'refused') return refused(end.refusal)
+    const settlement = payment.settlement
+    if (!settlement?.transaction) {
       // Credits are sold only for money that arrived, which has a transaction: not unsettled
       // (fail-open), not free-pass, not dev mode.
       throw new GateError('invalid_request', 'Credits can only be bought with a settled payment.')
     }
-    const settlement = finish.settlement
     const headers = { [PAYMENT_RESPONSE_HEADER]: encodeHeader(settlement), 'cache-control': 'no-store' }
     const label = `x402 ${settlement.transaction} from ${attempt.payer}`
     if (keyHash) {

@@ -1,22 +1,29 @@
 /**
  * @module gate/http-route
- * Plain HTTP routes: free routes pass straight through; a priced route holds its
- * price on the caller's key, forwards, and charges only when the origin answered
- * below 400 and the body reached the caller in full. A 5xx, a 4xx, a network
- * error, a timeout, a body the origin broke off, or a caller who went away: released.
+ * Plain HTTP routes: free routes pass straight through; a priced route takes the
+ * call's payment (gate/accept), forwards, and finishes the payment by what the
+ * caller got. A credits hold is charged only when the origin answered below 400
+ * and the body reached the caller in full; a 5xx, a 4xx, a network error, a
+ * timeout, a body the origin broke off, or a caller who went away: released. An
+ * x402 payment is settled when the origin's headers arrive, below 400, and before
+ * a single byte of the body is sent (transports-v2/http.md), so paid content is
+ * never given away unsettled (SSE included) and a call that failed before it
+ * started streaming is never paid for; a failed settlement gets the payment error,
+ * not the content.
  */
+import type { LedgerClient } from '../credits'
 import type { Env } from '../env'
+import { GateError } from '../errors'
 import type { CompiledRoute } from '../pricing'
 import { downstreamResponseHeaders, observeBody } from '../proxy'
-import { holdCredits, holdHeaders, HoldSettlement } from './credits-payment'
-import { GateError } from '../errors'
-import { httpHoldRequest } from './hold-requests'
 import { readBytesWithin } from '../request-body'
-import type { LedgerClient } from '../credits'
-import { paymentRequiredResponse, serveHttpWithX402 } from './http-x402'
+import type { UsageCall } from '../usage'
+import { acceptPayment } from './accept'
+import { httpHoldRequest } from './hold-requests'
+import { httpRefusal, httpResource } from './http-x402'
+import type { Payment } from './payment'
 import { chooseRail } from './rails'
 import { callOrigin } from './upstream'
-import type { UsageCall } from '../usage'
 
 export interface RouteContext {
   env: Env
@@ -28,7 +35,7 @@ export interface RouteContext {
   waitUntil: (promise: Promise<unknown>) => void
   /** This request's client of the credits ledger (holds, and their settlements riding on the key's next hold). */
   ledger: LedgerClient
-  /** Records this request's paid call as a usage event. */
+  /** Records this request's paid call as a usage event (it observes payments; it never settles one). */
   usage: UsageCall
 }
 
@@ -40,53 +47,67 @@ export function passThrough(response: Response, extraHeaders: Record<string, str
 }
 
 export async function serveHttpRoute(context: RouteContext): Promise<Response> {
-  const { request, route } = context
-  if (route.pricing.kind !== 'fixed') {
-    return passThrough(await callOrigin(context))
-  }
-  const amount = route.pricing.micros
+  const { request, route, forwardPath } = context
+  if (route.pricing.kind !== 'fixed') return passThrough(await callOrigin(context))
+  const micros = route.pricing.micros
   const rail = chooseRail(request.headers, route.rails)
-  const x402 = route.rails.x402
-  if (x402 && rail.kind === 'x402') return serveHttpWithX402(context, x402, amount, rail.payment)
-  if (x402 && rail.kind === 'none') return paymentRequiredResponse(context, x402, amount)
-  return serveHttpWithCredits(context, amount)
+  // Paying with credits and an Idempotency-Key, the body is part of what identifies the
+  // call, so it is read (within the route's limit) and forwarded from memory; otherwise it streams.
+  const paysWithCredits = !route.rails.x402 || rail.kind === 'credits'
+  const body = paysWithCredits && request.headers.has('idempotency-key') ? await idempotentBody(request, route.maxBodyBytes) : undefined
+  const accepted = await acceptPayment(context, rail, {
+    micros,
+    hold: () => httpHoldRequest(route, micros, request.method, `${forwardPath}${context.url.search}`, body ?? null),
+    resource: httpResource(context),
+    ask: 'Payment required: pay with x402 (PAYMENT-SIGNATURE)',
+  })
+  if (!accepted.ok) return httpRefusal(context, accepted.refusal)
+  return servePaid(context, accepted.payment, body)
 }
 
-async function serveHttpWithCredits(context: RouteContext, amount: number): Promise<Response> {
-  const { request, route, forwardPath } = context
-  const search = context.url.search
-  // With an Idempotency-Key the body is part of what identifies the call, so it is
-  // read (within the route's limit) and forwarded from memory; otherwise it streams.
-  let requestBody: Uint8Array | undefined
-  if (request.headers.has('idempotency-key') && request.body !== null) {
-    const read = await readBytesWithin(request, route.maxBodyBytes)
-    if (read === null) {
-      throw new GateError('body_too_large', `With an Idempotency-Key the body may be at most ${route.maxBodyBytes} bytes.`)
-    }
-    requestBody = read
-  }
-  const holdRequest = httpHoldRequest(route, amount, request.method, `${forwardPath}${search}`, requestBody ?? null)
-  const hold = await holdCredits(context.ledger, request.headers, holdRequest, context.waitUntil)
-  const settlement = context.usage.credits(hold, new HoldSettlement(context.ledger, hold))
+async function idempotentBody(request: Request, maxBodyBytes: number): Promise<Uint8Array | undefined> {
+  if (request.body === null) return undefined
+  const read = await readBytesWithin(request, maxBodyBytes)
+  if (read === null) throw new GateError('body_too_large', `With an Idempotency-Key the body may be at most ${maxBodyBytes} bytes.`)
+  return read
+}
+
+/** Forward a paid call and finish its payment by what the caller gets. */
+async function servePaid(context: RouteContext, payment: Payment, body: Uint8Array | undefined): Promise<Response> {
   let response: Response
   try {
-    response = await callOrigin(context, { body: requestBody, headers: { 'x-pay-verified': 'true', 'x-pay-rail': 'credits' } })
+    response = await callOrigin(context, { body, headers: payment.originHeaders() })
   } catch (error) {
-    settlement.failed()
+    await payment.finish({ delivered: false })
     throw error
   }
-  if (response.status >= 400) {
-    settlement.failed()
+  const served = response.status < 400
+  if (payment.settles === 'before-delivery') {
+    const end = await payment.finish({ delivered: served })
+    if (end.kind === 'refused') {
+      await response.body?.cancel()
+      return httpRefusal(context, { rail: 'x402', refusal: end.refusal }, false)
+    }
+    return answer(response, payment, response.body)
+  }
+  if (!served) {
+    void payment.finish({ delivered: false })
     return passThrough(response)
   }
-  const headers = holdHeaders(hold)
   if (response.body === null) {
-    settlement.served()
-    return passThrough(response, headers)
+    void payment.finish({ delivered: true })
+    return answer(response, payment, null)
   }
-  const body = observeBody(response.body, {
+  const delivered = observeBody(response.body, {
     chunk: (bytes) => bytes,
-    end: (how) => (how === 'complete' ? settlement.served() : settlement.failed()),
+    end: (how) => void payment.finish({ delivered: how === 'complete' }),
   })
-  return passThrough(response, headers, body)
+  return answer(response, payment, delivered)
+}
+
+/** The origin's answer, with what the caller should know of its payment. */
+function answer(response: Response, payment: Payment, body: ReadableStream | null): Response {
+  const headers = downstreamResponseHeaders(response.headers)
+  payment.decorate(headers)
+  return new Response(body, { status: response.status, statusText: response.statusText, headers })
 }

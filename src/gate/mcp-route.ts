@@ -15,6 +15,8 @@ import {
   bodyFormat,
   idKey,
   INVALID_REQUEST,
+  jsonRpcError,
+  type ParsedBody,
   requestedTask,
   taskIdParam,
   TASK_METHODS,
@@ -27,15 +29,16 @@ import {
 import { priceMcpRequest, priceOfTool, type McpPriceBook, type PaymentRails, type RateLimit } from '../pricing'
 import { downstreamResponseHeaders, observeBody } from '../proxy'
 import { CallMeter } from './call-meter'
-import { chargeForServed, holdCredits, holdHeaders, HoldSettlement } from './credits-payment'
+import { chargeForServed, holdHeaders } from './credits-payment'
 import { mcpHoldRequest } from './hold-requests'
 import { keyToolFilter } from './key-tool-filter'
 import { toolPriceMeta } from './tool-price-meta'
 import { passThrough, type RouteContext } from './http-route'
-import { batchNotPayable, mcpErrorResponse, mcpGateErrorResponse, mcpJson, readBodyWithin } from './mcp-answers'
-import { mcpResource, metaPayment, serveMcpWithX402, x402McpAnswer } from './mcp-x402'
+import { batchNotPayable, mcpErrorResponse, mcpGateErrorResponse, mcpJson, PAYMENT_REQUIRED_CODE, readBodyWithin } from './mcp-answers'
+import { mcpResource, metaPayment, serveHeldAnswer, x402McpAnswer } from './mcp-x402'
+import type { Refusal } from './payment'
+import { acceptPayment } from './accept'
 import { chooseRail } from './rails'
-import { requiredFor } from './x402-payment'
 import { callOrigin } from './upstream'
 import { holderOf, serveMcpStream, streamTickets } from './mcp-stream'
 import { serveTaskRequest, taskCreation } from './mcp-tasks'
@@ -119,19 +122,6 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   const keep = priced.listIds.size > 0 ? await keyToolFilter(env.CREDITS, request.headers) : undefined
   const annotate = annotator(book, priced.listIds, route.rails, keep)
   context.usage.priced(priced.total, single?.kind === 'request' ? single.method : 'batch', single?.kind === 'request' ? (single.tool ?? null) : null)
-  const inMeta = single ? metaPayment(single) : { present: parsed.messages.some((message) => metaPayment(message).present), decoded: undefined }
-  const rail = chooseRail(request.headers, route.rails, inMeta)
-  const x402 = route.rails.x402
-  if (priced.total > 0 && x402 && rail.kind !== 'credits') {
-    // One x402 payment pays one call: a batch is paid with credits (its refusal says so).
-    if (single?.kind === 'request') {
-      if (rail.kind === 'x402') return serveMcpWithX402(context, x402, single, priced.total, rail.payment)
-      const required = requiredFor(x402, priced.total, mcpResource(context, single), 'Payment required')
-      return context.usage.x402DeniedWith('payment_required', mcpJson(200, x402McpAnswer(single, required, 'payment_required', route.rails.credits)))
-    }
-    // A batch on a route that takes x402 only cannot be paid at all: never fall through to credits.
-    if (rail.kind === 'x402' || !route.rails.credits) return batchNotPayable(route.rails.credits)
-  }
   if (priced.total === 0) {
     const task = taskCreation(context, single, null, holder, priced.waitMs)
     const rewrite = both(annotate, task?.rewrite)
@@ -149,20 +139,30 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
     return new Response(body, { status: response.status, headers })
   }
 
-  let hold
-  try {
-    const holdRequest = mcpHoldRequest(route, priced, request.method, `${forwardPath}${context.url.search}`, read.text)
-    hold = await holdCredits(context.ledger, request.headers, holdRequest, context.waitUntil)
-  } catch (error) {
-    if (error instanceof GateError) return context.usage.deniedWith(error, mcpGateErrorResponse(error, parsed, priced.prices))
-    throw error
+  const call = single?.kind === 'request' ? single : undefined
+  const inMeta = call ? metaPayment(call) : { present: parsed.messages.some((message) => metaPayment(message).present), decoded: undefined }
+  const rail = chooseRail(request.headers, route.rails, inMeta)
+  // One x402 payment pays one call: a batch is paid with credits (its refusal says so), and a
+  // batch on a route that takes x402 only cannot be paid at all: never fall through to credits.
+  if (!call && route.rails.x402 && (rail.kind === 'x402' || !route.rails.credits)) return batchNotPayable(route.rails.credits)
+  // An x402 payment is taken for a flight of its own, so that a resumed stream can claim and settle it if the answer comes there.
+  const flight = rail.kind === 'x402' ? { flight: crypto.randomUUID() } : {}
+  const price = {
+    micros: priced.total,
+    hold: () => mcpHoldRequest(route, priced, request.method, `${forwardPath}${context.url.search}`, read.text),
+    resource: call ? mcpResource(context, call) : { url: context.url.href, description: 'MCP batch' },
+    ask: 'Payment required',
   }
-  const settlement = context.usage.credits(hold, new HoldSettlement(context.ledger, hold))
+  const accepted = await acceptPayment(context, call ? rail : { kind: 'credits' }, price, flight)
+  if (!accepted.ok) return mcpRefusal(context, accepted.refusal, parsed, priced, call)
+  const { payment } = accepted
+  if (payment.rail === 'x402') return serveHeldAnswer(context, payment, call as Extract<McpMessage, { kind: 'request' }>)
+  const { hold } = payment
   let response: Response
   try {
-    response = await callOrigin(context, { body: read.text })
+    response = await callOrigin(context, { body: read.text, headers: payment.originHeaders() })
   } catch (error) {
-    settlement.failed()
+    void payment.finish({ delivered: false })
     if (error instanceof GateError) return mcpGateErrorResponse(error, parsed, priced.prices)
     throw error
   }
@@ -170,7 +170,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   // An error status, an empty body or a body that is not JSON-RPC cannot carry a
   // successful answer, so nothing in it is charged.
   if (response.status >= 400 || response.body === null || format === null) {
-    settlement.failed()
+    void payment.finish({ delivered: false })
     return passThrough(response)
   }
   // The meter notes which calls succeeded; the key's plan prices those.
@@ -186,8 +186,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   const settleServed = () => {
     if (settled || task?.created) return
     settled = true
-    const { amount, calls } = chargeForServed(hold, meter.succeeded)
-    settlement.settle(amount, calls)
+    void payment.finish({ delivered: true, ...chargeForServed(hold, meter.succeeded) })
   }
   // A single call on an SSE stream can be answered on a resumed one: its event ids carry its hold.
   // (Not a task's creation: it is settled by tasks/result, never by an answer on a resumed stream.)
@@ -200,7 +199,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
     try {
       answer = await inlineJson(response, reader, holdHeaders(hold))
     } catch (error) {
-      settlement.failed()
+      void payment.finish({ delivered: false })
       const broken = new GateError('upstream_unreachable', `The origin broke off its answer: ${(error as Error).message}`)
       return mcpGateErrorResponse(broken, parsed, priced.prices)
     }
@@ -230,7 +229,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
     // until a cancellation, the session's end or its expiry. A JSON body too large to
     // inspect was still delivered whole with a 2xx: charged.
     end: (how) => {
-      if (how === 'complete' && reader.overflowed) return settlement.served()
+      if (how === 'complete' && reader.overflowed) return void payment.finish({ delivered: true })
       if (waitsForAnswer()) {
         if (how !== 'complete') context.waitUntil(waitForAnswer())
         return
@@ -239,9 +238,18 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
     },
   })
   const headers = downstreamResponseHeaders(response.headers)
-  for (const [name, value] of Object.entries(holdHeaders(hold))) headers.set(name, value)
+  payment.decorate(headers)
   if (rewrite) headers.delete('content-length')
   return new Response(body, { status: response.status, statusText: response.statusText, headers })
+}
+
+/** A refusal of the call's payment, answered in-band (gate/mcp-answers): the credits rail's per request, x402's as the call's answer. */
+function mcpRefusal(context: RouteContext, refusal: Refusal, parsed: Extract<ParsedBody, { ok: true }>, priced: PricedBody, call: Extract<McpMessage, { kind: 'request' }> | undefined): Response {
+  if (refusal.rail === 'credits') return context.usage.deniedWith(refusal.error, mcpGateErrorResponse(refusal.error, parsed, priced.prices))
+  const { reason, required } = refusal.refusal
+  // A batch is never offered x402, so an x402 refusal always answers one call.
+  const answer = call ? x402McpAnswer(call, required, reason, context.route.rails.credits) : jsonRpcError(null, PAYMENT_REQUIRED_CODE, refusal.refusal.message, { reason })
+  return context.usage.x402DeniedWith(reason, mcpJson(200, answer))
 }
 
 /** Two rewrites of the origin's messages, the first that changes a message winning. */

@@ -120,7 +120,7 @@ export async function settleHeldAnswer(
   if (result?.ok) {
     // Recorded as the call it settles, priced in the request that held it.
     const call = hold.usage ? context.usage.forEarlier(hold.usage) : context.usage
-    call.credits({ keyId: holder.keyId, reservationId: hold.reservation, amount: hold.amount, charges: [hold.amount] }, SETTLED).settle(result.charged, success ? hold.calls : 0)
+    call.settled({ keyId: holder.keyId, reservationId: hold.reservation, amount: hold.amount }, result.charged, success ? hold.calls : 0)
     return 'deliver'
   }
   // An error carries nothing to withhold.
@@ -178,6 +178,3 @@ function meteredEvents(context: RouteContext, ticket: StreamTicket, sealer: Seal
     end: () => undefined,
   })
 }
-
-/** The settlement was made here, at once: the usage record has nothing left to settle. */
-const SETTLED = { settle: () => undefined, served: () => undefined, failed: () => undefined }

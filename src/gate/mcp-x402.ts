@@ -13,26 +13,25 @@ import { idKey, responseOutcome, type JsonRpcId, type McpMessage } from '../mcp'
 import { downstreamResponseHeaders } from '../proxy'
 import { decideAnswerIn, holdAnswerInStream } from './answer-stream'
 import { ticketSealer, type TicketPayment } from './stream-ticket'
-import type { X402Terms } from '../pricing'
 import {
   buildRequirements,
   claimAuthorization,
   settledByFlight,
   unclaimAuthorization,
   decodeHeader,
-  encodeHeader,
   MCP_PAYMENT_ERROR_META,
   MCP_PAYMENT_META,
   MCP_PAYMENT_RESPONSE_META,
-  PAYMENT_RESPONSE_HEADER,
   type PaymentRequired,
   type ResourceInfo,
 } from '../x402'
 import type { RouteContext } from './http-route'
 import { mcpJson, PAYMENT_REQUIRED_CODE } from './mcp-answers'
 import { callOrigin } from './upstream'
-import { finishClaimedX402, finishX402, type X402Finish } from './x402-finish'
-import { acceptX402, paidHeaders, serverTiming, X402Refusal, type X402Attempt } from './x402-payment'
+import type { PaymentEnd } from './payment'
+import { finishClaimedX402, type X402Finish } from './x402-finish'
+import type { X402Attempt } from './x402-payment'
+import type { X402Payment } from './x402-rail'
 
 type Request = Extract<McpMessage, { kind: 'request' }>
 
@@ -114,38 +113,40 @@ function settled(message: Record<string, unknown>, request: Pick<Request, 'id' |
   return message
 }
 
-export async function serveMcpWithX402(context: RouteContext, terms: X402Terms, message: Request, micros: number, payment: unknown): Promise<Response> {
+/** A payment's end as `settled` puts it into an answer. */
+function finishOf(payment: X402Payment, end: PaymentEnd): X402Finish {
+  const settlement = payment.settlement
+  if (end.kind === 'paid' && settlement) return { kind: 'paid', settlement }
+  if (end.kind === 'refused') return { kind: 'refused', refusal: end.refusal }
+  return end.kind === 'served-unpaid' ? end : { kind: 'not-served' }
+}
+
+/**
+ * Serve a call paid with x402: forward it without its payment, hold its answer
+ * back until the payment is settled (a success) or released (anything else).
+ */
+export async function serveHeldAnswer(context: RouteContext, payment: X402Payment, message: Request): Promise<Response> {
   const { env, route } = context
   const credits = route.rails.credits
-  const resource = mcpResource(context, message)
-  let attempt: X402Attempt
-  // Taken for a flight of its own, so that a resumed stream can claim and settle it if the answer comes there.
-  const flight = crypto.randomUUID()
-  try {
-    attempt = await acceptX402(env, terms, micros, resource, payment, context.usage, flight)
-  } catch (error) {
-    if (error instanceof X402Refusal) return context.usage.x402DeniedWith(error.reason, mcpJson(200, x402McpAnswer(message, error.required, error.reason, credits)))
-    throw error
-  }
+  const { attempt, resource } = payment
   let response: Response
   try {
-    response = await callOrigin(context, { body: withoutPayment(message), headers: paidHeaders(attempt) })
+    response = await callOrigin(context, { body: withoutPayment(message), headers: payment.originHeaders() })
   } catch (error) {
-    await finishX402(env, attempt, false, resource)
+    await payment.finish({ delivered: false })
     throw error
   }
   const type = (response.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase()
   const headers = downstreamResponseHeaders(response.headers)
   headers.delete('content-length')
   if (response.status >= 400 || !response.body || (type !== 'application/json' && type !== 'text/event-stream')) {
-    await finishX402(env, attempt, false, resource)
+    await payment.finish({ delivered: false })
     return new Response(response.body, { status: response.status, headers })
   }
   /** Decide on the call's answer: settle a success, release a failure. */
-  const decide = async (answer: Record<string, unknown>): Promise<{ message: Record<string, unknown>; finish: X402Finish }> => {
-    const served = responseOutcome(answer)?.outcome === 'success'
-    const finish = await finishX402(env, attempt, served, resource)
-    return { message: settled(answer, message, finish, credits), finish }
+  const decide = async (answer: Record<string, unknown>): Promise<{ message: Record<string, unknown>; end: PaymentEnd }> => {
+    const end = await payment.finish({ delivered: responseOutcome(answer)?.outcome === 'success' })
+    return { message: settled(answer, message, finishOf(payment, end), credits), end }
   }
   const target = idKey(message.id)
   const isAnswer = (value: unknown): value is Record<string, unknown> => {
@@ -159,7 +160,7 @@ export async function serveMcpWithX402(context: RouteContext, terms: X402Terms, 
       text = await response.text()
     } catch (error) {
       // The origin broke its answer off: nothing was served, so the payment is released.
-      await finishX402(env, attempt, false, resource)
+      await payment.finish({ delivered: false })
       const data = { reason: 'upstream_unreachable' }
       return mcpJson(502, { jsonrpc: '2.0', id: message.id, error: { code: -32603, message: `The origin broke off its answer: ${(error as Error).message}`, data } })
     }
@@ -171,19 +172,18 @@ export async function serveMcpWithX402(context: RouteContext, terms: X402Terms, 
     }
     const found = await decideAnswerIn(value, isAnswer, decide)
     if (!found) {
-      await finishX402(env, attempt, false, resource)
+      await payment.finish({ delivered: false })
       return new Response(text, { status: response.status, headers })
     }
-    const { finish } = found.decision
-    if (finish.kind === 'paid') headers.set(PAYMENT_RESPONSE_HEADER, encodeHeader(finish.settlement))
-    headers.append('server-timing', serverTiming(attempt))
+    payment.decorate(headers)
     return new Response(JSON.stringify(found.body), { status: response.status, headers })
   }
   // Its event ids carry the payment, waiting, for a resumed stream (gate/mcp-stream) to settle on the answer.
   const usage = context.usage.snapshot()
+  const flight = attempt.flight as string
   const waiting: TicketPayment = {
     payload: attempt.payload,
-    micros,
+    micros: attempt.micros,
     payer: attempt.payer,
     nonce: attempt.nonce,
     lock: attempt.lock,
@@ -194,6 +194,7 @@ export async function serveMcpWithX402(context: RouteContext, terms: X402Terms, 
     ...(usage ? { usage } : {}),
   }
   const resumeMs = route.pricing.kind === 'mcp' ? route.pricing.book.resumeMs : 0
+  const terms = attempt.terms
   const sealer =
     attempt.mode === 'verified' && resumeMs > 0
       ? ticketSealer(env, {
@@ -206,7 +207,7 @@ export async function serveMcpWithX402(context: RouteContext, terms: X402Terms, 
           until: Math.min(Date.now() + route.timeoutMs + resumeMs, attempt.validBefore * 1000 - terms.facilitator.settleTimeoutMs),
         })
       : undefined
-  const held = { isAnswer, decide, abandon: () => finishX402(env, attempt, false, resource), waitUntil: context.waitUntil, ...(sealer?.fits ? { eventId: (id: string) => sealer.seal(id) } : {}) }
+  const held = { isAnswer, decide, abandon: () => payment.finish({ delivered: false }), waitUntil: context.waitUntil, ...(sealer?.fits ? { eventId: (id: string) => sealer.seal(id) } : {}) }
   return new Response(holdAnswerInStream(response.body, held), {
     status: response.status,
     headers,

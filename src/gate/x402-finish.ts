@@ -44,9 +44,7 @@ const NONCE_USED = /nonce.*used/i
  * @param served whether the origin served the call successfully
  */
 export async function finishX402(env: Env, attempt: X402Attempt, served: boolean, resource: ResourceInfo): Promise<X402Finish> {
-  const { finish } = await endX402(env, attempt, served, resource)
-  attempt.usage?.x402Finished(finish, attempt.payer, attempt.micros ?? 0)
-  return finish
+  return (await endX402(env, attempt, served, resource)).finish
 }
 
 /** Finish a deferred payment whose answer was delivered, under its claim (see SettleClaim). */

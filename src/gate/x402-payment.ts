@@ -9,7 +9,6 @@
  */
 import type { Env } from '../env'
 import type { X402Terms } from '../pricing'
-import type { X402Finish } from './x402-finish'
 import {
   acquireAuthorization,
   buildRequirements,
@@ -46,10 +45,8 @@ export interface X402Attempt {
   mode: X402Mode
   /** Set when the settlement is deferred to a sidecar follow-up: the flight that holds the authorization. */
   flight?: string
-  /** Told how the payment ended, for the usage event. */
-  usage?: { x402Finished(finish: X402Finish, payer: string, micros: number): void }
   /** The call's price in micro-dollars. */
-  micros?: number
+  micros: number
 }
 
 /** Why a payment was not accepted, with what the caller needs to pay again. */
@@ -128,7 +125,6 @@ export async function acceptX402(
   micros: number,
   resource: ResourceInfo,
   decoded: unknown,
-  usage?: X402Attempt['usage'],
   flight?: string,
   settleBy?: number
 ): Promise<X402Attempt> {
@@ -182,7 +178,6 @@ export async function acceptX402(
     validBefore: Number(auth.validBefore),
     mode: 'verified',
     flight,
-    usage,
     micros,
   }
   if (terms.mode === 'dev') {

@@ -9,7 +9,8 @@ import type { Context } from 'hono'
 import type { AppEnv } from '../env'
 import { errorResponse, GateError } from '../errors'
 import { CreditLedger } from '../credits'
-import { chooseRail, findRoute, httpHoldRequest, httpResource, paymentRequiredResponse, usageCall, usageWriter, x402RefusalResponse, type RouteContext, type RouteTables } from '../gate'
+import { chooseRail, findRoute, httpHoldRequest, httpRefusal, httpResource, unpaid, usageCall, usageWriter, type RouteContext, type RouteTables } from '../gate'
+import { V1_PAYMENT_HEADER } from '../x402'
 import { readBytesWithin } from '../request-body'
 import type { UsageWriter } from '../usage'
 import { allow, deny } from './answers'
@@ -120,15 +121,13 @@ async function checkPriced(
   const amount = route.pricing.micros
   const rail = chooseRail(original.headers, route.rails)
   const x402 = route.rails.x402
-  if (x402 && rail.kind === 'none') return deny(context.usage.x402DeniedWith('payment_required', paymentRequiredResponse(context, x402, amount)))
+  if (x402 && rail.kind === 'none') {
+    const refusal = unpaid(x402, amount, httpResource(context), original.headers.has(V1_PAYMENT_HEADER), 'Payment required: pay with x402 (PAYMENT-SIGNATURE)')
+    return deny(httpRefusal(context, { rail: 'x402', refusal }))
+  }
   if (x402 && rail.kind === 'x402') {
     const paid = await payWithX402(check, x402, amount, httpResource(context), rail.payment, context.usage, route.timeoutMs)
-    if (paid.ok) return allow(paid.headers)
-    const { refusal } = paid
-    return deny(context.usage.x402DeniedWith(refusal.reason, x402RefusalResponse(refusal.status, refusal.reason, refusal.message, refusal.required, {
-      credits: route.rails.credits,
-      settlement: refusal.settlement,
-    })))
+    return paid.ok ? allow(paid.headers) : deny(httpRefusal(context, { rail: 'x402', refusal: paid.refusal }))
   }
   if (body.kind === 'too-large' && idempotent) {
     throw new GateError('body_too_large', `With an Idempotency-Key the body may be at most ${route.maxBodyBytes} bytes.`)

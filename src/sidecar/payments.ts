@@ -8,18 +8,15 @@
  * chain, only once the origin has served the call.
  */
 import { withRetries } from '../retry'
-import type { Settles, UsageCall } from '../usage'
+import type { UsageCall } from '../usage'
 import type { Env } from '../env'
 import { GateError } from '../errors'
 import type { LedgerClient } from '../credits'
 import { formatDollars } from '../money'
 import type { X402Terms } from '../pricing'
-import { encodeHeader, PAYMENT_RESPONSE_HEADER, type ResourceInfo } from '../x402'
-import { HOLD_MARGIN_MS, X402Refusal, acceptX402, finishX402, holdCredits, holdHeaders, paidHeaders, serverTiming, type HoldRequest, type X402Attempt } from '../gate'
+import type { ResourceInfo } from '../x402'
+import { HOLD_MARGIN_MS, acceptCredits, acceptX402Payment, holdHeaders, paidHeaders, serverTiming, type CreditsPayment, type HoldRequest, type X402Attempt, type X402Refusal } from '../gate'
 import { sealReservation, sealX402Reservation } from './reservation-token'
-
-/** The recorder is told how the hold ended; the sidecar settles it itself (now, or in /__pay/settle). */
-const NOT_SETTLED_HERE: Settles = { settle: () => undefined, served: () => undefined, failed: () => undefined }
 
 /** The header carrying the reservation token, from the check to the proxy and back. */
 export const RESERVATION_HEADER = 'x-pay-reservation'
@@ -38,46 +35,58 @@ export interface CheckEnv {
  * @throws GateError the refusal, exactly as the gate gives it
  */
 export async function payWithCredits(check: CheckEnv, ledger: LedgerClient, headers: Headers, request: HoldRequest, usage: UsageCall): Promise<Record<string, string>> {
-  const hold = check.settleNow ? await chargeNow(check, ledger, headers, request) : await holdCredits(ledger, headers, request, check.waitUntil)
+  const scope = { ledger, waitUntil: check.waitUntil, usage }
   // The check's answer is what the caller's call was given; the origin's own status is not seen here.
   usage.upstream({ status: 200 }, null)
-  const record = usage.credits(hold, NOT_SETTLED_HERE)
-  const out: Record<string, string> = { ...holdHeaders(hold), 'x-pay-verified': 'true', 'x-pay-rail': 'credits' }
-  if (hold.reservationId === null) {
-    record.served()
+  const payment = check.settleNow ? await chargeNow(scope, headers, request) : await hold(scope, headers, request)
+  const { hold: held } = payment
+  const out: Record<string, string> = { ...holdHeaders(held), ...payment.originHeaders() }
+  // A replay (paid before) and a hold charged as it was taken: delivered, with nothing left to settle.
+  if (held.reservationId === null) {
+    void payment.finish({ delivered: true })
     return { ...out, 'x-pay-settlement': 'replayed' }
   }
-  if (hold.charged) {
-    record.served()
+  if (held.charged) {
+    void payment.finish({ delivered: true })
     return { ...out, 'x-pay-settlement': 'charged' }
   }
   if (check.settleNow) {
     // Held but not charged (it always is, unless the account refused the charge): settle it, or refuse the call.
-    const results = await ledger.settleNow(hold.keyHash, [{ reservationId: hold.reservationId, amount: hold.amount, calls: hold.charges.length }])
+    const results = await ledger.settleNow(held.keyHash, [{ reservationId: held.reservationId, amount: held.amount, calls: held.charges.length }])
     const result = Array.isArray(results) ? results[0] : undefined
     // This hold is only ever settled here, in full: "already settled" means an earlier attempt
     // whose reply was lost charged it, so the call goes through (refusing it would charge an unserved call).
     const charged = result?.ok === true || (result?.ok === false && result.reason === 'already_settled')
     if (!charged) {
       // Not charged (or not known to be): the call does not go through; the hold expires.
-      record.failed()
+      usage.settled(held, 0, 0)
       throw new GateError('ledger_unavailable', 'Payments cannot be checked right now; retry shortly.', { headers: { 'retry-after': '1' } })
     }
-    record.served()
-    const available = result?.ok ? result.available : hold.available
+    usage.settled(held, held.amount, held.charges.length)
+    const available = result?.ok ? result.available : held.available
     return { ...out, 'x-credits-remaining': formatDollars(available), 'x-pay-settlement': 'charged' }
   }
+  // Settled by the follow-up (sidecar/settle), which records its usage event.
   const token = await sealReservation(check.secret, {
-    keyHash: hold.keyHash,
-    reservationId: hold.reservationId,
-    amount: hold.amount,
-    calls: hold.charges.length,
-    keyId: hold.keyId,
+    keyHash: held.keyHash,
+    reservationId: held.reservationId,
+    amount: held.amount,
+    calls: held.charges.length,
+    keyId: held.keyId,
     usage: usage.snapshot(),
     // No later than the hold's own expiry: a token never outlives its hold.
     expiresAt: Date.now() + request.timeoutMs + HOLD_MARGIN_MS,
   })
   return { ...out, [RESERVATION_HEADER]: token, 'x-pay-settlement': 'deferred' }
+}
+
+type CreditsCheck = Parameters<typeof acceptCredits>[0]
+
+/** Hold the price on the caller's key, or throw the account's refusal. */
+async function hold(scope: CreditsCheck, headers: Headers, request: HoldRequest): Promise<CreditsPayment> {
+  const accepted = await acceptCredits(scope, headers, request)
+  if (!accepted.ok) throw accepted.refusal.rail === 'credits' ? accepted.refusal.error : new Error('not a credits refusal')
+  return accepted.payment
 }
 
 /** Tries at charging a settle-now check while the account's reply is lost. */
@@ -90,14 +99,10 @@ const CHARGE_NOW_ATTEMPTS = 3
  * now. Refused only when every try goes unanswered (then, as with any hold, what
  * the account did is not known to the caller, and the call does not go through).
  */
-async function chargeNow(check: CheckEnv, ledger: LedgerClient, headers: Headers, request: HoldRequest) {
+async function chargeNow(scope: CreditsCheck, headers: Headers, request: HoldRequest): Promise<CreditsPayment> {
   const attempt = { ...request, chargeNow: true, attempt: crypto.randomUUID() }
   const unanswered = (error: unknown) => error instanceof GateError && error.code === 'ledger_unavailable'
-  const tried = await withRetries(() => holdCredits(ledger, headers, attempt, check.waitUntil), {
-    attempts: CHARGE_NOW_ATTEMPTS,
-    baseMs: 50,
-    retryable: unanswered,
-  })
+  const tried = await withRetries(() => hold(scope, headers, attempt), { attempts: CHARGE_NOW_ATTEMPTS, baseMs: 50, retryable: unanswered })
   if (tried.ok) return tried.value
   // Unlike a hold, which expires uncharged, a charge may have been made: do not say it was not.
   if (unanswered(tried.error)) throw new GateError('ledger_unavailable', 'Payments cannot be checked right now; retry shortly.', { headers: { 'retry-after': '1' } })
@@ -119,35 +124,24 @@ export async function payWithX402(
   usage: UsageCall,
   callTimeoutMs: number
 ): Promise<X402CheckResult> {
-  const { env } = check
-  let attempt
   // As with credits, the caller's call is let through with the check's 200; the origin is not seen here.
   usage.upstream({ status: 200 }, null)
   const flight = check.settleNow ? undefined : crypto.randomUUID()
-  try {
-    // Deferred: the usage event is written by the follow-up, which knows how the call ended.
-    attempt = await acceptX402(env, terms, micros, resource, payment, flight ? undefined : usage, flight, flight ? deferredSettleBy(terms, callTimeoutMs) : undefined)
-  } catch (error) {
-    if (error instanceof X402Refusal) return { ok: false, refusal: error }
-    throw error
+  // Deferred: the usage event is written by the follow-up, which knows how the call ended.
+  const scope = { env: check.env, ...(flight ? {} : { usage }) }
+  const accepted = await acceptX402Payment(scope, terms, micros, resource, payment, flight ? { flight, settleBy: deferredSettleBy(terms, callTimeoutMs) } : {})
+  if (!accepted.ok) {
+    if (accepted.refusal.rail === 'x402') return { ok: false, refusal: accepted.refusal.refusal }
+    throw accepted.refusal.error
   }
-  if (flight) return { ok: true, headers: await deferX402(check, attempt, flight, resource, usage) }
-  const finish = await finishX402(env, attempt, true, resource)
-  const headers: Record<string, string> = { ...paidHeaders(attempt), 'x-pay-settlement': 'charged' }
-  switch (finish.kind) {
-    case 'refused':
-      return { ok: false, refusal: finish.refusal }
-    case 'paid':
-      headers[PAYMENT_RESPONSE_HEADER.toLowerCase()] = encodeHeader(finish.settlement)
-      if (finish.settlement.extra?.devMode) headers['x-pay-dev-mode'] = 'unsettled'
-      break
-    case 'served-unpaid':
-    case 'not-served':
-      headers['x-pay-settlement'] = 'unsettled'
-      break
-  }
-  const timing = serverTiming(attempt)
-  if (timing) headers['server-timing'] = timing
+  const paid = accepted.payment
+  if (flight) return { ok: true, headers: await deferX402(check, paid.attempt, flight, resource, usage) }
+  const end = await paid.finish({ delivered: true })
+  if (end.kind === 'refused') return { ok: false, refusal: end.refusal }
+  const answer = new Headers()
+  paid.decorate(answer)
+  answer.delete('cache-control')
+  const headers: Record<string, string> = { ...paid.originHeaders(), ...Object.fromEntries(answer), 'x-pay-settlement': end.kind === 'paid' ? 'charged' : 'unsettled' }
   return { ok: true, headers }
 }
 
@@ -169,7 +163,7 @@ function deferredSettleBy(terms: X402Terms, callTimeoutMs: number): number {
 
 /** The 200 answer's headers for a payment the follow-up settles: no PAYMENT-RESPONSE yet (nothing is settled). */
 async function deferX402(check: CheckEnv, attempt: X402Attempt, flight: string, resource: ResourceInfo, usage: UsageCall): Promise<Record<string, string>> {
-  const { usage: _recorder, timings: _timings, ...payment } = attempt
+  const { timings: _timings, ...payment } = attempt
   const token = await sealX402Reservation(check.secret, {
     payment: { ...payment, flight },
     resource,

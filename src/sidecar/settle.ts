@@ -123,10 +123,8 @@ async function settleCredits(ledger: LedgerClient, reservation: Reservation, out
   if (!result?.ok) throw new GateError('invalid_reservation', 'The reservation is not known (or no longer held); nothing was charged.')
   const call = settledCall(sink, reservation, outcome)
   if (call) {
-    const hold = { keyId: reservation.keyId, reservationId: reservation.reservationId, amount: reservation.amount, charges: Array.from({ length: reservation.calls }, () => 0) }
-    const record = call.credits(hold, { settle: () => undefined, served: () => undefined, failed: () => undefined })
-    if (served) record.served()
-    else record.failed()
+    const hold = { keyId: reservation.keyId, reservationId: reservation.reservationId, amount: reservation.amount }
+    call.settled(hold, served ? reservation.amount : 0, served ? reservation.calls : 0)
   }
   return { settled: served ? 'charged' : 'released', charged: formatDollars(result.charged), creditsRemaining: formatDollars(result.available) }
 }

@@ -1,10 +1,10 @@
 /**
  * @module usage/recorder
  * `UsageCall`: what one request's paid call did, told by the gate as it happens
- * (priced, forwarded, held, settled, paid, refused), turned into exactly one usage
+ * (priced, forwarded, held, settled, paid, refused: it observes the payment lifecycle, gate/payment, and never settles anything), turned into exactly one usage
  * event when the call's fate is known. A request that never gets a price (free
  * calls, bad input before pricing) records nothing. Later reports after the first
- * final one are ignored, as `HoldSettlement.settle` ignores later settles.
+ * final one are ignored, as a payment ignores a second finish.
  * Every event leaves here with its text bounded (usage/bounds): the method and
  * tool are whatever the caller sent, even on a call refused for want of a key.
  * Knows the gate only through the small shapes below; imports only `errors` and `text-cap`.
@@ -16,15 +16,14 @@ import type { UsageEvent, UsageRail } from './event'
 /** Where finished events go (a UsageWriter bound to the database and the request), or nowhere. */
 export type UsageSink = (event: UsageEvent) => void
 
-/** Anything that settles a credits hold once (HoldSettlement). */
-/** How the gate settles a credits hold (gate/credits-payment's HoldSettlement). */
-export interface Settles {
-  /** Charge `amount` of the hold for `calls` served calls; release the rest. */
-  settle(amount: number, calls: number): void
-  /** Served: charge the whole hold. */
-  served(): void
-  /** Not served: release the hold. */
-  failed(): void
+/** What usage needs of a credits hold (gate/credits-payment's CreditHold). */
+export interface HeldCall {
+  keyId: string
+  /** Null for an idempotent replay: nothing was held. */
+  reservationId: string | null
+  amount: number
+  /** A subscription fee the hold took (the period's first call). */
+  fee?: number
 }
 
 /** How an accepted x402 payment ended (the gate's X402Finish, as far as usage needs it). */
@@ -103,48 +102,34 @@ export class UsageCall {
     else this.upstreamFailure = answer.failure
   }
 
-  /**
-   * A credits hold was taken: returns a settler that records the outcome as the
-   * hold is settled (charged when `amount` > 0, refunded when 0).
-   */
-  credits(hold: { keyId: string; reservationId: string | null; amount: number; charges: number[]; fee?: number }, settlement: Settles): Settles {
+  /** A credits hold was taken. A subscription fee it took is revenue whatever becomes of the call: its own event, now. */
+  held(hold: HeldCall): void {
     this.holding = true
-    // A subscription fee this hold took is revenue whatever becomes of the call: its own event, now.
     if (hold.fee && hold.fee > 0 && this.listPrice !== undefined && this.sink) {
       this.sink(
         this.event({ rail: 'credits', keyId: hold.keyId, amount: hold.fee, outcome: 'fee', reason: 'plan_fee', status: 200, reservationId: hold.reservationId }, hold.fee)
       )
     }
-    // Served calls are charged events, even at 0 (a plan's free call, an idempotent replay): each has its ledger row.
-    const record = (amount: number, calls: number) => {
-      this.holding = false
-      const charged = Math.min(amount, hold.amount)
-      const replay = hold.reservationId === null
-      const served = calls > 0 || charged > 0
-      this.finish({
-        rail: 'credits',
-        keyId: hold.keyId,
-        reservationId: hold.reservationId,
-        amount: charged,
-        outcome: served ? 'charged' : 'refunded',
-        reason: !served ? this.refundReason() : replay ? 'idempotent_replay' : charged === 0 ? 'plan_included' : null,
-        status: this.givenStatus(),
-      })
-    }
-    return {
-      settle: (amount, calls) => {
-        settlement.settle(amount, calls)
-        record(amount, calls)
-      },
-      served: () => {
-        settlement.served()
-        record(hold.amount, hold.charges.length)
-      },
-      failed: () => {
-        settlement.failed()
-        record(0, 0)
-      },
-    }
+  }
+
+  /**
+   * A credits hold was settled: `amount` charged for `calls` delivered calls (0 and 0: released).
+   * Served calls are charged events, even at 0 (a plan's free call, an idempotent replay): each has its ledger row.
+   */
+  settled(hold: HeldCall, amount: number, calls: number): void {
+    this.holding = false
+    const charged = Math.min(amount, hold.amount)
+    const replay = hold.reservationId === null
+    const served = calls > 0 || charged > 0
+    this.finish({
+      rail: 'credits',
+      keyId: hold.keyId,
+      reservationId: hold.reservationId,
+      amount: charged,
+      outcome: served ? 'charged' : 'refunded',
+      reason: !served ? this.refundReason() : replay ? 'idempotent_replay' : charged === 0 ? 'plan_included' : null,
+      status: this.givenStatus(),
+    })
   }
 
   /** A credits refusal answered as `response` (MCP in-band): recorded, and the response passed on. */
