@@ -56,7 +56,7 @@ export function buyCreditsHandler(tables: RouteTables) {
       if (view.account.status === 'revoked') throw new GateError('key_revoked', 'The API key has been revoked.')
     }
 
-    const refused = ({ status, reason, message, required, settlement }: X402Refusal) => x402RefusalResponse(status, reason, message, required, { credits: false, settlement })
+    const refused = (refusal: X402Refusal) => x402RefusalResponse(refusal, { credits: false })
     const offered = headerPayment(c.req.raw.headers)
     if (!offered.present) return refused(unpaid(terms, micros, resource, c.req.raw.headers.has(V1_PAYMENT_HEADER), 'Pay with x402 (PAYMENT-SIGNATURE) to buy these credits'))
     const accepted = await acceptX402Payment({ env: c.env }, terms, micros, resource, offered.decoded)

@@ -16,6 +16,7 @@ import {
   type ReserveItem,
 } from '../credits'
 import { GateError } from '../errors'
+import { creditsRefusal, rateLimitHeaders } from './credits-refusals'
 import { formatDollars } from '../money'
 import { notifyIfLowBalance } from '../notify'
 
@@ -79,15 +80,6 @@ export async function fingerprintOf(method: string, path: string, body: Uint8Arr
   if (body) whole.set(body, head.byteLength)
   const digest = await crypto.subtle.digest('SHA-256', whole)
   return btoa(String.fromCharCode(...new Uint8Array(digest)))
-}
-
-function rateLimitHeaders(state: RateLimitState | undefined): Record<string, string> {
-  if (!state) return {}
-  return {
-    'x-ratelimit-limit': String(state.limit),
-    'x-ratelimit-remaining': String(Math.max(0, state.remaining)),
-    'x-ratelimit-reset': String(state.resetSeconds),
-  }
 }
 
 /** Headers a paid response carries: what is left, and the rate limit state. */
@@ -175,60 +167,7 @@ export async function holdCredits(
       rateLimit: result.rateLimit,
     }
   }
-  const keyId = result.reason !== 'ledger_unavailable' ? result.keyId : undefined
-  const credits = result.reason !== 'ledger_unavailable' && result.available !== undefined ? formatDollars(result.available) : undefined
-  const withBalance = { ...details, ...(credits !== undefined ? { credits } : {}) }
-  switch (result.reason) {
-    case 'insufficient_credits':
-      throw new GateError('insufficient_credits', `This call costs $${price}; the key has $${credits ?? '0'} left.`, {
-        details: withBalance,
-        headers: rateLimitHeaders(result.rateLimit),
-        keyId,
-      })
-    case 'rate_limited': {
-      const retry = String(result.retryAfterSeconds ?? 1)
-      throw new GateError('rate_limited', `Rate limit reached; retry in ${retry} s.`, {
-        details: { ...withBalance, retryAfterSeconds: result.retryAfterSeconds },
-        headers: { 'retry-after': retry, ...rateLimitHeaders(result.rateLimit) },
-        keyId,
-      })
-    }
-    case 'invalid_api_key':
-      throw new GateError('invalid_api_key', 'The API key is not valid.', { details, keyId })
-    case 'key_suspended':
-      throw new GateError('key_suspended', 'The API key is suspended.', { details: withBalance, keyId })
-    case 'key_revoked':
-      throw new GateError('key_revoked', 'The API key has been revoked.', { details, keyId })
-    case 'key_expired':
-      throw new GateError('key_expired', 'The API key has expired.', { details: withBalance, keyId })
-    case 'tool_not_allowed':
-      throw new GateError('tool_not_allowed', `This key may not call ${result.tool ? `the tool "${result.tool}"` : 'this tool'}.`, {
-        details: { ...details, ...(result.tool ? { tool: result.tool } : {}) },
-        keyId,
-      })
-    case 'quota_exceeded': {
-      const quota = result.quota
-      const retry = String(result.retryAfterSeconds ?? 1)
-      const what = quota ? `${quota.metric === 'calls' ? `${quota.limit} calls` : `$${formatDollars(quota.limit)}`} a ${quota.period}` : 'its quota'
-      throw new GateError('quota_exceeded', `This key has used its quota of ${what}; it resets in ${retry} s.`, {
-        details: { ...withBalance, ...(quota ? { quota: { period: quota.period, metric: quota.metric, limit: quota.metric === 'spend' ? formatDollars(quota.limit) : quota.limit } } : {}), retryAfterSeconds: result.retryAfterSeconds },
-        headers: { 'retry-after': retry },
-        keyId,
-      })
-    }
-    case 'spending_limit_reached':
-      throw new GateError('spending_limit_reached', `This call would take the key past its lifetime spending limit.`, { details: withBalance, keyId })
-    case 'plan_allowance_exhausted':
-      throw new GateError('plan_allowance_exhausted', `The key's plan has no calls left this period.`, { details: withBalance, keyId })
-    case 'idempotency_in_progress':
-      throw new GateError('idempotency_in_progress', 'A request with this Idempotency-Key is still in progress.', { keyId })
-    case 'idempotency_mismatch':
-      throw new GateError('idempotency_mismatch', 'This Idempotency-Key was used for a different request, or for a batch that was served only in part: send a new key.', { keyId })
-    case 'ledger_unavailable':
-      throw new GateError('ledger_unavailable', 'Payments cannot be checked right now; nothing was charged.', {
-        headers: { 'retry-after': '1' },
-      })
-  }
+  throw creditsRefusal(result, price, details)
 }
 
 /**

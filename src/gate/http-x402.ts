@@ -4,9 +4,10 @@
  * is for, and the 402 that asks for one (PAYMENT-REQUIRED), with the other ways
  * to pay in its body.
  */
-import { encodeHeader, PAYMENT_REQUIRED_HEADER, PAYMENT_RESPONSE_HEADER, type PaymentRequired, type ResourceInfo } from '../x402'
+import { encodeHeader, PAYMENT_REQUIRED_HEADER, PAYMENT_RESPONSE_HEADER, type ResourceInfo } from '../x402'
 import type { RouteContext } from './http-route'
 import type { Refusal } from './payment'
+import type { X402Refusal } from './x402-payment'
 
 /** The resource a plain HTTP route's payment is for. */
 export function httpResource(context: RouteContext): ResourceInfo {
@@ -15,24 +16,18 @@ export function httpResource(context: RouteContext): ResourceInfo {
 }
 
 /** The 402 (or 400/503) answer: PAYMENT-REQUIRED, and in the body the other ways to pay. */
-export function x402RefusalResponse(
-  status: number,
-  code: string,
-  message: string,
-  required: PaymentRequired,
-  options: { credits: boolean; settlement?: unknown }
-): Response {
+export function x402RefusalResponse(refusal: X402Refusal, options: { credits: boolean }): Response {
   const headers = new Headers({ 'content-type': 'application/json', 'cache-control': 'no-store' })
-  if (status === 402) headers.set(PAYMENT_REQUIRED_HEADER, encodeHeader(required))
-  if (options.settlement) headers.set(PAYMENT_RESPONSE_HEADER, encodeHeader(options.settlement))
+  if (refusal.status === 402) headers.set(PAYMENT_REQUIRED_HEADER, encodeHeader(refusal.required))
+  if (refusal.settlement) headers.set(PAYMENT_RESPONSE_HEADER, encodeHeader(refusal.settlement))
   const body = {
-    error: { code, message },
-    x402: required,
+    error: { code: refusal.reason, message: refusal.message, next: refusal.next },
+    x402: refusal.required,
     ...(options.credits
       ? { credits: { accepted: true, howToPay: 'Or send an API key as "Authorization: Bearer <key>" or "X-API-Key: <key>".' } }
       : {}),
   }
-  return new Response(JSON.stringify(body), { status, headers })
+  return new Response(JSON.stringify(body), { status: refusal.status, headers })
 }
 
 /**
@@ -43,7 +38,6 @@ export function x402RefusalResponse(
  */
 export function httpRefusal(context: RouteContext, refusal: Refusal, record = true): Response {
   if (refusal.rail === 'credits') throw refusal.error
-  const { status, reason, message, required, settlement } = refusal.refusal
-  const response = x402RefusalResponse(status, reason, message, required, { credits: context.route.rails.credits, settlement })
-  return record ? context.usage.x402DeniedWith(reason, response) : response
+  const response = x402RefusalResponse(refusal.refusal, { credits: context.route.rails.credits })
+  return record ? context.usage.x402DeniedWith(refusal.refusal.reason, response) : response
 }

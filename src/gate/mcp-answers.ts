@@ -6,30 +6,13 @@
  * would never see why. Malformed input and gate or origin failures keep their HTTP
  * status, with a JSON-RPC error body as the reference server sends.
  */
-import { GateError, type ErrorCode } from '../errors'
+import { GateError, inBand as answeredInBand, nextStep, type ErrorCode } from '../errors'
 import { idKey, INTERNAL_ERROR, INVALID_REQUEST, jsonRpcError, type JsonRpcId, type ParsedBody } from '../mcp'
 import { formatDollars } from '../money'
 import { readBytesWithin } from '../request-body'
 
 /** JSON-RPC code for "payment required" on MCP routes (the code MCP payment drafts use). */
 export const PAYMENT_REQUIRED_CODE = -32402
-
-const IN_BAND: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'missing_api_key',
-  'invalid_api_key',
-  'insufficient_credits',
-  'key_suspended',
-  'key_revoked',
-  'key_expired',
-  'rate_limited',
-  'idempotency_in_progress',
-  'idempotency_mismatch',
-  // what the key's own policy and plan allow it
-  'tool_not_allowed',
-  'quota_exceeded',
-  'spending_limit_reached',
-  'plan_allowance_exhausted',
-])
 
 /** A JSON answer from the gate itself, never cached. */
 export function mcpJson(status: number, body: unknown, headers: Record<string, string> = {}): Response {
@@ -68,7 +51,8 @@ export function mcpGateErrorResponse(
   parsed: Extract<ParsedBody, { ok: true }>,
   prices: ReadonlyMap<string, number>
 ): Response {
-  const inBand = IN_BAND.has(error.code)
+  const inBand = answeredInBand(error.code)
+  const next = nextStep(error.code)
   // A refusal of the caller's own input is an invalid request; anything else is ours or the origin's.
   const code = inBand ? PAYMENT_REQUIRED_CODE : error.status < 500 ? INVALID_REQUEST : INTERNAL_ERROR
   const answers = parsed.messages.flatMap((message) => {
@@ -76,6 +60,7 @@ export function mcpGateErrorResponse(
     const price = prices.get(idKey(message.id))
     const data = {
       reason: error.code,
+      ...(next ? { next } : {}),
       ...error.details,
       method: message.method,
       ...(message.tool !== undefined ? { tool: message.tool } : {}),

@@ -22,7 +22,9 @@ import {
   MCP_PAYMENT_ERROR_META,
   MCP_PAYMENT_META,
   MCP_PAYMENT_RESPONSE_META,
+  reasonNext,
   type PaymentRequired,
+  type RefusalReason,
   type ResourceInfo,
 } from '../x402'
 import type { RouteContext } from './http-route'
@@ -75,7 +77,8 @@ export function mcpResource(context: RouteContext, message: Request): ResourceIn
  * `content[0].text`, and in `_meta["x402/error"]` for Cloudflare's agents client;
  * for any other method, a JSON-RPC `-32402` error with the same object.
  */
-export function x402McpAnswer(message: Pick<Request, 'id' | 'tool'>, required: PaymentRequired, reason: string, credits: boolean): Record<string, unknown> {
+export function x402McpAnswer(message: Pick<Request, 'id' | 'tool'>, required: PaymentRequired, reason: RefusalReason, credits: boolean): Record<string, unknown> {
+  const next = reasonNext(reason)
   const creditsNote = credits ? { 'pay-gate/credits': 'Or send an API key as "Authorization: Bearer <key>".' } : {}
   if (message.tool !== undefined) {
     return {
@@ -85,14 +88,14 @@ export function x402McpAnswer(message: Pick<Request, 'id' | 'tool'>, required: P
         isError: true,
         structuredContent: required,
         content: [{ type: 'text', text: JSON.stringify(required) }],
-        _meta: { [MCP_PAYMENT_ERROR_META]: required, 'pay-gate/reason': reason, ...creditsNote },
+        _meta: { [MCP_PAYMENT_ERROR_META]: required, 'pay-gate/reason': reason, 'pay-gate/next': next, ...creditsNote },
       },
     }
   }
   return {
     jsonrpc: '2.0',
     id: message.id,
-    error: { code: PAYMENT_REQUIRED_CODE, message: required.error ?? 'Payment required', data: { reason, x402: required, ...creditsNote } },
+    error: { code: PAYMENT_REQUIRED_CODE, message: required.error ?? 'Payment required', data: { reason, next, x402: required, ...creditsNote } },
   }
 }
 

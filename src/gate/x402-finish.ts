@@ -93,7 +93,6 @@ async function endX402(env: Env, attempt: X402Attempt, served: boolean, resource
     return ended({ kind: 'served-unpaid', reason }, state, { reason })
   }
   const settlement: SettlementResponse = { success: false, errorReason: reason, transaction: '', ...base }
-  const status = outcome.kind === 'failed' ? 402 : 503
-  const refusal = new X402Refusal(status, reason, 'Settlement failed; the call’s result is withheld.', asked(terms, attempt.requirements, resource, 'Settlement failed'), settlement)
+  const refusal = new X402Refusal(reason, 'Settlement failed; the call’s result is withheld.', asked(terms, attempt.requirements, resource, 'Settlement failed'), settlement)
   return ended({ kind: 'refused', refusal }, state, { reason })
 }

@@ -23,7 +23,10 @@ import {
   type FacilitatorOptions,
   type PaymentPayload,
   type PaymentRequired,
+  reasonNext,
+  reasonStatus,
   type PaymentRequirements,
+  type RefusalReason,
   type ResourceInfo,
   type SettlementResponse,
 } from '../x402'
@@ -52,15 +55,19 @@ export interface X402Attempt {
 /** Why a payment was not accepted, with what the caller needs to pay again. */
 export class X402Refusal extends Error {
   override readonly name = 'X402Refusal'
+  /** 400 malformed, 402 payment required or refused, 503 cannot be checked now: from the reason (x402/reasons). */
+  readonly status: 400 | 402 | 503
+  /** What the payer can do next. */
+  readonly next: string
   constructor(
-    /** 400 malformed, 402 payment required or failed, 503 cannot be checked now. */
-    readonly status: 400 | 402 | 503,
-    readonly reason: string,
+    readonly reason: RefusalReason,
     message: string,
     readonly required: PaymentRequired,
     readonly settlement?: SettlementResponse
   ) {
     super(message)
+    this.status = reasonStatus(reason)
+    this.next = reasonNext(reason)
   }
 }
 
@@ -129,29 +136,28 @@ export async function acceptX402(
   settleBy?: number
 ): Promise<X402Attempt> {
   const requirements = buildRequirements(terms, micros)
-  const refuse = (status: 400 | 402 | 503, reason: string, message: string): X402Refusal =>
-    new X402Refusal(status, reason, message, asked(terms, requirements, resource, message))
+  const refuse = (reason: RefusalReason, message: string): X402Refusal => new X402Refusal(reason, message, asked(terms, requirements, resource, message))
   const parsed = PaymentPayloadSchema.safeParse(decoded)
-  if (!parsed.success) throw refuse(400, 'invalid_payload', 'The payment is not an x402 v2 PaymentPayload.')
+  if (!parsed.success) throw refuse('invalid_payload', 'The payment is not an x402 v2 PaymentPayload.')
   const payload = parsed.data
-  if (payload.accepted.network !== terms.network) throw refuse(402, 'invalid_network', `This route is paid on ${terms.network}.`)
+  if (payload.accepted.network !== terms.network) throw refuse('invalid_network', `This route is paid on ${terms.network}.`)
   if (!matchesRequirements(requirements, payload.accepted)) {
-    throw refuse(402, 'invalid_payment_requirements', 'The payment does not match what this call costs.')
+    throw refuse('invalid_payment_requirements', 'The payment does not match what this call costs.')
   }
   const local = await checkLocally(requirements, terms.chainId, payload.payload, Math.floor(Date.now() / 1000))
-  if (!local.ok) throw refuse(402, local.reason, local.message)
+  if (!local.ok) throw refuse(local.reason, local.message)
   const auth = local.payload.authorization
   // Settled later (a sidecar follow-up, after the call): the authorization must still be good then,
   // or the call would be served and its settlement refused as expired.
   if (settleBy !== undefined && Number(auth.validBefore) * 1000 < settleBy) {
-    throw refuse(402, 'authorization_expires_too_soon', 'The payment expires before this call can be settled: sign it valid for longer (up to maxTimeoutSeconds).')
+    throw refuse('authorization_expires_too_soon', 'The payment expires before this call can be settled: sign it valid for longer (up to maxTimeoutSeconds).')
   }
   const freePass = local.signatureChecked && terms.freePass.includes(local.payer.toLowerCase())
   if (terms.mode === 'dev') {
     if (env.X402_DEV_MODE !== 'allow') {
-      throw refuse(503, 'dev_mode_not_allowed', 'x402 dev mode is configured but not allowed on this Worker (X402_DEV_MODE).')
+      throw refuse('dev_mode_not_allowed', 'x402 dev mode is configured but not allowed on this Worker (X402_DEV_MODE).')
     }
-    if (!local.signatureChecked) throw refuse(402, 'invalid_exact_evm_payload_signature', 'Dev mode checks only plain ECDSA signatures.')
+    if (!local.signatureChecked) throw refuse('invalid_exact_evm_payload_signature', 'Dev mode checks only plain ECDSA signatures.')
   }
 
   const lock = lockName(terms.network, terms.asset.address, local.payer)
@@ -163,9 +169,9 @@ export async function acceptX402(
     validBefore: Number(auth.validBefore),
     flight,
   })
-  if (taken === 'unavailable') throw refuse(503, 'lock_unavailable', 'Payments cannot be checked right now; nothing was taken.')
-  if (taken === 'in_flight') throw refuse(402, 'payment_in_flight', 'This payment is already being used by another request.')
-  if (taken === 'spent') throw refuse(402, 'payment_already_used', 'This payment has already been used.')
+  if (taken === 'unavailable') throw refuse('lock_unavailable', 'Payments cannot be checked right now; nothing was taken.')
+  if (taken === 'in_flight') throw refuse('payment_in_flight', 'This payment is already being used by another request.')
+  if (taken === 'spent') throw refuse('payment_already_used', 'This payment has already been used.')
 
   const attempt: X402Attempt = {
     timings: {},
@@ -204,9 +210,9 @@ export async function acceptX402(
   await finishAuthorization(env.X402_LOCKS, lock, attempt.nonce, 'released', {
     reason: verdict.kind === 'invalid' ? verdict.reason : 'facilitator_unavailable',
   })
-  if (verdict.kind === 'invalid') throw refuse(402, verdict.reason, verdict.message ?? `The facilitator refused the payment: ${verdict.reason}.`)
+  if (verdict.kind === 'invalid') throw refuse(verdict.reason, verdict.message ?? `The facilitator refused the payment: ${verdict.reason}.`)
   if (terms.failMode === 'open') {
-    throw refuse(503, 'facilitator_unavailable', 'The payment facilitator cannot be reached, and this payment’s signature (a smart wallet’s) cannot be checked without it; nothing was taken.')
+    throw refuse('facilitator_unavailable', 'The payment facilitator cannot be reached, and this payment’s signature (a smart wallet’s) cannot be checked without it; nothing was taken.')
   }
-  throw refuse(503, 'facilitator_unavailable', 'The payment facilitator cannot be reached; nothing was taken.')
+  throw refuse('facilitator_unavailable', 'The payment facilitator cannot be reached; nothing was taken.')
 }

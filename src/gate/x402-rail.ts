@@ -118,7 +118,7 @@ export function unpaid(terms: X402Terms, micros: number, resource: ResourceInfo,
   const [reason, message] = v1
     ? ['invalid_x402_version', 'x402 v1 (X-PAYMENT) is not supported: this gate speaks x402 v2; send the payment in PAYMENT-SIGNATURE (x402 v2)']
     : ['payment_required', ask]
-  return new X402Refusal(402, reason, message, requiredFor(terms, micros, resource, message))
+  return new X402Refusal(reason, message, requiredFor(terms, micros, resource, message))
 }
 
 function mergePrivate(cacheControl: string | null): string {

@@ -15,7 +15,8 @@
 import { INTERNAL_ERROR, parseMcpBody } from '../mcp'
 import type { McpPriceBook } from '../pricing'
 import { GateError, statusOf } from '../errors'
-import { batchNotPayable, chooseRail, mcpErrorResponse, mcpGateErrorResponse, mcpHoldRequest, mcpJson, mcpResource, metaPayment, priceBody, requiredFor, x402McpAnswer, type RouteContext } from '../gate'
+import { batchNotPayable, chooseRail, mcpErrorResponse, mcpGateErrorResponse, mcpHoldRequest, mcpJson, mcpResource, metaPayment, priceBody, unpaid, x402McpAnswer, type RouteContext } from '../gate'
+import { V1_PAYMENT_HEADER } from '../x402'
 import { allow, deny } from './answers'
 import type { CheckBody } from './check'
 import { payWithCredits, payWithX402, type CheckEnv } from './payments'
@@ -49,12 +50,13 @@ export async function checkMcpRoute(check: CheckEnv, context: RouteContext, book
     // One x402 payment pays one call: a batch is paid with credits (its refusal says so).
     if (single?.kind === 'request') {
       const resource = mcpResource(context, single)
-      if (rail.kind === 'none') {
-        return deny(context.usage.x402DeniedWith('payment_required', mcpJson(200, x402McpAnswer(single, requiredFor(x402, priced.total, resource, 'Payment required'), 'payment_required', route.rails.credits))))
-      }
-      const paid = await payWithX402(check, x402, priced.total, resource, rail.payment, context.usage, route.timeoutMs)
+      const paid =
+        rail.kind === 'none'
+          ? { ok: false as const, refusal: unpaid(x402, priced.total, resource, request.headers.has(V1_PAYMENT_HEADER), 'Payment required') }
+          : await payWithX402(check, x402, priced.total, resource, rail.payment, context.usage, route.timeoutMs)
       if (paid.ok) return allow(paid.headers)
-      return deny(context.usage.x402DeniedWith(paid.refusal.reason, mcpJson(200, x402McpAnswer(single, paid.refusal.required, paid.refusal.reason, route.rails.credits))))
+      const { reason, required } = paid.refusal
+      return deny(context.usage.x402DeniedWith(reason, mcpJson(200, x402McpAnswer(single, required, reason, route.rails.credits))))
     }
     // A batch on a route that takes x402 only cannot be paid at all: never fall through to credits.
     if (rail.kind === 'x402' || !route.rails.credits) return deny(batchNotPayable(route.rails.credits))

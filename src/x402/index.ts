@@ -17,6 +17,7 @@ export {
 } from './wire'
 export { buildRequirements, matchesRequirements, paymentRequired } from './requirements'
 export { discoveryExtensions, MCP_TOOL_RESOURCE } from './bazaar'
+export { reasonNext, reasonStatus, type RefusalReason, type X402Reason } from './reasons'
 export { AUTHORIZATION_TYPES, checkLocally, type LocalCheck } from './local-check'
 export { verifyPayment, settlePayment, type FacilitatorOptions, type VerifyOutcome, type SettleOutcome } from './facilitator'
 export { PaymentLock, type PaymentRecord, type PaymentState, type AcquireResult, type ClaimResult } from './payment-lock-object'
