@@ -15,7 +15,7 @@ import type { CompiledRoute } from '../pricing'
 import { capText } from '../text-cap'
 import { fingerprintOf, type HoldRequest } from './credits-payment'
 import { mcpLimits, routeLimits } from './limits'
-import type { PricedBody } from './mcp-route'
+import type { PricedBody } from './mcp-pricing'
 
 /** A hold outlives its stream ticket by this, so an answer the ticket still admits always finds it held. */
 export const RESUME_SLACK_MS = 60_000

@@ -1,92 +1,31 @@
 /**
  * @module gate/mcp-route
  * MCP routes (Streamable HTTP): a POST body is read and priced message by message
- * (a batch as its sum, held all-or-nothing). The gate reads each JSON-RPC response
- * in the answer and charges only the calls that succeeded: an SSE answer (or a
- * large JSON one) streams through and a call is charged once its response has
- * been handed on; a caller gone before that pays nothing. A small JSON answer is
- * read whole (natively, cheaper than streaming it through JavaScript) and charged
- * as it is handed to the runtime. GET (the notification stream) and DELETE (end of
- * session) pass through free, headers and all.
+ * (gate/mcp-pricing); a free one is forwarded as it came (gate/mcp-free); a paid
+ * one takes its payment (gate/accept) and is answered the way its rail settles:
+ * credits charged once the successful answers were handed on (gate/mcp-metered),
+ * x402 settled before its answer is (gate/mcp-x402). GET (the notification stream,
+ * or a resumed one: gate/mcp-stream) and DELETE (end of session) pass through
+ * free, headers and all; task requests go to gate/mcp-tasks.
  */
-import { GateError } from '../errors'
-import {
-  annotateToolsList,
-  bodyFormat,
-  idKey,
-  INVALID_REQUEST,
-  jsonRpcError,
-  type ParsedBody,
-  requestedTask,
-  taskIdParam,
-  TASK_METHODS,
-  McpResponseReader,
-  parseMcpBody,
-  type BodyFormat,
-  type McpMessage,
-  type MessageRewrite,
-} from '../mcp'
-import { priceMcpRequest, priceOfTool, type McpPriceBook, type PaymentRails, type RateLimit } from '../pricing'
-import { downstreamResponseHeaders, observeBody } from '../proxy'
-import { CallMeter } from './call-meter'
-import { chargeForServed, holdHeaders } from './credits-payment'
+import { INVALID_REQUEST, jsonRpcError, parseMcpBody, requestedTask, taskIdParam, TASK_METHODS, type McpMessage, type ParsedBody } from '../mcp'
+import type { McpPriceBook } from '../pricing'
+import { acceptPayment } from './accept'
 import { mcpHoldRequest } from './hold-requests'
-import { keyToolFilter } from './key-tool-filter'
-import { toolPriceMeta } from './tool-price-meta'
 import { passThrough, type RouteContext } from './http-route'
+import { keyToolFilter } from './key-tool-filter'
 import { batchNotPayable, mcpErrorResponse, mcpGateErrorResponse, mcpJson, PAYMENT_REQUIRED_CODE, readBodyWithin } from './mcp-answers'
+import { releaseCancelled, releaseSession } from './mcp-cancel'
+import { serveFreeCall, type McpPost } from './mcp-free'
+import { serveMeteredCall } from './mcp-metered'
+import { originRefusal } from './mcp-origin'
+import { annotator, priceBody, type PricedBody } from './mcp-pricing'
+import { holderOf, serveMcpStream } from './mcp-stream'
+import { serveTaskRequest } from './mcp-tasks'
 import { mcpResource, metaPayment, serveHeldAnswer, x402McpAnswer } from './mcp-x402'
 import type { Refusal } from './payment'
-import { acceptPayment } from './accept'
 import { chooseRail } from './rails'
 import { callOrigin } from './upstream'
-import { holderOf, serveMcpStream, streamTickets } from './mcp-stream'
-import { serveTaskRequest, taskCreation } from './mcp-tasks'
-import { markWaiting, releaseCancelled, releaseSession } from './mcp-cancel'
-import { originRefusal } from './mcp-origin'
-
-export interface PricedBody {
-  total: number
-  /** Price of each priced request, by id. */
-  prices: Map<string, number>
-  /** The priced requests in order, as the key's plan prices them. */
-  items: Array<{ id: string; price: number; tool?: string }>
-  /** Ids of `tools/list` requests, whose answers get price annotations. */
-  listIds: Set<string>
-  toolLimits: Array<{ tool: string; limit: RateLimit }>
-  label: string
-  /** How long a held call may wait for its answer after its POST stream ended. */
-  waitMs: number
-}
-
-/** Price every request in an MCP body (a batch as its sum). */
-export function priceBody(book: McpPriceBook, messages: McpMessage[]): PricedBody {
-  const priced: PricedBody = { total: 0, prices: new Map(), items: [], listIds: new Set(), toolLimits: [], label: '', waitMs: book.resumeMs }
-  const names: string[] = []
-  for (const message of messages) {
-    if (message.kind !== 'request') continue
-    if (message.method === 'tools/list') priced.listIds.add(idKey(message.id))
-    // A task's result may be fetched as long as the task lives (its ttl), within the route's cap.
-    const task = requestedTask(message)
-    if (task) priced.waitMs = Math.max(priced.waitMs, Math.min(task.ttlMs ?? book.taskMs, book.taskMs))
-    const price = priceMcpRequest(book, message.method, message.tool)
-    if (price.micros === 0) continue
-    priced.total += price.micros
-    priced.prices.set(idKey(message.id), price.micros)
-    priced.items.push({ id: idKey(message.id), price: price.micros, ...(message.tool !== undefined ? { tool: message.tool } : {}) })
-    if (message.tool !== undefined && price.toolRateLimit) {
-      priced.toolLimits.push({ tool: message.tool, limit: price.toolRateLimit })
-    }
-    names.push(message.tool !== undefined ? `${message.method} ${message.tool}` : message.method)
-  }
-  priced.label = names.length > 3 ? `${names.slice(0, 3).join(', ')} (+${names.length - 3})` : names.join(', ')
-  return priced
-}
-
-function annotator(book: McpPriceBook, listIds: Set<string>, rails: PaymentRails, keep?: (tool: string) => boolean): MessageRewrite | undefined {
-  if (listIds.size === 0) return undefined
-  return (message) => annotateToolsList(message, listIds, (tool) => toolPriceMeta(priceOfTool(book, tool), rails), keep)
-}
 
 export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): Promise<Response> {
   const { env, request, route, forwardPath } = context
@@ -122,22 +61,8 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   const keep = priced.listIds.size > 0 ? await keyToolFilter(env.CREDITS, request.headers) : undefined
   const annotate = annotator(book, priced.listIds, route.rails, keep)
   context.usage.priced(priced.total, single?.kind === 'request' ? single.method : 'batch', single?.kind === 'request' ? (single.tool ?? null) : null)
-  if (priced.total === 0) {
-    const task = taskCreation(context, single, null, holder, priced.waitMs)
-    const rewrite = both(annotate, task?.rewrite)
-    const response = await callOrigin(context, { body: read.text })
-    const format = response.ok && response.body ? bodyFormat(response.headers.get('content-type')) : null
-    // A JSON answer is never resumed: without an annotation it passes untouched.
-    if (!format || !response.body || (format === 'json' && !rewrite)) return passThrough(response)
-    if (isSmallJson(response, format)) return inlineJson(response, new McpResponseReader('json', rewrite))
-    // Its event ids become tickets, so a resumed stream still delivers these free answers (and only these).
-    const tickets = format === 'sse' ? streamTickets(context, book, parsed.messages, priced.prices, response, null, holder) : undefined
-    const reader = new McpResponseReader(format, rewrite, tickets?.fits ? (id) => tickets.seal(id) : undefined)
-    const body = observeBody(response.body, { chunk: (bytes) => reader.chunk(bytes), flush: () => reader.flush(), end: () => undefined })
-    const headers = downstreamResponseHeaders(response.headers)
-    headers.delete('content-length')
-    return new Response(body, { status: response.status, headers })
-  }
+  const post: McpPost = { book, text: read.text, parsed, priced, single, holder, annotate }
+  if (priced.total === 0) return serveFreeCall(context, post)
 
   const call = single?.kind === 'request' ? single : undefined
   const inMeta = call ? metaPayment(call) : { present: parsed.messages.some((message) => metaPayment(message).present), decoded: undefined }
@@ -149,98 +74,16 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   const flight = rail.kind === 'x402' ? { flight: crypto.randomUUID() } : {}
   const price = {
     micros: priced.total,
-    hold: () => mcpHoldRequest(route, priced, request.method, `${forwardPath}${context.url.search}`, read.text),
+    hold: () => mcpHoldRequest(route, priced, request.method, `${forwardPath}${context.url.search}`, post.text),
     resource: call ? mcpResource(context, call) : { url: context.url.href, description: 'MCP batch' },
     ask: 'Payment required',
   }
   const accepted = await acceptPayment(context, call ? rail : { kind: 'credits' }, price, flight)
   if (!accepted.ok) return mcpRefusal(context, accepted.refusal, parsed, priced, call)
   const { payment } = accepted
+  // Settled before its answer is handed on, or charged once it was: the two ways an MCP answer is paid.
   if (payment.rail === 'x402') return serveHeldAnswer(context, payment, call as Extract<McpMessage, { kind: 'request' }>)
-  const { hold } = payment
-  let response: Response
-  try {
-    response = await callOrigin(context, { body: read.text, headers: payment.originHeaders() })
-  } catch (error) {
-    void payment.finish({ delivered: false })
-    if (error instanceof GateError) return mcpGateErrorResponse(error, parsed, priced.prices)
-    throw error
-  }
-  const format = bodyFormat(response.headers.get('content-type'))
-  // An error status, an empty body or a body that is not JSON-RPC cannot carry a
-  // successful answer, so nothing in it is charged.
-  if (response.status >= 400 || response.body === null || format === null) {
-    void payment.finish({ delivered: false })
-    return passThrough(response)
-  }
-  // The meter notes which calls succeeded; the key's plan prices those.
-  const meter = new CallMeter(new Map(priced.items.map((item, index) => [item.id, index])))
-  // A task's creation is not its result: the hold waits for tasks/result (gate/mcp-tasks).
-  const task = taskCreation(context, single, hold, holder, priced.waitMs)
-  const rewrite = both(annotate, task?.rewrite)
-  const record = (messages: unknown[]) => {
-    for (const message of messages) if (!task?.isCreation(message)) meter.record(message)
-  }
-  // Once: later chunks of a stream whose calls are all answered need no pricing again.
-  let settled = false
-  const settleServed = () => {
-    if (settled || task?.created) return
-    settled = true
-    void payment.finish({ delivered: true, ...chargeForServed(hold, meter.succeeded) })
-  }
-  // A single call on an SSE stream can be answered on a resumed one: its event ids carry its hold.
-  // (Not a task's creation: it is settled by tasks/result, never by an answer on a resumed stream.)
-  const resumable = format === 'sse' && single?.kind === 'request' && requestedTask(single) === undefined
-  const tickets = format === 'sse' ? streamTickets(context, book, parsed.messages, priced.prices, response, resumable ? hold : null, holder) : undefined
-  const reader = new McpResponseReader(format, rewrite, tickets?.fits ? (id) => tickets.seal(id) : undefined)
-  if (isSmallJson(response, format)) {
-    // One small JSON answer: read it whole (natively), charge what succeeded as it is handed on.
-    let answer: Response
-    try {
-      answer = await inlineJson(response, reader, holdHeaders(hold))
-    } catch (error) {
-      void payment.finish({ delivered: false })
-      const broken = new GateError('upstream_unreachable', `The origin broke off its answer: ${(error as Error).message}`)
-      return mcpGateErrorResponse(broken, parsed, priced.prices)
-    }
-    record(reader.take())
-    settleServed()
-    return answer
-  }
-  // The answer can still come on a resumed stream (the caller was handed an event id).
-  const waitsForAnswer = () => resumable && reader.resumable && !meter.allAnswered && !settled && !task?.created
-  const session = response.headers.get('mcp-session-id') ?? request.headers.get('mcp-session-id')
-  const waitForAnswer = () => (single?.kind === 'request' ? markWaiting(context, hold, holder, session, single.id) : Promise.resolve())
-  const body = observeBody(response.body, {
-    chunk: (bytes) => reader.chunk(bytes),
-    flush: async () => {
-      const rest = reader.flush()
-      record(reader.take())
-      // Marked waiting before the caller sees the stream end, so a cancel it sends next finds it.
-      if (waitsForAnswer()) await waitForAnswer()
-      return rest
-    },
-    delivered: () => {
-      record(reader.take())
-      if (meter.allAnswered) settleServed()
-    },
-    // Whatever was not answered and delivered by now is released, unless its answer
-    // can still come on a resumed stream: then the hold waits for it (gate/mcp-stream)
-    // until a cancellation, the session's end or its expiry. A JSON body too large to
-    // inspect was still delivered whole with a 2xx: charged.
-    end: (how) => {
-      if (how === 'complete' && reader.overflowed) return void payment.finish({ delivered: true })
-      if (waitsForAnswer()) {
-        if (how !== 'complete') context.waitUntil(waitForAnswer())
-        return
-      }
-      settleServed()
-    },
-  })
-  const headers = downstreamResponseHeaders(response.headers)
-  payment.decorate(headers)
-  if (rewrite) headers.delete('content-length')
-  return new Response(body, { status: response.status, statusText: response.statusText, headers })
+  return serveMeteredCall(context, post, payment)
 }
 
 /** A refusal of the call's payment, answered in-band (gate/mcp-answers): the credits rail's per request, x402's as the call's answer. */
@@ -250,29 +93,4 @@ function mcpRefusal(context: RouteContext, refusal: Refusal, parsed: Extract<Par
   // A batch is never offered x402, so an x402 refusal always answers one call.
   const answer = call ? x402McpAnswer(call, required, reason, context.route.rails.credits) : jsonRpcError(null, PAYMENT_REQUIRED_CODE, refusal.refusal.message, { reason })
   return context.usage.x402DeniedWith(reason, mcpJson(200, answer))
-}
-
-/** Two rewrites of the origin's messages, the first that changes a message winning. */
-function both(first: MessageRewrite | undefined, second: MessageRewrite | undefined): MessageRewrite | undefined {
-  if (!first || !second) return first ?? second
-  return (message) => first(message) ?? second(message)
-}
-
-/** JSON answers up to this size are read whole rather than streamed through JavaScript. */
-const INLINE_JSON_BYTES = 256 * 1024
-
-/** A JSON answer whose declared length is small: cheaper to read at once than to stream. */
-function isSmallJson(response: Response, format: BodyFormat): boolean {
-  const length = Number(response.headers.get('content-length') ?? Number.NaN)
-  return format === 'json' && Number.isSafeInteger(length) && length <= INLINE_JSON_BYTES
-}
-
-/** Read a JSON answer whole, let the reader see (and annotate) it, and answer with the result. */
-async function inlineJson(response: Response, reader: McpResponseReader, extraHeaders: Record<string, string> = {}): Promise<Response> {
-  const text = await response.text()
-  const body = reader.whole(text)
-  const headers = downstreamResponseHeaders(response.headers)
-  headers.delete('content-length')
-  for (const [name, value] of Object.entries(extraHeaders)) headers.set(name, value)
-  return new Response(body, { status: response.status, statusText: response.statusText, headers })
 }

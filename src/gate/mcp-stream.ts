@@ -22,7 +22,7 @@ import { passThrough } from './http-route'
 import { mcpErrorResponse, PAYMENT_REQUIRED_CODE } from './mcp-answers'
 import { openTicket, ticketSealer, type Sealer, type StreamTicket, type TicketHold } from './stream-ticket'
 import { callOrigin } from './upstream'
-import { settleResumedX402 } from './mcp-x402'
+import { settleResumedX402 } from './mcp-x402-resume'
 
 /** The hash of the key a request presents, '' when none. */
 export async function holderOf(headers: Headers): Promise<string> {
