@@ -26,11 +26,15 @@ export function usageSink(c: Context<AppEnv>, writer: (delayMs: number) => Usage
     : null
 }
 
-/** The usage recorder of one request on `route`. */
-export function usageCall(c: Context<AppEnv>, writer: (delayMs: number) => UsageWriter, route: CompiledRoute): UsageCall {
+/**
+ * The usage recorder of one request on `route`, to `path` (the path the caller
+ * called, which in sidecar mode is the original request's, not the check's).
+ */
+export function usageCall(c: Context<AppEnv>, writer: (delayMs: number) => UsageWriter, route: CompiledRoute, path: string): UsageCall {
   return new UsageCall(usageSink(c, writer), {
     at: Date.now(),
     route: route.path,
+    path,
     method: c.req.method,
     mcp: route.pricing.kind === 'mcp',
     listPrice: route.pricing.kind === 'fixed' ? route.pricing.micros : undefined,

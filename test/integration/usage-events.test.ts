@@ -51,6 +51,7 @@ describe('usage events on plain HTTP routes (credits)', () => {
       payer: null,
       rail: 'credits',
       route: '/api/*',
+      path: '/api/users/1',
       method: 'GET',
       tool: null,
       amount: 20_000,
@@ -251,7 +252,7 @@ describe('text a caller names is bounded', () => {
 
   it('every text field of an event is bounded where events are built', () => {
     const events: UsageEvent[] = []
-    const call = new UsageCall((event) => events.push(event), { at: Date.now(), route: `/${'r'.repeat(5_000)}`, method: 'POST', mcp: true })
+    const call = new UsageCall((event) => events.push(event), { at: Date.now(), route: `/${'r'.repeat(5_000)}`, path: `/${'p'.repeat(5_000)}`, method: 'POST', mcp: true })
     call.priced(1_000, huge('m'), huge('t'))
     call.x402Finished({ kind: 'refused', refusal: { status: 402, reason: huge('why ') } }, huge('0x'), 1_000)
     const [event] = events as [UsageEvent]
@@ -259,6 +260,8 @@ describe('text a caller names is bounded', () => {
     expect(event.tool).toBe(UNKNOWN_NAME)
     expect(event.route).toHaveLength(MAX_ROUTE_CHARS)
     expect(event.route.endsWith('r…')).toBe(true)
+    expect(event.path).toHaveLength(MAX_ROUTE_CHARS)
+    expect(event.path?.endsWith('p…')).toBe(true)
     for (const text of [event.reason, event.payer]) {
       expect(text).toHaveLength(MAX_TEXT_CHARS)
       expect(text?.endsWith('…')).toBe(true)
