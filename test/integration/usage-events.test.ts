@@ -142,7 +142,7 @@ describe('usage events on MCP routes (credits)', () => {
     await settledState(id)
     const events = await awaitEvents(1, 'key_id = ?', id)
     expect(events).toHaveLength(1)
-    expect(events[0]).toMatchObject({ route: '/mcp-json', method: 'tools/call', tool: 'search', outcome: 'charged', amount: 10_000, listPrice: 10_000, status: 200 })
+    expect(events[0]).toMatchObject({ route: '/mcp-json', path: '/mcp-json', method: 'tools/call', tool: 'search', outcome: 'charged', amount: 10_000, listPrice: 10_000, status: 200 })
   })
 
   it('a tool that answers with an error is refunded', async () => {
@@ -190,7 +190,7 @@ describe('usage events with x402', () => {
     const payment = JSON.parse(atob(response.headers.get('payment-response') ?? '')) as { transaction: string }
     const events = await awaitEvents(1, 'payment = ?', payment.transaction)
     expect(events).toHaveLength(1)
-    expect(events[0]).toMatchObject({ rail: 'x402', outcome: 'charged', amount: 20_000, listPrice: 20_000, payer: payerAddress(PAYER), keyId: null, status: 200, route: '/api/paid/*' })
+    expect(events[0]).toMatchObject({ rail: 'x402', outcome: 'charged', amount: 20_000, listPrice: 20_000, payer: payerAddress(PAYER), keyId: null, status: 200, route: '/api/paid/*', path: '/api/paid/report' })
   })
 
   it('a paid call the origin fails is refunded, with the payer and no transaction', async () => {
