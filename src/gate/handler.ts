@@ -57,7 +57,7 @@ export function gateHandler(tables: RouteTables) {
       forwardPath: match.forwardPath,
       waitUntil: (promise) => c.executionCtx.waitUntil(promise),
       settlements: (settlements ??= new SettlementQueue(numberSetting(c.env.SETTLE_BATCH_MS, DEFAULT_SETTLE_BATCH_MS))),
-      usage: usageCall(c, usage, match.route, url.pathname),
+      usage: usageCall(c, usage, match.route, { method: request.method, path: url.pathname }),
     }
     const pricing = match.route.pricing
     try {

@@ -91,7 +91,7 @@ async function checkRequest(
     waitUntil: check.waitUntil,
     settlements: queue,
     // Records the check's refusals; a sidecar's charges are in the key's ledger (not yet usage events).
-    usage: usageCall(c, usage, route, original.url.pathname),
+    usage: usageCall(c, usage, route, { method: original.method, path: original.url.pathname }),
   }
   try {
     return await checkPriced(c, check, context, original, forwardPath)

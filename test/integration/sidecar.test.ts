@@ -215,6 +215,13 @@ describe('HTTP routes', () => {
     expect(await awaitEvents(1, 'key_id = ?', brokeId)).toMatchObject([{ outcome: 'denied', reason: 'insufficient_credits', path: '/api/denied' }])
   })
 
+  it("records the original request's method, not the check's", async () => {
+    const { id, key } = await createKey('0')
+    // The check itself is a GET (no body sent along); the call it asks about is a POST.
+    expect((await check('POST', '/api/orders', { 'x-api-key': key })).status).toBe(402)
+    expect(await awaitEvents(1, 'key_id = ?', id)).toMatchObject([{ outcome: 'denied', method: 'POST', path: '/api/orders' }])
+  })
+
   it('releases the hold when the upstream failed (5xx, or nginx’s "502, 503" list), and never charges it later', async () => {
     const { id, key } = await createKey('1')
     for (const status of ['503', '200, 502']) {
