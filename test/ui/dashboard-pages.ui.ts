@@ -16,6 +16,7 @@ import { startOriginServer, type OriginServer } from './origin-server'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const NARROW_SCREENSHOT = join(import.meta.dirname, '..', '..', 'test-results', 'dashboard-420.png')
+const NARROW_KEY_SCREENSHOT = join(import.meta.dirname, '..', '..', 'test-results', 'dashboard-key-420.png')
 const SECONDS = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/
 
 let origin: OriginServer
@@ -273,6 +274,7 @@ describe('at 420 px wide', () => {
     await page.goto(`/admin/ui#/keys/${keys['Acme Corp']!.id}`)
     await page.waitForSelector(`body[data-key-page="${keys['Acme Corp']!.id}"]`)
     expect(await pageWidth()).toBeLessThanOrEqual(420)
+    await page.screenshot({ path: NARROW_KEY_SCREENSHOT, fullPage: true })
     // An error beside a row stays readable inside the page's width.
     await page.goto('/admin/ui')
     await page.waitForSelector('body[data-keys-loaded="1"]')

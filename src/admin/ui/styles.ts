@@ -47,6 +47,7 @@ p.action-error { margin: .35rem 0 0; }
 .outcome-denied { color: var(--bad); } .outcome-refunded { color: var(--x402); } .outcome-fee { color: var(--accent); }
 .empty { color: var(--muted); font-style: italic; padding: .5rem 0; }
 .totals, .facts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(190px, 100%), 1fr)); gap: .75rem; margin: 0; }
+.facts { grid-template-columns: repeat(auto-fit, minmax(min(140px, 100%), 1fr)); }
 .totals dt, .facts dt { font-size: .8rem; color: var(--muted); } .totals dd, .facts dd { margin: 0; overflow-wrap: anywhere; }
 .totals .value { font-size: 1.4rem; font-weight: 600; } .totals .detail { font-size: .8rem; color: var(--muted); }
 .actions-section { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(320px, 100%), 1fr)); gap: 1rem; }
