@@ -38,6 +38,7 @@ export function sampleEvent(overrides: Partial<UsageEvent> = {}): UsageEvent {
     payer: null,
     rail: 'credits',
     route: '/api/*',
+    path: '/api/items/1',
     method: 'GET',
     tool: null,
     amount: 20_000,

@@ -7,7 +7,7 @@
  */
 import { Hono } from 'hono'
 import { z } from 'zod'
-import { accountStub, indexStub, issueKey, type KeyStatus } from '../credits'
+import { issueKey, type KeyStatus } from '../credits'
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'
 import { formatDollars } from '../money'
@@ -18,6 +18,7 @@ import { findPlan, futureInstant, keyPolicyRoutes, type PlanCatalogue } from './
 import { PolicyInput, toPolicy, TrialInput } from './policy-input'
 import { adminUi } from './ui/routes'
 import { keyJson, ledgerJson } from './views'
+import { overviewRoutes } from './overview-routes'
 import { mountUsageRoutes } from './usage-routes'
 
 const RateLimit = z.strictObject({
@@ -75,24 +76,17 @@ export function adminRoutes(plans: PlanCatalogue): Hono<AppEnv> {
     return c.json({ ...keyJson(issued.view), key }, 201)
   })
 
-  admin.get('/keys', async (c) => {
-    const limit = Math.min(100, Math.max(1, Number(c.req.query('limit') ?? '50') || 50))
-    const after = c.req.query('after')
-    const page = await indexStub(c.env.KEY_INDEX).list(limit, after)
-    const keys = await Promise.all(
-      page.map(async (entry) => {
-        const view = await accountStub(c.env.CREDITS, entry.hash).view()
-        return view ? keyJson(view.account) : { id: entry.id, name: entry.name, status: 'unknown' }
-      })
-    )
-    return c.json({ keys, next: page.length === limit ? page.at(-1)?.id ?? null : null })
-  })
+  overviewRoutes(admin, plans)
 
   admin.get('/keys/:id', async (c) => {
     const limit = Math.min(1000, Math.max(0, Number(c.req.query('ledger') ?? '50') || 0))
-    const view = await (await accountById(c.env, c.req.param('id'))).view(limit)
+    const before = c.req.query('before')
+    if (before !== undefined && !/^[1-9]\d{0,14}$/.test(before)) throw new GateError('invalid_request', 'before must be a ledger row\'s seq (a whole number).')
+    const view = await (await accountById(c.env, c.req.param('id'))).view(limit, before === undefined ? undefined : Number(before))
     if (!view) throw new GateError('not_found', 'No such key.')
-    return c.json({ ...keyJson(view.account), ledger: view.ledger.map(ledgerJson) })
+    // The next page is the rows before the last one shown; null when this page was the last.
+    const ledgerNext = limit > 0 && view.ledger.length === limit ? (view.ledger.at(-1)?.seq ?? null) : null
+    return c.json({ ...keyJson(view.account), ledger: view.ledger.map(ledgerJson), ledgerNext })
   })
 
   admin.post('/keys/:id/topup', async (c) => {

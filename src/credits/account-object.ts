@@ -76,11 +76,11 @@ export class CreditAccount extends DurableObject<unknown> {
     return result
   }
 
-  /** The account and its most recent ledger rows, newest first; null for an unknown key. For the operator. */
-  async view(ledgerLimit = 0): Promise<{ account: AccountView; ledger: LedgerEntry[] } | null> {
+  /** The account and its ledger rows, newest first (older than row `beforeSeq`, if given); null for an unknown key. For the operator. */
+  async view(ledgerLimit = 0, beforeSeq?: number): Promise<{ account: AccountView; ledger: LedgerEntry[] } | null> {
     const row = this.state.account()
     if (!row) return null
-    return { account: this.state.viewOf(row, Date.now()), ledger: this.state.ledger(ledgerLimit) }
+    return { account: this.state.viewOf(row, Date.now()), ledger: this.state.ledger(ledgerLimit, beforeSeq) }
   }
 
   /** The account as its key holder may read it: only with the key that opens it now. */

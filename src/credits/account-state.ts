@@ -110,9 +110,14 @@ export class AccountState {
     })
   }
 
-  ledger(ledgerLimit: number): LedgerEntry[] {
+  /** The newest `ledgerLimit` rows, newest first; with `beforeSeq`, those older than that row (the next page). */
+  ledger(ledgerLimit: number, beforeSeq?: number): LedgerEntry[] {
     const limit = Math.max(0, Math.min(1000, Math.trunc(ledgerLimit)))
-    return limit ? this.sql.exec<LedgerRow>('SELECT * FROM ledger ORDER BY seq DESC LIMIT ?', limit).toArray().map(toLedgerEntry) : []
+    if (!limit) return []
+    const rows = beforeSeq === undefined
+      ? this.sql.exec<LedgerRow>('SELECT * FROM ledger ORDER BY seq DESC LIMIT ?', limit)
+      : this.sql.exec<LedgerRow>('SELECT * FROM ledger WHERE seq < ? ORDER BY seq DESC LIMIT ?', beforeSeq, limit)
+    return rows.toArray().map(toLedgerEntry)
   }
 
   /** Whether a presented key (by hash) opens this account: after a rotation, only the newest. */

@@ -54,17 +54,23 @@ export class KeyIndex extends DurableObject<unknown> {
     return row ? toIndexed(row) : null
   }
 
-  /** Keys in creation order, `limit` at a time, after the cursor `after` (an id). */
-  async list(limit: number, after?: string): Promise<IndexedKey[]> {
+  /**
+   * Keys in creation order, `limit` at a time, after the cursor `after` (an id);
+   * with `search`, only those whose name or id holds it (ASCII letters in any case).
+   */
+  async list(limit: number, after?: string, search?: string): Promise<IndexedKey[]> {
     const size = Math.max(1, Math.min(500, Math.trunc(limit)))
-    const rows = after
-      ? this.sql.exec<IndexRow>(
-          `SELECT * FROM keys WHERE (created_at, id) > (SELECT created_at, id FROM keys WHERE id = ?)
-           ORDER BY created_at, id LIMIT ?`,
-          after,
-          size
-        )
-      : this.sql.exec<IndexRow>('SELECT * FROM keys ORDER BY created_at, id LIMIT ?', size)
-    return rows.toArray().map(toIndexed)
+    const where: string[] = []
+    const values: Array<string | number> = []
+    if (after) {
+      where.push('(created_at, id) > (SELECT created_at, id FROM keys WHERE id = ?)')
+      values.push(after)
+    }
+    if (search) {
+      where.push('(instr(lower(name), lower(?)) > 0 OR instr(id, lower(?)) > 0)')
+      values.push(search, search)
+    }
+    const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''
+    return this.sql.exec<IndexRow>(`SELECT * FROM keys ${filter} ORDER BY created_at, id LIMIT ?`, ...values, size).toArray().map(toIndexed)
   }
 }

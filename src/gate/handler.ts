@@ -57,7 +57,7 @@ export function gateHandler(tables: RouteTables) {
       forwardPath: match.forwardPath,
       waitUntil: (promise) => c.executionCtx.waitUntil(promise),
       ledger: ledger.client(c.env.CREDITS, numberSetting(c.env.SETTLE_BATCH_MS, DEFAULT_SETTLE_BATCH_MS), (promise) => c.executionCtx.waitUntil(promise)),
-      usage: usageCall(c, usage, match.route),
+      usage: usageCall(c, usage, match.route, { method: request.method, path: url.pathname }),
     }
     const pricing = match.route.pricing
     try {

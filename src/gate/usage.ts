@@ -26,12 +26,16 @@ export function usageSink(c: Context<AppEnv>, writer: (delayMs: number) => Usage
     : null
 }
 
-/** The usage recorder of one request on `route`. */
-export function usageCall(c: Context<AppEnv>, writer: (delayMs: number) => UsageWriter, route: CompiledRoute): UsageCall {
+/**
+ * The usage recorder of one request on `route`, for the request the caller made
+ * (its method and path; in sidecar mode the original request's, not the check's).
+ */
+export function usageCall(c: Context<AppEnv>, writer: (delayMs: number) => UsageWriter, route: CompiledRoute, called: { method: string; path: string }): UsageCall {
   return new UsageCall(usageSink(c, writer), {
     at: Date.now(),
     route: route.path,
-    method: c.req.method,
+    path: called.path,
+    method: called.method,
     mcp: route.pricing.kind === 'mcp',
     listPrice: route.pricing.kind === 'fixed' ? route.pricing.micros : undefined,
   })

@@ -93,7 +93,7 @@ async function checkRequest(
     waitUntil: check.waitUntil,
     ledger: ledger.client(c.env.CREDITS, 0, check.waitUntil),
     // Records the check's refusals; a sidecar's charges are in the key's ledger (not yet usage events).
-    usage: usageCall(c, usage, route),
+    usage: usageCall(c, usage, route, { method: original.method, path: original.url.pathname }),
   }
   try {
     return await checkPriced(c, check, context, original, forwardPath)

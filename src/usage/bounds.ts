@@ -6,7 +6,8 @@
  * Queues (128 KB a message, 256 KB a batch), failing the batch it rides in.
  *
  * Every text field keeps at most MAX_TEXT_CHARS characters; a route, which the
- * operator writes, keeps what routes.json allows. A method or tool name longer
+ * operator writes, keeps what routes.json allows, and so does the path called
+ * (cut beyond it). A method or tool name longer
  * than that is no name the gate can know (MCP: tool names SHOULD be 1 to 128
  * characters), so it is recorded as UNKNOWN_NAME; other text is cut, ending in "…".
  * The same rule is applied when events are built, when they are written, and in
@@ -22,7 +23,7 @@ export const MAX_ROUTE_CHARS = 1024
 /** What a method or tool name longer than MAX_TEXT_CHARS is recorded as. */
 export const UNKNOWN_NAME = '(unknown)'
 
-type TextField = 'keyId' | 'payer' | 'route' | 'method' | 'tool' | 'reason' | 'reservationId' | 'payment'
+type TextField = 'keyId' | 'payer' | 'route' | 'path' | 'method' | 'tool' | 'reason' | 'reservationId' | 'payment'
 
 interface Bound {
   column: string
@@ -35,6 +36,7 @@ const BOUNDS: Record<TextField, Bound> = {
   keyId: { column: 'key_id', max: MAX_TEXT_CHARS, over: 'cut' },
   payer: { column: 'payer', max: MAX_TEXT_CHARS, over: 'cut' },
   route: { column: 'route', max: MAX_ROUTE_CHARS, over: 'cut' },
+  path: { column: 'path', max: MAX_ROUTE_CHARS, over: 'cut' },
   method: { column: 'method', max: MAX_TEXT_CHARS, over: 'unknown' },
   tool: { column: 'tool', max: MAX_TEXT_CHARS, over: 'unknown' },
   reason: { column: 'reason', max: MAX_TEXT_CHARS, over: 'cut' },
@@ -58,6 +60,7 @@ export function boundEvent(event: UsageEvent): UsageEvent {
     keyId: boundedOrNull(event.keyId, BOUNDS.keyId),
     payer: boundedOrNull(event.payer, BOUNDS.payer),
     route: bounded(event.route, BOUNDS.route),
+    path: boundedOrNull(event.path ?? null, BOUNDS.path),
     method: bounded(event.method, BOUNDS.method),
     tool: boundedOrNull(event.tool, BOUNDS.tool),
     reason: boundedOrNull(event.reason, BOUNDS.reason),

@@ -30,6 +30,8 @@ const COLUMNS = [
   'latencyMs',
   'reservationId',
   'payment',
+  // Added after the first release: last, so a reader of the earlier columns by position still reads them.
+  'path',
 ] as const
 
 /** One CSV field. */

@@ -27,6 +27,8 @@ export interface UsageEvent {
   rail: UsageRail
   /** The route's path pattern as written in routes.json. */
   route: string
+  /** The path the caller actually called (no query string); null for events recorded before paths were. */
+  path: string | null
   /** The JSON-RPC method on MCP routes ("batch" for a batch), the HTTP method otherwise. */
   method: string
   /** The MCP tool called, if any. */

@@ -12,7 +12,7 @@ export { UsageCall, type HeldCall, type UsageCallInit, type UsageCallSnapshot, t
 export { eventFromRow, insertEvents, insertWithRetry, type EventRow } from './store'
 export { UsageWriter, type UsageDestination } from './writer'
 export { consumeUsageBatch, isUsageEvent, sendToQueue } from './queue'
-export { USAGE_SCHEMA, withUsageTable } from './schema'
+export { COLUMNS_ADDED, USAGE_SCHEMA, withUsageTable } from './schema'
 export { eventsCsv, csvField } from './csv'
 export { metricsText, LATENCY_BUCKETS_MS } from './metrics'
 export { GROUPINGS, INTERVALS, parseEventsQuery, parseRevenueQuery, parseTopQuery, parseUsageQuery, type Grouping, type Interval, type TimeRange } from './params'

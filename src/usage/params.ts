@@ -6,6 +6,7 @@
  * never a guess.
  */
 import { z } from 'zod'
+import { MAX_ROUTE_CHARS } from './bounds'
 import { USAGE_OUTCOMES } from './event'
 
 const DAY_MS = 86_400_000
@@ -39,6 +40,8 @@ const EventsQuery = z.object({
   limit: Limit(100, 10_000),
   keyId: z.string().regex(/^key_[a-z2-7]{20}$/, { error: 'expected a key id such as "key_…"' }).optional(),
   outcome: z.enum(USAGE_OUTCOMES as ['charged', 'refunded', 'denied', 'fee']).optional(),
+  /** A route's pattern as written in routes.json, matched exactly. */
+  route: z.string().min(1).max(MAX_ROUTE_CHARS, { error: `at most ${MAX_ROUTE_CHARS} characters` }).optional(),
   format: z.enum(['json', 'csv']).default('json'),
 })
 

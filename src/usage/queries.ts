@@ -104,10 +104,10 @@ export async function revenueSeries(db: D1Database, range: TimeRange, interval: 
   return [...byPeriod.values()]
 }
 
-/** The newest events in the range, optionally of one key and one outcome. */
+/** The newest events in the range, optionally of one key, one route and one outcome. */
 export async function recentEvents(
   db: D1Database,
-  query: TimeRange & { limit: number; keyId?: string; outcome?: UsageOutcome }
+  query: TimeRange & { limit: number; keyId?: string; outcome?: UsageOutcome; route?: string }
 ): Promise<UsageEvent[]> {
   const where = ['at >= ?', 'at < ?']
   const values: Array<string | number> = [query.from, query.to]
@@ -118,6 +118,10 @@ export async function recentEvents(
   if (query.outcome !== undefined) {
     where.push('outcome = ?')
     values.push(query.outcome)
+  }
+  if (query.route !== undefined) {
+    where.push('route = ?')
+    values.push(query.route)
   }
   const sql = `SELECT ${BOUNDED_EVENT_COLUMNS} FROM usage_events WHERE ${where.join(' AND ')} ORDER BY at DESC, id ASC LIMIT ?`
   const rows = await withUsageTable(db, () => db.prepare(sql).bind(...values, query.limit).all<EventRow>())

@@ -19,7 +19,7 @@ const SEND_BATCH = 100
 /**
  * Bytes per `sendBatch`, estimated: the Queues limit is 256 KB a batch (and
  * 128 KB a message). An event's text is bounded (usage/bounds: at most about
- * 12 KB as JSON even if every character were escaped), so a message is far
+ * 18 KB as JSON even if every character were escaped), so a message is far
  * below the limit; a batch of large ones is split.
  */
 const SEND_BATCH_BYTES = 192_000
@@ -77,7 +77,7 @@ export function isUsageEvent(body: unknown): body is UsageEvent {
     isInteger(e.at) &&
     isTextOrNull(e.keyId) && isTextOrNull(e.payer) &&
     USAGE_RAILS.includes(e.rail as UsageEvent['rail']) &&
-    isText(e.route) && isText(e.method) && isTextOrNull(e.tool) &&
+    isText(e.route) && (e.path === undefined || isTextOrNull(e.path)) && isText(e.method) && isTextOrNull(e.tool) &&
     isInteger(e.amount) && e.amount >= 0 && isInteger(e.listPrice) && e.listPrice >= 0 &&
     USAGE_OUTCOMES.includes(e.outcome as UsageEvent['outcome']) &&
     isTextOrNull(e.reason) && isInteger(e.status) &&

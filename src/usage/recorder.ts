@@ -36,6 +36,8 @@ export type X402Ending =
 export interface UsageCallInit {
   at: number
   route: string
+  /** The path called (no query string: one may carry a secret). */
+  path?: string | null
   /** The HTTP method: the event's method on plain HTTP routes. */
   method: string
   /** MCP routes answer refusals in-band, so the status given is the response's, not the refusal's. */
@@ -49,6 +51,8 @@ export interface UsageCallSnapshot {
   /** When the call arrived (ms): its event is dated then, not when it is finished elsewhere. */
   at?: number
   route: string
+  /** Absent in tickets and tokens sealed by a gate from before paths were recorded. */
+  path?: string | null
   method: string
   tool: string | null
   listPrice: number
@@ -73,12 +77,12 @@ export class UsageCall {
   /** What this call is, once priced (undefined before), to finish it elsewhere with `UsageCall.resume`. */
   snapshot(): UsageCallSnapshot | undefined {
     if (this.listPrice === undefined) return undefined
-    return { at: this.init.at, route: this.init.route, method: this.method, tool: this.tool, listPrice: this.listPrice, mcp: this.init.mcp }
+    return { at: this.init.at, route: this.init.route, path: this.init.path ?? null, method: this.method, tool: this.tool, listPrice: this.listPrice, mcp: this.init.mcp }
   }
 
   /** A recorder for a call priced in an earlier request. */
   static resume(sink: UsageSink | null, snapshot: UsageCallSnapshot): UsageCall {
-    const call = new UsageCall(sink, { at: snapshot.at ?? Date.now(), route: snapshot.route, method: snapshot.method, mcp: snapshot.mcp, listPrice: snapshot.listPrice })
+    const call = new UsageCall(sink, { at: snapshot.at ?? Date.now(), route: snapshot.route, path: snapshot.path ?? null, method: snapshot.method, mcp: snapshot.mcp, listPrice: snapshot.listPrice })
     call.priced(snapshot.listPrice, snapshot.method, snapshot.tool)
     return call
   }
@@ -221,6 +225,7 @@ export class UsageCall {
       payer: fields.payer ?? null,
       rail,
       route: this.init.route,
+      path: this.init.path ?? null,
       method: this.method,
       tool: this.tool,
       amount: fields.amount,

@@ -11,8 +11,8 @@ import type { UsageEvent, UsageOutcome, UsageRail } from './event'
 import { withUsageTable } from './schema'
 
 const INSERT = `INSERT INTO usage_events
-  (id, at, key_id, payer, rail, route, method, tool, amount, list_price, outcome, reason, status, latency_ms, reservation_id, payment)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  (id, at, key_id, payer, rail, route, path, method, tool, amount, list_price, outcome, reason, status, latency_ms, reservation_id, payment)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
   ON CONFLICT (id) DO NOTHING`
 
 /** Attempts at a write before it is given up (logged, with the count only). */
@@ -29,7 +29,7 @@ export async function insertEvents(db: D1Database, events: readonly UsageEvent[]
     const statement = db.prepare(INSERT)
     const results = await db.batch(
       events.map(boundEvent).map((e) =>
-        statement.bind(e.id, e.at, e.keyId, e.payer, e.rail, e.route, e.method, e.tool, e.amount, e.listPrice, e.outcome, e.reason, e.status, e.latencyMs, e.reservationId, e.payment)
+        statement.bind(e.id, e.at, e.keyId, e.payer, e.rail, e.route, e.path, e.method, e.tool, e.amount, e.listPrice, e.outcome, e.reason, e.status, e.latencyMs, e.reservationId, e.payment)
       )
     )
     return results.reduce((sum, result) => sum + (result.meta.changes ?? 0), 0)
@@ -52,6 +52,8 @@ export interface EventRow {
   payer: string | null
   rail: UsageRail
   route: string
+  /** Null in rows written before the column was added (usage/schema migrates the table). */
+  path: string | null
   method: string
   tool: string | null
   amount: number
@@ -73,6 +75,7 @@ export function eventFromRow(row: EventRow): UsageEvent {
     payer: row.payer,
     rail: row.rail,
     route: row.route,
+    path: row.path ?? null,
     method: row.method,
     tool: row.tool,
     amount: row.amount,

@@ -200,10 +200,11 @@ describe('HTTP routes', () => {
     const { id: brokeId, key: broke } = await createKey('0')
     expect((await check('GET', '/api/denied', { 'x-api-key': broke })).status).toBe(402)
     const events = await awaitEvents(2, 'key_id = ?', id)
-    expect(events.map((event) => [event.outcome, event.amount, event.status, event.route, event.method])).toEqual(
+    // The path is the original request's, carried through the reservation token to the settle.
+    expect(events.map((event) => [event.outcome, event.amount, event.status, event.route, event.method, event.path])).toEqual(
       expect.arrayContaining([
-        ['charged', 20_000, 200, '/api/*', 'GET'],
-        ['refunded', 0, 503, '/api/*', 'GET'],
+        ['charged', 20_000, 200, '/api/*', 'GET', '/api/served'],
+        ['refunded', 0, 503, '/api/*', 'GET', '/api/failed'],
       ])
     )
     const ledger = (await keyState(id)).ledger.filter((row) => row.kind === 'charge')
@@ -211,7 +212,14 @@ describe('HTTP routes', () => {
     expect(events.find((event) => event.outcome === 'charged')?.reservationId).toBeTruthy()
     // Dated when the call arrived at the check, not when its follow-up came.
     expect(events.every((event) => event.at <= checkedBy)).toBe(true)
-    expect(await awaitEvents(1, 'key_id = ?', brokeId)).toMatchObject([{ outcome: 'denied', reason: 'insufficient_credits' }])
+    expect(await awaitEvents(1, 'key_id = ?', brokeId)).toMatchObject([{ outcome: 'denied', reason: 'insufficient_credits', path: '/api/denied' }])
+  })
+
+  it("records the original request's method, not the check's", async () => {
+    const { id, key } = await createKey('0')
+    // The check itself is a GET (no body sent along); the call it asks about is a POST.
+    expect((await check('POST', '/api/orders', { 'x-api-key': key })).status).toBe(402)
+    expect(await awaitEvents(1, 'key_id = ?', id)).toMatchObject([{ outcome: 'denied', method: 'POST', path: '/api/orders' }])
   })
 
   it('releases the hold when the upstream failed (5xx, or nginx’s "502, 503" list), and never charges it later', async () => {

@@ -22,6 +22,7 @@ function event(fields: Partial<UsageEvent>): UsageEvent {
     payer: null,
     rail: 'credits',
     route: '/api/*',
+    path: '/api/items',
     method: 'GET',
     tool: null,
     amount: 0,
@@ -201,14 +202,14 @@ describe('GET /admin/usage/events', () => {
     const text = await response.text()
     const lines = text.split('\r\n')
     expect(lines[0]).toBe(
-      'id,time,at,keyId,payer,rail,route,method,tool,amount,amountDollars,listPrice,listPriceDollars,outcome,reason,status,latencyMs,reservationId,payment'
+      'id,time,at,keyId,payer,rail,route,method,tool,amount,amountDollars,listPrice,listPriceDollars,outcome,reason,status,latencyMs,reservationId,payment,path'
     )
     expect(text.endsWith('\r\n')).toBe(true)
     // The hostile tool name: apostrophe first, quoted, quotes doubled, its CRLF kept inside the quotes.
-    expect(text).toContain(`,"'=HYPERLINK(""http://evil"",""x""),\r\nnext",0,0,10000,0.01,denied,payment_required,402,,,`)
+    expect(text).toContain(`,"'=HYPERLINK(""http://evil"",""x""),\r\nnext",0,0,10000,0.01,denied,payment_required,402,,,,/api/items`)
     const row = parseCsv(text).find((cells) => cells[8]?.startsWith("'=HYPERLINK"))
     expect(row?.[8]).toBe(`'=HYPERLINK("http://evil","x"),\r\nnext`)
-    expect(parseCsv(text).every((cells) => cells.length === 19)).toBe(true)
+    expect(parseCsv(text).every((cells) => cells.length === 20)).toBe(true)
   })
 })
 

@@ -51,6 +51,7 @@ describe('usage events on plain HTTP routes (credits)', () => {
       payer: null,
       rail: 'credits',
       route: '/api/*',
+      path: '/api/users/1',
       method: 'GET',
       tool: null,
       amount: 20_000,
@@ -141,7 +142,7 @@ describe('usage events on MCP routes (credits)', () => {
     await settledState(id)
     const events = await awaitEvents(1, 'key_id = ?', id)
     expect(events).toHaveLength(1)
-    expect(events[0]).toMatchObject({ route: '/mcp-json', method: 'tools/call', tool: 'search', outcome: 'charged', amount: 10_000, listPrice: 10_000, status: 200 })
+    expect(events[0]).toMatchObject({ route: '/mcp-json', path: '/mcp-json', method: 'tools/call', tool: 'search', outcome: 'charged', amount: 10_000, listPrice: 10_000, status: 200 })
   })
 
   it('a tool that answers with an error is refunded', async () => {
@@ -189,7 +190,7 @@ describe('usage events with x402', () => {
     const payment = JSON.parse(atob(response.headers.get('payment-response') ?? '')) as { transaction: string }
     const events = await awaitEvents(1, 'payment = ?', payment.transaction)
     expect(events).toHaveLength(1)
-    expect(events[0]).toMatchObject({ rail: 'x402', outcome: 'charged', amount: 20_000, listPrice: 20_000, payer: payerAddress(PAYER), keyId: null, status: 200, route: '/api/paid/*' })
+    expect(events[0]).toMatchObject({ rail: 'x402', outcome: 'charged', amount: 20_000, listPrice: 20_000, payer: payerAddress(PAYER), keyId: null, status: 200, route: '/api/paid/*', path: '/api/paid/report' })
   })
 
   it('a paid call the origin fails is refunded, with the payer and no transaction', async () => {
@@ -251,7 +252,7 @@ describe('text a caller names is bounded', () => {
 
   it('every text field of an event is bounded where events are built', () => {
     const events: UsageEvent[] = []
-    const call = new UsageCall((event) => events.push(event), { at: Date.now(), route: `/${'r'.repeat(5_000)}`, method: 'POST', mcp: true })
+    const call = new UsageCall((event) => events.push(event), { at: Date.now(), route: `/${'r'.repeat(5_000)}`, path: `/${'p'.repeat(5_000)}`, method: 'POST', mcp: true })
     call.priced(1_000, huge('m'), huge('t'))
     call.x402Finished({ kind: 'refused', refusal: { status: 402, reason: huge('why ') } }, huge('0x'), 1_000)
     const [event] = events as [UsageEvent]
@@ -259,6 +260,8 @@ describe('text a caller names is bounded', () => {
     expect(event.tool).toBe(UNKNOWN_NAME)
     expect(event.route).toHaveLength(MAX_ROUTE_CHARS)
     expect(event.route.endsWith('r…')).toBe(true)
+    expect(event.path).toHaveLength(MAX_ROUTE_CHARS)
+    expect(event.path?.endsWith('p…')).toBe(true)
     for (const text of [event.reason, event.payer]) {
       expect(text).toHaveLength(MAX_TEXT_CHARS)
       expect(text?.endsWith('…')).toBe(true)

@@ -57,6 +57,15 @@ describe('usage events through the queue', () => {
     expect(await storedEvents('id = ?', event.id)).toEqual([event])
   })
 
+  it('writes an event queued by a gate from before paths were recorded, with path null; a path that is not text is refused', async () => {
+    const { path: _path, ...older } = sampleEvent()
+    const badPath = { ...sampleEvent(), path: 42 }
+    const result = await deliver(createMessageBatch(QUEUE, [message(older), message(badPath)]))
+    expect(result.explicitAcks).toHaveLength(2)
+    expect(await storedEvents('id = ?', older.id)).toEqual([{ ...older, path: null }])
+    expect(await storedEvents('id = ?', badPath.id)).toEqual([])
+  })
+
   it('drops a message that is not a usage event, without holding back the good ones', async () => {
     const good = sampleEvent()
     const batch = createMessageBatch(QUEUE, [message('not an event'), message({ ...sampleEvent(), amount: -5 }), message({ ...sampleEvent(), rail: 'cash' }), message(good)])

@@ -163,24 +163,30 @@ describe('dashboard in Chromium', () => {
     await expect(page.locator('#by-tool tbody').textContent()).resolves.toBe('No MCP tool calls in the last 30 days.')
   })
 
-  it('lists the recent calls and denials with key, route, amount and outcome; HTML in them is text', async () => {
+  it('lists the recent calls and denials with key, method, the path called, route, amount and outcome; HTML in them is text', async () => {
     const events = await page.locator('#events tbody tr').evaluateAll((rows) =>
       rows.map((row) => ({
+        when: row.querySelector('td.when')?.textContent,
         key: row.querySelector('td.key')?.textContent,
+        method: row.querySelector('td.method')?.textContent,
+        path: row.querySelector('td.path')?.textContent,
         route: row.querySelector('td.route')?.textContent,
         amount: row.querySelector('td.amount')?.textContent,
         outcome: row.querySelector('td.outcome')?.textContent,
       }))
     )
-    // Newest first.
-    expect(events).toEqual([
-      { key: 'Broke Ltd', route: 'GET /api/*', amount: '$0.00', outcome: 'denied (insufficient_credits)' },
-      { key: 'Acme Corp', route: 'GET /api/*', amount: '$0.00', outcome: 'refunded (origin_error)' },
-      { key: XSS_NAME, route: `GET ${HTML_ROUTE}`, amount: '$0.02', outcome: 'charged' },
-      { key: 'Acme Corp', route: 'GET /api/*', amount: '$0.01', outcome: 'charged' },
-      { key: 'Acme Corp', route: 'GET /api/*', amount: '$0.01', outcome: 'charged' },
-      { key: 'Acme Corp', route: 'GET /api/*', amount: '$0.01', outcome: 'charged' },
+    // Times to the second, in UTC.
+    for (const event of events) expect(event.when).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/)
+    const shown = events.map(({ when: _when, ...rest }) => rest)
+    // Newest first (the three charged calls of one key may share a millisecond: their order is not asserted).
+    expect(shown.slice(0, 3)).toEqual([
+      { key: 'Broke Ltd', method: 'GET', path: '/api/items/4', route: '/api/*', amount: '$0.00', outcome: 'denied (insufficient_credits)' },
+      { key: 'Acme Corp', method: 'GET', path: '/api/fail', route: '/api/*', amount: '$0.00', outcome: 'refunded (origin_error)' },
+      // The path as it was called, percent-encoded on the wire; the route as routes.json writes it.
+      { key: XSS_NAME, method: 'GET', path: '/%3Cb%3Ex%3C/b%3E', route: HTML_ROUTE, amount: '$0.02', outcome: 'charged' },
     ])
+    expect(shown.slice(3).map((event) => event.path).sort()).toEqual(['/api/items/1', '/api/items/2', '/api/items/3'])
+    expect(shown.slice(3).every((event) => event.key === 'Acme Corp' && event.amount === '$0.01' && event.outcome === 'charged')).toBe(true)
     expect(await page.locator('#events [data-outcome="denied"] td.key').getAttribute('title')).toBe(keys['Broke Ltd']!.id)
     expect(await page.locator('#usage-section b, #usage-section img').count()).toBe(0)
     expect(dialogs).toEqual([])
@@ -222,8 +228,10 @@ describe('dashboard in Chromium', () => {
   })
 
   it('ran with no script errors and no CSP violations; screenshot saved', async () => {
-    await page.locator(`tr[data-key-id="${keys[XSS_NAME]!.id}"]`).getByRole('button', { name: 'Details' }).click()
-    await page.waitForSelector('#key-detail table')
+    await page.locator(`tr[data-key-id="${keys[XSS_NAME]!.id}"] td.name a`).click()
+    await page.waitForSelector(`body[data-key-page="${keys[XSS_NAME]!.id}"]`)
+    await expect(page.locator('#key-page .key-name').textContent()).resolves.toBe(XSS_NAME)
+    expect(await page.locator('img').count()).toBe(0)
     mkdirSync(join(SCREENSHOT, '..'), { recursive: true })
     await page.screenshot({ path: SCREENSHOT, fullPage: true })
     console.log(`dashboard screenshot: ${SCREENSHOT}`)

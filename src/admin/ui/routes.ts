@@ -11,13 +11,9 @@ import type { AppEnv } from '../../env'
 import { secretsEqual } from '../../secret-compare'
 import { clientOf, recordFailure } from '../auth'
 import { dashboardPage, loginPage } from './html'
-import { CHARTS_JS } from './charts'
-import { MAIN_JS } from './script'
+import { DASHBOARD_JS } from './script'
 import { createSession, csrfAllows, csrfToken, requestSession, sessionCookie } from './session'
 import { DASHBOARD_CSS, FAVICON_SVG } from './styles'
-
-/** The whole of /admin/ui/app.js: the charts, then the page's own code, in one scope. */
-const DASHBOARD_JS = `'use strict';\n(function () {\n${CHARTS_JS}\n${MAIN_JS}\n})();\n`
 
 /** Only our own script, styles and API; no inline code, no framing, no foreign origin. */
 export const DASHBOARD_CSP =
