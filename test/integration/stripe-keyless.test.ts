@@ -8,6 +8,8 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createGate } from '../../src/app'
+import type { Env } from '../../src/env'
+import { routeTables } from '../../src/gate'
 import { keylessCheckout } from '../../src/stripe'
 import { admin, gate } from '../helpers'
 import { fakeStripe, putStripeRoutes, stripeEvent, stripeSignature } from '../stripe-helpers'
@@ -183,14 +185,16 @@ describe('buying by card without a key', () => {
 
   it('as a function: a return URL with a query gets the session id appended, and claim() answers the key once', async () => {
     const stripe = fakeStripe()
-    const keyless = keylessCheckout(async () => (await import('../../src/gate')).routeTables()(env).then((table) => table.stripe), stripe.fetch)
-    const started = await keyless.start(env, { package: 'small', returnUrl: 'https://gate.test/oauth/consent?request=abc' })
+    const tables = routeTables()
+    const gateEnv = env as unknown as Env
+    const keyless = keylessCheckout(async (bindings) => (await tables(bindings)).stripe, stripe.fetch)
+    const started = await keyless.start(gateEnv, { package: 'small', returnUrl: 'https://gate.test/oauth/consent?request=abc' })
     expect(stripe.requests[0]!.form.get('success_url')).toBe('https://gate.test/oauth/consent?request=abc&session_id={CHECKOUT_SESSION_ID}')
-    expect(await keyless.claim(env, started.sessionId, started.claimSecret)).toEqual({ kind: 'pending' })
+    expect(await keyless.claim(gateEnv, started.sessionId, started.claimSecret)).toEqual({ kind: 'pending' })
     const session = stripe.sessions[0]!
     await deliver(stripeEvent('checkout.session.completed', paid(session)))
-    const claimed = await keyless.claim(env, started.sessionId, started.claimSecret)
+    const claimed = await keyless.claim(gateEnv, started.sessionId, started.claimSecret)
     expect(claimed).toMatchObject({ kind: 'revealed', key: expect.stringMatching(/^pg_/), credits: 2_500_000 })
-    expect(await keyless.claim(env, started.sessionId, started.claimSecret)).toMatchObject({ kind: 'already_revealed' })
+    expect(await keyless.claim(gateEnv, started.sessionId, started.claimSecret)).toMatchObject({ kind: 'already_revealed' })
   })
 })
