@@ -84,6 +84,7 @@ form { display: grid; gap: .5rem; max-width: 32rem; }
 form.inline { display: flex; flex-wrap: wrap; gap: .5rem; align-items: end; max-width: none; }
 label { font-weight: 600; font-size: .9rem; }
 input, select { font: inherit; padding: .45rem .55rem; border: 1px solid #8a93a3; border-radius: 4px; width: 100%; min-height: 2.75rem; }
+input[type=checkbox] { width: 1.25rem; min-height: 1.25rem; vertical-align: middle; margin-right: .4rem; }
 button { font: inherit; padding: .5rem 1rem; min-height: 2.75rem; border: 1px solid var(--accent); background: var(--accent); color: #fff; border-radius: 4px; cursor: pointer; }
 button.secondary { background: #fff; color: var(--accent); }
 button.danger { background: #fff; color: var(--bad); border-color: var(--bad); }

@@ -9,6 +9,7 @@ declare namespace Cloudflare {
     WEBHOOK_OUTBOX: import('../src/notify').OutboxNamespace
     STRIPE_CLAIMS: import('../src/stripe').CheckoutClaimNamespace
     OPERATOR_WEBHOOK_URL: string
+    HOLDER_WEBHOOK_ALLOW_PRIVATE: string
     WEBHOOK_NETWORK: Fetcher
     LOOPBACK_HOSTNAME: string
     LOOPBACK_HOSTNAME_PORT: string
