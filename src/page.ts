@@ -76,7 +76,9 @@ caption { text-align: left; color: var(--muted); font-size: .85rem; padding-bott
 th, td { text-align: left; padding: .35rem .45rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-weight: 600; color: var(--muted); font-size: .8rem; }
 .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-.mono, code { font-family: ui-monospace, monospace; font-size: .85rem; word-break: break-all; }
+.mono, code { font-family: ui-monospace, monospace; font-size: .85rem; overflow-wrap: break-word; }
+td.when { min-width: 6.5rem; font-variant-numeric: tabular-nums; }
+.reveal code, p .mono { word-break: break-all; }
 dl.figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(9rem, 1fr)); gap: .75rem; margin: 0; }
 dl.figures div { border: 1px solid var(--line); border-radius: 4px; padding: .5rem .75rem; }
 dl.figures dt { color: var(--muted); font-size: .8rem; } dl.figures dd { margin: 0; font-size: 1.2rem; font-variant-numeric: tabular-nums; }

@@ -28,7 +28,9 @@ export interface AccountPage {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
-const dollars = (micros: number) => `$${formatDollars(micros)}`
+/** A time cell: to the second, in UTC, breaking between the date and the time when narrow. */
+const when = (ms: number) => `<td class="when"><time datetime="${iso(ms)}">${iso(ms).replace('T', ' ').replace('Z', '')}</time></td>`
+const dollars = (micros: number) => (micros < 0 ? `−$${formatDollars(-micros)}` : `$${formatDollars(micros)}`)
 const csrfInput = (csrf: string) => `<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">`
 
 function figures(account: AccountView): string {
@@ -57,12 +59,12 @@ function usageSection(usage: AccountPage['usage']): string {
   if (usage === null) return `<section aria-labelledby="usage-title">${title}<p class="empty">Usage is not recorded on this gate.</p></section>`
   const rows = usage.rows
     .map(
-      (event) => `<tr><td class="mono">${iso(event.at)}</td><td class="mono">${escapeHtml(event.route)}</td><td>${escapeHtml(event.tool ?? event.method)}</td>
-<td>${escapeHtml(event.outcome)}${event.reason ? ` <span class="hint">(${escapeHtml(event.reason)})</span>` : ''}</td><td class="num">${dollars(event.amount)}</td></tr>`
+      (event) => `<tr>${when(event.at)}<td class="num">${dollars(event.amount)}</td>
+<td>${escapeHtml(event.outcome)}${event.reason ? ` <span class="hint">(${escapeHtml(event.reason)})</span>` : ''}</td><td>${escapeHtml(event.tool ?? event.method)}</td><td class="mono">${escapeHtml(event.route)}</td></tr>`
     )
     .join('\n')
   const table = usage.rows.length
-    ? `<div class="table"><table><caption>Your paid calls, newest first (last 90 days)</caption><thead><tr><th scope="col">At (UTC)</th><th scope="col">Route</th><th scope="col">Tool or method</th><th scope="col">Outcome</th><th scope="col" class="num">Charged</th></tr></thead><tbody>${rows}</tbody></table></div>`
+    ? `<div class="table"><table><caption>Your paid calls, newest first (last 90 days)</caption><thead><tr><th scope="col">At (UTC)</th><th scope="col" class="num">Charged</th><th scope="col">Outcome</th><th scope="col">Tool or method</th><th scope="col">Route</th></tr></thead><tbody>${rows}</tbody></table></div>`
     : '<p class="empty">No paid calls on this page.</p>'
   const newer = usage.page > 1 ? `<a href="/account?usage_page=${usage.page - 1}#usage-title">Newer calls</a>` : ''
   const older = usage.more ? `<a href="/account?usage_page=${usage.page + 1}#usage-title">Older calls</a>` : ''
@@ -72,12 +74,12 @@ function usageSection(usage: AccountPage['usage']): string {
 function ledgerSection(ledger: AccountPage['ledger']): string {
   const rows = ledger.rows
     .map(
-      (entry) => `<tr><td class="mono">${iso(entry.at)}</td><td>${escapeHtml(entry.kind)}</td><td class="num">${dollars(entry.amount)}</td><td class="num">${dollars(entry.balanceAfter)}</td>
+      (entry) => `<tr>${when(entry.at)}<td class="num">${dollars(entry.amount)}</td><td class="num">${dollars(entry.balanceAfter)}</td><td>${escapeHtml(entry.kind)}</td>
 <td>${escapeHtml(entry.label === null ? '' : capText(entry.label, 200))}</td></tr>`
     )
     .join('\n')
   const table = ledger.rows.length
-    ? `<div class="table"><table><caption>Every change to your balance, newest first</caption><thead><tr><th scope="col">At (UTC)</th><th scope="col">Kind</th><th scope="col" class="num">Amount</th><th scope="col" class="num">Balance after</th><th scope="col">Note</th></tr></thead><tbody>${rows}</tbody></table></div>`
+    ? `<div class="table"><table><caption>Every change to your balance, newest first</caption><thead><tr><th scope="col">At (UTC)</th><th scope="col" class="num">Amount</th><th scope="col" class="num">Balance after</th><th scope="col">Kind</th><th scope="col">Note</th></tr></thead><tbody>${rows}</tbody></table></div>`
     : '<p class="empty">No ledger rows on this page.</p>'
   const newest = ledger.before !== null ? '<a href="/account#ledger-title">Newest</a>' : ''
   const older = ledger.older !== null ? `<a href="/account?ledger_before=${ledger.older}#ledger-title">Older rows</a>` : ''
