@@ -11,8 +11,12 @@
 export const escapeHtml = (text: string): string =>
   text.replace(/[&<>"']/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char] as string)
 
-/** Only our own stylesheet; no script at all, no framing, forms post to the gate only. */
-export const PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self' https://checkout.stripe.com; frame-ancestors 'none'; base-uri 'none'"
+/**
+ * Only our own stylesheet; no script at all, no framing. Forms post to the gate; `https:` too, because a
+ * form the gate answers with a redirect to Stripe's payment page (whose host may be the operator's own
+ * checkout domain) is held to form-action as well.
+ */
+export const PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self' https:; frame-ancestors 'none'; base-uri 'none'"
 
 export const PAGE_HEADERS: Record<string, string> = {
   'content-security-policy': PAGE_CSP,
