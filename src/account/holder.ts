@@ -9,7 +9,7 @@ import type { Context } from 'hono'
 import { holderView, type HolderView } from '../credits'
 import type { AppEnv } from '../env'
 import { PAGE_HEADERS } from '../page'
-import { keylessPackages, type StripeSettingsSource } from '../stripe'
+import { oneOffPackages, type StripeSettingsSource } from '../stripe'
 import { recentEvents, type UsageEvent } from '../usage'
 import { accountPage } from './account-page'
 import type { OAuthGrant, OAuthGrants } from './grants'
@@ -94,7 +94,7 @@ export async function renderAccount(
     return { rows: [], page: options.usagePage ?? 1, more: false }
   })
   const settings = await deps.stripeSettings(c.env).catch(() => undefined)
-  const packages = settings && c.env.STRIPE_SECRET_KEY ? keylessPackages(settings) : null
+  const packages = settings && c.env.STRIPE_SECRET_KEY ? oneOffPackages(settings) : null
   let grants: OAuthGrant[] | null = null
   if (deps.grants) {
     grants = await deps.grants.list(c.env, view.account.id).catch(() => {

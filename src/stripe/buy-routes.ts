@@ -16,7 +16,7 @@ import type { AppEnv } from '../env'
 import { GateError } from '../errors'
 import { PAGE_CSS, PAGE_HEADERS } from '../page'
 import { buyPage, messagePage, pendingPage, revealPage } from './buy-pages'
-import { keylessPackages, SESSION_ID_PATTERN, type KeylessCheckout } from './keyless'
+import { oneOffPackages, SESSION_ID_PATTERN, type KeylessCheckout } from './keyless'
 import type { StripeSettingsSource } from './webhook'
 
 /** A week: long enough for a delayed payment method (a bank debit) to be confirmed. */
@@ -61,7 +61,7 @@ export function mountBuyRoutes(stripe: Hono<AppEnv>, settingsOf: StripeSettingsS
       return html(c, messagePage('Buy credits', 'Buying credits by card is not enabled on this gate.'), 404)
     }
     const notice = c.req.query('cancelled') !== undefined ? { kind: 'ok' as const, text: 'Payment cancelled; nothing was charged.' } : undefined
-    return html(c, buyPage(keylessPackages(settings), notice))
+    return html(c, buyPage(oneOffPackages(settings), notice))
   })
 
   stripe.post('/buy', async (c) => {

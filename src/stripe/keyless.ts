@@ -63,8 +63,8 @@ export interface KeylessCheckout {
 /** What a Checkout Session id looks like. */
 export const SESSION_ID_PATTERN = /^cs_(test|live)_[A-Za-z0-9]{10,200}$/
 
-/** The one-off packages a buyer without a key may choose from. */
-export function keylessPackages(settings: StripeSettings): StripePackage[] {
+/** The one-off packages (all but the subscription package): what a buyer without a key, or the portal, offers. */
+export function oneOffPackages(settings: StripeSettings): StripePackage[] {
   return [...settings.packages.values()].filter((pkg) => pkg.name !== settings.subscriptionPackage)
 }
 
@@ -108,9 +108,9 @@ export function keylessCheckout(settingsOf: StripeSettingsSource, fetchFn?: Stri
       const secret = env.STRIPE_SECRET_KEY
       const settings = await settingsOf(env)
       if (!secret || !settings || !env.STRIPE_CLAIMS) throw new GateError('not_found', 'Buying credits by card without a key is not enabled on this gate.')
-      const pkg = keylessPackages(settings).find((candidate) => candidate.name === request.package)
+      const pkg = oneOffPackages(settings).find((candidate) => candidate.name === request.package)
       if (!pkg) {
-        const packages = keylessPackages(settings).map((candidate) => candidate.name)
+        const packages = oneOffPackages(settings).map((candidate) => candidate.name)
         throw new GateError('invalid_request', `No one-off package named "${request.package}".`, { details: { packages } })
       }
       const successUrl = withSessionId(absoluteUrl(request.returnUrl, 'return URL'))
