@@ -1,23 +1,27 @@
 /**
  * @module app
  * `createGate()`: the whole gate as a Hono app. The gate's own endpoints come
- * first (/admin, /balance, /pricing, /.well-known/x402, /credits/buy, /stripe, and
+ * first (/admin, /balance, /pricing, /.well-known/x402, /credits/buy, /stripe, the
+ * key holder's portal /account, and
  * the sidecar's /__pay when SIDECAR_TOKEN is set); every other path goes through
  * the route table.
  */
 import { Hono } from 'hono'
+import { accountRoutes, type OAuthGrants } from './account'
 import { adminRoutes, mountMetrics } from './admin'
 import type { AppEnv } from './env'
 import { errorResponse, GateError } from './errors'
 import { sidecarRoutes } from './sidecar'
 import { balanceHandler, buyCreditsHandler, gateHandler, pricingHandler, routeTables, wellKnownX402Handler } from './gate'
-import { stripeRoutes, type StripeOptions } from './stripe'
+import { stripeRoutes, topUpCheckout, type StripeOptions } from './stripe'
 import { consumeUsageBatch } from './usage'
 
 /** What a gate can be built with. */
 export interface GateOptions {
   /** Stripe top-ups: how the gate reaches Stripe's API (tests stand in for it). */
   stripe?: StripeOptions
+  /** The OAuth provider's grants, listed and revoked in the key holder's portal (/account). */
+  oauthGrants?: OAuthGrants
 }
 
 /**
@@ -45,7 +49,9 @@ export function createGate(options: GateOptions = {}): Gate {
   app.get('/pricing', pricingHandler(tables))
   app.get('/.well-known/x402', wellKnownX402Handler(tables))
   app.post('/credits/buy', buyCreditsHandler(tables))
-  app.route('/stripe', stripeRoutes(async (env) => (await tables(env)).stripe, options.stripe))
+  const stripeSettings = async (env: AppEnv['Bindings']) => (await tables(env)).stripe
+  app.route('/stripe', stripeRoutes(stripeSettings, options.stripe))
+  app.route('/account', accountRoutes({ stripeSettings, topUps: topUpCheckout(stripeSettings, options.stripe?.fetch), grants: options.oauthGrants }))
   app.route('/__pay', sidecarRoutes(tables))
   mountMetrics(app)
   app.all('*', gateHandler(tables))

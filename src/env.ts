@@ -6,6 +6,7 @@
 import type { AccountNamespace, IndexNamespace } from './credits'
 import type { LockNamespace } from './x402'
 import type { OutboxNamespace } from './notify'
+import type { CheckoutClaimNamespace } from './stripe'
 import { GATE_SETTING_NAMES } from './setting-names'
 import type { UsageEvent } from './usage'
 
@@ -30,6 +31,11 @@ export interface Env {
   STRIPE_SECRET_KEY?: string
   /** Signing secret of the Stripe webhook endpoint (`whsec_…`); a Worker secret. Unset: /stripe/webhook answers 404. */
   STRIPE_WEBHOOK_SECRET?: string
+  /**
+   * One object per Checkout Session started without a key (optional): issues that session's key once and
+   * shows it once. Unset: buying by card without a key (/stripe/buy) answers 404; top-ups still work.
+   */
+  STRIPE_CLAIMS?: CheckoutClaimNamespace
   /** Shared secret of sidecar mode (`/__pay/*`, sent as X-Pay-Sidecar-Token); a Worker secret. Unset: sidecar endpoints answer 404. */
   SIDECAR_TOKEN?: string
   /** Usage events (D1). Unset: usage is not recorded and the usage endpoints answer 404. */
@@ -65,6 +71,13 @@ export interface Env {
   OPERATOR_WEBHOOK_MAX_ATTEMPTS?: string
   /** Dollars ("1.00"): a hold taking a key's available credits below this raises `key.low_balance`. */
   LOW_BALANCE_THRESHOLD?: string
+  /** "1" lets a key holder's own low-balance webhook (set in /account) go to http and private hosts. Local development only. */
+  HOLDER_WEBHOOK_ALLOW_PRIVATE?: string
+  /**
+   * Signs the key holders' portal sessions (/account; 16+ characters; a Worker secret).
+   * Unset: derived from ADMIN_TOKEN; with neither, the portal is off.
+   */
+  ACCOUNT_SESSION_SECRET?: string
   /**
    * Seals the event ids the gate hands out on MCP streams (16+ characters; a Worker secret).
    * Unset: derived from ADMIN_TOKEN; with neither, each isolate has its own.

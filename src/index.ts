@@ -8,5 +8,6 @@ import { createGate } from './app'
 export { CreditAccount, KeyIndex } from './credits'
 export { PaymentLock } from './x402'
 export { WebhookOutbox } from './notify'
+export { CheckoutClaim } from './stripe'
 
 export default createGate()

@@ -33,6 +33,8 @@ export function testBindings(inject: <T>(key: string) => T): Record<string, stri
     LOOPBACK_HOSTNAME_PORT: String(inject<number>('loopbackHostnamePort')),
     OPERATOR_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
     OPERATOR_WEBHOOK_ALLOW_PRIVATE: '1',
+    // Key holders' own alerts (set in /account) may go to the same loopback receiver.
+    HOLDER_WEBHOOK_ALLOW_PRIVATE: '1',
     OPERATOR_WEBHOOK_RETRY_BASE_MS: '50',
     LOW_BALANCE_THRESHOLD: '1.00',
   }

@@ -7,7 +7,9 @@ declare namespace Cloudflare {
     KEY_INDEX: import('../src/credits').IndexNamespace
     X402_LOCKS: import('../src/x402').LockNamespace
     WEBHOOK_OUTBOX: import('../src/notify').OutboxNamespace
+    STRIPE_CLAIMS: import('../src/stripe').CheckoutClaimNamespace
     OPERATOR_WEBHOOK_URL: string
+    HOLDER_WEBHOOK_ALLOW_PRIVATE: string
     WEBHOOK_NETWORK: Fetcher
     LOOPBACK_HOSTNAME: string
     LOOPBACK_HOSTNAME_PORT: string
@@ -29,6 +31,6 @@ declare namespace Cloudflare {
   }
   interface GlobalProps {
     mainModule: typeof import('../src/index')
-    durableNamespaces: 'CreditAccount' | 'KeyIndex' | 'PaymentLock' | 'WebhookOutbox'
+    durableNamespaces: 'CreditAccount' | 'KeyIndex' | 'PaymentLock' | 'WebhookOutbox' | 'CheckoutClaim'
   }
 }

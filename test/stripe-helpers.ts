@@ -42,9 +42,11 @@ export function checkoutSession(fields: {
   paymentStatus?: 'paid' | 'unpaid' | 'no_payment_required'
   mode?: 'payment' | 'subscription'
   id?: string
+  /** More metadata, as the gate wrote it (a keyless session's `claim_key`). */
+  metadata?: Record<string, string>
 }): Record<string, unknown> {
   const amount = fields.amount ?? 1000
-  const metadata: Record<string, string> = {}
+  const metadata: Record<string, string> = { ...fields.metadata }
   if (fields.keyId) metadata.key_id = fields.keyId
   if (fields.package) metadata.package = fields.package
   return {
@@ -213,6 +215,16 @@ function stripeError(status: number, error: Record<string, unknown>): Response {
   })
 }
 
+/** The session's `metadata[…]` fields from Stripe's form encoding. */
+function formMetadata(form: URLSearchParams): Record<string, string> {
+  const metadata: Record<string, string> = {}
+  for (const [name, value] of form) {
+    const match = /^metadata\[([^\]]+)\]$/.exec(name)
+    if (match) metadata[match[1] as string] = value
+  }
+  return metadata
+}
+
 /**
  * A stand-in for api.stripe.com's `POST /v1/checkout/sessions`: records each
  * request and answers what Stripe answers — the new session's JSON, or Stripe's
@@ -253,7 +265,7 @@ export function fakeStripe() {
     }
     const id = stripeId('cs_test_a1', 56)
     const session = {
-      ...checkoutSession({ id, keyId: form.get('metadata[key_id]') ?? undefined, package: form.get('metadata[package]') ?? undefined, amount, currency, paymentStatus: 'unpaid', mode: form.get('mode') as 'payment' }),
+      ...checkoutSession({ id, metadata: formMetadata(form), amount, currency, paymentStatus: 'unpaid', mode: form.get('mode') as 'payment' }),
       status: 'open',
       payment_intent: null,
       customer_details: null,

@@ -25,6 +25,10 @@ export interface ReceivedDelivery {
   /** The signed timestamp (Unix seconds). */
   timestamp: number
   event: { id: string; type: string; createdAt: string; data: { key?: { id?: string; name?: string } } & Record<string, unknown> }
+  /** The path and query it was POSTed to, the signature header and the exact body (to check a key holder's own secret). */
+  path: string
+  signature: string
+  body: string
 }
 
 /** Verify `X-Pay-Gate-Signature: t=…,v1=…` over `${t}.${body}`, refusing timestamps over 5 minutes old. */
@@ -78,6 +82,9 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
       answered,
       timestamp: Number(/t=(\d+)/.exec(signature)?.[1]),
       event,
+      path: req.url ?? '',
+      signature,
+      body,
     })
     res.writeHead(answered, { 'content-type': 'text/plain' }).end(answered === 200 ? 'ok' : 'no')
   })

@@ -12,10 +12,10 @@
  */
 import { DurableObject } from 'cloudflare:workers'
 import { ACCOUNT_SCHEMA, type AccountRow } from './account-sql'
+import type { HolderAlert } from './holder-alert'
 import { addToCounters, pruneCounters } from './account-settings'
 import { AccountState } from './account-state'
 import { expireLots, nextLotExpiry } from './credit-lots'
-import { noteTopUpReference } from './idempotency'
 import { reserveItems } from './reserve-call'
 import { markWaiting, pruneWaiting, takeWaiting } from './waiting-calls'
 import { appendLedger, expireHolds, nextExpiry, pruneSettled, writeAccount, writeBalance } from './reservations'
@@ -30,12 +30,15 @@ import type {
   KeyStatus,
   LedgerEntry,
   LedgerKind,
+  MovedAccount,
   RateLimitSpec,
   ReserveRequest,
   ReserveResult,
   Settlement,
   SettleResult,
 } from './types'
+
+const pickLists = ({ allowTools, denyTools }: KeyPolicy) => ({ allowTools, denyTools })
 
 /** Settled holds and idempotency keys are kept this long, then pruned. */
 const RETENTION_MS = 24 * 60 * 60 * 1000
@@ -83,27 +86,36 @@ export class CreditAccount extends DurableObject<unknown> {
     return { account: this.state.viewOf(row, Date.now()), ledger: this.state.ledger(ledgerLimit, beforeSeq) }
   }
 
-  /** The account as its key holder may read it: only with the key that opens it now. */
-  async holderView(credential: string, ledgerLimit = 0): Promise<HolderView> {
-    const row = this.state.account()
-    if (!row) {
-      const moved = this.state.aliasTarget()
-      return moved ? { ok: false, reason: 'moved', account: moved } : { ok: false, reason: 'invalid_api_key' }
-    }
-    if (!this.state.opens(credential)) return { ok: false, reason: 'invalid_api_key' }
-    return { ok: true, account: this.state.viewOf(row, Date.now()), ledger: this.state.ledger(ledgerLimit) }
+  /** The account as its key holder may read it: only with the key that opens it now. `before`: a ledger page older than that seq. */
+  async holderView(credential: string, ledgerLimit = 0, before?: number): Promise<HolderView> {
+    return this.asHolder(credential, (row) => {
+      const alert = this.state.holderAlert()
+      const ledger = this.state.ledger(ledgerLimit, before)
+      return { ok: true, account: this.state.viewOf(row, Date.now()), ledger, alert: alert && { url: alert.url, threshold: alert.threshold } }
+    })
   }
 
   /** The key's tool allow- and deny-lists, for filtering what it is shown: only with the key that opens it now. */
   async toolLists(credential: string): Promise<ToolListsAnswer> {
+    return this.asHolder(credential, () => ({ ok: true, ...pickLists(this.state.settings().policy) }))
+  }
+
+  /** Set (null: remove) the holder's own low-balance alert: only with the key that opens the account now. */
+  async setHolderAlert(credential: string, alert: HolderAlert | null): Promise<HolderView> {
+    const allowed = this.asHolder(credential, () => ({ ok: true as const }))
+    if (!allowed.ok) return allowed
+    this.state.transact(() => this.state.setHolderAlert(alert))
+    return this.holderView(credential)
+  }
+
+  /** Answer a key holder: an account the key was rotated into says where it lives; one the key no longer opens, nothing. */
+  private asHolder<T>(credential: string, read: (row: AccountRow) => T): T | MovedAccount | { ok: false; reason: 'invalid_api_key' } {
     const row = this.state.account()
     if (!row) {
       const moved = this.state.aliasTarget()
       return moved ? { ok: false, reason: 'moved', account: moved } : { ok: false, reason: 'invalid_api_key' }
     }
-    if (!this.state.opens(credential)) return { ok: false, reason: 'invalid_api_key' }
-    const { allowTools, denyTools } = this.state.settings().policy
-    return { ok: true, allowTools, denyTools }
+    return this.state.opens(credential) ? read(row) : { ok: false, reason: 'invalid_api_key' }
   }
 
   /**
@@ -177,21 +189,7 @@ export class CreditAccount extends DurableObject<unknown> {
    * with another amount is refused.
    */
   async topUp(amount: number, label: string | null = null, reference?: string): Promise<AdminResult> {
-    const now = Date.now()
-    if (!Number.isSafeInteger(amount) || amount <= 0) return { ok: false, reason: 'invalid_amount' }
-    return this.state.transact((): AdminResult => {
-      const row = this.state.account()
-      if (!row) return { ok: false, reason: 'invalid_api_key' }
-      if (row.status === 'revoked') return { ok: false, reason: 'key_revoked' }
-      const noted = reference === undefined ? 'new' : noteTopUpReference(this.sql, reference, amount, now)
-      if (noted === 'repeat') return { ok: true, view: this.state.viewOf(row, now), duplicate: true }
-      if (noted === 'conflict') return { ok: false, reason: 'reference_conflict' }
-      const next = { ...row, balance: row.balance + amount, updated_at: now }
-      writeAccount(this.sql, next)
-      appendLedger(this.sql, { kind: 'topup', amount, balanceAfter: next.balance, at: now, label })
-      this.state.row = next
-      return { ok: true, view: this.state.viewOf(next, now) }
-    })
+    return this.state.topUp(amount, label, reference, Date.now())
   }
 
   /** Grant credits that expire at `expiresAt` (a trial); they are spent before the others. */

@@ -10,7 +10,9 @@
 import { toLedgerEntry, toView, upgradeAccountSchema, type AccountRow, type LedgerRow } from './account-sql'
 import { addToCounters, readCounter, readSettings, writeSettings, type AccountSettings } from './account-settings'
 import { expireLots, insertLot, nextLotExpiry, readLots, spendFromLots, type CreditLot } from './credit-lots'
-import { appendLedger, lastHoldId, loadOpenHolds, settleHold, writeBalance, type OpenHold } from './reservations'
+import { crossesAlert, readHolderAlert, writeHolderAlert, type HolderAlert } from './holder-alert'
+import { noteTopUpReference } from './idempotency'
+import { appendLedger, lastHoldId, loadOpenHolds, settleHold, writeAccount, writeBalance, type OpenHold } from './reservations'
 import { reserveCall } from './reserve-call'
 import type { AccountView, AdminResult, LedgerEntry, LedgerKind, ReserveItem, ReserveRequest, ReserveResult, Settlement, SettleResult } from './types'
 
@@ -24,6 +26,8 @@ export class AccountState {
   private holdId: number | undefined
   private settingsCache: AccountSettings | undefined
   private lotsCache: CreditLot[] | undefined
+  /** The holder's low-balance alert; null: none; undefined: not read yet. */
+  private alertCache: HolderAlert | null | undefined
 
   constructor(private readonly storage: DurableObjectStorage) {
     this.sql = storage.sql
@@ -94,6 +98,7 @@ export class AccountState {
       this.holdId = undefined
       this.settingsCache = undefined
       this.lotsCache = undefined
+      this.alertCache = undefined
       throw error
     }
   }
@@ -110,14 +115,25 @@ export class AccountState {
     })
   }
 
-  /** The newest `ledgerLimit` rows, newest first; with `beforeSeq`, those older than that row (the next page). */
-  ledger(ledgerLimit: number, beforeSeq?: number): LedgerEntry[] {
+  /** The newest ledger rows, newest first; with `before`, those older than that row's seq (a page). */
+  ledger(ledgerLimit: number, before?: number): LedgerEntry[] {
     const limit = Math.max(0, Math.min(1000, Math.trunc(ledgerLimit)))
     if (!limit) return []
-    const rows = beforeSeq === undefined
+    const rows = before === undefined || !Number.isSafeInteger(before)
       ? this.sql.exec<LedgerRow>('SELECT * FROM ledger ORDER BY seq DESC LIMIT ?', limit)
-      : this.sql.exec<LedgerRow>('SELECT * FROM ledger WHERE seq < ? ORDER BY seq DESC LIMIT ?', beforeSeq, limit)
+      : this.sql.exec<LedgerRow>('SELECT * FROM ledger WHERE seq < ? ORDER BY seq DESC LIMIT ?', before, limit)
     return rows.toArray().map(toLedgerEntry)
+  }
+
+  holderAlert(): HolderAlert | null {
+    if (this.alertCache === undefined) this.alertCache = readHolderAlert(this.sql)
+    return this.alertCache
+  }
+
+  /** Replace the holder's alert, in the current transaction. */
+  setHolderAlert(alert: HolderAlert | null): void {
+    writeHolderAlert(this.sql, alert)
+    this.alertCache = alert
   }
 
   /** Whether a presented key (by hash) opens this account: after a rotation, only the newest. */
@@ -200,7 +216,10 @@ export class AccountState {
     }
     if (after !== before) writeBalance(this.sql, after)
     this.row = after
-    return { ...outcome, keyId: before.id } as ReserveResult
+    // What was available before this reserve: the hold and any subscription fee it took.
+    const alert = outcome.ok && outcome.kind === 'reserved' ? this.holderAlert() : null
+    const crossed = alert !== null && outcome.ok && outcome.kind === 'reserved' && crossesAlert(alert, outcome.available + outcome.amount + outcome.fee, outcome.available)
+    return { ...outcome, keyId: before.id, ...(crossed ? { holderAlert: alert } : {}) } as ReserveResult
   }
 
   /** Take expired lots out of the balance, if any is due (cheap when none is). */
@@ -216,6 +235,24 @@ export class AccountState {
     writeBalance(this.sql, next)
     appendLedger(this.sql, { kind: 'grant', amount, balanceAfter: next.balance, at: now, label: `${label}, expire ${new Date(expiresAt).toISOString()}` })
     return next
+  }
+
+  /** Add credits; a `reference` already credited with the same amount credits nothing (account-object `topUp`). */
+  topUp(amount: number, label: string | null, reference: string | undefined, now: number): AdminResult {
+    if (!Number.isSafeInteger(amount) || amount <= 0) return { ok: false, reason: 'invalid_amount' }
+    return this.transact((): AdminResult => {
+      const row = this.account()
+      if (!row) return { ok: false, reason: 'invalid_api_key' }
+      if (row.status === 'revoked') return { ok: false, reason: 'key_revoked' }
+      const noted = reference === undefined ? 'new' : noteTopUpReference(this.sql, reference, amount, now)
+      if (noted === 'repeat') return { ok: true, view: this.viewOf(row, now), duplicate: true }
+      if (noted === 'conflict') return { ok: false, reason: 'reference_conflict' }
+      const next = { ...row, balance: row.balance + amount, updated_at: now }
+      writeAccount(this.sql, next)
+      appendLedger(this.sql, { kind: 'topup', amount, balanceAfter: next.balance, at: now, label })
+      this.row = next
+      return { ok: true, view: this.viewOf(next, now) }
+    })
   }
 
   /** An operator's change to an existing, unrevoked account, in one transaction. */

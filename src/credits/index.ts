@@ -10,6 +10,7 @@ export { NO_POLICY } from './types'
 export { toolVisible } from './policy-check'
 export { chargeOfServed } from './plan-pricing'
 export { rotateKey, type RotatedKey } from './rotate-key'
+export type { HolderAlert, HolderAlertView } from './holder-alert'
 export { KeyIndex, type IndexedKey } from './key-index-object'
 export { issueKey, type IssuedKey } from './issue-key'
 export {
@@ -27,6 +28,7 @@ export {
   accountNameOf,
   accountStub,
   holderView,
+  setHolderAlert,
   keyToolLists,
   indexStub,
   awaitAnswer,

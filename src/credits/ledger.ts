@@ -6,6 +6,7 @@
  */
 import { withRetries } from '../retry'
 import type { CreditAccount } from './account-object'
+import type { HolderAlert } from './holder-alert'
 import type { KeyIndex } from './key-index-object'
 import type { HolderView, MovedAccount, ReserveRequest, ReserveResult, Settlement, SettleResult, ToolListsAnswer } from './types'
 
@@ -89,10 +90,19 @@ async function askAccount<T extends { ok: boolean }>(
   return { answer: isMoved(second) ? { ok: false, reason: 'invalid_api_key' } : (second as Exclude<T, MovedAccount>), name: first.account }
 }
 
-/** Read the account a key opens, as its holder; null when the key opens none. Throws when the ledger is unreachable. */
-export async function holderView(namespace: AccountNamespace, keyHash: string, ledgerLimit = 0): Promise<(Extract<HolderView, { ok: true }> & { name: string }) | null> {
-  const { answer, name } = await askAccount<HolderView>(namespace, keyHash, (stub) => stub.holderView(keyHash, ledgerLimit))
+/**
+ * Read the account a key opens, as its holder; null when the key opens none. Throws when the ledger is unreachable.
+ * @param before a ledger page: rows older than this seq
+ */
+export async function holderView(namespace: AccountNamespace, keyHash: string, ledgerLimit = 0, before?: number): Promise<(Extract<HolderView, { ok: true }> & { name: string }) | null> {
+  const { answer, name } = await askAccount<HolderView>(namespace, keyHash, (stub) => stub.holderView(keyHash, ledgerLimit, before))
   return answer.ok ? { ...answer, name } : null
+}
+
+/** Set (null: remove) the holder's low-balance alert on the account the key opens; the account after, or null when the key opens none. Throws when the ledger is unreachable. */
+export async function setHolderAlert(namespace: AccountNamespace, keyHash: string, alert: HolderAlert | null): Promise<Extract<HolderView, { ok: true }> | null> {
+  const { answer } = await askAccount<HolderView>(namespace, keyHash, (stub) => stub.setHolderAlert(keyHash, alert))
+  return answer.ok ? answer : null
 }
 
 /** The tool lists of the key's account; null when the key opens none. Throws when the ledger is unreachable. */

@@ -3,6 +3,7 @@
  * The shapes that cross the RPC boundary of a key's account object. All amounts
  * are integer micro-dollars. Expected outcomes are unions, never exceptions.
  */
+import type { HolderAlert, HolderAlertView } from './holder-alert'
 
 export type KeyStatus = 'active' | 'suspended' | 'revoked'
 /** What callers see: a stored status, or `expired` once `expiresAt` has passed. */
@@ -221,6 +222,8 @@ export type ReserveResult =
       charged: boolean
       available: number
       rateLimit?: RateLimitState
+      /** This hold took the available credits below the holder's own alert threshold: tell them (credits/holder-alert). */
+      holderAlert?: HolderAlert
     }
   /**
    * A retry of a call already charged under the same Idempotency-Key, or the same
@@ -273,6 +276,6 @@ export type ToolListsAnswer =
 
 /** Reading an account as its key holder: a rotated-away key reads nothing. */
 export type HolderView =
-  | { ok: true; account: AccountView; ledger: LedgerEntry[] }
+  | { ok: true; account: AccountView; ledger: LedgerEntry[]; alert: HolderAlertView | null }
   | { ok: false; reason: 'invalid_api_key' }
   | MovedAccount

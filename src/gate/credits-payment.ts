@@ -18,7 +18,7 @@ import {
 import { GateError } from '../errors'
 import { creditsRefusal, rateLimitHeaders } from './credits-refusals'
 import { formatDollars } from '../money'
-import { notifyIfLowBalance } from '../notify'
+import { notifyHolderLowBalance, notifyIfLowBalance } from '../notify'
 
 /** How long a hold outlives the origin's timeout before the alarm frees it. */
 export const HOLD_MARGIN_MS = 10 * 60 * 1000
@@ -135,6 +135,10 @@ export async function holdCredits(
     const reserved = result.kind === 'reserved'
     // What was available before this reserve: the hold and any subscription fee it took.
     if (reserved) notifyIfLowBalance(result.keyId, result.available + result.amount + result.fee, result.available, waitUntil)
+    if (reserved && result.holderAlert) {
+      const balance = { keyId: result.keyId, before: result.available + result.amount + result.fee, after: result.available }
+      notifyHolderLowBalance(result.holderAlert, balance, waitUntil)
+    }
     if (result.kind === 'replayed' && result.own) {
       // An earlier try of this very call was charged, and its reply lost: that charge is this call's.
       const { reservationId, charged, calls } = result.earlier

@@ -7,6 +7,7 @@
 export { WebhookOutbox, outboxStub, type OutboxEntry, type OutboxNamespace, type OutboxState } from './outbox-object'
 export { emitOperatorEvent, operatorEvent, type OperatorEvent, type OperatorEventType } from './events'
 export { notifyIfLowBalance, crossesDown } from './low-balance'
+export { checkHolderWebhookUrl, newHolderWebhookSecret, notifyHolderLowBalance, type HolderAlertTarget } from './holder-alert'
 export { deliverOnce, deliverWithBackoff, type DeliveryOutcome, type PreparedEvent } from './deliver'
 export { webhookSettings, lowBalanceThreshold, retryDelayMs, type WebhookSettings } from './settings'
 export { signPayload, signatureHeader, SIGNATURE_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER } from './sign'

@@ -64,8 +64,13 @@ export function webhookSettings(env: Record<string, unknown>): WebhookSettings |
     allowPrivate,
     retryBaseMs: wholeNumber(env.OPERATOR_WEBHOOK_RETRY_BASE_MS, DEFAULT_RETRY_BASE_MS, 1, MAX_RETRY_DELAY_MS),
     maxAttempts: wholeNumber(env.OPERATOR_WEBHOOK_MAX_ATTEMPTS, DEFAULT_MAX_ATTEMPTS, 1, 50),
-    fetcher: publicOnly(env.WEBHOOK_NETWORK) && !allowPrivate ? (input, init) => (env.WEBHOOK_NETWORK as Fetcher).fetch(input, init) : fetch,
+    fetcher: webhookFetcher(env, allowPrivate),
   }
+}
+
+/** How a webhook connects: through WEBHOOK_NETWORK when bound and private hosts are not allowed, else the runtime's fetch. */
+export function webhookFetcher(env: Record<string, unknown>, allowPrivate: boolean): typeof fetch {
+  return publicOnly(env.WEBHOOK_NETWORK) && !allowPrivate ? (input, init) => (env.WEBHOOK_NETWORK as Fetcher).fetch(input, init) : fetch
 }
 
 function publicOnly(binding: unknown): binding is Fetcher {

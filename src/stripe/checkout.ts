@@ -7,37 +7,16 @@
  * itself) and the package; the price is the operator's, never the caller's.
  */
 import type { Context } from 'hono'
-import Stripe from 'stripe'
+import type Stripe from 'stripe'
 import { z } from 'zod'
 import { hashApiKey, holderView, looksLikeApiKey, presentedKey } from '../credits'
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'
 import type { StripePackage, StripeSettings } from '../pricing'
+import { stripeClients, type StripeFetch } from './client'
 import type { StripeSettingsSource } from './webhook'
 
-/** How the gate reaches Stripe's API; tests put a stand-in for Stripe's servers here. */
-export type StripeFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
-
 const Body = z.strictObject({ package: z.string().min(1).max(64) })
-
-/** One SDK client per secret key and isolate: building one sets up every resource. */
-function stripeClients(fetchFn: StripeFetch | undefined) {
-  let cached: { secret: string; client: Stripe } | undefined
-  return (secret: string): Stripe => {
-    if (cached?.secret !== secret) {
-      cached = {
-        secret,
-        client: new Stripe(secret, {
-          httpClient: Stripe.createFetchHttpClient(fetchFn),
-          // The SDK sends an Idempotency-Key with every POST, so one retry cannot make two sessions.
-          maxNetworkRetries: 1,
-          timeout: 15_000,
-        }),
-      }
-    }
-    return cached.client
-  }
-}
 
 async function readBody(c: Context<AppEnv>): Promise<z.infer<typeof Body>> {
   const parsed = Body.safeParse(await c.req.json().catch(() => undefined))
@@ -84,31 +63,56 @@ export function sessionParams(settings: StripeSettings, pkg: StripePackage, keyI
   }
 }
 
-/** The checkout handler. `fetchFn` reaches Stripe's API (default: the global fetch). */
-export function checkoutHandler(settingsOf: StripeSettingsSource, fetchFn?: StripeFetch) {
+export interface TopUpStart {
+  /** The admin id of the key to top up (checked by the caller: it exists, and its holder is asking). */
+  keyId: string
+  package: string
+  /** Where Stripe sends the buyer after paying (default: the stripe block's successUrl). */
+  returnUrl?: string
+  cancelUrl?: string
+}
+
+/** Starting a card top-up of a key, for any caller that has checked the key (this endpoint, the portal). */
+export interface TopUpCheckout {
+  /** @throws GateError: not_found (not enabled), invalid_request (no such package), upstream_unreachable (Stripe said no) */
+  start(env: AppEnv['Bindings'], request: TopUpStart): Promise<{ url: string; id: string }>
+}
+
+export function topUpCheckout(settingsOf: StripeSettingsSource, fetchFn?: StripeFetch): TopUpCheckout {
   const clientFor = stripeClients(fetchFn)
+  return {
+    async start(env, request) {
+      const secret = env.STRIPE_SECRET_KEY
+      const settings = await settingsOf(env)
+      if (!secret || !settings) throw new GateError('not_found', 'Stripe top-ups are not enabled on this gate.')
+      const pkg = settings.packages.get(request.package)
+      if (!pkg) {
+        throw new GateError('invalid_request', `No package named "${request.package}".`, { details: { packages: [...settings.packages.keys()] } })
+      }
+      const urls = { ...settings, successUrl: request.returnUrl ?? settings.successUrl, cancelUrl: request.cancelUrl ?? settings.cancelUrl }
+      let session: Stripe.Checkout.Session
+      try {
+        session = await clientFor(secret).checkout.sessions.create(sessionParams(urls, pkg, request.keyId))
+      } catch (error) {
+        // Stripe's error type and code say what went wrong (a bad price id, a bad key)
+        // without any secret; the caller only learns that Stripe said no.
+        const { type, code, statusCode } = error as { type?: string; code?: string; statusCode?: number }
+        console.error(`pay-gate: stripe checkout for ${request.keyId} (${pkg.name}) failed: ${type ?? 'error'} ${code ?? ''} ${statusCode ?? ''}`)
+        throw new GateError('upstream_unreachable', 'Stripe did not create the checkout session; try again later.')
+      }
+      if (!session.url) throw new GateError('upstream_unreachable', 'Stripe created a session without a payment page.')
+      return { url: session.url, id: session.id }
+    },
+  }
+}
+
+/** The checkout handler. */
+export function checkoutHandler(topUps: TopUpCheckout) {
   return async function stripeCheckout(c: Context<AppEnv>): Promise<Response> {
-    const secret = c.env.STRIPE_SECRET_KEY
-    if (!secret) throw new GateError('not_found', 'Stripe top-ups are not enabled on this gate.')
+    if (!c.env.STRIPE_SECRET_KEY) throw new GateError('not_found', 'Stripe top-ups are not enabled on this gate.')
     const keyId = await buyerKeyId(c)
     const { package: name } = await readBody(c)
-    const settings = await settingsOf(c.env)
-    if (!settings) throw new GateError('not_found', 'Stripe top-ups are not enabled on this gate.')
-    const pkg = settings.packages.get(name)
-    if (!pkg) {
-      throw new GateError('invalid_request', `No package named "${name}".`, { details: { packages: [...settings.packages.keys()] } })
-    }
-    let session: Stripe.Checkout.Session
-    try {
-      session = await clientFor(secret).checkout.sessions.create(sessionParams(settings, pkg, keyId))
-    } catch (error) {
-      // Stripe's error type and code say what went wrong (a bad price id, a bad key)
-      // without any secret; the caller only learns that Stripe said no.
-      const { type, code, statusCode } = error as { type?: string; code?: string; statusCode?: number }
-      console.error(`pay-gate: stripe checkout for ${keyId} (${name}) failed: ${type ?? 'error'} ${code ?? ''} ${statusCode ?? ''}`)
-      throw new GateError('upstream_unreachable', 'Stripe did not create the checkout session; try again later.')
-    }
-    if (!session.url) throw new GateError('upstream_unreachable', 'Stripe created a session without a payment page.')
-    return c.json({ url: session.url, id: session.id }, 200, { 'cache-control': 'no-store' })
+    const session = await topUps.start(c.env, { keyId, package: name })
+    return c.json(session, 200, { 'cache-control': 'no-store' })
   }
 }

@@ -1,7 +1,8 @@
 /**
  * @module stripe/events
  * What a verified Stripe event means for the gate: credit a key with a configured
- * package, or nothing. Pure: no I/O, no bindings.
+ * package, issue a new key for a session paid without one, or nothing. Pure: no
+ * I/O, no bindings.
  *
  * Only the fields read here are parsed, leniently (Stripe adds fields in every API
  * version), so events from an endpoint pinned to an older API version work too.
@@ -11,6 +12,7 @@
 import { z } from 'zod'
 import { KEY_ID_PATTERN } from '../credits'
 import type { StripePackage, StripeSettings } from '../pricing'
+import { CLAIM_PUBLIC_KEY_PATTERN } from './claim-seal'
 
 /** The key a payment is for, as the gate writes it into Stripe metadata. */
 
@@ -58,6 +60,17 @@ export interface Credit {
   label: string
 }
 
+/** A key to issue for a session paid without one (stripe/keyless): its package and the buyer's claim. */
+export interface Purchase {
+  sessionId: string
+  pkg: StripePackage
+  /** The public key of the buyer's claim (stripe/claim-seal), from the session's metadata. */
+  claimKey: string
+  /** As `Credit.reference`: the session's id, so its two possible events issue one key. */
+  reference: string
+  label: string
+}
+
 /** Why an event changes nothing. Answered 200: Stripe must not retry these. */
 export type IgnoreReason =
   | 'event_type_not_handled'
@@ -69,7 +82,10 @@ export type IgnoreReason =
   | 'no_subscription_package'
   | 'amount_mismatch'
 
-export type EventVerdict = { kind: 'credit'; credit: Credit } | { kind: 'ignore'; reason: IgnoreReason; detail?: string }
+export type EventVerdict =
+  | { kind: 'credit'; credit: Credit }
+  | { kind: 'issue'; purchase: Purchase }
+  | { kind: 'ignore'; reason: IgnoreReason; detail?: string }
 
 /** The event types the gate acts on; enable these on the Stripe webhook endpoint. */
 export const HANDLED_EVENT_TYPES = [
@@ -100,14 +116,20 @@ function checkoutVerdict(object: unknown, settings: StripeSettings): EventVerdic
   // (a 100% discount) brought no money and buys no credits.
   if (session.payment_status !== 'paid') return { kind: 'ignore', reason: 'not_paid', detail: session.payment_status }
   const keyId = session.metadata?.key_id
-  if (!keyId || !KEY_ID_PATTERN.test(keyId)) return { kind: 'ignore', reason: 'no_key_in_metadata' }
+  // A session started without a key carries the buyer's claim instead (stripe/keyless).
+  const claimKey = keyId === undefined ? session.metadata?.claim_key : undefined
+  if (claimKey === undefined && (!keyId || !KEY_ID_PATTERN.test(keyId))) return { kind: 'ignore', reason: 'no_key_in_metadata' }
+  if (claimKey !== undefined && !CLAIM_PUBLIC_KEY_PATTERN.test(claimKey)) return { kind: 'ignore', reason: 'no_key_in_metadata' }
   const name = session.metadata?.package ?? ''
   const pkg = settings.packages.get(name)
   if (!pkg) return { kind: 'ignore', reason: 'unknown_package', detail: name }
   if (session.amount_total !== pkg.amount || session.currency !== pkg.currency) {
     return { kind: 'ignore', reason: 'amount_mismatch', detail: `${session.amount_total} ${session.currency}, package ${pkg.amount} ${pkg.currency}` }
   }
-  return { kind: 'credit', credit: { keyId, pkg, reference: `stripe:${session.id}`, label: `stripe checkout ${session.id} (${pkg.name})` } }
+  const reference = `stripe:${session.id}`
+  const label = `stripe checkout ${session.id} (${pkg.name})`
+  if (claimKey !== undefined) return { kind: 'issue', purchase: { sessionId: session.id, pkg, claimKey, reference, label } }
+  return { kind: 'credit', credit: { keyId: keyId as string, pkg, reference, label } }
 }
 
 function renewalVerdict(object: unknown, settings: StripeSettings): EventVerdict {

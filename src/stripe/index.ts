@@ -7,4 +7,8 @@
  */
 export { stripeRoutes, type StripeOptions } from './routes'
 export { HANDLED_EVENT_TYPES, interpretEvent, type EventVerdict, type IgnoreReason } from './events'
-export { type StripeFetch } from './checkout'
+export { type StripeFetch } from './client'
+export { CheckoutClaim, type CheckoutClaimNamespace } from './claim-object'
+export { keylessCheckout, oneOffPackages, type ClaimOutcome, type KeylessCheckout, type KeylessStart, type StartedCheckout } from './keyless'
+export { topUpCheckout, type TopUpCheckout, type TopUpStart } from './checkout'
+export type { StripeSettingsSource } from './webhook'

@@ -22,7 +22,8 @@ import { formatDollars } from '../money'
 import type { StripeSettings } from '../pricing'
 import { readBytesWithin } from '../request-body'
 import { accountOfKeyId } from './accounts'
-import { interpretEvent, type Credit } from './events'
+import { interpretEvent, type Credit, type Purchase } from './events'
+import { issuePurchase } from './issue-purchase'
 
 /** Stripe's events are a few kB; anything this large is not one. */
 const MAX_EVENT_BYTES = 512 * 1024
@@ -70,8 +71,34 @@ export function webhookHandler(settingsOf: StripeSettingsSource) {
       }
       return c.json({ received: true, credited: false, reason: verdict.reason })
     }
+    if (verdict.kind === 'issue') return issue(c, event.id, verdict.purchase)
     return credit(c, event.id, verdict.credit)
   }
+}
+
+/** A session paid without a key: its key, issued once (stripe/issue-purchase); the buyer's success page shows it. */
+async function issue(c: Context<AppEnv>, eventId: string, purchase: Purchase): Promise<Response> {
+  let outcome
+  try {
+    outcome = await issuePurchase(c.env, purchase)
+  } catch (error) {
+    console.error(`pay-gate: stripe event ${eventId}: key for ${purchase.sessionId} not issued yet (${(error as Error).message}); Stripe will retry`)
+    throw new GateError('ledger_unavailable', 'The ledger could not be reached; deliver the event again.')
+  }
+  if (outcome.kind === 'not_enabled') {
+    // Paid, and this gate cannot issue the key: a 404 keeps Stripe retrying until STRIPE_CLAIMS is bound again.
+    console.error(`pay-gate: PAID BUT NOT CREDITED (yet): stripe event ${eventId} for ${purchase.sessionId}: no STRIPE_CLAIMS binding`)
+    throw new GateError('not_found', 'Buying without a key is not enabled on this gate (no STRIPE_CLAIMS binding).')
+  }
+  if (outcome.kind === 'refused') {
+    console.error(`pay-gate: PAID BUT NOT CREDITED: stripe event ${eventId} for ${purchase.sessionId}: ${outcome.reason}`)
+    return c.json({ received: true, credited: false, reason: outcome.reason })
+  }
+  const credits = formatDollars(purchase.pkg.micros)
+  if (outcome.duplicate) return c.json({ received: true, credited: true, duplicate: true, key: outcome.keyId, credits })
+  const key = { id: outcome.keyId, name: outcome.view.name, credits: formatDollars(outcome.view.available) }
+  emitOperatorEvent(c.env, 'key.created', { key, amount: credits, source: 'stripe', reference: purchase.reference }, (promise) => c.executionCtx.waitUntil(promise))
+  return c.json({ received: true, credited: true, key: outcome.keyId, credits })
 }
 
 async function credit(c: Context<AppEnv>, eventId: string, credit: Credit): Promise<Response> {

@@ -104,10 +104,10 @@ export async function revenueSeries(db: D1Database, range: TimeRange, interval: 
   return [...byPeriod.values()]
 }
 
-/** The newest events in the range, optionally of one key, one route and one outcome. */
+/** The newest events in the range, optionally of one key, one route and one outcome; `offset` skips that many (a page). */
 export async function recentEvents(
   db: D1Database,
-  query: TimeRange & { limit: number; keyId?: string; outcome?: UsageOutcome; route?: string }
+  query: TimeRange & { limit: number; keyId?: string; outcome?: UsageOutcome; route?: string; offset?: number }
 ): Promise<UsageEvent[]> {
   const where = ['at >= ?', 'at < ?']
   const values: Array<string | number> = [query.from, query.to]
@@ -123,7 +123,8 @@ export async function recentEvents(
     where.push('route = ?')
     values.push(query.route)
   }
-  const sql = `SELECT ${BOUNDED_EVENT_COLUMNS} FROM usage_events WHERE ${where.join(' AND ')} ORDER BY at DESC, id ASC LIMIT ?`
-  const rows = await withUsageTable(db, () => db.prepare(sql).bind(...values, query.limit).all<EventRow>())
+  const sql = `SELECT ${BOUNDED_EVENT_COLUMNS} FROM usage_events WHERE ${where.join(' AND ')} ORDER BY at DESC, id ASC LIMIT ? OFFSET ?`
+  const offset = Math.max(0, Math.trunc(query.offset ?? 0))
+  const rows = await withUsageTable(db, () => db.prepare(sql).bind(...values, query.limit, offset).all<EventRow>())
   return rows.results.map(eventFromRow)
 }

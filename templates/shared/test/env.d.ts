@@ -7,7 +7,7 @@ declare global {
     interface Env extends GateEnv {}
     interface GlobalProps {
       mainModule: typeof import('../src/index')
-      durableNamespaces: 'CreditAccount' | 'KeyIndex' | 'PaymentLock' | 'WebhookOutbox'
+      durableNamespaces: 'CreditAccount' | 'KeyIndex' | 'PaymentLock' | 'WebhookOutbox' | 'CheckoutClaim'
     }
   }
 }
