@@ -34,6 +34,8 @@ export type ErrorCode =
   | 'not_found'
   | 'method_not_allowed'
   | 'unauthorized'
+  // an OAuth access token that no longer pays (src/oauth; RFC 6750 §3.1)
+  | 'invalid_token'
   | 'origin_not_allowed'
   // sidecar mode (a reverse proxy asks the gate; see src/sidecar)
   | 'invalid_reservation'
@@ -70,6 +72,7 @@ const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   method_not_allowed: 405,
   unauthorized: 401,
+  invalid_token: 401,
   invalid_reservation: 400,
   sidecar_body_missing: 502,
   settlement_in_progress: 503,

@@ -12,6 +12,7 @@ export { chargeOfServed } from './plan-pricing'
 export { rotateKey, type RotatedKey } from './rotate-key'
 export { KeyIndex, type IndexedKey } from './key-index-object'
 export { issueKey, type IssuedKey } from './issue-key'
+export type { TrialLimits } from './trial-claims'
 export {
   API_KEY_PREFIX,
   generateApiKey,
@@ -21,6 +22,8 @@ export {
   carriesGateKey,
   looksLikeApiKey,
   presentedKey,
+  type Caller,
+  type OAuthCaller,
   type PresentedKey,
 } from './api-key'
 export {
@@ -33,6 +36,8 @@ export {
   settleManyCredits,
   awaitAnswer,
   releaseWaiting,
+  bindGrant,
+  revokeGrant,
   type AccountNamespace,
   type IndexNamespace,
   type LedgerReserveResult,

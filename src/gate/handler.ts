@@ -5,6 +5,7 @@
  * no forwarding: the gate only ever reaches origins that routes.json names.
  */
 import type { Context } from 'hono'
+import { presentedKey } from '../credits'
 import { numberSetting, type AppEnv } from '../env'
 import { GateError } from '../errors'
 import { matchRoute, type PriceTable, type RouteMatch } from '../pricing'
@@ -58,6 +59,9 @@ export function gateHandler(tables: RouteTables) {
       waitUntil: (promise) => c.executionCtx.waitUntil(promise),
       settlements: (settlements ??= new SettlementQueue(numberSetting(c.env.SETTLE_BATCH_MS, DEFAULT_SETTLE_BATCH_MS))),
       usage: usageCall(c, usage, match.route),
+      // src/oauth sets this when the request's bearer token is one of its access tokens.
+      caller: c.get('oauthCaller') ?? presentedKey(request.headers),
+      challenge: c.get('oauthChallenge'),
     }
     const pricing = match.route.pricing
     try {

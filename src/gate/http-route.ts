@@ -5,6 +5,7 @@
  * below 400 and the body reached the caller in full. A 5xx, a 4xx, a network
  * error, a timeout, a body the origin broke off, or a caller who went away: released.
  */
+import type { Caller } from '../credits'
 import type { Env } from '../env'
 import type { CompiledRoute } from '../pricing'
 import { downstreamResponseHeaders, observeBody } from '../proxy'
@@ -30,6 +31,10 @@ export interface RouteContext {
   settlements: SettlementQueue
   /** Records this request's paid call as a usage event. */
   usage: UsageCall
+  /** Who pays with credits: the key the headers present, or the OAuth token src/oauth validated. */
+  caller: Caller
+  /** On an OAuth route, the 401 challenge for a caller with no credential (src/oauth/guard). */
+  challenge?: string
 }
 
 /** Pass a response through with hop-by-hop headers removed. */
@@ -45,7 +50,7 @@ export async function serveHttpRoute(context: RouteContext): Promise<Response> {
     return passThrough(await callOrigin(context))
   }
   const amount = route.pricing.micros
-  const rail = chooseRail(request.headers, route.rails)
+  const rail = chooseRail(request.headers, route.rails, undefined, context.caller)
   const x402 = route.rails.x402
   if (x402 && rail.kind === 'x402') return serveHttpWithX402(context, x402, amount, rail.payment)
   if (x402 && rail.kind === 'none') return paymentRequiredResponse(context, x402, amount)
@@ -66,7 +71,7 @@ async function serveHttpWithCredits(context: RouteContext, amount: number): Prom
     requestBody = read
   }
   const holdRequest = httpHoldRequest(route, amount, request.method, `${forwardPath}${search}`, requestBody ?? null)
-  const hold = await holdCredits(env.CREDITS, request.headers, holdRequest, { queue: context.settlements, waitUntil: context.waitUntil })
+  const hold = await holdCredits(env.CREDITS, request.headers, holdRequest, { queue: context.settlements, waitUntil: context.waitUntil }, context.caller)
   const settlement = context.usage.credits(hold, new HoldSettlement(env.CREDITS, hold, context.settlements, context.waitUntil))
   let response: Response
   try {

@@ -103,7 +103,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   if (!parsed.ok) return mcpErrorResponse(400, null, parsed.code, parsed.message, 'invalid_request')
 
   const single = parsed.batch ? undefined : parsed.messages[0]
-  const holder = await holderOf(request.headers)
+  const holder = await holderOf(context.caller)
   await releaseCancelled(context, parsed.messages, holder)
   // Tasks go on their own: a task's hold is settled by its own tasks/result (gate/mcp-tasks), and
   // a batch would carry a tasks/result past that, naming the origin's own task id.
@@ -116,11 +116,11 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
     if (answered) return answered
   }
   const priced = priceBody(book, parsed.messages)
-  const keep = priced.listIds.size > 0 ? await keyToolFilter(env.CREDITS, request.headers) : undefined
+  const keep = priced.listIds.size > 0 ? await keyToolFilter(env.CREDITS, context.caller) : undefined
   const annotate = annotator(book, priced.listIds, route.rails, keep)
   context.usage.priced(priced.total, single?.kind === 'request' ? single.method : 'batch', single?.kind === 'request' ? (single.tool ?? null) : null)
   const inMeta = single ? metaPayment(single) : { present: parsed.messages.some((message) => metaPayment(message).present), decoded: undefined }
-  const rail = chooseRail(request.headers, route.rails, inMeta)
+  const rail = chooseRail(request.headers, route.rails, inMeta, context.caller)
   const x402 = route.rails.x402
   if (priced.total > 0 && x402 && rail.kind !== 'credits') {
     // One x402 payment pays one call: a batch is paid with credits (its refusal says so).
@@ -152,10 +152,12 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   let hold
   try {
     const holdRequest = mcpHoldRequest(route, priced, request.method, `${forwardPath}${context.url.search}`, read.text)
-    hold = await holdCredits(env.CREDITS, request.headers, holdRequest, { queue: context.settlements, waitUntil: context.waitUntil })
+    hold = await holdCredits(env.CREDITS, request.headers, holdRequest, { queue: context.settlements, waitUntil: context.waitUntil }, context.caller)
   } catch (error) {
-    if (error instanceof GateError) return context.usage.deniedWith(error, mcpGateErrorResponse(error, parsed, priced.prices))
-    throw error
+    if (!(error instanceof GateError)) throw error
+    // An OAuth route: a caller with no credential is told how to authorize (RFC 9728 §5.1), not paid in-band.
+    const refusal = error.code === 'missing_api_key' && context.challenge ? new GateError('unauthorized', 'Authorize with OAuth, or send an API key.', { headers: { 'www-authenticate': context.challenge } }) : error
+    return context.usage.deniedWith(refusal, mcpGateErrorResponse(refusal, parsed, priced.prices))
   }
   const settlement = context.usage.credits(hold, new HoldSettlement(env.CREDITS, hold, context.settlements, context.waitUntil))
   let response: Response

@@ -7,6 +7,7 @@
  */
 import type { Context } from 'hono'
 import type { AppEnv } from '../env'
+import { presentedKey } from '../credits'
 import { errorResponse, GateError } from '../errors'
 import { SettlementQueue, chooseRail, findRoute, httpHoldRequest, httpResource, paymentRequiredResponse, usageCall, usageWriter, x402RefusalResponse, type RouteContext, type RouteTables } from '../gate'
 import { readBytesWithin } from '../request-body'
@@ -92,6 +93,8 @@ async function checkRequest(
     settlements: queue,
     // Records the check's refusals; a sidecar's charges are in the key's ledger (not yet usage events).
     usage: usageCall(c, usage, route),
+    // Sidecar mode takes keys and x402, not OAuth tokens (README "OAuth for MCP clients").
+    caller: presentedKey(original.headers),
   }
   try {
     return await checkPriced(c, check, context, original, forwardPath)
