@@ -18,12 +18,16 @@ import { completeGrant, type SignedIn } from './grants'
 import type { OAuthServers } from './server'
 import { abandonAccount, signInWithKey, startTrial, type SignInResult } from './sign-in'
 
+/**
+ * A page of ours. No `form-action` in the policy: the consent form's answer is a
+ * redirect to the client's own redirect URI, which browsers hold to it.
+ */
 function html(body: string, status: number, headers?: Headers): Response {
   const answer = new Headers(headers)
   answer.set('content-type', 'text/html; charset=utf-8')
   answer.set('cache-control', 'no-store')
   answer.set('x-frame-options', 'DENY')
-  answer.set('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+  answer.set('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'")
   return new Response(body, { status, headers: answer })
 }
 
