@@ -5,7 +5,7 @@
  * the grant and of the key, and the refusals RFC 6749 / RFC 9700 name.
  */
 import { env } from 'cloudflare:workers'
-import { beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { admin, charges, createKey, GATE, gate, keyState, mcpHeaders, mcpMessages, newTag, originRequests, putRoutes, settledState } from '../helpers'
 import { authorizeUrl, authorizeWithKey, openConsent, pkce, REDIRECT_URI, register, submitConsent, tokenRequest } from '../oauth-flow'
 
@@ -104,6 +104,24 @@ describe('an access token pays from its key account', () => {
     expect(charges(await keyState(id))).toEqual([])
   })
 
+  it('revokes the whole grant when an access token of it is revoked (RFC 7009 §2.1)', async () => {
+    const { key } = await createKey('1')
+    const tokens = await authorizeWithKey(key)
+    expect((await tokenRequest({ token: tokens.access_token, client_id: tokens.clientId })).status).toBe(200)
+    expect((await call(tokens.access_token, SEARCH)).status).toBe(401)
+    const refresh = await tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: tokens.clientId })
+    expect(refresh.status).toBe(400)
+    expect(await refresh.json()).toMatchObject({ error: 'invalid_grant' })
+  })
+
+  it('does not revoke anything for a token it cannot vouch for', async () => {
+    const { key } = await createKey('1')
+    const tokens = await authorizeWithKey(key)
+    const [user, grant] = tokens.access_token.split(':')
+    expect((await tokenRequest({ token: `${user}:${grant}:forged`, client_id: tokens.clientId })).status).toBe(200)
+    expect((await call(tokens.access_token, SEARCH)).status).toBe(200)
+  })
+
   it('stops at once when the account revokes the grant, while KV still holds its tokens', async () => {
     const { id, key } = await createKey('1')
     const tokens = await authorizeWithKey(key)
@@ -184,8 +202,14 @@ describe('refusals', () => {
   })
 })
 
+async function trialKeys(): Promise<number> {
+  const listed = (await (await admin('/keys?limit=500')).json()) as { keys: Array<{ name: string }> }
+  return listed.keys.filter((key) => key.name.startsWith('OAuth trial')).length
+}
+
 describe('the free trial', () => {
   it('makes a new account with the trial credits, once per address per day', async () => {
+    const before = await trialKeys()
     const address = { 'cf-connecting-ip': `198.51.100.${Math.floor(Math.random() * 250)}` }
     const clientId = await register()
     const { verifier, challenge } = await pkce()
@@ -212,5 +236,42 @@ describe('the free trial', () => {
       body: new URLSearchParams({ handle: second.handle, decision: 'trial' }),
     })
     expect(refused.status).toBe(429)
+    expect(await trialKeys()).toBe(before + 1)
+  })
+})
+
+describe('secrets stay secret', () => {
+  const lines: string[] = []
+  beforeEach(() => {
+    for (const level of ['log', 'info', 'warn', 'error'] as const) {
+      vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(' ')))
+    }
+  })
+  afterEach(() => {
+    vi.restoreAllMocks()
+    lines.length = 0
+  })
+
+  it('logs no key and no token, and pages never show them, through the flow and its refusals', async () => {
+    const { key } = await createKey('1')
+    const tokens = await authorizeWithKey(key)
+    await call(tokens.access_token, SEARCH)
+    await tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: tokens.clientId })
+    await tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: tokens.clientId })
+    await call(`${tokens.access_token}x`, SEARCH)
+    await tokenRequest({ grant_type: 'authorization_code', code: `${tokens.access_token}`, code_verifier: 'x'.repeat(43), redirect_uri: REDIRECT_URI, client_id: tokens.clientId })
+    const clientId = await register()
+    const page = await openConsent(authorizeUrl({ clientId, challenge: (await pkce()).challenge, method: 'S256' }))
+    const wrong = await (await submitConsent(page, { decision: 'key', key: `${key.slice(0, -1)}A` })).text()
+    const secrets = [key, tokens.access_token.split(':')[2] ?? '', tokens.refresh_token.split(':')[2] ?? '']
+    for (const secret of secrets) {
+      expect(secret.length).toBeGreaterThan(20)
+      for (const line of lines) expect(line).not.toContain(secret)
+      expect(page.html).not.toContain(secret)
+      expect(wrong).not.toContain(secret)
+    }
+    expect(wrong).not.toContain(key.slice(3, 20))
+    // The gate's own log lines were seen (the spy works in the worker's isolate).
+    expect(lines.some((line) => line.startsWith('pay-gate: OAuth invalid_grant'))).toBe(true)
   })
 })
