@@ -76,8 +76,8 @@ export interface Tokens {
 }
 
 /** The whole flow for a key: a client registered, the key signed in on the consent page, the code exchanged. */
-export async function authorizeWithKey(key: string, resource = `${GATE}/mcp-json`): Promise<Tokens> {
-  const clientId = await register()
+export async function authorizeWithKey(key: string, resource = `${GATE}/mcp-json`, client?: string): Promise<Tokens> {
+  const clientId = client ?? (await register())
   const { verifier, challenge } = await pkce()
   const page = await openConsent(authorizeUrl({ clientId, challenge, method: 'S256', resource }))
   expect(page.response.status).toBe(200)

@@ -37,6 +37,8 @@ export type Completed = { ok: true; redirectTo: string } | { ok: false; reason: 
  */
 export async function completeGrant(env: Env, oauth: OAuthHelpers, request: AuthRequest, who: SignedIn): Promise<Completed> {
   const props: GrantProps = { keyHash: who.keyHash, account: who.account }
+  // The provider revokes this client's earlier grants for the resource: the account must hear of it too.
+  const earlier = (await userGrants(oauth, who.keyId)).filter((grant) => grant.clientId === request.clientId).map((grant) => grant.id)
   const { redirectTo } = await oauth.completeAuthorization({
     request,
     userId: who.keyId,
@@ -51,20 +53,32 @@ export async function completeGrant(env: Env, oauth: OAuthHelpers, request: Auth
   } catch (error) {
     console.error('pay-gate: could not bind an OAuth grant', (error as Error).message)
   }
-  if (bound) return { ok: true, redirectTo }
+  if (bound) {
+    const remaining = new Set((await userGrants(oauth, who.keyId)).map((entry) => entry.id))
+    for (const gone of earlier.filter((id) => !remaining.has(id))) {
+      await revokeGrant(env.CREDITS, who.account, gone).catch((error: Error) => console.error('pay-gate: could not revoke a replaced OAuth grant', error.message))
+    }
+    return { ok: true, redirectTo }
+  }
   if (grant !== null) await oauth.revokeGrant(grant, who.keyId)
   return { ok: false, reason: 'account_unavailable' }
 }
 
-/** Whether the provider still holds a grant. */
-async function grantExists(oauth: OAuthHelpers, userId: string, grant: string): Promise<boolean> {
+/** The grants the provider holds for a user (an account's key id). */
+async function userGrants(oauth: OAuthHelpers, userId: string): Promise<Array<{ id: string; clientId: string }>> {
+  const grants: Array<{ id: string; clientId: string }> = []
   let cursor: string | undefined
   do {
     const page = await oauth.listUserGrants(userId, cursor ? { cursor } : {})
-    if (page.items.some((item) => item.id === grant)) return true
+    grants.push(...page.items.map((item) => ({ id: item.id, clientId: item.clientId })))
     cursor = page.cursor
   } while (cursor)
-  return false
+  return grants
+}
+
+/** Whether the provider still holds a grant. */
+async function grantExists(oauth: OAuthHelpers, userId: string, grant: string): Promise<boolean> {
+  return (await userGrants(oauth, userId)).some((item) => item.id === grant)
 }
 
 /**

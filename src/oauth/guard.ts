@@ -89,7 +89,7 @@ export function oauthGuard(tables: RouteTables): MiddlewareHandler<AppEnv> {
       if (match.route.oauth.challenge === 'initialize' && (await isInitialize(request))) {
         return server.fetch(request, c.env, context) // no token: the provider's 401 challenge
       }
-      c.set('oauthChallenge', `Bearer resource_metadata="${metadataUrl}", scope="${MCP_SCOPE}"`)
+      c.set('oauthChallenge', `Bearer realm="OAuth", resource_metadata="${metadataUrl}", scope="${MCP_SCOPE}"`)
     }
     return next()
   }

@@ -169,6 +169,10 @@ export const RouteSchema = z
     if (route.mcp?.oauth && route.path.endsWith('*')) {
       ctx.addIssue({ code: 'custom', path: ['mcp', 'oauth'], message: 'OAuth needs an exact path, such as "/mcp", not a pattern' })
     }
+    // A token pays from a credit account: a route that takes no credits could never be paid with one.
+    if (route.mcp?.oauth && route.accept && !route.accept.includes('credits')) {
+      ctx.addIssue({ code: 'custom', path: ['mcp', 'oauth'], message: 'OAuth tokens pay with credits: "accept" must include "credits"' })
+    }
     const auth = route.upstreamAuth
     if (auth && (auth.header === undefined) === (auth.query === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['upstreamAuth'], message: 'give exactly one of "header" or "query"' })

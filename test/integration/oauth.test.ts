@@ -4,6 +4,7 @@
  * calls charged to the signed-in key's account, refresh rotation, revocation of
  * the grant and of the key, and the refusals RFC 6749 / RFC 9700 name.
  */
+import { runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { admin, charges, createKey, GATE, gate, keyState, mcpHeaders, mcpMessages, newTag, originRequests, putRoutes, settledState } from '../helpers'
@@ -43,6 +44,8 @@ describe('OAuth discovery and the challenge', () => {
       token_endpoint: `${GATE}/oauth/token`,
       registration_endpoint: `${GATE}/oauth/register`,
       code_challenge_methods_supported: ['S256'],
+      // Client ID Metadata Documents: on, with the global_fetch_strictly_public flag of wrangler.toml.
+      client_id_metadata_document_supported: true,
     })
   })
 
@@ -134,6 +137,21 @@ describe('an access token pays from its key account', () => {
     expect(refused.headers.get('www-authenticate')).toContain('error="invalid_token"')
     expect(await originRequests(tag)).toEqual([])
     expect(charges(await keyState(id))).toEqual([])
+  })
+
+  it('re-authorizing a client replaces its grant: the earlier one stops paying at once', async () => {
+    const { id, key } = await createKey('1')
+    const first = await authorizeWithKey(key)
+    const second = await authorizeWithKey(key, undefined, first.clientId)
+    const keyHash = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key))), (byte) => byte.toString(16).padStart(2, '0')).join('')
+    // Revoked in the account itself, not only in KV.
+    const revokedAt = await runInDurableObject(env.CREDITS.getByName(keyHash), (_account, state) =>
+      state.storage.sql.exec<{ revoked_at: number | null }>('SELECT revoked_at FROM oauth_grants WHERE id = ?', first.access_token.split(':')[1] ?? '').one().revoked_at
+    )
+    expect(revokedAt).not.toBeNull()
+    expect((await call(first.access_token, SEARCH)).status).toBe(401)
+    expect((await call(second.access_token, SEARCH)).status).toBe(200)
+    expect(charges(await settledState(id))).toEqual(['-0.01'])
   })
 
   it('stops at once when the key is revoked or rotated', async () => {
