@@ -65,6 +65,15 @@ export async function submitConsent(page: { handle: string; cookie: string }, fi
   })
 }
 
+/** Sign in with a key (the page then shows the account and its tool lists), and allow. */
+export async function signInAndAllow(page: { handle: string; cookie: string }, key: string): Promise<Response> {
+  const confirm = await submitConsent(page, { decision: 'key', key })
+  expect(confirm.status).toBe(200)
+  const html = await confirm.text()
+  const signin = /name="signin" value="([^"]+)"/.exec(html)?.[1] ?? ''
+  return submitConsent(page, { decision: 'allow', signin })
+}
+
 export function tokenRequest(fields: Record<string, string>): Promise<Response> {
   return gate('/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) })
 }
@@ -81,7 +90,7 @@ export async function authorizeWithKey(key: string, resource = `${GATE}/mcp-json
   const { verifier, challenge } = await pkce()
   const page = await openConsent(authorizeUrl({ clientId, challenge, method: 'S256', resource }))
   expect(page.response.status).toBe(200)
-  const answer = await submitConsent(page, { decision: 'key', key })
+  const answer = await signInAndAllow(page, key)
   expect(answer.status).toBe(302)
   const code = new URL(answer.headers.get('location') ?? '').searchParams.get('code') ?? ''
   const response = await tokenRequest({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT_URI, client_id: clientId, resource })

@@ -10,6 +10,7 @@
 import type { ConsentDescription } from '@cloudflare/workers-oauth-provider'
 import { formatDollars } from '../money'
 import type { McpPriceBook, OAuthTrial } from '../pricing'
+import type { AccountSummary } from './sign-in'
 
 export const escapeHtml = (text: string): string =>
   text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`)
@@ -87,10 +88,10 @@ ${local}${notice}
 ${priceRows(view.book)}
 <h2>Pay with</h2>
 <form method="post"><fieldset><legend>An API key you have</legend>
-${hidden}
+${hidden}<input type="hidden" name="client" value="${name}">
 <label for="key">API key (starts with <code>pg_</code>)</label>
 <input id="key" name="key" type="password" autocomplete="off" spellcheck="false" required>
-<button name="decision" value="key">Sign in and allow</button>
+<button name="decision" value="key">Sign in</button>
 </fieldset></form>
 ${view.trial ? trialForm(view.trial, hidden) : ''}
 <form method="post">${hidden}<button name="decision" value="deny">Deny</button></form>`
@@ -101,4 +102,35 @@ ${view.trial ? trialForm(view.trial, hidden) : ''}
 export function problemPage(title: string, message: string, again?: string): string {
   const retry = again ? `<p><a href="${escapeHtml(again)}">Start again</a></p>` : ''
   return page(title, `<h1>${escapeHtml(title)}</h1><p role="alert">${escapeHtml(message)}</p>${retry}`)
+}
+
+export interface ConfirmView {
+  clientName: string
+  handle: string
+  again: string
+  signIn: string
+  account: AccountSummary
+}
+
+/** The key's tool lists, as what the client may use. */
+function toolScopes(account: AccountSummary): string {
+  const list = (tools: string[]) => tools.map((tool) => `<code>${escapeHtml(tool)}</code>`).join(', ')
+  const allowed = account.allowTools === null ? 'every tool of this server' : account.allowTools.length === 0 ? 'no tool' : `only ${list(account.allowTools)}`
+  const denied = account.denyTools.length > 0 ? `, never ${list(account.denyTools)}` : ''
+  return `${allowed}${denied}`
+}
+
+/** After a key signed in: the account, what the client may use with it, Allow or Deny. */
+export function confirmPage(view: ConfirmView): string {
+  const name = escapeHtml(view.clientName)
+  const hidden = `<input type="hidden" name="handle" value="${escapeHtml(view.handle)}"><input type="hidden" name="again" value="${escapeHtml(view.again)}">`
+  return page(
+    `Allow ${view.clientName}?`,
+    `<h1>Allow ${name} to use this account?</h1>
+<p>Signed in to <strong>${escapeHtml(view.account.name)}</strong>, with $${formatDollars(view.account.available)} available.</p>
+<h2>What it may use</h2>
+<ul><li>Scope <code>mcp</code>: calls paid from this account, to ${toolScopes(view.account)}.</li></ul>
+<form method="post">${hidden}<input type="hidden" name="signin" value="${escapeHtml(view.signIn)}">
+<button name="decision" value="allow">Allow</button> <button name="decision" value="deny">Deny</button></form>`
+  )
 }

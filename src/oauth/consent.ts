@@ -13,9 +13,10 @@ import type { Context } from 'hono'
 import { clientOf } from '../admin'
 import type { AppEnv } from '../env'
 import type { CompiledRoute } from '../pricing'
-import { consentPage, problemPage } from './consent-page'
+import { confirmPage, consentPage, problemPage } from './consent-page'
 import { completeGrant, type SignedIn } from './grants'
 import type { OAuthServers } from './server'
+import { keepSignIn, takeSignIn } from './sign-in-record'
 import { abandonAccount, signInWithKey, startTrial, type SignInResult } from './sign-in'
 
 /**
@@ -85,19 +86,26 @@ export async function answerConsent(c: Context<AppEnv>, servers: OAuthServers): 
   const decision = form.get('decision')
   const again = againOf(form)
   try {
-    if (decision !== 'key' && decision !== 'trial') {
+    if (decision !== 'key' && decision !== 'trial' && decision !== 'allow') {
       const denied = await oauth.denyConsent(c.req.raw, handle) // access_denied, state and iss, to the client
       denied.headers.set('location', denied.redirectTo)
       return new Response(null, { status: 302, headers: denied.headers })
     }
-    // A wrong key is refused before the handle is used, so the person can go back and retry.
-    const key = decision === 'key' ? await signInWithKey(c.env, String(form.get('key') ?? '')) : undefined
-    if (key && !key.ok) return html(problemPage('Not signed in', MESSAGES[key.reason], again), key.reason === 'invalid_key' ? 400 : 503)
+    const kv = c.env.OAUTH_KV as KVNamespace
+    if (decision === 'key') {
+      // A wrong key is refused before the handle is used, so the person can go back and retry.
+      const key = await signInWithKey(c.env, String(form.get('key') ?? ''))
+      if (!key.ok || !key.account) return html(problemPage('Not signed in', MESSAGES[key.ok ? 'account_unavailable' : key.reason], again), !key.ok && key.reason === 'invalid_key' ? 400 : 503)
+      const clientName = String(form.get('client') ?? 'This app').slice(0, 200)
+      const signIn = await keepSignIn(kv, handle, key.who)
+      return html(confirmPage({ clientName, handle, again: again ?? '', signIn, account: key.account }), 200)
+    }
+    const kept = decision === 'allow' ? await takeSignIn(kv, String(form.get('signin') ?? ''), handle) : null
+    if (decision === 'allow' && !kept) return html(problemPage('This page has expired', 'Sign in again.', again), 400)
     const approved = await oauth.approveConsent(c.req.raw, handle)
-    const route = routeOf(servers, approved.request.resource)
-    const trial = route?.oauth?.trial
+    const trial = routeOf(servers, approved.request.resource)?.oauth?.trial
     let signedIn: SignInResult
-    if (key) signedIn = key
+    if (kept) signedIn = { ok: true, who: kept }
     else if (trial) signedIn = await startTrial(c.env, trial, clientOf(c.req.raw.headers, c.env.CLIENT_IP_HEADER))
     else return html(problemPage('No free trial here', 'This server offers no free trial.', again), 400)
     if (!signedIn.ok) return html(problemPage('Not signed in', MESSAGES[signedIn.reason], again), signedIn.reason === 'trial_used' ? 429 : 503)

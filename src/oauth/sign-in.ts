@@ -14,8 +14,16 @@ import type { SignedIn } from './grants'
 
 export type SignInResult = { ok: true; who: SignedIn } | { ok: false; reason: 'invalid_key' | 'trial_used' | 'account_unavailable' }
 
+/** What the consent page shows of an account a key signed in to: its name, what is left, its tool lists (the scopes). */
+export interface AccountSummary {
+  name: string
+  available: number
+  allowTools: string[] | null
+  denyTools: string[]
+}
+
 /** (a) An existing key: it must open a live account. Never logged, never shown back. */
-export async function signInWithKey(env: Env, key: string): Promise<SignInResult> {
+export async function signInWithKey(env: Env, key: string): Promise<SignInResult & { account?: AccountSummary }> {
   if (!looksLikeApiKey(key)) return { ok: false, reason: 'invalid_key' }
   const keyHash = await hashApiKey(key)
   let view
@@ -25,7 +33,8 @@ export async function signInWithKey(env: Env, key: string): Promise<SignInResult
     return { ok: false, reason: 'account_unavailable' }
   }
   if (!view || view.account.status !== 'active') return { ok: false, reason: 'invalid_key' }
-  return { ok: true, who: { keyId: view.account.id, keyHash, account: view.name } }
+  const { name, available, policy } = view.account
+  return { ok: true, who: { keyId: view.account.id, keyHash, account: view.name }, account: { name, available, allowTools: policy.allowTools, denyTools: policy.denyTools } }
 }
 
 /** Today, as the trial limits count days (UTC). */

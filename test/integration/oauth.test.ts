@@ -8,7 +8,7 @@ import { runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { admin, charges, createKey, GATE, gate, keyState, mcpHeaders, mcpMessages, newTag, originRequests, putRoutes, settledState } from '../helpers'
-import { authorizeUrl, authorizeWithKey, openConsent, pkce, REDIRECT_URI, register, submitConsent, tokenRequest } from '../oauth-flow'
+import { authorizeUrl, authorizeWithKey, openConsent, pkce, REDIRECT_URI, register, signInAndAllow, submitConsent, tokenRequest } from '../oauth-flow'
 
 const INITIALIZE = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }
 const SEARCH = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'search', arguments: { query: 'oauth' } } }
@@ -182,7 +182,7 @@ describe('refusals', () => {
     const clientId = await register()
     const { verifier, challenge } = await pkce()
     const page = await openConsent(authorizeUrl({ clientId, challenge, method: 'S256' }))
-    const answer = await submitConsent(page, { decision: 'key', key })
+    const answer = await signInAndAllow(page, key)
     const code = new URL(answer.headers.get('location') ?? '').searchParams.get('code') ?? ''
     const exchange = { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT_URI, client_id: clientId }
     expect((await tokenRequest(exchange)).status).toBe(200)
@@ -204,6 +204,21 @@ describe('refusals', () => {
       expect(location.searchParams.get('error')).toBe('invalid_request')
       expect(location.searchParams.get('state')).toBe('state-1')
     }
+  })
+
+  it('shows the signed-in account and its tool lists as what the client may use, never the key', async () => {
+    const { key } = await createKey('1', { name: 'Tool-limited', policy: { allowTools: ['search', 'echo'], denyTools: ['echo'] } })
+    const clientId = await register()
+    const page = await openConsent(authorizeUrl({ clientId, challenge: (await pkce()).challenge, method: 'S256' }))
+    const confirm = await submitConsent(page, { decision: 'key', key })
+    const html = await confirm.text()
+    expect(html).toContain('Signed in to <strong>Tool-limited</strong>, with $1 available')
+    expect(html).toContain('only <code>search</code>, <code>echo</code>, never <code>echo</code>')
+    expect(html).not.toContain(key)
+    // A sign-in is for its own page only.
+    const other = await openConsent(authorizeUrl({ clientId, challenge: (await pkce()).challenge, method: 'S256' }))
+    const signin = /name="signin" value="([^"]+)"/.exec(html)?.[1] ?? ''
+    expect((await submitConsent(other, { decision: 'allow', signin })).status).toBe(400)
   })
 
   it('refuses a wrong key before the page is used, and a denial sends access_denied', async () => {

@@ -116,14 +116,22 @@ describe('an MCP client with OAuth, and a person at the consent page', () => {
     expect(created.status).toBe(201)
     const provider = new MemoryProvider('Desk <i>Client</i>')
     let shown = ''
+    let confirmed = ''
     const client = await connectWithOAuth(provider, async (page) => {
       shown = await page.content()
       expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Allow Desk <i>Client</i> to use /mcp?')
       expect(await page.getByText('Access goes to an app on this computer').count()).toBe(1)
       expect(await page.getByRole('row', { name: /search/ }).textContent()).toContain('$0.01')
       await page.getByLabel(/API key/).fill(created.body.key)
-      await page.getByRole('button', { name: 'Sign in and allow' }).click()
+      await page.getByRole('button', { name: 'Sign in' }).click()
+      // The account it signed in to, and what the client may use with it: the key's tool lists.
+      await page.getByRole('heading', { name: 'Allow Desk <i>Client</i> to use this account?' }).waitFor()
+      expect(await page.getByText('Signed in to OAuth holder').count()).toBe(1)
+      expect(await page.getByRole('listitem').textContent()).toContain('every tool of this server')
+      confirmed = await page.content()
+      await page.getByRole('button', { name: 'Allow' }).click()
     })
+    expect(confirmed).not.toContain(created.body.key)
     expect(shown).not.toContain(created.body.key)
     expect(shown).toContain('127.0.0.1')
 
