@@ -7,7 +7,7 @@
  * referenced by the payment's nonce, so retrying it can never credit twice.
  */
 import type { Context } from 'hono'
-import { accountStub, hashApiKey, holderView, issueKey, looksLikeApiKey, presentedKey } from '../credits'
+import { accountStub, hashApiKey, holderView, looksLikeApiKey, presentedKey } from '../credits'
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'
 import { formatDollars, parseDollars } from '../money'
@@ -15,8 +15,8 @@ import { encodeHeader, PAYMENT_RESPONSE_HEADER, type ResourceInfo } from '../x40
 import { unpaidRefusal, x402RefusalResponse } from './http-x402'
 import { headerPayment } from './rails'
 import type { RouteTables } from './route-table'
-import { finishX402 } from './x402-finish'
-import { acceptX402, requiredFor, X402Refusal } from './x402-payment'
+import { issueSoldKey, settleSale } from './credit-sale'
+import { requiredFor } from './x402-payment'
 
 async function requestedAmount(c: Context<AppEnv>, bounds: { minMicros: number; maxMicros: number }): Promise<number> {
   let text = c.req.query('credits')
@@ -61,24 +61,14 @@ export function buyCreditsHandler(tables: RouteTables) {
       const { code, message } = unpaidRefusal(c.req.raw.headers, 'Pay with x402 (PAYMENT-SIGNATURE) to buy these credits')
       return x402RefusalResponse(402, code, message, requiredFor(terms, micros, resource, message), { credits: false })
     }
-    let attempt
-    try {
-      attempt = await acceptX402(c.env, terms, micros, resource, payment.decoded)
-    } catch (error) {
-      if (error instanceof X402Refusal) return x402RefusalResponse(error.status, error.reason, error.message, error.required, { credits: false })
-      throw error
+    const sale = await settleSale(c.env, terms, micros, resource, payment.decoded)
+    if (!sale.ok) {
+      if (!sale.refusal) throw new GateError('invalid_request', sale.message)
+      const { refusal } = sale
+      return x402RefusalResponse(refusal.status, refusal.reason, refusal.message, refusal.required, { credits: false, ...(refusal.settlement ? { settlement: refusal.settlement } : {}) })
     }
-    const finish = await finishX402(c.env, attempt, true, resource)
-    if (finish.kind === 'refused') {
-      const { refusal } = finish
-      return x402RefusalResponse(refusal.status, refusal.reason, refusal.message, refusal.required, { credits: false, settlement: refusal.settlement })
-    }
-    if (finish.kind !== 'paid' || !finish.settlement.transaction) {
-      // Credits are sold only for money that arrived, which has a transaction: not unsettled
-      // (fail-open), not free-pass, not dev mode.
-      throw new GateError('invalid_request', 'Credits can only be bought with a settled payment.')
-    }
-    const settlement = finish.settlement
+    const { attempt } = sale
+    const settlement = sale.settlement
     const headers = { [PAYMENT_RESPONSE_HEADER]: encodeHeader(settlement), 'cache-control': 'no-store' }
     const label = `x402 ${settlement.transaction} from ${attempt.payer}`
     if (keyHash) {
@@ -93,8 +83,8 @@ export function buyCreditsHandler(tables: RouteTables) {
       }
       return c.json({ added: formatDollars(micros), credits: formatDollars(result.view.available), transaction: settlement.transaction }, 200, headers)
     }
-    const issued = await issueKey({ accounts: c.env.CREDITS, index: c.env.KEY_INDEX }, { name: `x402 ${attempt.payer}`, credits: micros })
-    if (!issued.ok) throw new GateError('internal_error', 'The key could not be issued.')
+    const issued = await issueSoldKey(c.env, sale, micros)
+    if (!issued) throw new GateError('internal_error', 'The key could not be issued.')
     return c.json({ key: issued.key, id: issued.view.id, credits: formatDollars(issued.view.available), transaction: settlement.transaction }, 201, headers)
   }
 }

@@ -45,6 +45,8 @@ export interface ConsentView {
   path: string
   book: McpPriceBook
   trial?: OAuthTrial
+  /** Buying credits with one x402 payment, when the gate sells them (oauth/purchase). */
+  buy?: { minMicros: number; maxMicros: number }
   /** A message to show above the forms (our own fixed text). */
   notice?: string
 }
@@ -65,6 +67,15 @@ ${hidden}
 </fieldset></form>`
 }
 
+function buyForm(buy: { minMicros: number; maxMicros: number }, hidden: string): string {
+  return `<form method="post"><fieldset><legend>Buy credits with one x402 payment (USDC)</legend>
+${hidden}
+<label for="amount">Dollars of credits, $${formatDollars(buy.minMicros)} to $${formatDollars(buy.maxMicros)}</label>
+<input id="amount" name="amount" inputmode="decimal" required>
+<button name="decision" value="buy">See what to pay</button>
+</fieldset></form>`
+}
+
 export function consentPage(view: ConsentView): string {
   const { details, handle } = view
   const name = escapeHtml(details.clientName)
@@ -75,7 +86,7 @@ export function consentPage(view: ConsentView): string {
     ? '<p class="warn" role="note"><strong>Access goes to an app on this computer.</strong> Continue only if you just started signing in from it.</p>'
     : ''
   const notice = view.notice ? `<p class="error" role="alert">${escapeHtml(view.notice)}</p>` : ''
-  const hidden = `<input type="hidden" name="handle" value="${escapeHtml(handle)}"><input type="hidden" name="again" value="${escapeHtml(view.again)}">`
+  const hidden = `<input type="hidden" name="handle" value="${escapeHtml(handle)}"><input type="hidden" name="again" value="${escapeHtml(view.again)}"><input type="hidden" name="client" value="${name}">`
   return page(
     `Allow ${details.clientName}?`,
     `<h1>Allow ${name} to use ${escapeHtml(view.path)}?</h1>
@@ -88,12 +99,13 @@ ${local}${notice}
 ${priceRows(view.book)}
 <h2>Pay with</h2>
 <form method="post"><fieldset><legend>An API key you have</legend>
-${hidden}<input type="hidden" name="client" value="${name}">
+${hidden}
 <label for="key">API key (starts with <code>pg_</code>)</label>
 <input id="key" name="key" type="password" autocomplete="off" spellcheck="false" required>
 <button name="decision" value="key">Sign in</button>
 </fieldset></form>
 ${view.trial ? trialForm(view.trial, hidden) : ''}
+${view.buy ? buyForm(view.buy, hidden) : ''}
 <form method="post">${hidden}<button name="decision" value="deny">Deny</button></form>`
   )
 }
@@ -132,5 +144,42 @@ export function confirmPage(view: ConfirmView): string {
 <ul><li>Scope <code>mcp</code>: calls paid from this account, to ${toolScopes(view.account)}.</li></ul>
 <form method="post">${hidden}<input type="hidden" name="signin" value="${escapeHtml(view.signIn)}">
 <button name="decision" value="allow">Allow</button> <button name="decision" value="deny">Deny</button></form>`
+  )
+}
+
+export interface PayView {
+  clientName: string
+  handle: string
+  again: string
+  micros: number
+  /** The PAYMENT-REQUIRED value to sign (base64 JSON, x402 v2). */
+  required: string
+}
+
+/** Step two of buying: the requirements to sign, and where to put the signed payment. */
+export function payPage(view: PayView): string {
+  const hidden = `<input type="hidden" name="handle" value="${escapeHtml(view.handle)}"><input type="hidden" name="again" value="${escapeHtml(view.again)}"><input type="hidden" name="amount" value="${formatDollars(view.micros)}">`
+  return page(
+    'Pay with x402',
+    `<h1>Buy $${formatDollars(view.micros)} of credits for ${escapeHtml(view.clientName)}</h1>
+<p>Sign these payment requirements with your x402 wallet (they are the <code>PAYMENT-REQUIRED</code> value), then paste its
+<code>PAYMENT-SIGNATURE</code> value below. The payment is settled on chain; the new account holds exactly what settled.</p>
+<form method="post">${hidden}
+<label for="required">Payment requirements</label>
+<textarea id="required" readonly rows="6" cols="60">${escapeHtml(view.required)}</textarea>
+<label for="payment">Your signed payment</label>
+<textarea id="payment" name="payment" rows="6" cols="60" required spellcheck="false"></textarea>
+<p><button name="decision" value="pay">Pay and allow</button> <button name="decision" value="deny" formnovalidate>Deny</button></p>
+</form>`
+  )
+}
+
+/** After a purchase whose authorization could not be completed: the key, shown once, so the credits are not lost. */
+export function boughtKeyPage(key: string, transaction: string): string {
+  return page(
+    'Credits bought',
+    `<h1>Your payment settled, but the sign-in could not finish</h1>
+<p role="alert">Transaction ${escapeHtml(transaction)}. Your credits are on this key, shown only this once: keep it, then sign in with it.</p>
+<p><code>${escapeHtml(key)}</code></p>`
   )
 }

@@ -12,8 +12,10 @@ import { AuthorizationError, CimdFetchError, type OAuthHelpers } from '@cloudfla
 import type { Context } from 'hono'
 import { clientOf } from '../admin'
 import type { AppEnv } from '../env'
-import type { CompiledRoute } from '../pricing'
-import { confirmPage, consentPage, problemPage } from './consent-page'
+import { formatDollars } from '../money'
+import type { CompiledRoute, PriceTable } from '../pricing'
+import { boughtKeyPage, confirmPage, consentPage, payPage, problemPage } from './consent-page'
+import { amountOf, buyAccount, offerOf, paymentRequiredFor } from './purchase'
 import { completeGrant, type SignedIn } from './grants'
 import type { OAuthServers } from './server'
 import { keepSignIn, takeSignIn } from './sign-in-record'
@@ -46,7 +48,7 @@ function refused(error: unknown): Response {
   throw error
 }
 
-export async function showConsent(c: Context<AppEnv>, servers: OAuthServers): Promise<Response> {
+export async function showConsent(c: Context<AppEnv>, servers: OAuthServers, table: PriceTable): Promise<Response> {
   const oauth = servers.authorization.getOAuthApi(c.env)
   try {
     const request = await oauth.parseAuthRequest(c.req.raw)
@@ -55,7 +57,9 @@ export async function showConsent(c: Context<AppEnv>, servers: OAuthServers): Pr
     const details = await oauth.describeConsent(request) // before beginConsent: a failed lookup stores nothing
     const consent = await oauth.beginConsent(request)
     const url = new URL(c.req.url)
-    const view = { details, handle: consent.handle, again: `${url.pathname}${url.search}`, path: route.path, book: route.pricing.book, trial: route.oauth?.trial }
+    const offer = offerOf(table)
+    const buy = offer ? { minMicros: offer.minMicros, maxMicros: offer.maxMicros } : undefined
+    const view = { details, handle: consent.handle, again: `${url.pathname}${url.search}`, path: route.path, book: route.pricing.book, trial: route.oauth?.trial, buy }
     return html(consentPage(view), 200, consent.headers)
   } catch (error) {
     return refused(error)
@@ -74,7 +78,7 @@ function againOf(form: FormData): string | undefined {
   return typeof again === 'string' && again.startsWith('/oauth/authorize?') ? again : undefined
 }
 
-export async function answerConsent(c: Context<AppEnv>, servers: OAuthServers): Promise<Response> {
+export async function answerConsent(c: Context<AppEnv>, servers: OAuthServers, table: PriceTable): Promise<Response> {
   const oauth = servers.authorization.getOAuthApi(c.env)
   let form: FormData
   try {
@@ -86,6 +90,8 @@ export async function answerConsent(c: Context<AppEnv>, servers: OAuthServers): 
   const decision = form.get('decision')
   const again = againOf(form)
   try {
+    const clientName = String(form.get('client') ?? 'This app').slice(0, 200)
+    if (decision === 'buy' || decision === 'pay') return await purchase(c, oauth, table, form, { decision, handle, clientName, again })
     if (decision !== 'key' && decision !== 'trial' && decision !== 'allow') {
       const denied = await oauth.denyConsent(c.req.raw, handle) // access_denied, state and iss, to the client
       denied.headers.set('location', denied.redirectTo)
@@ -96,7 +102,6 @@ export async function answerConsent(c: Context<AppEnv>, servers: OAuthServers): 
       // A wrong key is refused before the handle is used, so the person can go back and retry.
       const key = await signInWithKey(c.env, String(form.get('key') ?? ''))
       if (!key.ok || !key.account) return html(problemPage('Not signed in', MESSAGES[key.ok ? 'account_unavailable' : key.reason], again), !key.ok && key.reason === 'invalid_key' ? 400 : 503)
-      const clientName = String(form.get('client') ?? 'This app').slice(0, 200)
       const signIn = await keepSignIn(kv, handle, key.who)
       return html(confirmPage({ clientName, handle, again: again ?? '', signIn, account: key.account }), 200)
     }
@@ -116,6 +121,35 @@ export async function answerConsent(c: Context<AppEnv>, servers: OAuthServers): 
     }
     return refused(error)
   }
+}
+
+/** (b) with x402: show what to pay, then take the payment (oauth/purchase), which makes the account. */
+async function purchase(
+  c: Context<AppEnv>,
+  oauth: OAuthHelpers,
+  table: PriceTable,
+  form: FormData,
+  step: { decision: 'buy' | 'pay'; handle: string; clientName: string; again: string | undefined }
+): Promise<Response> {
+  const { handle, clientName, again } = step
+  const offer = offerOf(table)
+  const micros = offer ? amountOf(offer, form.get('amount')) : undefined
+  if (!offer) return html(problemPage('Not for sale', 'Credits are not sold here.', again), 400)
+  if (micros === undefined) {
+    const range = `$${formatDollars(offer.minMicros)} to $${formatDollars(offer.maxMicros)}`
+    return html(problemPage('Not bought', `Choose an amount from ${range}.`, again), 400)
+  }
+  const origin = new URL(c.req.url).origin
+  if (step.decision === 'buy') return html(payPage({ clientName, handle, again: again ?? '', micros, required: paymentRequiredFor(offer, origin, micros) }), 200)
+  // The handle first: money is taken only for an authorization that can complete.
+  const approved = await oauth.approveConsent(c.req.raw, handle)
+  const bought = await buyAccount(c.env, offer, origin, micros, String(form.get('payment') ?? ''))
+  if (!bought.ok) return html(problemPage('Not bought', bought.message, again), 402)
+  const completed = await completeGrant(c.env, oauth, approved.request, bought.who)
+  if (!completed.ok) return html(boughtKeyPage(bought.key, bought.transaction), 200)
+  approved.headers.set('location', completed.redirectTo)
+  approved.headers.set('cache-control', 'no-store')
+  return new Response(null, { status: 302, headers: approved.headers })
 }
 
 async function finish(

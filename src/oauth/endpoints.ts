@@ -62,8 +62,8 @@ export function oauthEndpoints(tables: RouteTables): Hono<AppEnv> {
     if (!servers) return notFound()
     const path = c.req.path
     if (path === AUTHORIZE_PATH) {
-      if (c.req.method === 'GET') return showConsent(c, servers)
-      if (c.req.method === 'POST') return answerConsent(c, servers)
+      if (c.req.method === 'GET') return showConsent(c, servers, await tables(c.env))
+      if (c.req.method === 'POST') return answerConsent(c, servers, await tables(c.env))
       return new Response(null, { status: 405, headers: { allow: 'GET, POST' } })
     }
     if (path === TOKEN_PATH) return tokenEndpoint(c, servers)
