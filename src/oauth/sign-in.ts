@@ -3,9 +3,9 @@
  * How a person on the consent page names the account a client's calls are paid
  * from: (a) an API key they hold, or (c) a free trial the operator offers, which
  * makes a new account (its key is never shown: the account is reached by OAuth
- * only). (b), buying credits there, creates the account the same way a trial
- * does, from a payment: card (Stripe Checkout) and x402 are separate flows
- * (src/stripe, gate/buy-credits) that end with a key, which then signs in as (a).
+ * only). (b), buying credits there, makes the account from a payment the same
+ * way: x402 in oauth/purchase; a card purchase (Stripe Checkout without a key)
+ * would end the same way, in a `SignedIn` for the new account.
  */
 import { accountStub, hashApiKey, holderView, indexStub, issueKey, looksLikeApiKey, NO_POLICY } from '../credits'
 import type { Env } from '../env'
