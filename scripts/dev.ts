@@ -255,6 +255,8 @@ function banner(adminToken: string, demo: DemoKey & { credits: string }): string
   Demo key      ${demo.key}
                 id ${demo.id}, balance $${demo.credits}   (kept in .wrangler/demo-key.json)
   Demo origin   ${origin}
+  OAuth         ${gate}/mcp asks MCP clients without a key to sign in (OAuth 2.1): the consent
+                page takes the demo key or a free trial   (README "OAuth for MCP clients")
 
 Try it (paste the whole block into a shell):
 
@@ -270,7 +272,7 @@ Try it (paste the whole block into a shell):
   # top up the demo key (admin API)
   curl -s -w '\\n' -X POST $GATE/admin/keys/${demo.id}/topup -H "Authorization: Bearer ${adminToken}" -H 'Content-Type: application/json' -d '{"credits":"5"}'
 
-MCP client config:
+MCP client config (with the key; a client with OAuth needs only the URL):
   ${JSON.stringify(config)}
 
 Ctrl-C stops the gate and the demo origin.

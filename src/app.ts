@@ -2,15 +2,16 @@
  * @module app
  * `createGate()`: the whole gate as a Hono app. The gate's own endpoints come
  * first (/admin, /balance, /pricing, /.well-known/x402, /credits/buy, /stripe, the
- * key holder's portal /account, and
- * the sidecar's /__pay when SIDECAR_TOKEN is set); every other path goes through
- * the route table.
+ * key holder's portal /account, the sidecar's /__pay when SIDECAR_TOKEN is set, and
+ * OAuth's /oauth and metadata when a route has `mcp.oauth`); every other path goes
+ * through the route table, behind OAuth's guard.
  */
 import { Hono } from 'hono'
 import { accountRoutes, type OAuthGrants } from './account'
 import { adminRoutes, mountMetrics } from './admin'
 import type { AppEnv } from './env'
 import { errorResponse, GateError } from './errors'
+import { oauthEndpoints, oauthGuard } from './oauth'
 import { sidecarRoutes } from './sidecar'
 import { balanceHandler, buyCreditsHandler, gateHandler, pricingHandler, routeTables, wellKnownX402Handler } from './gate'
 import { stripeRoutes, topUpCheckout, type StripeOptions } from './stripe'
@@ -54,7 +55,8 @@ export function createGate(options: GateOptions = {}): Gate {
   app.route('/account', accountRoutes({ stripeSettings, topUps: topUpCheckout(stripeSettings, options.stripe?.fetch), grants: options.oauthGrants }))
   app.route('/__pay', sidecarRoutes(tables))
   mountMetrics(app)
-  app.all('*', gateHandler(tables))
+  app.route('/', oauthEndpoints(tables))
+  app.all('*', oauthGuard(tables), gateHandler(tables))
   app.onError((error) => {
     if (error instanceof GateError) return errorResponse(error)
     // A bug, not a refusal: log what it was (never the stack, which can carry

@@ -3,7 +3,7 @@
  * The Worker's bindings and settings, and the Hono environment the gate runs in.
  * Types only, apart from reading numeric settings.
  */
-import type { AccountNamespace, IndexNamespace } from './credits'
+import type { AccountNamespace, IndexNamespace, OAuthCaller } from './credits'
 import type { LockNamespace } from './x402'
 import type { OutboxNamespace } from './notify'
 import type { CheckoutClaimNamespace } from './stripe'
@@ -83,11 +83,17 @@ export interface Env {
    * Unset: derived from ADMIN_TOKEN; with neither, each isolate has its own.
    */
   STREAM_TICKET_SECRET?: string
+  /** OAuth for MCP routes (src/oauth): the provider's clients, grants and tokens (hashed). Unset: no route offers OAuth. */
+  OAUTH_KV?: KVNamespace
   /** Upstream credentials named by routes' `upstreamAuth.secret`, and anything else. */
   [binding: string]: unknown
 }
 
-export type AppEnv = { Bindings: Env }
+/**
+ * Set by src/oauth's guard: `oauthCaller` on a request whose access token it
+ * validated; `oauthChallenge`, the 401 challenge for a credential-less call on an OAuth route.
+ */
+export type AppEnv = { Bindings: Env; Variables: { oauthCaller?: OAuthCaller; oauthChallenge?: string } }
 
 /** Env's string settings by name, without the index signature (whose keys are any string). */
 type StringSettings = { [K in keyof Env as string extends K ? never : Env[K] extends string | undefined ? K : never]: Env[K] }

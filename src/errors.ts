@@ -56,6 +56,8 @@ const REFUSALS = {
   not_found: { status: 404 },
   method_not_allowed: { status: 405 },
   unauthorized: { status: 401 },
+  // an OAuth access token that no longer pays (src/oauth; RFC 6750 §3.1)
+  invalid_token: { status: 401, next: 'Authorize again: the grant was revoked, or its key revoked or rotated.' },
   origin_not_allowed: { status: 403 },
   // sidecar mode (a reverse proxy asks the gate; see src/sidecar)
   invalid_reservation: { status: 400 },

@@ -32,7 +32,7 @@ export function x402Block(payTo: Address, overrides: Record<string, unknown> = {
  * with payers no other file uses, since files run at the same time on one chain and a test reading
  * a payer's balance must see only its own file's settlements: x402-http 0, x402-mcp 1, x402-mcp-resume 6,
  * x402-faults 2 (and 5 for dev mode, which no settlement may touch), usage-events 3 and 4,
- * sidecar-x402 7.
+ * sidecar-x402 7. oauth-x402 pays with 4 too, and reads only its own payTo's balance.
  */
 export function client(index: number): x402Client {
   const { network, token, payerKeys } = chain()

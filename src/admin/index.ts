@@ -6,3 +6,4 @@
 export { adminRoutes } from './routes'
 export { mountMetrics } from './usage-routes'
 export { balanceJson } from './views'
+export { clientOf } from './auth'

@@ -16,6 +16,7 @@ import type { HolderAlert } from './holder-alert'
 import { addToCounters, pruneCounters } from './account-settings'
 import { AccountState } from './account-state'
 import { expireLots, nextLotExpiry } from './credit-lots'
+import { bindGrant, revokeGrant } from './oauth-grants'
 import { reserveItems } from './reserve-call'
 import { markWaiting, pruneWaiting, takeWaiting } from './waiting-calls'
 import { appendLedger, expireHolds, nextExpiry, pruneSettled, writeAccount, writeBalance } from './reservations'
@@ -29,7 +30,6 @@ import type {
   KeyPolicy,
   KeyStatus,
   LedgerEntry,
-  LedgerKind,
   MovedAccount,
   RateLimitSpec,
   ReserveRequest,
@@ -141,6 +141,18 @@ export class CreditAccount extends DurableObject<unknown> {
     return (await this.settleMany([{ reservationId, amount }]))[0] as SettleResult
   }
 
+  /** OAuth (credits/oauth-grants): let a grant's tokens pay, while `credential` opens this live account. */
+  async bindGrant(credential: string, grant: string, client: string): Promise<boolean> {
+    const row = this.state.account()
+    if (!row || row.status === 'revoked' || !this.state.opens(credential)) return false
+    return this.state.transact(() => bindGrant(this.sql, grant, client, Date.now()))
+  }
+
+  /** Stop a grant's tokens paying, at once. */
+  async revokeGrant(grant: string): Promise<boolean> {
+    return this.state.account() !== null && this.state.transact(() => revokeGrant(this.sql, grant, Date.now()))
+  }
+
   async settleMany(settlements: Settlement[]): Promise<SettleResult[]> {
     const now = Date.now()
     return this.state.transact((): SettleResult[] => {
@@ -203,20 +215,7 @@ export class CreditAccount extends DurableObject<unknown> {
 
   /** Suspend, resume or revoke. Revocation is final. */
   async setStatus(target: KeyStatus): Promise<AdminResult> {
-    const now = Date.now()
-    return this.state.transact((): AdminResult => {
-      const row = this.state.account()
-      if (!row) return { ok: false, reason: 'invalid_api_key' }
-      if (row.status === 'revoked') return { ok: false, reason: 'key_revoked' }
-      const allowed = target === 'revoked' || (target === 'suspended') === (row.status === 'active')
-      if (!allowed) return { ok: false, reason: 'invalid_transition' }
-      const next = { ...row, status: target, updated_at: now }
-      writeAccount(this.sql, next)
-      const kind: LedgerKind = target === 'active' ? 'resume' : target === 'suspended' ? 'suspend' : 'revoke'
-      appendLedger(this.sql, { kind, amount: 0, balanceAfter: row.balance, at: now })
-      this.state.row = next
-      return { ok: true, view: this.state.viewOf(next, now) }
-    })
+    return this.state.setStatus(target, Date.now())
   }
 
   /** Replace the key's own rate limit (null removes it). */

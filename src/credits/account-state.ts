@@ -12,9 +12,10 @@ import { addToCounters, readCounter, readSettings, writeSettings, type AccountSe
 import { expireLots, insertLot, nextLotExpiry, readLots, spendFromLots, type CreditLot } from './credit-lots'
 import { crossesAlert, readHolderAlert, writeHolderAlert, type HolderAlert } from './holder-alert'
 import { noteTopUpReference } from './idempotency'
+import { grantActive } from './oauth-grants'
 import { appendLedger, lastHoldId, loadOpenHolds, settleHold, writeAccount, writeBalance, type OpenHold } from './reservations'
 import { reserveCall } from './reserve-call'
-import type { AccountView, AdminResult, LedgerEntry, LedgerKind, ReserveItem, ReserveRequest, ReserveResult, Settlement, SettleResult } from './types'
+import type { AccountView, AdminResult, KeyStatus, LedgerEntry, LedgerKind, ReserveItem, ReserveRequest, ReserveResult, Settlement, SettleResult } from './types'
 
 type Tables = { account: boolean; alias: boolean }
 
@@ -193,7 +194,8 @@ export class AccountState {
     }
     let row = this.applySettlements(before, request.settle ?? [], now)
     row = this.expireDueLots(row, now)
-    const decided = this.opens(request.credential)
+    // An OAuth grant pays only while bound here and unrevoked (credits/oauth-grants).
+    const decided = this.opens(request.credential) && (request.grant === undefined || grantActive(this.sql, request.grant))
       ? reserveCall(
           {
             sql: this.sql,
@@ -250,6 +252,23 @@ export class AccountState {
       const next = { ...row, balance: row.balance + amount, updated_at: now }
       writeAccount(this.sql, next)
       appendLedger(this.sql, { kind: 'topup', amount, balanceAfter: next.balance, at: now, label })
+      this.row = next
+      return { ok: true, view: this.viewOf(next, now) }
+    })
+  }
+
+  /** Suspend, resume or revoke. Revocation is final. */
+  setStatus(target: KeyStatus, now: number): AdminResult {
+    return this.transact((): AdminResult => {
+      const row = this.account()
+      if (!row) return { ok: false, reason: 'invalid_api_key' }
+      if (row.status === 'revoked') return { ok: false, reason: 'key_revoked' }
+      const allowed = target === 'revoked' || (target === 'suspended') === (row.status === 'active')
+      if (!allowed) return { ok: false, reason: 'invalid_transition' }
+      const next = { ...row, status: target, updated_at: now }
+      writeAccount(this.sql, next)
+      const kind: LedgerKind = target === 'active' ? 'resume' : target === 'suspended' ? 'suspend' : 'revoke'
+      appendLedger(this.sql, { kind, amount: 0, balanceAfter: row.balance, at: now })
       this.row = next
       return { ok: true, view: this.viewOf(next, now) }
     })

@@ -56,6 +56,23 @@ export type PresentedKey =
   | { kind: 'none' }
   | { kind: 'key'; key: string; header: 'authorization' | 'x-api-key' }
 
+/** Who pays for a call: what the headers present, or a token src/oauth has validated. */
+export type Caller = PresentedKey | OAuthCaller
+
+/**
+ * An OAuth access token the gate has validated (src/oauth), standing for the key
+ * whose account it is bound to: it pays as that key does, and only while its grant
+ * is bound to the account and unrevoked (`grant`). Never built from a header alone.
+ */
+export interface OAuthCaller {
+  kind: 'token'
+  /** SHA-256 of the key that signed in at consent: after a rotation it opens nothing. */
+  keyHash: string
+  grant: string
+  /** The `WWW-Authenticate` value a refused token is answered with (RFC 6750 §3). */
+  challenge: string
+}
+
 /**
  * Whether a header carries one of our keys. Such headers never reach an origin,
  * on free routes as much as on paid ones: a key is a bearer credential.

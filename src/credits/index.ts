@@ -13,6 +13,7 @@ export { rotateKey, type RotatedKey } from './rotate-key'
 export type { HolderAlert, HolderAlertView } from './holder-alert'
 export { KeyIndex, type IndexedKey } from './key-index-object'
 export { issueKey, type IssuedKey } from './issue-key'
+export type { TrialLimits } from './trial-claims'
 export {
   API_KEY_PREFIX,
   generateApiKey,
@@ -22,6 +23,8 @@ export {
   carriesGateKey,
   looksLikeApiKey,
   presentedKey,
+  type Caller,
+  type OAuthCaller,
   type PresentedKey,
 } from './api-key'
 export {
@@ -33,6 +36,8 @@ export {
   indexStub,
   awaitAnswer,
   releaseWaiting,
+  bindGrant,
+  revokeGrant,
   type AccountNamespace,
   type IndexNamespace,
   type LedgerReserveResult,

@@ -3,8 +3,10 @@
  * The list of keys, for the admin API: id → key hash and name. One instance for
  * the whole gate. It never holds a balance or a status; those live only in each
  * key's own account object. It never holds a key either, only its SHA-256.
+ * It also counts the OAuth consent page's free trials (credits/trial-claims).
  */
 import { DurableObject } from 'cloudflare:workers'
+import { claimTrial, returnTrial, TRIAL_CLAIMS_SCHEMA, type TrialLimits } from './trial-claims'
 
 export interface IndexedKey {
   id: string
@@ -33,6 +35,16 @@ export class KeyIndex extends DurableObject<unknown> {
       name TEXT NOT NULL,
       created_at INTEGER NOT NULL
     )`)
+    this.sql.exec(TRIAL_CLAIMS_SCHEMA)
+  }
+
+  /** Count a free trial for a client address today (credits/trial-claims); false past a limit. */
+  async claimTrial(address: string, day: string, limits: TrialLimits): Promise<boolean> {
+    return this.ctx.storage.transactionSync(() => claimTrial(this.sql, address, day, limits))
+  }
+
+  async returnTrial(address: string, day: string): Promise<void> {
+    returnTrial(this.sql, address, day)
   }
 
   async add(key: IndexedKey): Promise<void> {

@@ -111,6 +111,24 @@ export async function keyToolLists(namespace: AccountNamespace, keyHash: string)
   return answer.ok ? answer : null
 }
 
+/**
+ * Let an OAuth grant pay from the account the key opens (credits/oauth-grants).
+ * @returns the account object's name, or null when the key opens no live account
+ */
+export async function bindGrant(namespace: AccountNamespace, keyHash: string, grant: string, client: string): Promise<string | null> {
+  const { answer, name } = await askAccount<{ ok: boolean }>(namespace, keyHash, async (stub) => {
+    const moved = await stub.holderView(keyHash, 0)
+    if (!moved.ok && moved.reason === 'moved') return moved
+    return { ok: await stub.bindGrant(keyHash, grant, client) }
+  })
+  return answer.ok ? name : null
+}
+
+/** Stop an OAuth grant paying from an account (its object's name), at once. Throws when the ledger is unreachable. */
+export async function revokeGrant(namespace: AccountNamespace, account: string, grant: string): Promise<boolean> {
+  return accountStub(namespace, account).revokeGrant(grant)
+}
+
 /** Attempts at settling before leaving the holds to expire on their own. */
 const SETTLE_ATTEMPTS = 3
 

@@ -167,6 +167,8 @@ export interface ReserveRequest {
    * by its own key's name.
    */
   credential?: string
+  /** The OAuth grant a token of which pays (src/oauth): it must be bound to the account and unrevoked. */
+  grant?: string
   /** The list price of the request (the sum of `items`). */
   amount: number
   /** The priced calls in the request (default: one call at `amount`). */

@@ -7,7 +7,7 @@
  * referenced by the payment's nonce, so retrying it can never credit twice.
  */
 import type { Context } from 'hono'
-import { accountStub, hashApiKey, holderView, issueKey, looksLikeApiKey, presentedKey } from '../credits'
+import { accountStub, hashApiKey, holderView, looksLikeApiKey, presentedKey } from '../credits'
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'
 import { formatDollars, parseDollars } from '../money'
@@ -15,8 +15,9 @@ import { encodeHeader, PAYMENT_RESPONSE_HEADER, V1_PAYMENT_HEADER, type Resource
 import { x402RefusalResponse } from './http-x402'
 import { headerPayment } from './rails'
 import type { RouteTables } from './route-table'
+import { issueSoldKey, settleSale } from './credit-sale'
 import type { X402Refusal } from './x402-payment'
-import { acceptX402Payment, unpaid } from './x402-rail'
+import { unpaid } from './x402-rail'
 
 async function requestedAmount(c: Context<AppEnv>, bounds: { minMicros: number; maxMicros: number }): Promise<number> {
   let text = c.req.query('credits')
@@ -59,22 +60,13 @@ export function buyCreditsHandler(tables: RouteTables) {
     const refused = (refusal: X402Refusal) => x402RefusalResponse(refusal, { credits: false })
     const offered = headerPayment(c.req.raw.headers)
     if (!offered.present) return refused(unpaid(terms, micros, resource, c.req.raw.headers.has(V1_PAYMENT_HEADER), 'Pay with x402 (PAYMENT-SIGNATURE) to buy these credits'))
-    const accepted = await acceptX402Payment({ env: c.env }, terms, micros, resource, offered.decoded)
-    if (!accepted.ok) {
-      if (accepted.refusal.rail === 'x402') return refused(accepted.refusal.refusal)
-      throw accepted.refusal.error
+    const sale = await settleSale(c.env, terms, micros, resource, offered.decoded)
+    if (!sale.ok) {
+      if (!sale.refusal) throw new GateError('invalid_request', sale.message)
+      return refused(sale.refusal)
     }
-    const { payment } = accepted
-    const { attempt } = payment
-    // The credits are what the call delivers: settled first, then credited.
-    const end = await payment.finish({ delivered: true })
-    if (end.kind === 'refused') return refused(end.refusal)
-    const settlement = payment.settlement
-    if (!settlement?.transaction) {
-      // Credits are sold only for money that arrived, which has a transaction: not unsettled
-      // (fail-open), not free-pass, not dev mode.
-      throw new GateError('invalid_request', 'Credits can only be bought with a settled payment.')
-    }
+    const { attempt } = sale
+    const settlement = sale.settlement
     const headers = { [PAYMENT_RESPONSE_HEADER]: encodeHeader(settlement), 'cache-control': 'no-store' }
     const label = `x402 ${settlement.transaction} from ${attempt.payer}`
     if (keyHash) {
@@ -89,8 +81,8 @@ export function buyCreditsHandler(tables: RouteTables) {
       }
       return c.json({ added: formatDollars(micros), credits: formatDollars(result.view.available), transaction: settlement.transaction }, 200, headers)
     }
-    const issued = await issueKey({ accounts: c.env.CREDITS, index: c.env.KEY_INDEX }, { name: `x402 ${attempt.payer}`, credits: micros })
-    if (!issued.ok) throw new GateError('internal_error', 'The key could not be issued.')
+    const issued = await issueSoldKey(c.env, sale, micros)
+    if (!issued) throw new GateError('internal_error', 'The key could not be issued.')
     return c.json({ key: issued.key, id: issued.view.id, credits: formatDollars(issued.view.available), transaction: settlement.transaction }, 201, headers)
   }
 }

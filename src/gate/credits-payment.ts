@@ -9,6 +9,7 @@ import {
   hashApiKey,
   looksLikeApiKey,
   presentedKey,
+  type Caller,
   type LedgerClient,
   type LimitCheck,
   type PlanPosition,
@@ -99,11 +100,11 @@ export async function holdCredits(
   ledger: LedgerClient,
   headers: Headers,
   request: HoldRequest,
-  waitUntil: (promise: Promise<unknown>) => void
+  waitUntil: (promise: Promise<unknown>) => void,
+  presented: Caller = presentedKey(headers)
 ): Promise<CreditHold> {
   const price = formatDollars(request.amount)
   const details = { price, ...request.describe, howToPay: HOW_TO_PAY }
-  const presented = presentedKey(headers)
   if (presented.kind === 'none') {
     throw new GateError('missing_api_key', `This call costs $${price}. Send an API key to pay for it.`, {
       details,
@@ -111,14 +112,14 @@ export async function holdCredits(
     })
   }
   // A string that cannot be one of our keys never costs an object lookup.
-  if (!looksLikeApiKey(presented.key)) {
+  if (presented.kind === 'key' && !looksLikeApiKey(presented.key)) {
     throw new GateError('invalid_api_key', 'The API key is not valid.', { details })
   }
   const idempotencyKey = headers.get('idempotency-key')
   if (idempotencyKey !== null && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
     throw new GateError('invalid_request', 'Idempotency-Key must be 1 to 255 visible ASCII characters.')
   }
-  const keyHash = await hashApiKey(presented.key)
+  const keyHash = presented.kind === 'token' ? presented.keyHash : await hashApiKey(presented.key)
   // Earlier calls' settlements on this key's account ride along with this hold.
   const result = await ledger.reserve(keyHash, {
     amount: request.amount,
@@ -129,6 +130,7 @@ export async function holdCredits(
     idempotency: idempotencyKey ? { key: idempotencyKey, fingerprint: await request.fingerprint() } : undefined,
     attempt: request.attempt,
     chargeNow: request.chargeNow,
+    ...(presented.kind === 'token' ? { grant: presented.grant } : {}),
   })
   if (result.ok) {
     const lists = (request.items ?? [{ price: request.amount }]).map((item) => item.price)
@@ -170,6 +172,10 @@ export async function holdCredits(
       available: result.available,
       rateLimit: result.rateLimit,
     }
+  }
+  // A token whose grant or key was revoked, or whose key was rotated: RFC 6750 §3.1 invalid_token, so the client authorizes again.
+  if (presented.kind === 'token' && !result.ok && (result.reason === 'invalid_api_key' || result.reason === 'key_revoked')) {
+    throw new GateError('invalid_token', 'The access token is no longer valid; authorize again.', { headers: { 'www-authenticate': presented.challenge }, keyId: result.keyId })
   }
   throw creditsRefusal(result, price, details)
 }

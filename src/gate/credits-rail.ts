@@ -6,7 +6,7 @@
  * charge what was delivered, release the rest. The settlement joins the key's
  * queue in the ledger client, to ride with its next hold or be swept shortly.
  */
-import type { LedgerClient } from '../credits'
+import type { Caller, LedgerClient } from '../credits'
 import { GateError } from '../errors'
 import { holdCredits, holdHeaders, type CreditHold, type HoldRequest } from './credits-payment'
 import { tell, type Acceptance, type Delivery, type Payment, type PaymentEnd } from './payment'
@@ -24,6 +24,8 @@ export interface CreditsScope {
   ledger: LedgerClient
   waitUntil: (promise: Promise<unknown>) => void
   usage: CreditsObserver
+  /** Who pays: a key in the headers (the default), or the key an OAuth token stands for (src/oauth). */
+  caller?: Caller
 }
 
 const PAID: PaymentEnd = { kind: 'paid' }
@@ -67,7 +69,7 @@ export class CreditsPayment implements Payment {
 export async function acceptCredits(scope: CreditsScope, headers: Headers, request: HoldRequest): Promise<Acceptance<CreditsPayment>> {
   let hold: CreditHold
   try {
-    hold = await holdCredits(scope.ledger, headers, request, scope.waitUntil)
+    hold = await holdCredits(scope.ledger, headers, request, scope.waitUntil, scope.caller)
   } catch (error) {
     if (error instanceof GateError) return { ok: false, refusal: { rail: 'credits', error } }
     throw error

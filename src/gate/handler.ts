@@ -11,7 +11,7 @@ import { matchRoute, type PriceTable, type RouteMatch } from '../pricing'
 import { serveHttpRoute, type RouteContext } from './http-route'
 import { serveMcpRoute } from './mcp-route'
 import type { RouteTables } from './route-table'
-import { CreditLedger } from '../credits'
+import { CreditLedger, presentedKey } from '../credits'
 import { usageCall, usageWriter } from './usage'
 
 /** How long a settlement may wait to ride with the key's next hold (see settlement-queue). */
@@ -58,6 +58,9 @@ export function gateHandler(tables: RouteTables) {
       waitUntil: (promise) => c.executionCtx.waitUntil(promise),
       ledger: ledger.client(c.env.CREDITS, numberSetting(c.env.SETTLE_BATCH_MS, DEFAULT_SETTLE_BATCH_MS), (promise) => c.executionCtx.waitUntil(promise)),
       usage: usageCall(c, usage, match.route, { method: request.method, path: url.pathname }),
+      // src/oauth sets this when the request's bearer token is one of its access tokens.
+      caller: c.get('oauthCaller') ?? presentedKey(request.headers),
+      challenge: c.get('oauthChallenge'),
     }
     const pricing = match.route.pricing
     try {

@@ -11,7 +11,7 @@
  * started streaming is never paid for; a failed settlement gets the payment error,
  * not the content.
  */
-import type { LedgerClient } from '../credits'
+import type { Caller, LedgerClient } from '../credits'
 import type { Env } from '../env'
 import { GateError } from '../errors'
 import type { CompiledRoute } from '../pricing'
@@ -37,6 +37,10 @@ export interface RouteContext {
   ledger: LedgerClient
   /** Records this request's paid call as a usage event (it observes payments; it never settles one). */
   usage: UsageCall
+  /** Who pays with credits: the key the headers present, or the OAuth token src/oauth validated. */
+  caller: Caller
+  /** On an OAuth route, the 401 challenge for a caller with no credential (src/oauth/guard). */
+  challenge?: string
 }
 
 /** Pass a response through with hop-by-hop headers removed. */
@@ -50,7 +54,7 @@ export async function serveHttpRoute(context: RouteContext): Promise<Response> {
   const { request, route, forwardPath } = context
   if (route.pricing.kind !== 'fixed') return passThrough(await callOrigin(context))
   const micros = route.pricing.micros
-  const rail = chooseRail(request.headers, route.rails)
+  const rail = chooseRail(request.headers, route.rails, undefined, context.caller)
   // Paying with credits and an Idempotency-Key, the body is part of what identifies the
   // call, so it is read (within the route's limit) and forwarded from memory; otherwise it streams.
   const paysWithCredits = !route.rails.x402 || rail.kind === 'credits'

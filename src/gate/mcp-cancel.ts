@@ -46,6 +46,6 @@ export async function releaseCancelled(context: RouteContext, messages: McpMessa
 /** A session's DELETE: release every call of the caller's key still waiting in it. */
 export async function releaseSession(context: RouteContext): Promise<void> {
   const session = context.request.headers.get('mcp-session-id')
-  const keyHash = session ? await holderOf(context.request.headers) : ''
+  const keyHash = session ? await holderOf(context.caller) : ''
   if (session && keyHash !== '') await releaseWaiting(context.env.CREDITS, keyHash, { session })
 }

@@ -8,6 +8,7 @@
  * or a resumed one: gate/mcp-stream) and DELETE (end of session) pass through
  * free, headers and all; task requests go to gate/mcp-tasks.
  */
+import { GateError } from '../errors'
 import { INVALID_REQUEST, jsonRpcError, parseMcpBody, requestedTask, taskIdParam, TASK_METHODS, type McpMessage, type ParsedBody } from '../mcp'
 import type { McpPriceBook } from '../pricing'
 import { acceptPayment } from './accept'
@@ -45,7 +46,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
   if (!parsed.ok) return mcpErrorResponse(400, null, parsed.code, parsed.message, 'invalid_request')
 
   const single = parsed.batch ? undefined : parsed.messages[0]
-  const holder = await holderOf(request.headers)
+  const holder = await holderOf(context.caller)
   await releaseCancelled(context, parsed.messages, holder)
   // Tasks go on their own: a task's hold is settled by its own tasks/result (gate/mcp-tasks), and
   // a batch would carry a tasks/result past that, naming the origin's own task id.
@@ -58,7 +59,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
     if (answered) return answered
   }
   const priced = priceBody(book, parsed.messages)
-  const keep = priced.listIds.size > 0 ? await keyToolFilter(env.CREDITS, request.headers) : undefined
+  const keep = priced.listIds.size > 0 ? await keyToolFilter(env.CREDITS, context.caller) : undefined
   const annotate = annotator(book, priced.listIds, route.rails, keep)
   context.usage.priced(priced.total, single?.kind === 'request' ? single.method : 'batch', single?.kind === 'request' ? (single.tool ?? null) : null)
   const post: McpPost = { book, text: read.text, parsed, priced, single, holder, annotate }
@@ -66,7 +67,7 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
 
   const call = single?.kind === 'request' ? single : undefined
   const inMeta = call ? metaPayment(call) : { present: parsed.messages.some((message) => metaPayment(message).present), decoded: undefined }
-  const rail = chooseRail(request.headers, route.rails, inMeta)
+  const rail = chooseRail(request.headers, route.rails, inMeta, context.caller)
   // One x402 payment pays one call: a batch is paid with credits (its refusal says so), and a
   // batch on a route that takes x402 only cannot be paid at all: never fall through to credits.
   if (!call && route.rails.x402 && (rail.kind === 'x402' || !route.rails.credits)) return batchNotPayable(route.rails.credits)
@@ -88,7 +89,12 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
 
 /** A refusal of the call's payment, answered in-band (gate/mcp-answers): the credits rail's per request, x402's as the call's answer. */
 function mcpRefusal(context: RouteContext, refusal: Refusal, parsed: Extract<ParsedBody, { ok: true }>, priced: PricedBody, call: Extract<McpMessage, { kind: 'request' }> | undefined): Response {
-  if (refusal.rail === 'credits') return context.usage.deniedWith(refusal.error, mcpGateErrorResponse(refusal.error, parsed, priced.prices))
+  if (refusal.rail === 'credits') {
+    const { error } = refusal
+    // An OAuth route: a caller with no credential is told how to authorize (RFC 9728 §5.1), not paid in-band.
+    const told = error.code === 'missing_api_key' && context.challenge ? new GateError('unauthorized', 'Authorize with OAuth, or send an API key.', { headers: { 'www-authenticate': context.challenge } }) : error
+    return context.usage.deniedWith(told, mcpGateErrorResponse(told, parsed, priced.prices))
+  }
   const { reason, required } = refusal.refusal
   // A batch is never offered x402, so an x402 refusal always answers one call.
   const answer = call ? x402McpAnswer(call, required, reason, context.route.rails.credits) : jsonRpcError(null, PAYMENT_REQUIRED_CODE, refusal.refusal.message, { reason })

@@ -12,7 +12,7 @@
  * carries no answers ("MUST NOT send a JSON-RPC response on the stream unless
  * resuming"), so its ticket holds none.
  */
-import { hashApiKey, presentedKey } from '../credits'
+import { hashApiKey, type Caller } from '../credits'
 import { bodyFormat, idKey, INVALID_REQUEST, jsonRpcError, responseOutcome, SseReader, serializeEvent, withEventId, type JsonRpcId, type McpMessage, type SseEvent } from '../mcp'
 import type { McpPriceBook } from '../pricing'
 import { downstreamResponseHeaders, observeBody } from '../proxy'
@@ -24,9 +24,9 @@ import { openTicket, ticketSealer, type Sealer, type StreamTicket, type TicketHo
 import { callOrigin } from './upstream'
 import { settleResumedX402 } from './mcp-x402-resume'
 
-/** The hash of the key a request presents, '' when none. */
-export async function holderOf(headers: Headers): Promise<string> {
-  const presented = presentedKey(headers)
+/** The hash of the key a caller presents (an OAuth token: its key's), '' when none. */
+export async function holderOf(presented: Caller): Promise<string> {
+  if (presented.kind === 'token') return presented.keyHash
   return presented.kind === 'key' ? hashApiKey(presented.key) : ''
 }
 
@@ -74,7 +74,7 @@ export function heldCall(context: RouteContext, hold: CreditHold): TicketHold {
 export async function serveMcpStream(context: RouteContext, book: McpPriceBook): Promise<Response> {
   const { env, request } = context
   const session = request.headers.get('mcp-session-id')
-  const holder = await holderOf(request.headers)
+  const holder = await holderOf(context.caller)
   const last = request.headers.get('last-event-id')
   let ticket: StreamTicket = { session, holder, account: '', keyId: '', calls: {}, until: Date.now() + book.resumeMs }
   const forwarded: Record<string, string> = {}

@@ -4,7 +4,7 @@
  * (it is an explicit offer to pay this call), then an API key when the route takes
  * credits. With neither, the caller is told how they can pay.
  */
-import { presentedKey } from '../credits'
+import { presentedKey, type Caller } from '../credits'
 import type { PaymentRails } from '../pricing'
 import { decodeHeader, PAYMENT_SIGNATURE_HEADER } from '../x402'
 
@@ -19,10 +19,11 @@ export function headerPayment(headers: Headers): { present: boolean; decoded: un
 /**
  * Choose the rail for a request.
  * @param payment an x402 payment found elsewhere (MCP `_meta`), if any
+ * @param caller who pays with credits: a key in the headers, or an OAuth token src/oauth validated
  */
-export function chooseRail(headers: Headers, rails: PaymentRails, payment?: { present: boolean; decoded: unknown }): Rail {
+export function chooseRail(headers: Headers, rails: PaymentRails, payment?: { present: boolean; decoded: unknown }, caller: Caller = presentedKey(headers)): Rail {
   const offered = payment?.present ? payment : headerPayment(headers)
   if (rails.x402 && offered.present) return { kind: 'x402', payment: offered.decoded }
-  if (rails.credits && presentedKey(headers).kind === 'key') return { kind: 'credits' }
+  if (rails.credits && caller.kind !== 'none') return { kind: 'credits' }
   return { kind: 'none' }
 }

@@ -52,7 +52,8 @@ export async function callOrigin(
     {
       body: options.body,
       // The caller's payment credentials are the gate's business, not the origin's.
-      dropHeader: isPaymentCredential,
+      // On an OAuth route every bearer token is the gate's own (src/oauth): never the origin's.
+      dropHeader: route.oauth ? (name, value) => name === 'authorization' || isPaymentCredential(name, value) : isPaymentCredential,
       addHeaders: options.headers,
     }
   )

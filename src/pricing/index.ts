@@ -30,6 +30,7 @@ export {
   type PaymentRails,
 } from './table'
 export { KNOWN_USDC, type X402Terms } from './x402-config'
+export type { OAuthSettings, OAuthTrial } from './oauth-config'
 export { DiscoverySchema, type DiscoveryConfig, type DiscoveryMethod, type RouteDiscovery } from './discovery'
 export { payoutAddressProblem } from './payout-address'
 export { StripeBlockSchema, type StripeBlock, type StripePackage, type StripeSettings } from './stripe-config'

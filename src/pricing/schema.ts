@@ -9,6 +9,7 @@ import { parseDollars } from '../money'
 import { PlansSchema } from './plans'
 import { discoveryIssues, DiscoverySchema } from './discovery'
 import { DollarString, PRICE_MESSAGE } from './dollars'
+import { OAuthSchema } from './oauth-config'
 import { StripeBlockSchema } from './stripe-config'
 import { fitsAsset, resolveTerms, X402BlockSchema, X402OverrideSchema } from './x402-config'
 
@@ -56,6 +57,8 @@ const McpPricing = z.strictObject({
    * "Servers MUST validate the Origin header"; by default no browser origin but the gate's own.
    */
   allowedOrigins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, { error: 'expected an origin such as "https://app.example.com"' })).max(100).optional(),
+  /** OAuth 2.1 for hosted MCP clients (pricing/oauth-config, src/oauth). */
+  oauth: OAuthSchema.optional(),
 })
 
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/
@@ -75,7 +78,7 @@ const UpstreamAuth = z.strictObject({
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 
 /** Paths the gate answers itself; no route may claim them. */
-export const RESERVED_PATHS = ['/admin', '/balance', '/__pay', '/pricing', '/credits', '/.well-known/x402', '/stripe', '/metrics']
+export const RESERVED_PATHS = ['/admin', '/balance', '/__pay', '/pricing', '/credits', '/.well-known/x402', '/stripe', '/metrics', '/oauth']
 
 const RoutePath = z
   .string()
@@ -161,6 +164,14 @@ export const RouteSchema = z
     }
     if (route.free === false && route.price === undefined && route.mcp === undefined) {
       ctx.addIssue({ code: 'custom', path: ['free'], message: '"free": false needs a "price"' })
+    }
+    // An OAuth resource is one URL (RFC 8707 §2): the route's path, exactly.
+    if (route.mcp?.oauth && route.path.endsWith('*')) {
+      ctx.addIssue({ code: 'custom', path: ['mcp', 'oauth'], message: 'OAuth needs an exact path, such as "/mcp", not a pattern' })
+    }
+    // A token pays from a credit account: a route that takes no credits could never be paid with one.
+    if (route.mcp?.oauth && route.accept && !route.accept.includes('credits')) {
+      ctx.addIssue({ code: 'custom', path: ['mcp', 'oauth'], message: 'OAuth tokens pay with credits: "accept" must include "credits"' })
     }
     const auth = route.upstreamAuth
     if (auth && (auth.header === undefined) === (auth.query === undefined)) {

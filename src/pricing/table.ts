@@ -4,6 +4,7 @@
  * and the one function that says which route a request belongs to. Pure.
  */
 import { compileDiscovery, listedPaths } from './discovery'
+import { compileOAuth, type OAuthSettings } from './oauth-config'
 import { compilePlan, type CompiledPlan } from './plans'
 import { parseDollars } from '../money'
 import { compilePattern, matchPattern, normalizePath, type PathPattern } from './path'
@@ -75,6 +76,8 @@ export interface CompiledRoute {
   description?: string
   /** The concrete paths /.well-known/x402 lists a priced HTTP route under (pricing/discovery). */
   resources: string[]
+  /** OAuth 2.1 for MCP clients on this route (src/oauth), when its `mcp.oauth` is set. */
+  oauth?: OAuthSettings
 }
 
 export interface PriceTable {
@@ -151,6 +154,7 @@ export function compileTable(file: RoutesFile): PriceTable {
     upstreamAuth: route.upstreamAuth,
     description: route.description,
     resources: listedPaths(route),
+    ...(route.mcp?.oauth ? { oauth: compileOAuth(route.mcp.oauth) } : {}),
   }))
   const table = file.x402 ? resolveTerms(file.x402, undefined) : undefined
   const buy = file.x402?.buyCredits

@@ -7,6 +7,7 @@
  */
 import type { Context } from 'hono'
 import type { AppEnv } from '../env'
+import { presentedKey } from '../credits'
 import { errorResponse, GateError } from '../errors'
 import { CreditLedger } from '../credits'
 import { chooseRail, findRoute, httpHoldRequest, httpRefusal, httpResource, unpaid, usageCall, usageWriter, type RouteContext, type RouteTables } from '../gate'
@@ -94,6 +95,8 @@ async function checkRequest(
     ledger: ledger.client(c.env.CREDITS, 0, check.waitUntil),
     // Records the check's refusals; a sidecar's charges are in the key's ledger (not yet usage events).
     usage: usageCall(c, usage, route, { method: original.method, path: original.url.pathname }),
+    // Sidecar mode takes keys and x402, not OAuth tokens (README "OAuth for MCP clients").
+    caller: presentedKey(original.headers),
   }
   try {
     return await checkPriced(c, check, context, original, forwardPath)

@@ -82,15 +82,28 @@ describe('npm run dev with PORT, DEMO_MCP_PORT and DEMO_API_PORT', () => {
     expect(await health.json()).toEqual({ ok: true })
     expect(await recorded(ports.api)).toContainEqual(expect.objectContaining({ method: 'GET', path: '/api/health' }))
 
-    const initialize = await fetch(`${gate()}/mcp`, {
+    const initializeBody = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'dev-test', version: '1' } },
+    })
+    // The demo route has OAuth on: a client without a key is asked to sign in (RFC 9728 challenge)…
+    const challenged = await fetch(`${gate()}/mcp`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'dev-test', version: '1' } },
-      }),
+      body: initializeBody,
+    })
+    expect(challenged.status).toBe(401)
+    expect(challenged.headers.get('www-authenticate')).toContain(`resource_metadata="${gate()}/.well-known/oauth-protected-resource/mcp"`)
+    await challenged.text()
+    // …and the banner's demo key goes straight through.
+    const key = /Demo key\s+(pg_\S+)/.exec(output)?.[1]
+    expect(key).toBeDefined()
+    const initialize = await fetch(`${gate()}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${key}` },
+      body: initializeBody,
     })
     expect(initialize.status).toBe(200)
     await initialize.text()

@@ -128,3 +128,26 @@ describe('MCP prices', () => {
     expect(priceMcpRequest(customBook, 'prompts/get').micros).toBe(0)
   })
 })
+
+describe('mcp.oauth', () => {
+  const route = (oauth: unknown, extra: Record<string, unknown> = {}) => ({ version: 1, routes: [{ path: '/mcp', origin: 'http://a', mcp: { price: '0.001', oauth }, ...extra }] })
+
+  it('compiles true to the defaults, and a trial to micro-dollars with its limits', () => {
+    expect(table(route(true)).routes[0]?.oauth).toEqual({ challenge: 'initialize' })
+    expect(table(route({ challenge: 'paid', trial: { credits: '0.10' } })).routes[0]?.oauth).toEqual({
+      challenge: 'paid',
+      trial: { micros: 100_000, days: 7, perAddress: 1, perDay: 100, allowTools: null },
+    })
+  })
+
+  it('refuses a pattern path, a route without credits, an unknown challenge and a trial of nothing', () => {
+    const problems = (file: unknown) => {
+      const result = validateRoutesFile(file)
+      return result.ok ? [] : result.issues.map((issue) => issue.path)
+    }
+    expect(problems({ version: 1, routes: [{ path: '/mcp/*', origin: 'http://a', mcp: { price: '0.001', oauth: true } }] })).toEqual(['routes[0].mcp.oauth'])
+    expect(problems(route(true, { accept: ['x402'], x402: { payTo: '0x1111111111111111111111111111111111111111', network: 'eip155:84532', facilitator: { url: 'https://x402.org/facilitator' } } }))).toContain('routes[0].mcp.oauth')
+    expect(problems(route({ challenge: 'sometimes' }))).toEqual(['routes[0].mcp.oauth.challenge'])
+    expect(problems(route({ trial: { credits: '0' } }))).toEqual(['routes[0].mcp.oauth.trial.credits'])
+  })
+})
