@@ -11,7 +11,7 @@ import { accountRoutes, type OAuthGrants } from './account'
 import { adminRoutes, mountMetrics } from './admin'
 import type { AppEnv } from './env'
 import { errorResponse, GateError } from './errors'
-import { oauthEndpoints, oauthGuard } from './oauth'
+import { accountGrants, oauthEndpoints, oauthGuard } from './oauth'
 import { sidecarRoutes } from './sidecar'
 import { balanceHandler, buyCreditsHandler, gateHandler, pricingHandler, routeTables, wellKnownX402Handler } from './gate'
 import { stripeRoutes, topUpCheckout, type StripeOptions } from './stripe'
@@ -52,7 +52,7 @@ export function createGate(options: GateOptions = {}): Gate {
   app.post('/credits/buy', buyCreditsHandler(tables))
   const stripeSettings = async (env: AppEnv['Bindings']) => (await tables(env)).stripe
   app.route('/stripe', stripeRoutes(stripeSettings, options.stripe))
-  app.route('/account', accountRoutes({ stripeSettings, topUps: topUpCheckout(stripeSettings, options.stripe?.fetch), grants: options.oauthGrants }))
+  app.route('/account', accountRoutes({ stripeSettings, topUps: topUpCheckout(stripeSettings, options.stripe?.fetch), grants: options.oauthGrants ?? accountGrants(tables) }))
   app.route('/__pay', sidecarRoutes(tables))
   mountMetrics(app)
   app.route('/', oauthEndpoints(tables))

@@ -89,7 +89,7 @@ export function mountActions(portal: Hono<AppEnv>, deps: PortalDeps, topUps: Top
     if (!deps.grants) return refuse(c, deps, holder, 'No app can connect to this gate by OAuth yet.', 404)
     const grant = typeof form.grant === 'string' ? form.grant : ''
     if (grant === '' || grant.length > 200) return refuse(c, deps, holder, 'Say which app to disconnect. Nothing was changed.')
-    if (!(await deps.grants.revoke(c.env, holder.view.account.id, grant))) return refuse(c, deps, holder, 'That app is not connected to this account.', 404)
+    if (!(await deps.grants.revoke(c.env, new URL(c.req.url).origin, holder.view.account.id, grant))) return refuse(c, deps, holder, 'That app is not connected to this account.', 404)
     return c.redirect('/account?done=grant_revoked#oauth-grants', 303)
   }))
 }

@@ -22,11 +22,15 @@ export interface OAuthGrant {
   createdAt: number
 }
 
-/** What the OAuth provider gives the portal. `account` is the key's admin id (`key_…`). */
+/**
+ * What the OAuth provider gives the portal (oauth/account-grants). `account` is the key's admin id
+ * (`key_…`); `origin` the portal's own, which is the authorization server's issuer.
+ */
 export interface OAuthGrants {
-  list(env: Env, account: string): Promise<OAuthGrant[]>
+  /** The account's grants; null when no route of this gate offers OAuth. */
+  list(env: Env, origin: string, account: string): Promise<OAuthGrant[] | null>
   /** Revoke one grant of this account (its tokens stop at once). False: no such grant on this account. */
-  revoke(env: Env, account: string, grantId: string): Promise<boolean>
+  revoke(env: Env, origin: string, account: string, grantId: string): Promise<boolean>
 }
 
 /** The grants section of the portal page. */

@@ -97,7 +97,7 @@ export async function renderAccount(
   const packages = settings && c.env.STRIPE_SECRET_KEY ? oneOffPackages(settings) : null
   let grants: OAuthGrant[] | null = null
   if (deps.grants) {
-    grants = await deps.grants.list(c.env, view.account.id).catch(() => {
+    grants = await deps.grants.list(c.env, new URL(c.req.url).origin, view.account.id).catch(() => {
       notice ??= { kind: 'error', text: 'Your connected apps cannot be read right now.' }
       return []
     })

@@ -8,3 +8,4 @@
 export { oauthEndpoints } from './endpoints'
 export { oauthGuard } from './guard'
 export { revokeAccountGrant } from './grants'
+export { accountGrants } from './account-grants'

@@ -236,8 +236,14 @@ describe('refusals', () => {
 })
 
 async function trialKeys(): Promise<number> {
-  const listed = (await (await admin('/keys?limit=500')).json()) as { keys: Array<{ name: string }> }
-  return listed.keys.filter((key) => key.name.startsWith('OAuth trial')).length
+  let count = 0
+  let cursor: string | null = ''
+  while (cursor !== null) {
+    const page = (await (await admin(`/keys?q=${encodeURIComponent('OAuth trial')}&limit=100${cursor ? `&after=${encodeURIComponent(cursor)}` : ''}`)).json()) as { keys: Array<{ name: string }>; next: string | null }
+    count += page.keys.filter((key) => key.name.startsWith('OAuth trial')).length
+    cursor = page.next
+  }
+  return count
 }
 
 describe('the free trial', () => {
