@@ -73,6 +73,7 @@ async function gzipBytes(without: string[], minify: boolean): Promise<number> {
     mainFields: ['browser', 'module', 'main'],
     external: ['cloudflare:*', 'node:*', 'url', ...without.flatMap((name) => [name, `${name}/*`])],
     minify,
+    keepNames: true, // as wrangler bundles
     logLevel: 'silent',
   })
   return gzipSync((result.outputFiles[0] as { contents: Uint8Array }).contents).length

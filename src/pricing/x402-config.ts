@@ -5,7 +5,7 @@
  * recipient, timeouts, facilitator, fail mode. Pure; the x402 module only ever
  * sees resolved terms.
  */
-import { z } from 'zod'
+import * as z from 'zod'
 import { isAddress } from '../evm-address'
 import { microsToAtomic } from '../money'
 import type { RouteDiscovery } from './discovery'

@@ -8,7 +8,7 @@
  */
 import type { Context } from 'hono'
 import Stripe from 'stripe'
-import { z } from 'zod'
+import * as z from 'zod'
 import { hashApiKey, holderView, looksLikeApiKey, presentedKey } from '../credits'
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'

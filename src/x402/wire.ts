@@ -5,7 +5,7 @@
  * facilitator answers. Ours, not @x402/core's: that package brings zod 3 and
  * Node-only code, and the gate needs only these shapes.
  */
-import { z } from 'zod'
+import * as z from 'zod'
 
 export const PaymentRequirementsSchema = z.object({
   scheme: z.string(),
