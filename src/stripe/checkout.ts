@@ -7,37 +7,15 @@
  * itself) and the package; the price is the operator's, never the caller's.
  */
 import type { Context } from 'hono'
-import Stripe from 'stripe'
 import * as z from 'zod'
 import { hashApiKey, holderView, looksLikeApiKey, presentedKey } from '../credits'
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'
 import type { StripePackage, StripeSettings } from '../pricing'
+import { createCheckoutSession, type CheckoutSession, type SessionCreateParams, type StripeFetch } from './api'
 import type { StripeSettingsSource } from './webhook'
 
-/** How the gate reaches Stripe's API; tests put a stand-in for Stripe's servers here. */
-export type StripeFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
-
 const Body = z.strictObject({ package: z.string().min(1).max(64) })
-
-/** One SDK client per secret key and isolate: building one sets up every resource. */
-function stripeClients(fetchFn: StripeFetch | undefined) {
-  let cached: { secret: string; client: Stripe } | undefined
-  return (secret: string): Stripe => {
-    if (cached?.secret !== secret) {
-      cached = {
-        secret,
-        client: new Stripe(secret, {
-          httpClient: Stripe.createFetchHttpClient(fetchFn),
-          // The SDK sends an Idempotency-Key with every POST, so one retry cannot make two sessions.
-          maxNetworkRetries: 1,
-          timeout: 15_000,
-        }),
-      }
-    }
-    return cached.client
-  }
-}
 
 async function readBody(c: Context<AppEnv>): Promise<z.infer<typeof Body>> {
   const parsed = Body.safeParse(await c.req.json().catch(() => undefined))
@@ -65,10 +43,10 @@ async function buyerKeyId(c: Context<AppEnv>): Promise<string> {
 }
 
 /** The Checkout Session's parameters (https://docs.stripe.com/api/checkout/sessions/create). */
-export function sessionParams(settings: StripeSettings, pkg: StripePackage, keyId: string): Stripe.Checkout.SessionCreateParams {
+export function sessionParams(settings: StripeSettings, pkg: StripePackage, keyId: string): SessionCreateParams {
   const metadata = { key_id: keyId, package: pkg.name }
   const subscription = pkg.name === settings.subscriptionPackage
-  const lineItem: Stripe.Checkout.SessionCreateParams.LineItem = pkg.price
+  const lineItem: SessionCreateParams['line_items'][number] = pkg.price
     ? { price: pkg.price, quantity: 1 }
     : { price_data: { currency: pkg.currency, unit_amount: pkg.amount, product_data: { name: pkg.productName } }, quantity: 1 }
   return {
@@ -86,7 +64,6 @@ export function sessionParams(settings: StripeSettings, pkg: StripePackage, keyI
 
 /** The checkout handler. `fetchFn` reaches Stripe's API (default: the global fetch). */
 export function checkoutHandler(settingsOf: StripeSettingsSource, fetchFn?: StripeFetch) {
-  const clientFor = stripeClients(fetchFn)
   return async function stripeCheckout(c: Context<AppEnv>): Promise<Response> {
     const secret = c.env.STRIPE_SECRET_KEY
     if (!secret) throw new GateError('not_found', 'Stripe top-ups are not enabled on this gate.')
@@ -98,9 +75,9 @@ export function checkoutHandler(settingsOf: StripeSettingsSource, fetchFn?: Stri
     if (!pkg) {
       throw new GateError('invalid_request', `No package named "${name}".`, { details: { packages: [...settings.packages.keys()] } })
     }
-    let session: Stripe.Checkout.Session
+    let session: CheckoutSession
     try {
-      session = await clientFor(secret).checkout.sessions.create(sessionParams(settings, pkg, keyId))
+      session = await createCheckoutSession(secret, sessionParams(settings, pkg, keyId), fetchFn)
     } catch (error) {
       // Stripe's error type and code say what went wrong (a bad price id, a bad key)
       // without any secret; the caller only learns that Stripe said no.

@@ -7,4 +7,4 @@
  */
 export { stripeRoutes, type StripeOptions } from './routes'
 export { HANDLED_EVENT_TYPES, interpretEvent, type EventVerdict, type IgnoreReason } from './events'
-export { type StripeFetch } from './checkout'
+export { type StripeFetch } from './api'

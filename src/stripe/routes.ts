@@ -9,7 +9,8 @@
 import { Hono } from 'hono'
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'
-import { checkoutHandler, type StripeFetch } from './checkout'
+import type { StripeFetch } from './api'
+import { checkoutHandler } from './checkout'
 import { webhookHandler, type StripeSettingsSource } from './webhook'
 
 export interface StripeOptions {
