@@ -31,28 +31,37 @@ const seconds = Number(args.seconds)
 const warmupS = Number(args.warmup)
 const concurrency = Number(args.concurrency)
 
+/**
+ * Warm up, then profile. `headers()` gives the next request's headers; `limit` is how many it
+ * can give in all (each payment is usable once), so both windows draw from one cursor: a count
+ * of answers would miss the requests still in flight when the warm-up's window closed.
+ */
 async function measure(
   stack: Stack,
-  headers: (n: number) => Record<string, string>,
-  limit?: number
+  headers: () => Record<string, string>,
+  limit = Number.POSITIVE_INFINITY
 ): Promise<Measured> {
   const url = `${stack.gateUrl}/api/health`
-  const drive = (durationMs: number, offset: number) =>
+  let sent = 0
+  const next = () => {
+    sent++
+    return headers()
+  }
+  const drive = (durationMs: number) =>
     runLoad({
       url,
       method: 'GET',
       body: '',
-      headers: (n) => headers(n + offset),
+      headers: next,
       concurrency,
       warmupMs: 0,
       durationMs,
-      limit: limit === undefined ? undefined : limit - offset,
+      limit: Math.max(0, limit - sent),
     })
-  const warm = await drive(warmupS * 1000, 0)
-  const offset = warm.ok + warm.errors
+  await drive(warmupS * 1000)
   const recording = recordPerf(stack.pids.workerd)
   const before = cpuSeconds(stack.pids.workerd)
-  const result: LoadResult = await drive(seconds * 1000, offset)
+  const result: LoadResult = await drive(seconds * 1000)
   const calls = result.ok + result.errors
   const workerdUs = ((cpuSeconds(stack.pids.workerd) - before) * 1e6) / Math.max(1, calls)
   const samples = await recording.stop()
@@ -87,9 +96,10 @@ async function main(): Promise<void> {
       chain,
       Math.ceil((warmupS + seconds) * 150)
     )
+    let cursor = 0
     const paid = await measure(
       stack,
-      (n) => ({ 'payment-signature': signatures[n] as string }),
+      () => ({ 'payment-signature': signatures[cursor++] as string }),
       signatures.length
     )
     console.log(
