@@ -12,6 +12,7 @@
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { keccak_256 } from '@noble/hashes/sha3.js'
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js'
+import { isAddress } from '../evm-address'
 
 /** The token's EIP-712 domain: what USDC and the x402 SDK sign with. */
 export interface AuthorizationDomain {
@@ -53,10 +54,13 @@ function uintWord(value: bigint): Uint8Array {
   return hexToBytes(value.toString(16).padStart(64, '0'))
 }
 
-/** An address (0x + 40 hex digits) as its left-padded word. */
+/**
+ * An address as its left-padded word. Refused, as viem's typed-data validation refuses it, when it
+ * is not 20 bytes or its letters are in mixed case with a wrong EIP-55 checksum: a mistyped address.
+ */
 function addressWord(address: string): Uint8Array {
-  if (!/^0x[0-9a-fA-F]{40}$/.test(address))
-    throw new UnencodableAuthorization('an address is not 20 bytes')
+  if (!isAddress(address))
+    throw new UnencodableAuthorization('an address is not 20 bytes, or fails its EIP-55 checksum')
   return hexToBytes(address.slice(2).padStart(64, '0'))
 }
 

@@ -87,6 +87,27 @@ describe('x402 authorization signer', () => {
       /out of range/
     )
     expect(() => authorizationDigest({ ...d, verifyingContract: 'USDC' }, m)).toThrow(/20 bytes/)
+    // Mixed case with a wrong checksum, which viem's typed-data validation refuses too.
+    const wrongChecksum = '0xAb5801a7D398351b8bE11C439e05C5B3259aeC9C'
+    expect(() => authorizationDigest(d, { ...m, from: wrongChecksum })).toThrow(/checksum/)
+    expect(() =>
+      hashTypedData({
+        domain: { ...d, verifyingContract: d.verifyingContract as Address },
+        types: AUTHORIZATION_TYPES,
+        primaryType: 'TransferWithAuthorization',
+        message: {
+          from: wrongChecksum as Address,
+          to: m.to as Address,
+          value: 1n,
+          validAfter: 0n,
+          validBefore: 1n,
+          nonce: m.nonce as Hex,
+        },
+      })
+    ).toThrow()
+    expect(() =>
+      authorizationDigest(d, { ...m, from: m.from.toUpperCase().replace('0X', '0x') })
+    ).not.toThrow()
     const digest = authorizationDigest(d, m)
     expect(() => recoverSigner(digest, `0x${'00'.repeat(64)}1b`)).toThrow() // r = s = 0
     expect(() => recoverSigner(digest, `0x${'01'.repeat(64)}1d`)).toThrow(/v is 29/)
