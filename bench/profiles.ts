@@ -41,8 +41,8 @@ export const PAIRS = [
   { title: 'free tool (gate-echo) over the bare pass-through (pass-echo)', floor: 'pass-echo', gate: 'gate-echo' },
 ]
 
-interface Measured {
-  scenario: Scenario
+export interface Measured {
+  scenario?: Scenario
   result: LoadResult
   calls: number
   /** workerd's CPU per call over the profiled window, all threads, µs. */
@@ -151,7 +151,7 @@ function printJsPair(floor: Measured, gate: Measured): void {
   top("top self time in the gate's isolate (µs per call, wall time):", [...perCall(gate, g.functions)], 25)
 }
 
-function printPair(title: string, floor: Measured, gate: Measured): void {
+export function printPair(title: string, floor: Measured, gate: Measured): void {
   console.log(`\n${title}`)
   console.log(`  ${'CPU µs per call'.padEnd(56)}${'floor'.padStart(8)}${'gate'.padStart(8)}${'above'.padStart(8)}`)
   console.log(row('req/s while profiled', floor.result.requestsPerSecond, gate.result.requestsPerSecond))

@@ -5,7 +5,7 @@
  * account's answer into a response.
  */
 import type { Context } from 'hono'
-import { z } from 'zod'
+import * as z from 'zod'
 import { accountStub, indexStub, KEY_ID_PATTERN, type AdminResult } from '../credits'
 import type { AppEnv, Env } from '../env'
 import { GateError } from '../errors'

@@ -3,7 +3,7 @@
  * An amount in the admin API: a decimal-dollar string such as "10" or "0.50",
  * parsed to integer micro-dollars (never a float).
  */
-import { z } from 'zod'
+import * as z from 'zod'
 import { parseDollars } from '../money'
 
 export const Dollars = z

@@ -5,7 +5,7 @@
  * call to the key's account object, applied atomically there.
  */
 import type { Hono } from 'hono'
-import { z } from 'zod'
+import * as z from 'zod'
 import { indexStub, rotateKey, type AssignedPlan } from '../credits'
 import type { AppEnv, Env } from '../env'
 import { GateError } from '../errors'

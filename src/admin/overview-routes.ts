@@ -6,7 +6,7 @@
  * Balances are read from each key's own account object; the index only lists.
  */
 import type { Hono } from 'hono'
-import { z } from 'zod'
+import * as z from 'zod'
 import { accountStub, indexStub, type AccountView, type EffectiveStatus, type IndexedKey } from '../credits'
 import type { AppEnv, Env } from '../env'
 import { GateError } from '../errors'

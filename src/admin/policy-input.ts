@@ -3,7 +3,7 @@
  * What the admin API accepts for a key's policy, plan and trial credits, and how
  * they look in its answers. Amounts are decimal-dollar strings both ways.
  */
-import { z } from 'zod'
+import * as z from 'zod'
 import type { AssignedPlan, KeyPolicy, Quota } from '../credits'
 import { formatDollars } from '../money'
 import { Dollars } from './dollars'

@@ -6,7 +6,7 @@
  * object only; the index just lists ids and names. Amounts are decimal-dollar strings.
  */
 import { Hono } from 'hono'
-import { z } from 'zod'
+import * as z from 'zod'
 import { issueKey, type KeyStatus } from '../credits'
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'

@@ -10,8 +10,8 @@
  * session or key, nor its calls or prices altered. Synchronous (noble's HMAC),
  * because it runs inside the stream reader for each event that has an id.
  */
-import { hmac } from '@noble/hashes/hmac'
-import { sha256 } from '@noble/hashes/sha2'
+import { hmac } from '@noble/hashes/hmac.js'
+import { sha256 } from '@noble/hashes/sha2.js'
 import { fromBase64Url, toBase64Url } from '../bytes'
 import type { Env } from '../env'
 import { secretsEqual } from '../secret-compare'

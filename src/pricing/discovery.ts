@@ -11,7 +11,7 @@
  *   "discovery": { "resources": ["/api/weather"], "input": { "queryParams": { "city": "Paris" } },
  *                  "output": { "example": { "city": "Paris", "temperature": 18 } } } }
  */
-import { z } from 'zod'
+import * as z from 'zod'
 import { compilePattern, matchPattern, normalizePath, type PathPattern } from './path'
 
 /** The methods bazaar describes (its query and body methods); a route on another method is not catalogued. */

@@ -4,7 +4,7 @@
  * (prices, plan fees, credit packages, buy-credits bounds): `"0.01"`, at most 6
  * decimals, read by money's parseDollars so the schema and the arithmetic agree.
  */
-import { z } from 'zod'
+import * as z from 'zod'
 import { parseDollars } from '../money'
 
 export const PRICE_MESSAGE = 'expected a decimal string of dollars with at most 6 decimals, e.g. "0.01"'

@@ -4,7 +4,7 @@
  * `true` turns it on with the defaults; the object says when a caller without
  * credentials is challenged, and what free trial the consent page offers.
  */
-import { z } from 'zod'
+import * as z from 'zod'
 import { parseDollars } from '../money'
 import { positiveDollars } from './dollars'
 

@@ -5,15 +5,14 @@
  * character is caught before any money is sent there. EIP-55 says an address in
  * one case carries no checksum (viem's strict `isAddress` accepts it), but then
  * nothing catches a typo in it, and what is paid to a wrong address is lost: such
- * an address is refused too. `checksumAddress` is viem's, bundled already for
- * the local signature check, so the rule adds nothing to the Worker.
+ * an address is refused too.
  */
-import { checksumAddress, type Address } from 'viem'
+import { checksumAddress } from '../evm-address'
 
 /** What is wrong with a payout address, or undefined when it may be paid. */
 export function payoutAddressProblem(text: string): string | undefined {
   if (!/^0x[0-9a-fA-F]{40}$/.test(text)) return 'expected an EVM address: 0x and 40 hex digits'
-  const checksummed = checksumAddress(text.toLowerCase() as Address)
+  const checksummed = checksumAddress(text)
   if (text !== checksummed) {
     const digits = text.slice(2)
     const why =

@@ -10,7 +10,7 @@
  *   "team":    { "kind": "subscription", "fee": "20", "includedCalls": 5000, "overage": "payg" }
  * }
  */
-import { z } from 'zod'
+import * as z from 'zod'
 import { parseDollars } from '../money'
 import { DollarString } from './dollars'
 

@@ -4,7 +4,7 @@
  * value stored in KV: the worker re-validates what it reads, so a hand-edited KV
  * value can never make a priced route free. Errors name the exact place in the file.
  */
-import { z } from 'zod'
+import * as z from 'zod'
 import { parseDollars } from '../money'
 import { PlansSchema } from './plans'
 import { discoveryIssues, DiscoverySchema } from './discovery'

@@ -5,7 +5,7 @@
  * Checkout sends the buyer back. Pure; the secrets (STRIPE_SECRET_KEY,
  * STRIPE_WEBHOOK_SECRET) are Worker secrets, never in this file.
  */
-import { z } from 'zod'
+import * as z from 'zod'
 import { parseDollars } from '../money'
 import { positiveDollars } from './dollars'
 

@@ -5,8 +5,8 @@
  * recipient, timeouts, facilitator, fail mode. Pure; the x402 module only ever
  * sees resolved terms.
  */
-import { isAddress } from 'viem'
-import { z } from 'zod'
+import * as z from 'zod'
+import { isAddress } from '../evm-address'
 import { microsToAtomic } from '../money'
 import type { RouteDiscovery } from './discovery'
 import { positiveDollars } from './dollars'
@@ -20,7 +20,7 @@ export const KNOWN_USDC: Readonly<Record<string, { address: string; name: string
   'eip155:43114': { address: '0xB97EF9Ef8734C71904D8002F8b6Bc66Dd9c48a6E', name: 'USD Coin', version: '2', decimals: 6 },
 }
 
-const Address = z.string().refine((text) => isAddress(text, { strict: true }), {
+const Address = z.string().refine((text) => isAddress(text), {
   error: 'expected a 0x address (a mixed-case one must have a valid EIP-55 checksum)',
 })
 

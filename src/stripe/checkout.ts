@@ -7,13 +7,12 @@
  * itself) and the package; the price is the operator's, never the caller's.
  */
 import type { Context } from 'hono'
-import type Stripe from 'stripe'
-import { z } from 'zod'
+import * as z from 'zod'
 import { hashApiKey, holderView, looksLikeApiKey, presentedKey } from '../credits'
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'
 import type { StripePackage, StripeSettings } from '../pricing'
-import { stripeClients, type StripeFetch } from './client'
+import { createCheckoutSession, type CheckoutSession, type SessionCreateParams, type StripeFetch } from './api'
 import type { StripeSettingsSource } from './webhook'
 
 const Body = z.strictObject({ package: z.string().min(1).max(64) })
@@ -44,10 +43,10 @@ async function buyerKeyId(c: Context<AppEnv>): Promise<string> {
 }
 
 /** The Checkout Session's parameters (https://docs.stripe.com/api/checkout/sessions/create). */
-export function sessionParams(settings: StripeSettings, pkg: StripePackage, keyId: string): Stripe.Checkout.SessionCreateParams {
+export function sessionParams(settings: StripeSettings, pkg: StripePackage, keyId: string): SessionCreateParams {
   const metadata = { key_id: keyId, package: pkg.name }
   const subscription = pkg.name === settings.subscriptionPackage
-  const lineItem: Stripe.Checkout.SessionCreateParams.LineItem = pkg.price
+  const lineItem: SessionCreateParams['line_items'][number] = pkg.price
     ? { price: pkg.price, quantity: 1 }
     : { price_data: { currency: pkg.currency, unit_amount: pkg.amount, product_data: { name: pkg.productName } }, quantity: 1 }
   return {
@@ -79,7 +78,6 @@ export interface TopUpCheckout {
 }
 
 export function topUpCheckout(settingsOf: StripeSettingsSource, fetchFn?: StripeFetch): TopUpCheckout {
-  const clientFor = stripeClients(fetchFn)
   return {
     async start(env, request) {
       const secret = env.STRIPE_SECRET_KEY
@@ -90,9 +88,9 @@ export function topUpCheckout(settingsOf: StripeSettingsSource, fetchFn?: Stripe
         throw new GateError('invalid_request', `No package named "${request.package}".`, { details: { packages: [...settings.packages.keys()] } })
       }
       const urls = { ...settings, successUrl: request.returnUrl ?? settings.successUrl, cancelUrl: request.cancelUrl ?? settings.cancelUrl }
-      let session: Stripe.Checkout.Session
+      let session: CheckoutSession
       try {
-        session = await clientFor(secret).checkout.sessions.create(sessionParams(urls, pkg, request.keyId))
+        session = await createCheckoutSession(secret, sessionParams(urls, pkg, request.keyId), fetchFn)
       } catch (error) {
         // Stripe's error type and code say what went wrong (a bad price id, a bad key)
         // without any secret; the caller only learns that Stripe said no.

@@ -9,7 +9,7 @@
  * The credits always come from the operator's package, never from the payload's
  * amounts; the payload's amount and currency are only checked against the package.
  */
-import { z } from 'zod'
+import * as z from 'zod'
 import { KEY_ID_PATTERN } from '../credits'
 import type { StripePackage, StripeSettings } from '../pricing'
 import { CLAIM_PUBLIC_KEY_PATTERN } from './claim-seal'

@@ -17,14 +17,13 @@
  * Only one-off packages: a subscription's renewals credit the key named in its
  * metadata, and a keyless session names none.
  */
-import type Stripe from 'stripe'
 import { hashApiKey, holderView } from '../credits'
 import type { Env } from '../env'
 import { GateError } from '../errors'
 import type { StripePackage, StripeSettings } from '../pricing'
 import { claimStub } from './claim-object'
 import { newClaim, openWith } from './claim-seal'
-import { stripeClients, type StripeFetch } from './client'
+import { createCheckoutSession, type CheckoutSession, type SessionCreateParams, type StripeFetch } from './api'
 import type { StripeSettingsSource } from './webhook'
 
 export interface KeylessStart {
@@ -86,8 +85,8 @@ function absoluteUrl(text: string, what: string): string {
 }
 
 /** The Checkout Session's parameters (https://docs.stripe.com/api/checkout/sessions/create), without a key. */
-export function keylessSessionParams(pkg: StripePackage, claimKey: string, successUrl: string, cancelUrl: string): Stripe.Checkout.SessionCreateParams {
-  const lineItem: Stripe.Checkout.SessionCreateParams.LineItem = pkg.price
+export function keylessSessionParams(pkg: StripePackage, claimKey: string, successUrl: string, cancelUrl: string): SessionCreateParams {
+  const lineItem: SessionCreateParams['line_items'][number] = pkg.price
     ? { price: pkg.price, quantity: 1 }
     : { price_data: { currency: pkg.currency, unit_amount: pkg.amount, product_data: { name: pkg.productName } }, quantity: 1 }
   return {
@@ -102,7 +101,6 @@ export function keylessSessionParams(pkg: StripePackage, claimKey: string, succe
 
 /** The two steps of buying without a key, reading packages from `settingsOf` and reaching Stripe with `fetchFn`. */
 export function keylessCheckout(settingsOf: StripeSettingsSource, fetchFn?: StripeFetch): KeylessCheckout {
-  const clientFor = stripeClients(fetchFn)
   return {
     async start(env, request) {
       const secret = env.STRIPE_SECRET_KEY
@@ -116,9 +114,9 @@ export function keylessCheckout(settingsOf: StripeSettingsSource, fetchFn?: Stri
       const successUrl = withSessionId(absoluteUrl(request.returnUrl, 'return URL'))
       const cancelUrl = absoluteUrl(request.cancelUrl ?? settings.cancelUrl ?? request.returnUrl, 'cancel URL')
       const claim = await newClaim()
-      let session: Stripe.Checkout.Session
+      let session: CheckoutSession
       try {
-        session = await clientFor(secret).checkout.sessions.create(keylessSessionParams(pkg, claim.publicKey, successUrl, cancelUrl))
+        session = await createCheckoutSession(secret, keylessSessionParams(pkg, claim.publicKey, successUrl, cancelUrl), fetchFn)
       } catch (error) {
         const { type, code, statusCode } = error as { type?: string; code?: string; statusCode?: number }
         console.error(`pay-gate: stripe checkout without a key (${pkg.name}) failed: ${type ?? 'error'} ${code ?? ''} ${statusCode ?? ''}`)

@@ -14,7 +14,7 @@ import { GateError } from '../errors'
 import { mountBuyRoutes } from './buy-routes'
 import { checkoutHandler, topUpCheckout } from './checkout'
 import { keylessCheckout } from './keyless'
-import type { StripeFetch } from './client'
+import type { StripeFetch } from './api'
 import { webhookHandler, type StripeSettingsSource } from './webhook'
 
 export interface StripeOptions {

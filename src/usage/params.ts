@@ -5,7 +5,7 @@
  * [from, to)), a grouping, an interval, a limit, filters. Bad input is a message,
  * never a guess.
  */
-import { z } from 'zod'
+import * as z from 'zod'
 import { MAX_ROUTE_CHARS } from './bounds'
 import { USAGE_OUTCOMES } from './event'
 

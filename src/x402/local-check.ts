@@ -3,12 +3,12 @@
  * The checks the gate makes itself before any facilitator call, so garbage never
  * costs one: the payload's shape, the recipient, the amount, the validity window,
  * and (for plain 65-byte ECDSA signatures) that the EIP-712 signature recovers the
- * payer. Rules and reason strings follow scheme_exact_evm.md and x402 §9.
+ * payer (authorization-signer). Rules and reason strings follow scheme_exact_evm.md and x402 §9.
  */
-import { recoverTypedDataAddress, type Hex } from 'viem'
+import { authorizationDigest, recoverSigner } from './authorization-signer'
 import { Eip3009PayloadSchema, type Eip3009Payload, type PaymentRequirements } from './wire'
 
-/** EIP-3009 `TransferWithAuthorization`, as USDC and the x402 SDK sign it. */
+/** EIP-3009 `TransferWithAuthorization`, as USDC and the x402 SDK sign it (for viem in tests and clients; authorization-signer hashes it). */
 export const AUTHORIZATION_TYPES = {
   TransferWithAuthorization: [
     { name: 'from', type: 'address' },
@@ -69,20 +69,7 @@ export async function checkLocally(
   }
   let signer: string
   try {
-    signer = await recoverTypedDataAddress({
-      domain: { name, version, chainId, verifyingContract: requirements.asset as Hex },
-      types: AUTHORIZATION_TYPES,
-      primaryType: 'TransferWithAuthorization',
-      message: {
-        from: auth.from as Hex,
-        to: auth.to as Hex,
-        value: BigInt(auth.value),
-        validAfter: BigInt(auth.validAfter),
-        validBefore: BigInt(auth.validBefore),
-        nonce: auth.nonce as Hex,
-      },
-      signature: payload.signature as Hex,
-    })
+    signer = recoverSigner(authorizationDigest({ name, version, chainId, verifyingContract: requirements.asset }, auth), payload.signature)
   } catch {
     return fail('invalid_exact_evm_payload_signature', 'the signature cannot be recovered')
   }

@@ -5,7 +5,7 @@
  * facilitator answers. Ours, not @x402/core's: that package brings zod 3 and
  * Node-only code, and the gate needs only these shapes.
  */
-import { z } from 'zod'
+import * as z from 'zod'
 
 export const PaymentRequirementsSchema = z.object({
   scheme: z.string(),
@@ -85,11 +85,17 @@ export const SettleResponseSchema = z.object({
   network: z.string(),
 })
 
+/** Only ASCII: its UTF-8 bytes are its characters, so it needs no TextEncoder or TextDecoder. */
+const ASCII = /^[\x00-\x7f]*$/
+
 /** Standard base64 of UTF-8 JSON, as the x402 headers carry it. */
 export function encodeHeader(value: unknown): string {
-  const bytes = new TextEncoder().encode(JSON.stringify(value))
+  const json = JSON.stringify(value)
+  // The usual case (hex, numbers, ASCII names): btoa takes the text as it is.
+  if (ASCII.test(json)) return btoa(json)
+  const bytes = new TextEncoder().encode(json)
   let binary = ''
-  for (const byte of bytes) binary += String.fromCharCode(byte)
+  for (let i = 0; i < bytes.length; i += 8192) binary += String.fromCharCode(...bytes.subarray(i, i + 8192))
   return btoa(binary)
 }
 
@@ -99,7 +105,10 @@ export function decodeHeader(text: string): unknown {
   if (trimmed.length > 16_384 || !/^[A-Za-z0-9+/]*={0,2}$/.test(trimmed)) return null
   try {
     const binary = atob(trimmed)
-    const bytes = Uint8Array.from(binary, (char) => char.charCodeAt(0))
+    if (ASCII.test(binary)) return JSON.parse(binary)
+    // Anything else must be valid UTF-8 (a BOM is dropped, as TextDecoder does).
+    const bytes = new Uint8Array(binary.length)
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
     return JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes))
   } catch {
     return null

@@ -171,6 +171,30 @@ describe('POST /stripe/checkout', () => {
     expect(answer.body.error?.code).toBe('upstream_unreachable')
   })
 
+  it('retries once, with the same Idempotency-Key, when Stripe answers 500 or drops the connection: one session', async () => {
+    for (const failure of [() => new Response('{"error":{"type":"api_error"}}', { status: 500 }), () => Promise.reject(new TypeError('Network connection lost.'))]) {
+      const stripe = fakeStripe()
+      let first = true
+      const flaky = {
+        ...stripe,
+        fetch: async (input: string | URL | Request, init?: RequestInit) => {
+          if (!first) return stripe.fetch(input, init)
+          first = false
+          // Recorded like the fake's own requests, then failed before Stripe makes a session.
+          const headers = new Headers({ 'idempotency-key': new Headers(init?.headers).get('idempotency-key') ?? '' })
+          stripe.requests.push({ url: String(input), method: 'POST', headers, form: new URLSearchParams() })
+          return failure()
+        },
+      }
+      const key = await createKey('0')
+      const answer = await gateWithStripe(flaky)('/stripe/checkout', buy(key.key, { package: 'starter' }))
+      expect(answer.status).toBe(200)
+      expect(stripe.sessions).toHaveLength(1)
+      expect(stripe.requests).toHaveLength(2)
+      expect(stripe.requests[1]!.headers.get('idempotency-key')).toBe(stripe.requests[0]!.headers.get('idempotency-key'))
+    }
+  })
+
   it('without STRIPE_SECRET_KEY, or without a "stripe" block, the endpoint answers 404 not_found', async () => {
     const stripe = fakeStripe()
     const key = await createKey('0')

@@ -124,6 +124,14 @@ describe('x402 requirements', () => {
     expect(decodeHeader(encodeHeader(value))).toEqual(value)
     expect(decodeHeader('not base64!')).toBeNull()
     expect(decodeHeader(btoa('{"half":'))).toBeNull()
+    // Exactly base64 of the UTF-8 bytes, ASCII or not, and read back; bytes that are not UTF-8 are junk.
+    for (const text of ['plain', 'prix: 5 €', '名前', '😀 \u0000 \u007f \u0080', '\ufeffbom']) {
+      const header = encodeHeader({ text })
+      expect(header).toBe(Buffer.from(JSON.stringify({ text }), 'utf8').toString('base64'))
+      expect(decodeHeader(header)).toEqual({ text })
+    }
+    expect(decodeHeader(Buffer.from([0xef, 0xbb, 0xbf, ...Buffer.from('{"a":1}')]).toString('base64'))).toEqual({ a: 1 })
+    expect(decodeHeader(Buffer.from([0x22, 0xff, 0x22]).toString('base64'))).toBeNull()
   })
 })
 
