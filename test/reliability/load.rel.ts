@@ -73,7 +73,14 @@ const call = (id: number, tool: string, args: Record<string, unknown> = {}) => (
 async function mcpPost(key: Key, path: string, body: unknown, prices: Record<number, number>, origin: 'demo' | 'fault'): Promise<Seen> {
   const response = await gate(path, { method: 'POST', headers: mcpHeaders(key.key, key.tag), body: JSON.stringify(body) })
   const messages = await mcpMessages(response)
-  const refused = messages.some((m) => (m.error as { code?: number } | undefined)?.code === -32402)
+  // Refused before the origin was called: a payment refusal (-32402), or the gate's own error
+  // (the ledger unreachable while account objects restart, say). An error about the origin
+  // (upstream_*) came after the call reached it. Origins never put a `reason` in their errors.
+  const refused = messages.some((m) => {
+    const error = m.error as { code?: number; data?: { reason?: unknown } } | undefined
+    const reason = error?.data?.reason
+    return error?.code === -32402 || (typeof reason === 'string' && !reason.startsWith('upstream_'))
+  })
   if (refused) return { charged: 0, charges: 0, origin: null }
   let charged = 0
   for (const message of messages) {
