@@ -31,8 +31,14 @@ export class AccountState {
 
   /** The next hold id (the object counts on from the highest stored). */
   nextHoldId(): number {
-    this.holdId = (this.holdId ?? lastHoldId(this.sql)) + 1
+    this.holdId = this.peekHoldId()
     return this.holdId
+  }
+
+  /** The id the next hold would take. */
+  peekHoldId(): number {
+    this.holdId ??= lastHoldId(this.sql)
+    return this.holdId + 1
   }
 
   /** Replace the settings, in the current transaction. */
@@ -172,21 +178,15 @@ export class AccountState {
     }
     let row = this.applySettlements(before, request.settle ?? [], now)
     row = this.expireDueLots(row, now)
-    const decided = this.opens(request.credential)
-      ? reserveCall(
-          {
-            sql: this.sql,
-            settings: this.settings(),
-            holds: this.openHolds(),
-            nextHoldId: () => this.nextHoldId(),
-            spendLots: (amount) => this.spendLots(amount, now),
-          },
-          row,
-          request,
-          items,
-          now
-        )
-      : { outcome: { ok: false as const, reason: 'invalid_api_key' as const }, row }
+    const reserveState = {
+      sql: this.sql,
+      settings: this.settings(),
+      holds: this.openHolds(),
+      peekHoldId: () => this.peekHoldId(),
+      nextHoldId: () => this.nextHoldId(),
+      spendLots: (amount: number) => this.spendLots(amount, now),
+    }
+    const decided = reserveCall(reserveState, row, request, items, this.opens(request.credential), now)
     let { outcome, row: after } = decided
     if (request.chargeNow && outcome.ok && outcome.kind === 'reserved') {
       const charge = this.settleOne(after, { reservationId: outcome.reservationId, amount: outcome.amount, calls: items.length }, now)
