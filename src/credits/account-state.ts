@@ -8,7 +8,8 @@
  * The object (account-object) is the RPC surface; this is its state.
  */
 import { toLedgerEntry, toView, upgradeAccountSchema, type AccountRow, type LedgerRow } from './account-sql'
-import { addToCounters, readCounter, readSettings, writeSettings, type AccountSettings } from './account-settings'
+import { readSettings, writeSettings, type AccountSettings } from './account-settings'
+import { CounterBuffer } from './counter-buffer'
 import { expireLots, insertLot, nextLotExpiry, readLots, spendFromLots, type CreditLot } from './credit-lots'
 import { appendLedger, lastHoldId, loadOpenHolds, settleHold, writeBalance, type OpenHold } from './reservations'
 import { reserveCall } from './reserve-call'
@@ -18,6 +19,8 @@ type Tables = { account: boolean; alias: boolean }
 
 export class AccountState {
   readonly sql: SqlStorage
+  /** The period counters, written once per transaction. */
+  readonly counters: CounterBuffer
   /** The account row; null: this key has no account; undefined: not read yet. */
   row: AccountRow | null | undefined
   private holds: Map<number, OpenHold> | undefined
@@ -27,6 +30,7 @@ export class AccountState {
 
   constructor(private readonly storage: DurableObjectStorage) {
     this.sql = storage.sql
+    this.counters = new CounterBuffer(this.sql)
   }
 
   /** The next hold id (the object counts on from the highest stored). */
@@ -90,11 +94,16 @@ export class AccountState {
     return this.holds
   }
 
-  /** Run `work` atomically; if it throws, forget what is cached (its writes rolled back). */
+  /** Run `work` atomically, counters written at its end; if it throws, forget what is cached (its writes rolled back). */
   transact<T>(work: () => T): T {
     try {
-      return this.storage.transactionSync(work)
+      return this.storage.transactionSync(() => {
+        const result = work()
+        this.counters.flush()
+        return result
+      })
     } catch (error) {
+      this.counters.drop()
       this.row = undefined
       this.holds = undefined
       this.holdId = undefined
@@ -112,7 +121,7 @@ export class AccountState {
       rotatedAt: settings.rotatedAt,
       inFlight: this.openHolds().size,
       expiringCredits: this.lots().map((lot) => ({ amount: lot.remaining, expiresAt: lot.expiresAt })),
-      usage: { day: readCounter(this.sql, 'day', now), month: readCounter(this.sql, 'month', now) },
+      usage: { day: this.counters.read('day', now), month: this.counters.read('month', now) },
     })
   }
 
@@ -140,8 +149,8 @@ export class AccountState {
       const { hold, charged, served } = settled
       // Counted in full when taken: give back what was not served. An expired hold was given back
       // in full by the alarm, so a late success counts what it served again.
-      if (hold.tracked && settled.expired) addToCounters(this.sql, hold.createdAt, served, charged)
-      else if (hold.tracked) addToCounters(this.sql, hold.createdAt, -(hold.calls - served), -(hold.amount - charged))
+      if (hold.tracked && settled.expired) this.counters.add(hold.createdAt, served, charged)
+      else if (hold.tracked) this.counters.add(hold.createdAt, -(hold.calls - served), -(hold.amount - charged))
       this.spendLots(charged, hold.createdAt)
     }
     return applied
@@ -170,7 +179,7 @@ export class AccountState {
    * expired, then the checks and the hold (reserve-call); with `chargeNow`, the
    * hold charged in full before the transaction ends.
    */
-  reserve(request: ReserveRequest, items: ReserveItem[], now: number): ReserveResult {
+  reserve(request: ReserveRequest, items: ReserveItem[], now: number, writeRow = true): ReserveResult {
     const before = this.account()
     if (!before) {
       const moved = this.aliasTarget()
@@ -185,6 +194,7 @@ export class AccountState {
       peekHoldId: () => this.peekHoldId(),
       nextHoldId: () => this.nextHoldId(),
       spendLots: (amount: number) => this.spendLots(amount, now),
+      counters: this.counters,
     }
     const decided = reserveCall(reserveState, row, request, items, this.opens(request.credential), now)
     let { outcome, row: after } = decided
@@ -193,7 +203,7 @@ export class AccountState {
       after = charge.row
       if (charge.result.ok) outcome = { ...outcome, charged: true, available: charge.result.available }
     }
-    if (after !== before) writeBalance(this.sql, after)
+    if (writeRow && after !== before) writeBalance(this.sql, after)
     this.row = after
     return { ...outcome, keyId: before.id } as ReserveResult
   }

@@ -7,7 +7,8 @@
  * no other call in between.
  */
 import type { AccountRow } from './account-sql'
-import { addToCounters, readsUsage, feeTaken, readCounter, recordFee, type AccountSettings } from './account-settings'
+import { readsUsage, feeTaken, recordFee, type AccountSettings } from './account-settings'
+import type { CounterBuffer } from './counter-buffer'
 import { appendLedger, insertHold, type OpenHold } from './reservations'
 import { chargedAttempt, judgeIdempotency, rememberIdempotency } from './idempotency'
 import { decide, limitsOf, NO_USAGE, type ReserveEffects, type ReserveOutcome, type ReserveSnapshot } from './reserve-decision'
@@ -25,6 +26,7 @@ export interface ReserveState {
   nextHoldId: () => number
   /** Spend a fee from the credit lots, as a charge spends them. */
   spendLots: (amount: number) => void
+  counters: CounterBuffer
 }
 
 /** The request's priced calls, checked: whole micro-dollars that add up to `amount`. */
@@ -48,7 +50,7 @@ export function readSnapshot(state: ReserveState, row: AccountRow, request: Rese
   const { policy, plan } = settings
   const definition = plan?.definition ?? null
   // Every call is counted (the key's usage view, quotas set later); only a plan or a quota needs to read the counts first.
-  const usage = readsUsage(settings) ? { day: readCounter(sql, 'day', now), month: readCounter(sql, 'month', now) } : NO_USAGE
+  const usage = readsUsage(settings) ? { day: state.counters.read('day', now), month: state.counters.read('month', now) } : NO_USAGE
   const subscription = definition?.kind === 'subscription' && definition.fee > 0
   return {
     row,
@@ -77,7 +79,7 @@ export function applyReserve(state: ReserveState, effects: ReserveEffects, now: 
   if (id !== hold.id) throw new Error(`hold id ${hold.id} was decided, ${id} is next`)
   insertHold(sql, id, hold.hold)
   state.holds.set(id, hold.hold)
-  addToCounters(sql, now, effects.counters.calls, effects.counters.spend)
+  state.counters.add(now, effects.counters.calls, effects.counters.spend)
   for (const record of effects.remember) rememberIdempotency(sql, record.key, record.fingerprint, id, now)
   writeWindows(sql, effects.windows)
 }
