@@ -19,6 +19,7 @@ export class CounterBuffer {
 
   /** Add to (or, with negative numbers, take back from) the day and month counters of the instant `at`. */
   add(at: number, calls: number, spend: number): void {
+    if (calls === 0 && spend === 0) return
     if (calls < 0 || spend < 0 || (this.at !== null && this.at !== at)) {
       this.flush()
       if (calls < 0 || spend < 0) return addToCounters(this.sql, at, calls, spend)
