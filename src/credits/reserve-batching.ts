@@ -92,8 +92,9 @@ async function waitForTurn(namespace: Namespace, name: string, byName: Map<strin
 
 /** Send the waiting calls (this one among them) as one batch; hand each its outcome; wake the next. */
 async function send(namespace: Namespace, name: string, byName: Map<string, Lane>, lane: Lane, own: Waiting): Promise<Outcome> {
-  const batch = lane.queue.splice(0, MAX_BATCH)
-  if (!batch.includes(own)) batch.push(own) // it is first in the queue whenever it sends, but be sure
+  // This call first (its request is alive: it waits for the answer), then the longest waiting.
+  lane.queue.splice(lane.queue.indexOf(own), 1)
+  const batch = [own, ...lane.queue.splice(0, MAX_BATCH - 1)]
   for (const call of batch) call.state = 'sent'
   let finish = () => {}
   const token: Sending = { done: new Promise<void>((resolve) => (finish = resolve)) }

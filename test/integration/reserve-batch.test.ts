@@ -52,13 +52,13 @@ describe('reserveMany', () => {
 })
 
 describe('reserveCredits, many at once on one key', () => {
-  it('takes exactly the holds the balance pays for, each once, with distinct ids', async () => {
+  it('takes exactly the holds the balance pays for, each once, with distinct ids, over more than one full batch', async () => {
     const { name } = await account(10)
-    const results = await Promise.all(Array.from({ length: 25 }, () => reserveCredits(env.CREDITS, name, reserve(1))))
+    const results = await Promise.all(Array.from({ length: 45 }, () => reserveCredits(env.CREDITS, name, reserve(1))))
     const reserved = results.filter((result) => result.ok && result.kind === 'reserved')
     expect(reserved).toHaveLength(10)
     expect(new Set(reserved.map((result) => (result.ok && result.kind === 'reserved' ? result.reservationId : '')))).toHaveProperty('size', 10)
-    expect(results.filter((result) => !result.ok && result.reason === 'insufficient_credits')).toHaveLength(15)
+    expect(results.filter((result) => !result.ok && result.reason === 'insufficient_credits')).toHaveLength(35)
     const view = await env.CREDITS.getByName(name).view()
     expect(view?.account).toMatchObject({ balance: 10, held: 10, available: 0, inFlight: 10 })
   })
