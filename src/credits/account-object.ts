@@ -11,15 +11,16 @@
  * per call. It is a ledger only: no HTTP, no Hono, no knowledge of prices or routes.
  */
 import { DurableObject } from 'cloudflare:workers'
-import { ACCOUNT_SCHEMA, type AccountRow } from './account-sql'
-import type { HolderAlert } from './holder-alert'
-import { addToCounters, pruneCounters } from './account-settings'
+import { createAccount, setAccountStatus, topUpAccount } from './account-admin'
+import type { AccountRow } from './account-sql'
+import { pruneCounters } from './account-settings'
 import { AccountState } from './account-state'
-import { expireLots, nextLotExpiry } from './credit-lots'
+import type { HolderAlert } from './holder-alert'
 import { bindGrant, revokeGrant } from './oauth-grants'
 import { reserveItems } from './reserve-call'
+import { reserveInOrder } from './reserve-many'
 import { markWaiting, pruneWaiting, takeWaiting } from './waiting-calls'
-import { appendLedger, expireHolds, nextExpiry, pruneSettled, writeAccount, writeBalance } from './reservations'
+import { pruneSettled, writeAccount, writeBalance } from './reservations'
 import type {
   AccountInit,
   AccountView,
@@ -32,6 +33,7 @@ import type {
   LedgerEntry,
   MovedAccount,
   RateLimitSpec,
+  ReserveAnswer,
   ReserveRequest,
   ReserveResult,
   Settlement,
@@ -56,25 +58,7 @@ export class CreditAccount extends DurableObject<unknown> {
     if (!Number.isSafeInteger(input.credits) || input.credits < 0) return { ok: false, reason: 'invalid_amount' }
     const trial = input.trial ?? null
     if (trial && (!Number.isSafeInteger(trial.credits) || trial.credits <= 0 || trial.expiresAt <= now)) return { ok: false, reason: 'invalid_amount' }
-    const result = this.state.transact((): AdminResult => {
-      if (this.state.tables().alias) return { ok: false, reason: 'invalid_transition' }
-      this.sql.exec(ACCOUNT_SCHEMA)
-      this.state.row = undefined
-      if (this.state.account()) return { ok: false, reason: 'invalid_transition' }
-      this.sql.exec(
-        `INSERT INTO account (singleton, id, name, status, balance, held, expires_at, rate_limit, rate_window, created_at, updated_at, spent)
-         VALUES (1, ?, ?, 'active', ?, 0, ?, ?, ?, ?, ?, 0)`,
-        input.id, input.name, input.credits, input.expiresAt ?? null, input.rateLimit?.limit ?? null, input.rateLimit?.windowSeconds ?? null, now, now
-      )
-      appendLedger(this.sql, { kind: 'grant', amount: input.credits, balanceAfter: input.credits, at: now, label: 'initial credits' })
-      let row = this.sql.exec<AccountRow>('SELECT * FROM account WHERE singleton = 1').one()
-      if (input.policy || input.plan) {
-        this.state.writeSettings({ policy: input.policy ?? this.state.settings().policy, plan: input.plan ?? null })
-      }
-      if (trial) row = this.state.addLot(row, trial.credits, trial.expiresAt, 'trial credits', now)
-      this.state.row = row
-      return { ok: true, view: this.state.viewOf(row, now) }
-    })
+    const result = createAccount(this.state, input, now)
     if (trial) await this.scheduleExpiry(trial.expiresAt)
     return result
   }
@@ -131,6 +115,27 @@ export class CreditAccount extends DurableObject<unknown> {
     if (result.ok && result.kind === 'reserved' && !result.charged) await this.scheduleExpiry(now + request.holdMs)
     if (++this.holdsSincePrune >= 256) this.prune(now)
     return result
+  }
+
+  /**
+   * Several reserves at once (reserve-batching: the calls on this key that one
+   * isolate had waiting), each decided as `reserve` decides it, in order, in one
+   * transaction: one write of the account row and of the counters for them all,
+   * and one durable commit, before which no answer leaves. If any throws, that
+   * transaction is rolled back and each runs again in its own, so one that fails
+   * (a bug, bad input) fails alone, as it would have by itself.
+   */
+  async reserveMany(requests: ReserveRequest[]): Promise<ReserveAnswer[]> {
+    const now = Date.now()
+    const answers = reserveInOrder(this.state, requests, now)
+    let expiry = Infinity
+    for (const [index, answer] of answers.entries()) {
+      if (answer.ok && answer.kind === 'reserved' && !answer.charged) expiry = Math.min(expiry, now + (requests[index] as ReserveRequest).holdMs)
+    }
+    this.holdsSincePrune += requests.length
+    if (this.holdsSincePrune >= 256) this.prune(now)
+    if (expiry !== Infinity) await this.scheduleExpiry(expiry)
+    return answers
   }
 
   /**
@@ -201,7 +206,9 @@ export class CreditAccount extends DurableObject<unknown> {
    * with another amount is refused.
    */
   async topUp(amount: number, label: string | null = null, reference?: string): Promise<AdminResult> {
-    return this.state.topUp(amount, label, reference, Date.now())
+    const now = Date.now()
+    if (!Number.isSafeInteger(amount) || amount <= 0) return { ok: false, reason: 'invalid_amount' }
+    return topUpAccount(this.state, amount, label, reference, now)
   }
 
   /** Grant credits that expire at `expiresAt` (a trial); they are spent before the others. */
@@ -215,7 +222,8 @@ export class CreditAccount extends DurableObject<unknown> {
 
   /** Suspend, resume or revoke. Revocation is final. */
   async setStatus(target: KeyStatus): Promise<AdminResult> {
-    return this.state.setStatus(target, Date.now())
+    const now = Date.now()
+    return setAccountStatus(this.state, target, now)
   }
 
   /** Replace the key's own rate limit (null removes it). */
@@ -262,18 +270,9 @@ export class CreditAccount extends DurableObject<unknown> {
   override async alarm(): Promise<void> {
     this.alarmAt = null
     const now = Date.now()
-    const row = this.state.account()
-    if (!row) return
-    this.state.transact(() => {
-      const expired = expireHolds(this.sql, row, this.state.openHolds(), now)
-      for (const hold of expired.expired) if (hold.tracked) addToCounters(this.sql, hold.createdAt, -hold.calls, -hold.amount)
-      this.state.row = expireLots(this.sql, expired.row, this.state.lots(), this.state.openHolds().values(), now)
-    })
+    if (!this.state.expireDue(now)) return
     this.prune(now)
-    // A lot past its expiry that still backs in-flight holds waits for them: no busy alarm.
-    const lot = nextLotExpiry(this.state.lots().filter((entry) => entry.expiresAt > now))
-    const hold = nextExpiry(this.state.openHolds())
-    const next = lot === null ? hold : hold === null ? lot : Math.min(lot, hold)
+    const next = this.state.nextWake(now)
     if (next !== null) await this.scheduleExpiry(next)
   }
 

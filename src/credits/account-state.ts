@@ -8,19 +8,21 @@
  * The object (account-object) is the RPC surface; this is its state.
  */
 import { toLedgerEntry, toView, upgradeAccountSchema, type AccountRow, type LedgerRow } from './account-sql'
-import { addToCounters, readCounter, readSettings, writeSettings, type AccountSettings } from './account-settings'
+import { readSettings, writeSettings, type AccountSettings } from './account-settings'
+import { CounterBuffer } from './counter-buffer'
 import { expireLots, insertLot, nextLotExpiry, readLots, spendFromLots, type CreditLot } from './credit-lots'
 import { crossesAlert, readHolderAlert, writeHolderAlert, type HolderAlert } from './holder-alert'
-import { noteTopUpReference } from './idempotency'
 import { grantActive } from './oauth-grants'
-import { appendLedger, lastHoldId, loadOpenHolds, settleHold, writeAccount, writeBalance, type OpenHold } from './reservations'
+import { appendLedger, expireHolds, lastHoldId, loadOpenHolds, nextExpiry, settleHold, writeBalance, type OpenHold } from './reservations'
 import { reserveCall } from './reserve-call'
-import type { AccountView, AdminResult, KeyStatus, LedgerEntry, LedgerKind, ReserveItem, ReserveRequest, ReserveResult, Settlement, SettleResult } from './types'
+import type { AccountView, AdminResult, LedgerEntry, LedgerKind, ReserveItem, ReserveRequest, ReserveResult, Settlement, SettleResult } from './types'
 
 type Tables = { account: boolean; alias: boolean }
 
 export class AccountState {
   readonly sql: SqlStorage
+  /** The period counters, written once per transaction. */
+  readonly counters: CounterBuffer
   /** The account row; null: this key has no account; undefined: not read yet. */
   row: AccountRow | null | undefined
   private holds: Map<number, OpenHold> | undefined
@@ -32,12 +34,19 @@ export class AccountState {
 
   constructor(private readonly storage: DurableObjectStorage) {
     this.sql = storage.sql
+    this.counters = new CounterBuffer(this.sql)
   }
 
   /** The next hold id (the object counts on from the highest stored). */
   nextHoldId(): number {
-    this.holdId = (this.holdId ?? lastHoldId(this.sql)) + 1
+    this.holdId = this.peekHoldId()
     return this.holdId
+  }
+
+  /** The id the next hold would take. */
+  peekHoldId(): number {
+    this.holdId ??= lastHoldId(this.sql)
+    return this.holdId + 1
   }
 
   /** Replace the settings, in the current transaction. */
@@ -89,11 +98,16 @@ export class AccountState {
     return this.holds
   }
 
-  /** Run `work` atomically; if it throws, forget what is cached (its writes rolled back). */
+  /** Run `work` atomically, counters written at its end; if it throws, forget what is cached (its writes rolled back). */
   transact<T>(work: () => T): T {
     try {
-      return this.storage.transactionSync(work)
+      return this.storage.transactionSync(() => {
+        const result = work()
+        this.counters.flush()
+        return result
+      })
     } catch (error) {
+      this.counters.drop()
       this.row = undefined
       this.holds = undefined
       this.holdId = undefined
@@ -112,7 +126,7 @@ export class AccountState {
       rotatedAt: settings.rotatedAt,
       inFlight: this.openHolds().size,
       expiringCredits: this.lots().map((lot) => ({ amount: lot.remaining, expiresAt: lot.expiresAt })),
-      usage: { day: readCounter(this.sql, 'day', now), month: readCounter(this.sql, 'month', now) },
+      usage: { day: this.counters.read('day', now), month: this.counters.read('month', now) },
     })
   }
 
@@ -156,8 +170,8 @@ export class AccountState {
       const { hold, charged, served } = settled
       // Counted in full when taken: give back what was not served. An expired hold was given back
       // in full by the alarm, so a late success counts what it served again.
-      if (hold.tracked && settled.expired) addToCounters(this.sql, hold.createdAt, served, charged)
-      else if (hold.tracked) addToCounters(this.sql, hold.createdAt, -(hold.calls - served), -(hold.amount - charged))
+      if (hold.tracked && settled.expired) this.counters.add(hold.createdAt, served, charged)
+      else if (hold.tracked) this.counters.add(hold.createdAt, -(hold.calls - served), -(hold.amount - charged))
       this.spendLots(charged, hold.createdAt)
     }
     return applied
@@ -186,7 +200,7 @@ export class AccountState {
    * expired, then the checks and the hold (reserve-call); with `chargeNow`, the
    * hold charged in full before the transaction ends.
    */
-  reserve(request: ReserveRequest, items: ReserveItem[], now: number): ReserveResult {
+  reserve(request: ReserveRequest, items: ReserveItem[], now: number, writeRow = true): ReserveResult {
     const before = this.account()
     if (!before) {
       const moved = this.aliasTarget()
@@ -194,34 +208,49 @@ export class AccountState {
     }
     let row = this.applySettlements(before, request.settle ?? [], now)
     row = this.expireDueLots(row, now)
+    const reserveState = {
+      sql: this.sql,
+      settings: this.settings(),
+      holds: this.openHolds(),
+      peekHoldId: () => this.peekHoldId(),
+      nextHoldId: () => this.nextHoldId(),
+      spendLots: (amount: number) => this.spendLots(amount, now),
+      counters: this.counters,
+    }
     // An OAuth grant pays only while bound here and unrevoked (credits/oauth-grants).
-    const decided = this.opens(request.credential) && (request.grant === undefined || grantActive(this.sql, request.grant))
-      ? reserveCall(
-          {
-            sql: this.sql,
-            settings: this.settings(),
-            holds: this.openHolds(),
-            nextHoldId: () => this.nextHoldId(),
-            spendLots: (amount) => this.spendLots(amount, now),
-          },
-          row,
-          request,
-          items,
-          now
-        )
-      : { outcome: { ok: false as const, reason: 'invalid_api_key' as const }, row }
+    const opens = this.opens(request.credential) && (request.grant === undefined || grantActive(this.sql, request.grant))
+    const decided = reserveCall(reserveState, row, request, items, opens, now)
     let { outcome, row: after } = decided
     if (request.chargeNow && outcome.ok && outcome.kind === 'reserved') {
       const charge = this.settleOne(after, { reservationId: outcome.reservationId, amount: outcome.amount, calls: items.length }, now)
       after = charge.row
       if (charge.result.ok) outcome = { ...outcome, charged: true, available: charge.result.available }
     }
-    if (after !== before) writeBalance(this.sql, after)
+    if (writeRow && after !== before) writeBalance(this.sql, after)
     this.row = after
     // What was available before this reserve: the hold and any subscription fee it took.
     const alert = outcome.ok && outcome.kind === 'reserved' ? this.holderAlert() : null
     const crossed = alert !== null && outcome.ok && outcome.kind === 'reserved' && crossesAlert(alert, outcome.available + outcome.amount + outcome.fee, outcome.available)
     return { ...outcome, keyId: before.id, ...(crossed ? { holderAlert: alert } : {}) } as ReserveResult
+  }
+
+  /** The alarm's work: release every hold past its expiry and take expired credits back. False: no account. */
+  expireDue(now: number): boolean {
+    const row = this.account()
+    if (!row) return false
+    this.transact(() => {
+      const expired = expireHolds(this.sql, row, this.openHolds(), now)
+      for (const hold of expired.expired) if (hold.tracked) this.counters.add(hold.createdAt, -hold.calls, -hold.amount)
+      this.row = expireLots(this.sql, expired.row, this.lots(), this.openHolds().values(), now)
+    })
+    return true
+  }
+
+  /** When the alarm should next wake: the earliest open hold's or lot's expiry. A lot past its expiry that still backs in-flight holds waits for them: no busy alarm. */
+  nextWake(now: number): number | null {
+    const lot = nextLotExpiry(this.lots().filter((entry) => entry.expiresAt > now))
+    const hold = nextExpiry(this.openHolds())
+    return lot === null ? hold : hold === null ? lot : Math.min(lot, hold)
   }
 
   /** Take expired lots out of the balance, if any is due (cheap when none is). */
@@ -237,41 +266,6 @@ export class AccountState {
     writeBalance(this.sql, next)
     appendLedger(this.sql, { kind: 'grant', amount, balanceAfter: next.balance, at: now, label: `${label}, expire ${new Date(expiresAt).toISOString()}` })
     return next
-  }
-
-  /** Add credits; a `reference` already credited with the same amount credits nothing (account-object `topUp`). */
-  topUp(amount: number, label: string | null, reference: string | undefined, now: number): AdminResult {
-    if (!Number.isSafeInteger(amount) || amount <= 0) return { ok: false, reason: 'invalid_amount' }
-    return this.transact((): AdminResult => {
-      const row = this.account()
-      if (!row) return { ok: false, reason: 'invalid_api_key' }
-      if (row.status === 'revoked') return { ok: false, reason: 'key_revoked' }
-      const noted = reference === undefined ? 'new' : noteTopUpReference(this.sql, reference, amount, now)
-      if (noted === 'repeat') return { ok: true, view: this.viewOf(row, now), duplicate: true }
-      if (noted === 'conflict') return { ok: false, reason: 'reference_conflict' }
-      const next = { ...row, balance: row.balance + amount, updated_at: now }
-      writeAccount(this.sql, next)
-      appendLedger(this.sql, { kind: 'topup', amount, balanceAfter: next.balance, at: now, label })
-      this.row = next
-      return { ok: true, view: this.viewOf(next, now) }
-    })
-  }
-
-  /** Suspend, resume or revoke. Revocation is final. */
-  setStatus(target: KeyStatus, now: number): AdminResult {
-    return this.transact((): AdminResult => {
-      const row = this.account()
-      if (!row) return { ok: false, reason: 'invalid_api_key' }
-      if (row.status === 'revoked') return { ok: false, reason: 'key_revoked' }
-      const allowed = target === 'revoked' || (target === 'suspended') === (row.status === 'active')
-      if (!allowed) return { ok: false, reason: 'invalid_transition' }
-      const next = { ...row, status: target, updated_at: now }
-      writeAccount(this.sql, next)
-      const kind: LedgerKind = target === 'active' ? 'resume' : target === 'suspended' ? 'suspend' : 'revoke'
-      appendLedger(this.sql, { kind, amount: 0, balanceAfter: row.balance, at: now })
-      this.row = next
-      return { ok: true, view: this.viewOf(next, now) }
-    })
   }
 
   /** An operator's change to an existing, unrevoked account, in one transaction. */

@@ -8,6 +8,7 @@ import { withRetries } from '../retry'
 import type { CreditAccount } from './account-object'
 import type { HolderAlert } from './holder-alert'
 import type { KeyIndex } from './key-index-object'
+import { reserveBatched } from './reserve-batching'
 import type { HolderView, MovedAccount, ReserveRequest, ReserveResult, Settlement, SettleResult, ToolListsAnswer } from './types'
 
 export type AccountNamespace = DurableObjectNamespace<CreditAccount>
@@ -59,11 +60,11 @@ export async function reserveCredits(
   try {
     const account = accountNameOf(keyHash)
     const credential = { ...request, credential: keyHash }
-    const result = await accountStub(namespace, account).reserve(credential)
+    const result = await reserveBatched(namespace, account, credential)
     if (result.ok || result.reason !== 'moved') return { ...result, account }
     // The key's own object holds no account: the same request, riding settlements and all, goes to the account.
     rememberAccount(keyHash, result.account)
-    const moved = await accountStub(namespace, result.account).reserve(credential)
+    const moved = await reserveBatched(namespace, result.account, credential)
     if (!moved.ok && moved.reason === 'moved') return { ok: false, reason: 'invalid_api_key', account: result.account }
     return { ...moved, account: result.account }
   } catch (error) {

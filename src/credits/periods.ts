@@ -6,10 +6,18 @@
  */
 import type { Period } from './types'
 
+const DAY_MS = 24 * 60 * 60 * 1000
+/** The keys of the last UTC day asked for: every hold asks, and nearly always of the same day. */
+let lastDay = { day: NaN, keys: { day: '', month: '' } }
+
 /** The counter key of the period `now` falls in: `d:2026-11-21` or `m:2026-11`. */
 export function periodKey(period: Period, now: number): string {
-  const iso = new Date(now).toISOString()
-  return period === 'day' ? `d:${iso.slice(0, 10)}` : `m:${iso.slice(0, 7)}`
+  const day = Math.floor(now / DAY_MS)
+  if (day !== lastDay.day) {
+    const iso = new Date(day * DAY_MS).toISOString()
+    lastDay = { day, keys: { day: `d:${iso.slice(0, 10)}`, month: `m:${iso.slice(0, 7)}` } }
+  }
+  return lastDay.keys[period]
 }
 
 /** When the period `now` falls in ends (the next UTC midnight or month start), in ms. */

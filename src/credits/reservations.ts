@@ -7,6 +7,7 @@
  * object can keep that row in memory instead of reading it back.
  */
 import type { AccountRow, ReservationRow } from './account-sql'
+import { decideSettlement, holdIdOf, type SettleTarget } from './settle-decision'
 import type { LedgerKind, Settlement, SettleResult } from './types'
 
 export function appendLedger(
@@ -99,13 +100,23 @@ export function loadOpenHolds(sql: SqlStorage): Map<number, OpenHold> {
   return holds
 }
 
+/** The hold a settlement names: open in memory, or as stored (settled, or expired by the alarm). */
+export function findHold(sql: SqlStorage, holds: Map<number, OpenHold>, reservationId: string): SettleTarget {
+  const id = holdIdOf(reservationId)
+  if (id === null) return { kind: 'unknown' }
+  const open = holds.get(id)
+  if (open) return { kind: 'hold', id, hold: open, open: true }
+  const stored = sql.exec<ReservationRow>('SELECT * FROM reservations WHERE id = ?', id).toArray()[0]
+  if (!stored) return { kind: 'unknown' }
+  if (stored.state === 'committed' || stored.state === 'released') return { kind: 'settled', charged: stored.state === 'committed' ? (stored.charged ?? 0) : 0 }
+  const hold = { amount: stored.amount, calls: stored.calls, tracked: stored.tracked === 1, label: stored.label, createdAt: stored.created_at, expiresAt: stored.expires_at }
+  return { kind: 'hold', id, hold, open: false }
+}
+
 /**
- * Settle a hold: charge `amount` (at most what was held; 0 with no call served
- * releases it) and free the rest. A served call is written to the ledger even
- * when its plan made it free. Writes the hold and the ledger; returns the
- * account row after, which the caller writes once for all it did in the
- * transaction. A hold the alarm already expired no longer holds credits, so a
- * late success is charged only if the key can still pay for it.
+ * Settle a hold (settle-decision decides): writes the hold and its ledger row,
+ * and returns the account row after, which the caller writes once for all it
+ * did in the transaction.
  */
 export function settleHold(
   sql: SqlStorage,
@@ -114,42 +125,14 @@ export function settleHold(
   settlement: Settlement,
   now: number
 ): { result: SettleResult; row: AccountRow; settled?: SettledHold } {
-  const { reservationId, amount } = settlement
-  const id = /^[1-9][0-9]{0,15}$/.test(reservationId) ? Number(reservationId) : null
-  let hold: OpenHold | undefined
-  let open = false
-  const inMemory = id === null ? undefined : holds.get(id)
-  if (inMemory) {
-    hold = inMemory
-    open = true
-  } else if (id !== null) {
-    const stored = sql.exec<ReservationRow>('SELECT * FROM reservations WHERE id = ?', id).toArray()[0]
-    // What it was charged tells a repeat of a charged answer (paid) from one released (never paid).
-    if (stored && (stored.state === 'committed' || stored.state === 'released')) {
-      return { result: { ok: false, reason: 'already_settled', charged: stored.state === 'committed' ? (stored.charged ?? 0) : 0 }, row }
-    }
-    if (stored) {
-      hold = { amount: stored.amount, calls: stored.calls, tracked: stored.tracked === 1, label: stored.label, createdAt: stored.created_at, expiresAt: stored.expires_at }
-    }
+  const decision = decideSettlement(findHold(sql, holds, settlement.reservationId), row, settlement, now)
+  const write = decision.write
+  if (write) {
+    sql.exec(`UPDATE reservations SET state = ?, charged = ?, served = ?, settled_at = ? WHERE id = ?`, write.state, write.charged, write.served, now, write.id)
+    if (write.ledger) appendLedger(sql, { ...write.ledger, at: now })
+    holds.delete(write.id)
   }
-  if (!hold || id === null) return { result: { ok: false, reason: 'unknown_reservation' }, row }
-  if (!Number.isSafeInteger(amount) || amount < 0 || amount > hold.amount) return { result: { ok: false, reason: 'over_reserved' }, row }
-  const served = settlement.calls ?? (amount > 0 ? hold.calls : 0)
-  if (!Number.isSafeInteger(served) || served < 0 || served > hold.calls) return { result: { ok: false, reason: 'over_reserved' }, row }
-  const held = open ? row.held - hold.amount : row.held
-  if (!open && amount > row.balance - held) return { result: { ok: false, reason: 'unfunded' }, row }
-  const next: AccountRow = { ...row, balance: row.balance - amount, held, spent: row.spent + amount, updated_at: now }
-  const committed = amount > 0 || served > 0
-  sql.exec(`UPDATE reservations SET state = ?, charged = ?, served = ?, settled_at = ? WHERE id = ?`, committed ? 'committed' : 'released', amount, served, now, id)
-  if (committed) {
-    appendLedger(sql, { kind: 'charge', amount: -amount, balanceAfter: next.balance, at: now, reservationId: id, label: hold.label })
-  }
-  holds.delete(id)
-  return {
-    result: { ok: true, charged: amount, available: next.balance - next.held },
-    row: next,
-    settled: { hold, charged: amount, served, expired: !open },
-  }
+  return { result: decision.result, row: decision.row, settled: decision.settled }
 }
 
 /**

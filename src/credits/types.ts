@@ -256,6 +256,9 @@ export type ReserveResult =
   /** The key was rotated: its account lives in object `account` (see ledger.reserveCredits). */
   | { ok: false; reason: 'moved'; account: string }
 
+/** One answer of a batch of reserves: a result, or the error that reserve alone would have thrown. */
+export type ReserveAnswer = ReserveResult | { ok: false; reason: 'reserve_failed'; message: string }
+
 export type SettleResult =
   | { ok: true; charged: number; available: number }
   /** `charged`: what the hold was charged when it was settled (0: released). */
