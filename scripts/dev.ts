@@ -244,19 +244,19 @@ function banner(adminToken: string, demo: DemoKey & { credits: string }): string
   const post = `curl -s ${mcp} -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $KEY"`
   const init = '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'
   const config = { mcpServers: { 'pay-gate-demo': { url: `${gate}/mcp`, headers: { Authorization: `Bearer ${demo.key}` } } } }
-  // No customer /account page to link: the gate has no such route yet.
   const { mcpPort, apiPort, started } = originPorts
   const origin = `MCP http://127.0.0.1:${mcpPort}/mcp, API http://127.0.0.1:${apiPort}/api${started ? '' : '   (not started: ports in use)'}`
   return `
 ──────────────────────────── pay-gate dev ────────────────────────────
   Gate          ${gate}
   Dashboard     ${dashboard}   (sign in with the admin token)
+  Key holders   ${gate}/account   (a holder's portal: sign in with the demo key)
   Admin token   ${adminToken}   (from .dev.vars)
   Demo key      ${demo.key}
                 id ${demo.id}, balance $${demo.credits}   (kept in .wrangler/demo-key.json)
   Demo origin   ${origin}
   OAuth         ${gate}/mcp asks MCP clients without a key to sign in (OAuth 2.1): the consent
-                page takes the demo key or a free trial   (README "OAuth for MCP clients")
+                page takes the demo key or a free trial   (docs/oauth.md)
 
 Try it (paste the whole block into a shell):
 

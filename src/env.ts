@@ -62,7 +62,7 @@ export interface Env {
   WEBHOOK_NETWORK?: Fetcher
   /** Operator webhooks' outbox (optional): retries outlive the request. Absent: delivered within the request. */
   WEBHOOK_OUTBOX?: OutboxNamespace
-  /** Operator webhooks (all optional; README "Operator webhooks"): where to POST, the signing secret (16+ chars),
+  /** Operator webhooks (all optional; docs/admin-api.md "Operator webhooks"): where to POST, the signing secret (16+ chars),
    *  "1" to allow http and private hosts, the first retry delay, attempts per event. */
   OPERATOR_WEBHOOK_URL?: string
   OPERATOR_WEBHOOK_SECRET?: string

@@ -9,9 +9,9 @@
 export { createGate, type Gate, type GateOptions } from './app'
 export { CreditAccount, KeyIndex } from './credits'
 export { PaymentLock } from './x402'
-/** Optional: bind it as WEBHOOK_OUTBOX (README "Operator webhooks") so webhook retries outlive the request. */
+/** Optional: bind it as WEBHOOK_OUTBOX (docs/admin-api.md "Operator webhooks") so webhook retries outlive the request. */
 export { WebhookOutbox } from './notify'
-/** Optional: bind it as STRIPE_CLAIMS (README "Buying credits by card without a key") to sell keys by card. */
+/** Optional: bind it as STRIPE_CLAIMS (docs/stripe.md "Buying credits by card without a key") to sell keys by card. */
 export { CheckoutClaim } from './stripe'
 export type { Env } from './env'
 export {

@@ -1,6 +1,6 @@
 /**
  * A real operator-webhook receiver for the tests, in Node: it checks each
- * delivery's signature the way an operator would (README "Operator webhooks":
+ * delivery's signature the way an operator would (docs/admin-api.md "Operator webhooks":
  * node:crypto, independent of the gate's own signing code), records it, and
  * answers as the event's key name asks, so tests can make it fail:
  * a key named `… webhook:500x2 …` gets 500 for its first 2 deliveries of each

@@ -1,7 +1,7 @@
 /**
  * @module oauth/guard
  * OAuth at an MCP route with `mcp.oauth`, before the gate prices anything. One
- * route serves three kinds of caller (README "OAuth for MCP clients"):
+ * route serves three kinds of caller (docs/oauth.md):
  * - a bearer token that is not one of our keys is an OAuth access token: the
  *   provider validates it for this route's resource only (RFC 8707 audience), and
  *   the call is paid from the account it is bound to, exactly as with its key;

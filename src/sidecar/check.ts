@@ -95,7 +95,7 @@ async function checkRequest(
     ledger: ledger.client(c.env.CREDITS, 0, check.waitUntil),
     // Records the check's refusals; a sidecar's charges are in the key's ledger (not yet usage events).
     usage: usageCall(c, usage, route, { method: original.method, path: original.url.pathname }),
-    // Sidecar mode takes keys and x402, not OAuth tokens (README "OAuth for MCP clients").
+    // Sidecar mode takes keys and x402, not OAuth tokens (docs/oauth.md).
     caller: presentedKey(original.headers),
   }
   try {

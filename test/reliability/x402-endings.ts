@@ -11,7 +11,7 @@
  *   nothing taken, the authorization released;
  * - /settle without an answer: 503 `settlement_indeterminate`, the content
  *   withheld, the authorization spent; the payment may still land on chain
- *   (the one exception in the README's Guarantees, and the payer is told).
+ *   (the one exception in docs/guarantees.md, and the payer is told).
  *
  * A scenario accepts these in place of its fault's own outcome and nothing
  * else; the chain checks (test/reliability/x402.rel.ts checkX402) stay exact:

@@ -67,6 +67,7 @@ describe('npm run dev with PORT, DEMO_MCP_PORT and DEMO_API_PORT', () => {
   it('prints the dashboard’s URL, and the dashboard answers there', async () => {
     const dashboard = `${gate()}/admin/ui`
     expect(output).toContain(`Dashboard     ${dashboard}   (sign in with the admin token)`)
+    expect(output).toContain(`Key holders   ${gate()}/account   (a holder's portal: sign in with the demo key)`)
     const page = await fetch(dashboard)
     expect(page.status).toBe(200)
     expect(await page.text()).toContain('name="token"') // the sign-in form
