@@ -4,7 +4,8 @@
  * an earlier route takes all their requests.
  */
 import { compilePattern, type PathPattern } from '../../src/pricing/path'
-import { validateRoutesText, type RoutesFile, type RoutesIssue } from '../../src/pricing/schema'
+import type { RoutesFile } from '../../src/pricing/schema'
+import { validateRoutesText, type RoutesIssue } from '../../src/pricing/validate'
 
 export type { RoutesIssue }
 

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { validateRoutesText } from '../../src/pricing/schema'
+import { validateRoutesText } from '../../src/pricing/validate'
 import { GATE_SETTING_NAMES } from '../../src/setting-names'
 import { collectSecrets, readEnvFile } from '../src/serve/secrets'
 import { tempDir } from './helpers'

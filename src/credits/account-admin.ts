@@ -1,14 +1,16 @@
 /**
  * @module credits/account-admin
  * An operator's changes to a key's account that need more than one step: create
- * it, top it up (once per payment reference), change its status. Each runs in
+ * it, top it up (once per payment reference), change its status or its rate
+ * limit, point a rotated-in key's object at its account. Each runs in
  * one transaction of the object's state (account-object is the RPC surface).
  */
 import { ACCOUNT_SCHEMA, type AccountRow } from './account-sql'
+import { addLot } from './account-lots'
 import type { AccountState } from './account-state'
 import { noteTopUpReference } from './idempotency'
 import { appendLedger, writeAccount } from './reservations'
-import type { AccountInit, AdminResult, KeyStatus, LedgerKind } from './types'
+import type { AccountInit, AdminResult, KeyStatus, LedgerKind, RateLimitSpec } from './types'
 
 /** Create the account with its initial credits, policy, plan and trial lot. Fails if it exists. */
 export function createAccount(state: AccountState, input: AccountInit, now: number): AdminResult {
@@ -28,7 +30,7 @@ export function createAccount(state: AccountState, input: AccountInit, now: numb
     if (input.policy || input.plan) {
       state.writeSettings({ policy: input.policy ?? state.settings().policy, plan: input.plan ?? null })
     }
-    if (trial) row = state.addLot(row, trial.credits, trial.expiresAt, 'trial credits', now)
+    if (trial) row = addLot(state, row, trial.credits, trial.expiresAt, 'trial credits', now)
     state.row = row
     return { ok: true, view: state.viewOf(row, now) }
   })
@@ -65,5 +67,25 @@ export function setAccountStatus(state: AccountState, target: KeyStatus, now: nu
     appendLedger(state.sql, { kind, amount: 0, balanceAfter: row.balance, at: now })
     state.row = next
     return { ok: true, view: state.viewOf(next, now) }
+  })
+}
+
+/** Replace the key's own rate limit (null removes it). */
+export function setAccountRateLimit(state: AccountState, limit: RateLimitSpec | null, now: number): AdminResult {
+  return state.change((row) => {
+    const next = { ...row, rate_limit: limit?.limit ?? null, rate_window: limit?.windowSeconds ?? null, updated_at: now }
+    writeAccount(state.sql, next)
+    return next
+  }, now)
+}
+
+/** Make this (a new key's) object point to the account it opens. Fails if it holds anything. */
+export function createAlias(state: AccountState, account: string): boolean {
+  return state.transact(() => {
+    const tables = state.tables()
+    if (tables.account || tables.alias) return false
+    state.sql.exec('CREATE TABLE alias (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), account TEXT NOT NULL)')
+    state.sql.exec('INSERT INTO alias (singleton, account) VALUES (1, ?)', account)
+    return true
   })
 }

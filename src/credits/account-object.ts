@@ -11,16 +11,18 @@
  * per call. It is a ledger only: no HTTP, no Hono, no knowledge of prices or routes.
  */
 import { DurableObject } from 'cloudflare:workers'
-import { createAccount, setAccountStatus, topUpAccount } from './account-admin'
-import type { AccountRow } from './account-sql'
+import { createAccount, createAlias, setAccountRateLimit, setAccountStatus, topUpAccount } from './account-admin'
 import { pruneCounters } from './account-settings'
+import { readAsHolder, holderToolLists, setAlertAsHolder } from './account-holder'
+import { addLot, expireDue, nextWake } from './account-lots'
+import { reserveOnAccount, settleOnAccount } from './account-reserve'
 import { AccountState } from './account-state'
 import type { HolderAlert } from './holder-alert'
 import { bindGrant, revokeGrant } from './oauth-grants'
 import { reserveItems } from './reserve-call'
-import { reserveInOrder } from './reserve-many'
+import { earliestExpiry, reserveInOrder } from './reserve-many'
 import { markWaiting, pruneWaiting, takeWaiting } from './waiting-calls'
-import { pruneSettled, writeAccount, writeBalance } from './reservations'
+import { pruneSettled } from './reservations'
 import type {
   AccountInit,
   AccountView,
@@ -31,7 +33,6 @@ import type {
   KeyPolicy,
   KeyStatus,
   LedgerEntry,
-  MovedAccount,
   RateLimitSpec,
   ReserveAnswer,
   ReserveRequest,
@@ -39,8 +40,6 @@ import type {
   Settlement,
   SettleResult,
 } from './types'
-
-const pickLists = ({ allowTools, denyTools }: KeyPolicy) => ({ allowTools, denyTools })
 
 /** Settled holds and idempotency keys are kept this long, then pruned. */
 const RETENTION_MS = 24 * 60 * 60 * 1000
@@ -72,34 +71,17 @@ export class CreditAccount extends DurableObject<unknown> {
 
   /** The account as its key holder may read it: only with the key that opens it now. `before`: a ledger page older than that seq. */
   async holderView(credential: string, ledgerLimit = 0, before?: number): Promise<HolderView> {
-    return this.asHolder(credential, (row) => {
-      const alert = this.state.holderAlert()
-      const ledger = this.state.ledger(ledgerLimit, before)
-      return { ok: true, account: this.state.viewOf(row, Date.now()), ledger, alert: alert && { url: alert.url, threshold: alert.threshold } }
-    })
+    return readAsHolder(this.state, credential, ledgerLimit, before)
   }
 
   /** The key's tool allow- and deny-lists, for filtering what it is shown: only with the key that opens it now. */
   async toolLists(credential: string): Promise<ToolListsAnswer> {
-    return this.asHolder(credential, () => ({ ok: true, ...pickLists(this.state.settings().policy) }))
+    return holderToolLists(this.state, credential)
   }
 
   /** Set (null: remove) the holder's own low-balance alert: only with the key that opens the account now. */
   async setHolderAlert(credential: string, alert: HolderAlert | null): Promise<HolderView> {
-    const allowed = this.asHolder(credential, () => ({ ok: true as const }))
-    if (!allowed.ok) return allowed
-    this.state.transact(() => this.state.setHolderAlert(alert))
-    return this.holderView(credential)
-  }
-
-  /** Answer a key holder: an account the key was rotated into says where it lives; one the key no longer opens, nothing. */
-  private asHolder<T>(credential: string, read: (row: AccountRow) => T): T | MovedAccount | { ok: false; reason: 'invalid_api_key' } {
-    const row = this.state.account()
-    if (!row) {
-      const moved = this.state.aliasTarget()
-      return moved ? { ok: false, reason: 'moved', account: moved } : { ok: false, reason: 'invalid_api_key' }
-    }
-    return this.state.opens(credential) ? read(row) : { ok: false, reason: 'invalid_api_key' }
+    return setAlertAsHolder(this.state, credential, alert)
   }
 
   /**
@@ -111,7 +93,7 @@ export class CreditAccount extends DurableObject<unknown> {
   async reserve(request: ReserveRequest): Promise<ReserveResult> {
     const now = Date.now()
     const items = reserveItems(request)
-    const result = this.state.transact(() => this.state.reserve(request, items, now))
+    const result = this.state.transact(() => reserveOnAccount(this.state, request, items, now))
     if (result.ok && result.kind === 'reserved' && !result.charged) await this.scheduleExpiry(now + request.holdMs)
     if (++this.holdsSincePrune >= 256) this.prune(now)
     return result
@@ -128,10 +110,7 @@ export class CreditAccount extends DurableObject<unknown> {
   async reserveMany(requests: ReserveRequest[]): Promise<ReserveAnswer[]> {
     const now = Date.now()
     const answers = reserveInOrder(this.state, requests, now)
-    let expiry = Infinity
-    for (const [index, answer] of answers.entries()) {
-      if (answer.ok && answer.kind === 'reserved' && !answer.charged) expiry = Math.min(expiry, now + (requests[index] as ReserveRequest).holdMs)
-    }
+    const expiry = earliestExpiry(requests, answers, now)
     this.holdsSincePrune += requests.length
     if (this.holdsSincePrune >= 256) this.prune(now)
     if (expiry !== Infinity) await this.scheduleExpiry(expiry)
@@ -160,21 +139,7 @@ export class CreditAccount extends DurableObject<unknown> {
 
   async settleMany(settlements: Settlement[]): Promise<SettleResult[]> {
     const now = Date.now()
-    return this.state.transact((): SettleResult[] => {
-      const before = this.state.account()
-      if (!before) return settlements.map(() => ({ ok: false, reason: 'unknown_reservation' }))
-      const results: SettleResult[] = []
-      let row = before
-      for (const settlement of settlements) {
-        const applied = this.state.settleOne(row, settlement, now)
-        row = applied.row
-        results.push(applied.result)
-      }
-      row = this.state.expireDueLots(row, now)
-      if (row !== before) writeBalance(this.sql, row)
-      this.state.row = row
-      return results
-    })
+    return this.state.transact(() => settleOnAccount(this.state, settlements, now))
   }
 
   /**
@@ -215,25 +180,19 @@ export class CreditAccount extends DurableObject<unknown> {
   async grant(amount: number, expiresAt: number, label: string | null = null): Promise<AdminResult> {
     const now = Date.now()
     if (!Number.isSafeInteger(amount) || amount <= 0 || !Number.isSafeInteger(expiresAt) || expiresAt <= now) return { ok: false, reason: 'invalid_amount' }
-    const result = this.state.change((row) => this.state.addLot(row, amount, expiresAt, label ?? 'expiring credits', now), now)
+    const result = this.state.change((row) => addLot(this.state, row, amount, expiresAt, label ?? 'expiring credits', now), now)
     if (result.ok) await this.scheduleExpiry(expiresAt)
     return result
   }
 
   /** Suspend, resume or revoke. Revocation is final. */
   async setStatus(target: KeyStatus): Promise<AdminResult> {
-    const now = Date.now()
-    return setAccountStatus(this.state, target, now)
+    return setAccountStatus(this.state, target, Date.now())
   }
 
   /** Replace the key's own rate limit (null removes it). */
   async setRateLimit(limit: RateLimitSpec | null): Promise<AdminResult> {
-    const now = Date.now()
-    return this.state.change((row) => {
-      const next = { ...row, rate_limit: limit?.limit ?? null, rate_window: limit?.windowSeconds ?? null, updated_at: now }
-      writeAccount(this.sql, next)
-      return next
-    }, now)
+    return setAccountRateLimit(this.state, limit, Date.now())
   }
 
   /** Replace the key's policy (tool lists, lifetime cap, quotas); a `policy` ledger row records it. */
@@ -257,22 +216,16 @@ export class CreditAccount extends DurableObject<unknown> {
 
   /** Make this (a new key's) object point to the account it opens. Fails if it holds anything. */
   async initAlias(account: string): Promise<boolean> {
-    return this.state.transact(() => {
-      const tables = this.state.tables()
-      if (tables.account || tables.alias) return false
-      this.sql.exec('CREATE TABLE alias (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), account TEXT NOT NULL)')
-      this.sql.exec('INSERT INTO alias (singleton, account) VALUES (1, ?)', account)
-      return true
-    })
+    return createAlias(this.state, account)
   }
 
   /** Release every hold whose call never settled, and take expired credits back. */
   override async alarm(): Promise<void> {
     this.alarmAt = null
     const now = Date.now()
-    if (!this.state.expireDue(now)) return
+    if (!expireDue(this.state, now)) return
     this.prune(now)
-    const next = this.state.nextWake(now)
+    const next = nextWake(this.state, now)
     if (next !== null) await this.scheduleExpiry(next)
   }
 

@@ -3,19 +3,17 @@
  * What a key's account object keeps in memory and the steps its methods share:
  * the account row, open holds, settings and credit lots (read once, set only
  * after a transaction commits, dropped when one throws), settling a hold with its
- * counters and lots, a reserve, expiring lots, and an operator's change in one
- * transaction.
+ * counters and lots, and an operator's change in one transaction (a reserve:
+ * account-reserve; time and lots: account-lots).
  * The object (account-object) is the RPC surface; this is its state.
  */
 import { toLedgerEntry, toView, upgradeAccountSchema, type AccountRow, type LedgerRow } from './account-sql'
 import { readSettings, writeSettings, type AccountSettings } from './account-settings'
 import { CounterBuffer } from './counter-buffer'
-import { expireLots, insertLot, nextLotExpiry, readLots, spendFromLots, type CreditLot } from './credit-lots'
-import { crossesAlert, readHolderAlert, writeHolderAlert, type HolderAlert } from './holder-alert'
-import { grantActive } from './oauth-grants'
-import { appendLedger, expireHolds, lastHoldId, loadOpenHolds, nextExpiry, settleHold, writeBalance, type OpenHold } from './reservations'
-import { reserveCall } from './reserve-call'
-import type { AccountView, AdminResult, LedgerEntry, LedgerKind, ReserveItem, ReserveRequest, ReserveResult, Settlement, SettleResult } from './types'
+import { readLots, spendFromLots, type CreditLot } from './credit-lots'
+import { readHolderAlert, writeHolderAlert, type HolderAlert } from './holder-alert'
+import { appendLedger, lastHoldId, loadOpenHolds, settleHold, type OpenHold } from './reservations'
+import type { AccountView, AdminResult, LedgerEntry, LedgerKind, Settlement, SettleResult } from './types'
 
 type Tables = { account: boolean; alias: boolean }
 
@@ -192,79 +190,6 @@ export class AccountState {
       }
       next = applied.row
     }
-    return next
-  }
-
-  /**
-   * A reserve, inside the object's transaction: riding settlements first, due lots
-   * expired, then the checks and the hold (reserve-call); with `chargeNow`, the
-   * hold charged in full before the transaction ends.
-   */
-  reserve(request: ReserveRequest, items: ReserveItem[], now: number, writeRow = true): ReserveResult {
-    const before = this.account()
-    if (!before) {
-      const moved = this.aliasTarget()
-      return moved ? { ok: false, reason: 'moved', account: moved } : { ok: false, reason: 'invalid_api_key' }
-    }
-    let row = this.applySettlements(before, request.settle ?? [], now)
-    row = this.expireDueLots(row, now)
-    const reserveState = {
-      sql: this.sql,
-      settings: this.settings(),
-      holds: this.openHolds(),
-      peekHoldId: () => this.peekHoldId(),
-      nextHoldId: () => this.nextHoldId(),
-      spendLots: (amount: number) => this.spendLots(amount, now),
-      counters: this.counters,
-    }
-    // An OAuth grant pays only while bound here and unrevoked (credits/oauth-grants).
-    const opens = this.opens(request.credential) && (request.grant === undefined || grantActive(this.sql, request.grant))
-    const decided = reserveCall(reserveState, row, request, items, opens, now)
-    let { outcome, row: after } = decided
-    if (request.chargeNow && outcome.ok && outcome.kind === 'reserved') {
-      const charge = this.settleOne(after, { reservationId: outcome.reservationId, amount: outcome.amount, calls: items.length }, now)
-      after = charge.row
-      if (charge.result.ok) outcome = { ...outcome, charged: true, available: charge.result.available }
-    }
-    if (writeRow && after !== before) writeBalance(this.sql, after)
-    this.row = after
-    // What was available before this reserve: the hold and any subscription fee it took.
-    const alert = outcome.ok && outcome.kind === 'reserved' ? this.holderAlert() : null
-    const crossed = alert !== null && outcome.ok && outcome.kind === 'reserved' && crossesAlert(alert, outcome.available + outcome.amount + outcome.fee, outcome.available)
-    return { ...outcome, keyId: before.id, ...(crossed ? { holderAlert: alert } : {}) } as ReserveResult
-  }
-
-  /** The alarm's work: release every hold past its expiry and take expired credits back. False: no account. */
-  expireDue(now: number): boolean {
-    const row = this.account()
-    if (!row) return false
-    this.transact(() => {
-      const expired = expireHolds(this.sql, row, this.openHolds(), now)
-      for (const hold of expired.expired) if (hold.tracked) this.counters.add(hold.createdAt, -hold.calls, -hold.amount)
-      this.row = expireLots(this.sql, expired.row, this.lots(), this.openHolds().values(), now)
-    })
-    return true
-  }
-
-  /** When the alarm should next wake: the earliest open hold's or lot's expiry. A lot past its expiry that still backs in-flight holds waits for them: no busy alarm. */
-  nextWake(now: number): number | null {
-    const lot = nextLotExpiry(this.lots().filter((entry) => entry.expiresAt > now))
-    const hold = nextExpiry(this.openHolds())
-    return lot === null ? hold : hold === null ? lot : Math.min(lot, hold)
-  }
-
-  /** Take expired lots out of the balance, if any is due (cheap when none is). */
-  expireDueLots(row: AccountRow, now: number): AccountRow {
-    const due = nextLotExpiry(this.lots())
-    return due !== null && due <= now ? expireLots(this.sql, row, this.lots(), this.openHolds().values(), now) : row
-  }
-
-  addLot(row: AccountRow, amount: number, expiresAt: number, label: string, now: number): AccountRow {
-    this.lots().push(insertLot(this.sql, amount, expiresAt, label))
-    this.lots().sort((a, b) => a.expiresAt - b.expiresAt || a.id - b.id)
-    const next = { ...row, balance: row.balance + amount, updated_at: now }
-    writeBalance(this.sql, next)
-    appendLedger(this.sql, { kind: 'grant', amount, balanceAfter: next.balance, at: now, label: `${label}, expire ${new Date(expiresAt).toISOString()}` })
     return next
   }
 

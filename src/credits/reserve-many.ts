@@ -5,6 +5,7 @@
  * so the account row and the period counters are written once for the batch,
  * and the storage commits the batch with one durable write.
  */
+import { reserveOnAccount } from './account-reserve'
 import type { AccountState } from './account-state'
 import { reserveItems } from './reserve-call'
 import { writeBalance } from './reservations'
@@ -26,7 +27,7 @@ export function reserveInOrder(state: AccountState, requests: ReserveRequest[], 
   })
   const reserveOne = (request: ReserveRequest, index: number, writeRow: boolean): ReserveAnswer => {
     const checked = items[index] as ReserveItem[] | ReserveAnswer
-    return Array.isArray(checked) ? state.reserve(request, checked, now, writeRow) : checked
+    return Array.isArray(checked) ? reserveOnAccount(state, request, checked, now, writeRow) : checked
   }
   try {
     return state.transact(() => {
@@ -45,4 +46,13 @@ export function reserveInOrder(state: AccountState, requests: ReserveRequest[], 
       }
     })
   }
+}
+
+/** When the earliest hold a batch took expires (Infinity: it took none still open). */
+export function earliestExpiry(requests: ReserveRequest[], answers: ReserveAnswer[], now: number): number {
+  let expiry = Infinity
+  for (const [index, answer] of answers.entries()) {
+    if (answer.ok && answer.kind === 'reserved' && !answer.charged) expiry = Math.min(expiry, now + (requests[index] as ReserveRequest).holdMs)
+  }
+  return expiry
 }

@@ -4,17 +4,8 @@
  * matching, MCP method and tool prices, and the KV-backed per-isolate cache.
  * Imports only `money` and `errors`; never another leaf.
  */
-export {
-  validateRoutesFile,
-  validateRoutesText,
-  RoutesFileSchema,
-  RESERVED_PATHS,
-  type RoutesFile,
-  type RouteConfig,
-  type RoutesIssue,
-  type RoutesValidation,
-  type RateLimit,
-} from './schema'
+export { RoutesFileSchema, RESERVED_PATHS, type RoutesFile, type RouteConfig, type RateLimit } from './schema'
+export { validateRoutesFile, validateRoutesText, type RoutesIssue, type RoutesValidation } from './validate'
 export {
   compileTable,
   matchRoute,

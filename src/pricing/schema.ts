@@ -5,61 +5,13 @@
  * value can never make a priced route free. Errors name the exact place in the file.
  */
 import * as z from 'zod'
-import { parseDollars } from '../money'
 import { PlansSchema } from './plans'
 import { discoveryIssues, DiscoverySchema } from './discovery'
-import { DollarString, PRICE_MESSAGE } from './dollars'
-import { OAuthSchema } from './oauth-config'
+import { parseDollars } from '../money'
+import { DollarString } from './dollars'
+import { McpPricing, RateLimitSchema } from './mcp-schema'
 import { StripeBlockSchema } from './stripe-config'
 import { fitsAsset, resolveTerms, X402BlockSchema, X402OverrideSchema } from './x402-config'
-
-const PRICE_OR_FREE_MESSAGE = `${PRICE_MESSAGE}, or "free"`
-
-/** A price, or the word `"free"`. */
-const PriceOrFree = z
-  .string({ error: PRICE_OR_FREE_MESSAGE })
-  .refine((text) => text === 'free' || parseDollars(text).ok, { error: PRICE_OR_FREE_MESSAGE })
-
-/** A fixed-window rate limit, counted per API key inside the key's Durable Object. */
-export const RateLimitSchema = z.strictObject({
-  limit: z.int().min(1).max(1_000_000),
-  windowSeconds: z.int().min(1).max(86_400),
-})
-
-/** A tool's entry: `"0.01"`, `"free"`, or `{ "price": "0.01", "rateLimit": {…} }`. */
-const ToolEntry = z.preprocess(
-  (value) => (typeof value === 'string' ? { price: value } : value),
-  z.strictObject(
-    {
-      price: PriceOrFree,
-      rateLimit: RateLimitSchema.optional(),
-      description: z.string().max(500).optional(),
-    },
-    { error: 'expected a price such as "0.01", "free", or { "price": "0.01", "rateLimit": … }' }
-  )
-)
-
-const McpPricing = z.strictObject({
-  /** Default for every priced method and for tools not listed. */
-  price: PriceOrFree,
-  /** Per-method prices; overrides the built-in free list too. */
-  methods: z.record(z.string().min(1), PriceOrFree).optional(),
-  tools: z.record(z.string().min(1), ToolEntry).optional(),
-  /**
-   * Seconds a held call may still be answered on a resumed stream after its POST
-   * stream ended (MCP 2025-11-25 §Resumability); then its hold is released.
-   */
-  resumeSeconds: z.number().int().min(1).max(86_400).optional(),
-  /** The longest a task-augmented call stays held (its task's ttl, capped by this). */
-  taskSeconds: z.number().int().min(1).max(7 * 86_400).optional(),
-  /**
-   * Browser origins (`https://app.example.com`) allowed to call this route. Streamable HTTP:
-   * "Servers MUST validate the Origin header"; by default no browser origin but the gate's own.
-   */
-  allowedOrigins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, { error: 'expected an origin such as "https://app.example.com"' })).max(100).optional(),
-  /** OAuth 2.1 for hosted MCP clients (pricing/oauth-config, src/oauth). */
-  oauth: OAuthSchema.optional(),
-})
 
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/
 
@@ -242,52 +194,4 @@ export const RoutesFileSchema = z
 export type RouteConfig = z.infer<typeof RouteSchema>
 export type RoutesFile = z.infer<typeof RoutesFileSchema>
 export type RateLimit = z.infer<typeof RateLimitSchema>
-
-/** One problem in a routes file, at a path like `routes[2].mcp.tools.search.price`. */
-export interface RoutesIssue {
-  path: string
-  message: string
-}
-
-export type RoutesValidation =
-  | { ok: true; file: RoutesFile }
-  | { ok: false; issues: RoutesIssue[] }
-
-/** Format a zod issue path as `routes[2].mcp.tools.search.price`. */
-function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  let out = ''
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`
-    else {
-      const name = String(part)
-      out += /^[A-Za-z_$][\w$-]*$/.test(name) ? `${out ? '.' : ''}${name}` : `[${JSON.stringify(name)}]`
-    }
-  }
-  return out || '(root)'
-}
-
-/**
- * Validate a parsed routes document.
- * @returns the typed file, or every issue with the place it was found
- */
-export function validateRoutesFile(input: unknown): RoutesValidation {
-  const result = RoutesFileSchema.safeParse(input)
-  if (result.success) return { ok: true, file: result.data }
-  const issues = result.error.issues.flatMap((issue) =>
-    issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: 'unknown field' }))
-      : [{ path: formatPath(issue.path), message: issue.message }]
-  )
-  return { ok: false, issues }
-}
-
-/** Validate the text of a routes file, reporting JSON syntax errors as an issue too. */
-export function validateRoutesText(text: string): RoutesValidation {
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch (error) {
-    return { ok: false, issues: [{ path: '(root)', message: `not valid JSON: ${(error as Error).message}` }] }
-  }
-  return validateRoutesFile(parsed)
-}
+export { RateLimitSchema }

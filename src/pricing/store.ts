@@ -5,7 +5,7 @@
  * last good table stays in force; when there has never been one, callers are told
  * so and refuse paid routes (fail closed: a priced route is never served free).
  */
-import { validateRoutesFile } from './schema'
+import { validateRoutesFile } from './validate'
 import { compileTable, type PriceTable } from './table'
 
 /** The KV key that holds the whole route table: one key, so an upload is atomic. */

@@ -8,7 +8,8 @@
  */
 export { USAGE_OUTCOMES, USAGE_RAILS, type UsageEvent, type UsageOutcome, type UsageRail } from './event'
 export { boundEvent, MAX_ROUTE_CHARS, MAX_TEXT_CHARS, UNKNOWN_NAME } from './bounds'
-export { UsageCall, type HeldCall, type UsageCallInit, type UsageCallSnapshot, type UsageSink, type X402Ending } from './recorder'
+export { UsageCall } from './recorder'
+export type { HeldCall, UsageCallInit, UsageCallSnapshot, UsageSink, X402Ending } from './call-types'
 export { eventFromRow, insertEvents, insertWithRetry, type EventRow } from './store'
 export { UsageWriter, type UsageDestination } from './writer'
 export { consumeUsageBatch, isUsageEvent, sendToQueue } from './queue'

@@ -9,6 +9,7 @@ import { loadTemplates } from '../../src/templates'
 import { REPO, TEMPLATES, useTempDir } from '../helpers'
 
 const payGate = readPayGateInfo(REPO)
+const rootLock = JSON.parse(readFileSync(join(REPO, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string }> }
 const rootPackage = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
   version: string
   devDependencies: Record<string, string>
@@ -85,11 +86,12 @@ describe.each(templates.map((template) => template.id))('renderProject(%s)', (te
     expect(validateRoutesFile(JSON.parse(files.get('routes.json') ?? '')).ok).toBe(true)
   })
 
-  it('depends on pay-gate by version, with the tools at pay-gate’s own versions', () => {
+  it('depends on pay-gate by version, with the tools at the exact versions pay-gate’s lockfile resolved', () => {
     const pkg = JSON.parse(renderProject(plan(templateId, 'credits')).get('package.json') ?? '')
     expect(pkg.name).toBe('test-gate')
     expect(pkg.dependencies).toEqual({ 'pay-gate': `^${rootPackage.version}` })
-    for (const [name, range] of Object.entries(pkg.devDependencies)) expect(range, name).toBe(rootPackage.devDependencies[name])
+    // Exact, not ranges: a range may pick a release pay-gate never ran with (whose own peers may not resolve).
+    for (const [name, version] of Object.entries(pkg.devDependencies)) expect(version, name).toBe(rootLock.packages[`node_modules/${name}`]?.version)
     expect(Object.keys(pkg.scripts)).toEqual(['dev', 'deploy', 'test', 'typecheck', 'routes:push'])
   })
 
