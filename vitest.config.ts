@@ -6,7 +6,11 @@ export default defineConfig({
   plugins: [
     cloudflareTest(({ inject }) => ({
       wrangler: { configPath: './wrangler.toml' },
-      miniflare: { bindings: testBindings(inject as <T>(key: string) => T), queueConsumers: TEST_QUEUE_CONSUMERS, serviceBindings: TEST_SERVICE_BINDINGS },
+      miniflare: {
+        bindings: testBindings(inject as <T>(key: string) => T),
+        queueConsumers: TEST_QUEUE_CONSUMERS,
+        serviceBindings: TEST_SERVICE_BINDINGS,
+      },
     })),
   ],
   test: {

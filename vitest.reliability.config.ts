@@ -18,7 +18,8 @@ export default defineConfig({
     cloudflareTest(({ inject }) => ({
       wrangler: { configPath: './wrangler.toml' },
       miniflare: {
-        queueConsumers: TEST_QUEUE_CONSUMERS, serviceBindings: TEST_SERVICE_BINDINGS,
+        queueConsumers: TEST_QUEUE_CONSUMERS,
+        serviceBindings: TEST_SERVICE_BINDINGS,
         bindings: {
           ...testBindings(inject as <T>(key: string) => T),
           // The misbehaving origin.

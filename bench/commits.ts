@@ -23,10 +23,14 @@ const { values: args } = parseArgs({
   },
 })
 
-const EVENTS = ['fdatasync', 'fsync', 'pwrite64', 'pwritev', 'write'].map((name) => `syscalls:sys_enter_${name}`)
+const EVENTS = ['fdatasync', 'fsync', 'pwrite64', 'pwritev', 'write'].map(
+  (name) => `syscalls:sys_enter_${name}`
+)
 
 function perfStat(pid: number): { child: ChildProcess; counts: Promise<Map<string, number>> } {
-  const child = spawn('perf', ['stat', '-x', ',', '-e', EVENTS.join(','), '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn('perf', ['stat', '-x', ',', '-e', EVENTS.join(','), '-p', String(pid)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   let text = ''
   child.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString()))
   const counts = new Promise<Map<string, number>>((resolve) =>
@@ -34,7 +38,8 @@ function perfStat(pid: number): { child: ChildProcess; counts: Promise<Map<strin
       const counts = new Map<string, number>()
       for (const line of text.split('\n')) {
         const [value, , event] = line.split(',')
-        if (event?.startsWith('syscalls:')) counts.set(event.replace('syscalls:sys_enter_', ''), Number(value))
+        if (event?.startsWith('syscalls:'))
+          counts.set(event.replace('syscalls:sys_enter_', ''), Number(value))
       }
       resolve(counts)
     })
@@ -47,13 +52,22 @@ try {
   const [one, ...rest] = await createKeys(stack.gateUrl, 51)
   const many = [one!, ...rest]
   const pattern = new RegExp(args.only)
-  console.log(`commits: ${args.duration} s per scenario, ${args.concurrency} concurrent callers; per call: system calls of workerd counted by perf`)
+  console.log(
+    `commits: ${args.duration} s per scenario, ${args.concurrency} concurrent callers; per call: system calls of workerd counted by perf`
+  )
   console.log(['scenario'.padEnd(40), 'calls', 'fdatasync', 'fsync', 'pwrite', 'write'].join('\t'))
   for (const scenario of scenarios(50)) {
     if (!pattern.test(scenario.id) || scenario.keys === 'none') continue
     const url = `${scenario.target === 'gate' ? stack.gateUrl : stack.debitUrl}${scenario.path ?? '/mcp-json'}`
-    const base = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...scenario.headers }
-    const headerSets = (scenario.keys === 'one' ? [one!] : many).map((key) => ({ ...base, authorization: `Bearer ${key.key}` }))
+    const base = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...scenario.headers,
+    }
+    const headerSets = (scenario.keys === 'one' ? [one!] : many).map((key) => ({
+      ...base,
+      authorization: `Bearer ${key.key}`,
+    }))
     let perf: ReturnType<typeof perfStat> | undefined
     const result = await runWrkLoad({
       url,
@@ -71,7 +85,16 @@ try {
     const counts = await perf!.counts
     const calls = result.ok + result.errors
     const per = (name: string) => ((counts.get(name) ?? 0) / calls).toFixed(3)
-    console.log([scenario.label.padEnd(40), String(calls), per('fdatasync'), per('fsync'), per('pwrite64'), per('write')].join('\t'))
+    console.log(
+      [
+        scenario.label.padEnd(40),
+        String(calls),
+        per('fdatasync'),
+        per('fsync'),
+        per('pwrite64'),
+        per('write'),
+      ].join('\t')
+    )
   }
 } finally {
   await stack.close()

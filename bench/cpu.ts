@@ -28,7 +28,10 @@ export function ownAndChildrenCpuSeconds(): number {
   try {
     const stat = readFileSync('/proc/self/stat', 'utf8')
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / TICKS_PER_SECOND
+    return (
+      (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) /
+      TICKS_PER_SECOND
+    )
   } catch {
     const own = process.cpuUsage()
     return (own.user + own.system) / 1e6

@@ -23,7 +23,11 @@ interface Answer {
 
 const json = (status: number, text: string): Answer => {
   const body = Buffer.from(text)
-  return { status, headers: { 'content-type': 'application/json', 'content-length': body.length }, body }
+  return {
+    status,
+    headers: { 'content-type': 'application/json', 'content-length': body.length },
+    body,
+  }
 }
 
 const ACCEPTED: Answer = { status: 202, headers: { 'content-length': 0 }, body: Buffer.alloc(0) }
@@ -34,15 +38,28 @@ const text = (value: string) => JSON.stringify({ content: [{ type: 'text', text:
 
 /** The result of a tools/call, as the demo's tools give it; undefined for a tool it does not have. */
 function toolResult(name: unknown, args: Record<string, unknown>): string | undefined {
-  if (name === 'search') return text([1, 2, 3].map((n) => `${n}. Result ${n} for "${String(args.query)}" - https://example.com/${n}`).join('\n'))
+  if (name === 'search')
+    return text(
+      [1, 2, 3]
+        .map((n) => `${n}. Result ${n} for "${String(args.query)}" - https://example.com/${n}`)
+        .join('\n')
+    )
   if (name === 'echo') return text(String(args.text))
-  if (name === 'fail') return JSON.stringify({ content: [{ type: 'text', text: 'this tool always fails' }], isError: true })
+  if (name === 'fail')
+    return JSON.stringify({
+      content: [{ type: 'text', text: 'this tool always fails' }],
+      isError: true,
+    })
   return undefined
 }
 
 /** The answer to one JSON-RPC message (the SDK's field order: result or error, jsonrpc, id). */
 function answerOf(body: string): Answer {
-  let message: { id?: unknown; method?: unknown; params?: { name?: unknown; arguments?: Record<string, unknown> } }
+  let message: {
+    id?: unknown
+    method?: unknown
+    params?: { name?: unknown; arguments?: Record<string, unknown> }
+  }
   try {
     message = JSON.parse(body)
   } catch {
@@ -51,17 +68,25 @@ function answerOf(body: string): Answer {
   if (message.id === undefined) return ACCEPTED // a notification
   const id = JSON.stringify(message.id)
   const ok = (result: string) => json(200, `{"result":${result},"jsonrpc":"2.0","id":${id}}`)
-  const error = (code: number, text: string) => json(200, `{"jsonrpc":"2.0","id":${id},"error":{"code":${code},"message":${JSON.stringify(text)}}}`)
+  const error = (code: number, text: string) =>
+    json(
+      200,
+      `{"jsonrpc":"2.0","id":${id},"error":{"code":${code},"message":${JSON.stringify(text)}}}`
+    )
   switch (message.method) {
     case 'initialize':
-      return ok('{"protocolVersion":"2025-06-18","capabilities":{"tools":{"listChanged":true}},"serverInfo":{"name":"pay-gate-bench-fixed-origin","version":"1.0.0"}}')
+      return ok(
+        '{"protocolVersion":"2025-06-18","capabilities":{"tools":{"listChanged":true}},"serverInfo":{"name":"pay-gate-bench-fixed-origin","version":"1.0.0"}}'
+      )
     case 'ping':
       return ok('{}')
     case 'tools/list':
       return ok(TOOLS_LIST)
     case 'tools/call': {
       const result = toolResult(message.params?.name, message.params?.arguments ?? {})
-      return result === undefined ? error(-32602, `Tool ${String(message.params?.name)} not found`) : ok(result)
+      return result === undefined
+        ? error(-32602, `Tool ${String(message.params?.name)} not found`)
+        : ok(result)
     }
     default:
       return error(-32601, 'Method not found')

@@ -40,7 +40,11 @@ async function connect(url: string) {
 }
 
 /** Profile `service`'s isolate while `during` runs (sampling every 100 µs). */
-export async function profileWhile<T>(inspectorPort: number, service: string, during: () => Promise<T>): Promise<{ profile: CpuProfile; value: T }> {
+export async function profileWhile<T>(
+  inspectorPort: number,
+  service: string,
+  during: () => Promise<T>
+): Promise<{ profile: CpuProfile; value: T }> {
   const inspector = await connect(`ws://127.0.0.1:${inspectorPort}/${service}`)
   try {
     await inspector.send('Profiler.enable')

@@ -72,13 +72,26 @@ function reasonOf(text: string): string {
 
 type Answer = { status: number; text: string; headers: IncomingHttpHeaders }
 
-function send(agent: Agent, url: URL, method: 'GET' | 'POST', headers: Record<string, string>, body: string): Promise<Answer> {
+function send(
+  agent: Agent,
+  url: URL,
+  method: 'GET' | 'POST',
+  headers: Record<string, string>,
+  body: string
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const sized = method === 'POST' ? { ...headers, 'content-length': Buffer.byteLength(body) } : headers
+    const sized =
+      method === 'POST' ? { ...headers, 'content-length': Buffer.byteLength(body) } : headers
     const req = request(url, { method, agent, headers: sized }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (chunk: Buffer) => chunks.push(chunk))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), headers: res.headers }))
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          text: Buffer.concat(chunks).toString('utf8'),
+          headers: res.headers,
+        })
+      )
       res.on('error', reject)
     })
     req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error('timeout')))
@@ -155,7 +168,8 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const perRequest: Record<string, number> = {}
   if (first && last && last.completed > first.completed) {
     for (const [name, value] of Object.entries(last.at)) {
-      perRequest[name] = (value - (first.at[name] ?? Number.NaN)) / (last.completed - first.completed)
+      perRequest[name] =
+        (value - (first.at[name] ?? Number.NaN)) / (last.completed - first.completed)
     }
   }
 

@@ -38,7 +38,8 @@ function namespaceOf(symbol: string): string | undefined {
 
 const isKernel = (frame: Frame) => frame.dso.includes('kernel')
 const isJs = (frame: Frame) => frame.symbol.startsWith('JS:') || frame.symbol.startsWith('Script:')
-const V8_GC = /Heap|Scaveng|MarkCompact|Sweeper|cppgc|GarbageCollect|ConcurrentMarking|MinorMS|Evacuat/
+const V8_GC =
+  /Heap|Scaveng|MarkCompact|Sweeper|cppgc|GarbageCollect|ConcurrentMarking|MinorMS|Evacuat/
 const V8_COMPILER = /compiler|maglev|Maglev|turboshaft|Compiler|baseline|Sparkplug|Compile/
 
 /** The kind of code of one frame. */
@@ -46,7 +47,8 @@ function kindOfFrame(frame: Frame): string {
   const { symbol, dso } = frame
   if (isKernel(frame)) return 'kernel (syscalls, loopback TCP, scheduling)'
   if (isJs(frame)) return 'JavaScript (JIT-compiled and interpreted code)'
-  if (/^(Builtins?_|Builtin:|BytecodeHandler:|Stub:|RegExp:)/.test(symbol)) return 'V8 builtins (interpreter, ICs, JSON, strings)'
+  if (/^(Builtins?_|Builtin:|BytecodeHandler:|Stub:|RegExp:)/.test(symbol))
+    return 'V8 builtins (interpreter, ICs, JSON, strings)'
   if (/sqlite3/.test(symbol)) return 'SQLite'
   if (/tcmalloc|^(malloc|free|cfree|calloc|realloc)$|^_int_/.test(symbol)) return 'malloc and free'
   const ns = namespaceOf(symbol)
@@ -55,13 +57,16 @@ function kindOfFrame(frame: Frame): string {
   if (ns === 'capnp') return "Cap'n Proto (RPC, messages)"
   if (ns === 'workerd') return 'workerd (APIs, jsg glue, I/O context)'
   if (/hyper|tokio|kj_rs|^_R|core\d|alloc\d/.test(symbol)) return 'Rust (hyper HTTP, tokio)'
-  if (/^lib(c|m|pthread|stdc\+\+)[.-]/.test(dso) || dso.startsWith('ld-linux')) return 'libc (memcpy, strings, locks)'
+  if (/^lib(c|m|pthread|stdc\+\+)[.-]/.test(dso) || dso.startsWith('ld-linux'))
+    return 'libc (memcpy, strings, locks)'
   return `other native (${dso})`
 }
 
 /** The kind of a whole sample: GC and compiling win over the frame they happen to be in. */
 function kindOf(sample: Sample): string {
-  const native = sample.filter((frame) => !isJs(frame) && !isKernel(frame) && namespaceOf(frame.symbol) === 'v8')
+  const native = sample.filter(
+    (frame) => !isJs(frame) && !isKernel(frame) && namespaceOf(frame.symbol) === 'v8'
+  )
   if (native.some((frame) => V8_GC.test(frame.symbol))) return 'V8 garbage collector'
   if (native.some((frame) => V8_COMPILER.test(frame.symbol))) return 'V8 compiler (JIT)'
   return kindOfFrame(sample[0] as Frame)
@@ -70,23 +75,27 @@ function kindOf(sample: Sample): string {
 /** What the runtime is doing in a sample with no frame of ours. */
 function runtimeActivity(sample: Sample, kind: string): string {
   if (kind.startsWith('V8 garbage') || kind.startsWith('V8 compiler')) return `runtime: ${kind}`
-  const has = (pattern: RegExp) => sample.some((frame) => !isJs(frame) && pattern.test(frame.symbol))
+  const has = (pattern: RegExp) =>
+    sample.some((frame) => !isJs(frame) && pattern.test(frame.symbol))
   if (has(/sqlite3/)) return 'runtime: SQLite outside JS (commits, WAL)'
   if (has(/JsRpc|Rpc|5capnp/)) return 'runtime: RPC between Worker and Durable Object'
   if (has(/Http|http|hyper/)) return 'runtime: HTTP server and client'
   if (sample.every(isKernel)) return 'runtime: kernel only (interrupts, scheduling)'
-  if (sample.some(isJs) || has(/^Builtins_/)) return 'runtime: JS not ours (promise jobs, runtime JS)'
+  if (sample.some(isJs) || has(/^Builtins_/))
+    return 'runtime: JS not ours (promise jobs, runtime JS)'
   return 'runtime: event loop and the rest'
 }
 
 /** Frames between our code and what it really calls: call trampolines and jsg's argument-unwrapping glue. */
-const GLUE = /^(Builtins_(Call|JSEntry|InterpreterEntry|ArgumentsAdaptor|Construct|JSBuiltinsConstructStub|AsyncFunction|Await|InterpreterPush|RunMicrotasks|PromiseFulfill|Baseline|CEntry)|_ZZ?N7workerd3jsg14MethodCallback|_ZZ?N7workerd3jsg\d+(Constructor|Getter|Setter|Property|Static)|_ZN2v88internal12_GLOBAL__N_16Invoke|_ZN2v88internal25FunctionCallbackArguments|_ZN2v88internalL?\d+(Builtin_)?HandleApi)/
+const GLUE =
+  /^(Builtins_(Call|JSEntry|InterpreterEntry|ArgumentsAdaptor|Construct|JSBuiltinsConstructStub|AsyncFunction|Await|InterpreterPush|RunMicrotasks|PromiseFulfill|Baseline|CEntry)|_ZZ?N7workerd3jsg14MethodCallback|_ZZ?N7workerd3jsg\d+(Constructor|Getter|Setter|Property|Static)|_ZN2v88internal12_GLOBAL__N_16Invoke|_ZN2v88internal25FunctionCallbackArguments|_ZN2v88internalL?\d+(Builtin_)?HandleApi)/
 
 /** What the innermost frame of ours (at `index`) called: the first frame inside it that is not glue. */
 function calleeOf(sample: Sample, index: number): string {
   for (let i = index - 1; i >= 0; i--) {
     const frame = sample[i] as Frame
-    if (!GLUE.test(frame.symbol)) return isKernel(frame) ? 'kernel' : frame.symbol || `(unnamed code in ${frame.dso})`
+    if (!GLUE.test(frame.symbol))
+      return isKernel(frame) ? 'kernel' : frame.symbol || `(unnamed code in ${frame.dso})`
   }
   return '(its own code)'
 }

@@ -26,7 +26,8 @@ export interface Frame {
 /** One sample: its stack, innermost frame first. */
 export type Sample = Frame[]
 
-const onPath = (name: string) => (process.env.PATH ?? '').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, name)))
+const onPath = (name: string) =>
+  (process.env.PATH ?? '').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, name)))
 
 export const perfAvailable = () => onPath('perf')
 
@@ -41,7 +42,19 @@ export interface PerfRecording {
 export function recordPerf(pid: number): PerfRecording {
   const dir = mkdtempSync(join(tmpdir(), 'pay-gate-perf-'))
   const file = join(dir, 'perf.data')
-  const args = ['record', '-q', '-g', '-e', 'cpu-clock', '-F', String(SAMPLE_HZ), '-p', String(pid), '-o', file]
+  const args = [
+    'record',
+    '-q',
+    '-g',
+    '-e',
+    'cpu-clock',
+    '-F',
+    String(SAMPLE_HZ),
+    '-p',
+    String(pid),
+    '-o',
+    file,
+  ]
   const child = spawn('perf', args, { stdio: 'ignore' })
   const exited = once(child, 'exit').catch(() => undefined)
   return {
@@ -51,10 +64,14 @@ export function recordPerf(pid: number): PerfRecording {
         await exited
         if (!existsSync(file)) return undefined
         // Mangled names: far shorter than workerd's demangled templates; demangle() names the few printed.
-        const script = spawnSync('perf', ['script', '-i', file, '-F', 'ip,sym,dso', '--no-demangle'], {
-          encoding: 'utf8',
-          maxBuffer: 1024 * 1024 * 1024,
-        })
+        const script = spawnSync(
+          'perf',
+          ['script', '-i', file, '-F', 'ip,sym,dso', '--no-demangle'],
+          {
+            encoding: 'utf8',
+            maxBuffer: 1024 * 1024 * 1024,
+          }
+        )
         return script.status === 0 ? parseScript(script.stdout, newestJitNames(pid)) : undefined
       } finally {
         rmSync(dir, { recursive: true, force: true })
@@ -86,7 +103,11 @@ function newestJitNames(pid: number): JitEntry[] {
     const match = /^([0-9a-f]+) ([0-9a-f]+) (.*)$/.exec(line)
     if (!match) continue
     const start = Number.parseInt(match[1] as string, 16)
-    entries.push({ start, end: start + Number.parseInt(match[2] as string, 16), name: match[3] as string })
+    entries.push({
+      start,
+      end: start + Number.parseInt(match[2] as string, 16),
+      name: match[3] as string,
+    })
   }
   const kept: JitEntry[] = []
   for (let i = entries.length - 1; i >= 0; i--) {
@@ -128,7 +149,10 @@ function parseScript(text: string, jit: JitEntry[]): Sample[] {
     if (match) {
       const path = match[3] as string
       const dso = path.slice(path.lastIndexOf('/') + 1)
-      const jitName = dso.startsWith('perf-') || dso === '[unknown]' ? lookUp(jit, Number.parseInt(match[1] as string, 16)) : undefined
+      const jitName =
+        dso.startsWith('perf-') || dso === '[unknown]'
+          ? lookUp(jit, Number.parseInt(match[1] as string, 16))
+          : undefined
       current.push(jitName ? { symbol: jitName, dso: 'JIT' } : { symbol: match[2] as string, dso })
     } else if (line.trim() === '' && current.length > 0) {
       samples.push(current)

@@ -58,7 +58,8 @@ export function summariseJs(profile: CpuProfile, source: string): JsSummary {
   const functions = new Map<string, number>()
   let totalUs = 0
   let idleUs = 0
-  const add = (map: Map<string, number>, key: string, us: number) => map.set(key, (map.get(key) ?? 0) + us)
+  const add = (map: Map<string, number>, key: string, us: number) =>
+    map.set(key, (map.get(key) ?? 0) + us)
   profile.samples.forEach((id, index) => {
     const frame = byId.get(id)?.callFrame
     const us = profile.timeDeltas[index] ?? 0

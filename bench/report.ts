@@ -9,7 +9,8 @@ const pad = (text: string, width: number) => text.padEnd(width)
 const num = (value: number, digits: number, width: number) =>
   (Number.isFinite(value) ? value.toFixed(digits) : '-').padStart(width)
 
-const cores = (result: LoadResult, process: string) => (result.perRequest[process] ?? Number.NaN) * result.requestsPerSecond
+const cores = (result: LoadResult, process: string) =>
+  (result.perRequest[process] ?? Number.NaN) * result.requestsPerSecond
 
 /** Cores busy with processes other than ours: workerd, the origins, the load generator (and with --x402 the facilitator and anvil). */
 export function otherCores(result: LoadResult): number {
@@ -20,9 +21,12 @@ export function otherCores(result: LoadResult): number {
 /** CPU µs per call in these processes (NaN when none was sampled). */
 const perCall = (result: LoadResult, ...processes: string[]) => {
   const sampled = processes.filter((name) => result.perRequest[name] !== undefined)
-  return sampled.length === 0 ? Number.NaN : sampled.reduce((sum, name) => sum + (result.perRequest[name] as number), 0) * 1e6
+  return sampled.length === 0
+    ? Number.NaN
+    : sampled.reduce((sum, name) => sum + (result.perRequest[name] as number), 0) * 1e6
 }
-const micros = (result: LoadResult, ...processes: string[]) => num(perCall(result, ...processes), 0, 9)
+const micros = (result: LoadResult, ...processes: string[]) =>
+  num(perCall(result, ...processes), 0, 9)
 /** Both origins: the one a scenario does not use is idle and adds nothing. */
 const ORIGINS = ['origin', 'sdk-origin']
 
@@ -43,15 +47,27 @@ export const TABLE_HEAD =
   `${pad('scenario', 44)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'errors'.padStart(8)}` +
   `${'wrkd µs'.padStart(9)}${'orig µs'.padStart(9)}${'load µs'.padStart(9)}${'all µs'.padStart(9)}${'cores'.padStart(7)}${'other'.padStart(7)}`
 
-export function printTable(ran: Array<{ scenario: Scenario; result: LoadResult }>, options: { rows: boolean }): void {
+export function printTable(
+  ran: Array<{ scenario: Scenario; result: LoadResult }>,
+  options: { rows: boolean }
+): void {
   if (options.rows) {
     console.log(`\n${TABLE_HEAD}`)
     for (const { scenario, result } of ran) console.log(resultLine(scenario, result))
   }
-  console.log('(wrkd/orig/load/all µs: CPU time per call in workerd, in the origin, in the load generator, in all three;')
-  console.log(' cores: CPUs busy machine-wide during the window; other: of which not workerd, origin or load generator)')
-  const disturbed = ran.filter(({ result }) => otherCores(result) > 0.25).map(({ scenario }) => scenario.id)
-  if (disturbed.length > 0) console.log(`WARNING: other processes used > 0.25 cores during: ${disturbed.join(', ')}; rerun those.`)
+  console.log(
+    '(wrkd/orig/load/all µs: CPU time per call in workerd, in the origin, in the load generator, in all three;'
+  )
+  console.log(
+    ' cores: CPUs busy machine-wide during the window; other: of which not workerd, origin or load generator)'
+  )
+  const disturbed = ran
+    .filter(({ result }) => otherCores(result) > 0.25)
+    .map(({ scenario }) => scenario.id)
+  if (disturbed.length > 0)
+    console.log(
+      `WARNING: other processes used > 0.25 cores during: ${disturbed.join(', ')}; rerun those.`
+    )
   const kinds = new Map<string, number>()
   for (const { scenario, result } of ran) {
     for (const [kind, count] of result.errorKinds) kinds.set(`${scenario.id}: ${kind}`, count)
@@ -89,16 +105,22 @@ export function printRatios(rounds: Map<string, LoadResult[]>): boolean | undefi
     const tops = rounds.get(ratio.numerator)
     const bottoms = rounds.get(ratio.denominator)
     if (!tops || !bottoms) continue
-    const pairs = tops.flatMap((top, i) => (bottoms[i] ? [{ top, bottom: bottoms[i] as LoadResult }] : []))
-    const each = (f: (top: LoadResult, bottom: LoadResult) => number) => pairs.map(({ top, bottom }) => f(top, bottom))
+    const pairs = tops.flatMap((top, i) =>
+      bottoms[i] ? [{ top, bottom: bottoms[i] as LoadResult }] : []
+    )
+    const each = (f: (top: LoadResult, bottom: LoadResult) => number) =>
+      pairs.map(({ top, bottom }) => f(top, bottom))
     const perRound = each((top, bottom) => top.requestsPerSecond / bottom.requestsPerSecond)
     const throughput = medianOf(perRound)
     const latency = medianOf(each((top, bottom) => bottom.p50Ms / top.p50Ms))
     // An origin alone uses workerd for nothing (its few µs a call are workerd idling): no ratio.
-    const workerdOf = (result: LoadResult) => (perCall(result, 'workerd') >= 20 ? perCall(result, 'workerd') : Number.NaN)
+    const workerdOf = (result: LoadResult) =>
+      perCall(result, 'workerd') >= 20 ? perCall(result, 'workerd') : Number.NaN
     const workerd = medianOf(each((top, bottom) => workerdOf(bottom) / workerdOf(top)))
     const cpu = medianOf(each((top, bottom) => cpuPerRequest(bottom) / cpuPerRequest(top)))
-    const range = several ? `${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)}`.padStart(13) : ''
+    const range = several
+      ? `${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)}`.padStart(13)
+      : ''
     let verdict = ''
     if (ratio.target !== undefined && ratio.bench) {
       const met = throughput >= ratio.target
@@ -108,10 +130,16 @@ export function printRatios(rounds: Map<string, LoadResult[]>): boolean | undefi
       allMet = (allMet ?? true) && met
       verdict = `≥ ${ratio.target.toFixed(2)}  ${met ? 'PASS' : 'MISS'}${met === cpu >= ratio.target ? '' : ` (cpu: ${cpu >= ratio.target ? 'pass' : 'miss'})`}`
     }
-    console.log(`${pad(ratio.label, 58)}${num(throughput, 3, 7)}${range}${num(latency, 3, 7)}${num(workerd, 3, 7)}${num(cpu, 3, 7)}   ${verdict}`)
+    console.log(
+      `${pad(ratio.label, 58)}${num(throughput, 3, 7)}${range}${num(latency, 3, 7)}${num(workerd, 3, 7)}${num(cpu, 3, 7)}   ${verdict}`
+    )
   }
-  console.log('(each ratio taken within a round, median over rounds; rounds: range of the req/s ratio over them;')
-  console.log(' p50: denominator ÷ numerator, so below 1 is slower, like req/s; wrkd, cpu: CPU per call of workerd,')
+  console.log(
+    '(each ratio taken within a round, median over rounds; rounds: range of the req/s ratio over them;'
+  )
+  console.log(
+    ' p50: denominator ÷ numerator, so below 1 is slower, like req/s; wrkd, cpu: CPU per call of workerd,'
+  )
   console.log(' of all processes, likewise)')
   return allMet
 }
@@ -126,15 +154,22 @@ export interface ChargeCheck {
 
 export function printCharges(checks: ChargeCheck[]): boolean {
   if (checks.length === 0) return true
-  console.log('\ncharged by the gate (read back via GET /admin/keys/:id) vs successful calls counted here:')
+  console.log(
+    '\ncharged by the gate (read back via GET /admin/keys/:id) vs successful calls counted here:'
+  )
   let allMatch = true
   for (const check of checks) {
     const unanswered = check.unanswered ?? 0
     // A call whose answer was on its way when wrk stopped may be charged: it was served.
     const match = check.charged >= check.succeeded && check.charged <= check.succeeded + unanswered
     allMatch &&= match
-    const leftOver = unanswered > 0 ? `, unanswered when the load stopped ${unanswered} (charged ${check.charged - check.succeeded} of them)` : ''
-    console.log(`  ${pad(check.label, 28)} charged ${check.charged}, succeeded ${check.succeeded}${leftOver}  ${match ? 'MATCH' : 'MISMATCH'}`)
+    const leftOver =
+      unanswered > 0
+        ? `, unanswered when the load stopped ${unanswered} (charged ${check.charged - check.succeeded} of them)`
+        : ''
+    console.log(
+      `  ${pad(check.label, 28)} charged ${check.charged}, succeeded ${check.succeeded}${leftOver}  ${match ? 'MATCH' : 'MISMATCH'}`
+    )
   }
   return allMatch
 }

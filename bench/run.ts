@@ -34,9 +34,23 @@ import { parseArgs } from 'node:util'
 import { cpuSeconds, machineBusySeconds, ownAndChildrenCpuSeconds } from './cpu'
 import { runLoad, type LoadResult } from './load'
 import { printProfiles } from './profiles'
-import { printCharges, printRatios, printTable, resultLine, TABLE_HEAD, type ChargeCheck } from './report'
+import {
+  printCharges,
+  printRatios,
+  printTable,
+  resultLine,
+  TABLE_HEAD,
+  type ChargeCheck,
+} from './report'
 import { needsSdk, scenarios, type Scenario } from './scenarios'
-import { chargedCalls, createKeys, startStack, X402_MAX_TIMEOUT_SECONDS, type BenchKey, type Stack } from './stack'
+import {
+  chargedCalls,
+  createKeys,
+  startStack,
+  X402_MAX_TIMEOUT_SECONDS,
+  type BenchKey,
+  type Stack,
+} from './stack'
 import { runWrkLoad, wrkAvailable } from './wrk'
 import { startX402Chain, type X402Chain } from './x402'
 import { HTTP_SCENARIOS, X402_HEAD, x402Bench } from './x402-scenarios'
@@ -85,7 +99,9 @@ const concurrency = Math.round(positive('concurrency', args.concurrency, 16))
 const manyKeys = Math.round(positive('keys', args.keys, args.quick ? 50 : 200))
 const rounds = Math.round(positive('rounds', args.rounds, 1))
 const only = args.only ? new RegExp(args.only) : undefined
-const inspectorPort = args['inspector-port'] ? Math.round(positive('inspector-port', args['inspector-port'], 0)) : undefined
+const inspectorPort = args['inspector-port']
+  ? Math.round(positive('inspector-port', args['inspector-port'], 0))
+  : undefined
 // Modest: the facilitator broadcasts settlements one at a time, so more callers only queue there.
 const x402Concurrency = Math.round(positive('x402-concurrency', args['x402-concurrency'], 4))
 const profileSeconds = positive('profile-seconds', args['profile-seconds'], args.quick ? 3 : 6)
@@ -100,7 +116,9 @@ if (args.load === 'wrk' && !wrkAvailable()) {
 const useWrk = args.load === 'wrk' || (args.load === undefined && wrkAvailable())
 const x402Chosen = args.x402 ? HTTP_SCENARIOS.filter((s) => !only || only.test(s.id)) : []
 if (x402Chosen.length > 0 && warmupS + durationS > X402_MAX_TIMEOUT_SECONDS - 60) {
-  console.error(`bench: with --x402, warm-up + duration must stay under ${X402_MAX_TIMEOUT_SECONDS - 60} s (payments are signed beforehand)`)
+  console.error(
+    `bench: with --x402, warm-up + duration must stay under ${X402_MAX_TIMEOUT_SECONDS - 60} s (payments are signed beforehand)`
+  )
   process.exit(2)
 }
 
@@ -132,17 +150,26 @@ interface Keys {
 
 /** The header sets sent in turn. Prepared once: building them per request would be load-generator cost. */
 function headersFor(scenario: Scenario, keys: Keys): Array<Record<string, string>> {
-  const base = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...scenario.headers }
+  const base = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    ...scenario.headers,
+  }
   if (scenario.keys === 'none') return [base]
   const one = needsSdk(scenario) ? keys.sdkOne : keys.one
   if (!one) throw new Error(`bench: no key for ${scenario.id}`)
-  return (scenario.keys === 'one' ? [one] : keys.many).map((k) => ({ ...base, authorization: `Bearer ${k.key}` }))
+  return (scenario.keys === 'one' ? [one] : keys.many).map((k) => ({
+    ...base,
+    authorization: `Bearer ${k.key}`,
+  }))
 }
 
 /** CPU seconds so far of workerd, the origins and the load generator (this process, and wrk once it exited). */
 function sampleCpu(): Record<string, number> {
   const { pids } = stack as Stack
-  const x402: Record<string, number> = chain ? { facilitator: cpuSeconds(chain.pids.facilitator), anvil: cpuSeconds(chain.pids.anvil) } : {}
+  const x402: Record<string, number> = chain
+    ? { facilitator: cpuSeconds(chain.pids.facilitator), anvil: cpuSeconds(chain.pids.anvil) }
+    : {}
   return {
     workerd: cpuSeconds(pids.workerd),
     origin: cpuSeconds(pids.origin),
@@ -155,9 +182,19 @@ function sampleCpu(): Record<string, number> {
 
 function runScenario(scenario: Scenario, keys: Keys): Promise<LoadResult> {
   const headerSets = headersFor(scenario, keys)
-  const common = { url: urlOf(scenario), body: scenario.body, concurrency, warmupMs: warmupS * 1000, durationMs: durationS * 1000, sample: sampleCpu }
+  const common = {
+    url: urlOf(scenario),
+    body: scenario.body,
+    concurrency,
+    warmupMs: warmupS * 1000,
+    durationMs: durationS * 1000,
+    sample: sampleCpu,
+  }
   if (useWrk) return runWrkLoad({ ...common, headerSets })
-  return runLoad({ ...common, headers: (n) => headerSets[n % headerSets.length] as Record<string, string> })
+  return runLoad({
+    ...common,
+    headers: (n) => headerSets[n % headerSets.length] as Record<string, string>,
+  })
 }
 
 /** The round with the median requests/s, with every round's successes added up (all were charged). */
@@ -165,7 +202,8 @@ function median(results: LoadResult[]): LoadResult {
   const sorted = [...results].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)
   const middle = sorted[Math.floor((sorted.length - 1) / 2)] as LoadResult
   const errorKinds = new Map<string, number>()
-  for (const result of results) for (const [kind, n] of result.errorKinds) errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + n)
+  for (const result of results)
+    for (const [kind, n] of result.errorKinds) errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + n)
   const sum = (field: 'okTotal' | 'unanswered') => results.reduce((total, r) => total + r[field], 0)
   return { ...middle, errorKinds, okTotal: sum('okTotal'), unanswered: sum('unanswered') }
 }
@@ -179,19 +217,35 @@ async function main(): Promise<number> {
     chain = await startX402Chain()
     console.log(`bench: anvil ${chain.rpcUrl}, facilitator ${chain.facilitatorUrl}`)
   }
-  const x402 = chain ? { facilitatorUrl: chain.facilitatorUrl, payTo: chain.payTo, token: chain.token } : undefined
-  const chosen = scenarios(manyKeys).filter((s) => (only ? only.test(s.id) : args.extra || !s.extra))
+  const x402 = chain
+    ? { facilitatorUrl: chain.facilitatorUrl, payTo: chain.payTo, token: chain.token }
+    : undefined
+  const chosen = scenarios(manyKeys).filter((s) =>
+    only ? only.test(s.id) : args.extra || !s.extra
+  )
   const sdk = chosen.some(needsSdk)
   stack = await startStack({ inspectorPort, x402, sdk })
-  console.log(`bench: fixed origin ${stack.originUrl}, pass-through ${stack.passUrl}, +debit ${stack.debitUrl}, gate ${stack.gateUrl}`)
-  if (sdk) console.log(`bench: SDK origin ${stack.urls['origin-sdk']}, pass-through ${stack.urls['pass-sdk']}, gate ${stack.urls['gate-sdk']}`)
+  console.log(
+    `bench: fixed origin ${stack.originUrl}, pass-through ${stack.passUrl}, +debit ${stack.debitUrl}, gate ${stack.gateUrl}`
+  )
+  if (sdk)
+    console.log(
+      `bench: SDK origin ${stack.urls['origin-sdk']}, pass-through ${stack.urls['pass-sdk']}, gate ${stack.urls['gate-sdk']}`
+    )
   if (inspectorPort) console.log(`bench: workerd inspector on 127.0.0.1:${inspectorPort}`)
   const [one, ...many] = await createKeys(stack.gateUrl, 1 + manyKeys)
   if (!one) throw new Error('no key created')
   const sdkOne = sdk ? (await createKeys(stack.urls['gate-sdk'] as string, 1))[0] : undefined
   const keys: Keys = { one, many, sdkOne }
   const paid = chain
-    ? await x402Bench({ stack, chain, concurrency: x402Concurrency, warmupMs: warmupS * 1000, durationMs: durationS * 1000, sample: sampleCpu })
+    ? await x402Bench({
+        stack,
+        chain,
+        concurrency: x402Concurrency,
+        warmupMs: warmupS * 1000,
+        durationMs: durationS * 1000,
+        sample: sampleCpu,
+      })
     : undefined
 
   const all = new Map<string, LoadResult[]>()
@@ -237,12 +291,22 @@ async function main(): Promise<number> {
   if (gateMany) {
     let charged = 0
     for (const key of many) charged += await chargedCalls(stack.gateUrl, key.id)
-    checks.push({ label: `gate, ${manyKeys} keys (sum)`, charged, succeeded: gateMany.okTotal, unanswered: gateMany.unanswered })
+    checks.push({
+      label: `gate, ${manyKeys} keys (sum)`,
+      charged,
+      succeeded: gateMany.okTotal,
+      unanswered: gateMany.unanswered,
+    })
   }
   const gateSdk = results.get('gate-1-sdk')
   if (gateSdk && sdkOne) {
     const charged = await chargedCalls(stack.urls['gate-sdk'] as string, sdkOne.id)
-    checks.push({ label: 'SDK gate, 1 key', charged, succeeded: gateSdk.okTotal, unanswered: gateSdk.unanswered })
+    checks.push({
+      label: 'SDK gate, 1 key',
+      charged,
+      succeeded: gateSdk.okTotal,
+      unanswered: gateSdk.unanswered,
+    })
   }
   if (paid) checks.push(...(await paid.chargeChecks()))
   const creditsMatch = printCharges(checks)
@@ -253,7 +317,14 @@ async function main(): Promise<number> {
     // A stack of its own with the inspector on, so the figures above were taken without it.
     await stack.close()
     stack = undefined
-    await printProfiles({ seconds: profileSeconds, warmupS, concurrency, useWrk, inspectorPort: inspectorPort ?? 9230, perf: true })
+    await printProfiles({
+      seconds: profileSeconds,
+      warmupS,
+      concurrency,
+      useWrk,
+      inspectorPort: inspectorPort ?? 9230,
+      perf: true,
+    })
   }
   console.log(`\nbench: targets ${targets}; charges ${chargesMatch ? 'match' : 'DO NOT MATCH'}`)
   // A missed target is a figure to read, not a failure; charges that do not add up are a bug.

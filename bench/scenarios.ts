@@ -24,7 +24,8 @@ export interface Scenario {
   extra?: boolean
 }
 
-const rpc = (method: string, params?: unknown) => JSON.stringify({ jsonrpc: '2.0', id: 1, method, ...(params ? { params } : {}) })
+const rpc = (method: string, params?: unknown) =>
+  JSON.stringify({ jsonrpc: '2.0', id: 1, method, ...(params ? { params } : {}) })
 const SEARCH = rpc('tools/call', { name: 'search', arguments: { query: 'bench' } })
 const LIST = rpc('tools/list')
 const ECHO = rpc('tools/call', { name: 'echo', arguments: { text: 'bench' } })
@@ -36,32 +37,151 @@ const TWO = { 'x-bench-writes': '2' }
  * A proxy's check of a tools/call that it forwards itself (as Caddy, Traefik and
  * Envoy do): the gate prices the body and charges at once, no follow-up.
  */
-const SIDECAR_CHECK = { 'x-pay-sidecar-token': SIDECAR_TOKEN, 'x-forwarded-method': 'POST', 'x-forwarded-uri': '/mcp-json', 'x-pay-settle': 'now' }
+const SIDECAR_CHECK = {
+  'x-pay-sidecar-token': SIDECAR_TOKEN,
+  'x-forwarded-method': 'POST',
+  'x-forwarded-uri': '/mcp-json',
+  'x-pay-settle': 'now',
+}
 
 export function scenarios(manyKeys: number): Scenario[] {
   const many = `${manyKeys} keys`
   return [
-    { id: 'origin', label: 'origin alone: tools/call search', target: 'origin', body: SEARCH, keys: 'none' },
-    { id: 'pass', label: 'pass-through: tools/call search', target: 'pass', body: SEARCH, keys: 'none' },
-    { id: 'debit-1', label: 'pass-through + 1 debit, 1 key', target: 'debit', body: SEARCH, keys: 'one' },
-    { id: 'debit-n', label: `pass-through + 1 debit, ${many}`, target: 'debit', body: SEARCH, keys: 'many' },
+    {
+      id: 'origin',
+      label: 'origin alone: tools/call search',
+      target: 'origin',
+      body: SEARCH,
+      keys: 'none',
+    },
+    {
+      id: 'pass',
+      label: 'pass-through: tools/call search',
+      target: 'pass',
+      body: SEARCH,
+      keys: 'none',
+    },
+    {
+      id: 'debit-1',
+      label: 'pass-through + 1 debit, 1 key',
+      target: 'debit',
+      body: SEARCH,
+      keys: 'one',
+    },
+    {
+      id: 'debit-n',
+      label: `pass-through + 1 debit, ${many}`,
+      target: 'debit',
+      body: SEARCH,
+      keys: 'many',
+    },
     { id: 'gate-1', label: 'gate credits path, 1 key', target: 'gate', body: SEARCH, keys: 'one' },
-    { id: 'gate-n', label: `gate credits path, ${many}`, target: 'gate', body: SEARCH, keys: 'many' },
-    { id: 'sidecar-1', label: 'sidecar check, charged now, 1 key', target: 'gate', path: '/__pay/check', body: SEARCH, keys: 'one', headers: SIDECAR_CHECK },
-    { id: 'pass-list', label: 'pass-through: tools/list', target: 'pass', body: LIST, keys: 'none' },
+    {
+      id: 'gate-n',
+      label: `gate credits path, ${many}`,
+      target: 'gate',
+      body: SEARCH,
+      keys: 'many',
+    },
+    {
+      id: 'sidecar-1',
+      label: 'sidecar check, charged now, 1 key',
+      target: 'gate',
+      path: '/__pay/check',
+      body: SEARCH,
+      keys: 'one',
+      headers: SIDECAR_CHECK,
+    },
+    {
+      id: 'pass-list',
+      label: 'pass-through: tools/list',
+      target: 'pass',
+      body: LIST,
+      keys: 'none',
+    },
     { id: 'gate-list', label: 'gate free: tools/list', target: 'gate', body: LIST, keys: 'none' },
-    { id: 'pass-echo', label: 'pass-through: tools/call echo', target: 'pass', body: ECHO, keys: 'none' },
-    { id: 'gate-echo', label: 'gate free: tools/call echo', target: 'gate', body: ECHO, keys: 'none' },
-    { id: 'hold-1', label: 'pass-through + hold + settle, 1 key', target: 'debit', body: SEARCH, keys: 'one', headers: TWO, extra: true },
-    { id: 'hold-n', label: `pass-through + hold + settle, ${many}`, target: 'debit', body: SEARCH, keys: 'many', headers: TWO, extra: true },
+    {
+      id: 'pass-echo',
+      label: 'pass-through: tools/call echo',
+      target: 'pass',
+      body: ECHO,
+      keys: 'none',
+    },
+    {
+      id: 'gate-echo',
+      label: 'gate free: tools/call echo',
+      target: 'gate',
+      body: ECHO,
+      keys: 'none',
+    },
+    {
+      id: 'hold-1',
+      label: 'pass-through + hold + settle, 1 key',
+      target: 'debit',
+      body: SEARCH,
+      keys: 'one',
+      headers: TWO,
+      extra: true,
+    },
+    {
+      id: 'hold-n',
+      label: `pass-through + hold + settle, ${many}`,
+      target: 'debit',
+      body: SEARCH,
+      keys: 'many',
+      headers: TWO,
+      extra: true,
+    },
     // The same paths in front of the SDK demo origin (about 1 ms of CPU a call): what
     // an operator sees in front of a real MCP server, not a measure of the gate.
-    { id: 'origin-sdk', label: 'SDK origin alone: tools/call search', target: 'origin-sdk', body: SEARCH, keys: 'none', extra: true },
-    { id: 'pass-sdk', label: 'SDK: pass-through, search', target: 'pass-sdk', body: SEARCH, keys: 'none', extra: true },
-    { id: 'debit-1-sdk', label: 'SDK: pass-through + 1 debit, 1 key', target: 'debit-sdk', body: SEARCH, keys: 'one', extra: true },
-    { id: 'gate-1-sdk', label: 'SDK: gate credits path, 1 key', target: 'gate-sdk', body: SEARCH, keys: 'one', extra: true },
-    { id: 'pass-echo-sdk', label: 'SDK: pass-through, echo', target: 'pass-sdk', body: ECHO, keys: 'none', extra: true },
-    { id: 'gate-echo-sdk', label: 'SDK: gate free, echo', target: 'gate-sdk', body: ECHO, keys: 'none', extra: true },
+    {
+      id: 'origin-sdk',
+      label: 'SDK origin alone: tools/call search',
+      target: 'origin-sdk',
+      body: SEARCH,
+      keys: 'none',
+      extra: true,
+    },
+    {
+      id: 'pass-sdk',
+      label: 'SDK: pass-through, search',
+      target: 'pass-sdk',
+      body: SEARCH,
+      keys: 'none',
+      extra: true,
+    },
+    {
+      id: 'debit-1-sdk',
+      label: 'SDK: pass-through + 1 debit, 1 key',
+      target: 'debit-sdk',
+      body: SEARCH,
+      keys: 'one',
+      extra: true,
+    },
+    {
+      id: 'gate-1-sdk',
+      label: 'SDK: gate credits path, 1 key',
+      target: 'gate-sdk',
+      body: SEARCH,
+      keys: 'one',
+      extra: true,
+    },
+    {
+      id: 'pass-echo-sdk',
+      label: 'SDK: pass-through, echo',
+      target: 'pass-sdk',
+      body: ECHO,
+      keys: 'none',
+      extra: true,
+    },
+    {
+      id: 'gate-echo-sdk',
+      label: 'SDK: gate free, echo',
+      target: 'gate-sdk',
+      body: ECHO,
+      keys: 'none',
+      extra: true,
+    },
   ]
 }
 
@@ -84,17 +204,67 @@ export interface Ratio {
 
 export const RATIOS: Ratio[] = [
   { label: 'gate (1 key) ÷ pass-through', numerator: 'gate-1', denominator: 'pass' },
-  { label: 'gate (1 key) ÷ pass-through + 1 debit (1 key)', numerator: 'gate-1', denominator: 'debit-1', target: 0.9 },
+  {
+    label: 'gate (1 key) ÷ pass-through + 1 debit (1 key)',
+    numerator: 'gate-1',
+    denominator: 'debit-1',
+    target: 0.9,
+  },
   { label: 'gate (many keys) ÷ pass-through', numerator: 'gate-n', denominator: 'pass' },
-  { label: 'gate (many keys) ÷ pass-through + 1 debit (many keys)', numerator: 'gate-n', denominator: 'debit-n', target: 0.9 },
-  { label: 'gate free tools/list ÷ pass-through tools/list', numerator: 'gate-list', denominator: 'pass-list', target: 0.95 },
-  { label: 'gate free echo ÷ pass-through echo', numerator: 'gate-echo', denominator: 'pass-echo', target: 0.95 },
-  { label: 'pass-through + 1 debit (1 key) ÷ pass-through', numerator: 'debit-1', denominator: 'pass' },
-  { label: 'origin alone ÷ pass-through (bench: origin cheap enough)', numerator: 'origin', denominator: 'pass', target: 5, bench: true },
-  { label: 'gate (1 key) ÷ pass-through + hold + settle (1 key)', numerator: 'gate-1', denominator: 'hold-1' },
-  { label: 'gate (many keys) ÷ pass-through + hold + settle (many)', numerator: 'gate-n', denominator: 'hold-n' },
-  { label: 'pass-through + hold + settle ÷ + 1 debit (1 key)', numerator: 'hold-1', denominator: 'debit-1' },
-  { label: 'SDK: gate (1 key) ÷ pass-through + 1 debit (1 key)', numerator: 'gate-1-sdk', denominator: 'debit-1-sdk' },
-  { label: 'SDK: gate free echo ÷ pass-through echo', numerator: 'gate-echo-sdk', denominator: 'pass-echo-sdk' },
+  {
+    label: 'gate (many keys) ÷ pass-through + 1 debit (many keys)',
+    numerator: 'gate-n',
+    denominator: 'debit-n',
+    target: 0.9,
+  },
+  {
+    label: 'gate free tools/list ÷ pass-through tools/list',
+    numerator: 'gate-list',
+    denominator: 'pass-list',
+    target: 0.95,
+  },
+  {
+    label: 'gate free echo ÷ pass-through echo',
+    numerator: 'gate-echo',
+    denominator: 'pass-echo',
+    target: 0.95,
+  },
+  {
+    label: 'pass-through + 1 debit (1 key) ÷ pass-through',
+    numerator: 'debit-1',
+    denominator: 'pass',
+  },
+  {
+    label: 'origin alone ÷ pass-through (bench: origin cheap enough)',
+    numerator: 'origin',
+    denominator: 'pass',
+    target: 5,
+    bench: true,
+  },
+  {
+    label: 'gate (1 key) ÷ pass-through + hold + settle (1 key)',
+    numerator: 'gate-1',
+    denominator: 'hold-1',
+  },
+  {
+    label: 'gate (many keys) ÷ pass-through + hold + settle (many)',
+    numerator: 'gate-n',
+    denominator: 'hold-n',
+  },
+  {
+    label: 'pass-through + hold + settle ÷ + 1 debit (1 key)',
+    numerator: 'hold-1',
+    denominator: 'debit-1',
+  },
+  {
+    label: 'SDK: gate (1 key) ÷ pass-through + 1 debit (1 key)',
+    numerator: 'gate-1-sdk',
+    denominator: 'debit-1-sdk',
+  },
+  {
+    label: 'SDK: gate free echo ÷ pass-through echo',
+    numerator: 'gate-echo-sdk',
+    denominator: 'pass-echo-sdk',
+  },
   { label: 'SDK: origin alone ÷ pass-through', numerator: 'origin-sdk', denominator: 'pass-sdk' },
 ]

@@ -37,7 +37,8 @@ export interface X402Routing {
 export const X402_MAX_TIMEOUT_SECONDS = 600
 
 /** What a scenario is sent to: an origin alone, or one of the Workers in front of it. */
-export type Target = 'origin' | 'pass' | 'debit' | 'gate' | 'origin-sdk' | 'pass-sdk' | 'debit-sdk' | 'gate-sdk'
+export type Target =
+  'origin' | 'pass' | 'debit' | 'gate' | 'origin-sdk' | 'pass-sdk' | 'debit-sdk' | 'gate-sdk'
 
 export interface Stack {
   /** The fixed-answer origin: POST /mcp-json, and GET /api/health for the x402 scenarios. */
@@ -82,7 +83,11 @@ async function bundle(entry: string): Promise<string> {
  * schema change fails the bench at once rather than as a run of errors.
  */
 function routesJson(mcpOrigin: string, apiOrigin: string, x402?: X402Routing): string {
-  const mcp = { path: '/mcp-json', origin: mcpOrigin, mcp: { price: PRICE, tools: { search: PRICE, echo: 'free' } } }
+  const mcp = {
+    path: '/mcp-json',
+    origin: mcpOrigin,
+    mcp: { price: PRICE, tools: { search: PRICE, echo: 'free' } },
+  }
   // With x402 on, /mcp-json stays credits-only, so the MCP scenarios measure what they do without it;
   // /api/* takes both, so one route gives the x402 figures and a credits comparison on the same origin.
   const table = x402
@@ -97,35 +102,52 @@ function routesJson(mcpOrigin: string, apiOrigin: string, x402?: X402Routing): s
         },
         routes: [
           { ...mcp, accept: ['credits'] },
-          { path: '/api/*', method: 'GET', origin: apiOrigin, price: PRICE, accept: ['x402', 'credits'] },
+          {
+            path: '/api/*',
+            method: 'GET',
+            origin: apiOrigin,
+            price: PRICE,
+            accept: ['x402', 'credits'],
+          },
         ],
       }
     : { version: 1, routes: [mcp] }
   const text = JSON.stringify(table)
   const validation = validateRoutesText(text)
-  if (!validation.ok) throw new Error(`bench: invalid route table: ${JSON.stringify(validation.issues)}`)
+  if (!validation.ok)
+    throw new Error(`bench: invalid route table: ${JSON.stringify(validation.issues)}`)
   return text
 }
 
 /** Start an origin script of bench/ in its own Node process; resolves with the port it listens on. */
 async function startOrigin(script: string): Promise<{ child: ChildProcess; port: number }> {
   const child = track(
-    spawn(process.execPath, ['--import', 'tsx', join(root, 'bench', script)], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] })
+    spawn(process.execPath, ['--import', 'tsx', join(root, 'bench', script)], {
+      cwd: root,
+      stdio: ['pipe', 'pipe', 'inherit'],
+    })
   )
   const lines = createInterface({ input: child.stdout! })
   const first = await Promise.race([
     once(lines, 'line').then(([line]) => line as string),
-    once(child, 'exit').then(([code]) => Promise.reject(new Error(`the origin exited with ${code} before listening`))),
+    once(child, 'exit').then(([code]) =>
+      Promise.reject(new Error(`the origin exited with ${code} before listening`))
+    ),
   ])
   lines.close()
   return { child, port: (JSON.parse(first) as { port: number }).port }
 }
 
-export async function startStack(options: { inspectorPort?: number; x402?: X402Routing; sdk?: boolean; v8Flags?: string[] } = {}): Promise<Stack> {
+export async function startStack(
+  options: { inspectorPort?: number; x402?: X402Routing; sdk?: boolean; v8Flags?: string[] } = {}
+): Promise<Stack> {
   // The gate as wrangler.toml deploys it: its entry, its date, its Durable Objects.
   const wrangler = readWranglerToml(join(root, 'wrangler.toml'))
   const notSqlite = wrangler.durableObjects.filter((o) => !wrangler.sqliteClasses.has(o.className))
-  if (notSqlite.length > 0) throw new Error(`bench: not SQLite-backed in wrangler.toml: ${notSqlite.map((o) => o.className).join(', ')}`)
+  if (notSqlite.length > 0)
+    throw new Error(
+      `bench: not SQLite-backed in wrangler.toml: ${notSqlite.map((o) => o.className).join(', ')}`
+    )
   const [gate, pass, debit] = await Promise.all([
     bundle(wrangler.main),
     bundle('bench/workers/pass-through.ts'),
@@ -143,10 +165,20 @@ export async function startStack(options: { inspectorPort?: number; x402?: X402R
   }
   try {
     const url = (port: number) => `http://127.0.0.1:${port}`
-    ;[origin, sdkOrigin] = await Promise.all([startOrigin('fixed-origin.ts'), options.sdk ? startOrigin('sdk-origin.ts') : undefined])
+    ;[origin, sdkOrigin] = await Promise.all([
+      startOrigin('fixed-origin.ts'),
+      options.sdk ? startOrigin('sdk-origin.ts') : undefined,
+    ])
     const originUrl = url(origin.port)
-    const origins: OriginSet[] = [{ suffix: '', url: originUrl, routesJson: routesJson(originUrl, originUrl, options.x402) }]
-    if (sdkOrigin) origins.push({ suffix: '-sdk', url: url(sdkOrigin.port), routesJson: routesJson(url(sdkOrigin.port), url(sdkOrigin.port)) })
+    const origins: OriginSet[] = [
+      { suffix: '', url: originUrl, routesJson: routesJson(originUrl, originUrl, options.x402) },
+    ]
+    if (sdkOrigin)
+      origins.push({
+        suffix: '-sdk',
+        url: url(sdkOrigin.port),
+        routesJson: routesJson(url(sdkOrigin.port), url(sdkOrigin.port)),
+      })
     // Durable Object SQLite files go to a temp directory on disk, removed by close().
     workerd = await startWorkerd({
       dir,
@@ -170,7 +202,11 @@ export async function startStack(options: { inspectorPort?: number; x402?: X402R
       debitUrl: urls.debit as string,
       gateUrl: urls.gate as string,
       urls,
-      pids: { origin: origin.child.pid as number, workerd: workerd.child.pid as number, sdkOrigin: sdkOrigin?.child.pid },
+      pids: {
+        origin: origin.child.pid as number,
+        workerd: workerd.child.pid as number,
+        sdkOrigin: sdkOrigin?.child.pid,
+      },
       dir,
       close,
     }
@@ -199,7 +235,8 @@ export async function createKeys(gateUrl: string, count: number): Promise<BenchK
     const batch = Array.from({ length: Math.min(16, count - start) }, async (_, i) => {
       const body = JSON.stringify({ name: `bench-${start + i}`, credits: INITIAL_CREDITS })
       const response = await admin(gateUrl, '/keys', { method: 'POST', body })
-      if (response.status !== 201) throw new Error(`POST /admin/keys → ${response.status}: ${await response.text()}`)
+      if (response.status !== 201)
+        throw new Error(`POST /admin/keys → ${response.status}: ${await response.text()}`)
       const { id, key } = (await response.json()) as BenchKey
       return { id, key }
     })
@@ -218,7 +255,11 @@ export function micros(dollars: string): number {
  * How many calls the gate charged a key: (initial − credits) ÷ price, read once
  * nothing is held any more (settlement runs in waitUntil, after the response).
  */
-export async function chargedCalls(gateUrl: string, id: string, timeoutMs = 15_000): Promise<number> {
+export async function chargedCalls(
+  gateUrl: string,
+  id: string,
+  timeoutMs = 15_000
+): Promise<number> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const response = await admin(gateUrl, `/keys/${id}`)

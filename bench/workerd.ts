@@ -67,31 +67,43 @@ export default {
 const quote = (text: string) => JSON.stringify(text) // capnp text literals take JSON's escapes for ASCII
 
 /** The services and sockets of one origin's three Workers. */
-function originServices(options: WorkerdOptions, set: OriginSet): { services: string[]; sockets: string[] } {
+function originServices(
+  options: WorkerdOptions,
+  set: OriginSet
+): { services: string[]; sockets: string[] } {
   const date = `compatibilityDate = ${quote(options.compatibilityDate)}`
   const origin = `(name = "ORIGIN", text = ${quote(set.url)})`
   // A uniqueKey per set: each set's objects are its own, as two deployments' would be.
-  const sqlite = (className: string) => `(className = "${className}", uniqueKey = "bench-${className}${set.suffix}", enableSql = true)`
+  const sqlite = (className: string) =>
+    `(className = "${className}", uniqueKey = "bench-${className}${set.suffix}", enableSql = true)`
   const gateObjects = options.gateDurableObjects
   const s = set.suffix
   const worker = (name: string, body: string) =>
     `(name = "${name}${s}", worker = (modules = [(name = "${name}.mjs", esModule = embed "${name}.mjs")], ${date}, ${body}))`
   const services = [
     worker('pass', `bindings = [${origin}]`),
-    worker('debit', `bindings = [${origin}, (name = "DEBIT", durableObjectNamespace = "Debit")],
-      durableObjectNamespaces = [${sqlite('Debit')}], durableObjectStorage = (localDisk = "do-disk")`),
-    worker('gate', `bindings = [
+    worker(
+      'debit',
+      `bindings = [${origin}, (name = "DEBIT", durableObjectNamespace = "Debit")],
+      durableObjectNamespaces = [${sqlite('Debit')}], durableObjectStorage = (localDisk = "do-disk")`
+    ),
+    worker(
+      'gate',
+      `bindings = [
         (name = "ADMIN_TOKEN", text = ${quote(options.adminToken)}),
         (name = "SIDECAR_TOKEN", text = ${quote(options.sidecarToken)}),
         (name = "ROUTES_CACHE_TTL_SECONDS", text = "30"),
         (name = "ROUTES", kvNamespace = "routes-kv${s}"),
         ${gateObjects.map((o) => `(name = "${o.binding}", durableObjectNamespace = "${o.className}")`).join(', ')}],
       durableObjectNamespaces = [${[...new Set(gateObjects.map((o) => o.className))].map(sqlite).join(', ')}],
-      durableObjectStorage = (localDisk = "do-disk")`),
+      durableObjectStorage = (localDisk = "do-disk")`
+    ),
     `(name = "routes-kv${s}", worker = (modules = [(name = "kv.mjs", esModule = embed "kv.mjs"),
       (name = "routes.json", text = embed "routes${s}.json")], ${date}))`,
   ]
-  const sockets = ['pass', 'debit', 'gate'].map((name) => `(name = "${name}${s}", address = "127.0.0.1:0", http = (), service = "${name}${s}")`)
+  const sockets = ['pass', 'debit', 'gate'].map(
+    (name) => `(name = "${name}${s}", address = "127.0.0.1:0", http = (), service = "${name}${s}")`
+  )
   return { services, sockets }
 }
 
@@ -121,26 +133,36 @@ function workerdBinary(): string {
 /** Write the config and modules into `dir`, start workerd, and wait until all its sockets listen. */
 export async function startWorkerd(options: WorkerdOptions): Promise<Workerd> {
   mkdirSync(join(options.dir, 'do'), { recursive: true })
-  for (const [name, source] of Object.entries(options.sources)) writeFileSync(join(options.dir, `${name}.mjs`), source)
+  for (const [name, source] of Object.entries(options.sources))
+    writeFileSync(join(options.dir, `${name}.mjs`), source)
   writeFileSync(join(options.dir, 'kv.mjs'), kvStub(options.routesKey))
-  for (const set of options.origins) writeFileSync(join(options.dir, `routes${set.suffix}.json`), set.routesJson)
+  for (const set of options.origins)
+    writeFileSync(join(options.dir, `routes${set.suffix}.json`), set.routesJson)
   writeFileSync(join(options.dir, 'config.capnp'), config(options))
 
   const args = ['serve', join(options.dir, 'config.capnp'), '--control-fd=3']
-  if (options.inspectorPort !== undefined) args.push(`--inspector-addr=127.0.0.1:${options.inspectorPort}`)
+  if (options.inspectorPort !== undefined)
+    args.push(`--inspector-addr=127.0.0.1:${options.inspectorPort}`)
   // fd 3: workerd reports there, one JSON line per socket, the port it listens on.
-  const child = track(spawn(workerdBinary(), args, { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] }))
+  const child = track(
+    spawn(workerdBinary(), args, { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] })
+  )
   const ports: Workerd['ports'] = {}
-  const expected = options.origins.flatMap((set) => ['pass', 'debit', 'gate'].map((name) => `${name}${set.suffix}`))
+  const expected = options.origins.flatMap((set) =>
+    ['pass', 'debit', 'gate'].map((name) => `${name}${set.suffix}`)
+  )
   const lines = createInterface({ input: child.stdio[3] as Readable })
   const listening = new Promise<void>((resolve) => {
     lines.on('line', (line) => {
       const message = JSON.parse(line) as { event?: string; socket?: string; port?: number }
-      if (message.event === 'listen' && message.socket && message.port) ports[message.socket] = message.port
+      if (message.event === 'listen' && message.socket && message.port)
+        ports[message.socket] = message.port
       if (expected.every((name) => ports[name])) resolve()
     })
   })
-  const exited = once(child, 'exit').then(([code]) => Promise.reject(new Error(`workerd exited with ${code} before listening`)))
+  const exited = once(child, 'exit').then(([code]) =>
+    Promise.reject(new Error(`workerd exited with ${code} before listening`))
+  )
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error('workerd did not listen within 30 s')), 30_000)

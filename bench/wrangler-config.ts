@@ -19,10 +19,13 @@ export interface GateConfig {
   sqliteClasses: Set<string>
 }
 
-const strings = (value: string) => [...value.matchAll(/"([^"]*)"/g)].map((match) => match[1] as string)
+const strings = (value: string) =>
+  [...value.matchAll(/"([^"]*)"/g)].map((match) => match[1] as string)
 
 export function readWranglerToml(path: string): GateConfig {
-  const sections: Array<{ header: string; entries: Map<string, string> }> = [{ header: '', entries: new Map() }]
+  const sections: Array<{ header: string; entries: Map<string, string> }> = [
+    { header: '', entries: new Map() },
+  ]
   for (const raw of readFileSync(path, 'utf8').split(/\r?\n/)) {
     const line = raw.trim()
     if (line === '' || line.startsWith('#')) continue
@@ -48,7 +51,14 @@ export function readWranglerToml(path: string): GateConfig {
     }))
     .filter((binding) => binding.binding && binding.className)
   const sqliteClasses = new Set(
-    sections.filter((section) => section.header === 'migrations').flatMap((section) => strings(section.entries.get('new_sqlite_classes') ?? ''))
+    sections
+      .filter((section) => section.header === 'migrations')
+      .flatMap((section) => strings(section.entries.get('new_sqlite_classes') ?? ''))
   )
-  return { main: first('main'), compatibilityDate: first('compatibility_date'), durableObjects, sqliteClasses }
+  return {
+    main: first('main'),
+    compatibilityDate: first('compatibility_date'),
+    durableObjects,
+    sqliteClasses,
+  }
 }

@@ -33,7 +33,9 @@ export interface WrkSpec {
 
 /** Whether wrk is on PATH. */
 export function wrkAvailable(): boolean {
-  return (process.env.PATH ?? '').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, 'wrk')))
+  return (process.env.PATH ?? '')
+    .split(delimiter)
+    .some((dir) => dir !== '' && existsSync(join(dir, 'wrk')))
 }
 
 const lua = (text: string) => JSON.stringify(text) // a JSON string literal is a valid Lua one for ASCII
@@ -41,7 +43,12 @@ const lua = (text: string) => JSON.stringify(text) // a JSON string literal is a
 function script(spec: WrkSpec): string {
   const url = new URL(spec.url)
   const sets = spec.headerSets
-    .map((headers) => `{ ${Object.entries(headers).map(([name, value]) => `[${lua(name)}] = ${lua(value)}`).join(', ')} }`)
+    .map(
+      (headers) =>
+        `{ ${Object.entries(headers)
+          .map(([name, value]) => `[${lua(name)}] = ${lua(value)}`)
+          .join(', ')} }`
+    )
     .join(',\n    ')
   return `-- written by bench/wrk.ts
 local requests = {}
@@ -114,9 +121,26 @@ interface WrkRun {
   kinds: Record<string, number>
 }
 
-async function runWrk(file: string, url: string, concurrency: number, seconds: number): Promise<WrkRun> {
+async function runWrk(
+  file: string,
+  url: string,
+  concurrency: number,
+  seconds: number
+): Promise<WrkRun> {
   // One thread: on two cores, a second would only take CPU from what is measured.
-  const args = ['-t', '1', '-c', String(concurrency), '-d', `${seconds}s`, '--timeout', '30s', '-s', file, url]
+  const args = [
+    '-t',
+    '1',
+    '-c',
+    String(concurrency),
+    '-d',
+    `${seconds}s`,
+    '--timeout',
+    '30s',
+    '-s',
+    file,
+    url,
+  ]
   const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] })
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
@@ -128,7 +152,10 @@ async function runWrk(file: string, url: string, concurrency: number, seconds: n
 
 /** Requests that got no answer at all: wrk's socket errors and timeouts. */
 const socketErrors = (run: WrkRun) =>
-  Object.entries(run.kinds).reduce((sum, [kind, n]) => sum + (kind.startsWith('socket') || kind === 'timeout' ? n : 0), 0)
+  Object.entries(run.kinds).reduce(
+    (sum, [kind, n]) => sum + (kind.startsWith('socket') || kind === 'timeout' ? n : 0),
+    0
+  )
 
 export async function runWrkLoad(spec: WrkSpec): Promise<LoadResult> {
   const dir = mkdtempSync(join(tmpdir(), 'pay-gate-wrk-'))
@@ -136,18 +163,41 @@ export async function runWrkLoad(spec: WrkSpec): Promise<LoadResult> {
     const file = join(dir, 'bench.lua')
     writeFileSync(file, script(spec))
     // No warm-up run when none is asked for (a profile warms up on its own, then measures).
-    const none: WrkRun = { sent: 0, answered: 0, ok: 0, durationUs: 0, p50Us: 0, p99Us: 0, kinds: {} }
-    const warmup = spec.warmupMs > 0 ? await runWrk(file, spec.url, spec.concurrency, Math.max(1, Math.round(spec.warmupMs / 1000))) : none
+    const none: WrkRun = {
+      sent: 0,
+      answered: 0,
+      ok: 0,
+      durationUs: 0,
+      p50Us: 0,
+      p99Us: 0,
+      kinds: {},
+    }
+    const warmup =
+      spec.warmupMs > 0
+        ? await runWrk(
+            file,
+            spec.url,
+            spec.concurrency,
+            Math.max(1, Math.round(spec.warmupMs / 1000))
+          )
+        : none
     const before = spec.sample?.() ?? {}
-    const run = await runWrk(file, spec.url, spec.concurrency, Math.max(1, Math.round(spec.durationMs / 1000)))
+    const run = await runWrk(
+      file,
+      spec.url,
+      spec.concurrency,
+      Math.max(1, Math.round(spec.durationMs / 1000))
+    )
     const after = spec.sample?.() ?? {}
     const perRequest: Record<string, number> = {}
     if (run.answered > 0) {
-      for (const [name, value] of Object.entries(after)) perRequest[name] = (value - (before[name] ?? Number.NaN)) / run.answered
+      for (const [name, value] of Object.entries(after))
+        perRequest[name] = (value - (before[name] ?? Number.NaN)) / run.answered
     }
     const errorKinds = new Map<string, number>()
     for (const kinds of [warmup.kinds, run.kinds]) {
-      for (const [kind, n] of Object.entries(kinds)) errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + n)
+      for (const [kind, n] of Object.entries(kinds))
+        errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + n)
     }
     return {
       ok: run.ok,

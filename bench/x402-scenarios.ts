@@ -77,42 +77,91 @@ export async function x402Bench(options: X402BenchOptions) {
   let fastestMs = Number.POSITIVE_INFINITY
   for (const signature of await presign(required, chain, PROBE_CALLS)) {
     const began = performance.now()
-    const response = await fetch(url, { headers: { 'payment-signature': signature }, signal: AbortSignal.timeout(30_000) })
+    const response = await fetch(url, {
+      headers: { 'payment-signature': signature },
+      signal: AbortSignal.timeout(30_000),
+    })
     const text = await response.text()
-    if (response.status !== 200) throw new Error(`bench: x402 probe call → ${response.status}: ${text.slice(0, 300)}`)
+    if (response.status !== 200)
+      throw new Error(`bench: x402 probe call → ${response.status}: ${text.slice(0, 300)}`)
     probePaid++
     fastestMs = Math.min(fastestMs, performance.now() - began)
   }
   // Calls can go no faster than `concurrency` at the probe's best latency; half as many again for margin.
-  const budget = Math.min(MAX_PAYMENTS, Math.ceil(((concurrency * (warmupMs + durationMs)) / fastestMs) * 1.5))
-  console.log(`bench: x402 probe: ${PROBE_CALLS} paid calls, fastest ${fastestMs.toFixed(1)} ms; signing ${budget} payments per run`)
+  const budget = Math.min(
+    MAX_PAYMENTS,
+    Math.ceil(((concurrency * (warmupMs + durationMs)) / fastestMs) * 1.5)
+  )
+  console.log(
+    `bench: x402 probe: ${PROBE_CALLS} paid calls, fastest ${fastestMs.toFixed(1)} ms; signing ${budget} payments per run`
+  )
 
   const runs = new Map<string, Run[]>()
 
   async function run(scenario: HttpScenario): Promise<string> {
-    const base = { url, method: 'GET' as const, body: '', concurrency, warmupMs, durationMs, sample: options.sample }
+    const base = {
+      url,
+      method: 'GET' as const,
+      body: '',
+      concurrency,
+      warmupMs,
+      durationMs,
+      sample: options.sample,
+    }
     let result: LoadResult
     let breakdown: Breakdown | undefined
     if (scenario.pay === 'x402') {
-      const headers = (await presign(required, chain, budget)).map((signature) => ({ 'payment-signature': signature }))
-      const parts: Record<keyof Breakdown, number[]> = { verify: [], settle: [], origin: [], own: [] }
+      const headers = (await presign(required, chain, budget)).map((signature) => ({
+        'payment-signature': signature,
+      }))
+      const parts: Record<keyof Breakdown, number[]> = {
+        verify: [],
+        settle: [],
+        origin: [],
+        own: [],
+      }
       const onSuccess = (answer: IncomingHttpHeaders, latencyMs: number, measured: boolean) => {
         if (!measured) return
         const timing = serverTiming(answer['server-timing'])
-        const [verify, settle, origin] = [timing['x402-verify'], timing['x402-settle'], timing.origin]
+        const [verify, settle, origin] = [
+          timing['x402-verify'],
+          timing['x402-settle'],
+          timing.origin,
+        ]
         if (verify === undefined || settle === undefined || origin === undefined) return
         parts.verify.push(verify)
         parts.settle.push(settle)
         parts.origin.push(origin)
         parts.own.push(latencyMs - verify - settle - origin)
       }
-      result = await runLoad({ ...base, headers: (n) => headers[n] as Record<string, string>, limit: headers.length, onSuccess })
-      if (result.exhausted) console.warn(`bench: x402-http used all ${headers.length} payments before the window closed: its figures cover less`)
-      if (parts.own.length < result.ok) console.warn(`bench: ${result.ok - parts.own.length} paid answers lacked a full Server-Timing`)
-      breakdown = { verify: median(parts.verify), settle: median(parts.settle), origin: median(parts.origin), own: median(parts.own) }
+      result = await runLoad({
+        ...base,
+        headers: (n) => headers[n] as Record<string, string>,
+        limit: headers.length,
+        onSuccess,
+      })
+      if (result.exhausted)
+        console.warn(
+          `bench: x402-http used all ${headers.length} payments before the window closed: its figures cover less`
+        )
+      if (parts.own.length < result.ok)
+        console.warn(
+          `bench: ${result.ok - parts.own.length} paid answers lacked a full Server-Timing`
+        )
+      breakdown = {
+        verify: median(parts.verify),
+        settle: median(parts.settle),
+        origin: median(parts.origin),
+        own: median(parts.own),
+      }
     } else {
-      const headers: Record<string, string> = scenario.pay === 'credits' ? { authorization: `Bearer ${key.key}` } : {}
-      result = await runLoad({ ...base, url: scenario.pay === 'none' ? `${stack.apiUrl}/api/health` : url, headers: () => headers })
+      const headers: Record<string, string> =
+        scenario.pay === 'credits' ? { authorization: `Bearer ${key.key}` } : {}
+      result = await runLoad({
+        ...base,
+        url: scenario.pay === 'none' ? `${stack.apiUrl}/api/health` : url,
+        headers: () => headers,
+      })
     }
     runs.set(scenario.id, [...(runs.get(scenario.id) ?? []), { result, breakdown }])
     return line(scenario, { result, breakdown })
@@ -122,7 +171,9 @@ export async function x402Bench(options: X402BenchOptions) {
   const originAlone = () => medianRun(runs.get('http-origin'))?.result.p50Ms
 
   function line(scenario: HttpScenario, { result, breakdown }: Run): string {
-    const own = breakdown?.own ?? (scenario.pay === 'credits' ? result.p50Ms - (originAlone() ?? Number.NaN) : undefined)
+    const own =
+      breakdown?.own ??
+      (scenario.pay === 'credits' ? result.p50Ms - (originAlone() ?? Number.NaN) : undefined)
     const origin = breakdown?.origin ?? (scenario.pay === 'credits' ? originAlone() : undefined)
     return (
       `${scenario.label.padEnd(40)}${num(result.requestsPerSecond, 0, 7)}${num(result.p50Ms, 2, 8)}${num(result.p99Ms, 2, 8)}` +
@@ -138,8 +189,17 @@ export async function x402Bench(options: X402BenchOptions) {
     const sorted = [...list].sort((a, b) => a.result.requestsPerSecond - b.result.requestsPerSecond)
     const middle = sorted[Math.floor((sorted.length - 1) / 2)] as Run
     const errorKinds = new Map<string, number>()
-    for (const { result } of list) for (const [kind, n] of result.errorKinds) errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + n)
-    return { ...middle, result: { ...middle.result, errorKinds, okTotal: list.reduce((sum, r) => sum + r.result.okTotal, 0) } }
+    for (const { result } of list)
+      for (const [kind, n] of result.errorKinds)
+        errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + n)
+    return {
+      ...middle,
+      result: {
+        ...middle.result,
+        errorKinds,
+        okTotal: list.reduce((sum, r) => sum + r.result.okTotal, 0),
+      },
+    }
   }
 
   const title = `\nx402, per paid call (GET /api/health, ${concurrency} concurrent callers)`
@@ -153,14 +213,26 @@ export async function x402Bench(options: X402BenchOptions) {
         if (chosen) console.log(line(scenario, chosen))
       }
     }
-    console.log('(verify, settle, origin: median ms the gate reports in Server-Timing; gate own: median per call of')
-    console.log(' e2e − verify − settle − origin, whole ms inside workerd, so ±1.5 ms; for credits: its p50 − the origin')
-    console.log(' alone p50. wrkd µs: workerd CPU per call, the direct measure of the gate’s own work; fac µs: facilitator +')
+    console.log(
+      '(verify, settle, origin: median ms the gate reports in Server-Timing; gate own: median per call of'
+    )
+    console.log(
+      ' e2e − verify − settle − origin, whole ms inside workerd, so ±1.5 ms; for credits: its p50 − the origin'
+    )
+    console.log(
+      ' alone p50. wrkd µs: workerd CPU per call, the direct measure of the gate’s own work; fac µs: facilitator +'
+    )
     console.log(' anvil CPU per call; cores: CPUs busy machine-wide, other: of which not ours)')
-    const disturbed = [...runs.keys()].filter((id) => otherCores((medianRun(runs.get(id)) as Run).result) > 0.25)
-    if (disturbed.length > 0) console.log(`WARNING: other processes used > 0.25 cores during: ${disturbed.join(', ')}; rerun those.`)
+    const disturbed = [...runs.keys()].filter(
+      (id) => otherCores((medianRun(runs.get(id)) as Run).result) > 0.25
+    )
+    if (disturbed.length > 0)
+      console.log(
+        `WARNING: other processes used > 0.25 cores during: ${disturbed.join(', ')}; rerun those.`
+      )
     for (const [id, list] of runs) {
-      for (const [kind, count] of medianRun(list)?.result.errorKinds ?? []) console.log(`  errors ${id} (warm-up included): ${kind} × ${count}`)
+      for (const [kind, count] of medianRun(list)?.result.errorKinds ?? [])
+        console.log(`  errors ${id} (warm-up included): ${kind} × ${count}`)
     }
   }
 
@@ -168,7 +240,13 @@ export async function x402Bench(options: X402BenchOptions) {
   async function chargeChecks(): Promise<ChargeCheck[]> {
     const credits = medianRun(runs.get('http-credits'))
     if (!credits) return []
-    return [{ label: 'gate, HTTP credits key', charged: await chargedCalls(stack.gateUrl, key.id), succeeded: credits.result.okTotal }]
+    return [
+      {
+        label: 'gate, HTTP credits key',
+        charged: await chargedCalls(stack.gateUrl, key.id),
+        succeeded: credits.result.okTotal,
+      },
+    ]
   }
 
   /** payTo's balance gain on chain against successful paid calls × price; false on a mismatch. */
@@ -179,7 +257,9 @@ export async function x402Bench(options: X402BenchOptions) {
     const expected = BigInt(calls) * BigInt(PRICE_MICROS) * 10n ** BigInt(chain.token.decimals - 6)
     const gained = (await payToBalance(chain)) - balanceBefore
     const match = gained === expected
-    console.log(`\nx402 on chain (payTo balanceOf, read via viem): +${gained} atomic; ${calls} successful paid calls (${probePaid} of them the probe) × price = ${expected}  ${match ? 'MATCH' : 'MISMATCH'}`)
+    console.log(
+      `\nx402 on chain (payTo balanceOf, read via viem): +${gained} atomic; ${calls} successful paid calls (${probePaid} of them the probe) × price = ${expected}  ${match ? 'MATCH' : 'MISMATCH'}`
+    )
     return match
   }
 

@@ -42,9 +42,17 @@ export async function startX402Chain(timeoutMs = 60_000): Promise<X402Chain> {
   try {
     first = await Promise.race([
       once(lines, 'line').then(([line]) => line as string),
-      once(child, 'exit').then(([code]) => Promise.reject(new Error(`the chain/facilitator process exited with ${code} before starting`))),
+      once(child, 'exit').then(([code]) =>
+        Promise.reject(
+          new Error(`the chain/facilitator process exited with ${code} before starting`)
+        )
+      ),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the chain/facilitator did not start within ${timeoutMs / 1000} s`)), timeoutMs)
+        timer = setTimeout(
+          () =>
+            reject(new Error(`the chain/facilitator did not start within ${timeoutMs / 1000} s`)),
+          timeoutMs
+        )
       }),
     ])
   } catch (error) {
@@ -81,7 +89,10 @@ export async function paymentRequired(url: string): Promise<PaymentRequired> {
   const response = await fetch(url, { signal: AbortSignal.timeout(10_000) })
   await response.arrayBuffer()
   const header = response.headers.get('payment-required')
-  if (response.status !== 402 || !header) throw new Error(`bench: expected a 402 with PAYMENT-REQUIRED from ${url}, got ${response.status}`)
+  if (response.status !== 402 || !header)
+    throw new Error(
+      `bench: expected a 402 with PAYMENT-REQUIRED from ${url}, got ${response.status}`
+    )
   return decodePaymentRequiredHeader(header)
 }
 
@@ -90,8 +101,14 @@ export async function paymentRequired(url: string): Promise<PaymentRequired> {
  * nonce) from the payers in turn, signed by the x402 client before the timed window:
  * signing costs about 1 ms of CPU, which must not be the load generator's during it.
  */
-export async function presign(required: PaymentRequired, chain: X402Chain, count: number): Promise<string[]> {
-  const clients = chain.payerKeys.map((privateKey) => payingClient({ network: NETWORK, asset: chain.token.address, privateKey }))
+export async function presign(
+  required: PaymentRequired,
+  chain: X402Chain,
+  count: number
+): Promise<string[]> {
+  const clients = chain.payerKeys.map((privateKey) =>
+    payingClient({ network: NETWORK, asset: chain.token.address, privateKey })
+  )
   const signatures: string[] = []
   for (let i = 0; i < count; i++) {
     const client = clients[i % clients.length] as (typeof clients)[number]

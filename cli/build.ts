@@ -9,7 +9,9 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const repo = fileURLToPath(new URL('..', import.meta.url))
-const { version } = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string }
+const { version } = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as {
+  version: string
+}
 
 mkdirSync(join(repo, 'dist'), { recursive: true })
 await build({

@@ -64,7 +64,10 @@ const DIFFERS_THROUGH_GATE: Record<'free' | 'paid', ReadonlySet<string>> = {
 }
 
 /** What the SDK-based server cannot do at the version the scenario sends (2025-03-26: no priming event, so no `retry:`). */
-const EXPECTED_WARNINGS = ['server-sse-polling: server-sse-priming-event: WARNING', 'server-sse-polling: server-sse-retry-field: WARNING']
+const EXPECTED_WARNINGS = [
+  'server-sse-polling: server-sse-priming-event: WARNING',
+  'server-sse-polling: server-sse-retry-field: WARNING',
+]
 
 const PRICE = '0.001'
 
@@ -116,7 +119,9 @@ describe('the MCP conformance suite, directly against our server', () => {
   })
 
   it('passes every check directly (the server is right, so a difference is the gate’s)', () => {
-    const notPassed = SCENARIOS.flatMap((scenario) => verdicts(run('direct').scenarios.get(scenario)).map((verdict) => `${scenario}: ${verdict}`)).filter((verdict) => !verdict.endsWith(': SUCCESS'))
+    const notPassed = SCENARIOS.flatMap((scenario) =>
+      verdicts(run('direct').scenarios.get(scenario)).map((verdict) => `${scenario}: ${verdict}`)
+    ).filter((verdict) => !verdict.endsWith(': SUCCESS'))
     expect(notPassed).toEqual(EXPECTED_WARNINGS)
   })
 })
@@ -126,7 +131,9 @@ for (const route of ['free', 'paid'] as const) {
     for (const scenario of SCENARIOS) {
       const test = DIFFERS_THROUGH_GATE[route].has(scenario) ? it.fails : it
       test(scenario, () => {
-        expect(verdicts(run(route).scenarios.get(scenario))).toEqual(verdicts(run('direct').scenarios.get(scenario)))
+        expect(verdicts(run(route).scenarios.get(scenario))).toEqual(
+          verdicts(run('direct').scenarios.get(scenario))
+        )
       })
     }
   })
@@ -136,7 +143,9 @@ describe('the paid run’s ledger', () => {
   it('charged each paid call once, at the route’s price, and nothing for the call that failed', async () => {
     const state = await gate.keyState(key.id)
     expect(state.held).toBe('0')
-    const charged = (state.ledger as unknown as Array<{ kind: string; amount: string; label: string | null }>).filter((row) => row.kind === 'charge')
+    const charged = (
+      state.ledger as unknown as Array<{ kind: string; amount: string; label: string | null }>
+    ).filter((row) => row.kind === 'charge')
     expect(new Set(charged.map((row) => row.amount))).toEqual(new Set([`-${PRICE}`]))
     // Each of these is called by the suite as many times as given, and succeeds; the
     // failing tool (test_error_handling, isError) is not charged; discovery, ping and

@@ -16,10 +16,19 @@ export async function startKeyProxy(target: string, key: string): Promise<KeyPro
   const upstream = new URL(target)
   const server = createServer((incoming, outgoing) => {
     const headers = { ...incoming.headers, authorization: `Bearer ${key}` }
-    const proxied = forward({ host: upstream.hostname, port: upstream.port, method: incoming.method, path: incoming.url, headers }, (answer) => {
-      outgoing.writeHead(answer.statusCode ?? 502, answer.headers)
-      answer.pipe(outgoing)
-    })
+    const proxied = forward(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: incoming.method,
+        path: incoming.url,
+        headers,
+      },
+      (answer) => {
+        outgoing.writeHead(answer.statusCode ?? 502, answer.headers)
+        answer.pipe(outgoing)
+      }
+    )
     proxied.on('error', () => outgoing.destroy())
     // The caller hung up: so does the proxy, towards the gate.
     outgoing.on('close', () => proxied.destroy())

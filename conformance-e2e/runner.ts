@@ -11,7 +11,15 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-const CLI = join(import.meta.dirname, '..', 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js')
+const CLI = join(
+  import.meta.dirname,
+  '..',
+  'node_modules',
+  '@modelcontextprotocol',
+  'conformance',
+  'dist',
+  'index.js'
+)
 
 export type Status = 'SUCCESS' | 'FAILURE' | 'WARNING' | 'INFO' | 'SKIPPED'
 
@@ -33,7 +41,11 @@ export interface SuiteRun {
 export async function runConformance(url: string): Promise<SuiteRun> {
   const dir = mkdtempSync(join(tmpdir(), 'pay-gate-conformance-'))
   try {
-    const child = spawn(process.execPath, [CLI, 'server', '--url', url, '--suite', 'all', '--output-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(
+      process.execPath,
+      [CLI, 'server', '--url', url, '--suite', 'all', '--output-dir', dir],
+      { stdio: ['ignore', 'pipe', 'pipe'] }
+    )
     let output = ''
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
@@ -46,9 +58,13 @@ export async function runConformance(url: string): Promise<SuiteRun> {
     for (const entry of readdirSync(dir)) {
       const scenario = /^server-(.+)-\d{4}-\d{2}-\d{2}T[\d-]+Z$/.exec(entry)?.[1]
       if (!scenario) continue
-      scenarios.set(scenario, JSON.parse(readFileSync(join(dir, entry, 'checks.json'), 'utf8')) as Check[])
+      scenarios.set(
+        scenario,
+        JSON.parse(readFileSync(join(dir, entry, 'checks.json'), 'utf8')) as Check[]
+      )
     }
-    if (scenarios.size === 0) throw new Error(`the conformance suite wrote no results for ${url}:\n${output}`)
+    if (scenarios.size === 0)
+      throw new Error(`the conformance suite wrote no results for ${url}:\n${output}`)
     return { scenarios, output }
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -57,5 +73,7 @@ export async function runConformance(url: string): Promise<SuiteRun> {
 
 /** A scenario's verdicts: every check that is not merely informational, as `id: STATUS`. */
 export function verdicts(checks: Check[] | undefined): string[] {
-  return (checks ?? []).filter((check) => check.status !== 'INFO').map((check) => `${check.id}: ${check.status}`)
+  return (checks ?? [])
+    .filter((check) => check.status !== 'INFO')
+    .map((check) => `${check.id}: ${check.status}`)
 }

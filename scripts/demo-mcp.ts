@@ -26,15 +26,23 @@ export function buildMcpServer(): McpServer {
 
   server.registerTool(
     'search',
-    { description: 'Search the demo corpus (returns 3 fake results).', inputSchema: { query: z.string() } },
+    {
+      description: 'Search the demo corpus (returns 3 fake results).',
+      inputSchema: { query: z.string() },
+    },
     async ({ query }) =>
-      text([1, 2, 3].map((n) => `${n}. Result ${n} for "${query}" - https://example.com/${n}`).join('\n'))
+      text(
+        [1, 2, 3]
+          .map((n) => `${n}. Result ${n} for "${query}" - https://example.com/${n}`)
+          .join('\n')
+      )
   )
 
   server.registerTool(
     'generate-report',
     {
-      description: 'Write a report with the given number of sections, reporting progress per section.',
+      description:
+        'Write a report with the given number of sections, reporting progress per section.',
       inputSchema: { topic: z.string(), sections: z.number().int().min(1).max(50).default(3) },
     },
     async ({ topic, sections }, extra) => {
@@ -47,7 +55,12 @@ export function buildMcpServer(): McpServer {
         if (progressToken !== undefined) {
           await extra.sendNotification({
             method: 'notifications/progress',
-            params: { progressToken, progress: i, total: sections, message: `section ${i} of ${sections}` },
+            params: {
+              progressToken,
+              progress: i,
+              total: sections,
+              message: `section ${i} of ${sections}`,
+            },
           })
         }
       }
@@ -61,10 +74,14 @@ export function buildMcpServer(): McpServer {
     async (args) => text(args.text)
   )
 
-  server.registerTool('fail', { description: 'Always answers with a tool error (isError: true).', inputSchema: {} }, async () => ({
-    ...text('this tool always fails'),
-    isError: true,
-  }))
+  server.registerTool(
+    'fail',
+    { description: 'Always answers with a tool error (isError: true).', inputSchema: {} },
+    async () => ({
+      ...text('this tool always fails'),
+      isError: true,
+    })
+  )
 
   server.registerTool('crash', { description: 'Always throws.', inputSchema: {} }, async () => {
     throw new Error('the crash tool crashed, as it always does')
@@ -72,7 +89,10 @@ export function buildMcpServer(): McpServer {
 
   server.registerTool(
     'slow',
-    { description: 'Wait ms milliseconds, then answer "done".', inputSchema: { ms: z.number().int().min(0).max(600_000) } },
+    {
+      description: 'Wait ms milliseconds, then answer "done".',
+      inputSchema: { ms: z.number().int().min(0).max(600_000) },
+    },
     async ({ ms }, extra) => {
       await sleep(ms, extra.signal)
       return text('done')
@@ -98,7 +118,12 @@ export function buildMcpServer(): McpServer {
     'summarize',
     { description: 'Ask for a short summary of a text.', argsSchema: { text: z.string() } },
     async (args) => ({
-      messages: [{ role: 'user', content: { type: 'text', text: `Summarize in one sentence:\n\n${args.text}` } }],
+      messages: [
+        {
+          role: 'user',
+          content: { type: 'text', text: `Summarize in one sentence:\n\n${args.text}` },
+        },
+      ],
     })
   )
 

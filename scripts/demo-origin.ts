@@ -39,16 +39,34 @@ export const DEFAULT_DEMO_PORTS = { mcpPort: 3001, apiPort: 8080 } as const
 /** Keeps a long `npm run dev` session from growing without bound. */
 const MAX_RECORDED = 10_000
 
-type Handler = (req: IncomingMessage, res: ServerResponse, path: string, query: string, body: string) => Promise<void>
+type Handler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  query: string,
+  body: string
+) => Promise<void>
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
-function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(value))
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {}
+): void {
+  res
+    .writeHead(status, { 'content-type': 'application/json', ...headers })
+    .end(JSON.stringify(value))
 }
 
-const jsonRpcError = (res: ServerResponse, status: number, code: number, message: string, headers?: Record<string, string>) =>
-  sendJson(res, status, { jsonrpc: '2.0', id: null, error: { code, message } }, headers)
+const jsonRpcError = (
+  res: ServerResponse,
+  status: number,
+  code: number,
+  message: string,
+  headers?: Record<string, string>
+) => sendJson(res, status, { jsonrpc: '2.0', id: null, error: { code, message } }, headers)
 
 function headersOf(req: IncomingMessage): Record<string, string> {
   const out: Record<string, string> = {}
@@ -64,13 +82,24 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8')
 }
 
-function intParam(params: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
+function intParam(
+  params: URLSearchParams,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number
+): number {
   const value = Number.parseInt(params.get(name) ?? '', 10)
   return Number.isNaN(value) ? fallback : Math.min(max, Math.max(min, value))
 }
 
 /** One HTTP server: the recorder endpoints first, then record, then the real handler. */
-function makeServer(kind: 'mcp' | 'api', log: RecordedRequest[], handle: Handler, quiet: boolean): Server {
+function makeServer(
+  kind: 'mcp' | 'api',
+  log: RecordedRequest[],
+  handle: Handler,
+  quiet: boolean
+): Server {
   const server = createServer(async (req, res) => {
     // Raw split, not `new URL()`: that would normalise the very paths the tests probe.
     const raw = req.url ?? '/'
@@ -84,10 +113,21 @@ function makeServer(kind: 'mcp' | 'api', log: RecordedRequest[], handle: Handler
           return void res.writeHead(204).end()
         }
         const tag = new URLSearchParams(query).get('tag')
-        return sendJson(res, 200, tag === null ? log : log.filter((entry) => entry.headers['x-test-tag'] === tag))
+        return sendJson(
+          res,
+          200,
+          tag === null ? log : log.filter((entry) => entry.headers['x-test-tag'] === tag)
+        )
       }
       const body = await readBody(req)
-      log.push({ server: kind, method: req.method ?? 'GET', path: raw, headers: headersOf(req), body, at: Date.now() })
+      log.push({
+        server: kind,
+        method: req.method ?? 'GET',
+        path: raw,
+        headers: headersOf(req),
+        body,
+        at: Date.now(),
+      })
       if (log.length > MAX_RECORDED) log.splice(0, log.length - MAX_RECORDED)
       await handle(req, res, path, query, body)
     } catch (error) {
@@ -104,7 +144,8 @@ function makeServer(kind: 'mcp' | 'api', log: RecordedRequest[], handle: Handler
 /** The MCP endpoints: stateful /mcp (SSE answers) and stateless /mcp-json (JSON answers). */
 function mcpHandler(sessions: Map<string, StreamableHTTPServerTransport>): Handler {
   return async (req, res, path, _query, body) => {
-    if (path !== '/mcp' && path !== '/mcp-json') return sendJson(res, 404, { error: 'not_found', path })
+    if (path !== '/mcp' && path !== '/mcp-json')
+      return sendJson(res, 404, { error: 'not_found', path })
     const allowed = path === '/mcp' ? ['POST', 'GET', 'DELETE'] : ['POST']
     if (!allowed.includes(req.method ?? '')) {
       return jsonRpcError(res, 405, -32000, 'Method not allowed.', { allow: allowed.join(', ') })
@@ -121,7 +162,10 @@ function mcpHandler(sessions: Map<string, StreamableHTTPServerTransport>): Handl
 
     if (path === '/mcp-json') {
       const server = buildMcpServer()
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
+      const transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: undefined,
+        enableJsonResponse: true,
+      })
       res.on('close', () => void transport.close().then(() => server.close()))
       await server.connect(transport)
       return transport.handleRequest(req, res, parsed)
@@ -129,10 +173,19 @@ function mcpHandler(sessions: Map<string, StreamableHTTPServerTransport>): Handl
 
     const sessionId = req.headers['mcp-session-id']
     let transport = typeof sessionId === 'string' ? sessions.get(sessionId) : undefined
-    if (typeof sessionId === 'string' && !transport) return jsonRpcError(res, 404, -32001, 'Session not found.')
+    if (typeof sessionId === 'string' && !transport)
+      return jsonRpcError(res, 404, -32001, 'Session not found.')
     if (!transport) {
-      const initializes = Array.isArray(parsed) ? parsed.some((m) => isInitializeRequest(m)) : isInitializeRequest(parsed)
-      if (!initializes) return jsonRpcError(res, 400, -32000, 'Bad Request: no valid session id; send initialize first.')
+      const initializes = Array.isArray(parsed)
+        ? parsed.some((m) => isInitializeRequest(m))
+        : isInitializeRequest(parsed)
+      if (!initializes)
+        return jsonRpcError(
+          res,
+          400,
+          -32000,
+          'Bad Request: no valid session id; send initialize first.'
+        )
       const created = new StreamableHTTPServerTransport({
         sessionIdGenerator: randomUUID,
         onsessioninitialized: (id) => void sessions.set(id, created),
@@ -179,7 +232,8 @@ const apiHandler: Handler = async (req, res, path, query) => {
   }
   if (get && path === '/api/headers') return sendJson(res, 200, headersOf(req))
   if (get && path.startsWith('/api/echo/')) return echoRequest(req, res, params)
-  if (path === '/api' || path.startsWith('/api/')) return sendJson(res, 200, { path, query, method: req.method })
+  if (path === '/api' || path.startsWith('/api/'))
+    return sendJson(res, 200, { path, query, method: req.method })
   sendJson(res, 404, { error: 'not_found', path })
 }
 
@@ -194,7 +248,10 @@ function echoRequest(req: IncomingMessage, res: ServerResponse, params: URLSearc
   res.setHeader('location', `/api/landing${query}`)
   res.setHeader('content-location', raw)
   res.setHeader('link', `<${raw}>; rel="canonical"`)
-  res.setHeader('set-cookie', [`last=${encodeURIComponent(raw)}; Path=/`, `again=${encodeURIComponent(encodeURIComponent(raw))}; Path=/`])
+  res.setHeader('set-cookie', [
+    `last=${encodeURIComponent(raw)}; Path=/`,
+    `again=${encodeURIComponent(encodeURIComponent(raw))}; Path=/`,
+  ])
   res.setHeader('x-echo-url', raw)
   res.setHeader('x-echo-params', [...params.values()].join(' | '))
   res.setHeader('x-echo-headers', Object.values(headersOf(req)).join(' | '))
@@ -205,7 +262,12 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
       const why = error.code === 'EADDRINUSE' ? 'the port is in use' : error.message
-      reject(Object.assign(new Error(`demo origin: cannot listen on ${host}:${port}: ${why}`), { code: error.code, port }))
+      reject(
+        Object.assign(new Error(`demo origin: cannot listen on ${host}:${port}: ${why}`), {
+          code: error.code,
+          port,
+        })
+      )
     })
     server.listen(port, host, () => resolve((server.address() as AddressInfo).port))
   })
@@ -252,16 +314,27 @@ export function parsePort(text: string): number | undefined {
   return /^\d{1,5}$/.test(text) && Number(text) <= 65_535 ? Number(text) : undefined
 }
 
-export type DemoPorts = { ok: true; mcpPort: number; apiPort: number } | { ok: false; message: string }
+export type DemoPorts =
+  { ok: true; mcpPort: number; apiPort: number } | { ok: false; message: string }
 
 /** The demo origin's ports from DEMO_MCP_PORT and DEMO_API_PORT, each 3001 / 8080 when unset. */
 export function demoPorts(env: Record<string, string | undefined>): DemoPorts {
-  const ports = { mcpPort: DEFAULT_DEMO_PORTS.mcpPort as number, apiPort: DEFAULT_DEMO_PORTS.apiPort as number }
-  for (const [name, key] of [['DEMO_MCP_PORT', 'mcpPort'], ['DEMO_API_PORT', 'apiPort']] as const) {
+  const ports = {
+    mcpPort: DEFAULT_DEMO_PORTS.mcpPort as number,
+    apiPort: DEFAULT_DEMO_PORTS.apiPort as number,
+  }
+  for (const [name, key] of [
+    ['DEMO_MCP_PORT', 'mcpPort'],
+    ['DEMO_API_PORT', 'apiPort'],
+  ] as const) {
     const text = env[name]?.trim()
     if (!text) continue
     const port = parsePort(text)
-    if (port === undefined) return { ok: false, message: `${name} must be a port number (0-65535; 0 picks a free one), not "${text}"` }
+    if (port === undefined)
+      return {
+        ok: false,
+        message: `${name} must be a port number (0-65535; 0 picks a free one), not "${text}"`,
+      }
     ports[key] = port
   }
   return { ok: true, ...ports }
@@ -285,12 +358,13 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     }
     return value
   }
-  const origin = await startDemoOrigin({ mcpPort: port('--mcp-port', fromEnv.mcpPort), apiPort: port('--api-port', fromEnv.apiPort) }).catch(
-    (error: Error) => {
-      console.error(error.message)
-      process.exit(1)
-    }
-  )
+  const origin = await startDemoOrigin({
+    mcpPort: port('--mcp-port', fromEnv.mcpPort),
+    apiPort: port('--api-port', fromEnv.apiPort),
+  }).catch((error: Error) => {
+    console.error(error.message)
+    process.exit(1)
+  })
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => void origin.close().then(() => process.exit(0)))
   }

@@ -17,7 +17,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { DEFAULT_DEMO_PORTS, demoPorts, parsePort, startDemoOrigin, type DemoOrigin } from './demo-origin'
+import {
+  DEFAULT_DEMO_PORTS,
+  demoPorts,
+  parsePort,
+  startDemoOrigin,
+  type DemoOrigin,
+} from './demo-origin'
 
 // Before anything else: wrangler, which this starts, refuses older Node deep inside.
 const nodeMajor = Number(process.versions.node.split('.')[0])
@@ -42,7 +48,8 @@ function exitWith(message: string): never {
 /** PORT (the gate's), and DEMO_MCP_PORT / DEMO_API_PORT (the demo origin's). */
 function settings(): { port: number; mcpPort: number; apiPort: number } {
   const port = parsePort(process.env.PORT?.trim() || '8787')
-  if (port === undefined || port === 0) exitWith(`PORT must be a port number (1-65535), not "${process.env.PORT}"`)
+  if (port === undefined || port === 0)
+    exitWith(`PORT must be a port number (1-65535), not "${process.env.PORT}"`)
   const ports = demoPorts(process.env)
   if (!ports.ok) exitWith(ports.message)
   return { port, mcpPort: ports.mcpPort, apiPort: ports.apiPort }
@@ -64,7 +71,9 @@ async function shutdown(code: number): Promise<never> {
     if (wrangler && wrangler.exitCode === null && wrangler.signalCode === null) {
       const exited = once(wrangler, 'exit')
       wrangler.kill('SIGTERM') // wrangler stops its workerd itself; SIGKILL would orphan it
-      if ((await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)])) === false) {
+      if (
+        (await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)])) === false
+      ) {
         wrangler.kill('SIGKILL')
       }
     }
@@ -86,7 +95,10 @@ function ensureAdminToken(): string {
   for (const line of lines) {
     const value = /^\s*ADMIN_TOKEN\s*=\s*(.*?)\s*$/.exec(line)?.[1]?.replace(/^(["'])(.*)\1$/, '$2')
     if (value) {
-      if (value.length < 16) console.warn('dev: ADMIN_TOKEN in .dev.vars is under 16 characters; the admin API will refuse it')
+      if (value.length < 16)
+        console.warn(
+          'dev: ADMIN_TOKEN in .dev.vars is under 16 characters; the admin API will refuse it'
+        )
       return value
     }
   }
@@ -122,7 +134,10 @@ async function startOrigin(): Promise<void> {
  * when that changes nothing, or the file is not JSON (the push reports it).
  */
 function routesForDemoPorts(text: string): string | undefined {
-  const moved: Record<string, number> = { [DEFAULT_DEMO_PORTS.mcpPort]: originPorts.mcpPort, [DEFAULT_DEMO_PORTS.apiPort]: originPorts.apiPort }
+  const moved: Record<string, number> = {
+    [DEFAULT_DEMO_PORTS.mcpPort]: originPorts.mcpPort,
+    [DEFAULT_DEMO_PORTS.apiPort]: originPorts.apiPort,
+  }
   let file: { routes?: Array<{ origin?: unknown }> }
   try {
     file = JSON.parse(text) as typeof file
@@ -132,8 +147,10 @@ function routesForDemoPorts(text: string): string | undefined {
   let changed = false
   for (const route of Array.isArray(file.routes) ? file.routes : []) {
     if (typeof route?.origin !== 'string') continue
-    const origin = route.origin.replace(/^(http:\/\/(?:127\.0\.0\.1|localhost)):(\d+)(?=\/|$)/, (all, host: string, from: string) =>
-      moved[from] !== undefined && moved[from] !== Number(from) ? `${host}:${moved[from]}` : all
+    const origin = route.origin.replace(
+      /^(http:\/\/(?:127\.0\.0\.1|localhost)):(\d+)(?=\/|$)/,
+      (all, host: string, from: string) =>
+        moved[from] !== undefined && moved[from] !== Number(from) ? `${host}:${moved[from]}` : all
     )
     changed ||= origin !== route.origin
     route.origin = origin
@@ -142,31 +159,48 @@ function routesForDemoPorts(text: string): string | undefined {
 }
 
 async function pushRoutes(): Promise<void> {
-  const text = existsSync(join(root, 'routes.json')) ? readFileSync(join(root, 'routes.json'), 'utf8') : '' // else the push says so
+  const text = existsSync(join(root, 'routes.json'))
+    ? readFileSync(join(root, 'routes.json'), 'utf8')
+    : '' // else the push says so
   const moved = routesForDemoPorts(text)
   let file = 'routes.json'
   if (moved !== undefined) {
     file = join('.wrangler', 'dev-routes.json')
     mkdirSync(join(root, '.wrangler'), { recursive: true })
     writeFileSync(join(root, file), moved)
-    console.log(`dev: routes.json's routes to the demo origin go to ports ${originPorts.mcpPort} and ${originPorts.apiPort} (pushed from ${file})`)
+    console.log(
+      `dev: routes.json's routes to the demo origin go to ports ${originPorts.mcpPort} and ${originPorts.apiPort} (pushed from ${file})`
+    )
   }
   // Say so when routes.json sends traffic elsewhere than the demo origin.
   try {
     const { routes } = JSON.parse(moved ?? text) as { routes: Array<{ origin?: string }> }
-    const ours = new RegExp(`^http://(127\\.0\\.0\\.1|localhost):(${originPorts.mcpPort}|${originPorts.apiPort})/?$`)
-    const elsewhere = [...new Set(routes.map((route) => route.origin))].filter((url) => !ours.test(url ?? ''))
-    if (elsewhere.length > 0) console.log(`dev: note: routes.json also routes to ${elsewhere.join(', ')}, not the demo origin`)
+    const ours = new RegExp(
+      `^http://(127\\.0\\.0\\.1|localhost):(${originPorts.mcpPort}|${originPorts.apiPort})/?$`
+    )
+    const elsewhere = [...new Set(routes.map((route) => route.origin))].filter(
+      (url) => !ours.test(url ?? '')
+    )
+    if (elsewhere.length > 0)
+      console.log(
+        `dev: note: routes.json also routes to ${elsewhere.join(', ')}, not the demo origin`
+      )
   } catch {
     // routes.json is missing or broken: the push below says so properly
   }
-  const run = spawnSync(join(binDir, 'tsx'), [join(root, 'scripts', 'routes.ts'), 'push', '--local', '--file', file], {
-    cwd: root,
-    env: childEnv,
-    encoding: 'utf8',
-  })
+  const run = spawnSync(
+    join(binDir, 'tsx'),
+    [join(root, 'scripts', 'routes.ts'), 'push', '--local', '--file', file],
+    {
+      cwd: root,
+      env: childEnv,
+      encoding: 'utf8',
+    }
+  )
   if (run.status !== 0) {
-    process.stderr.write(`${run.stdout ?? ''}${run.stderr ?? ''}${run.error ? `${run.error.message}\n` : ''}`)
+    process.stderr.write(
+      `${run.stdout ?? ''}${run.stderr ?? ''}${run.error ? `${run.error.message}\n` : ''}`
+    )
     await fail('loading routes.json into local KV failed (see above)')
   }
   console.log('dev: routes.json loaded into local KV')
@@ -182,7 +216,8 @@ function portFree(port: number): Promise<boolean> {
 
 async function startWrangler(): Promise<void> {
   // Otherwise the readiness check below could be answered by whatever already holds the port.
-  if (!(await portFree(port))) await fail(`port ${port} is in use; stop what runs there or set PORT`)
+  if (!(await portFree(port)))
+    await fail(`port ${port} is in use; stop what runs there or set PORT`)
   const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), ...process.argv.slice(2)]
   wrangler = spawn(join(binDir, 'wrangler'), args, {
     cwd: root,
@@ -230,20 +265,29 @@ async function demoKey(adminToken: string): Promise<DemoKey & { credits: string 
     headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
     body: JSON.stringify({ name: 'demo', credits: '5' }),
   })
-  const created = (await response.json().catch(() => ({}))) as Partial<DemoKey> & { credits?: string }
+  const created = (await response.json().catch(() => ({}))) as Partial<DemoKey> & {
+    credits?: string
+  }
   if (response.status !== 201 || !created.id || !created.key) {
     return fail(`creating the demo key failed: HTTP ${response.status} ${JSON.stringify(created)}`)
   }
   mkdirSync(join(root, '.wrangler'), { recursive: true })
-  writeFileSync(file, `${JSON.stringify({ id: created.id, key: created.key }, null, 2)}\n`, { mode: 0o600 })
+  writeFileSync(file, `${JSON.stringify({ id: created.id, key: created.key }, null, 2)}\n`, {
+    mode: 0o600,
+  })
   return { id: created.id, key: created.key, credits: created.credits ?? '?' }
 }
 
 function banner(adminToken: string, demo: DemoKey & { credits: string }): string {
   const mcp = `$GATE/mcp`
   const post = `curl -s ${mcp} -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $KEY"`
-  const init = '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'
-  const config = { mcpServers: { 'pay-gate-demo': { url: `${gate}/mcp`, headers: { Authorization: `Bearer ${demo.key}` } } } }
+  const init =
+    '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'
+  const config = {
+    mcpServers: {
+      'pay-gate-demo': { url: `${gate}/mcp`, headers: { Authorization: `Bearer ${demo.key}` } },
+    },
+  }
   const { mcpPort, apiPort, started } = originPorts
   const origin = `MCP http://127.0.0.1:${mcpPort}/mcp, API http://127.0.0.1:${apiPort}/api${started ? '' : '   (not started: ports in use)'}`
   return `

@@ -11,7 +11,9 @@ import { dirname, relative, resolve } from 'node:path'
 const ROOT = resolve(dirname(new URL(import.meta.url).pathname), '..')
 const args = process.argv.slice(2)
 const tree = args.includes('--tree')
-const entries = args.filter((arg) => !arg.startsWith('--')).map((arg) => resolve(process.cwd(), arg))
+const entries = args
+  .filter((arg) => !arg.startsWith('--'))
+  .map((arg) => resolve(process.cwd(), arg))
 if (entries.length === 0) {
   console.error('usage: npm run imports -- <file.ts> [more.ts…] [--tree]')
   process.exit(2)
@@ -22,13 +24,23 @@ function resolveSpec(from: string, spec: string): string | undefined {
   return [`${base}.ts`, `${base}/index.ts`].find((candidate) => existsSync(candidate))
 }
 
-const IMPORT = /(?:^|\n)\s*(import|export)\s+(type\s+)?(\{[^}]*\}|\*(?:\s+as\s+\w+)?|\w+(?:\s*,\s*\{[^}]*\})?)\s*from\s+['"](\.[^'"]+)['"]|(?:^|\n)\s*import\s+['"](\.[^'"]+)['"]/g
+const IMPORT =
+  /(?:^|\n)\s*(import|export)\s+(type\s+)?(\{[^}]*\}|\*(?:\s+as\s+\w+)?|\w+(?:\s*,\s*\{[^}]*\})?)\s*from\s+['"](\.[^'"]+)['"]|(?:^|\n)\s*import\s+['"](\.[^'"]+)['"]/g
 
 /** The names in `{ a, type b, c as d }` as the exporting module calls them. */
 function namesIn(clause: string): string[] | undefined {
   const braces = /\{([^}]*)\}/.exec(clause)
   if (!braces) return undefined
-  return (braces[1] as string).split(',').map((part) => part.trim().replace(/^type\s+/, '').split(/\s+as\s+/)[0] as string).filter(Boolean)
+  return (braces[1] as string)
+    .split(',')
+    .map(
+      (part) =>
+        part
+          .trim()
+          .replace(/^type\s+/, '')
+          .split(/\s+as\s+/)[0] as string
+    )
+    .filter(Boolean)
 }
 
 /** Where an index.ts gets each name it re-exports. */
@@ -73,7 +85,8 @@ const queue = [...entries]
 while (queue.length > 0) {
   const file = queue.shift() as string
   if (seen.has(file)) continue
-  const imports = file.endsWith('/index.ts') && !followIndex && !entries.includes(file) ? [] : importsOf(file)
+  const imports =
+    file.endsWith('/index.ts') && !followIndex && !entries.includes(file) ? [] : importsOf(file)
   seen.set(file, imports)
   queue.push(...imports.filter((next) => !seen.has(next)))
 }
@@ -90,6 +103,7 @@ if (tree) {
     const folder = dirname(name(file))
     byFolder.set(folder, [...(byFolder.get(folder) ?? []), name(file).slice(folder.length + 1)])
   }
-  for (const [folder, files] of [...byFolder].sort(([a], [b]) => a.localeCompare(b))) console.log(`${folder}/ (${files.length}): ${files.sort().join(' ')}`)
+  for (const [folder, files] of [...byFolder].sort(([a], [b]) => a.localeCompare(b)))
+    console.log(`${folder}/ (${files.length}): ${files.sort().join(' ')}`)
 }
 console.log(`${seen.size} files reachable from ${entries.map(name).join(', ')}`)

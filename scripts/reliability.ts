@@ -47,14 +47,17 @@ function startBusy(count: number): ChildProcess[] {
 }
 
 function stopBusy(children: ChildProcess[]): void {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
 }
 
 const { contention, rest } = parse(process.argv.slice(2))
 const busy = startBusy(contention)
 process.on('exit', () => stopBusy(busy))
 if (contention > 0) {
-  console.log(`reliability: ${contention} CPU-bound processes beside the suite, on ${availableParallelism()} cores`)
+  console.log(
+    `reliability: ${contention} CPU-bound processes beside the suite, on ${availableParallelism()} cores`
+  )
 }
 
 const vitest = spawn('vitest', ['run', '--config', 'vitest.reliability.config.ts', ...rest], {

@@ -49,11 +49,18 @@ function push(args: string[]): void {
   const bulk = resolve('.wrangler', 'routes.kv.json')
   mkdirSync(resolve('.wrangler'), { recursive: true })
   // Stored compact, as parsed: the worker validates it again on every load.
-  writeFileSync(bulk, JSON.stringify([{ key: ROUTES_KV_KEY, value: JSON.stringify(JSON.parse(text)) }]))
+  writeFileSync(
+    bulk,
+    JSON.stringify([{ key: ROUTES_KV_KEY, value: JSON.stringify(JSON.parse(text)) }])
+  )
   const namespaceId = option(args, '--namespace-id')
-  const where = namespaceId ? ['--namespace-id', namespaceId] : ['--binding', option(args, '--binding') ?? 'ROUTES']
+  const where = namespaceId
+    ? ['--namespace-id', namespaceId]
+    : ['--binding', option(args, '--binding') ?? 'ROUTES']
   const wrangler = join('node_modules', '.bin', 'wrangler')
-  const run = spawnSync(wrangler, ['kv', 'bulk', 'put', bulk, ...where, target], { stdio: 'inherit' })
+  const run = spawnSync(wrangler, ['kv', 'bulk', 'put', bulk, ...where, target], {
+    stdio: 'inherit',
+  })
   if (run.status !== 0) {
     console.error(`upload failed (wrangler exited ${run.status ?? run.signal})`)
     process.exit(1)

@@ -24,28 +24,66 @@ export interface GateServer {
   /** Create a key with `credits` dollars; returns its id and secret. */
   createKey: (credits: string) => Promise<{ id: string; key: string }>
   /** The key's state and ledger through the admin API. */
-  keyState: (id: string) => Promise<{ balance: string; held: string; ledger: Array<{ kind: string; amount: string }> }>
+  keyState: (
+    id: string
+  ) => Promise<{ balance: string; held: string; ledger: Array<{ kind: string; amount: string }> }>
   stop: () => Promise<void>
 }
 
-const env = () => ({ ...process.env, PATH: `${BIN}${delimiter}${process.env.PATH ?? ''}`, WRANGLER_SEND_METRICS: 'false', CI: '1' })
+const env = () => ({
+  ...process.env,
+  PATH: `${BIN}${delimiter}${process.env.PATH ?? ''}`,
+  WRANGLER_SEND_METRICS: 'false',
+  CI: '1',
+})
 
 /** The gate under `wrangler dev`, its route table put into its local KV first. */
 export async function startGate(routes: unknown, stateDir: string): Promise<GateServer> {
   mkdirSync(stateDir, { recursive: true })
   const routesFile = join(stateDir, 'routes.json')
   writeFileSync(routesFile, JSON.stringify(routes))
-  const put = spawnSync(join(BIN, 'wrangler'), ['kv', 'key', 'put', ROUTES_KV_KEY, '--path', routesFile, '--binding', 'ROUTES', '--local', '--persist-to', stateDir], {
-    cwd: ROOT,
-    env: env(),
-    encoding: 'utf8',
-  })
+  const put = spawnSync(
+    join(BIN, 'wrangler'),
+    [
+      'kv',
+      'key',
+      'put',
+      ROUTES_KV_KEY,
+      '--path',
+      routesFile,
+      '--binding',
+      'ROUTES',
+      '--local',
+      '--persist-to',
+      stateDir,
+    ],
+    {
+      cwd: ROOT,
+      env: env(),
+      encoding: 'utf8',
+    }
+  )
   if (put.status !== 0) throw new Error(`wrangler kv key put failed:\n${put.stdout}${put.stderr}`)
 
   const port = await freePort()
   const tokens = newTokens()
-  const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', stateDir, '--show-interactive-dev-session=false', '--log-level', 'warn']
-  for (const [name, value] of Object.entries({ ...tokens, ROUTES_CACHE_TTL_SECONDS: '0', SETTLE_BATCH_MS: '0' })) {
+  const args = [
+    'dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--persist-to',
+    stateDir,
+    '--show-interactive-dev-session=false',
+    '--log-level',
+    'warn',
+  ]
+  for (const [name, value] of Object.entries({
+    ...tokens,
+    ROUTES_CACHE_TTL_SECONDS: '0',
+    SETTLE_BATCH_MS: '0',
+  })) {
     args.push('--var', `${name}:${value}`)
   }
   // wrangler stops its own workerd on SIGTERM; SIGKILL would orphan it.
@@ -59,22 +97,46 @@ export async function startServedGate(routes: unknown, stateDir: string): Promis
   writeFileSync(routesFile, JSON.stringify(routes))
   const port = await freePort()
   const tokens = newTokens()
-  const args = [join(ROOT, 'bin', 'pay-gate.mjs'), 'serve', '--routes', routesFile, '--data', join(stateDir, 'data'), '--host', '127.0.0.1', '--port', String(port)]
-  const served = start(process.execPath, args, { cwd: ROOT, env: { ...env(), ...tokens, SETTLE_BATCH_MS: '0', NO_COLOR: '1' } })
+  const args = [
+    join(ROOT, 'bin', 'pay-gate.mjs'),
+    'serve',
+    '--routes',
+    routesFile,
+    '--data',
+    join(stateDir, 'data'),
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+  ]
+  const served = start(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...env(), ...tokens, SETTLE_BATCH_MS: '0', NO_COLOR: '1' },
+  })
   return running(served, port, tokens)
 }
 
 function newTokens() {
-  return { SIDECAR_TOKEN: randomBytes(24).toString('hex'), ADMIN_TOKEN: randomBytes(24).toString('hex') }
+  return {
+    SIDECAR_TOKEN: randomBytes(24).toString('hex'),
+    ADMIN_TOKEN: randomBytes(24).toString('hex'),
+  }
 }
 
-async function running(server: Started, port: number, tokens: ReturnType<typeof newTokens>): Promise<GateServer> {
+async function running(
+  server: Started,
+  port: number,
+  tokens: ReturnType<typeof newTokens>
+): Promise<GateServer> {
   const url = `http://127.0.0.1:${port}`
   await waitForHttp(`${url}/balance`, server, 90_000)
   const admin = async (path: string, init: RequestInit = {}) => {
     const response = await fetch(`${url}/admin${path}`, {
       ...init,
-      headers: { authorization: `Bearer ${tokens.ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      headers: {
+        authorization: `Bearer ${tokens.ADMIN_TOKEN}`,
+        'content-type': 'application/json',
+      },
     })
     if (!response.ok) throw new Error(`admin ${path}: ${response.status} ${await response.text()}`)
     return response.json() as Promise<Record<string, unknown>>
@@ -84,8 +146,13 @@ async function running(server: Started, port: number, tokens: ReturnType<typeof 
     sidecarToken: tokens.SIDECAR_TOKEN,
     adminToken: tokens.ADMIN_TOKEN,
     process: server,
-    createKey: async (credits) => (await admin('/keys', { method: 'POST', body: JSON.stringify({ name: 'sidecar-test', credits }) })) as { id: string; key: string },
-    keyState: async (id) => (await admin(`/keys/${id}?ledger=100`)) as Awaited<ReturnType<GateServer['keyState']>>,
+    createKey: async (credits) =>
+      (await admin('/keys', {
+        method: 'POST',
+        body: JSON.stringify({ name: 'sidecar-test', credits }),
+      })) as { id: string; key: string },
+    keyState: async (id) =>
+      (await admin(`/keys/${id}?ledger=100`)) as Awaited<ReturnType<GateServer['keyState']>>,
     stop: () => server.stop(),
   }
 }

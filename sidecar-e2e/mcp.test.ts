@@ -29,10 +29,22 @@ beforeAll(async () => {
   origin = await startDemoOrigin({ mcpPort: 0, apiPort: 0, quiet: true })
   const originUrl = `http://127.0.0.1:${origin.mcpPort}`
   gate = await startServedGate(
-    { version: 1, routes: [{ path: '/mcp', origin: originUrl, mcp: { price: '0', tools: { search: '0.01', 'generate-report': '0.05', echo: 'free' } } }] },
+    {
+      version: 1,
+      routes: [
+        {
+          path: '/mcp',
+          origin: originUrl,
+          mcp: { price: '0', tools: { search: '0.01', 'generate-report': '0.05', echo: 'free' } },
+        },
+      ],
+    },
     join(dir, 'gate')
   )
-  nginx = await startNginx({ gate: gate.url, origin: originUrl, sidecarToken: gate.sidecarToken }, join(dir, 'nginx'))
+  nginx = await startNginx(
+    { gate: gate.url, origin: originUrl, sidecarToken: gate.sidecarToken },
+    join(dir, 'nginx')
+  )
 })
 
 afterEach(async () => {
@@ -48,7 +60,9 @@ afterAll(async () => {
 
 async function connect(key: string | undefined, tag: string): Promise<Client> {
   const transport = new StreamableHTTPClientTransport(new URL(`${nginx.url}/mcp`), {
-    requestInit: { headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), 'x-test-tag': tag } },
+    requestInit: {
+      headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), 'x-test-tag': tag },
+    },
   })
   const client = new Client({ name: 'pay-gate-sidecar-test', version: '1.0.0' })
   await client.connect(transport)
@@ -58,7 +72,9 @@ async function connect(key: string | undefined, tag: string): Promise<Client> {
 
 /** The tools/call requests the MCP server received with `tag`. */
 async function toolCalls(tag: string): Promise<string[]> {
-  const log = (await (await fetch(`http://127.0.0.1:${origin.mcpPort}/__origin/requests?tag=${tag}`)).json()) as RecordedRequest[]
+  const log = (await (
+    await fetch(`http://127.0.0.1:${origin.mcpPort}/__origin/requests?tag=${tag}`)
+  ).json()) as RecordedRequest[]
   return log.flatMap((entry) => {
     try {
       const message = JSON.parse(entry.body) as { method?: string; params?: { name?: string } }
@@ -77,18 +93,28 @@ async function settled(id: string) {
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
 }
-const charges = (state: Awaited<ReturnType<typeof settled>>) => state.ledger.filter((row) => row.kind === 'charge').map((row) => row.amount)
+const charges = (state: Awaited<ReturnType<typeof settled>>) =>
+  state.ledger.filter((row) => row.kind === 'charge').map((row) => row.amount)
 
 describe('the official MCP client through nginx, with the gate as sidecar', () => {
   it('initializes, lists tools and calls a free tool without a key; a priced tool is refused in-band and never reaches the server', async () => {
     const tag = crypto.randomUUID()
     const client = await connect(undefined, tag)
     const { tools } = await client.listTools()
-    expect(tools.map((tool) => tool.name)).toEqual(expect.arrayContaining(['search', 'generate-report', 'echo']))
-    expect(await client.callTool({ name: 'echo', arguments: { text: 'hi' } })).toMatchObject({ content: [{ type: 'text' }] })
-    const refusal = await client.callTool({ name: 'search', arguments: { query: 'unpaid' } }).catch((error: unknown) => error)
+    expect(tools.map((tool) => tool.name)).toEqual(
+      expect.arrayContaining(['search', 'generate-report', 'echo'])
+    )
+    expect(await client.callTool({ name: 'echo', arguments: { text: 'hi' } })).toMatchObject({
+      content: [{ type: 'text' }],
+    })
+    const refusal = await client
+      .callTool({ name: 'search', arguments: { query: 'unpaid' } })
+      .catch((error: unknown) => error)
     expect(refusal).toBeInstanceOf(McpError)
-    expect(refusal).toMatchObject({ code: -32402, data: { reason: 'missing_api_key', tool: 'search' } })
+    expect(refusal).toMatchObject({
+      code: -32402,
+      data: { reason: 'missing_api_key', tool: 'search' },
+    })
     expect(await toolCalls(tag)).toEqual(['echo'])
   })
 
@@ -99,9 +125,13 @@ describe('the official MCP client through nginx, with the gate as sidecar', () =
     const found = await client.callTool({ name: 'search', arguments: { query: 'pay-gate' } })
     expect(JSON.stringify(found.content)).toContain('Result 1 for \\"pay-gate\\"')
     const progress: number[] = []
-    const report = await client.callTool({ name: 'generate-report', arguments: { topic: 'sidecars', sections: 3 } }, undefined, {
-      onprogress: (update) => progress.push(update.progress),
-    })
+    const report = await client.callTool(
+      { name: 'generate-report', arguments: { topic: 'sidecars', sections: 3 } },
+      undefined,
+      {
+        onprogress: (update) => progress.push(update.progress),
+      }
+    )
     expect(report.isError).toBeFalsy()
     expect(progress).toEqual([1, 2, 3])
     expect(await toolCalls(tag)).toEqual(['search', 'generate-report'])

@@ -33,14 +33,24 @@ export async function startOrigin(): Promise<Origin> {
     request.setEncoding('utf8')
     request.on('data', (chunk: string) => (body += chunk))
     request.on('end', () => {
-      hits.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers, body })
+      hits.push({
+        method: request.method ?? '',
+        url: request.url ?? '',
+        headers: request.headers,
+        body,
+      })
       const path = (request.url ?? '').split('?')[0] ?? ''
       if (path.startsWith('/api/fail')) {
-        response.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'origin down' }))
+        response
+          .writeHead(503, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: 'origin down' }))
         return
       }
       if (path.startsWith('/api/stream')) {
-        response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
+        response.writeHead(200, {
+          'content-type': 'text/event-stream',
+          'cache-control': 'no-cache',
+        })
         response.write('data: first\n\n')
         heldStreams.set(path, () => response.end('data: last\n\n'))
         return
@@ -52,10 +62,18 @@ export async function startOrigin(): Promise<Origin> {
       }
       if (path === '/mcp' && request.method === 'POST') {
         const id = (JSON.parse(body || '{}') as { id?: unknown }).id ?? null
-        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'found' }] } }))
+        response.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id,
+            result: { content: [{ type: 'text', text: 'found' }] },
+          })
+        )
         return
       }
-      response.writeHead(200, { 'content-type': 'application/json', 'x-origin': 'yes' }).end(JSON.stringify({ ok: true, path: request.url }))
+      response
+        .writeHead(200, { 'content-type': 'application/json', 'x-origin': 'yes' })
+        .end(JSON.stringify({ ok: true, path: request.url }))
     })
   })
   server.listen(0, '127.0.0.1')

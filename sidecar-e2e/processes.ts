@@ -13,7 +13,11 @@ export function freePort(): Promise<number> {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', () => {
       const address = server.address()
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port'))
+      )
     })
   })
 }
@@ -26,8 +30,16 @@ export interface Started {
 }
 
 /** Start a process; its output is kept, not printed. */
-export function start(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Started {
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+export function start(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}
+): Started {
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let output = ''
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()))
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()))
@@ -55,7 +67,10 @@ export async function waitForHttp(url: string, process: Started, timeoutMs: numb
 async function untilAnswered(url: string, process: Started, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
-    if (process.child.exitCode !== null) throw new Error(`exited with ${process.child.exitCode} before answering:\n${process.output()}`)
+    if (process.child.exitCode !== null)
+      throw new Error(
+        `exited with ${process.child.exitCode} before answering:\n${process.output()}`
+      )
     try {
       await fetch(url, { signal: AbortSignal.timeout(2_000) })
       return

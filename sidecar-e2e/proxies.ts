@@ -34,10 +34,22 @@ export async function startNginx(upstreams: Upstreams, prefix: string): Promise<
     ORIGIN: upstreams.origin,
     SIDECAR_TOKEN: upstreams.sidecarToken,
   }
-  const config = readFileSync(join(TEMPLATES, 'nginx', 'nginx.conf'), 'utf8').replace(/\$\{([A-Z_]+)\}/g, (whole, name: string) => values[name] ?? whole)
+  const config = readFileSync(join(TEMPLATES, 'nginx', 'nginx.conf'), 'utf8').replace(
+    /\$\{([A-Z_]+)\}/g,
+    (whole, name: string) => values[name] ?? whole
+  )
   writeFileSync(join(prefix, 'nginx.conf'), config)
   copyFileSync(join(TEMPLATES, 'nginx', 'paygate.js'), join(prefix, 'paygate.js'))
-  const nginx = start(NGINX, ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-e', join(prefix, 'error.log'), '-g', 'daemon off;'])
+  const nginx = start(NGINX, [
+    '-p',
+    prefix,
+    '-c',
+    join(prefix, 'nginx.conf'),
+    '-e',
+    join(prefix, 'error.log'),
+    '-g',
+    'daemon off;',
+  ])
   const url = `http://127.0.0.1:${port}`
   await waitForHttp(url, nginx, 20_000)
   return { url, process: nginx, stop: () => nginx.stop() }
@@ -58,7 +70,11 @@ export async function startCaddy(upstreams: Upstreams, home: string): Promise<Pr
     ORIGIN: new URL(upstreams.origin).host,
     SIDECAR_TOKEN: upstreams.sidecarToken,
   }
-  const caddy = start(CADDY, ['run', '--config', join(TEMPLATES, 'caddy', 'Caddyfile'), '--adapter', 'caddyfile'], { env })
+  const caddy = start(
+    CADDY,
+    ['run', '--config', join(TEMPLATES, 'caddy', 'Caddyfile'), '--adapter', 'caddyfile'],
+    { env }
+  )
   const url = `http://127.0.0.1:${port}`
   await waitForHttp(url, caddy, 20_000)
   return { url, process: caddy, stop: () => caddy.stop() }

@@ -32,9 +32,25 @@ beforeAll(async () => {
   chain = await startChain({ payerCount: 1 })
   facilitator = await startFacilitator({ chain })
   origin = await startOrigin()
-  const x402 = { network: chain.network, payTo: chain.accounts.payTo.address, asset: chain.token, facilitator: { url: facilitator.url }, maxTimeoutSeconds: 60 }
-  gate = await startGate({ version: 1, x402, routes: [{ path: '/api/*', origin: origin.url, price: '0.01', accept: ['x402'] }] }, join(dir, 'gate'))
-  nginx = await startNginx({ gate: gate.url, origin: origin.url, sidecarToken: gate.sidecarToken }, join(dir, 'nginx'))
+  const x402 = {
+    network: chain.network,
+    payTo: chain.accounts.payTo.address,
+    asset: chain.token,
+    facilitator: { url: facilitator.url },
+    maxTimeoutSeconds: 60,
+  }
+  gate = await startGate(
+    {
+      version: 1,
+      x402,
+      routes: [{ path: '/api/*', origin: origin.url, price: '0.01', accept: ['x402'] }],
+    },
+    join(dir, 'gate')
+  )
+  nginx = await startNginx(
+    { gate: gate.url, origin: origin.url, sidecarToken: gate.sidecarToken },
+    join(dir, 'nginx')
+  )
 })
 
 afterAll(async () => {
@@ -46,8 +62,14 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
-const client = () => payingClient({ network: chain.network, asset: chain.token.address, privateKey: chain.accounts.payers[0]?.privateKey as Hex })
-const received = async () => tokenBalance(chain.rpcUrl, chain.token.address, chain.accounts.payTo.address)
+const client = () =>
+  payingClient({
+    network: chain.network,
+    asset: chain.token.address,
+    privateKey: chain.accounts.payers[0]?.privateKey as Hex,
+  })
+const received = async () =>
+  tokenBalance(chain.rpcUrl, chain.token.address, chain.accounts.payTo.address)
 
 /** payTo's balance once it has moved from `from` (the follow-up settles just after the answer), or after 10 s. */
 async function receivedAfter(from: bigint): Promise<bigint> {
@@ -75,17 +97,29 @@ describe('x402 through nginx, settled by the follow-up', () => {
   it('a call the origin fails is not paid, and the same payment then pays for a call that is served', async () => {
     const unpaid = await fetch(`${nginx.url}/api/fail`)
     expect(unpaid.status).toBe(402)
-    const required = JSON.parse(Buffer.from(unpaid.headers.get('payment-required') as string, 'base64').toString('utf8'))
-    const signature = Buffer.from(JSON.stringify(await client().createPaymentPayload(required))).toString('base64')
+    const required = JSON.parse(
+      Buffer.from(unpaid.headers.get('payment-required') as string, 'base64').toString('utf8')
+    )
+    const signature = Buffer.from(
+      JSON.stringify(await client().createPaymentPayload(required))
+    ).toString('base64')
     const before = await received()
-    const failed = await fetch(`${nginx.url}/api/fail`, { headers: { 'payment-signature': signature } })
+    const failed = await fetch(`${nginx.url}/api/fail`, {
+      headers: { 'payment-signature': signature },
+    })
     expect(failed.status).toBe(503)
     // The follow-up releases the payment just after the 503 went out; until then it is in flight.
     const path = `/api/retry-${crypto.randomUUID()}`
     let served: Response | undefined
     for (let polls = 100; polls > 0 && !served; polls--) {
-      const attempt = await fetch(`${nginx.url}${path}`, { headers: { 'payment-signature': signature } })
-      if (attempt.status === 402 && ((await attempt.clone().json()) as { error?: { code?: string } }).error?.code === 'payment_in_flight') {
+      const attempt = await fetch(`${nginx.url}${path}`, {
+        headers: { 'payment-signature': signature },
+      })
+      if (
+        attempt.status === 402 &&
+        ((await attempt.clone().json()) as { error?: { code?: string } }).error?.code ===
+          'payment_in_flight'
+      ) {
         await new Promise((resolve) => setTimeout(resolve, 50))
         continue
       }
@@ -95,7 +129,9 @@ describe('x402 through nginx, settled by the follow-up', () => {
     expect(origin.hits.filter((hit) => hit.url === path)).toHaveLength(1)
     expect((await receivedAfter(before)) - before).toBe(PRICE_UNITS)
     // Spent now: a third use is refused, and nothing more moves.
-    const third = await fetch(`${nginx.url}/api/third`, { headers: { 'payment-signature': signature } })
+    const third = await fetch(`${nginx.url}/api/third`, {
+      headers: { 'payment-signature': signature },
+    })
     expect(third.status).toBe(402)
     expect(await received()).toBe(before + PRICE_UNITS)
   })
@@ -103,18 +139,28 @@ describe('x402 through nginx, settled by the follow-up', () => {
   it('a client that hangs up on a paid stream after reading it still pays: x402 is settled on the status, as the gate settles it', async () => {
     const path = `/api/stream-${crypto.randomUUID()}`
     const unpaid = await fetch(`${nginx.url}${path}`)
-    const required = JSON.parse(Buffer.from(unpaid.headers.get('payment-required') as string, 'base64').toString('utf8'))
+    const required = JSON.parse(
+      Buffer.from(unpaid.headers.get('payment-required') as string, 'base64').toString('utf8')
+    )
     await unpaid.text()
-    const signature = Buffer.from(JSON.stringify(await client().createPaymentPayload(required))).toString('base64')
+    const signature = Buffer.from(
+      JSON.stringify(await client().createPaymentPayload(required))
+    ).toString('base64')
     const before = await received()
     const abort = new AbortController()
-    const response = await fetch(`${nginx.url}${path}`, { headers: { 'payment-signature': signature }, signal: abort.signal })
+    const response = await fetch(`${nginx.url}${path}`, {
+      headers: { 'payment-signature': signature },
+      signal: abort.signal,
+    })
     expect(response.status).toBe(200)
     await (response.body as ReadableStream<Uint8Array>).getReader().read()
     abort.abort()
     expect((await receivedAfter(before)) - before).toBe(PRICE_UNITS)
     origin.finishStream(path)
     // Spent: it cannot pay for another call.
-    expect((await fetch(`${nginx.url}/api/again`, { headers: { 'payment-signature': signature } })).status).toBe(402)
+    expect(
+      (await fetch(`${nginx.url}/api/again`, { headers: { 'payment-signature': signature } }))
+        .status
+    ).toBe(402)
   })
 })

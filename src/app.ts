@@ -13,7 +13,14 @@ import type { AppEnv } from './env'
 import { errorResponse, GateError } from './errors'
 import { accountGrants, oauthEndpoints, oauthGuard } from './oauth'
 import { sidecarRoutes } from './sidecar'
-import { balanceHandler, buyCreditsHandler, gateHandler, pricingHandler, routeTables, wellKnownX402Handler } from './gate'
+import {
+  balanceHandler,
+  buyCreditsHandler,
+  gateHandler,
+  pricingHandler,
+  routeTables,
+  wellKnownX402Handler,
+} from './gate'
 import { stripeRoutes, topUpCheckout, type StripeOptions } from './stripe'
 import { consumeUsageBatch } from './usage'
 
@@ -45,14 +52,24 @@ export type Gate = Hono<AppEnv> & {
 export function createGate(options: GateOptions = {}): Gate {
   const app = new Hono<AppEnv>()
   const tables = routeTables()
-  app.route('/admin', adminRoutes(async (env) => (await tables(env)).plans))
+  app.route(
+    '/admin',
+    adminRoutes(async (env) => (await tables(env)).plans)
+  )
   app.get('/balance', balanceHandler)
   app.get('/pricing', pricingHandler(tables))
   app.get('/.well-known/x402', wellKnownX402Handler(tables))
   app.post('/credits/buy', buyCreditsHandler(tables))
   const stripeSettings = async (env: AppEnv['Bindings']) => (await tables(env)).stripe
   app.route('/stripe', stripeRoutes(stripeSettings, options.stripe))
-  app.route('/account', accountRoutes({ stripeSettings, topUps: topUpCheckout(stripeSettings, options.stripe?.fetch), grants: options.oauthGrants ?? accountGrants(tables) }))
+  app.route(
+    '/account',
+    accountRoutes({
+      stripeSettings,
+      topUps: topUpCheckout(stripeSettings, options.stripe?.fetch),
+      grants: options.oauthGrants ?? accountGrants(tables),
+    })
+  )
   app.route('/__pay', sidecarRoutes(tables))
   mountMetrics(app)
   app.route('/', oauthEndpoints(tables))
@@ -65,5 +82,8 @@ export function createGate(options: GateOptions = {}): Gate {
     console.error(`pay-gate: unexpected error: ${error.name}: ${error.message}`)
     return errorResponse(new GateError('internal_error', 'Internal error.'))
   })
-  return Object.assign(app, { queue: (batch: MessageBatch<unknown>, env: AppEnv['Bindings']) => consumeUsageBatch(batch, env.USAGE_DB) })
+  return Object.assign(app, {
+    queue: (batch: MessageBatch<unknown>, env: AppEnv['Bindings']) =>
+      consumeUsageBatch(batch, env.USAGE_DB),
+  })
 }

@@ -93,10 +93,17 @@ export interface Env {
  * Set by src/oauth's guard: `oauthCaller` on a request whose access token it
  * validated; `oauthChallenge`, the 401 challenge for a credential-less call on an OAuth route.
  */
-export type AppEnv = { Bindings: Env; Variables: { oauthCaller?: OAuthCaller; oauthChallenge?: string } }
+export type AppEnv = {
+  Bindings: Env
+  Variables: { oauthCaller?: OAuthCaller; oauthChallenge?: string }
+}
 
 /** Env's string settings by name, without the index signature (whose keys are any string). */
-type StringSettings = { [K in keyof Env as string extends K ? never : Env[K] extends string | undefined ? K : never]: Env[K] }
+type StringSettings = {
+  [
+    K in keyof Env as string extends K ? never : Env[K] extends string | undefined ? K : never
+  ]: Env[K]
+}
 
 // Every name `pay-gate serve` passes from its environment (src/setting-names) is a string setting the gate reads.
 GATE_SETTING_NAMES satisfies ReadonlyArray<keyof StringSettings>

@@ -32,22 +32,57 @@ const RETRY_LATER = 'Retry after the number of seconds in Retry-After.'
 const REFUSALS = {
   // payment and keys
   missing_api_key: { status: 401, inBand: true, next: SEND_KEY },
-  invalid_api_key: { status: 401, inBand: true, next: 'Check the key: it is shown once, when issued, and starts with "pg_".' },
-  insufficient_credits: { status: 402, inBand: true, next: 'Top up the key (POST /credits/buy, POST /stripe/checkout) or ask the operator; GET /balance shows what is left.' },
+  invalid_api_key: {
+    status: 401,
+    inBand: true,
+    next: 'Check the key: it is shown once, when issued, and starts with "pg_".',
+  },
+  insufficient_credits: {
+    status: 402,
+    inBand: true,
+    next: 'Top up the key (POST /credits/buy, POST /stripe/checkout) or ask the operator; GET /balance shows what is left.',
+  },
   key_suspended: { status: 403, inBand: true, next: ASK_OPERATOR },
-  key_revoked: { status: 403, inBand: true, next: 'Use another key: a revoked key never works again.' },
+  key_revoked: {
+    status: 403,
+    inBand: true,
+    next: 'Use another key: a revoked key never works again.',
+  },
   key_expired: { status: 403, inBand: true, next: ASK_OPERATOR },
   rate_limited: { status: 429, inBand: true, next: RETRY_LATER },
-  idempotency_in_progress: { status: 409, inBand: true, next: 'Wait for the first request with this Idempotency-Key to finish, then retry.' },
-  idempotency_mismatch: { status: 422, inBand: true, next: 'Send a new Idempotency-Key for a different request.' },
+  idempotency_in_progress: {
+    status: 409,
+    inBand: true,
+    next: 'Wait for the first request with this Idempotency-Key to finish, then retry.',
+  },
+  idempotency_mismatch: {
+    status: 422,
+    inBand: true,
+    next: 'Send a new Idempotency-Key for a different request.',
+  },
   // a key's own policy (plans, quotas, limits)
-  tool_not_allowed: { status: 403, inBand: true, next: 'Call a tool this key may use (tools/list shows them).' },
+  tool_not_allowed: {
+    status: 403,
+    inBand: true,
+    next: 'Call a tool this key may use (tools/list shows them).',
+  },
   spending_limit_reached: { status: 402, inBand: true, next: ASK_OPERATOR },
   quota_exceeded: { status: 429, inBand: true, next: RETRY_LATER },
-  plan_allowance_exhausted: { status: 402, inBand: true, next: 'Wait for the plan\'s next period, or ask the operator for another plan.' },
+  plan_allowance_exhausted: {
+    status: 402,
+    inBand: true,
+    next: "Wait for the plan's next period, or ask the operator for another plan.",
+  },
   // MCP answers on resumed streams (gate/mcp-stream)
-  answer_not_held: { status: 402, inBand: true, next: 'Call it again: nothing was charged for this answer.' },
-  invalid_resume: { status: 400, next: 'Resume only from an event id this gate handed out, in its own session and with the same key.' },
+  answer_not_held: {
+    status: 402,
+    inBand: true,
+    next: 'Call it again: nothing was charged for this answer.',
+  },
+  invalid_resume: {
+    status: 400,
+    next: 'Resume only from an event id this gate handed out, in its own session and with the same key.',
+  },
   // bad input
   invalid_request: { status: 400 },
   invalid_path: { status: 400 },
@@ -57,7 +92,10 @@ const REFUSALS = {
   method_not_allowed: { status: 405 },
   unauthorized: { status: 401 },
   // an OAuth access token that no longer pays (src/oauth; RFC 6750 §3.1)
-  invalid_token: { status: 401, next: 'Authorize again: the grant was revoked, or its key revoked or rotated.' },
+  invalid_token: {
+    status: 401,
+    next: 'Authorize again: the grant was revoked, or its key revoked or rotated.',
+  },
   origin_not_allowed: { status: 403 },
   // sidecar mode (a reverse proxy asks the gate; see src/sidecar)
   invalid_reservation: { status: 400 },
@@ -106,7 +144,12 @@ export class GateError extends Error {
   constructor(
     code: ErrorCode,
     message: string,
-    options: { details?: Record<string, unknown>; headers?: Record<string, string>; cause?: unknown; keyId?: string } = {}
+    options: {
+      details?: Record<string, unknown>
+      headers?: Record<string, string>
+      cause?: unknown
+      keyId?: string
+    } = {}
   ) {
     super(message, { cause: options.cause })
     this.code = code
@@ -126,7 +169,14 @@ export class GateError extends Error {
  */
 export function errorResponse(error: GateError): Response {
   const next = nextStep(error.code)
-  const body = { error: { code: error.code, message: error.message, ...(next ? { next } : {}), ...error.details } }
+  const body = {
+    error: {
+      code: error.code,
+      message: error.message,
+      ...(next ? { next } : {}),
+      ...error.details,
+    },
+  }
   return new Response(JSON.stringify(body), {
     status: error.status,
     headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...error.headers },

@@ -17,9 +17,7 @@ export const MAX_MICROS = 1_000_000_000_000_000 // one billion dollars
 
 const DECIMAL_DOLLARS = /^(0|[1-9][0-9]{0,8})(?:\.([0-9]{1,6}))?$/
 
-export type ParsedAmount =
-  | { ok: true; micros: number }
-  | { ok: false; message: string }
+export type ParsedAmount = { ok: true; micros: number } | { ok: false; message: string }
 
 /**
  * Parse a decimal-dollar string such as `"0.01"` into integer micro-dollars.

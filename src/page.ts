@@ -9,14 +9,19 @@
 
 /** Escape text for HTML content and double-quoted attributes. */
 export const escapeHtml = (text: string): string =>
-  text.replace(/[&<>"']/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char] as string)
+  text.replace(
+    /[&<>"']/g,
+    (char) =>
+      ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char] as string
+  )
 
 /**
  * Only our own stylesheet; no script at all, no framing. Forms post to the gate; `https:` too, because a
  * form the gate answers with a redirect to Stripe's payment page (whose host may be the operator's own
  * checkout domain) is held to form-action as well.
  */
-export const PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self' https:; frame-ancestors 'none'; base-uri 'none'"
+export const PAGE_CSP =
+  "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self' https:; frame-ancestors 'none'; base-uri 'none'"
 
 export const PAGE_HEADERS: Record<string, string> = {
   'content-security-policy': PAGE_CSP,
@@ -28,8 +33,14 @@ export const PAGE_HEADERS: Record<string, string> = {
 }
 
 /** A whole page. `body` is HTML the caller built with escapeHtml; `refreshSeconds` reloads it (no script needed). */
-export function pageHtml(title: string, body: string, options: { stylesheet: string; refreshSeconds?: number }): string {
-  const refresh = options.refreshSeconds ? `<meta http-equiv="refresh" content="${options.refreshSeconds}">\n` : ''
+export function pageHtml(
+  title: string,
+  body: string,
+  options: { stylesheet: string; refreshSeconds?: number }
+): string {
+  const refresh = options.refreshSeconds
+    ? `<meta http-equiv="refresh" content="${options.refreshSeconds}">\n`
+    : ''
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -57,7 +68,10 @@ export function noticeHtml(notice: { kind: 'error' | 'ok'; text: string } | unde
 /** A price in a currency's major unit, from Stripe's minor-unit amount ("$10.00", "€5.00"). */
 export function formatPrice(amount: number, currency: string): string {
   try {
-    const format = new Intl.NumberFormat('en', { style: 'currency', currency: currency.toUpperCase() })
+    const format = new Intl.NumberFormat('en', {
+      style: 'currency',
+      currency: currency.toUpperCase(),
+    })
     return format.format(amount / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2))
   } catch {
     return `${amount} ${currency}`

@@ -13,7 +13,8 @@ export async function readBytesWithin(request: Request, limit: number): Promise<
   if (declared !== null && Number(declared) > limit) return null
   if (!request.body) return new Uint8Array()
   // A declared length within the limit: the runtime enforces it, so read natively.
-  if (declared !== null && /^\d+$/.test(declared)) return new Uint8Array(await request.arrayBuffer())
+  if (declared !== null && /^\d+$/.test(declared))
+    return new Uint8Array(await request.arrayBuffer())
   const chunks: Uint8Array[] = []
   let size = 0
   const reader = request.body.getReader()

@@ -21,10 +21,14 @@ export interface RetryPolicy {
  * Run `work` until it succeeds, it fails in a way `retryable` rules out, or
  * every try is used; the value, or the last error.
  */
-export async function withRetries<T>(work: () => Promise<T>, policy: RetryPolicy): Promise<Tried<T>> {
+export async function withRetries<T>(
+  work: () => Promise<T>,
+  policy: RetryPolicy
+): Promise<Tried<T>> {
   let error: unknown
   for (let attempt = 0; attempt < policy.attempts; attempt++) {
-    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, policy.baseMs * 2 ** (attempt - 1)))
+    if (attempt > 0)
+      await new Promise((resolve) => setTimeout(resolve, policy.baseMs * 2 ** (attempt - 1)))
     try {
       return { ok: true, value: await work() }
     } catch (caught) {

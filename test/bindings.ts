@@ -45,7 +45,12 @@ export function testBindings(inject: <T>(key: string) => T): Record<string, stri
  * rather than 2 s, so tests that wait for usage events do not wait on batching.
  */
 export const TEST_QUEUE_CONSUMERS = {
-  'pay-gate-usage': { maxBatchSize: 100, maxBatchTimeout: 0.05, maxRetries: 10, deadLetterQueue: 'pay-gate-usage-failed' },
+  'pay-gate-usage': {
+    maxBatchSize: 100,
+    maxBatchTimeout: 0.05,
+    maxRetries: 10,
+    deadLetterQueue: 'pay-gate-usage-failed',
+  },
 }
 
 /** As `pay-gate serve` binds it: operator webhooks connect to public addresses only (src/notify/settings). */

@@ -31,6 +31,7 @@ declare namespace Cloudflare {
   }
   interface GlobalProps {
     mainModule: typeof import('../src/index')
-    durableNamespaces: 'CreditAccount' | 'KeyIndex' | 'PaymentLock' | 'WebhookOutbox' | 'CheckoutClaim'
+    durableNamespaces:
+      'CreditAccount' | 'KeyIndex' | 'PaymentLock' | 'WebhookOutbox' | 'CheckoutClaim'
   }
 }

@@ -105,13 +105,23 @@ export default async function setup(project: TestProject): Promise<() => Promise
  * answers 200: the test checks that plain fetch reaches it by name and the
  * public-only network refuses it. The name is empty where it resolves otherwise.
  */
-async function startNamedLoopbackServer(): Promise<{ name: string; port: number; close: () => Promise<void> }> {
+async function startNamedLoopbackServer(): Promise<{
+  name: string
+  port: number
+  close: () => Promise<void>
+}> {
   const none = { name: '', port: 0, close: async () => {} }
   const name = hostname()
   if (/^localhost$/i.test(name)) return none
   const addresses = await lookup(name, { all: true }).catch(() => [])
   const [first] = addresses
-  if (!first || first.family !== 4 || !first.address.startsWith('127.') || addresses.some(({ address }) => address !== first.address)) return none
+  if (
+    !first ||
+    first.family !== 4 ||
+    !first.address.startsWith('127.') ||
+    addresses.some(({ address }) => address !== first.address)
+  )
+    return none
   const server = createServer((_request, response) => response.end('ok'))
   const listening = await new Promise<boolean>((resolve) => {
     server.once('error', () => resolve(false))

@@ -23,7 +23,9 @@ export async function putRoutes(routes: unknown[]): Promise<void> {
 }
 
 /** Replace the whole routes file in KV: routes and any table-wide block (x402, plans, stripe). */
-export async function putRouteTable(file: { routes: unknown[] } & Record<string, unknown>): Promise<void> {
+export async function putRouteTable(
+  file: { routes: unknown[] } & Record<string, unknown>
+): Promise<void> {
   await env.ROUTES.put(ROUTES_KV_KEY, JSON.stringify({ version: 1, ...file }))
 }
 
@@ -40,7 +42,10 @@ export interface TestKey {
 }
 
 /** Create a key with `credits` dollars through the admin API. */
-export async function createKey(credits: string, extra: Record<string, unknown> = {}): Promise<TestKey> {
+export async function createKey(
+  credits: string,
+  extra: Record<string, unknown> = {}
+): Promise<TestKey> {
   const response = await admin('/keys', {
     method: 'POST',
     body: JSON.stringify({ name: 'test', credits, ...extra }),
@@ -101,7 +106,9 @@ export async function originRequests(tag: string): Promise<OriginRequest[]> {
 
 /** Requests the scripted MCP origin (test/origins/scripted-mcp.ts) received with this tag. */
 export async function scriptedRequests(tag: string): Promise<OriginRequest[]> {
-  const response = await fetch(`${env.SCRIPTED_ORIGIN}/__origin/requests?tag=${encodeURIComponent(tag)}`)
+  const response = await fetch(
+    `${env.SCRIPTED_ORIGIN}/__origin/requests?tag=${encodeURIComponent(tag)}`
+  )
   return (await response.json()) as OriginRequest[]
 }
 
@@ -111,7 +118,11 @@ export function newTag(): string {
 }
 
 /** Headers of an MCP POST with a key and a tag. */
-export function mcpHeaders(key: string | undefined, tag: string, extra: Record<string, string> = {}): Headers {
+export function mcpHeaders(
+  key: string | undefined,
+  tag: string,
+  extra: Record<string, string> = {}
+): Headers {
   const headers = new Headers({
     'content-type': 'application/json',
     accept: 'application/json, text/event-stream',

@@ -55,7 +55,10 @@ export class McpTap {
   readonly exchanges: Exchange[] = []
   private cut: Cut | undefined
   private resumeWait: Promise<unknown> = Promise.resolve()
-  private waiters: Array<{ match: (exchange: Exchange) => boolean; resolve: (exchange: Exchange) => void }> = []
+  private waiters: Array<{
+    match: (exchange: Exchange) => boolean
+    resolve: (exchange: Exchange) => void
+  }> = []
   /** Settles when the gate's side of the cut stream is over: drained to its end, or cancelled. */
   cutDone: Promise<void> = Promise.resolve()
 
@@ -76,12 +79,26 @@ export class McpTap {
     const lastEventId = request.headers.get('last-event-id')
     if (lastEventId !== null) await this.resumeWait
     const response = await exports.default.fetch(request)
-    const exchange: Exchange = { method: request.method, body, lastEventId, status: response.status, contentType: response.headers.get('content-type') ?? '' }
+    const exchange: Exchange = {
+      method: request.method,
+      body,
+      lastEventId,
+      status: response.status,
+      contentType: response.headers.get('content-type') ?? '',
+    }
     this.exchanges.push(exchange)
-    this.waiters = this.waiters.filter((waiter) => (waiter.match(exchange) ? (waiter.resolve(exchange), false) : true))
+    this.waiters = this.waiters.filter((waiter) =>
+      waiter.match(exchange) ? (waiter.resolve(exchange), false) : true
+    )
     const cut = this.cut
     const call = body as { method?: string; params?: { name?: string } } | undefined
-    if (cut && response.body && exchange.contentType.startsWith('text/event-stream') && call?.method === 'tools/call' && call.params?.name === cut.tool) {
+    if (
+      cut &&
+      response.body &&
+      exchange.contentType.startsWith('text/event-stream') &&
+      call?.method === 'tools/call' &&
+      call.params?.name === cut.tool
+    ) {
       this.cut = undefined
       return this.cutStream(response, response.body, cut)
     }
@@ -124,12 +141,21 @@ export class McpTap {
     const pumped = pump()
     this.cutDone = pumped
     this.resumeWait = Promise.all([cut.gate === 'drain' ? pumped : undefined, cut.resumeAfter])
-    return new Response(toClient, { status: response.status, statusText: response.statusText, headers: response.headers })
+    return new Response(toClient, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    })
   }
 }
 
 /** A POSTed JSON-RPC response (the client answering a server's request). */
 export function isClientResponse(exchange: Exchange): boolean {
   const body = exchange.body as Message | undefined
-  return exchange.method === 'POST' && body !== undefined && !('method' in body) && ('result' in body || 'error' in body)
+  return (
+    exchange.method === 'POST' &&
+    body !== undefined &&
+    !('method' in body) &&
+    ('result' in body || 'error' in body)
+  )
 }

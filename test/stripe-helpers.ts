@@ -20,8 +20,14 @@ export const STRIPE_BLOCK = {
 }
 
 /** A route table with the `stripe` block (and one priced route, as every table has). */
-export async function putStripeRoutes(stripe: unknown = STRIPE_BLOCK, routes: unknown[] = [{ path: '/api/*', origin: env.API_ORIGIN, price: '0.01' }]): Promise<void> {
-  await env.ROUTES.put(ROUTES_KV_KEY, JSON.stringify({ version: 1, routes, ...(stripe ? { stripe } : {}) }))
+export async function putStripeRoutes(
+  stripe: unknown = STRIPE_BLOCK,
+  routes: unknown[] = [{ path: '/api/*', origin: env.API_ORIGIN, price: '0.01' }]
+): Promise<void> {
+  await env.ROUTES.put(
+    ROUTES_KV_KEY,
+    JSON.stringify({ version: 1, routes, ...(stripe ? { stripe } : {}) })
+  )
 }
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
@@ -67,11 +73,23 @@ export function checkoutSession(fields: {
     created: now() - 120,
     currency: fields.currency ?? 'usd',
     custom_fields: [],
-    custom_text: { after_submit: null, shipping_address: null, submit: null, terms_of_service_acceptance: null },
+    custom_text: {
+      after_submit: null,
+      shipping_address: null,
+      submit: null,
+      terms_of_service_acceptance: null,
+    },
     customer: null,
     customer_creation: 'if_required',
     customer_details: {
-      address: { city: null, country: 'US', line1: null, line2: null, postal_code: '94103', state: null },
+      address: {
+        city: null,
+        country: 'US',
+        line1: null,
+        line2: null,
+        postal_code: '94103',
+        state: null,
+      },
       email: 'buyer@example.com',
       name: 'Jenny Rosen',
       phone: null,
@@ -81,7 +99,18 @@ export function checkoutSession(fields: {
     customer_email: null,
     expires_at: now() + 86_280,
     invoice: null,
-    invoice_creation: { enabled: false, invoice_data: { account_tax_ids: null, custom_fields: null, description: null, footer: null, issuer: null, metadata: {}, rendering_options: null } },
+    invoice_creation: {
+      enabled: false,
+      invoice_data: {
+        account_tax_ids: null,
+        custom_fields: null,
+        description: null,
+        footer: null,
+        issuer: null,
+        metadata: {},
+        rendering_options: null,
+      },
+    },
     livemode: false,
     locale: null,
     metadata,
@@ -124,7 +153,9 @@ export function subscriptionInvoice(fields: {
 }): Record<string, unknown> {
   const total = fields.total ?? 2000
   const subscription = stripeId('sub_1')
-  const metadata: Record<string, string> = fields.keyId ? { key_id: fields.keyId, package: 'pro' } : {}
+  const metadata: Record<string, string> = fields.keyId
+    ? { key_id: fields.keyId, package: 'pro' }
+    : {}
   const start = now() - 60
   const common = {
     id: fields.id ?? stripeId('in_1'),
@@ -145,7 +176,16 @@ export function subscriptionInvoice(fields: {
     customer_email: 'buyer@example.com',
     lines: {
       object: 'list',
-      data: [{ id: stripeId('il_1'), object: 'line_item', amount: total, currency: fields.currency ?? 'usd', description: '1 × Pro (at $20.00 / month)', quantity: 1 }],
+      data: [
+        {
+          id: stripeId('il_1'),
+          object: 'line_item',
+          amount: total,
+          currency: fields.currency ?? 'usd',
+          description: '1 × Pro (at $20.00 / month)',
+          quantity: 1,
+        },
+      ],
       has_more: false,
       total_count: 1,
       url: '/v1/invoices/in_x/lines',
@@ -156,7 +196,12 @@ export function subscriptionInvoice(fields: {
     period_end: start,
     period_start: start - 30 * 86_400,
     status: 'paid',
-    status_transitions: { finalized_at: start, marked_uncollectible_at: null, paid_at: start + 5, voided_at: null },
+    status_transitions: {
+      finalized_at: start,
+      marked_uncollectible_at: null,
+      paid_at: start + 5,
+      voided_at: null,
+    },
     subtotal: total,
     total,
   }
@@ -165,12 +210,20 @@ export function subscriptionInvoice(fields: {
   }
   return {
     ...common,
-    parent: { quote_details: null, subscription_details: { metadata, subscription }, type: 'subscription_details' },
+    parent: {
+      quote_details: null,
+      subscription_details: { metadata, subscription },
+      type: 'subscription_details',
+    },
   }
 }
 
 /** An event envelope around `object`. */
-export function stripeEvent(type: string, object: Record<string, unknown>, id = stripeId('evt_1')): Record<string, unknown> {
+export function stripeEvent(
+  type: string,
+  object: Record<string, unknown>,
+  id = stripeId('evt_1')
+): Record<string, unknown> {
   return {
     id,
     object: 'event',
@@ -189,9 +242,23 @@ function hex(bytes: ArrayBuffer): string {
 }
 
 /** `Stripe-Signature` for `body`, computed by hand as Stripe's docs describe (not with the SDK). */
-export async function stripeSignature(body: string, secret: string, timestamp = now()): Promise<string> {
-  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
-  const mac = await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${timestamp}.${body}`))
+export async function stripeSignature(
+  body: string,
+  secret: string,
+  timestamp = now()
+): Promise<string> {
+  const key = await crypto.subtle.importKey(
+    'raw',
+    new TextEncoder().encode(secret),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign']
+  )
+  const mac = await crypto.subtle.sign(
+    'HMAC',
+    key,
+    new TextEncoder().encode(`${timestamp}.${body}`)
+  )
   return `t=${timestamp},v1=${hex(mac)}`
 }
 
@@ -240,7 +307,10 @@ export function fakeStripe() {
     requests.push({ url: request.url, method: request.method, headers: request.headers, form })
     const url = new URL(request.url)
     if (request.method !== 'POST' || url.pathname !== '/v1/checkout/sessions') {
-      return stripeError(404, { type: 'invalid_request_error', message: `Unrecognized request URL (${request.method}: ${url.pathname}).` })
+      return stripeError(404, {
+        type: 'invalid_request_error',
+        message: `Unrecognized request URL (${request.method}: ${url.pathname}).`,
+      })
     }
     const priceId = form.get('line_items[0][price]')
     let amount: number
@@ -265,7 +335,14 @@ export function fakeStripe() {
     }
     const id = stripeId('cs_test_a1', 56)
     const session = {
-      ...checkoutSession({ id, metadata: formMetadata(form), amount, currency, paymentStatus: 'unpaid', mode: form.get('mode') as 'payment' }),
+      ...checkoutSession({
+        id,
+        metadata: formMetadata(form),
+        amount,
+        currency,
+        paymentStatus: 'unpaid',
+        mode: form.get('mode') as 'payment',
+      }),
       status: 'open',
       payment_intent: null,
       customer_details: null,
@@ -277,7 +354,11 @@ export function fakeStripe() {
     sessions.push(session)
     return new Response(JSON.stringify(session), {
       status: 200,
-      headers: { 'content-type': 'application/json', 'request-id': stripeId('req_', 14), 'stripe-version': '2026-10-28.endive' },
+      headers: {
+        'content-type': 'application/json',
+        'request-id': stripeId('req_', 14),
+        'stripe-version': '2026-10-28.endive',
+      },
     })
   }
   return { fetch, requests, sessions }

@@ -8,7 +8,12 @@ import { eventFromRow, withUsageTable, type EventRow, type UsageEvent } from '..
 /** Every stored event matching `where` (SQL over usage_events, with bound values). */
 export async function storedEvents(where: string, ...values: unknown[]): Promise<UsageEvent[]> {
   const db = env.USAGE_DB
-  const rows = await withUsageTable(db, () => db.prepare(`SELECT * FROM usage_events WHERE ${where} ORDER BY at, id`).bind(...values).all<EventRow>())
+  const rows = await withUsageTable(db, () =>
+    db
+      .prepare(`SELECT * FROM usage_events WHERE ${where} ORDER BY at, id`)
+      .bind(...values)
+      .all<EventRow>()
+  )
   return rows.results.map(eventFromRow)
 }
 
@@ -17,14 +22,19 @@ export async function storedEvents(where: string, ...values: unknown[]): Promise
  * has had time to write any more (so a test can check there are no extra ones).
  * Fails after `ms`.
  */
-export async function awaitEvents(count: number, where: string, ...values: unknown[]): Promise<UsageEvent[]> {
+export async function awaitEvents(
+  count: number,
+  where: string,
+  ...values: unknown[]
+): Promise<UsageEvent[]> {
   for (let polls = 200; ; polls--) {
     const events = await storedEvents(where, ...values)
     if (events.length >= count) {
       await new Promise((resolve) => setTimeout(resolve, 300))
       return storedEvents(where, ...values)
     }
-    if (polls <= 0) throw new Error(`expected ${count} usage event(s) where ${where}, found ${events.length}`)
+    if (polls <= 0)
+      throw new Error(`expected ${count} usage event(s) where ${where}, found ${events.length}`)
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
 }

@@ -24,7 +24,12 @@ export interface ReceivedDelivery {
   answered: number
   /** The signed timestamp (Unix seconds). */
   timestamp: number
-  event: { id: string; type: string; createdAt: string; data: { key?: { id?: string; name?: string } } & Record<string, unknown> }
+  event: {
+    id: string
+    type: string
+    createdAt: string
+    data: { key?: { id?: string; name?: string } } & Record<string, unknown>
+  }
   /** The path and query it was POSTed to, the signature header and the exact body (to check a key holder's own secret). */
   path: string
   signature: string
@@ -32,10 +37,18 @@ export interface ReceivedDelivery {
 }
 
 /** Verify `X-Pay-Gate-Signature: t=…,v1=…` over `${t}.${body}`, refusing timestamps over 5 minutes old. */
-export function verifySignature(secret: string, header: string, body: string, nowSeconds = Math.floor(Date.now() / 1000)): boolean {
-  const parts = Object.fromEntries(header.split(',').map((part) => part.split('=', 2) as [string, string]))
+export function verifySignature(
+  secret: string,
+  header: string,
+  body: string,
+  nowSeconds = Math.floor(Date.now() / 1000)
+): boolean {
+  const parts = Object.fromEntries(
+    header.split(',').map((part) => part.split('=', 2) as [string, string])
+  )
   const timestamp = Number(parts.t)
-  if (!Number.isInteger(timestamp) || Math.abs(nowSeconds - timestamp) > 300 || !parts.v1) return false
+  if (!Number.isInteger(timestamp) || Math.abs(nowSeconds - timestamp) > 300 || !parts.v1)
+    return false
   const expected = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest()
   const given = Buffer.from(parts.v1, 'hex')
   return given.length === expected.length && timingSafeEqual(given, expected)
@@ -52,7 +65,9 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   const server: Server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://receiver')
     if (req.method === 'GET' && url.pathname === '/client-errors') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ count: clientErrors }))
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ count: clientErrors }))
       return
     }
     if (req.method === 'GET' && url.pathname === '/deliveries') {

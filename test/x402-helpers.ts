@@ -22,9 +22,19 @@ export function freshPayTo(): Address {
 }
 
 /** The table-wide x402 block for the test chain. */
-export function x402Block(payTo: Address, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+export function x402Block(
+  payTo: Address,
+  overrides: Record<string, unknown> = {}
+): Record<string, unknown> {
   const { network, token, facilitatorUrl } = chain()
-  return { network, payTo, facilitator: { url: facilitatorUrl }, maxTimeoutSeconds: 60, asset: token, ...overrides }
+  return {
+    network,
+    payTo,
+    facilitator: { url: facilitatorUrl },
+    maxTimeoutSeconds: 60,
+    asset: token,
+    ...overrides,
+  }
 }
 
 /**
@@ -36,7 +46,11 @@ export function x402Block(payTo: Address, overrides: Record<string, unknown> = {
  */
 export function client(index: number): x402Client {
   const { network, token, payerKeys } = chain()
-  return payingClient({ network: network as `${string}:${string}`, asset: token.address as Address, privateKey: payerKeys[index] as Hex })
+  return payingClient({
+    network: network as `${string}:${string}`,
+    asset: token.address as Address,
+    privateKey: payerKeys[index] as Hex,
+  })
 }
 
 export function payerAddress(index: number): Address {
@@ -44,7 +58,8 @@ export function payerAddress(index: number): Address {
 }
 
 /** fetch through the gate's fetch handler. */
-export const gateFetch: typeof fetch = (input, init) => exports.default.fetch(new Request(input as RequestInfo, init))
+export const gateFetch: typeof fetch = (input, init) =>
+  exports.default.fetch(new Request(input as RequestInfo, init))
 
 /** @x402/fetch around the gate: pays a 402 and retries once, as any x402 agent would. */
 export function payingFetch(index: number): typeof fetch {
@@ -71,7 +86,15 @@ export function encode(value: unknown): string {
   return btoa(String.fromCharCode(...bytes))
 }
 
-type Requirements = { scheme: string; network: string; amount: string; asset: string; payTo: string; maxTimeoutSeconds: number; extra?: Record<string, unknown> }
+type Requirements = {
+  scheme: string
+  network: string
+  amount: string
+  asset: string
+  payTo: string
+  maxTimeoutSeconds: number
+  extra?: Record<string, unknown>
+}
 
 /**
  * A PaymentPayload signed by hand, for requirements `accepted`, with parts of the
@@ -80,7 +103,9 @@ type Requirements = { scheme: string; network: string; amount: string; asset: st
 export async function handSigned(
   accepted: Requirements,
   payerIndex: number,
-  overrides: Partial<Record<'from' | 'to' | 'value' | 'validAfter' | 'validBefore' | 'nonce', string>> = {},
+  overrides: Partial<
+    Record<'from' | 'to' | 'value' | 'validAfter' | 'validBefore' | 'nonce', string>
+  > = {},
   options: { chainId?: number; signerKey?: Hex } = {}
 ): Promise<Record<string, unknown>> {
   const payer = privateKeyToAccount(chain().payerKeys[payerIndex] as Hex)
@@ -113,12 +138,19 @@ export async function handSigned(
  * taken it that long ago and then stopped (its isolate gone): the deterministic
  * way past a claim's lease.
  */
-export function ageClaim(lock: DurableObjectStub<PaymentLock>, nonce: string, ms: number): Promise<void> {
+export function ageClaim(
+  lock: DurableObjectStub<PaymentLock>,
+  nonce: string,
+  ms: number
+): Promise<void> {
   return runInDurableObject(lock, (_instance: PaymentLock, state) => {
     const sql = state.storage.sql
     // A claim taken before claims were kept has its time in the payment's row only.
     sql.exec('UPDATE payments SET updated_at = updated_at - ? WHERE nonce = ?', ms, nonce)
-    if (sql.exec(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'claims'`).toArray().length > 0) {
+    if (
+      sql.exec(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'claims'`).toArray()
+        .length > 0
+    ) {
       sql.exec('UPDATE claims SET claimed_at = claimed_at - ? WHERE nonce = ?', ms, nonce)
     }
   })

@@ -36,9 +36,18 @@ export class Debit extends DurableObject<Env> {
   async debit(amount: number): Promise<number> {
     return this.ctx.storage.transactionSync(() => {
       const { balance } = this.sql
-        .exec<{ balance: number }>('UPDATE account SET balance = balance - ? WHERE id = 1 AND balance >= ? RETURNING balance', amount, amount)
+        .exec<{ balance: number }>(
+          'UPDATE account SET balance = balance - ? WHERE id = 1 AND balance >= ? RETURNING balance',
+          amount,
+          amount
+        )
         .one()
-      this.sql.exec('INSERT INTO ledger (at, amount, balance_after) VALUES (?, ?, ?)', Date.now(), -amount, balance)
+      this.sql.exec(
+        'INSERT INTO ledger (at, amount, balance_after) VALUES (?, ?, ?)',
+        Date.now(),
+        -amount,
+        balance
+      )
       return balance
     })
   }
@@ -46,18 +55,32 @@ export class Debit extends DurableObject<Env> {
   /** Two-write mode, first write: hold `amount` (a real design would also check balance − held). */
   async hold(amount: number): Promise<number> {
     return this.ctx.storage.transactionSync(
-      () => this.sql.exec<{ id: number }>('INSERT INTO holds (amount) VALUES (?) RETURNING id', amount).one().id
+      () =>
+        this.sql
+          .exec<{ id: number }>('INSERT INTO holds (amount) VALUES (?) RETURNING id', amount)
+          .one().id
     )
   }
 
   /** Two-write mode, second write: charge the hold. */
   async settle(id: number): Promise<void> {
     this.ctx.storage.transactionSync(() => {
-      const { amount } = this.sql.exec<{ amount: number }>('UPDATE holds SET settled = 1 WHERE id = ? RETURNING amount', id).one()
-      const { balance } = this.sql
-        .exec<{ balance: number }>('UPDATE account SET balance = balance - ? WHERE id = 1 AND balance >= ? RETURNING balance', amount, amount)
+      const { amount } = this.sql
+        .exec<{ amount: number }>('UPDATE holds SET settled = 1 WHERE id = ? RETURNING amount', id)
         .one()
-      this.sql.exec('INSERT INTO ledger (at, amount, balance_after) VALUES (?, ?, ?)', Date.now(), -amount, balance)
+      const { balance } = this.sql
+        .exec<{ balance: number }>(
+          'UPDATE account SET balance = balance - ? WHERE id = 1 AND balance >= ? RETURNING balance',
+          amount,
+          amount
+        )
+        .one()
+      this.sql.exec(
+        'INSERT INTO ledger (at, amount, balance_after) VALUES (?, ?, ?)',
+        Date.now(),
+        -amount,
+        balance
+      )
     })
   }
 }

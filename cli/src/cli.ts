@@ -7,7 +7,14 @@ import { resolve } from 'node:path'
 import { helpText, parseCli } from './args'
 import { callAdmin, formatKeys, keyRequest, type KeyAction } from './keys'
 import { serve } from './serve/command'
-import { diffRoutes, processWrangler, readLive, upload, type KvTarget, type Wrangler } from './routes'
+import {
+  diffRoutes,
+  processWrangler,
+  readLive,
+  upload,
+  type KvTarget,
+  type Wrangler,
+} from './routes'
 import { CliError, out, palette, printError, processIo, type Io } from './ui'
 import { checkRoutesText } from './validate'
 
@@ -26,7 +33,10 @@ function readText(io: Io, file: string): string {
   try {
     return readFileSync(resolve(io.cwd, file), 'utf8')
   } catch (error) {
-    throw new CliError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, 'Pass the routes file: pay-gate validate path/to/routes.json')
+    throw new CliError(
+      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      'Pass the routes file: pay-gate validate path/to/routes.json'
+    )
   }
 }
 
@@ -74,7 +84,14 @@ function push(io: Io, flags: Flags, wrangler: Wrangler): number {
   const diff = diffRoutes(live, JSON.parse(text) as { routes: unknown })
   const where = kv.remote ? 'remote' : 'local'
   if (flags.json) {
-    out(io, JSON.stringify({ ok: true, file, target: where, previous: live !== undefined, ...diff }, null, 2))
+    out(
+      io,
+      JSON.stringify(
+        { ok: true, file, target: where, previous: live !== undefined, ...diff },
+        null,
+        2
+      )
+    )
     return 0
   }
   const { green, yellow, red, dim } = palette(io)
@@ -83,7 +100,8 @@ function push(io: Io, flags: Flags, wrangler: Wrangler): number {
   for (const k of diff.added) out(io, `  ${green('+')} ${k}`)
   for (const k of diff.changed) out(io, `  ${yellow('~')} ${k}`)
   for (const k of diff.removed) out(io, `  ${red('-')} ${k}`)
-  if (live !== undefined && diff.added.length + diff.changed.length + diff.removed.length === 0) out(io, dim('  no route changed'))
+  if (live !== undefined && diff.added.length + diff.changed.length + diff.removed.length === 0)
+    out(io, dim('  no route changed'))
   return 0
 }
 
@@ -91,22 +109,40 @@ function pull(io: Io, flags: Flags, wrangler: Wrangler): number {
   const file = typeof flags.file === 'string' ? flags.file : 'routes.json'
   const kv = target(flags)
   const text = readLive(wrangler, kv)
-  if (text === undefined) throw new CliError(`no route table in KV (${kv.remote ? 'remote' : 'local'})`, 'Upload one with: pay-gate routes push')
+  if (text === undefined)
+    throw new CliError(
+      `no route table in KV (${kv.remote ? 'remote' : 'local'})`,
+      'Upload one with: pay-gate routes push'
+    )
   let pretty: string
   try {
     pretty = `${JSON.stringify(JSON.parse(text), null, 2)}\n`
   } catch {
-    throw new CliError('the live route table is not JSON', 'Push a valid one with: pay-gate routes push')
+    throw new CliError(
+      'the live route table is not JSON',
+      'Push a valid one with: pay-gate routes push'
+    )
   }
   writeFileSync(resolve(io.cwd, file), pretty)
   out(io, `${palette(io).green('✔')} wrote the live route table to ${file}`)
   return 0
 }
 
-async function keys(io: Io, action: KeyAction, args: string[], flags: Flags, deps: Deps): Promise<number> {
-  const tokenEnv = typeof flags['token-env'] === 'string' ? flags['token-env'] : 'PAY_GATE_ADMIN_TOKEN'
+async function keys(
+  io: Io,
+  action: KeyAction,
+  args: string[],
+  flags: Flags,
+  deps: Deps
+): Promise<number> {
+  const tokenEnv =
+    typeof flags['token-env'] === 'string' ? flags['token-env'] : 'PAY_GATE_ADMIN_TOKEN'
   const token = io.env[tokenEnv]
-  if (!token) throw new CliError(`no admin token: $${tokenEnv} is not set`, `export ${tokenEnv}=<the gate's ADMIN_TOKEN secret>`)
+  if (!token)
+    throw new CliError(
+      `no admin token: $${tokenEnv} is not set`,
+      `export ${tokenEnv}=<the gate's ADMIN_TOKEN secret>`
+    )
   const request = keyRequest(action, args[0], flags)
   const url = typeof flags.url === 'string' ? flags.url : 'http://127.0.0.1:8787'
   const body = await callAdmin({ url, token, fetch: deps.fetch }, request)
@@ -130,7 +166,8 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
     if (command === 'validate') return validate(io, args[0] ?? 'routes.json', flags.json === true)
     if (command === 'routes push') return push(io, flags, wrangler)
     if (command === 'routes pull') return pull(io, flags, wrangler)
-    if (command.startsWith('keys ')) return await keys(io, command.slice(5) as KeyAction, args, flags, deps)
+    if (command.startsWith('keys '))
+      return await keys(io, command.slice(5) as KeyAction, args, flags, deps)
     if (command === 'serve') return await serve(io, flags, deps.wrangler)
     throw new CliError(`unknown command: ${command}`, undefined, 2)
   } catch (error) {

@@ -11,22 +11,46 @@ export interface AdminClient {
   fetch?: typeof fetch
 }
 
-export type KeyAction = 'create' | 'list' | 'show' | 'topup' | 'suspend' | 'resume' | 'revoke' | 'rotate' | 'plan' | 'grant'
+export type KeyAction =
+  | 'create'
+  | 'list'
+  | 'show'
+  | 'topup'
+  | 'suspend'
+  | 'resume'
+  | 'revoke'
+  | 'rotate'
+  | 'plan'
+  | 'grant'
 
 export function checkCredits(value: string | undefined, flag = '--credits'): string {
-  if (value === undefined) throw new CliError(`${flag} is required`, 'e.g. --credits 5 or --credits 0.50', 2)
+  if (value === undefined)
+    throw new CliError(`${flag} is required`, 'e.g. --credits 5 or --credits 0.50', 2)
   const parsed = parseDollars(value)
   if (!parsed.ok) throw new CliError(`${flag} ${value}: ${parsed.message}`, undefined, 2)
   return value
 }
 
 /** The request a key command sends. */
-export function keyRequest(action: KeyAction, id: string | undefined, flags: Record<string, string | boolean | undefined>): { method: string; path: string; body?: unknown } {
+export function keyRequest(
+  action: KeyAction,
+  id: string | undefined,
+  flags: Record<string, string | boolean | undefined>
+): { method: string; path: string; body?: unknown } {
   const one = `/admin/keys/${encodeURIComponent(id ?? '')}`
   switch (action) {
     case 'create': {
-      if (typeof flags.name !== 'string' || flags.name === '') throw new CliError('--name is required', 'e.g. pay-gate keys create --name my-agent --credits 5', 2)
-      return { method: 'POST', path: '/admin/keys', body: { name: flags.name, credits: checkCredits(flags.credits as string | undefined) } }
+      if (typeof flags.name !== 'string' || flags.name === '')
+        throw new CliError(
+          '--name is required',
+          'e.g. pay-gate keys create --name my-agent --credits 5',
+          2
+        )
+      return {
+        method: 'POST',
+        path: '/admin/keys',
+        body: { name: flags.name, credits: checkCredits(flags.credits as string | undefined) },
+      }
     }
     case 'list': {
       const query = new URLSearchParams()
@@ -36,24 +60,51 @@ export function keyRequest(action: KeyAction, id: string | undefined, flags: Rec
       return { method: 'GET', path: `/admin/keys${qs ? `?${qs}` : ''}` }
     }
     case 'show':
-      return { method: 'GET', path: `${one}${typeof flags.ledger === 'string' ? `?ledger=${encodeURIComponent(flags.ledger)}` : ''}` }
+      return {
+        method: 'GET',
+        path: `${one}${typeof flags.ledger === 'string' ? `?ledger=${encodeURIComponent(flags.ledger)}` : ''}`,
+      }
     case 'topup':
-      return { method: 'POST', path: `${one}/topup`, body: { credits: checkCredits(flags.credits as string | undefined) } }
+      return {
+        method: 'POST',
+        path: `${one}/topup`,
+        body: { credits: checkCredits(flags.credits as string | undefined) },
+      }
     case 'plan': {
-      if (typeof flags.plan !== 'string' || flags.plan === '') throw new CliError('--plan is required', 'e.g. --plan starter, or --plan none for list prices', 2)
-      return { method: 'PUT', path: `${one}/plan`, body: { plan: flags.plan === 'none' ? null : flags.plan } }
+      if (typeof flags.plan !== 'string' || flags.plan === '')
+        throw new CliError(
+          '--plan is required',
+          'e.g. --plan starter, or --plan none for list prices',
+          2
+        )
+      return {
+        method: 'PUT',
+        path: `${one}/plan`,
+        body: { plan: flags.plan === 'none' ? null : flags.plan },
+      }
     }
     case 'grant': {
       const expires = typeof flags.expires === 'string' ? Date.parse(flags.expires) : Number.NaN
-      if (Number.isNaN(expires)) throw new CliError('--expires needs a time', 'e.g. --expires 2026-12-31T23:59:59Z', 2)
-      return { method: 'POST', path: `${one}/grants`, body: { credits: checkCredits(flags.credits as string | undefined), expiresAt: new Date(expires).toISOString() } }
+      if (Number.isNaN(expires))
+        throw new CliError('--expires needs a time', 'e.g. --expires 2026-12-31T23:59:59Z', 2)
+      return {
+        method: 'POST',
+        path: `${one}/grants`,
+        body: {
+          credits: checkCredits(flags.credits as string | undefined),
+          expiresAt: new Date(expires).toISOString(),
+        },
+      }
     }
     default:
       return { method: 'POST', path: `${one}/${action}` }
   }
 }
 
-export async function callAdmin(client: AdminClient, request: { method: string; path: string; body?: unknown }): Promise<Record<string, unknown>> {
+export async function callAdmin(
+  client: AdminClient,
+  request: { method: string; path: string; body?: unknown }
+): Promise<Record<string, unknown>> {
   const url = new URL(request.path, client.url.endsWith('/') ? client.url : `${client.url}/`)
   let response: Response
   try {
@@ -67,7 +118,10 @@ export async function callAdmin(client: AdminClient, request: { method: string; 
       body: request.body === undefined ? undefined : JSON.stringify(request.body),
     })
   } catch (error) {
-    throw new CliError(`cannot reach the gate at ${client.url}: ${(error as Error).message}`, 'Is it running? Start it with `npm run dev`, or pass --url.')
+    throw new CliError(
+      `cannot reach the gate at ${client.url}: ${(error as Error).message}`,
+      'Is it running? Start it with `npm run dev`, or pass --url.'
+    )
   }
   const text = await response.text()
   let body: Record<string, unknown> = {}
@@ -78,10 +132,11 @@ export async function callAdmin(client: AdminClient, request: { method: string; 
   }
   if (!response.ok) {
     const error = body.error as { code?: string; message?: string } | string | undefined
-    const message = typeof error === 'string' ? error : (error?.message ?? `HTTP ${response.status}`)
+    const message =
+      typeof error === 'string' ? error : (error?.message ?? `HTTP ${response.status}`)
     const hint =
       response.status === 401 || response.status === 403
-        ? 'Check the admin token (env PAY_GATE_ADMIN_TOKEN, or --token-env NAME): it must match the gate\'s ADMIN_TOKEN secret.'
+        ? "Check the admin token (env PAY_GATE_ADMIN_TOKEN, or --token-env NAME): it must match the gate's ADMIN_TOKEN secret."
         : undefined
     throw new CliError(`${request.method} ${request.path}: ${response.status} ${message}`, hint)
   }
@@ -101,7 +156,11 @@ function describe(key: Record<string, unknown>): string {
 export function formatKeys(action: KeyAction, body: Record<string, unknown>): string {
   switch (action) {
     case 'create':
-      return [`created ${describe(body)}`, `key: ${String(body.key)}`, 'This is the only time the key is shown: store it now.'].join('\n')
+      return [
+        `created ${describe(body)}`,
+        `key: ${String(body.key)}`,
+        'This is the only time the key is shown: store it now.',
+      ].join('\n')
     case 'list': {
       const keys = Array.isArray(body.keys) ? (body.keys as Record<string, unknown>[]) : []
       const lines = keys.length === 0 ? ['no keys'] : keys.map(describe)
@@ -115,7 +174,11 @@ export function formatKeys(action: KeyAction, body: Record<string, unknown>): st
     case 'topup':
       return `topped up ${describe(body)}`
     case 'rotate':
-      return [`rotated ${describe(body)}`, `new key: ${String(body.key)}`, 'The old key no longer works. This is the only time the new key is shown: store it now.'].join('\n')
+      return [
+        `rotated ${describe(body)}`,
+        `new key: ${String(body.key)}`,
+        'The old key no longer works. This is the only time the new key is shown: store it now.',
+      ].join('\n')
     case 'plan': {
       const plan = body.plan as { name?: string } | null
       return `${describe(body)}  plan: ${plan?.name ?? 'none (list prices)'}`

@@ -21,10 +21,24 @@ export type Wrangler = (args: string[]) => WranglerResult
 
 export function processWrangler(cwd: string): Wrangler {
   return (args) => {
-    const local = join(cwd, 'node_modules', '.bin', process.platform === 'win32' ? 'wrangler.cmd' : 'wrangler')
+    const local = join(
+      cwd,
+      'node_modules',
+      '.bin',
+      process.platform === 'win32' ? 'wrangler.cmd' : 'wrangler'
+    )
     const [cmd, pre] = existsSync(local) ? [local, []] : ['npx', ['--yes', 'wrangler']]
-    const run = spawnSync(cmd, [...pre, ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], shell: process.platform === 'win32' })
-    if (run.error) throw new CliError(`cannot run wrangler: ${run.error.message}`, 'Install it in the project: npm install -D wrangler')
+    const run = spawnSync(cmd, [...pre, ...args], {
+      cwd,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      shell: process.platform === 'win32',
+    })
+    if (run.error)
+      throw new CliError(
+        `cannot run wrangler: ${run.error.message}`,
+        'Install it in the project: npm install -D wrangler'
+      )
     return { status: run.status, stdout: run.stdout ?? '', stderr: run.stderr ?? '' }
   }
 }
@@ -36,7 +50,9 @@ export interface KvTarget {
 }
 
 function where(target: KvTarget): string[] {
-  const ns = target.namespaceId ? ['--namespace-id', target.namespaceId] : ['--binding', target.binding ?? 'ROUTES']
+  const ns = target.namespaceId
+    ? ['--namespace-id', target.namespaceId]
+    : ['--binding', target.binding ?? 'ROUTES']
   return [...ns, target.remote ? '--remote' : '--local']
 }
 
@@ -53,10 +69,16 @@ export function upload(wrangler: Wrangler, target: KvTarget, text: string, cwd: 
   mkdirSync(dir, { recursive: true })
   const bulk = join(dir, 'routes.kv.json')
   // Stored compact, as parsed: the worker validates it again on every load.
-  writeFileSync(bulk, JSON.stringify([{ key: ROUTES_KV_KEY, value: JSON.stringify(JSON.parse(text)) }]))
+  writeFileSync(
+    bulk,
+    JSON.stringify([{ key: ROUTES_KV_KEY, value: JSON.stringify(JSON.parse(text)) }])
+  )
   const run = wrangler(['kv', 'bulk', 'put', bulk, ...where(target)])
   if (run.status !== 0) {
-    throw new CliError(`upload failed (wrangler exited ${run.status ?? 'on a signal'})`, run.stderr.trim().split('\n').slice(-3).join('\n  ') || undefined)
+    throw new CliError(
+      `upload failed (wrangler exited ${run.status ?? 'on a signal'})`,
+      run.stderr.trim().split('\n').slice(-3).join('\n  ') || undefined
+    )
   }
 }
 
@@ -75,12 +97,16 @@ function keyOf(route: LooseRoute): string {
 
 function byKey(routes: unknown): Map<string, string> {
   const map = new Map<string, string>()
-  if (Array.isArray(routes)) for (const route of routes as LooseRoute[]) map.set(keyOf(route), JSON.stringify(route))
+  if (Array.isArray(routes))
+    for (const route of routes as LooseRoute[]) map.set(keyOf(route), JSON.stringify(route))
   return map
 }
 
 /** What pushing `next` does to the live table, route by route (`GET /api/*`, `* /mcp`). */
-export function diffRoutes(live: { routes?: unknown } | undefined, next: RoutesFile | { routes: unknown }): RoutesDiff {
+export function diffRoutes(
+  live: { routes?: unknown } | undefined,
+  next: RoutesFile | { routes: unknown }
+): RoutesDiff {
   const before = byKey(live?.routes)
   const after = byKey(next.routes)
   const added = [...after.keys()].filter((k) => !before.has(k))

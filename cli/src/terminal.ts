@@ -7,8 +7,13 @@ import type { Writable } from 'node:stream'
 
 export type Paint = (text: string) => string
 
-export function palette(io: { color: boolean }): Record<'bold' | 'dim' | 'red' | 'green' | 'cyan' | 'yellow', Paint> {
-  const sgr = (code: number): Paint => (text) => (io.color ? `\x1b[${code}m${text}\x1b[0m` : text)
+export function palette(io: {
+  color: boolean
+}): Record<'bold' | 'dim' | 'red' | 'green' | 'cyan' | 'yellow', Paint> {
+  const sgr =
+    (code: number): Paint =>
+    (text) =>
+      io.color ? `\x1b[${code}m${text}\x1b[0m` : text
   return { bold: sgr(1), dim: sgr(2), red: sgr(31), green: sgr(32), yellow: sgr(33), cyan: sgr(36) }
 }
 

@@ -24,7 +24,6 @@ export function processIo(): Io {
   }
 }
 
-
 export function out(io: Io, text = ''): void {
   io.stdout.write(`${text}\n`)
 }

@@ -9,7 +9,9 @@ import { validateRoutesText, type RoutesIssue } from '../../src/pricing/validate
 
 export type { RoutesIssue }
 
-export type RoutesCheck = { ok: true; file: RoutesFile; issues: [] } | { ok: false; file?: RoutesFile; issues: RoutesIssue[] }
+export type RoutesCheck =
+  | { ok: true; file: RoutesFile; issues: [] }
+  | { ok: false; file?: RoutesFile; issues: RoutesIssue[] }
 
 type Route = RoutesFile['routes'][number]
 
@@ -19,7 +21,12 @@ type Route = RoutesFile['routes'][number]
  * match case-insensitively), and a trailing `*` any rest.
  */
 function covers(earlier: PathPattern, later: PathPattern): boolean {
-  if (earlier.rest ? later.parts.length < earlier.parts.length : later.rest || later.parts.length !== earlier.parts.length) return false
+  if (
+    earlier.rest
+      ? later.parts.length < earlier.parts.length
+      : later.rest || later.parts.length !== earlier.parts.length
+  )
+    return false
   return earlier.parts.every((part, i) => {
     const other = later.parts[i] as PathPattern['parts'][number]
     return part.kind === 'param' || (other.kind === 'literal' && other.lower === part.lower)
@@ -59,5 +66,7 @@ export function checkRoutesText(text: string): RoutesCheck {
   const result = validateRoutesText(text)
   if (!result.ok) return { ok: false, issues: result.issues }
   const overlaps = findOverlaps(result.file)
-  return overlaps.length === 0 ? { ok: true, file: result.file, issues: [] } : { ok: false, file: result.file, issues: overlaps }
+  return overlaps.length === 0
+    ? { ok: true, file: result.file, issues: [] }
+    : { ok: false, file: result.file, issues: overlaps }
 }

@@ -22,8 +22,15 @@ describe('parseCli', () => {
       args: ['k_1'],
       flags: { credits: '2.5', json: true },
     })
-    expect(parseCli(['validate', 'r.json', '--json'])).toMatchObject({ command: 'validate', args: ['r.json'], flags: { json: true } })
-    expect(parseCli(['routes', 'push', '--remote', '--file', 'x.json'])).toMatchObject({ command: 'routes push', flags: { remote: true, file: 'x.json' } })
+    expect(parseCli(['validate', 'r.json', '--json'])).toMatchObject({
+      command: 'validate',
+      args: ['r.json'],
+      flags: { json: true },
+    })
+    expect(parseCli(['routes', 'push', '--remote', '--file', 'x.json'])).toMatchObject({
+      command: 'routes push',
+      flags: { remote: true, file: 'x.json' },
+    })
   })
 
   it.each([
@@ -48,9 +55,20 @@ describe('parseCli', () => {
 
   it('shows each command and its flags in --help', () => {
     const text = helpText()
-    for (const name of ['validate', 'routes push', 'routes pull', 'keys create', 'keys list', 'keys revoke', 'version']) expect(text).toContain(name)
+    for (const name of [
+      'validate',
+      'routes push',
+      'routes pull',
+      'keys create',
+      'keys list',
+      'keys revoke',
+      'version',
+    ])
+      expect(text).toContain(name)
     expect(helpText({ group: 'keys' })).not.toContain('validate')
     const create = parseCli(['keys', 'create', '--help'])
-    expect(create.kind === 'help' && helpText(create)).toMatch(/--name <name>[\s\S]*--token-env <NAME>/)
+    expect(create.kind === 'help' && helpText(create)).toMatch(
+      /--name <name>[\s\S]*--token-env <NAME>/
+    )
   })
 })

@@ -10,10 +10,17 @@ const bin = fileURLToPath(new URL('../../bin/pay-gate.mjs', import.meta.url))
 const built = existsSync(fileURLToPath(new URL('../../dist/cli.mjs', import.meta.url)))
 
 describe.runIf(built)('bin/pay-gate.mjs', () => {
-  const pay = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { cwd: repo, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } })
+  const pay = (...args: string[]) =>
+    spawnSync(process.execPath, [bin, ...args], {
+      cwd: repo,
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1' },
+    })
 
   it('prints the package version', () => {
-    const { version } = JSON.parse(readFileSync(`${repo}/package.json`, 'utf8')) as { version: string }
+    const { version } = JSON.parse(readFileSync(`${repo}/package.json`, 'utf8')) as {
+      version: string
+    }
     expect(pay('version').stdout.trim()).toBe(version)
   })
 
@@ -32,17 +39,33 @@ describe.runIf(built)('bin/pay-gate.mjs', () => {
 
 // The system's node, as a shell finds it once node_modules/.bin (where the `node`
 // dev dependency puts Node 22, and where `npm run` looks first) is off the PATH.
-const systemPath = (process.env.PATH ?? '').split(delimiter).filter((dir) => !dir.includes('node_modules')).join(delimiter)
-const systemNode = spawnSync('/usr/bin/env', ['node', '-p', 'process.versions.node'], { encoding: 'utf8', env: { ...process.env, PATH: systemPath } })
+const systemPath = (process.env.PATH ?? '')
+  .split(delimiter)
+  .filter((dir) => !dir.includes('node_modules'))
+  .join(delimiter)
+const systemNode = spawnSync('/usr/bin/env', ['node', '-p', 'process.versions.node'], {
+  encoding: 'utf8',
+  env: { ...process.env, PATH: systemPath },
+})
 const systemMajor = Number(systemNode.stdout?.split('.')[0])
 
-describe.runIf(systemMajor > 0 && systemMajor < 22)(`bin/pay-gate.mjs on the system's Node ${systemMajor}`, () => {
-  it.each([['serve'], ['validate'], ['--version']])('%s: says it needs Node 22, exit 1, no stack trace', (...args) => {
-    const run = spawnSync('/usr/bin/env', ['node', bin, ...args], { cwd: repo, encoding: 'utf8', env: { ...process.env, PATH: systemPath } })
-    expect(run.status).toBe(1)
-    expect(run.stdout).toBe('')
-    expect(run.stderr).toBe(
-      `pay-gate needs Node.js 22 or later (this is Node ${systemMajor}.x). Run it with the node from node_modules/.bin (npm run …) or install Node 22.\n`
+describe.runIf(systemMajor > 0 && systemMajor < 22)(
+  `bin/pay-gate.mjs on the system's Node ${systemMajor}`,
+  () => {
+    it.each([['serve'], ['validate'], ['--version']])(
+      '%s: says it needs Node 22, exit 1, no stack trace',
+      (...args) => {
+        const run = spawnSync('/usr/bin/env', ['node', bin, ...args], {
+          cwd: repo,
+          encoding: 'utf8',
+          env: { ...process.env, PATH: systemPath },
+        })
+        expect(run.status).toBe(1)
+        expect(run.stdout).toBe('')
+        expect(run.stderr).toBe(
+          `pay-gate needs Node.js 22 or later (this is Node ${systemMajor}.x). Run it with the node from node_modules/.bin (npm run …) or install Node 22.\n`
+        )
+      }
     )
-  })
-})
+  }
+)

@@ -28,10 +28,19 @@ export function tempDir(files: Record<string, string> = {}): string {
   return dir
 }
 
-export async function run(argv: string[], options: { cwd?: string; env?: Record<string, string>; deps?: Deps } = {}): Promise<Run> {
+export async function run(
+  argv: string[],
+  options: { cwd?: string; env?: Record<string, string>; deps?: Deps } = {}
+): Promise<Run> {
   const stdout = sink()
   const stderr = sink()
-  const io: Io = { stdout: stdout.stream, stderr: stderr.stream, color: false, env: options.env ?? {}, cwd: options.cwd ?? tempDir() }
+  const io: Io = {
+    stdout: stdout.stream,
+    stderr: stderr.stream,
+    color: false,
+    env: options.env ?? {},
+    cwd: options.cwd ?? tempDir(),
+  }
   const code = await main(argv, io, options.deps)
   return { code, stdout: stdout.text(), stderr: stderr.text() }
 }
@@ -39,7 +48,11 @@ export async function run(argv: string[], options: { cwd?: string; env?: Record<
 export const GOOD = JSON.stringify({
   version: 1,
   routes: [
-    { path: '/mcp', origin: 'http://127.0.0.1:3001', mcp: { price: '0.001', tools: { search: '0.01' } } },
+    {
+      path: '/mcp',
+      origin: 'http://127.0.0.1:3001',
+      mcp: { price: '0.001', tools: { search: '0.01' } },
+    },
     { path: '/api/health', origin: 'http://127.0.0.1:8080', free: true },
     { path: '/api/*', method: 'GET', origin: 'http://127.0.0.1:8080', price: '0.02' },
   ],

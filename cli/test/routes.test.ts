@@ -11,10 +11,15 @@ function fakeWrangler(initial?: string, cwd?: string) {
   const wrangler: Wrangler = (args) => {
     calls.push(args)
     if (args[0] === 'kv' && args[1] === 'key' && args[2] === 'get') {
-      return value === undefined ? { status: 0, stdout: 'Value not found\n', stderr: '' } : { status: 0, stdout: value, stderr: '' }
+      return value === undefined
+        ? { status: 0, stdout: 'Value not found\n', stderr: '' }
+        : { status: 0, stdout: value, stderr: '' }
     }
     if (args[0] === 'kv' && args[1] === 'bulk' && args[2] === 'put') {
-      const bulk = JSON.parse(readFileSync(args[3] as string, 'utf8')) as Array<{ key: string; value: string }>
+      const bulk = JSON.parse(readFileSync(args[3] as string, 'utf8')) as Array<{
+        key: string
+        value: string
+      }>
       value = bulk[0]?.value
       return { status: 0, stdout: '', stderr: '' }
     }
@@ -38,8 +43,24 @@ describe('pay-gate routes push', () => {
     const kv = fakeWrangler()
     const result = await run(['routes', 'push'], { cwd, deps: { wrangler: kv.wrangler } })
     expect(result.code).toBe(0)
-    expect(kv.calls[0]).toEqual(['kv', 'key', 'get', 'pay-gate/routes', '--binding', 'ROUTES', '--local'])
-    expect(kv.calls[1]).toEqual(['kv', 'bulk', 'put', join(cwd, '.wrangler', 'routes.kv.json'), '--binding', 'ROUTES', '--local'])
+    expect(kv.calls[0]).toEqual([
+      'kv',
+      'key',
+      'get',
+      'pay-gate/routes',
+      '--binding',
+      'ROUTES',
+      '--local',
+    ])
+    expect(kv.calls[1]).toEqual([
+      'kv',
+      'bulk',
+      'put',
+      join(cwd, '.wrangler', 'routes.kv.json'),
+      '--binding',
+      'ROUTES',
+      '--local',
+    ])
     expect(JSON.parse(kv.value() ?? '')).toEqual(JSON.parse(GOOD))
     expect(result.stdout).toMatch(/no live route table/)
     expect(result.stdout).toContain('+ * /mcp')
@@ -48,22 +69,39 @@ describe('pay-gate routes push', () => {
 
   it('prints added, changed and removed routes by path and method (--json)', async () => {
     const kv = fakeWrangler(live)
-    const result = await run(['routes', 'push', '--remote', '--namespace-id', 'abc', '--json'], { cwd: tempDir({ 'routes.json': GOOD }), deps: { wrangler: kv.wrangler } })
+    const result = await run(['routes', 'push', '--remote', '--namespace-id', 'abc', '--json'], {
+      cwd: tempDir({ 'routes.json': GOOD }),
+      deps: { wrangler: kv.wrangler },
+    })
     expect(result.code).toBe(0)
     expect(kv.calls[1]?.slice(-3)).toEqual(['--namespace-id', 'abc', '--remote'])
-    expect(JSON.parse(result.stdout)).toEqual({ ok: true, file: 'routes.json', target: 'remote', previous: true, added: ['* /api/health'], changed: ['* /mcp'], removed: ['* /old'] })
+    expect(JSON.parse(result.stdout)).toEqual({
+      ok: true,
+      file: 'routes.json',
+      target: 'remote',
+      previous: true,
+      added: ['* /api/health'],
+      changed: ['* /mcp'],
+      removed: ['* /old'],
+    })
   })
 
   it('reports no change when the same file is pushed again', async () => {
     const kv = fakeWrangler(JSON.stringify(JSON.parse(GOOD)))
-    const result = await run(['routes', 'push'], { cwd: tempDir({ 'routes.json': GOOD }), deps: { wrangler: kv.wrangler } })
+    const result = await run(['routes', 'push'], {
+      cwd: tempDir({ 'routes.json': GOOD }),
+      deps: { wrangler: kv.wrangler },
+    })
     expect(result.code).toBe(0)
     expect(result.stdout).toMatch(/no route changed/)
   })
 
   it('refuses --local together with --remote, and touches nothing', async () => {
     const kv = fakeWrangler(live)
-    const result = await run(['routes', 'push', '--local', '--remote'], { cwd: tempDir({ 'routes.json': GOOD }), deps: { wrangler: kv.wrangler } })
+    const result = await run(['routes', 'push', '--local', '--remote'], {
+      cwd: tempDir({ 'routes.json': GOOD }),
+      deps: { wrangler: kv.wrangler },
+    })
     expect(result.code).toBe(2)
     expect(result.stderr).toMatch(/--local or --remote, not both/)
     expect(kv.calls).toEqual([])
@@ -71,16 +109,28 @@ describe('pay-gate routes push', () => {
 
   it('uploads nothing when the file is invalid', async () => {
     const kv = fakeWrangler(live)
-    const bad = JSON.stringify({ version: 1, routes: [{ path: '/a', origin: 'http://x.test', price: 'x' }] })
-    const result = await run(['routes', 'push', '--file', 'bad.json'], { cwd: tempDir({ 'bad.json': bad }), deps: { wrangler: kv.wrangler } })
+    const bad = JSON.stringify({
+      version: 1,
+      routes: [{ path: '/a', origin: 'http://x.test', price: 'x' }],
+    })
+    const result = await run(['routes', 'push', '--file', 'bad.json'], {
+      cwd: tempDir({ 'bad.json': bad }),
+      deps: { wrangler: kv.wrangler },
+    })
     expect(result.code).toBe(1)
     expect(result.stderr).toMatch(/routes\[0\]\.price[\s\S]*nothing uploaded/)
     expect(kv.calls).toEqual([])
   })
 
   it('reports a failed upload', async () => {
-    const wrangler: Wrangler = (args) => (args[1] === 'bulk' ? { status: 1, stdout: '', stderr: 'boom: not logged in' } : { status: 1, stdout: '', stderr: '' })
-    const result = await run(['routes', 'push'], { cwd: tempDir({ 'routes.json': GOOD }), deps: { wrangler } })
+    const wrangler: Wrangler = (args) =>
+      args[1] === 'bulk'
+        ? { status: 1, stdout: '', stderr: 'boom: not logged in' }
+        : { status: 1, stdout: '', stderr: '' }
+    const result = await run(['routes', 'push'], {
+      cwd: tempDir({ 'routes.json': GOOD }),
+      deps: { wrangler },
+    })
     expect(result.code).toBe(1)
     expect(result.stderr).toMatch(/upload failed[\s\S]*not logged in/)
   })
@@ -90,9 +140,20 @@ describe('pay-gate routes pull', () => {
   it('writes the live table to a file', async () => {
     const cwd = tempDir()
     const kv = fakeWrangler(live)
-    const result = await run(['routes', 'pull', '--file', 'live.json', '--remote'], { cwd, deps: { wrangler: kv.wrangler } })
+    const result = await run(['routes', 'pull', '--file', 'live.json', '--remote'], {
+      cwd,
+      deps: { wrangler: kv.wrangler },
+    })
     expect(result.code).toBe(0)
-    expect(kv.calls[0]).toEqual(['kv', 'key', 'get', 'pay-gate/routes', '--binding', 'ROUTES', '--remote'])
+    expect(kv.calls[0]).toEqual([
+      'kv',
+      'key',
+      'get',
+      'pay-gate/routes',
+      '--binding',
+      'ROUTES',
+      '--remote',
+    ])
     expect(JSON.parse(readFileSync(join(cwd, 'live.json'), 'utf8'))).toEqual(JSON.parse(live))
   })
 

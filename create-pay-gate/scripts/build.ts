@@ -24,9 +24,13 @@ function listNames(dir: string): string[] {
 
 // npm leaves .gitignore out of packages (and renames .npmignore), so a template
 // must name it __dot__gitignore; the scaffolder renames it back.
-const dropped = listNames(join(repo, 'templates')).filter((name) => name === '.gitignore' || name === '.npmignore')
+const dropped = listNames(join(repo, 'templates')).filter(
+  (name) => name === '.gitignore' || name === '.npmignore'
+)
 if (dropped.length > 0) {
-  console.error(`templates/ has ${dropped.join(', ')}: npm would drop it from the package; name it __dot__${dropped[0]?.slice(1)}`)
+  console.error(
+    `templates/ has ${dropped.join(', ')}: npm would drop it from the package; name it __dot__${dropped[0]?.slice(1)}`
+  )
   process.exit(1)
 }
 
@@ -47,5 +51,8 @@ await build({
   logLevel: 'warning',
 })
 cpSync(join(repo, 'templates'), join(pkg, 'templates'), { recursive: true })
-writeFileSync(join(pkg, 'dist', 'pay-gate.json'), `${JSON.stringify(readPayGateInfo(repo), null, 2)}\n`)
+writeFileSync(
+  join(pkg, 'dist', 'pay-gate.json'),
+  `${JSON.stringify(readPayGateInfo(repo), null, 2)}\n`
+)
 console.log('create-pay-gate: built dist/cli.js, dist/pay-gate.json and templates/')

@@ -14,14 +14,43 @@ interface Flag {
 }
 
 export const FLAGS = {
-  template: { type: 'string', short: 't', value: 'mcp|api', help: 'what the gate is in front of: an MCP server or an HTTP API' },
-  origin: { type: 'string', value: 'url', help: "your MCP server's endpoint, or your API's base URL" },
+  template: {
+    type: 'string',
+    short: 't',
+    value: 'mcp|api',
+    help: 'what the gate is in front of: an MCP server or an HTTP API',
+  },
+  origin: {
+    type: 'string',
+    value: 'url',
+    help: "your MCP server's endpoint, or your API's base URL",
+  },
   rails: { type: 'string', value: 'credits|x402|both', help: 'how callers pay (default: credits)' },
-  'pay-to': { type: 'string', value: 'address', help: 'x402: the address that is paid (EIP-55 checksummed)' },
-  network: { type: 'string', value: 'eip155:id', help: 'x402: the network (default: eip155:84532, Base Sepolia)' },
-  facilitator: { type: 'string', value: 'url', help: 'x402: the facilitator (default: https://x402.org/facilitator)' },
-  price: { type: 'string', value: 'dollars', help: 'the price of a call or tool call (default: 0.01)' },
-  'pay-gate': { type: 'string', value: 'folder|tarball', help: 'take the pay-gate library from a checkout or an `npm pack` tarball, not the registry' },
+  'pay-to': {
+    type: 'string',
+    value: 'address',
+    help: 'x402: the address that is paid (EIP-55 checksummed)',
+  },
+  network: {
+    type: 'string',
+    value: 'eip155:id',
+    help: 'x402: the network (default: eip155:84532, Base Sepolia)',
+  },
+  facilitator: {
+    type: 'string',
+    value: 'url',
+    help: 'x402: the facilitator (default: https://x402.org/facilitator)',
+  },
+  price: {
+    type: 'string',
+    value: 'dollars',
+    help: 'the price of a call or tool call (default: 0.01)',
+  },
+  'pay-gate': {
+    type: 'string',
+    value: 'folder|tarball',
+    help: 'take the pay-gate library from a checkout or an `npm pack` tarball, not the registry',
+  },
   force: { type: 'boolean', help: 'write into a folder that is not empty' },
   'no-install': { type: 'boolean', help: 'do not install dependencies' },
   yes: { type: 'boolean', short: 'y', help: 'take the default for every question no flag answers' },
@@ -48,10 +77,18 @@ export function parseCliArgs(argv: string[]): ParsedArgs {
   try {
     parsed = parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: true })
   } catch (error) {
-    throw new CliError((error as Error).message, 'Run create-pay-gate --help to see the options.', 2)
+    throw new CliError(
+      (error as Error).message,
+      'Run create-pay-gate --help to see the options.',
+      2
+    )
   }
   if (parsed.positionals.length > 1) {
-    throw new CliError(`one folder at a time, not ${parsed.positionals.join(' and ')}`, 'Run create-pay-gate --help.', 2)
+    throw new CliError(
+      `one folder at a time, not ${parsed.positionals.join(' and ')}`,
+      'Run create-pay-gate --help.',
+      2
+    )
   }
   return { flags: parsed.values as Flags, directory: parsed.positionals[0] }
 }

@@ -41,7 +41,8 @@ export interface Environment {
 // In the published package, dist/cli.js sits next to dist/pay-gate.json, and
 // ../templates and ../package.json are the package's own.
 function packagedEnvironment(): Environment {
-  const read = (path: string): unknown => JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8'))
+  const read = (path: string): unknown =>
+    JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8'))
   return {
     io: processIo(),
     cwd: process.cwd(),
@@ -85,7 +86,12 @@ export async function main(argv: string[], overrides: Partial<Environment> = {})
 
 /** The packaged environment, read only if the caller did not supply all of it. */
 function lazyEnvironment(overrides: Partial<Environment>): Environment {
-  const complete = overrides.cwd && overrides.templatesDir && overrides.payGate && overrides.version && overrides.nodeVersion
+  const complete =
+    overrides.cwd &&
+    overrides.templatesDir &&
+    overrides.payGate &&
+    overrides.version &&
+    overrides.nodeVersion
   return complete ? (overrides as Environment) : { ...packagedEnvironment(), ...overrides }
 }
 
@@ -100,8 +106,14 @@ export async function run(ctx: Context): Promise<void> {
   summary(ctx, plan, installed)
   if (installed === false) {
     // Until pay-gate is on the registry, `^version` cannot be installed from it.
-    const local = library.kind === 'registry' ? ' If npm could not find pay-gate, make the project again with --pay-gate <folder|tarball> --force.' : ''
-    throw new CliError(`${pm} install failed; the project is written.`, `Fix the problem above, then run ${pm} install in ${plan.targetDir}.${local}`)
+    const local =
+      library.kind === 'registry'
+        ? ' If npm could not find pay-gate, make the project again with --pay-gate <folder|tarball> --force.'
+        : ''
+    throw new CliError(
+      `${pm} install failed; the project is written.`,
+      `Fix the problem above, then run ${pm} install in ${plan.targetDir}.${local}`
+    )
   }
 }
 
@@ -122,7 +134,11 @@ export function planProject(ctx: Context, answers: Answers, library: LibrarySour
     x402:
       rails === 'credits'
         ? undefined
-        : { payTo: answers.payTo ?? '', network: answers.network ?? '', facilitator: ctx.flags.facilitator ?? DEFAULT_FACILITATOR },
+        : {
+            payTo: answers.payTo ?? '',
+            network: answers.network ?? '',
+            facilitator: ctx.flags.facilitator ?? DEFAULT_FACILITATOR,
+          },
     payGate: ctx.payGate,
     library,
   }

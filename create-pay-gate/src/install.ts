@@ -7,7 +7,9 @@ import { spawnSync } from 'node:child_process'
 
 export type PackageManager = 'npm' | 'pnpm' | 'yarn' | 'bun'
 
-export function detectPackageManager(userAgent = process.env.npm_config_user_agent ?? ''): PackageManager {
+export function detectPackageManager(
+  userAgent = process.env.npm_config_user_agent ?? ''
+): PackageManager {
   const name = userAgent.split('/')[0]
   return name === 'pnpm' || name === 'yarn' || name === 'bun' ? name : 'npm'
 }
@@ -21,6 +23,10 @@ export function runCommand(pm: PackageManager, script: string): string {
 /** @returns whether the install succeeded; its output goes straight to the terminal */
 export function installDependencies(dir: string, pm: PackageManager): boolean {
   // On Windows the package managers are .cmd shims, which only a shell can start.
-  const result = spawnSync(pm, ['install'], { cwd: dir, stdio: 'inherit', shell: process.platform === 'win32' })
+  const result = spawnSync(pm, ['install'], {
+    cwd: dir,
+    stdio: 'inherit',
+    shell: process.platform === 'win32',
+  })
   return result.status === 0
 }

@@ -26,9 +26,17 @@ export function resolveLibrary(given: string | undefined, cwd: string): LibraryS
   if (given === undefined) return { kind: 'registry' }
   const path = resolve(cwd, given)
   const flag = `--pay-gate "${given}"`
-  if (!existsSync(path)) throw new CliError(`${flag}: ${path} does not exist`, 'Give a pay-gate checkout or the tarball `npm pack` made in one.')
+  if (!existsSync(path))
+    throw new CliError(
+      `${flag}: ${path} does not exist`,
+      'Give a pay-gate checkout or the tarball `npm pack` made in one.'
+    )
   if (statSync(path).isFile()) {
-    if (!TARBALL.test(path)) throw new CliError(`${flag}: expected a folder or a .tgz tarball`, 'Make one in a pay-gate checkout with: npm pack')
+    if (!TARBALL.test(path))
+      throw new CliError(
+        `${flag}: expected a folder or a .tgz tarball`,
+        'Make one in a pay-gate checkout with: npm pack'
+      )
     return { kind: 'tarball', path }
   }
   checkFolder(path, flag)
@@ -44,9 +52,15 @@ function checkFolder(path: string, flag: string): void {
   } catch {
     name = undefined
   }
-  if (name !== 'pay-gate') throw new CliError(`${flag}: ${path} is not a pay-gate checkout (no package.json named "pay-gate")`)
+  if (name !== 'pay-gate')
+    throw new CliError(
+      `${flag}: ${path} is not a pay-gate checkout (no package.json named "pay-gate")`
+    )
   if (!existsSync(join(path, 'node_modules'))) {
-    throw new CliError(`${flag}: ${path} has no node_modules; a linked folder brings its own dependencies`, `Run npm install in ${path} first.`)
+    throw new CliError(
+      `${flag}: ${path} has no node_modules; a linked folder brings its own dependencies`,
+      `Run npm install in ${path} first.`
+    )
   }
   if (!existsSync(join(path, 'dist', 'cli.mjs'))) {
     throw new CliError(

@@ -41,6 +41,13 @@ export function readPayGateInfo(root: string): PayGateInfo {
 function lockedVersions(root: string, ranges: Record<string, string>): Record<string, string> {
   const lockPath = join(root, 'package-lock.json')
   if (!existsSync(lockPath)) return ranges
-  const lock = JSON.parse(readFileSync(lockPath, 'utf8')) as { packages?: Record<string, { version?: string }> }
-  return Object.fromEntries(Object.entries(ranges).map(([name, range]) => [name, lock.packages?.[`node_modules/${name}`]?.version ?? range]))
+  const lock = JSON.parse(readFileSync(lockPath, 'utf8')) as {
+    packages?: Record<string, { version?: string }>
+  }
+  return Object.fromEntries(
+    Object.entries(ranges).map(([name, range]) => [
+      name,
+      lock.packages?.[`node_modules/${name}`]?.version ?? range,
+    ])
+  )
 }

@@ -13,14 +13,21 @@ export interface Choice {
 }
 
 export interface Prompter {
-  text(message: string, options: { default?: string; validate: (value: string) => string | undefined }): Promise<string>
+  text(
+    message: string,
+    options: { default?: string; validate: (value: string) => string | undefined }
+  ): Promise<string>
   select(message: string, options: { choices: Choice[]; default: string }): Promise<string>
   close(): void
 }
 
 export function createPrompter(io: Io): Prompter {
   const { bold, cyan, dim, red } = palette(io)
-  const readline: Interface = createInterface({ input: io.stdin, output: io.stdout, terminal: io.interactive })
+  const readline: Interface = createInterface({
+    input: io.stdin,
+    output: io.stdout,
+    terminal: io.interactive,
+  })
   // Ctrl-C or Ctrl-D mid-question: stop, rather than leave a half-written project.
   const cancel = new AbortController()
   readline.on('SIGINT', () => cancel.abort())
@@ -50,7 +57,9 @@ export function createPrompter(io: Io): Prompter {
       choices.forEach((choice, index) => io.stdout.write(`  ${index + 1}) ${choice.label}\n`))
       const defaultNumber = choices.findIndex((choice) => choice.value === fallback) + 1
       for (;;) {
-        const answer = (await ask(`  ${dim(`Choose 1-${choices.length} (${defaultNumber}):`)} `)) || String(defaultNumber)
+        const answer =
+          (await ask(`  ${dim(`Choose 1-${choices.length} (${defaultNumber}):`)} `)) ||
+          String(defaultNumber)
         // A number from the menu, or the value itself (what the flag takes).
         const byNumber = /^\d+$/.test(answer) ? choices[Number(answer) - 1] : undefined
         const chosen = byNumber ?? choices.find((choice) => choice.value === answer)

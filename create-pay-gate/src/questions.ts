@@ -9,9 +9,17 @@ import { createPrompter, type Choice } from './prompts'
 import { RAILS } from './routes'
 import type { TemplateConfig } from './templates'
 import { CliError, palette, type Io } from './ui'
-import { checkAddress, checkDirectory, checkNetwork, checkOrigin, checkPrice, NETWORK_NAMES } from './validate'
+import {
+  checkAddress,
+  checkDirectory,
+  checkNetwork,
+  checkOrigin,
+  checkPrice,
+  NETWORK_NAMES,
+} from './validate'
 
-export type AnswerKey = 'directory' | 'template' | 'origin' | 'rails' | 'payTo' | 'network' | 'price'
+export type AnswerKey =
+  'directory' | 'template' | 'origin' | 'rails' | 'payTo' | 'network' | 'price'
 export type Answers = Partial<Record<AnswerKey, string>>
 
 export interface AskContext {
@@ -62,7 +70,11 @@ export const QUESTIONS: Question[] = [
     key: 'template',
     flag: 'template',
     message: () => 'What is the gate in front of?',
-    choices: (ctx) => ctx.templates.map((template) => ({ value: template.id, label: `${template.displayName}: ${template.description}` })),
+    choices: (ctx) =>
+      ctx.templates.map((template) => ({
+        value: template.id,
+        label: `${template.displayName}: ${template.description}`,
+      })),
     default: (_answers, ctx) => ctx.templates[0]?.id,
     validate: (value, _answers, ctx) => oneOf(ctx.templates.map((template) => template.id))(value),
   },
@@ -134,7 +146,10 @@ export async function resolveAnswers(ctx: AskContext, io: Io): Promise<Answers> 
     for (const question of QUESTIONS) {
       const flagValue = given(question, ctx)
       if (question.when && !question.when(answers)) {
-        if (flagValue !== undefined) io.stderr.write(`${yellow('!')} ${flagName(question)} is not used with rails "${answers.rails}"\n`)
+        if (flagValue !== undefined)
+          io.stderr.write(
+            `${yellow('!')} ${flagName(question)} is not used with rails "${answers.rails}"\n`
+          )
         continue
       }
       const check = (value: string): string | undefined => question.validate(value, answers, ctx)
@@ -146,11 +161,15 @@ export async function resolveAnswers(ctx: AskContext, io: Io): Promise<Answers> 
         const message = question.message(answers, ctx)
         const fallback = question.default(answers, ctx)
         answers[question.key] = question.choices
-          ? await prompter.select(message, { choices: question.choices(ctx), default: fallback ?? '' })
+          ? await prompter.select(message, {
+              choices: question.choices(ctx),
+              default: fallback ?? '',
+            })
           : await prompter.text(message, { default: fallback, validate: check })
       } else {
         const fallback = question.default(answers, ctx)
-        if (fallback === undefined) throw new CliError(`${question.required}.`, `Pass ${flagName(question)}.`)
+        if (fallback === undefined)
+          throw new CliError(`${question.required}.`, `Pass ${flagName(question)}.`)
         const problem = check(fallback)
         if (problem) throw new CliError(problem, `Pass ${flagName(question)} to choose another.`)
         answers[question.key] = fallback

@@ -32,7 +32,9 @@ export function applyRails(doc: RoutesDoc, rails: Rails, x402?: X402Answers): Ro
   if (rails === 'credits') return doc
   if (!x402) throw new Error(`rails "${rails}" need the x402 answers`)
   const routes =
-    rails === 'x402' ? doc.routes.map((route) => (route.free === true ? route : { ...route, accept: ['x402'] })) : doc.routes
+    rails === 'x402'
+      ? doc.routes.map((route) => (route.free === true ? route : { ...route, accept: ['x402'] }))
+      : doc.routes
   // Written in this key order so the file reads top-down: version, payment, routes.
   return {
     version: doc.version,
@@ -46,5 +48,8 @@ export function checkRoutes(doc: RoutesDoc): void {
   const result = validateRoutesFile(doc)
   if (result.ok) return
   const problems = result.issues.map((issue) => `${issue.path}: ${issue.message}`).join('\n  ')
-  throw new CliError(`routes.json would not be valid:\n  ${problems}`, 'Check the answers (or flags) named above.')
+  throw new CliError(
+    `routes.json would not be valid:\n  ${problems}`,
+    'Check the answers (or flags) named above.'
+  )
 }

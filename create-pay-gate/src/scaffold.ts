@@ -44,7 +44,8 @@ export function placeholders(plan: ProjectPlan): Record<string, string> {
     PRICE: plan.price,
   }
   // Tools at the versions pay-gate itself is built and tested with.
-  for (const [name, range] of Object.entries(plan.payGate.versions)) values[`VERSION:${name}`] = range
+  for (const [name, range] of Object.entries(plan.payGate.versions))
+    values[`VERSION:${name}`] = range
   return values
 }
 
@@ -52,7 +53,11 @@ export function placeholders(plan: ProjectPlan): Record<string, string> {
  * Fill in the placeholders of one file.
  * @throws Error on a placeholder with no value: a bug in the template, caught by the tests
  */
-export function fillPlaceholders(text: string, values: Record<string, string>, file: string): string {
+export function fillPlaceholders(
+  text: string,
+  values: Record<string, string>,
+  file: string
+): string {
   return text.replace(PLACEHOLDER, (match, key: string) => {
     const value = values[key]
     if (value === undefined) throw new Error(`${file}: unknown placeholder ${match}`)
@@ -107,6 +112,8 @@ export function writeProject(targetDir: string, files: Map<string, string>): voi
   const devVars = join(targetDir, '.dev.vars')
   if (!existsSync(devVars)) {
     // wrangler dev reads local secrets from here; .gitignore keeps it out of git.
-    writeFileSync(devVars, `ADMIN_TOKEN=${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 })
+    writeFileSync(devVars, `ADMIN_TOKEN=${randomBytes(24).toString('base64url')}\n`, {
+      mode: 0o600,
+    })
   }
 }

@@ -25,7 +25,9 @@ export interface TemplateConfig {
 /** Every template under `templatesDir`, in menu order. */
 export function loadTemplates(templatesDir: string): TemplateConfig[] {
   const templates = readdirSync(templatesDir, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && existsSync(join(templatesDir, entry.name, 'template.json')))
+    .filter(
+      (entry) => entry.isDirectory() && existsSync(join(templatesDir, entry.name, 'template.json'))
+    )
     .map((entry) => parseTemplate(join(templatesDir, entry.name)))
   if (templates.length === 0) throw new Error(`no templates in ${templatesDir}`)
   return templates.sort((a, b) => a.order - b.order)
@@ -46,6 +48,7 @@ function parseTemplate(dir: string): TemplateConfig {
     data.copyFiles.every((folder) => existsSync(resolve(dir, folder))) &&
     origin !== undefined &&
     (origin.mode === 'endpoint' || origin.mode === 'base')
-  if (!valid) throw new Error(`${file}: missing or wrong fields, or a copyFiles folder that does not exist`)
+  if (!valid)
+    throw new Error(`${file}: missing or wrong fields, or a copyFiles folder that does not exist`)
   return { ...(data as TemplateConfig), dir }
 }

@@ -24,4 +24,3 @@ export function processIo(): Io {
     color: process.stdout.isTTY === true && !process.env.NO_COLOR,
   }
 }
-

@@ -93,7 +93,8 @@ export function checkOrigin(text: string, mode: OriginMode): string | undefined 
 export function checkPrice(text: string): string | undefined {
   const parsed = parseDollars(text)
   if (!parsed.ok) return parsed.message
-  if (parsed.micros === 0) return 'the price must be more than 0 (a single route can be made free in routes.json)'
+  if (parsed.micros === 0)
+    return 'the price must be more than 0 (a single route can be made free in routes.json)'
   return undefined
 }
 
@@ -103,7 +104,8 @@ export function checkAddress(text: string): string | undefined {
 }
 
 export function checkNetwork(text: string): string | undefined {
-  if (!/^eip155:[1-9][0-9]{0,18}$/.test(text)) return 'expected a CAIP-2 EVM network such as "eip155:8453"'
+  if (!/^eip155:[1-9][0-9]{0,18}$/.test(text))
+    return 'expected a CAIP-2 EVM network such as "eip155:8453"'
   if (!(text in KNOWN_USDC)) {
     const known = Object.keys(KNOWN_USDC).join(', ')
     return `pay-gate knows USDC on ${known}; for another network, pick one of these and then set "asset" in the x402 block of routes.json`

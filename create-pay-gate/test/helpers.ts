@@ -50,7 +50,8 @@ export function fakeIo(answers?: string[], { hangUp = false } = {}): FakeIo {
       out += text
       // readline drops lines that arrive while no question is pending, so type
       // only once the prompt is out.
-      if (text.endsWith(' ') && queue.length > 0) setImmediate(() => stdin.write(`${queue.shift()}\n`))
+      if (text.endsWith(' ') && queue.length > 0)
+        setImmediate(() => stdin.write(`${queue.shift()}\n`))
       else if (text.endsWith(' ') && hangUp) setImmediate(() => stdin.end())
       done()
     },
@@ -61,10 +62,25 @@ export function fakeIo(answers?: string[], { hangUp = false } = {}): FakeIo {
       done()
     },
   })
-  return { stdin, stdout, stderr, interactive: answers !== undefined, color: false, output: () => out, errors: () => err }
+  return {
+    stdin,
+    stdout,
+    stderr,
+    interactive: answers !== undefined,
+    color: false,
+    output: () => out,
+    errors: () => err,
+  }
 }
 
 /** main()'s surroundings, with the repository's templates as the package's own. */
 export function testEnvironment(cwd: string, io: Io): Environment {
-  return { io, cwd, templatesDir: TEMPLATES, payGate: readPayGateInfo(REPO), version: '0.0.0-test', nodeVersion: '22.0.0' }
+  return {
+    io,
+    cwd,
+    templatesDir: TEMPLATES,
+    payGate: readPayGateInfo(REPO),
+    version: '0.0.0-test',
+    nodeVersion: '22.0.0',
+  }
 }

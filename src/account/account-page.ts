@@ -29,12 +29,15 @@ export interface AccountPage {
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
 /** A time cell: to the second, in UTC, breaking between the date and the time when narrow. */
-const when = (ms: number) => `<td class="when"><time datetime="${iso(ms)}">${iso(ms).replace('T', ' ').replace('Z', '')}</time></td>`
-const dollars = (micros: number) => (micros < 0 ? `−$${formatDollars(-micros)}` : `$${formatDollars(micros)}`)
+const when = (ms: number) =>
+  `<td class="when"><time datetime="${iso(ms)}">${iso(ms).replace('T', ' ').replace('Z', '')}</time></td>`
+const dollars = (micros: number) =>
+  micros < 0 ? `−$${formatDollars(-micros)}` : `$${formatDollars(micros)}`
 const csrfInput = (csrf: string) => `<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">`
 
 function figures(account: AccountView): string {
-  const figure = (label: string, value: string) => `<div><dt>${escapeHtml(label)}</dt><dd>${escapeHtml(value)}</dd></div>`
+  const figure = (label: string, value: string) =>
+    `<div><dt>${escapeHtml(label)}</dt><dd>${escapeHtml(value)}</dd></div>`
   const expiry = account.expiresAt === null ? '' : figure('Key expires', iso(account.expiresAt))
   return `<section aria-labelledby="balance-title"><h2 id="balance-title">Balance</h2>
 <dl class="figures">${figure('Available', dollars(account.available))}${figure('Held for calls in flight', dollars(account.held))}${figure('Spent, all time', dollars(account.spent))}
@@ -44,10 +47,15 @@ ${figure('Calls today', String(account.usage.day.calls))}${figure('Status', acco
 
 function topUpSection(packages: StripePackage[] | null, csrf: string, revoked: boolean): string {
   const title = '<h2 id="topup-title">Top up</h2>'
-  if (revoked) return `<section aria-labelledby="topup-title">${title}<p class="empty">A revoked key cannot be topped up.</p></section>`
-  if (packages === null || packages.length === 0) return `<section aria-labelledby="topup-title">${title}<p class="empty">Card top-ups are not enabled on this gate.</p></section>`
+  if (revoked)
+    return `<section aria-labelledby="topup-title">${title}<p class="empty">A revoked key cannot be topped up.</p></section>`
+  if (packages === null || packages.length === 0)
+    return `<section aria-labelledby="topup-title">${title}<p class="empty">Card top-ups are not enabled on this gate.</p></section>`
   const options = packages
-    .map((pkg) => `<option value="${escapeHtml(pkg.name)}">${escapeHtml(`${dollars(pkg.micros)} of credits for ${formatPrice(pkg.amount, pkg.currency)}`)}</option>`)
+    .map(
+      (pkg) =>
+        `<option value="${escapeHtml(pkg.name)}">${escapeHtml(`${dollars(pkg.micros)} of credits for ${formatPrice(pkg.amount, pkg.currency)}`)}</option>`
+    )
     .join('')
   return `<section aria-labelledby="topup-title">${title}<form method="post" action="/account/topup">${csrfInput(csrf)}
 <label for="package">Package</label><select id="package" name="package" required>${options}</select>
@@ -56,7 +64,8 @@ function topUpSection(packages: StripePackage[] | null, csrf: string, revoked: b
 
 function usageSection(usage: AccountPage['usage']): string {
   const title = '<h2 id="usage-title">Usage</h2>'
-  if (usage === null) return `<section aria-labelledby="usage-title">${title}<p class="empty">Usage is not recorded on this gate.</p></section>`
+  if (usage === null)
+    return `<section aria-labelledby="usage-title">${title}<p class="empty">Usage is not recorded on this gate.</p></section>`
   const rows = usage.rows
     .map(
       (event) => `<tr>${when(event.at)}<td class="num">${dollars(event.amount)}</td>
@@ -66,15 +75,22 @@ function usageSection(usage: AccountPage['usage']): string {
   const table = usage.rows.length
     ? `<div class="table"><table><caption>Your paid calls, newest first (last 90 days)</caption><thead><tr><th scope="col">At (UTC)</th><th scope="col" class="num">Charged</th><th scope="col">Outcome</th><th scope="col">Tool or method</th><th scope="col">Route</th></tr></thead><tbody>${rows}</tbody></table></div>`
     : '<p class="empty">No paid calls on this page.</p>'
-  const newer = usage.page > 1 ? `<a href="/account?usage_page=${usage.page - 1}#usage-title">Newer calls</a>` : ''
-  const older = usage.more ? `<a href="/account?usage_page=${usage.page + 1}#usage-title">Older calls</a>` : ''
+  const newer =
+    usage.page > 1
+      ? `<a href="/account?usage_page=${usage.page - 1}#usage-title">Newer calls</a>`
+      : ''
+  const older = usage.more
+    ? `<a href="/account?usage_page=${usage.page + 1}#usage-title">Older calls</a>`
+    : ''
   return `<section aria-labelledby="usage-title">${title}${table}<nav class="pager" aria-label="Usage pages">${newer}${older}</nav></section>`
 }
 
 function ledgerSection(ledger: AccountPage['ledger']): string {
   const rows = ledger.rows
     .map(
-      (entry) => `<tr>${when(entry.at)}<td class="num">${dollars(entry.amount)}</td><td class="num">${dollars(entry.balanceAfter)}</td><td>${escapeHtml(entry.kind)}</td>
+      (
+        entry
+      ) => `<tr>${when(entry.at)}<td class="num">${dollars(entry.amount)}</td><td class="num">${dollars(entry.balanceAfter)}</td><td>${escapeHtml(entry.kind)}</td>
 <td>${escapeHtml(entry.label === null ? '' : capText(entry.label, 200))}</td></tr>`
     )
     .join('\n')
@@ -82,7 +98,10 @@ function ledgerSection(ledger: AccountPage['ledger']): string {
     ? `<div class="table"><table><caption>Every change to your balance, newest first</caption><thead><tr><th scope="col">At (UTC)</th><th scope="col" class="num">Amount</th><th scope="col" class="num">Balance after</th><th scope="col">Kind</th><th scope="col">Note</th></tr></thead><tbody>${rows}</tbody></table></div>`
     : '<p class="empty">No ledger rows on this page.</p>'
   const newest = ledger.before !== null ? '<a href="/account#ledger-title">Newest</a>' : ''
-  const older = ledger.older !== null ? `<a href="/account?ledger_before=${ledger.older}#ledger-title">Older rows</a>` : ''
+  const older =
+    ledger.older !== null
+      ? `<a href="/account?ledger_before=${ledger.older}#ledger-title">Older rows</a>`
+      : ''
   return `<section aria-labelledby="ledger-title"><h2 id="ledger-title">Ledger</h2>${table}<nav class="pager" aria-label="Ledger pages">${newest}${older}</nav></section>`
 }
 
@@ -105,7 +124,8 @@ function alertSection(alert: HolderAlertView | null, csrf: string, revoked: bool
 
 function rotateSection(csrf: string, revoked: boolean): string {
   const title = '<h2 id="rotate-title">Rotate your key</h2>'
-  if (revoked) return `<section aria-labelledby="rotate-title">${title}<p class="empty">A revoked key cannot be rotated.</p></section>`
+  if (revoked)
+    return `<section aria-labelledby="rotate-title">${title}<p class="empty">A revoked key cannot be rotated.</p></section>`
   return `<section aria-labelledby="rotate-title">${title}<p>A new key replaces this one at once: the old key stops working, and your balance, history and settings stay. The new key is shown once.</p>
 <form method="post" action="/account/rotate">${csrfInput(csrf)}
 <label><input type="checkbox" name="confirm" value="yes" required> I will update every client that uses this key</label>

@@ -39,10 +39,13 @@ export function grantsSection(grants: OAuthGrant[] | null, csrf: string): string
   if (grants === null) {
     return `<section id="oauth-grants" aria-labelledby="grants-title">${intro}<p class="empty">Apps that connect by OAuth will be listed here, to revoke. None can connect to this gate yet.</p></section>`
   }
-  if (grants.length === 0) return `<section id="oauth-grants" aria-labelledby="grants-title">${intro}<p class="empty">No app is connected to this account.</p></section>`
+  if (grants.length === 0)
+    return `<section id="oauth-grants" aria-labelledby="grants-title">${intro}<p class="empty">No app is connected to this account.</p></section>`
   const rows = grants
     .map(
-      (grant) => `<tr><td>${escapeHtml(grant.clientName)}</td><td class="mono">${escapeHtml(grant.redirectHost)}</td><td>${escapeHtml(grant.scopes.join(', ') || 'all tools')}</td>
+      (
+        grant
+      ) => `<tr><td>${escapeHtml(grant.clientName)}</td><td class="mono">${escapeHtml(grant.redirectHost)}</td><td>${escapeHtml(grant.scopes.join(', ') || 'all tools')}</td>
 <td>${escapeHtml(new Date(grant.createdAt).toISOString().replace('.000Z', 'Z'))}</td>
 <td><form method="post" action="/account/grants/revoke" class="inline"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}"><input type="hidden" name="grant" value="${escapeHtml(grant.id)}">
 <button type="submit" class="danger" aria-label="Revoke ${escapeHtml(grant.clientName)}">Revoke</button></form></td></tr>`

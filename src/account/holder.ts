@@ -36,7 +36,12 @@ export const LEDGER_PAGE = 20
 export const USAGE_PAGE = 20
 const USAGE_DAYS = 90
 
-export function htmlPage(c: Context<AppEnv>, html: string, status: PageStatus = 200, cookie?: string): Response {
+export function htmlPage(
+  c: Context<AppEnv>,
+  html: string,
+  status: PageStatus = 200,
+  cookie?: string
+): Response {
   const headers: Record<string, string> = { ...PAGE_HEADERS }
   if (cookie !== undefined) headers['set-cookie'] = cookie
   return c.html(html, status, headers)
@@ -46,29 +51,60 @@ export function htmlPage(c: Context<AppEnv>, html: string, status: PageStatus = 
 export async function signedIn(c: Context<AppEnv>): Promise<Holder | Response> {
   const secret = sessionSecret(c.env)
   if (!secret) {
-    return htmlPage(c, portalPage('Account portal unavailable', '<p class="error" role="alert">The account portal is off on this gate: the operator sets ACCOUNT_SESSION_SECRET (or ADMIN_TOKEN) to turn it on.</p>'), 503)
+    return htmlPage(
+      c,
+      portalPage(
+        'Account portal unavailable',
+        '<p class="error" role="alert">The account portal is off on this gate: the operator sets ACCOUNT_SESSION_SECRET (or ADMIN_TOKEN) to turn it on.</p>'
+      ),
+      503
+    )
   }
   const session = await requestSession(secret, c.req.raw.headers)
   if (session.kind === 'none') return htmlPage(c, signInPage())
-  if (session.kind === 'invalid') return htmlPage(c, signInPage({ kind: 'error', text: 'Your session has ended; sign in again.' }), 401, sessionCookie(null))
+  if (session.kind === 'invalid')
+    return htmlPage(
+      c,
+      signInPage({ kind: 'error', text: 'Your session has ended; sign in again.' }),
+      401,
+      sessionCookie(null)
+    )
   let view: HolderAccount | null
   try {
     view = await holderView(c.env.CREDITS, session.credential)
   } catch {
-    return htmlPage(c, portalPage('Account unavailable', '<p class="error" role="alert">Your account cannot be read right now; reload this page in a moment.</p>'), 503)
+    return htmlPage(
+      c,
+      portalPage(
+        'Account unavailable',
+        '<p class="error" role="alert">Your account cannot be read right now; reload this page in a moment.</p>'
+      ),
+      503
+    )
   }
   if (!view) {
-    const text = 'This key no longer opens the account (it was rotated or revoked); sign in with the current key.'
+    const text =
+      'This key no longer opens the account (it was rotated or revoked); sign in with the current key.'
     return htmlPage(c, signInPage({ kind: 'error', text }), 401, sessionCookie(null))
   }
   return { secret, session: session.value, credential: session.credential, view }
 }
 
-async function usagePage(c: Context<AppEnv>, keyId: string, page: number): Promise<{ rows: UsageEvent[]; page: number; more: boolean } | null> {
+async function usagePage(
+  c: Context<AppEnv>,
+  keyId: string,
+  page: number
+): Promise<{ rows: UsageEvent[]; page: number; more: boolean } | null> {
   const db = c.env.USAGE_DB
   if (!db) return null
   const now = Date.now()
-  const rows = await recentEvents(db, { from: now - USAGE_DAYS * 86_400_000, to: now + 1, limit: USAGE_PAGE + 1, offset: (page - 1) * USAGE_PAGE, keyId })
+  const rows = await recentEvents(db, {
+    from: now - USAGE_DAYS * 86_400_000,
+    to: now + 1,
+    limit: USAGE_PAGE + 1,
+    offset: (page - 1) * USAGE_PAGE,
+    keyId,
+  })
   return { rows: rows.slice(0, USAGE_PAGE), page, more: rows.length > USAGE_PAGE }
 }
 
@@ -77,13 +113,21 @@ export async function renderAccount(
   c: Context<AppEnv>,
   deps: PortalDeps,
   holder: Holder,
-  options: { notice?: Notice; status?: PageStatus; before?: number | null; usagePage?: number; cookie?: string } = {}
+  options: {
+    notice?: Notice
+    status?: PageStatus
+    before?: number | null
+    usagePage?: number
+    cookie?: string
+  } = {}
 ): Promise<Response> {
   const before = options.before ?? null
   let notice = options.notice
   let view = holder.view
   try {
-    view = (await holderView(c.env.CREDITS, holder.credential, LEDGER_PAGE + 1, before ?? undefined)) ?? view
+    view =
+      (await holderView(c.env.CREDITS, holder.credential, LEDGER_PAGE + 1, before ?? undefined)) ??
+      view
   } catch {
     notice ??= { kind: 'error', text: 'Your ledger cannot be read right now.' }
   }
@@ -103,6 +147,20 @@ export async function renderAccount(
     })
   }
   const csrf = await csrfToken(holder.secret, options.cookie ?? holder.session)
-  const html = accountPage({ csrf, account: view.account, alert: view.alert, ledger: { rows, before, older }, usage, packages, grants, notice })
-  return htmlPage(c, html, options.status ?? 200, options.cookie === undefined ? undefined : sessionCookie(options.cookie))
+  const html = accountPage({
+    csrf,
+    account: view.account,
+    alert: view.alert,
+    ledger: { rows, before, older },
+    usage,
+    packages,
+    grants,
+    notice,
+  })
+  return htmlPage(
+    c,
+    html,
+    options.status ?? 200,
+    options.cookie === undefined ? undefined : sessionCookie(options.cookie)
+  )
 }

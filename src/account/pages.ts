@@ -15,7 +15,11 @@ export function portalPage(title: string, body: string, signOutCsrf?: string): s
   const signOut = signOutCsrf
     ? `<form method="post" action="/account/logout" class="inline"><input type="hidden" name="csrf" value="${escapeHtml(signOutCsrf)}"><button type="submit" class="secondary">Sign out</button></form>`
     : ''
-  return pageHtml(title, `<header><h1>Your pay-gate account</h1>${signOut}</header>\n<main>\n${body}\n</main>`, { stylesheet: STYLESHEET })
+  return pageHtml(
+    title,
+    `<header><h1>Your pay-gate account</h1>${signOut}</header>\n<main>\n${body}\n</main>`,
+    { stylesheet: STYLESHEET }
+  )
 }
 
 /** Sign in with an API key: posted in the body, never in a URL. */

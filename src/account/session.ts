@@ -22,11 +22,17 @@ export const CSRF_FIELD = 'csrf'
 const encoder = new TextEncoder()
 
 function base64url(bytes: ArrayBuffer | Uint8Array): string {
-  return btoa(String.fromCharCode(...new Uint8Array(bytes))).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')
+  return btoa(String.fromCharCode(...new Uint8Array(bytes)))
+    .replaceAll('+', '-')
+    .replaceAll('/', '_')
+    .replace(/=+$/, '')
 }
 
 /** The secret sessions are signed with, or null when the portal cannot sign any (neither setting is set). */
-export function sessionSecret(env: { ACCOUNT_SESSION_SECRET?: unknown; ADMIN_TOKEN?: unknown }): string | null {
+export function sessionSecret(env: {
+  ACCOUNT_SESSION_SECRET?: unknown
+  ADMIN_TOKEN?: unknown
+}): string | null {
   const own = env.ACCOUNT_SESSION_SECRET
   if (typeof own === 'string' && own.length >= 16) return `account\0${own}`
   const admin = env.ADMIN_TOKEN
@@ -35,30 +41,66 @@ export function sessionSecret(env: { ACCOUNT_SESSION_SECRET?: unknown; ADMIN_TOK
 }
 
 async function mac(secret: string, text: string): Promise<string> {
-  const base = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
-  const derived = await crypto.subtle.sign('HMAC', base, encoder.encode('pay-gate account session v1'))
-  const key = await crypto.subtle.importKey('raw', derived, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
+  const base = await crypto.subtle.importKey(
+    'raw',
+    encoder.encode(secret),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign']
+  )
+  const derived = await crypto.subtle.sign(
+    'HMAC',
+    base,
+    encoder.encode('pay-gate account session v1')
+  )
+  const key = await crypto.subtle.importKey(
+    'raw',
+    derived,
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign']
+  )
   return base64url(await crypto.subtle.sign('HMAC', key, encoder.encode(text)))
 }
 
 /** A new session for the key whose hash is `credential`. */
-export async function createSession(secret: string, credential: string, now = Date.now()): Promise<string> {
+export async function createSession(
+  secret: string,
+  credential: string,
+  now = Date.now()
+): Promise<string> {
   const expires = Math.floor(now / 1000) + SESSION_SECONDS
   const nonce = base64url(crypto.getRandomValues(new Uint8Array(16)))
   return `v1.${expires}.${credential}.${nonce}.${await mac(secret, `session.${expires}.${credential}.${nonce}`)}`
 }
 
-export type SessionCheck = { kind: 'none' } | { kind: 'invalid' } | { kind: 'valid'; value: string; credential: string }
+export type SessionCheck =
+  { kind: 'none' } | { kind: 'invalid' } | { kind: 'valid'; value: string; credential: string }
 
 /** The request's session, checked: signed by us and not expired. */
-export async function requestSession(secret: string, headers: Headers, now = Date.now()): Promise<SessionCheck> {
+export async function requestSession(
+  secret: string,
+  headers: Headers,
+  now = Date.now()
+): Promise<SessionCheck> {
   const value = cookieValue(headers.get('cookie') ?? undefined, SESSION_COOKIE)
   if (value === undefined || value === '') return { kind: 'none' }
-  const match = /^v1\.(\d{1,12})\.([0-9a-f]{64})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/.exec(value)
+  const match = /^v1\.(\d{1,12})\.([0-9a-f]{64})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/.exec(
+    value
+  )
   if (!match) return { kind: 'invalid' }
-  const [, expires, credential, nonce, given] = match as unknown as [string, string, string, string, string]
+  const [, expires, credential, nonce, given] = match as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+  ]
   if (Number(expires) * 1000 <= now) return { kind: 'invalid' }
-  const valid = await secretsEqual(given, await mac(secret, `session.${expires}.${credential}.${nonce}`))
+  const valid = await secretsEqual(
+    given,
+    await mac(secret, `session.${expires}.${credential}.${nonce}`)
+  )
   return valid ? { kind: 'valid', value, credential } : { kind: 'invalid' }
 }
 
@@ -68,11 +110,20 @@ export function csrfToken(secret: string, session: string): Promise<string> {
 }
 
 /** Whether a state-changing request made with `session` may go ahead: our own origin, and the session's CSRF token. */
-export async function csrfAllows(secret: string, session: string, request: Request, given: unknown): Promise<boolean> {
+export async function csrfAllows(
+  secret: string,
+  session: string,
+  request: Request,
+  given: unknown
+): Promise<boolean> {
   const origin = request.headers.get('origin')
   if (origin !== null && origin !== new URL(request.url).origin) return false
   if (request.headers.get('sec-fetch-site') === 'cross-site') return false
-  return typeof given === 'string' && given !== '' && (await secretsEqual(given, await csrfToken(secret, session)))
+  return (
+    typeof given === 'string' &&
+    given !== '' &&
+    (await secretsEqual(given, await csrfToken(secret, session)))
+  )
 }
 
 /** Set-Cookie for a session (or, with null, one that clears it). */

@@ -22,7 +22,6 @@ import type { AppEnv } from '../env'
 import { GateError } from '../errors'
 import { csrfAllows, requestSession } from './ui/session'
 
-
 /** Wrong tokens a client may send per window before being slowed down. */
 const FREE_FAILURES = 5
 const FAILURE_WINDOW_MS = 60_000
@@ -66,7 +65,6 @@ export function recordFailure(client: string, now: number): number | undefined {
   return entry.count > FREE_FAILURES ? Math.ceil((entry.windowEnds - now) / 1000) : undefined
 }
 
-
 /**
  * Require `Authorization: Bearer $ADMIN_TOKEN`, or the dashboard's session cookie
  * (admin/ui/session) with its CSRF header on state-changing calls.
@@ -78,13 +76,20 @@ export function adminAuth() {
     const given = bearerToken(c.req.raw.headers)
     const challenge = { 'www-authenticate': 'Bearer realm="pay-gate admin"' }
     if (typeof expected !== 'string' || expected.length < 16) {
-      throw new GateError('unauthorized', 'The admin API is disabled: set the ADMIN_TOKEN secret (16 characters or more).', { headers: challenge })
+      throw new GateError(
+        'unauthorized',
+        'The admin API is disabled: set the ADMIN_TOKEN secret (16 characters or more).',
+        { headers: challenge }
+      )
     }
     if (!given) {
       const session = await requestSession(expected, c.req.raw.headers)
       if (session.kind === 'valid') {
         if (!(await csrfAllows(expected, session.session, c.req.raw))) {
-          throw new GateError('unauthorized', 'A dashboard call that changes state needs the X-Pay-Gate-CSRF header of its session.')
+          throw new GateError(
+            'unauthorized',
+            'A dashboard call that changes state needs the X-Pay-Gate-CSRF header of its session.'
+          )
         }
         return next()
       }
@@ -92,9 +97,13 @@ export function adminAuth() {
     if (!given || !(await secretsEqual(given, expected))) {
       const wait = recordFailure(clientOf(c.req.raw.headers, c.env.CLIENT_IP_HEADER), Date.now())
       if (wait !== undefined) {
-        throw new GateError('rate_limited', 'Too many wrong admin tokens; slow down.', { headers: { 'retry-after': String(wait) } })
+        throw new GateError('rate_limited', 'Too many wrong admin tokens; slow down.', {
+          headers: { 'retry-after': String(wait) },
+        })
       }
-      throw new GateError('unauthorized', 'A valid admin token is required.', { headers: challenge })
+      throw new GateError('unauthorized', 'A valid admin token is required.', {
+        headers: challenge,
+      })
     }
     await next()
   })

@@ -23,10 +23,17 @@ export async function parseJson<T>(c: Context<AppEnv>, schema: z.ZodType<T>): Pr
   }
   const result = schema.safeParse(body)
   if (!result.success) {
-    const issues = result.error.issues.map((issue) => ({ path: issue.path.join('.') || '(body)', message: issue.message }))
-    throw new GateError('invalid_request', `Invalid body: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, {
-      details: { issues },
-    })
+    const issues = result.error.issues.map((issue) => ({
+      path: issue.path.join('.') || '(body)',
+      message: issue.message,
+    }))
+    throw new GateError(
+      'invalid_request',
+      `Invalid body: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+      {
+        details: { issues },
+      }
+    )
   }
   return result.data
 }
@@ -39,7 +46,10 @@ export async function accountById(env: Env, id: string) {
 }
 
 export function answer(c: Context<AppEnv>, result: AdminResult): Response {
-  if (result.ok) return c.json(result.duplicate ? { ...keyJson(result.view), duplicate: true } : keyJson(result.view))
+  if (result.ok)
+    return c.json(
+      result.duplicate ? { ...keyJson(result.view), duplicate: true } : keyJson(result.view)
+    )
   switch (result.reason) {
     case 'invalid_api_key':
       throw new GateError('not_found', 'No such key.')
@@ -50,11 +60,18 @@ export function answer(c: Context<AppEnv>, result: AdminResult): Response {
     case 'invalid_transition':
       throw new GateError('invalid_request', 'The key is not in a state that allows this.')
     case 'reference_conflict':
-      throw new GateError('idempotency_mismatch', 'This Idempotency-Key was used for a top-up of another amount; nothing was credited.')
+      throw new GateError(
+        'idempotency_mismatch',
+        'This Idempotency-Key was used for a top-up of another amount; nothing was credited.'
+      )
   }
 }
 
 /** Tell the operator's webhook (if any) about a key event, after the response. */
-export function emit(c: Context<AppEnv>, type: OperatorEventType, data: Record<string, unknown>): void {
+export function emit(
+  c: Context<AppEnv>,
+  type: OperatorEventType,
+  data: Record<string, unknown>
+): void {
   emitOperatorEvent(c.env, type, data, (promise) => c.executionCtx.waitUntil(promise))
 }

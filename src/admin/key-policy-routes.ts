@@ -25,9 +25,16 @@ const Grant = z.strictObject({
 })
 
 /** Look a plan up by name; a name routes.json does not define is refused. */
-export async function findPlan(plans: PlanCatalogue, env: Env, name: string): Promise<AssignedPlan> {
+export async function findPlan(
+  plans: PlanCatalogue,
+  env: Env,
+  name: string
+): Promise<AssignedPlan> {
   const definition = (await plans(env)).get(name)
-  if (!definition) throw new GateError('invalid_request', `No plan named "${name}" in routes.json.`, { details: { plans: [...(await plans(env)).keys()] } })
+  if (!definition)
+    throw new GateError('invalid_request', `No plan named "${name}" in routes.json.`, {
+      details: { plans: [...(await plans(env)).keys()] },
+    })
   return { name, definition }
 }
 
@@ -60,7 +67,10 @@ export function keyPolicyRoutes(admin: Hono<AppEnv>, plans: PlanCatalogue): void
     const input = await parseJson(c, Grant)
     const expiresAt = futureInstant(input.expiresAt, 'expiresAt')
     const account = await accountById(c.env, c.req.param('id'))
-    return answer(c, await account.grant(input.credits, expiresAt, input.note ?? 'expiring credits'))
+    return answer(
+      c,
+      await account.grant(input.credits, expiresAt, input.note ?? 'expiring credits')
+    )
   })
 
   admin.post('/keys/:id/rotate', async (c) => {

@@ -7,7 +7,13 @@
  */
 import type { Hono } from 'hono'
 import * as z from 'zod'
-import { accountStub, indexStub, type AccountView, type EffectiveStatus, type IndexedKey } from '../credits'
+import {
+  accountStub,
+  indexStub,
+  type AccountView,
+  type EffectiveStatus,
+  type IndexedKey,
+} from '../credits'
 import type { AppEnv, Env } from '../env'
 import { GateError } from '../errors'
 import { formatDollars } from '../money'
@@ -16,10 +22,20 @@ import type { PlanCatalogue } from './key-policy-routes'
 import { planJson } from './policy-input'
 import { keyJson } from './views'
 
-const STATUSES = ['active', 'suspended', 'revoked', 'expired'] as const satisfies readonly EffectiveStatus[]
+const STATUSES = [
+  'active',
+  'suspended',
+  'revoked',
+  'expired',
+] as const satisfies readonly EffectiveStatus[]
 
 const KeyListQuery = z.object({
-  limit: z.string().regex(/^\d{1,4}$/, { error: 'expected a whole number from 1 to 100' }).transform(Number).pipe(z.number().int().min(1).max(100)).default(50),
+  limit: z
+    .string()
+    .regex(/^\d{1,4}$/, { error: 'expected a whole number from 1 to 100' })
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(100))
+    .default(50),
   after: z.string().max(64).optional(),
   q: z.string().trim().max(200, { error: 'at most 200 characters' }).optional(),
   status: z.enum(STATUSES).optional(),
@@ -30,11 +46,20 @@ const TOTALS_PAGE = 500
 /** Account objects asked at once. */
 const PARALLEL_READS = 50
 
-async function viewsOf(env: Env, entries: readonly IndexedKey[]): Promise<Array<AccountView | null>> {
+async function viewsOf(
+  env: Env,
+  entries: readonly IndexedKey[]
+): Promise<Array<AccountView | null>> {
   const views: Array<AccountView | null> = []
   for (let i = 0; i < entries.length; i += PARALLEL_READS) {
     const chunk = entries.slice(i, i + PARALLEL_READS)
-    views.push(...(await Promise.all(chunk.map(async (entry) => (await accountStub(env.CREDITS, entry.hash).view())?.account ?? null))))
+    views.push(
+      ...(await Promise.all(
+        chunk.map(
+          async (entry) => (await accountStub(env.CREDITS, entry.hash).view())?.account ?? null
+        )
+      ))
+    )
   }
   return views
 }
@@ -52,14 +77,22 @@ async function today(env: Env, now: number) {
   const from = utcMidnight(now)
   const rows = await usageBy(env.USAGE_DB, 'rail', { from, to: now + 1 })
   const revenue = rows.reduce((sum, row) => sum + row.charged, 0)
-  return { from: new Date(from).toISOString(), calls: rows.reduce((sum, row) => sum + row.calls, 0), revenue, revenueDollars: formatDollars(revenue) }
+  return {
+    from: new Date(from).toISOString(),
+    calls: rows.reduce((sum, row) => sum + row.calls, 0),
+    revenue,
+    revenueDollars: formatDollars(revenue),
+  }
 }
 
 export function overviewRoutes(admin: Hono<AppEnv>, plans: PlanCatalogue): void {
   admin.get('/keys', async (c) => {
     const parsed = KeyListQuery.safeParse(c.req.query())
     if (!parsed.success) {
-      throw new GateError('invalid_request', `Invalid query: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`)
+      throw new GateError(
+        'invalid_request',
+        `Invalid query: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`
+      )
     }
     const { limit, after, q, status } = parsed.data
     const page = await indexStub(c.env.KEY_INDEX).list(limit, after, q || undefined)
@@ -77,11 +110,16 @@ export function overviewRoutes(admin: Hono<AppEnv>, plans: PlanCatalogue): void 
   admin.get('/totals', async (c) => {
     const now = Date.now()
     const index = indexStub(c.env.KEY_INDEX)
-    const byStatus: Record<(typeof STATUSES)[number], number> = { active: 0, suspended: 0, revoked: 0, expired: 0 }
+    const byStatus: Record<(typeof STATUSES)[number], number> = {
+      active: 0,
+      suspended: 0,
+      revoked: 0,
+      expired: 0,
+    }
     let keys = 0
     let outstanding = 0
     let held = 0
-    for (let after: string | undefined; ; ) {
+    for (let after: string | undefined; ;) {
       const page = await index.list(TOTALS_PAGE, after)
       for (const view of await viewsOf(c.env, page)) {
         if (!view) continue
@@ -106,6 +144,8 @@ export function overviewRoutes(admin: Hono<AppEnv>, plans: PlanCatalogue): void 
 
   admin.get('/plans', async (c) => {
     const catalogue = await plans(c.env)
-    return c.json({ plans: [...catalogue].map(([name, definition]) => planJson({ name, definition })) })
+    return c.json({
+      plans: [...catalogue].map(([name, definition]) => planJson({ name, definition })),
+    })
   })
 }

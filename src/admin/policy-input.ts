@@ -9,14 +9,19 @@ import { formatDollars } from '../money'
 import { Dollars } from './dollars'
 
 const ToolName = z.string().min(1).max(200)
-const QuotaLimits = z.strictObject({ calls: z.int().min(0).max(1_000_000_000).optional(), spend: Dollars.optional() })
+const QuotaLimits = z.strictObject({
+  calls: z.int().min(0).max(1_000_000_000).optional(),
+  spend: Dollars.optional(),
+})
 
 /** A whole policy (PUT replaces it): anything left out is "no restriction". */
 export const PolicyInput = z.strictObject({
   allowTools: z.array(ToolName).max(1000).nullable().default(null),
   denyTools: z.array(ToolName).max(1000).default([]),
   lifetimeLimit: Dollars.nullable().default(null),
-  quotas: z.strictObject({ daily: QuotaLimits.optional(), monthly: QuotaLimits.optional() }).default({}),
+  quotas: z
+    .strictObject({ daily: QuotaLimits.optional(), monthly: QuotaLimits.optional() })
+    .default({}),
 })
 
 export const TrialInput = z.strictObject({
@@ -28,19 +33,30 @@ export type PolicyBody = z.infer<typeof PolicyInput>
 
 export function toPolicy(input: PolicyBody): KeyPolicy {
   const quotas: Quota[] = []
-  for (const [name, period] of [['daily', 'day'], ['monthly', 'month']] as const) {
+  for (const [name, period] of [
+    ['daily', 'day'],
+    ['monthly', 'month'],
+  ] as const) {
     const limits = input.quotas[name]
     if (limits?.calls !== undefined) quotas.push({ period, metric: 'calls', limit: limits.calls })
     if (limits?.spend !== undefined) quotas.push({ period, metric: 'spend', limit: limits.spend })
   }
-  return { allowTools: input.allowTools, denyTools: input.denyTools, lifetimeLimit: input.lifetimeLimit, quotas }
+  return {
+    allowTools: input.allowTools,
+    denyTools: input.denyTools,
+    lifetimeLimit: input.lifetimeLimit,
+    quotas,
+  }
 }
 
 export function policyJson(policy: KeyPolicy): Record<string, unknown> {
   const quotas: Record<string, Record<string, number | string>> = {}
   for (const quota of policy.quotas) {
     const name = quota.period === 'day' ? 'daily' : 'monthly'
-    quotas[name] = { ...quotas[name], [quota.metric]: quota.metric === 'spend' ? formatDollars(quota.limit) : quota.limit }
+    quotas[name] = {
+      ...quotas[name],
+      [quota.metric]: quota.metric === 'spend' ? formatDollars(quota.limit) : quota.limit,
+    }
   }
   return {
     allowTools: policy.allowTools,
@@ -61,7 +77,10 @@ export function planJson(plan: AssignedPlan | null): Record<string, unknown> | n
         name: plan.name,
         kind: 'tiered',
         period: definition.period,
-        tiers: definition.tiers.map((tier) => ({ upTo: tier.upTo, ...('micros' in tier.price ? { price: formatDollars(tier.price.micros) } : tier.price) })),
+        tiers: definition.tiers.map((tier) => ({
+          upTo: tier.upTo,
+          ...('micros' in tier.price ? { price: formatDollars(tier.price.micros) } : tier.price),
+        })),
       }
     case 'subscription':
       return { name: plan.name, ...definition, fee: formatDollars(definition.fee) }

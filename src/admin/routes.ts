@@ -41,7 +41,6 @@ const TopUp = z.strictObject({
   note: z.string().max(200).optional(),
 })
 
-
 /**
  * The /admin sub-app.
  * @param plans the plans routes.json defines, for assigning them to keys
@@ -55,7 +54,12 @@ export function adminRoutes(plans: PlanCatalogue): Hono<AppEnv> {
   admin.post('/keys', async (c) => {
     const input = await parseJson(c, CreateKey)
     const expiresAt = input.expiresAt ? futureInstant(input.expiresAt, 'expiresAt') : null
-    const trial = input.trial ? { credits: input.trial.credits, expiresAt: futureInstant(input.trial.expiresAt, 'trial.expiresAt') } : null
+    const trial = input.trial
+      ? {
+          credits: input.trial.credits,
+          expiresAt: futureInstant(input.trial.expiresAt, 'trial.expiresAt'),
+        }
+      : null
     const plan = input.plan ? await findPlan(plans, c.env, input.plan) : null
     const issued = await issueKey(
       { accounts: c.env.CREDITS, index: c.env.KEY_INDEX },
@@ -81,11 +85,15 @@ export function adminRoutes(plans: PlanCatalogue): Hono<AppEnv> {
   admin.get('/keys/:id', async (c) => {
     const limit = Math.min(1000, Math.max(0, Number(c.req.query('ledger') ?? '50') || 0))
     const before = c.req.query('before')
-    if (before !== undefined && !/^[1-9]\d{0,14}$/.test(before)) throw new GateError('invalid_request', 'before must be a ledger row\'s seq (a whole number).')
-    const view = await (await accountById(c.env, c.req.param('id'))).view(limit, before === undefined ? undefined : Number(before))
+    if (before !== undefined && !/^[1-9]\d{0,14}$/.test(before))
+      throw new GateError('invalid_request', "before must be a ledger row's seq (a whole number).")
+    const view = await (
+      await accountById(c.env, c.req.param('id'))
+    ).view(limit, before === undefined ? undefined : Number(before))
     if (!view) throw new GateError('not_found', 'No such key.')
     // The next page is the rows before the last one shown; null when this page was the last.
-    const ledgerNext = limit > 0 && view.ledger.length === limit ? (view.ledger.at(-1)?.seq ?? null) : null
+    const ledgerNext =
+      limit > 0 && view.ledger.length === limit ? (view.ledger.at(-1)?.seq ?? null) : null
     return c.json({ ...keyJson(view.account), ledger: view.ledger.map(ledgerJson), ledgerNext })
   })
 
@@ -94,12 +102,16 @@ export function adminRoutes(plans: PlanCatalogue): Hono<AppEnv> {
     // With an Idempotency-Key, a top-up sent twice (a double click, a retry after a lost answer) credits once.
     const idempotencyKey = c.req.header('idempotency-key')?.trim()
     if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,128}$/.test(idempotencyKey)) {
-      throw new GateError('invalid_request', 'The Idempotency-Key must be 1 to 128 visible ASCII characters.')
+      throw new GateError(
+        'invalid_request',
+        'The Idempotency-Key must be 1 to 128 visible ASCII characters.'
+      )
     }
     const account = await accountById(c.env, c.req.param('id'))
     const reference = idempotencyKey === undefined ? undefined : `admin:${idempotencyKey}`
     const result = await account.topUp(input.credits, input.note ?? 'admin top-up', reference)
-    if (result.ok && !result.duplicate) emit(c, 'key.topped_up', { key: keyJson(result.view), amount: formatDollars(input.credits) })
+    if (result.ok && !result.duplicate)
+      emit(c, 'key.topped_up', { key: keyJson(result.view), amount: formatDollars(input.credits) })
     return answer(c, result)
   })
 

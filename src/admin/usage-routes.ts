@@ -31,7 +31,8 @@ import { adminAuth } from './auth'
 
 function usageDb(c: Context<AppEnv>): D1Database {
   const db = c.env.USAGE_DB
-  if (!db) throw new GateError('not_found', 'Usage is not recorded: bind a D1 database as USAGE_DB.')
+  if (!db)
+    throw new GateError('not_found', 'Usage is not recorded: bind a D1 database as USAGE_DB.')
   return db
 }
 
@@ -43,7 +44,11 @@ function valid<T>(parsed: { ok: true; value: T } | { ok: false; message: string 
 const iso = (ms: number) => new Date(ms).toISOString()
 
 function eventJson(event: UsageEvent) {
-  return { ...event, amountDollars: formatDollars(event.amount), listPriceDollars: formatDollars(event.listPrice) }
+  return {
+    ...event,
+    amountDollars: formatDollars(event.amount),
+    listPriceDollars: formatDollars(event.listPrice),
+  }
 }
 
 /** Mount the usage endpoints on the /admin sub-app (which already checks the admin token). */
@@ -62,7 +67,11 @@ export function mountUsageRoutes(admin: Hono<AppEnv>): void {
   admin.get('/usage/top', async (c) => {
     const query = valid(parseTopQuery(c.req.query()))
     const rows = await topKeys(usageDb(c), query, query.limit)
-    return c.json({ from: iso(query.from), to: iso(query.to), rows: rows.map((row) => ({ ...row, chargedDollars: formatDollars(row.charged) })) })
+    return c.json({
+      from: iso(query.from),
+      to: iso(query.to),
+      rows: rows.map((row) => ({ ...row, chargedDollars: formatDollars(row.charged) })),
+    })
   })
 
   admin.get('/revenue', async (c) => {
@@ -102,7 +111,13 @@ function metricsAuth() {
   return createMiddleware<AppEnv>(async (c, next) => {
     const token = c.env.METRICS_TOKEN
     const given = bearerToken(c.req.raw.headers)
-    if (typeof token === 'string' && token.length >= 16 && given && (await secretsEqual(given, token))) return next()
+    if (
+      typeof token === 'string' &&
+      token.length >= 16 &&
+      given &&
+      (await secretsEqual(given, token))
+    )
+      return next()
     return admin(c, next)
   })
 }
@@ -110,6 +125,9 @@ function metricsAuth() {
 /** Mount GET /metrics on the gate. */
 export function mountMetrics(app: Hono<AppEnv>): void {
   app.get('/metrics', metricsAuth(), async (c) =>
-    c.body(await metricsText(c.env.USAGE_DB), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' })
+    c.body(await metricsText(c.env.USAGE_DB), 200, {
+      'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+      'cache-control': 'no-store',
+    })
   )
 }

@@ -27,7 +27,10 @@ export function keyJson(view: AccountView): Record<string, unknown> {
     createdAt: iso(view.createdAt),
     updatedAt: iso(view.updatedAt),
     spent: formatDollars(view.spent),
-    expiringCredits: view.expiringCredits.map((lot) => ({ credits: formatDollars(lot.amount), expiresAt: iso(lot.expiresAt) })),
+    expiringCredits: view.expiringCredits.map((lot) => ({
+      credits: formatDollars(lot.amount),
+      expiresAt: iso(lot.expiresAt),
+    })),
     policy: policyJson(view.policy),
     plan: planJson(view.plan),
     usage: usageJson(view),
@@ -63,7 +66,10 @@ export function balanceJson(view: AccountView): Record<string, unknown> {
     status: view.status,
     expiresAt: iso(view.expiresAt),
     rateLimit: view.rateLimit,
-    expiringCredits: view.expiringCredits.map((lot) => ({ credits: formatDollars(lot.amount), expiresAt: iso(lot.expiresAt) })),
+    expiringCredits: view.expiringCredits.map((lot) => ({
+      credits: formatDollars(lot.amount),
+      expiresAt: iso(lot.expiresAt),
+    })),
     plan: view.plan?.name ?? null,
     usage: usageJson(view),
   }

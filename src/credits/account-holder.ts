@@ -12,21 +12,37 @@ import type { HolderView, KeyPolicy, MovedAccount, ToolListsAnswer } from './typ
 /** Only the lists: a key's quotas and limits are the operator's business. */
 const pickLists = ({ allowTools, denyTools }: KeyPolicy) => ({ allowTools, denyTools })
 
-function asHolder<T>(state: AccountState, credential: string, read: (row: AccountRow) => T): T | MovedAccount | { ok: false; reason: 'invalid_api_key' } {
+function asHolder<T>(
+  state: AccountState,
+  credential: string,
+  read: (row: AccountRow) => T
+): T | MovedAccount | { ok: false; reason: 'invalid_api_key' } {
   const row = state.account()
   if (!row) {
     const moved = state.aliasTarget()
-    return moved ? { ok: false, reason: 'moved', account: moved } : { ok: false, reason: 'invalid_api_key' }
+    return moved
+      ? { ok: false, reason: 'moved', account: moved }
+      : { ok: false, reason: 'invalid_api_key' }
   }
   return state.opens(credential) ? read(row) : { ok: false, reason: 'invalid_api_key' }
 }
 
 /** The account, its ledger (a page older than `before`, if given) and the holder's alert. */
-export function readAsHolder(state: AccountState, credential: string, ledgerLimit: number, before?: number): HolderView {
+export function readAsHolder(
+  state: AccountState,
+  credential: string,
+  ledgerLimit: number,
+  before?: number
+): HolderView {
   return asHolder(state, credential, (row) => {
     const alert = state.holderAlert()
     const ledger = state.ledger(ledgerLimit, before)
-    return { ok: true, account: state.viewOf(row, Date.now()), ledger, alert: alert && { url: alert.url, threshold: alert.threshold } }
+    return {
+      ok: true,
+      account: state.viewOf(row, Date.now()),
+      ledger,
+      alert: alert && { url: alert.url, threshold: alert.threshold },
+    }
   })
 }
 
@@ -36,7 +52,11 @@ export function holderToolLists(state: AccountState, credential: string): ToolLi
 }
 
 /** Set (null: remove) the holder's own low-balance alert; answers the account as it is then. */
-export function setAlertAsHolder(state: AccountState, credential: string, alert: HolderAlert | null): HolderView {
+export function setAlertAsHolder(
+  state: AccountState,
+  credential: string,
+  alert: HolderAlert | null
+): HolderView {
   const allowed = asHolder(state, credential, () => ({ ok: true as const }))
   if (!allowed.ok) return allowed
   state.transact(() => state.setHolderAlert(alert))

@@ -15,7 +15,8 @@ export function expireDue(state: AccountState, now: number): boolean {
   if (!row) return false
   state.transact(() => {
     const expired = expireHolds(state.sql, row, state.openHolds(), now)
-    for (const hold of expired.expired) if (hold.tracked) state.counters.add(hold.createdAt, -hold.calls, -hold.amount)
+    for (const hold of expired.expired)
+      if (hold.tracked) state.counters.add(hold.createdAt, -hold.calls, -hold.amount)
     state.row = expireLots(state.sql, expired.row, state.lots(), state.openHolds().values(), now)
   })
   return true
@@ -31,14 +32,29 @@ export function nextWake(state: AccountState, now: number): number | null {
 /** Take expired lots out of the balance, if any is due (cheap when none is). */
 export function expireDueLots(state: AccountState, row: AccountRow, now: number): AccountRow {
   const due = nextLotExpiry(state.lots())
-  return due !== null && due <= now ? expireLots(state.sql, row, state.lots(), state.openHolds().values(), now) : row
+  return due !== null && due <= now
+    ? expireLots(state.sql, row, state.lots(), state.openHolds().values(), now)
+    : row
 }
 
-export function addLot(state: AccountState, row: AccountRow, amount: number, expiresAt: number, label: string, now: number): AccountRow {
+export function addLot(
+  state: AccountState,
+  row: AccountRow,
+  amount: number,
+  expiresAt: number,
+  label: string,
+  now: number
+): AccountRow {
   state.lots().push(insertLot(state.sql, amount, expiresAt, label))
   state.lots().sort((a, b) => a.expiresAt - b.expiresAt || a.id - b.id)
   const next = { ...row, balance: row.balance + amount, updated_at: now }
   writeBalance(state.sql, next)
-  appendLedger(state.sql, { kind: 'grant', amount, balanceAfter: next.balance, at: now, label: `${label}, expire ${new Date(expiresAt).toISOString()}` })
+  appendLedger(state.sql, {
+    kind: 'grant',
+    amount,
+    balanceAfter: next.balance,
+    at: now,
+    label: `${label}, expire ${new Date(expiresAt).toISOString()}`,
+  })
   return next
 }

@@ -11,7 +11,13 @@
  * per call. It is a ledger only: no HTTP, no Hono, no knowledge of prices or routes.
  */
 import { DurableObject } from 'cloudflare:workers'
-import { createAccount, createAlias, setAccountRateLimit, setAccountStatus, topUpAccount } from './account-admin'
+import {
+  createAccount,
+  createAlias,
+  setAccountRateLimit,
+  setAccountStatus,
+  topUpAccount,
+} from './account-admin'
 import { pruneCounters } from './account-settings'
 import { readAsHolder, holderToolLists, setAlertAsHolder } from './account-holder'
 import { addLot, expireDue, nextWake } from './account-lots'
@@ -54,19 +60,30 @@ export class CreditAccount extends DurableObject<unknown> {
   /** Create the account. Fails if it exists, so a key can never be re-granted by replay. */
   async init(input: AccountInit): Promise<AdminResult> {
     const now = Date.now()
-    if (!Number.isSafeInteger(input.credits) || input.credits < 0) return { ok: false, reason: 'invalid_amount' }
+    if (!Number.isSafeInteger(input.credits) || input.credits < 0)
+      return { ok: false, reason: 'invalid_amount' }
     const trial = input.trial ?? null
-    if (trial && (!Number.isSafeInteger(trial.credits) || trial.credits <= 0 || trial.expiresAt <= now)) return { ok: false, reason: 'invalid_amount' }
+    if (
+      trial &&
+      (!Number.isSafeInteger(trial.credits) || trial.credits <= 0 || trial.expiresAt <= now)
+    )
+      return { ok: false, reason: 'invalid_amount' }
     const result = createAccount(this.state, input, now)
     if (trial) await this.scheduleExpiry(trial.expiresAt)
     return result
   }
 
   /** The account and its ledger rows, newest first (older than row `beforeSeq`, if given); null for an unknown key. For the operator. */
-  async view(ledgerLimit = 0, beforeSeq?: number): Promise<{ account: AccountView; ledger: LedgerEntry[] } | null> {
+  async view(
+    ledgerLimit = 0,
+    beforeSeq?: number
+  ): Promise<{ account: AccountView; ledger: LedgerEntry[] } | null> {
     const row = this.state.account()
     if (!row) return null
-    return { account: this.state.viewOf(row, Date.now()), ledger: this.state.ledger(ledgerLimit, beforeSeq) }
+    return {
+      account: this.state.viewOf(row, Date.now()),
+      ledger: this.state.ledger(ledgerLimit, beforeSeq),
+    }
   }
 
   /** The account as its key holder may read it: only with the key that opens it now. `before`: a ledger page older than that seq. */
@@ -94,7 +111,8 @@ export class CreditAccount extends DurableObject<unknown> {
     const now = Date.now()
     const items = reserveItems(request)
     const result = this.state.transact(() => reserveOnAccount(this.state, request, items, now))
-    if (result.ok && result.kind === 'reserved' && !result.charged) await this.scheduleExpiry(now + request.holdMs)
+    if (result.ok && result.kind === 'reserved' && !result.charged)
+      await this.scheduleExpiry(now + request.holdMs)
     if (++this.holdsSincePrune >= 256) this.prune(now)
     return result
   }
@@ -134,7 +152,10 @@ export class CreditAccount extends DurableObject<unknown> {
 
   /** Stop a grant's tokens paying, at once. */
   async revokeGrant(grant: string): Promise<boolean> {
-    return this.state.account() !== null && this.state.transact(() => revokeGrant(this.sql, grant, Date.now()))
+    return (
+      this.state.account() !== null &&
+      this.state.transact(() => revokeGrant(this.sql, grant, Date.now()))
+    )
   }
 
   async settleMany(settlements: Settlement[]): Promise<SettleResult[]> {
@@ -147,9 +168,16 @@ export class CreditAccount extends DurableObject<unknown> {
    * answer may come on a resumed stream). Marked so that the caller can give it up.
    * @returns false when the hold is settled already (or the key does not open this account)
    */
-  async awaitAnswer(credential: string, reservationId: string, call: string, session: string): Promise<boolean> {
+  async awaitAnswer(
+    credential: string,
+    reservationId: string,
+    call: string,
+    session: string
+  ): Promise<boolean> {
     if (!this.state.opens(credential) || !/^[1-9][0-9]{0,15}$/.test(reservationId)) return false
-    return this.state.transact(() => markWaiting(this.sql, Number(reservationId), call, session, Date.now()))
+    return this.state.transact(() =>
+      markWaiting(this.sql, Number(reservationId), call, session, Date.now())
+    )
   }
 
   /**
@@ -157,11 +185,16 @@ export class CreditAccount extends DurableObject<unknown> {
    * or all of a session's (its DELETE). Released, never charged.
    * @returns how many holds were released
    */
-  async releaseWaiting(credential: string, which: { call: string } | { session: string }): Promise<number> {
+  async releaseWaiting(
+    credential: string,
+    which: { call: string } | { session: string }
+  ): Promise<number> {
     if (!this.state.opens(credential)) return 0
     const ids = this.state.transact(() => takeWaiting(this.sql, which))
     if (ids.length === 0) return 0
-    const results = await this.settleMany(ids.map((id) => ({ reservationId: String(id), amount: 0, calls: 0 })))
+    const results = await this.settleMany(
+      ids.map((id) => ({ reservationId: String(id), amount: 0, calls: 0 }))
+    )
     return results.filter((result) => result.ok).length
   }
 
@@ -170,17 +203,34 @@ export class CreditAccount extends DurableObject<unknown> {
    * twice credits once: safe to retry after a settled payment. The same reference
    * with another amount is refused.
    */
-  async topUp(amount: number, label: string | null = null, reference?: string): Promise<AdminResult> {
+  async topUp(
+    amount: number,
+    label: string | null = null,
+    reference?: string
+  ): Promise<AdminResult> {
     const now = Date.now()
     if (!Number.isSafeInteger(amount) || amount <= 0) return { ok: false, reason: 'invalid_amount' }
     return topUpAccount(this.state, amount, label, reference, now)
   }
 
   /** Grant credits that expire at `expiresAt` (a trial); they are spent before the others. */
-  async grant(amount: number, expiresAt: number, label: string | null = null): Promise<AdminResult> {
+  async grant(
+    amount: number,
+    expiresAt: number,
+    label: string | null = null
+  ): Promise<AdminResult> {
     const now = Date.now()
-    if (!Number.isSafeInteger(amount) || amount <= 0 || !Number.isSafeInteger(expiresAt) || expiresAt <= now) return { ok: false, reason: 'invalid_amount' }
-    const result = this.state.change((row) => addLot(this.state, row, amount, expiresAt, label ?? 'expiring credits', now), now)
+    if (
+      !Number.isSafeInteger(amount) ||
+      amount <= 0 ||
+      !Number.isSafeInteger(expiresAt) ||
+      expiresAt <= now
+    )
+      return { ok: false, reason: 'invalid_amount' }
+    const result = this.state.change(
+      (row) => addLot(this.state, row, amount, expiresAt, label ?? 'expiring credits', now),
+      now
+    )
     if (result.ok) await this.scheduleExpiry(expiresAt)
     return result
   }
@@ -245,4 +295,3 @@ export class CreditAccount extends DurableObject<unknown> {
     pruneCounters(this.sql, now)
   }
 }
-

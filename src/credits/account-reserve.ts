@@ -19,11 +19,19 @@ import type { ReserveItem, ReserveRequest, ReserveResult, Settlement, SettleResu
  * expired, then the checks and the hold (reserve-call); with `chargeNow`, the
  * hold charged in full before the transaction ends.
  */
-export function reserveOnAccount(state: AccountState, request: ReserveRequest, items: ReserveItem[], now: number, writeRow = true): ReserveResult {
+export function reserveOnAccount(
+  state: AccountState,
+  request: ReserveRequest,
+  items: ReserveItem[],
+  now: number,
+  writeRow = true
+): ReserveResult {
   const before = state.account()
   if (!before) {
     const moved = state.aliasTarget()
-    return moved ? { ok: false, reason: 'moved', account: moved } : { ok: false, reason: 'invalid_api_key' }
+    return moved
+      ? { ok: false, reason: 'moved', account: moved }
+      : { ok: false, reason: 'invalid_api_key' }
   }
   let row = state.applySettlements(before, request.settle ?? [], now)
   row = expireDueLots(state, row, now)
@@ -37,24 +45,43 @@ export function reserveOnAccount(state: AccountState, request: ReserveRequest, i
     counters: state.counters,
   }
   // An OAuth grant pays only while bound here and unrevoked (credits/oauth-grants).
-  const opens = state.opens(request.credential) && (request.grant === undefined || grantActive(state.sql, request.grant))
+  const opens =
+    state.opens(request.credential) &&
+    (request.grant === undefined || grantActive(state.sql, request.grant))
   const decided = reserveCall(reserveState, row, request, items, opens, now)
   let { outcome, row: after } = decided
   if (request.chargeNow && outcome.ok && outcome.kind === 'reserved') {
-    const charge = state.settleOne(after, { reservationId: outcome.reservationId, amount: outcome.amount, calls: items.length }, now)
+    const charge = state.settleOne(
+      after,
+      { reservationId: outcome.reservationId, amount: outcome.amount, calls: items.length },
+      now
+    )
     after = charge.row
-    if (charge.result.ok) outcome = { ...outcome, charged: true, available: charge.result.available }
+    if (charge.result.ok)
+      outcome = { ...outcome, charged: true, available: charge.result.available }
   }
   if (writeRow && after !== before) writeBalance(state.sql, after)
   state.row = after
   // What was available before this reserve: the hold and any subscription fee it took.
   const alert = outcome.ok && outcome.kind === 'reserved' ? state.holderAlert() : null
-  const crossed = alert !== null && outcome.ok && outcome.kind === 'reserved' && crossesAlert(alert, outcome.available + outcome.amount + outcome.fee, outcome.available)
-  return { ...outcome, keyId: before.id, ...(crossed ? { holderAlert: alert } : {}) } as ReserveResult
+  const crossed =
+    alert !== null &&
+    outcome.ok &&
+    outcome.kind === 'reserved' &&
+    crossesAlert(alert, outcome.available + outcome.amount + outcome.fee, outcome.available)
+  return {
+    ...outcome,
+    keyId: before.id,
+    ...(crossed ? { holderAlert: alert } : {}),
+  } as ReserveResult
 }
 
 /** Settle holds in order, then take out credit lots that fell due (the caller's transaction). */
-export function settleOnAccount(state: AccountState, settlements: Settlement[], now: number): SettleResult[] {
+export function settleOnAccount(
+  state: AccountState,
+  settlements: Settlement[],
+  now: number
+): SettleResult[] {
   const before = state.account()
   if (!before) return settlements.map(() => ({ ok: false, reason: 'unknown_reservation' }))
   const results: SettleResult[] = []

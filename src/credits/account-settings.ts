@@ -16,12 +16,23 @@ export interface AccountSettings {
   rotatedAt: number | null
 }
 
-type SettingsRow = { policy: string | null; plan: string | null; credential: string | null; rotated_at: number | null }
+type SettingsRow = {
+  policy: string | null
+  plan: string | null
+  credential: string | null
+  rotated_at: number | null
+}
 
 export function readSettings(sql: SqlStorage): AccountSettings {
-  const row = sql.exec<SettingsRow>('SELECT policy, plan, credential, rotated_at FROM settings WHERE singleton = 1').toArray()[0]
+  const row = sql
+    .exec<SettingsRow>(
+      'SELECT policy, plan, credential, rotated_at FROM settings WHERE singleton = 1'
+    )
+    .toArray()[0]
   return {
-    policy: row?.policy ? { ...NO_POLICY, ...(JSON.parse(row.policy) as Partial<KeyPolicy>) } : NO_POLICY,
+    policy: row?.policy
+      ? { ...NO_POLICY, ...(JSON.parse(row.policy) as Partial<KeyPolicy>) }
+      : NO_POLICY,
     plan: row?.plan ? (JSON.parse(row.plan) as AssignedPlan) : null,
     credential: row?.credential ?? null,
     rotatedAt: row?.rotated_at ?? null,
@@ -46,7 +57,12 @@ export function readsUsage(settings: AccountSettings): boolean {
 }
 
 export function readCounter(sql: SqlStorage, period: Period, now: number): UsageCount {
-  const row = sql.exec<{ calls: number; spend: number }>('SELECT calls, spend FROM usage_counters WHERE period = ?', periodKey(period, now)).toArray()[0]
+  const row = sql
+    .exec<{ calls: number; spend: number }>(
+      'SELECT calls, spend FROM usage_counters WHERE period = ?',
+      periodKey(period, now)
+    )
+    .toArray()[0]
   return row ?? { calls: 0, spend: 0 }
 }
 
@@ -62,10 +78,21 @@ export function addToCounters(sql: SqlStorage, at: number, calls: number, spend:
     sql.exec(
       `INSERT INTO usage_counters (period, calls, spend) VALUES (?, ?, ?), (?, ?, ?)
        ON CONFLICT (period) DO UPDATE SET calls = calls + excluded.calls, spend = spend + excluded.spend`,
-      day, calls, spend, month, calls, spend
+      day,
+      calls,
+      spend,
+      month,
+      calls,
+      spend
     )
   } else {
-    sql.exec('UPDATE usage_counters SET calls = MAX(0, calls + ?), spend = MAX(0, spend + ?) WHERE period IN (?, ?)', calls, spend, day, month)
+    sql.exec(
+      'UPDATE usage_counters SET calls = MAX(0, calls + ?), spend = MAX(0, spend + ?) WHERE period IN (?, ?)',
+      calls,
+      spend,
+      day,
+      month
+    )
   }
 }
 
@@ -77,9 +104,17 @@ export function pruneCounters(sql: SqlStorage, now: number): void {
 
 /** Whether the subscription fee of the period has been taken. */
 export function feeTaken(sql: SqlStorage, period: Period, now: number): boolean {
-  return sql.exec('SELECT 1 FROM plan_fees WHERE period = ?', periodKey(period, now)).toArray().length > 0
+  return (
+    sql.exec('SELECT 1 FROM plan_fees WHERE period = ?', periodKey(period, now)).toArray().length >
+    0
+  )
 }
 
 export function recordFee(sql: SqlStorage, period: Period, now: number, amount: number): void {
-  sql.exec('INSERT INTO plan_fees (period, amount, at) VALUES (?, ?, ?)', periodKey(period, now), amount, now)
+  sql.exec(
+    'INSERT INTO plan_fees (period, amount, at) VALUES (?, ?, ?)',
+    periodKey(period, now),
+    amount,
+    now
+  )
 }

@@ -106,20 +106,36 @@ ${WAITING_CALLS_TABLE}`
  * caller runs it inside a transaction.
  */
 export function upgradeAccountSchema(sql: SqlStorage): void {
-  const ddl = new Map(sql.exec<{ name: string; sql: string }>(`SELECT name, sql FROM sqlite_master WHERE type = 'table'`).toArray().map((t) => [t.name, t.sql]))
+  const ddl = new Map(
+    sql
+      .exec<{ name: string; sql: string }>(
+        `SELECT name, sql FROM sqlite_master WHERE type = 'table'`
+      )
+      .toArray()
+      .map((t) => [t.name, t.sql])
+  )
   const holds = ddl.get('reservations')
-  const current = ddl.has('settings') && ddl.has('waiting_calls') && ddl.get('account')?.includes('spent') && holds?.includes('served') && !ddl.has('reservations_v1')
+  const current =
+    ddl.has('settings') &&
+    ddl.has('waiting_calls') &&
+    ddl.get('account')?.includes('spent') &&
+    holds?.includes('served') &&
+    !ddl.has('reservations_v1')
   if (current) return
   sql.exec(POLICY_SCHEMA)
   sql.exec(WAITING_CALLS_TABLE)
   if (!ddl.get('account')?.includes('spent')) {
     sql.exec('ALTER TABLE account ADD COLUMN spent INTEGER NOT NULL DEFAULT 0')
-    sql.exec(`UPDATE account SET spent = (SELECT COALESCE(-SUM(amount), 0) FROM ledger WHERE kind = 'charge')`)
+    sql.exec(
+      `UPDATE account SET spent = (SELECT COALESCE(-SUM(amount), 0) FROM ledger WHERE kind = 'charge')`
+    )
   }
   const oldHolds = holds !== undefined && !holds.includes('tracked')
-  if (oldHolds && !ddl.has('reservations_v1')) sql.exec('ALTER TABLE reservations RENAME TO reservations_v1')
+  if (oldHolds && !ddl.has('reservations_v1'))
+    sql.exec('ALTER TABLE reservations RENAME TO reservations_v1')
   // Holds that know how many calls they pay for, but not how many of those were served.
-  if (holds?.includes('tracked') && !holds.includes('served')) sql.exec('ALTER TABLE reservations ADD COLUMN served INTEGER')
+  if (holds?.includes('tracked') && !holds.includes('served'))
+    sql.exec('ALTER TABLE reservations ADD COLUMN served INTEGER')
   sql.exec(RESERVATIONS_TABLE)
   if (ddl.has('reservations_v1') || oldHolds) copyOldHolds(sql)
 }
@@ -135,8 +151,13 @@ function copyOldHolds(sql: SqlStorage): void {
     `INSERT OR IGNORE INTO reservations (id, amount, charged, state, label, created_at, expires_at, settled_at)
      SELECT CAST(id AS INTEGER), amount, charged, state, label, created_at, expires_at, settled_at FROM reservations_v1 WHERE ${numeric}`
   )
-  const stranded = sql.exec<{ held: number }>(`SELECT COALESCE(SUM(amount), 0) AS held FROM reservations_v1 WHERE state = 'open' AND NOT ${numeric}`).one().held
-  if (stranded > 0) sql.exec('UPDATE account SET held = MAX(0, held - ?) WHERE singleton = 1', stranded)
+  const stranded = sql
+    .exec<{ held: number }>(
+      `SELECT COALESCE(SUM(amount), 0) AS held FROM reservations_v1 WHERE state = 'open' AND NOT ${numeric}`
+    )
+    .one().held
+  if (stranded > 0)
+    sql.exec('UPDATE account SET held = MAX(0, held - ?) WHERE singleton = 1', stranded)
   sql.exec('DROP TABLE reservations_v1')
 }
 
@@ -184,7 +205,10 @@ export function effectiveStatus(row: AccountRow, now: number): EffectiveStatus {
 }
 
 /** What the view shows beyond the account row (policy, plan, lots, counters). */
-export type ViewExtras = Pick<AccountView, 'policy' | 'plan' | 'expiringCredits' | 'usage' | 'rotatedAt' | 'inFlight'>
+export type ViewExtras = Pick<
+  AccountView,
+  'policy' | 'plan' | 'expiringCredits' | 'usage' | 'rotatedAt' | 'inFlight'
+>
 
 export function toView(row: AccountRow, now: number, extras: ViewExtras): AccountView {
   return {

@@ -7,13 +7,26 @@
  * account-reserve; time and lots: account-lots).
  * The object (account-object) is the RPC surface; this is its state.
  */
-import { toLedgerEntry, toView, upgradeAccountSchema, type AccountRow, type LedgerRow } from './account-sql'
+import {
+  toLedgerEntry,
+  toView,
+  upgradeAccountSchema,
+  type AccountRow,
+  type LedgerRow,
+} from './account-sql'
 import { readSettings, writeSettings, type AccountSettings } from './account-settings'
 import { CounterBuffer } from './counter-buffer'
 import { readLots, spendFromLots, type CreditLot } from './credit-lots'
 import { readHolderAlert, writeHolderAlert, type HolderAlert } from './holder-alert'
 import { appendLedger, lastHoldId, loadOpenHolds, settleHold, type OpenHold } from './reservations'
-import type { AccountView, AdminResult, LedgerEntry, LedgerKind, Settlement, SettleResult } from './types'
+import type {
+  AccountView,
+  AdminResult,
+  LedgerEntry,
+  LedgerKind,
+  Settlement,
+  SettleResult,
+} from './types'
 
 type Tables = { account: boolean; alias: boolean }
 
@@ -65,7 +78,9 @@ export class AccountState {
 
   tables(): Tables {
     const names = this.sql
-      .exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('account', 'alias')`)
+      .exec<{ name: string }>(
+        `SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('account', 'alias')`
+      )
       .toArray()
       .map((table) => table.name)
     return { account: names.includes('account'), alias: names.includes('alias') }
@@ -77,7 +92,8 @@ export class AccountState {
     if (!this.tables().account) return (this.row = null)
     // Atomic: an upgrade cut short must not leave holds half moved (nested in a caller's transaction, a savepoint).
     this.storage.transactionSync(() => upgradeAccountSchema(this.sql))
-    this.row = this.sql.exec<AccountRow>('SELECT * FROM account WHERE singleton = 1').toArray()[0] ?? null
+    this.row =
+      this.sql.exec<AccountRow>('SELECT * FROM account WHERE singleton = 1').toArray()[0] ?? null
     return this.row
   }
 
@@ -123,7 +139,10 @@ export class AccountState {
       plan: settings.plan,
       rotatedAt: settings.rotatedAt,
       inFlight: this.openHolds().size,
-      expiringCredits: this.lots().map((lot) => ({ amount: lot.remaining, expiresAt: lot.expiresAt })),
+      expiringCredits: this.lots().map((lot) => ({
+        amount: lot.remaining,
+        expiresAt: lot.expiresAt,
+      })),
       usage: { day: this.counters.read('day', now), month: this.counters.read('month', now) },
     })
   }
@@ -132,9 +151,14 @@ export class AccountState {
   ledger(ledgerLimit: number, before?: number): LedgerEntry[] {
     const limit = Math.max(0, Math.min(1000, Math.trunc(ledgerLimit)))
     if (!limit) return []
-    const rows = before === undefined || !Number.isSafeInteger(before)
-      ? this.sql.exec<LedgerRow>('SELECT * FROM ledger ORDER BY seq DESC LIMIT ?', limit)
-      : this.sql.exec<LedgerRow>('SELECT * FROM ledger WHERE seq < ? ORDER BY seq DESC LIMIT ?', before, limit)
+    const rows =
+      before === undefined || !Number.isSafeInteger(before)
+        ? this.sql.exec<LedgerRow>('SELECT * FROM ledger ORDER BY seq DESC LIMIT ?', limit)
+        : this.sql.exec<LedgerRow>(
+            'SELECT * FROM ledger WHERE seq < ? ORDER BY seq DESC LIMIT ?',
+            before,
+            limit
+          )
     return rows.toArray().map(toLedgerEntry)
   }
 
@@ -157,11 +181,19 @@ export class AccountState {
 
   aliasTarget(): string | null {
     if (!this.tables().alias) return null
-    return this.sql.exec<{ account: string }>('SELECT account FROM alias WHERE singleton = 1').toArray()[0]?.account ?? null
+    return (
+      this.sql
+        .exec<{ account: string }>('SELECT account FROM alias WHERE singleton = 1')
+        .toArray()[0]?.account ?? null
+    )
   }
 
   /** Settle one hold, and correct the period counters and credit lots it touched. */
-  settleOne(row: AccountRow, settlement: Settlement, now: number): { row: AccountRow; result: SettleResult } {
+  settleOne(
+    row: AccountRow,
+    settlement: Settlement,
+    now: number
+  ): { row: AccountRow; result: SettleResult } {
     const applied = settleHold(this.sql, row, this.openHolds(), settlement, now)
     const settled = applied.settled
     if (settled) {
@@ -169,7 +201,8 @@ export class AccountState {
       // Counted in full when taken: give back what was not served. An expired hold was given back
       // in full by the alarm, so a late success counts what it served again.
       if (hold.tracked && settled.expired) this.counters.add(hold.createdAt, served, charged)
-      else if (hold.tracked) this.counters.add(hold.createdAt, -(hold.calls - served), -(hold.amount - charged))
+      else if (hold.tracked)
+        this.counters.add(hold.createdAt, -(hold.calls - served), -(hold.amount - charged))
       this.spendLots(charged, hold.createdAt)
     }
     return applied
@@ -186,7 +219,9 @@ export class AccountState {
     for (const settlement of settlements) {
       const applied = this.settleOne(next, settlement, now)
       if (!applied.result.ok && applied.result.reason !== 'already_settled') {
-        console.error(`pay-gate: settlement of ${settlement.reservationId} refused: ${applied.result.reason}`)
+        console.error(
+          `pay-gate: settlement of ${settlement.reservationId} refused: ${applied.result.reason}`
+        )
       }
       next = applied.row
     }

@@ -45,7 +45,9 @@ export async function hashApiKey(key: string): Promise<string> {
   const known = recentHashes.get(key)
   if (known !== undefined) return known
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key))
-  const hash = Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('')
+  const hash = Array.from(new Uint8Array(digest), (byte) =>
+    byte.toString(16).padStart(2, '0')
+  ).join('')
   if (recentHashes.size >= RECENT_HASHES) recentHashes.clear()
   recentHashes.set(key, hash)
   return hash
@@ -53,8 +55,7 @@ export async function hashApiKey(key: string): Promise<string> {
 
 /** Where a caller's key was found; it is removed from that header before forwarding. */
 export type PresentedKey =
-  | { kind: 'none' }
-  | { kind: 'key'; key: string; header: 'authorization' | 'x-api-key' }
+  { kind: 'none' } | { kind: 'key'; key: string; header: 'authorization' | 'x-api-key' }
 
 /** Who pays for a call: what the headers present, or a token src/oauth has validated. */
 export type Caller = PresentedKey | OAuthCaller
@@ -95,7 +96,8 @@ export function presentedKey(headers: Headers): PresentedKey {
   const bearer = bearerToken(headers)
   // One of our keys wins wherever it is; a foreign X-API-Key alone is still an attempt to pay.
   if (direct?.startsWith(API_KEY_PREFIX)) return { kind: 'key', key: direct, header: 'x-api-key' }
-  if (bearer?.startsWith(API_KEY_PREFIX)) return { kind: 'key', key: bearer, header: 'authorization' }
+  if (bearer?.startsWith(API_KEY_PREFIX))
+    return { kind: 'key', key: bearer, header: 'authorization' }
   if (direct) return { kind: 'key', key: direct, header: 'x-api-key' }
   return { kind: 'none' }
 }

@@ -24,13 +24,32 @@ type LotRow = { id: number; remaining: number; expires_at: number; label: string
 /** The lots with credits left, soonest expiry first. */
 export function readLots(sql: SqlStorage): CreditLot[] {
   return sql
-    .exec<LotRow>('SELECT id, remaining, expires_at, label FROM credit_lots WHERE remaining > 0 ORDER BY expires_at, id')
+    .exec<LotRow>(
+      'SELECT id, remaining, expires_at, label FROM credit_lots WHERE remaining > 0 ORDER BY expires_at, id'
+    )
     .toArray()
-    .map((row) => ({ id: row.id, remaining: row.remaining, expiresAt: row.expires_at, label: row.label }))
+    .map((row) => ({
+      id: row.id,
+      remaining: row.remaining,
+      expiresAt: row.expires_at,
+      label: row.label,
+    }))
 }
 
-export function insertLot(sql: SqlStorage, amount: number, expiresAt: number, label: string | null): CreditLot {
-  const id = sql.exec<{ id: number }>('INSERT INTO credit_lots (remaining, expires_at, label) VALUES (?, ?, ?) RETURNING id', amount, expiresAt, label).one().id
+export function insertLot(
+  sql: SqlStorage,
+  amount: number,
+  expiresAt: number,
+  label: string | null
+): CreditLot {
+  const id = sql
+    .exec<{ id: number }>(
+      'INSERT INTO credit_lots (remaining, expires_at, label) VALUES (?, ?, ?) RETURNING id',
+      amount,
+      expiresAt,
+      label
+    )
+    .one().id
   return { id, remaining: amount, expiresAt, label }
 }
 
@@ -39,7 +58,12 @@ export function insertLot(sql: SqlStorage, amount: number, expiresAt: number, la
  * order), among those not yet expired at `heldAt` (when the charge's hold was
  * taken, or now for a fee); the rest comes from paid credits.
  */
-export function spendFromLots(sql: SqlStorage, lots: CreditLot[], amount: number, heldAt: number): void {
+export function spendFromLots(
+  sql: SqlStorage,
+  lots: CreditLot[],
+  amount: number,
+  heldAt: number
+): void {
   let left = amount
   for (const lot of lots) {
     if (left === 0) break
@@ -59,7 +83,13 @@ export function spendFromLots(sql: SqlStorage, lots: CreditLot[], amount: number
  * row after.
  * @param holds the open holds: when each was taken, and what it holds
  */
-export function expireLots(sql: SqlStorage, row: AccountRow, lots: CreditLot[], holds: Iterable<{ createdAt: number; amount: number }>, now: number): AccountRow {
+export function expireLots(
+  sql: SqlStorage,
+  row: AccountRow,
+  lots: CreditLot[],
+  holds: Iterable<{ createdAt: number; amount: number }>,
+  now: number
+): AccountRow {
   let next = row
   // A charge spends the soonest lots unexpired when its hold was taken (spendFromLots), so what
   // calls in flight hold is backed by the lots in that order, each by the holds taken before it
@@ -69,7 +99,10 @@ export function expireLots(sql: SqlStorage, row: AccountRow, lots: CreditLot[], 
   let eligibleLeft = 0
   let nextHold = 0
   for (const lot of lots) {
-    while (nextHold < byTime.length && (byTime[nextHold] as { createdAt: number }).createdAt < lot.expiresAt) {
+    while (
+      nextHold < byTime.length &&
+      (byTime[nextHold] as { createdAt: number }).createdAt < lot.expiresAt
+    ) {
       eligibleLeft += (byTime[nextHold] as { amount: number }).amount
       nextHold++
     }
@@ -81,7 +114,13 @@ export function expireLots(sql: SqlStorage, row: AccountRow, lots: CreditLot[], 
     lot.remaining -= taken
     sql.exec('UPDATE credit_lots SET remaining = ? WHERE id = ?', lot.remaining, lot.id)
     next = { ...next, balance: next.balance - taken, updated_at: now }
-    appendLedger(sql, { kind: 'expire', amount: -taken, balanceAfter: next.balance, at: now, label: lot.label ?? 'expiring credits' })
+    appendLedger(sql, {
+      kind: 'expire',
+      amount: -taken,
+      balanceAfter: next.balance,
+      at: now,
+      label: lot.label ?? 'expiring credits',
+    })
   }
   if (next !== row) writeBalance(sql, next)
   dropEmpty(lots)
@@ -89,12 +128,14 @@ export function expireLots(sql: SqlStorage, row: AccountRow, lots: CreditLot[], 
 }
 
 function dropEmpty(lots: CreditLot[]): void {
-  for (let index = lots.length - 1; index >= 0; index--) if ((lots[index] as CreditLot).remaining === 0) lots.splice(index, 1)
+  for (let index = lots.length - 1; index >= 0; index--)
+    if ((lots[index] as CreditLot).remaining === 0) lots.splice(index, 1)
 }
 
 /** The earliest expiry among lots with credits left, or null. */
 export function nextLotExpiry(lots: CreditLot[]): number | null {
   let next: number | null = null
-  for (const lot of lots) if (lot.remaining > 0 && (next === null || lot.expiresAt < next)) next = lot.expiresAt
+  for (const lot of lots)
+    if (lot.remaining > 0 && (next === null || lot.expiresAt < next)) next = lot.expiresAt
   return next
 }

@@ -29,9 +29,17 @@ const TABLE = `CREATE TABLE IF NOT EXISTS holder_alert (
 )`
 
 export function readHolderAlert(sql: SqlStorage): HolderAlert | null {
-  const exists = sql.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'holder_alert'`).toArray().length > 0
+  const exists =
+    sql.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'holder_alert'`).toArray()
+      .length > 0
   if (!exists) return null
-  return sql.exec<{ url: string; secret: string; threshold: number }>('SELECT url, secret, threshold FROM holder_alert WHERE singleton = 1').toArray()[0] ?? null
+  return (
+    sql
+      .exec<{ url: string; secret: string; threshold: number }>(
+        'SELECT url, secret, threshold FROM holder_alert WHERE singleton = 1'
+      )
+      .toArray()[0] ?? null
+  )
 }
 
 /** Replace the alert (null removes it). */
@@ -51,6 +59,10 @@ export function writeHolderAlert(sql: SqlStorage, alert: HolderAlert | null): vo
 }
 
 /** Whether a hold going from `before` to `after` available micro-dollars crosses the alert's threshold downwards. */
-export function crossesAlert(alert: HolderAlert | null, before: number, after: number): alert is HolderAlert {
+export function crossesAlert(
+  alert: HolderAlert | null,
+  before: number,
+  after: number
+): alert is HolderAlert {
   return alert !== null && before >= alert.threshold && after < alert.threshold
 }

@@ -21,14 +21,27 @@ export interface EarlierCharge {
   calls: number
 }
 
-export function judgeIdempotency(sql: SqlStorage, key: string, fingerprint: string): IdempotencyVerdict {
+export function judgeIdempotency(
+  sql: SqlStorage,
+  key: string,
+  fingerprint: string
+): IdempotencyVerdict {
   const previous = sql
-    .exec<{ fingerprint: string; reservation_id: number }>('SELECT fingerprint, reservation_id FROM idempotency WHERE key = ?', key)
+    .exec<{ fingerprint: string; reservation_id: number }>(
+      'SELECT fingerprint, reservation_id FROM idempotency WHERE key = ?',
+      key
+    )
     .toArray()[0]
   if (!previous) return { kind: 'new' }
   if (previous.fingerprint !== fingerprint) return { kind: 'mismatch' }
   const hold = sql
-    .exec<{ state: string; amount: number; charged: number | null; calls: number; served: number | null }>(
+    .exec<{
+      state: string
+      amount: number
+      charged: number | null
+      calls: number
+      served: number | null
+    }>(
       'SELECT state, amount, charged, calls, served FROM reservations WHERE id = ?',
       previous.reservation_id
     )
@@ -40,9 +53,17 @@ export function judgeIdempotency(sql: SqlStorage, key: string, fingerprint: stri
   // with a failed call would have it served free on the retry. A plan may price the served
   // calls at the whole hold, so what was charged cannot tell; holds settled by older
   // versions did not record it, and are judged by what they were charged.
-  const whole = hold.served !== null ? hold.served >= hold.calls : (hold.charged ?? 0) >= hold.amount
+  const whole =
+    hold.served !== null ? hold.served >= hold.calls : (hold.charged ?? 0) >= hold.amount
   if (!whole) return { kind: 'partly-served' }
-  return { kind: 'charged', earlier: { reservationId: previous.reservation_id, charged: hold.charged ?? 0, calls: hold.calls } }
+  return {
+    kind: 'charged',
+    earlier: {
+      reservationId: previous.reservation_id,
+      charged: hold.charged ?? 0,
+      calls: hold.calls,
+    },
+  }
 }
 
 /** Attempts are one call by construction: nothing to compare. */
@@ -60,7 +81,13 @@ export function chargedAttempt(sql: SqlStorage, attempt: string): EarlierCharge 
 }
 
 /** Point the key at the reservation now paying for its request. */
-export function rememberIdempotency(sql: SqlStorage, key: string, fingerprint: string, reservationId: number, now: number): void {
+export function rememberIdempotency(
+  sql: SqlStorage,
+  key: string,
+  fingerprint: string,
+  reservationId: number,
+  now: number
+): void {
   sql.exec(
     `INSERT INTO idempotency (key, fingerprint, reservation_id, created_at) VALUES (?, ?, ?, ?)
      ON CONFLICT (key) DO UPDATE SET reservation_id = excluded.reservation_id, created_at = excluded.created_at`,
@@ -76,13 +103,34 @@ export function rememberIdempotency(sql: SqlStorage, key: string, fingerprint: s
  * this amount (a retry, a redelivered webhook: credit nothing); `conflict`: for
  * another amount (a reused key: refuse, rather than credit nothing in silence).
  */
-export function noteTopUpReference(sql: SqlStorage, reference: string, amount: number, now: number): 'new' | 'repeat' | 'conflict' {
-  sql.exec('CREATE TABLE IF NOT EXISTS topup_references (reference TEXT PRIMARY KEY, at INTEGER NOT NULL, amount INTEGER)')
+export function noteTopUpReference(
+  sql: SqlStorage,
+  reference: string,
+  amount: number,
+  now: number
+): 'new' | 'repeat' | 'conflict' {
+  sql.exec(
+    'CREATE TABLE IF NOT EXISTS topup_references (reference TEXT PRIMARY KEY, at INTEGER NOT NULL, amount INTEGER)'
+  )
   // Tables made before the amount was kept gain it; their rows say nothing of it (null).
-  const ddl = sql.exec<{ sql: string }>(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'topup_references'`).one().sql
+  const ddl = sql
+    .exec<{ sql: string }>(
+      `SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'topup_references'`
+    )
+    .one().sql
   if (!ddl.includes('amount')) sql.exec('ALTER TABLE topup_references ADD COLUMN amount INTEGER')
-  const seen = sql.exec<{ amount: number | null }>('SELECT amount FROM topup_references WHERE reference = ?', reference).toArray()[0]
+  const seen = sql
+    .exec<{ amount: number | null }>(
+      'SELECT amount FROM topup_references WHERE reference = ?',
+      reference
+    )
+    .toArray()[0]
   if (seen) return seen.amount === null || seen.amount === amount ? 'repeat' : 'conflict'
-  sql.exec('INSERT INTO topup_references (reference, at, amount) VALUES (?, ?, ?)', reference, now, amount)
+  sql.exec(
+    'INSERT INTO topup_references (reference, at, amount) VALUES (?, ?, ?)',
+    reference,
+    now,
+    amount
+  )
   return 'new'
 }

@@ -7,7 +7,9 @@ import { generateApiKey, generateKeyId, hashApiKey } from './api-key'
 import { accountStub, indexStub, type AccountNamespace, type IndexNamespace } from './ledger'
 import type { AccountInit, AccountView } from './types'
 
-export type IssuedKey = { ok: true; key: string; view: AccountView } | { ok: false; reason: 'invalid_amount' | 'invalid_transition' }
+export type IssuedKey =
+  | { ok: true; key: string; view: AccountView }
+  | { ok: false; reason: 'invalid_amount' | 'invalid_transition' }
 
 export async function issueKey(
   namespaces: { accounts: AccountNamespace; index: IndexNamespace },
@@ -22,7 +24,9 @@ export async function issueKey(
     const result = await accountStub(namespaces.accounts, hash).init({ ...input, id })
     if (!result.ok) {
       await index.remove(id)
-      return result.reason === 'invalid_amount' ? { ok: false, reason: 'invalid_amount' } : { ok: false, reason: 'invalid_transition' }
+      return result.reason === 'invalid_amount'
+        ? { ok: false, reason: 'invalid_amount' }
+        : { ok: false, reason: 'invalid_transition' }
     }
     return { ok: true, key, view: result.view }
   } catch (error) {

@@ -83,6 +83,13 @@ export class KeyIndex extends DurableObject<unknown> {
       values.push(search, search)
     }
     const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''
-    return this.sql.exec<IndexRow>(`SELECT * FROM keys ${filter} ORDER BY created_at, id LIMIT ?`, ...values, size).toArray().map(toIndexed)
+    return this.sql
+      .exec<IndexRow>(
+        `SELECT * FROM keys ${filter} ORDER BY created_at, id LIMIT ?`,
+        ...values,
+        size
+      )
+      .toArray()
+      .map(toIndexed)
   }
 }

@@ -9,7 +9,13 @@
  * every failure to reach an account is `ledger_unavailable`: nothing outside
  * this folder sees a settlement queue.
  */
-import { accountNameOf, reserveCredits, settleManyCredits, type AccountNamespace, type LedgerReserveResult } from './ledger'
+import {
+  accountNameOf,
+  reserveCredits,
+  settleManyCredits,
+  type AccountNamespace,
+  type LedgerReserveResult,
+} from './ledger'
 import { SettlementQueue } from './settlement-queue'
 import type { ReserveRequest, Settlement, SettleResult } from './types'
 
@@ -31,8 +37,13 @@ export class LedgerClient {
   async reserve(keyHash: string, ask: HoldAsk): Promise<LedgerReserveResult> {
     const account = accountNameOf(keyHash)
     const settle = this.queue.take(account)
-    const result = await reserveCredits(this.namespace, keyHash, settle.length > 0 ? { ...ask, settle } : ask)
-    if (!result.ok && result.reason === 'ledger_unavailable') this.queue.putBack(this.namespace, account, settle, this.waitUntil)
+    const result = await reserveCredits(
+      this.namespace,
+      keyHash,
+      settle.length > 0 ? { ...ask, settle } : ask
+    )
+    if (!result.ok && result.reason === 'ledger_unavailable')
+      this.queue.putBack(this.namespace, account, settle, this.waitUntil)
     return result
   }
 
@@ -57,7 +68,11 @@ export class CreditLedger {
   /**
    * @param batchMs how long a settlement may wait for a ride (0: sent at once); read the first time
    */
-  client(namespace: AccountNamespace, batchMs: number, waitUntil: (promise: Promise<unknown>) => void): LedgerClient {
+  client(
+    namespace: AccountNamespace,
+    batchMs: number,
+    waitUntil: (promise: Promise<unknown>) => void
+  ): LedgerClient {
     this.queue ??= new SettlementQueue(batchMs)
     return new LedgerClient(namespace, this.queue, waitUntil)
   }

@@ -9,7 +9,15 @@ import type { CreditAccount } from './account-object'
 import type { HolderAlert } from './holder-alert'
 import type { KeyIndex } from './key-index-object'
 import { reserveBatched } from './reserve-batching'
-import type { HolderView, MovedAccount, ReserveRequest, ReserveResult, Settlement, SettleResult, ToolListsAnswer } from './types'
+import type {
+  HolderView,
+  MovedAccount,
+  ReserveRequest,
+  ReserveResult,
+  Settlement,
+  SettleResult,
+  ToolListsAnswer,
+} from './types'
 
 export type AccountNamespace = DurableObjectNamespace<CreditAccount>
 export type IndexNamespace = DurableObjectNamespace<KeyIndex>
@@ -17,7 +25,10 @@ export type IndexNamespace = DurableObjectNamespace<KeyIndex>
 /** The one index object's name. */
 const INDEX_NAME = 'key-index'
 
-export function accountStub(namespace: AccountNamespace, keyHash: string): DurableObjectStub<CreditAccount> {
+export function accountStub(
+  namespace: AccountNamespace,
+  keyHash: string
+): DurableObjectStub<CreditAccount> {
   return namespace.getByName(keyHash)
 }
 
@@ -65,7 +76,8 @@ export async function reserveCredits(
     // The key's own object holds no account: the same request, riding settlements and all, goes to the account.
     rememberAccount(keyHash, result.account)
     const moved = await reserveBatched(namespace, result.account, credential)
-    if (!moved.ok && moved.reason === 'moved') return { ok: false, reason: 'invalid_api_key', account: result.account }
+    if (!moved.ok && moved.reason === 'moved')
+      return { ok: false, reason: 'invalid_api_key', account: result.account }
     return { ...moved, account: result.account }
   } catch (error) {
     console.error('pay-gate: reserve failed', (error as Error).message)
@@ -81,34 +93,61 @@ async function askAccount<T extends { ok: boolean }>(
   namespace: AccountNamespace,
   keyHash: string,
   ask: (stub: DurableObjectStub<CreditAccount>) => Promise<unknown>
-): Promise<{ answer: Exclude<T, MovedAccount> | { ok: false; reason: 'invalid_api_key' }; name: string }> {
-  const isMoved = (value: T | MovedAccount): value is MovedAccount => !value.ok && (value as { reason?: string }).reason === 'moved'
+): Promise<{
+  answer: Exclude<T, MovedAccount> | { ok: false; reason: 'invalid_api_key' }
+  name: string
+}> {
+  const isMoved = (value: T | MovedAccount): value is MovedAccount =>
+    !value.ok && (value as { reason?: string }).reason === 'moved'
   const account = accountNameOf(keyHash)
   const first = (await ask(accountStub(namespace, account))) as T | MovedAccount
   if (!isMoved(first)) return { answer: first as Exclude<T, MovedAccount>, name: account }
   rememberAccount(keyHash, first.account)
   const second = (await ask(accountStub(namespace, first.account))) as T | MovedAccount
-  return { answer: isMoved(second) ? { ok: false, reason: 'invalid_api_key' } : (second as Exclude<T, MovedAccount>), name: first.account }
+  return {
+    answer: isMoved(second)
+      ? { ok: false, reason: 'invalid_api_key' }
+      : (second as Exclude<T, MovedAccount>),
+    name: first.account,
+  }
 }
 
 /**
  * Read the account a key opens, as its holder; null when the key opens none. Throws when the ledger is unreachable.
  * @param before a ledger page: rows older than this seq
  */
-export async function holderView(namespace: AccountNamespace, keyHash: string, ledgerLimit = 0, before?: number): Promise<(Extract<HolderView, { ok: true }> & { name: string }) | null> {
-  const { answer, name } = await askAccount<HolderView>(namespace, keyHash, (stub) => stub.holderView(keyHash, ledgerLimit, before))
+export async function holderView(
+  namespace: AccountNamespace,
+  keyHash: string,
+  ledgerLimit = 0,
+  before?: number
+): Promise<(Extract<HolderView, { ok: true }> & { name: string }) | null> {
+  const { answer, name } = await askAccount<HolderView>(namespace, keyHash, (stub) =>
+    stub.holderView(keyHash, ledgerLimit, before)
+  )
   return answer.ok ? { ...answer, name } : null
 }
 
 /** Set (null: remove) the holder's low-balance alert on the account the key opens; the account after, or null when the key opens none. Throws when the ledger is unreachable. */
-export async function setHolderAlert(namespace: AccountNamespace, keyHash: string, alert: HolderAlert | null): Promise<Extract<HolderView, { ok: true }> | null> {
-  const { answer } = await askAccount<HolderView>(namespace, keyHash, (stub) => stub.setHolderAlert(keyHash, alert))
+export async function setHolderAlert(
+  namespace: AccountNamespace,
+  keyHash: string,
+  alert: HolderAlert | null
+): Promise<Extract<HolderView, { ok: true }> | null> {
+  const { answer } = await askAccount<HolderView>(namespace, keyHash, (stub) =>
+    stub.setHolderAlert(keyHash, alert)
+  )
   return answer.ok ? answer : null
 }
 
 /** The tool lists of the key's account; null when the key opens none. Throws when the ledger is unreachable. */
-export async function keyToolLists(namespace: AccountNamespace, keyHash: string): Promise<Extract<ToolListsAnswer, { ok: true }> | null> {
-  const { answer } = await askAccount<ToolListsAnswer>(namespace, keyHash, (stub) => stub.toolLists(keyHash))
+export async function keyToolLists(
+  namespace: AccountNamespace,
+  keyHash: string
+): Promise<Extract<ToolListsAnswer, { ok: true }> | null> {
+  const { answer } = await askAccount<ToolListsAnswer>(namespace, keyHash, (stub) =>
+    stub.toolLists(keyHash)
+  )
   return answer.ok ? answer : null
 }
 
@@ -116,7 +155,12 @@ export async function keyToolLists(namespace: AccountNamespace, keyHash: string)
  * Let an OAuth grant pay from the account the key opens (credits/oauth-grants).
  * @returns the account object's name, or null when the key opens no live account
  */
-export async function bindGrant(namespace: AccountNamespace, keyHash: string, grant: string, client: string): Promise<string | null> {
+export async function bindGrant(
+  namespace: AccountNamespace,
+  keyHash: string,
+  grant: string,
+  client: string
+): Promise<string | null> {
   const { answer, name } = await askAccount<{ ok: boolean }>(namespace, keyHash, async (stub) => {
     const moved = await stub.holderView(keyHash, 0)
     if (!moved.ok && moved.reason === 'moved') return moved
@@ -126,7 +170,11 @@ export async function bindGrant(namespace: AccountNamespace, keyHash: string, gr
 }
 
 /** Stop an OAuth grant paying from an account (its object's name), at once. Throws when the ledger is unreachable. */
-export async function revokeGrant(namespace: AccountNamespace, account: string, grant: string): Promise<boolean> {
+export async function revokeGrant(
+  namespace: AccountNamespace,
+  account: string,
+  grant: string
+): Promise<boolean> {
   return accountStub(namespace, account).revokeGrant(grant)
 }
 
@@ -151,7 +199,10 @@ export async function settleManyCredits(
     retryable: (error) => !(error as { overloaded?: boolean }).overloaded,
   })
   if (!tried.ok) {
-    console.error(`pay-gate: settle failed for ${settlements.length} hold(s); they will expire`, (tried.error as Error)?.message)
+    console.error(
+      `pay-gate: settle failed for ${settlements.length} hold(s); they will expire`,
+      (tried.error as Error)?.message
+    )
     return { ok: false, reason: 'ledger_unavailable' }
   }
   tried.value.forEach((result, index) => {
@@ -166,7 +217,14 @@ export async function settleManyCredits(
  * Mark a held call as waiting for an answer on another stream (see waiting-calls).
  * Best effort: unmarked, the call can still be answered, just not given up early.
  */
-export async function awaitAnswer(namespace: AccountNamespace, keyHash: string, account: string, reservationId: string, call: string, session: string): Promise<boolean> {
+export async function awaitAnswer(
+  namespace: AccountNamespace,
+  keyHash: string,
+  account: string,
+  reservationId: string,
+  call: string,
+  session: string
+): Promise<boolean> {
   try {
     return await accountStub(namespace, account).awaitAnswer(keyHash, reservationId, call, session)
   } catch (error) {
@@ -176,7 +234,11 @@ export async function awaitAnswer(namespace: AccountNamespace, keyHash: string, 
 }
 
 /** Release the key's waiting calls named by one call or a whole session; the number released. */
-export async function releaseWaiting(namespace: AccountNamespace, keyHash: string, which: { call: string } | { session: string }): Promise<number> {
+export async function releaseWaiting(
+  namespace: AccountNamespace,
+  keyHash: string,
+  which: { call: string } | { session: string }
+): Promise<number> {
   try {
     return await accountStub(namespace, accountNameOf(keyHash)).releaseWaiting(keyHash, which)
   } catch (error) {

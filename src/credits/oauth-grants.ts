@@ -19,13 +19,18 @@ CREATE TABLE IF NOT EXISTS oauth_grants (
 const GRANT_ID = /^[A-Za-z0-9_-]{1,128}$/
 
 function hasGrants(sql: SqlStorage): boolean {
-  return sql.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'oauth_grants'`).toArray().length > 0
+  return (
+    sql.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'oauth_grants'`).toArray()
+      .length > 0
+  )
 }
 
 /** Whether the grant may pay from this account now. */
 export function grantActive(sql: SqlStorage, grant: string): boolean {
   if (!GRANT_ID.test(grant) || !hasGrants(sql)) return false
-  const row = sql.exec<{ revoked_at: number | null }>('SELECT revoked_at FROM oauth_grants WHERE id = ?', grant).toArray()[0]
+  const row = sql
+    .exec<{ revoked_at: number | null }>('SELECT revoked_at FROM oauth_grants WHERE id = ?', grant)
+    .toArray()[0]
   return row !== undefined && row.revoked_at === null
 }
 
@@ -33,9 +38,16 @@ export function grantActive(sql: SqlStorage, grant: string): boolean {
 export function bindGrant(sql: SqlStorage, grant: string, client: string, now: number): boolean {
   if (!GRANT_ID.test(grant)) return false
   sql.exec(GRANTS_TABLE)
-  const row = sql.exec<{ revoked_at: number | null }>('SELECT revoked_at FROM oauth_grants WHERE id = ?', grant).toArray()[0]
+  const row = sql
+    .exec<{ revoked_at: number | null }>('SELECT revoked_at FROM oauth_grants WHERE id = ?', grant)
+    .toArray()[0]
   if (row) return row.revoked_at === null
-  sql.exec('INSERT INTO oauth_grants (id, client, created_at, revoked_at) VALUES (?, ?, ?, NULL)', grant, client.slice(0, 512), now)
+  sql.exec(
+    'INSERT INTO oauth_grants (id, client, created_at, revoked_at) VALUES (?, ?, ?, NULL)',
+    grant,
+    client.slice(0, 512),
+    now
+  )
   return true
 }
 

@@ -7,11 +7,12 @@
 import type { PlanDefinition, PlanPosition, PlanTier } from './types'
 
 export type PlanPricing =
-  | { ok: true; charges: number[] }
-  | { ok: false; reason: 'plan_allowance_exhausted' }
+  { ok: true; charges: number[] } | { ok: false; reason: 'plan_allowance_exhausted' }
 
 function tierPrice(tier: PlanTier, list: number): number {
-  return 'micros' in tier.price ? tier.price.micros : Math.floor((list * tier.price.percentOfList) / 100)
+  return 'micros' in tier.price
+    ? tier.price.micros
+    : Math.floor((list * tier.price.percentOfList) / 100)
 }
 
 /** The tier the `n`-th call of the period (1-based) falls in; the last tier takes the rest. */
@@ -25,7 +26,11 @@ function tierOf(tiers: PlanTier[], n: number): PlanTier {
  * @param lists each call's list price
  * @param callsBefore calls the key made earlier in the period (served or in flight)
  */
-export function priceUnderPlan(plan: PlanDefinition | null, lists: number[], callsBefore: number): PlanPricing {
+export function priceUnderPlan(
+  plan: PlanDefinition | null,
+  lists: number[],
+  callsBefore: number
+): PlanPricing {
   if (!plan) return { ok: true, charges: lists }
   const charges: number[] = []
   for (const [index, list] of lists.entries()) {
@@ -55,13 +60,27 @@ export function priceUnderPlan(plan: PlanDefinition | null, lists: number[], cal
  * the hold (`charges` is what the reserve held for each call).
  * @param served indices of the served calls into `lists` and `charges`
  */
-export function chargeOfServed(plan: PlanPosition | null, lists: readonly number[], charges: readonly number[], served: readonly number[]): number {
+export function chargeOfServed(
+  plan: PlanPosition | null,
+  lists: readonly number[],
+  charges: readonly number[],
+  served: readonly number[]
+): number {
   const held = charges.reduce((sum, charge) => sum + charge, 0)
-  const inOrder = [...new Set(served)].filter((index) => index >= 0 && index < charges.length).sort((a, b) => a - b)
+  const inOrder = [...new Set(served)]
+    .filter((index) => index >= 0 && index < charges.length)
+    .sort((a, b) => a - b)
   const asHeld = inOrder.reduce((sum, index) => sum + (charges[index] ?? 0), 0)
   if (!plan) return asHeld
-  const repriced = priceUnderPlan(plan.definition, inOrder.map((index) => lists[index] ?? 0), plan.callsBefore)
+  const repriced = priceUnderPlan(
+    plan.definition,
+    inOrder.map((index) => lists[index] ?? 0),
+    plan.callsBefore
+  )
   // Served calls are never more than were allowed when held, so a plan cannot refuse them now.
   if (!repriced.ok) return asHeld
-  return Math.min(held, repriced.charges.reduce((sum, charge) => sum + charge, 0))
+  return Math.min(
+    held,
+    repriced.charges.reduce((sum, charge) => sum + charge, 0)
+  )
 }

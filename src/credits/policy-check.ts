@@ -19,8 +19,14 @@ export function refusedTool(policy: KeyPolicy, items: ReserveItem[]): string | u
 }
 
 /** Whether a key with this policy may see `tool` (for filtering `tools/list`). */
-export function toolVisible(policy: Pick<KeyPolicy, 'allowTools' | 'denyTools'>, tool: string): boolean {
-  return !policy.denyTools.includes(tool) && (policy.allowTools === null || policy.allowTools.includes(tool))
+export function toolVisible(
+  policy: Pick<KeyPolicy, 'allowTools' | 'denyTools'>,
+  tool: string
+): boolean {
+  return (
+    !policy.denyTools.includes(tool) &&
+    (policy.allowTools === null || policy.allowTools.includes(tool))
+  )
 }
 
 /**
@@ -38,13 +44,21 @@ export function brokenQuota(
     const count = used[quota.period]
     const after = quota.metric === 'calls' ? count.calls + calls : count.spend + spend
     if (after > quota.limit) {
-      return { quota, retryAfterSeconds: Math.max(1, Math.ceil((periodEnd(quota.period, now) - now) / 1000)) }
+      return {
+        quota,
+        retryAfterSeconds: Math.max(1, Math.ceil((periodEnd(quota.period, now) - now) / 1000)),
+      }
     }
   }
   return undefined
 }
 
 /** Whether charging `amount` more, on top of what is spent and held, passes the lifetime cap. */
-export function overLifetimeLimit(policy: KeyPolicy, spent: number, held: number, amount: number): boolean {
+export function overLifetimeLimit(
+  policy: KeyPolicy,
+  spent: number,
+  held: number,
+  amount: number
+): boolean {
   return policy.lifetimeLimit !== null && spent + held + amount > policy.lifetimeLimit
 }

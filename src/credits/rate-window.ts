@@ -52,7 +52,9 @@ export function checkWindows(
   windows: ReadonlyMap<string, StoredWindow>,
   checks: LimitCheck[],
   now: number
-): { ok: true; state?: RateLimitState } | { ok: false; retryAfterSeconds: number; state: RateLimitState } {
+):
+  | { ok: true; state?: RateLimitState }
+  | { ok: false; retryAfterSeconds: number; state: RateLimitState } {
   const states: RateLimitState[] = []
   for (const check of checks) {
     const { start, end } = windowOf(check, now)
@@ -75,7 +77,11 @@ export function checkWindows(
  * checks on one bucket count twice, the second on top of the first.
  * @returns the windows to write and the tightest state after counting
  */
-export function countWindows(windows: ReadonlyMap<string, StoredWindow>, checks: LimitCheck[], now: number): { writes: WindowWrite[]; state: RateLimitState | undefined } {
+export function countWindows(
+  windows: ReadonlyMap<string, StoredWindow>,
+  checks: LimitCheck[],
+  now: number
+): { writes: WindowWrite[]; state: RateLimitState | undefined } {
   const counted = new Map(windows)
   const writes: WindowWrite[] = []
   const states: RateLimitState[] = []
@@ -84,7 +90,11 @@ export function countWindows(windows: ReadonlyMap<string, StoredWindow>, checks:
     const count = usedIn(counted, check.bucket, start) + check.cost
     counted.set(check.bucket, { windowStart: start, count })
     writes.push({ bucket: check.bucket, windowStart: start, count })
-    states.push({ limit: check.limit, remaining: check.limit - count, resetSeconds: resetSecondsOf(end, now) })
+    states.push({
+      limit: check.limit,
+      remaining: check.limit - count,
+      resetSeconds: resetSecondsOf(end, now),
+    })
   }
   return { writes, state: tightest(states) }
 }
@@ -100,7 +110,12 @@ export function readWindows(sql: SqlStorage, checks: LimitCheck[]): Map<string, 
   const windows = new Map<string, StoredWindow>()
   for (const { bucket } of checks) {
     if (windows.has(bucket)) continue
-    const row = sql.exec<WindowRow>('SELECT bucket, window_start, count FROM rate_windows WHERE bucket = ?', bucket).toArray()[0]
+    const row = sql
+      .exec<WindowRow>(
+        'SELECT bucket, window_start, count FROM rate_windows WHERE bucket = ?',
+        bucket
+      )
+      .toArray()[0]
     if (row) windows.set(bucket, { windowStart: row.window_start, count: row.count })
   }
   return windows

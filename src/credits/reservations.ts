@@ -12,7 +12,14 @@ import type { LedgerKind, Settlement, SettleResult } from './types'
 
 export function appendLedger(
   sql: SqlStorage,
-  entry: { kind: LedgerKind; amount: number; balanceAfter: number; at: number; reservationId?: number | null; label?: string | null }
+  entry: {
+    kind: LedgerKind
+    amount: number
+    balanceAfter: number
+    at: number
+    reservationId?: number | null
+    label?: string | null
+  }
 ): void {
   sql.exec(
     'INSERT INTO ledger (at, kind, amount, balance_after, reservation_id, label) VALUES (?, ?, ?, ?, ?, ?)',
@@ -27,7 +34,13 @@ export function appendLedger(
 
 /** Write the account's money columns from `row` (the hot path: holds and charges). */
 export function writeBalance(sql: SqlStorage, row: AccountRow): void {
-  sql.exec('UPDATE account SET balance = ?, held = ?, spent = ?, updated_at = ? WHERE singleton = 1', row.balance, row.held, row.spent, row.updated_at)
+  sql.exec(
+    'UPDATE account SET balance = ?, held = ?, spent = ?, updated_at = ? WHERE singleton = 1',
+    row.balance,
+    row.held,
+    row.spent,
+    row.updated_at
+  )
 }
 
 /** Write the account's money, status and limit columns from `row`. */
@@ -101,15 +114,29 @@ export function loadOpenHolds(sql: SqlStorage): Map<number, OpenHold> {
 }
 
 /** The hold a settlement names: open in memory, or as stored (settled, or expired by the alarm). */
-export function findHold(sql: SqlStorage, holds: Map<number, OpenHold>, reservationId: string): SettleTarget {
+export function findHold(
+  sql: SqlStorage,
+  holds: Map<number, OpenHold>,
+  reservationId: string
+): SettleTarget {
   const id = holdIdOf(reservationId)
   if (id === null) return { kind: 'unknown' }
   const open = holds.get(id)
   if (open) return { kind: 'hold', id, hold: open, open: true }
-  const stored = sql.exec<ReservationRow>('SELECT * FROM reservations WHERE id = ?', id).toArray()[0]
+  const stored = sql
+    .exec<ReservationRow>('SELECT * FROM reservations WHERE id = ?', id)
+    .toArray()[0]
   if (!stored) return { kind: 'unknown' }
-  if (stored.state === 'committed' || stored.state === 'released') return { kind: 'settled', charged: stored.state === 'committed' ? (stored.charged ?? 0) : 0 }
-  const hold = { amount: stored.amount, calls: stored.calls, tracked: stored.tracked === 1, label: stored.label, createdAt: stored.created_at, expiresAt: stored.expires_at }
+  if (stored.state === 'committed' || stored.state === 'released')
+    return { kind: 'settled', charged: stored.state === 'committed' ? (stored.charged ?? 0) : 0 }
+  const hold = {
+    amount: stored.amount,
+    calls: stored.calls,
+    tracked: stored.tracked === 1,
+    label: stored.label,
+    createdAt: stored.created_at,
+    expiresAt: stored.expires_at,
+  }
   return { kind: 'hold', id, hold, open: false }
 }
 
@@ -125,10 +152,22 @@ export function settleHold(
   settlement: Settlement,
   now: number
 ): { result: SettleResult; row: AccountRow; settled?: SettledHold } {
-  const decision = decideSettlement(findHold(sql, holds, settlement.reservationId), row, settlement, now)
+  const decision = decideSettlement(
+    findHold(sql, holds, settlement.reservationId),
+    row,
+    settlement,
+    now
+  )
   const write = decision.write
   if (write) {
-    sql.exec(`UPDATE reservations SET state = ?, charged = ?, served = ?, settled_at = ? WHERE id = ?`, write.state, write.charged, write.served, now, write.id)
+    sql.exec(
+      `UPDATE reservations SET state = ?, charged = ?, served = ?, settled_at = ? WHERE id = ?`,
+      write.state,
+      write.charged,
+      write.served,
+      now,
+      write.id
+    )
     if (write.ledger) appendLedger(sql, { ...write.ledger, at: now })
     holds.delete(write.id)
   }
@@ -154,7 +193,11 @@ export function expireHolds(
     holds.delete(id)
   }
   if (expired.length === 0) return { row, expired }
-  sql.exec(`UPDATE reservations SET state = 'expired', settled_at = ? WHERE state = 'open' AND expires_at <= ?`, now, now)
+  sql.exec(
+    `UPDATE reservations SET state = 'expired', settled_at = ? WHERE state = 'open' AND expires_at <= ?`,
+    now,
+    now
+  )
   const next = { ...row, held: row.held - due, updated_at: now }
   writeBalance(sql, next)
   return { row: next, expired }
@@ -163,7 +206,8 @@ export function expireHolds(
 /** The earliest expiry among open holds, or null. */
 export function nextExpiry(holds: Map<number, OpenHold>): number | null {
   let next: number | null = null
-  for (const hold of holds.values()) if (next === null || hold.expiresAt < next) next = hold.expiresAt
+  for (const hold of holds.values())
+    if (next === null || hold.expiresAt < next) next = hold.expiresAt
   return next
 }
 

@@ -57,7 +57,11 @@ const lanes = new WeakMap<Namespace, Map<string, Lane>>()
  * isolate has waiting for it. Rejects as `stub.reserve` would (the RPC failed, or
  * the object threw for this request).
  */
-export async function reserveBatched(namespace: Namespace, name: string, request: ReserveRequest): Promise<ReserveResult> {
+export async function reserveBatched(
+  namespace: Namespace,
+  name: string,
+  request: ReserveRequest
+): Promise<ReserveResult> {
   let byName = lanes.get(namespace)
   if (!byName) lanes.set(namespace, (byName = new Map()))
   let lane = byName.get(name)
@@ -69,7 +73,13 @@ export async function reserveBatched(namespace: Namespace, name: string, request
   return outcome.answer
 }
 
-async function waitForTurn(namespace: Namespace, name: string, byName: Map<string, Lane>, lane: Lane, own: Waiting): Promise<Outcome> {
+async function waitForTurn(
+  namespace: Namespace,
+  name: string,
+  byName: Map<string, Lane>,
+  lane: Lane,
+  own: Waiting
+): Promise<Outcome> {
   const deadline = Date.now() + BATCH_WAIT_MS
   for (;;) {
     if (own.outcome) return own.outcome
@@ -84,14 +94,22 @@ async function waitForTurn(namespace: Namespace, name: string, byName: Map<strin
     // The batch on its way ends when its sender says so (a promise of the sender's request, which
     // is alive while it waits for its answer), or this call's own timer ends the wait.
     let timer: ReturnType<typeof setTimeout> | undefined
-    const tick = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.min(left, SEND_STALL_MS))))
+    const tick = new Promise<void>(
+      (resolve) => (timer = setTimeout(resolve, Math.min(left, SEND_STALL_MS)))
+    )
     await (lane.sending ? Promise.race([lane.sending.done, tick]) : tick)
     if (timer !== undefined) clearTimeout(timer)
   }
 }
 
 /** Send the waiting calls (this one among them) as one batch; hand each its outcome; wake the next. */
-async function send(namespace: Namespace, name: string, byName: Map<string, Lane>, lane: Lane, own: Waiting): Promise<Outcome> {
+async function send(
+  namespace: Namespace,
+  name: string,
+  byName: Map<string, Lane>,
+  lane: Lane,
+  own: Waiting
+): Promise<Outcome> {
   // This call first (its request is alive: it waits for the answer), then the longest waiting.
   lane.queue.splice(lane.queue.indexOf(own), 1)
   const batch = [own, ...lane.queue.splice(0, MAX_BATCH - 1)]
@@ -103,11 +121,17 @@ async function send(namespace: Namespace, name: string, byName: Map<string, Lane
   let outcomes: Outcome[]
   try {
     const stub = namespace.getByName(name)
-    const answers: ReserveAnswer[] = batch.length === 1 ? [await stub.reserve((batch[0] as Waiting).request)] : await stub.reserveMany(batch.map((call) => call.request))
+    const answers: ReserveAnswer[] =
+      batch.length === 1
+        ? [await stub.reserve((batch[0] as Waiting).request)]
+        : await stub.reserveMany(batch.map((call) => call.request))
     outcomes = batch.map((_, index): Outcome => {
       const answer = answers[index]
-      if (!answer) return { error: new Error('the account answered fewer reserves than it was sent') }
-      return !answer.ok && answer.reason === 'reserve_failed' ? { error: new Error(answer.message) } : { answer }
+      if (!answer)
+        return { error: new Error('the account answered fewer reserves than it was sent') }
+      return !answer.ok && answer.reason === 'reserve_failed'
+        ? { error: new Error(answer.message) }
+        : { answer }
     })
   } catch (error) {
     outcomes = batch.map(() => ({ error }))

@@ -11,7 +11,14 @@ import { readsUsage, feeTaken, recordFee, type AccountSettings } from './account
 import type { CounterBuffer } from './counter-buffer'
 import { appendLedger, insertHold, type OpenHold } from './reservations'
 import { chargedAttempt, judgeIdempotency, rememberIdempotency } from './idempotency'
-import { decide, limitsOf, NO_USAGE, type ReserveEffects, type ReserveOutcome, type ReserveSnapshot } from './reserve-decision'
+import {
+  decide,
+  limitsOf,
+  NO_USAGE,
+  type ReserveEffects,
+  type ReserveOutcome,
+  type ReserveSnapshot,
+} from './reserve-decision'
 import { readWindows, writeWindows } from './rate-window'
 import type { ReserveItem, ReserveRequest } from './types'
 
@@ -37,20 +44,30 @@ export function reserveItems(request: ReserveRequest): ReserveItem[] {
   const items = request.items ?? [{ price: request.amount }]
   let sum = 0
   for (const item of items) {
-    if (!Number.isSafeInteger(item.price) || item.price < 0) throw new RangeError(`item price must be a whole number ≥ 0, got ${item.price}`)
+    if (!Number.isSafeInteger(item.price) || item.price < 0)
+      throw new RangeError(`item price must be a whole number ≥ 0, got ${item.price}`)
     sum += item.price
   }
-  if (items.length === 0 || sum !== request.amount) throw new RangeError(`items must add up to the amount (${sum} ≠ ${request.amount})`)
+  if (items.length === 0 || sum !== request.amount)
+    throw new RangeError(`items must add up to the amount (${sum} ≠ ${request.amount})`)
   return items
 }
 
 /** Read what `decide` needs for this request: only what its checks can look at. */
-export function readSnapshot(state: ReserveState, row: AccountRow, request: ReserveRequest, opens: boolean, now: number): ReserveSnapshot {
+export function readSnapshot(
+  state: ReserveState,
+  row: AccountRow,
+  request: ReserveRequest,
+  opens: boolean,
+  now: number
+): ReserveSnapshot {
   const { sql, settings } = state
   const { policy, plan } = settings
   const definition = plan?.definition ?? null
   // Every call is counted (the key's usage view, quotas set later); only a plan or a quota needs to read the counts first.
-  const usage = readsUsage(settings) ? { day: state.counters.read('day', now), month: state.counters.read('month', now) } : NO_USAGE
+  const usage = readsUsage(settings)
+    ? { day: state.counters.read('day', now), month: state.counters.read('month', now) }
+    : NO_USAGE
   const subscription = definition?.kind === 'subscription' && definition.fee > 0
   return {
     row,
@@ -58,7 +75,9 @@ export function readSnapshot(state: ReserveState, row: AccountRow, request: Rese
     policy,
     plan,
     paidAttempt: request.attempt !== undefined ? chargedAttempt(sql, request.attempt) : null,
-    idempotency: request.idempotency ? judgeIdempotency(sql, request.idempotency.key, request.idempotency.fingerprint) : null,
+    idempotency: request.idempotency
+      ? judgeIdempotency(sql, request.idempotency.key, request.idempotency.fingerprint)
+      : null,
     windows: readWindows(sql, limitsOf(row, request)),
     usage,
     feeTaken: subscription ? feeTaken(sql, definition.period, now) : false,
@@ -73,14 +92,21 @@ export function applyReserve(state: ReserveState, effects: ReserveEffects, now: 
   if (fee) {
     recordFee(sql, fee.period, now, fee.amount)
     state.spendLots(fee.amount)
-    appendLedger(sql, { kind: 'fee', amount: -fee.amount, balanceAfter: fee.balanceAfter, at: now, label: fee.label })
+    appendLedger(sql, {
+      kind: 'fee',
+      amount: -fee.amount,
+      balanceAfter: fee.balanceAfter,
+      at: now,
+      label: fee.label,
+    })
   }
   const id = state.nextHoldId()
   if (id !== hold.id) throw new Error(`hold id ${hold.id} was decided, ${id} is next`)
   insertHold(sql, id, hold.hold)
   state.holds.set(id, hold.hold)
   state.counters.add(now, effects.counters.calls, effects.counters.spend)
-  for (const record of effects.remember) rememberIdempotency(sql, record.key, record.fingerprint, id, now)
+  for (const record of effects.remember)
+    rememberIdempotency(sql, record.key, record.fingerprint, id, now)
   writeWindows(sql, effects.windows)
 }
 
@@ -88,8 +114,20 @@ export function applyReserve(state: ReserveState, effects: ReserveEffects, now: 
  * Decide and, when everything passes, take the hold.
  * @returns the outcome and the account row after (unchanged when refused)
  */
-export function reserveCall(state: ReserveState, row: AccountRow, request: ReserveRequest, items: ReserveItem[], opens: boolean, now: number): { outcome: ReserveOutcome; row: AccountRow } {
-  const { outcome, effects } = decide(readSnapshot(state, row, request, opens, now), request, items, now)
+export function reserveCall(
+  state: ReserveState,
+  row: AccountRow,
+  request: ReserveRequest,
+  items: ReserveItem[],
+  opens: boolean,
+  now: number
+): { outcome: ReserveOutcome; row: AccountRow } {
+  const { outcome, effects } = decide(
+    readSnapshot(state, row, request, opens, now),
+    request,
+    items,
+    now
+  )
   if (!effects) return { outcome, row }
   applyReserve(state, effects, now)
   return { outcome, row: effects.row }

@@ -10,16 +10,39 @@
  * quotas, lifetime cap and balance.
  */
 import { effectiveStatus, type AccountRow } from './account-sql'
-import { ATTEMPT_FINGERPRINT, attemptRecordKey, type EarlierCharge, type IdempotencyVerdict } from './idempotency'
+import {
+  ATTEMPT_FINGERPRINT,
+  attemptRecordKey,
+  type EarlierCharge,
+  type IdempotencyVerdict,
+} from './idempotency'
 import { periodKey } from './periods'
 import { priceUnderPlan } from './plan-pricing'
 import { brokenQuota, overLifetimeLimit, refusedTool } from './policy-check'
-import { checkWindows, countWindows, keyLimit, type StoredWindow, type WindowWrite } from './rate-window'
+import {
+  checkWindows,
+  countWindows,
+  keyLimit,
+  type StoredWindow,
+  type WindowWrite,
+} from './rate-window'
 import type { OpenHold } from './reservations'
-import type { AssignedPlan, KeyPolicy, Period, ReserveItem, ReserveRequest, ReserveResult, UsageCount } from './types'
+import type {
+  AssignedPlan,
+  KeyPolicy,
+  Period,
+  ReserveItem,
+  ReserveRequest,
+  ReserveResult,
+  UsageCount,
+} from './types'
 
 /** A reserve outcome before the object adds the key id. */
-export type ReserveOutcome = ReserveResult extends infer R ? (R extends { keyId?: string } ? Omit<R, 'keyId'> : R) : never
+export type ReserveOutcome = ReserveResult extends infer R
+  ? R extends { keyId?: string }
+    ? Omit<R, 'keyId'>
+    : R
+  : never
 
 /** Everything the decision reads, read by the object inside the transaction (reserve-call's readSnapshot). */
 export interface ReserveSnapshot {
@@ -67,7 +90,12 @@ export const NO_USAGE = { day: ZERO, month: ZERO }
  * Decide a reserve. Refusals and replays have no effects; a hold has.
  * @param items the request's priced calls, checked (reserve-call's reserveItems)
  */
-export function decide(snapshot: ReserveSnapshot, request: ReserveRequest, items: ReserveItem[], now: number): ReserveDecision {
+export function decide(
+  snapshot: ReserveSnapshot,
+  request: ReserveRequest,
+  items: ReserveItem[],
+  now: number
+): ReserveDecision {
   const { row, policy, plan } = snapshot
   const refuse = (outcome: ReserveOutcome): ReserveDecision => ({ outcome, effects: null })
   if (!snapshot.opens) return refuse({ ok: false, reason: 'invalid_api_key' })
@@ -75,24 +103,49 @@ export function decide(snapshot: ReserveSnapshot, request: ReserveRequest, items
   // anything that may have changed since (the key's expiry, say) could refuse a paid call.
   const paid = snapshot.paidAttempt
   if (paid) {
-    const earlier = { reservationId: String(paid.reservationId), charged: paid.charged, calls: paid.calls }
-    return refuse({ ok: true, kind: 'replayed', available: row.balance - row.held, earlier, own: true })
+    const earlier = {
+      reservationId: String(paid.reservationId),
+      charged: paid.charged,
+      calls: paid.calls,
+    }
+    return refuse({
+      ok: true,
+      kind: 'replayed',
+      available: row.balance - row.held,
+      earlier,
+      own: true,
+    })
   }
   const status = effectiveStatus(row, now)
   if (status !== 'active') return refuse({ ok: false, reason: `key_${status}` })
   const available = row.balance - row.held
   const verdict = snapshot.idempotency
   if (verdict) {
-    if (verdict.kind === 'mismatch' || verdict.kind === 'partly-served') return refuse({ ok: false, reason: 'idempotency_mismatch', available })
-    if (verdict.kind === 'in-progress') return refuse({ ok: false, reason: 'idempotency_in_progress', available })
+    if (verdict.kind === 'mismatch' || verdict.kind === 'partly-served')
+      return refuse({ ok: false, reason: 'idempotency_mismatch', available })
+    if (verdict.kind === 'in-progress')
+      return refuse({ ok: false, reason: 'idempotency_in_progress', available })
     if (verdict.kind === 'charged') {
       const { reservationId, charged, calls } = verdict.earlier
-      return refuse({ ok: true, kind: 'replayed', available, earlier: { reservationId: String(reservationId), charged, calls }, own: false })
+      return refuse({
+        ok: true,
+        kind: 'replayed',
+        available,
+        earlier: { reservationId: String(reservationId), charged, calls },
+        own: false,
+      })
     }
   }
   const limits = limitsOf(row, request)
   const rate = checkWindows(snapshot.windows, limits, now)
-  if (!rate.ok) return refuse({ ok: false, reason: 'rate_limited', available, retryAfterSeconds: rate.retryAfterSeconds, rateLimit: rate.state })
+  if (!rate.ok)
+    return refuse({
+      ok: false,
+      reason: 'rate_limited',
+      available,
+      retryAfterSeconds: rate.retryAfterSeconds,
+      rateLimit: rate.state,
+    })
 
   const tool = refusedTool(policy, items)
   if (tool !== undefined) return refuse({ ok: false, reason: 'tool_not_allowed', available, tool })
@@ -100,18 +153,34 @@ export function decide(snapshot: ReserveSnapshot, request: ReserveRequest, items
   const used = snapshot.usage
   const definition = plan?.definition ?? null
   const callsBefore = definition ? used[definition.period].calls : 0
-  const pricing = priceUnderPlan(definition, items.map((item) => item.price), callsBefore)
+  const pricing = priceUnderPlan(
+    definition,
+    items.map((item) => item.price),
+    callsBefore
+  )
   if (!pricing.ok) return refuse({ ok: false, reason: 'plan_allowance_exhausted', available })
   // Only a batch is repriced by what it served (one call is served at what it held): the plan rides back for batches alone.
   const position = definition && items.length > 1 ? { definition, callsBefore } : null
   const amount = pricing.charges.reduce((sum, charge) => sum + charge, 0)
   // A subscription's fee is taken at the first call of each period.
-  const fee = definition?.kind === 'subscription' && definition.fee > 0 && !snapshot.feeTaken ? definition.fee : 0
+  const fee =
+    definition?.kind === 'subscription' && definition.fee > 0 && !snapshot.feeTaken
+      ? definition.fee
+      : 0
 
   const quota = brokenQuota(policy, used, items.length, amount, now)
-  if (quota) return refuse({ ok: false, reason: 'quota_exceeded', available, quota: quota.quota, retryAfterSeconds: quota.retryAfterSeconds })
-  if (overLifetimeLimit(policy, row.spent, row.held, amount + fee)) return refuse({ ok: false, reason: 'spending_limit_reached', available })
-  if (available < amount + fee) return refuse({ ok: false, reason: 'insufficient_credits', available, rateLimit: rate.state })
+  if (quota)
+    return refuse({
+      ok: false,
+      reason: 'quota_exceeded',
+      available,
+      quota: quota.quota,
+      retryAfterSeconds: quota.retryAfterSeconds,
+    })
+  if (overLifetimeLimit(policy, row.spent, row.held, amount + fee))
+    return refuse({ ok: false, reason: 'spending_limit_reached', available })
+  if (available < amount + fee)
+    return refuse({ ok: false, reason: 'insufficient_credits', available, rateLimit: rate.state })
 
   let next: AccountRow = { ...row, updated_at: now }
   let feeEffect: ReserveEffects['fee'] = null
@@ -121,10 +190,19 @@ export function decide(snapshot: ReserveSnapshot, request: ReserveRequest, items
     feeEffect = { period: definition.period, amount: fee, label, balanceAfter: next.balance }
   }
   const id = snapshot.holdId
-  const hold: OpenHold = { amount, calls: items.length, tracked: true, label: request.label, createdAt: now, expiresAt: now + request.holdMs }
+  const hold: OpenHold = {
+    amount,
+    calls: items.length,
+    tracked: true,
+    label: request.label,
+    createdAt: now,
+    expiresAt: now + request.holdMs,
+  }
   const remember: ReserveEffects['remember'] = []
-  if (request.idempotency) remember.push({ key: request.idempotency.key, fingerprint: request.idempotency.fingerprint })
-  if (request.attempt !== undefined) remember.push({ key: attemptRecordKey(request.attempt), fingerprint: ATTEMPT_FINGERPRINT })
+  if (request.idempotency)
+    remember.push({ key: request.idempotency.key, fingerprint: request.idempotency.fingerprint })
+  if (request.attempt !== undefined)
+    remember.push({ key: attemptRecordKey(request.attempt), fingerprint: ATTEMPT_FINGERPRINT })
   const counted = countWindows(snapshot.windows, limits, now)
   next = { ...next, held: next.held + amount }
   return {
@@ -140,7 +218,14 @@ export function decide(snapshot: ReserveSnapshot, request: ReserveRequest, items
       available: next.balance - next.held,
       rateLimit: limits.length > 0 ? counted.state : undefined,
     },
-    effects: { row: next, fee: feeEffect, hold: { id, hold }, counters: { calls: items.length, spend: amount }, remember, windows: counted.writes },
+    effects: {
+      row: next,
+      fee: feeEffect,
+      hold: { id, hold },
+      counters: { calls: items.length, spend: amount },
+      remember,
+      windows: counted.writes,
+    },
   }
 }
 

@@ -16,8 +16,16 @@ import type { ReserveAnswer, ReserveItem, ReserveRequest } from './types'
  * transaction is rolled back and each runs again in its own, so one that fails
  * (a bug) fails alone, as it would have by itself; bad input fails before.
  */
-export function reserveInOrder(state: AccountState, requests: ReserveRequest[], now: number): ReserveAnswer[] {
-  const failed = (error: unknown): ReserveAnswer => ({ ok: false, reason: 'reserve_failed', message: (error as Error).message })
+export function reserveInOrder(
+  state: AccountState,
+  requests: ReserveRequest[],
+  now: number
+): ReserveAnswer[] {
+  const failed = (error: unknown): ReserveAnswer => ({
+    ok: false,
+    reason: 'reserve_failed',
+    message: (error as Error).message,
+  })
   const items = requests.map((request): ReserveItem[] | ReserveAnswer => {
     try {
       return reserveItems(request)
@@ -27,7 +35,9 @@ export function reserveInOrder(state: AccountState, requests: ReserveRequest[], 
   })
   const reserveOne = (request: ReserveRequest, index: number, writeRow: boolean): ReserveAnswer => {
     const checked = items[index] as ReserveItem[] | ReserveAnswer
-    return Array.isArray(checked) ? reserveOnAccount(state, request, checked, now, writeRow) : checked
+    return Array.isArray(checked)
+      ? reserveOnAccount(state, request, checked, now, writeRow)
+      : checked
   }
   try {
     return state.transact(() => {
@@ -49,10 +59,15 @@ export function reserveInOrder(state: AccountState, requests: ReserveRequest[], 
 }
 
 /** When the earliest hold a batch took expires (Infinity: it took none still open). */
-export function earliestExpiry(requests: ReserveRequest[], answers: ReserveAnswer[], now: number): number {
+export function earliestExpiry(
+  requests: ReserveRequest[],
+  answers: ReserveAnswer[],
+  now: number
+): number {
   let expiry = Infinity
   for (const [index, answer] of answers.entries()) {
-    if (answer.ok && answer.kind === 'reserved' && !answer.charged) expiry = Math.min(expiry, now + (requests[index] as ReserveRequest).holdMs)
+    if (answer.ok && answer.kind === 'reserved' && !answer.charged)
+      expiry = Math.min(expiry, now + (requests[index] as ReserveRequest).holdMs)
   }
   return expiry
 }

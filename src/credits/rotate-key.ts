@@ -10,15 +10,15 @@ import { accountStub, type AccountNamespace } from './ledger'
 import type { AccountView, AdminResult } from './types'
 
 export type RotatedKey =
-  | { ok: true; key: string; view: AccountView }
-  | Extract<AdminResult, { ok: false }>
+  { ok: true; key: string; view: AccountView } | Extract<AdminResult, { ok: false }>
 
 /** @param account the account object's name (the hash of the key it was created with) */
 export async function rotateKey(accounts: AccountNamespace, account: string): Promise<RotatedKey> {
   const key = generateApiKey()
   const hash = await hashApiKey(key)
   // A fresh object for 256 random bits: refusing here would mean a collision.
-  if (!(await accountStub(accounts, hash).initAlias(account))) return { ok: false, reason: 'invalid_transition' }
+  if (!(await accountStub(accounts, hash).initAlias(account)))
+    return { ok: false, reason: 'invalid_transition' }
   const result = await accountStub(accounts, account).rotate(hash)
   return result.ok ? { ok: true, key, view: result.view } : result
 }

@@ -23,10 +23,21 @@ export interface SettleWrite {
   charged: number
   served: number
   /** The `charge` row, for a committed hold (written even when its plan made it free). */
-  ledger: { kind: LedgerKind; amount: number; balanceAfter: number; reservationId: number; label: string | null } | null
+  ledger: {
+    kind: LedgerKind
+    amount: number
+    balanceAfter: number
+    reservationId: number
+    label: string | null
+  } | null
 }
 
-export type SettleDecision = { result: SettleResult; row: AccountRow; settled?: SettledHold; write?: SettleWrite }
+export type SettleDecision = {
+  result: SettleResult
+  row: AccountRow
+  settled?: SettledHold
+  write?: SettleWrite
+}
 
 /** The hold id a settlement names, if it can name one. */
 export function holdIdOf(reservationId: string): number | null {
@@ -38,19 +49,43 @@ export function holdIdOf(reservationId: string): number | null {
  * releases it) and free the rest. A hold the alarm already expired no longer
  * holds credits, so a late success is charged only if the key can still pay.
  */
-export function decideSettlement(target: SettleTarget, row: AccountRow, settlement: Settlement, now: number): SettleDecision {
-  if (target.kind === 'settled') return { result: { ok: false, reason: 'already_settled', charged: target.charged }, row }
-  if (target.kind === 'unknown') return { result: { ok: false, reason: 'unknown_reservation' }, row }
+export function decideSettlement(
+  target: SettleTarget,
+  row: AccountRow,
+  settlement: Settlement,
+  now: number
+): SettleDecision {
+  if (target.kind === 'settled')
+    return { result: { ok: false, reason: 'already_settled', charged: target.charged }, row }
+  if (target.kind === 'unknown')
+    return { result: { ok: false, reason: 'unknown_reservation' }, row }
   const { id, hold, open } = target
   const { amount } = settlement
-  if (!Number.isSafeInteger(amount) || amount < 0 || amount > hold.amount) return { result: { ok: false, reason: 'over_reserved' }, row }
+  if (!Number.isSafeInteger(amount) || amount < 0 || amount > hold.amount)
+    return { result: { ok: false, reason: 'over_reserved' }, row }
   const served = settlement.calls ?? (amount > 0 ? hold.calls : 0)
-  if (!Number.isSafeInteger(served) || served < 0 || served > hold.calls) return { result: { ok: false, reason: 'over_reserved' }, row }
+  if (!Number.isSafeInteger(served) || served < 0 || served > hold.calls)
+    return { result: { ok: false, reason: 'over_reserved' }, row }
   const held = open ? row.held - hold.amount : row.held
-  if (!open && amount > row.balance - held) return { result: { ok: false, reason: 'unfunded' }, row }
-  const next: AccountRow = { ...row, balance: row.balance - amount, held, spent: row.spent + amount, updated_at: now }
+  if (!open && amount > row.balance - held)
+    return { result: { ok: false, reason: 'unfunded' }, row }
+  const next: AccountRow = {
+    ...row,
+    balance: row.balance - amount,
+    held,
+    spent: row.spent + amount,
+    updated_at: now,
+  }
   const committed = amount > 0 || served > 0
-  const ledger = committed ? { kind: 'charge' as const, amount: -amount, balanceAfter: next.balance, reservationId: id, label: hold.label } : null
+  const ledger = committed
+    ? {
+        kind: 'charge' as const,
+        amount: -amount,
+        balanceAfter: next.balance,
+        reservationId: id,
+        label: hold.label,
+      }
+    : null
   return {
     result: { ok: true, charged: amount, available: next.balance - next.held },
     row: next,

@@ -37,7 +37,12 @@ export class SettlementQueue {
   constructor(private readonly delayMs: number) {}
 
   /** Queue a settlement (or send it at once when batching is off). */
-  add(namespace: AccountNamespace, keyHash: string, settlement: Settlement, waitUntil: (promise: Promise<unknown>) => void): void {
+  add(
+    namespace: AccountNamespace,
+    keyHash: string,
+    settlement: Settlement,
+    waitUntil: (promise: Promise<unknown>) => void
+  ): void {
     if (this.delayMs === 0) {
       waitUntil(settleManyCredits(namespace, keyHash, [settlement]))
       return
@@ -66,7 +71,12 @@ export class SettlementQueue {
   }
 
   /** Put back settlements whose ride failed; they go with the next hold or sweep. */
-  putBack(namespace: AccountNamespace, keyHash: string, settlements: Settlement[], waitUntil: (promise: Promise<unknown>) => void): void {
+  putBack(
+    namespace: AccountNamespace,
+    keyHash: string,
+    settlements: Settlement[],
+    waitUntil: (promise: Promise<unknown>) => void
+  ): void {
     for (const settlement of settlements) this.add(namespace, keyHash, settlement, waitUntil)
   }
 

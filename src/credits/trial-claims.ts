@@ -22,10 +22,27 @@ export interface TrialLimits {
 }
 
 /** Count one trial for `address` today, unless a limit is reached. */
-export function claimTrial(sql: SqlStorage, address: string, day: string, limits: TrialLimits): boolean {
+export function claimTrial(
+  sql: SqlStorage,
+  address: string,
+  day: string,
+  limits: TrialLimits
+): boolean {
   sql.exec('DELETE FROM trial_claims WHERE day < ?', day)
-  const mine = sql.exec<{ count: number }>('SELECT count FROM trial_claims WHERE day = ? AND address = ?', day, address).toArray()[0]?.count ?? 0
-  const all = sql.exec<{ total: number }>('SELECT COALESCE(SUM(count), 0) AS total FROM trial_claims WHERE day = ?', day).one().total
+  const mine =
+    sql
+      .exec<{ count: number }>(
+        'SELECT count FROM trial_claims WHERE day = ? AND address = ?',
+        day,
+        address
+      )
+      .toArray()[0]?.count ?? 0
+  const all = sql
+    .exec<{ total: number }>(
+      'SELECT COALESCE(SUM(count), 0) AS total FROM trial_claims WHERE day = ?',
+      day
+    )
+    .one().total
   if (mine >= limits.perAddress || all >= limits.perDay) return false
   sql.exec(
     'INSERT INTO trial_claims (day, address, count) VALUES (?, ?, 1) ON CONFLICT (day, address) DO UPDATE SET count = count + 1',
@@ -37,5 +54,9 @@ export function claimTrial(sql: SqlStorage, address: string, day: string, limits
 
 /** Give back a claim whose account could not be made (nothing is left half done). */
 export function returnTrial(sql: SqlStorage, address: string, day: string): void {
-  sql.exec('UPDATE trial_claims SET count = count - 1 WHERE day = ? AND address = ? AND count > 0', day, address)
+  sql.exec(
+    'UPDATE trial_claims SET count = count - 1 WHERE day = ? AND address = ? AND count > 0',
+    day,
+    address
+  )
 }

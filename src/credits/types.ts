@@ -48,7 +48,12 @@ export interface KeyPolicy {
   quotas: Quota[]
 }
 
-export const NO_POLICY: KeyPolicy = { allowTools: null, denyTools: [], lifetimeLimit: null, quotas: [] }
+export const NO_POLICY: KeyPolicy = {
+  allowTools: null,
+  denyTools: [],
+  lifetimeLimit: null,
+  quotas: [],
+}
 
 /** One step of a tiered plan: calls up to `upTo` in the period (null: the rest). */
 export interface PlanTier {
@@ -67,7 +72,13 @@ export type PlanDefinition =
    * A fee per period (taken from the key's credits at its first call in the
    * period) buys `includedCalls` calls; then list price (`payg`) or refusal (`deny`).
    */
-  | { kind: 'subscription'; period: Period; fee: number; includedCalls: number; overage: 'payg' | 'deny' }
+  | {
+      kind: 'subscription'
+      period: Period
+      fee: number
+      includedCalls: number
+      overage: 'payg' | 'deny'
+    }
 
 export interface AssignedPlan {
   name: string
@@ -126,7 +137,18 @@ export interface PlanPosition {
   callsBefore: number
 }
 
-export type LedgerKind = 'grant' | 'topup' | 'charge' | 'fee' | 'expire' | 'suspend' | 'resume' | 'revoke' | 'rotate' | 'policy' | 'plan'
+export type LedgerKind =
+  | 'grant'
+  | 'topup'
+  | 'charge'
+  | 'fee'
+  | 'expire'
+  | 'suspend'
+  | 'resume'
+  | 'revoke'
+  | 'rotate'
+  | 'policy'
+  | 'plan'
 
 export interface LedgerEntry {
   seq: number
@@ -144,7 +166,15 @@ export type * from './reserve-types'
 export type AdminResult =
   /** `duplicate`: a top-up whose reference was already credited; nothing changed. */
   | { ok: true; view: AccountView; duplicate?: true }
-  | { ok: false; reason: 'invalid_api_key' | 'key_revoked' | 'invalid_amount' | 'invalid_transition' | 'reference_conflict' }
+  | {
+      ok: false
+      reason:
+        | 'invalid_api_key'
+        | 'key_revoked'
+        | 'invalid_amount'
+        | 'invalid_transition'
+        | 'reference_conflict'
+    }
 
 /** The answer of an account object to a key holder's question when the key was rotated in: ask `account`. */
 export type MovedAccount = { ok: false; reason: 'moved'; account: string }

@@ -24,24 +24,57 @@ CREATE INDEX IF NOT EXISTS waiting_calls_by_session ON waiting_calls (session);
 const MAX_NAME_CHARS = 512
 
 /** Mark an open hold as waiting for its answer; false when it is not open (already settled). */
-export function markWaiting(sql: SqlStorage, reservationId: number, call: string, session: string, now: number): boolean {
+export function markWaiting(
+  sql: SqlStorage,
+  reservationId: number,
+  call: string,
+  session: string,
+  now: number
+): boolean {
   if (call.length > MAX_NAME_CHARS || session.length > MAX_NAME_CHARS) return false
-  const open = sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM reservations WHERE id = ? AND state = 'open'`, reservationId).one().n > 0
+  const open =
+    sql
+      .exec<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM reservations WHERE id = ? AND state = 'open'`,
+        reservationId
+      )
+      .one().n > 0
   if (!open) return false
-  sql.exec('INSERT OR REPLACE INTO waiting_calls (call, session, reservation_id, created_at) VALUES (?, ?, ?, ?)', call, session, reservationId, now)
+  sql.exec(
+    'INSERT OR REPLACE INTO waiting_calls (call, session, reservation_id, created_at) VALUES (?, ?, ?, ?)',
+    call,
+    session,
+    reservationId,
+    now
+  )
   return true
 }
 
 /** The holds waiting under one call, or under every call of a session; they are forgotten as they are returned. */
-export function takeWaiting(sql: SqlStorage, which: { call: string } | { session: string }): number[] {
+export function takeWaiting(
+  sql: SqlStorage,
+  which: { call: string } | { session: string }
+): number[] {
   const rows =
     'call' in which
-      ? sql.exec<{ reservation_id: number }>('DELETE FROM waiting_calls WHERE call = ? RETURNING reservation_id', which.call).toArray()
-      : sql.exec<{ reservation_id: number }>('DELETE FROM waiting_calls WHERE session = ? RETURNING reservation_id', which.session).toArray()
+      ? sql
+          .exec<{ reservation_id: number }>(
+            'DELETE FROM waiting_calls WHERE call = ? RETURNING reservation_id',
+            which.call
+          )
+          .toArray()
+      : sql
+          .exec<{ reservation_id: number }>(
+            'DELETE FROM waiting_calls WHERE session = ? RETURNING reservation_id',
+            which.session
+          )
+          .toArray()
   return rows.map((row) => row.reservation_id)
 }
 
 /** Forget waiting marks whose hold is settled or expired. */
 export function pruneWaiting(sql: SqlStorage): void {
-  sql.exec(`DELETE FROM waiting_calls WHERE reservation_id NOT IN (SELECT id FROM reservations WHERE state = 'open')`)
+  sql.exec(
+    `DELETE FROM waiting_calls WHERE reservation_id NOT IN (SELECT id FROM reservations WHERE state = 'open')`
+  )
 }

@@ -38,11 +38,23 @@ export interface CallPrice {
  * Accept the payment of a call on `rail`.
  * @param options.flight, options.settleBy an x402 payment settled by another request (see acceptX402)
  */
-export function acceptPayment(context: PaymentContext, rail: Rail, price: CallPrice, options: { flight?: string; settleBy?: number } = {}): Promise<Acceptance<CreditsPayment | X402Payment>> {
+export function acceptPayment(
+  context: PaymentContext,
+  rail: Rail,
+  price: CallPrice,
+  options: { flight?: string; settleBy?: number } = {}
+): Promise<Acceptance<CreditsPayment | X402Payment>> {
   const x402 = context.route.rails.x402
-  if (x402 && rail.kind === 'x402') return acceptX402Payment(context, x402, price.micros, price.resource, rail.payment, options)
+  if (x402 && rail.kind === 'x402')
+    return acceptX402Payment(context, x402, price.micros, price.resource, rail.payment, options)
   if (x402 && rail.kind === 'none') {
-    const refusal = unpaid(x402, price.micros, price.resource, context.request.headers.has(V1_PAYMENT_HEADER), price.ask)
+    const refusal = unpaid(
+      x402,
+      price.micros,
+      price.resource,
+      context.request.headers.has(V1_PAYMENT_HEADER),
+      price.ask
+    )
     return Promise.resolve({ ok: false, refusal: { rail: 'x402', refusal } })
   }
   return acceptCredits(context, context.request.headers, price.hold())

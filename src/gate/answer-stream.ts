@@ -22,7 +22,12 @@ export async function decideAnswerIn<T extends { message: unknown }>(
   const at = messages.findIndex(isAnswer)
   if (at === -1) return null
   const decision = await decide(messages[at] as Record<string, unknown>)
-  return { body: Array.isArray(value) ? messages.map((message, index) => (index === at ? decision.message : message)) : decision.message, decision }
+  return {
+    body: Array.isArray(value)
+      ? messages.map((message, index) => (index === at ? decision.message : message))
+      : decision.message,
+    decision,
+  }
 }
 
 export interface HeldAnswer {
@@ -45,7 +50,10 @@ export interface HeldAnswer {
  * cancelled before the answer, `abandon` runs instead, unless the answer can
  * still come on a resumed stream.
  */
-export function holdAnswerInStream(body: ReadableStream<Uint8Array>, held: HeldAnswer): ReadableStream<Uint8Array> {
+export function holdAnswerInStream(
+  body: ReadableStream<Uint8Array>,
+  held: HeldAnswer
+): ReadableStream<Uint8Array> {
   const { isAnswer, decide, eventId } = held
   const sse = new SseReader()
   const decoder = new TextDecoder()

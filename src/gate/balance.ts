@@ -11,8 +11,10 @@ import { GateError } from '../errors'
 
 export async function balanceHandler(c: Context<AppEnv>): Promise<Response> {
   const presented = presentedKey(c.req.raw.headers)
-  if (presented.kind === 'none') throw new GateError('missing_api_key', 'Send your API key to read its balance.')
-  if (!looksLikeApiKey(presented.key)) throw new GateError('invalid_api_key', 'The API key is not valid.')
+  if (presented.kind === 'none')
+    throw new GateError('missing_api_key', 'Send your API key to read its balance.')
+  if (!looksLikeApiKey(presented.key))
+    throw new GateError('invalid_api_key', 'The API key is not valid.')
   let view
   try {
     view = await holderView(c.env.CREDITS, await hashApiKey(presented.key))

@@ -74,7 +74,11 @@ export interface HoldRequest {
 }
 
 /** The fingerprint of a request: SHA-256 of its method, path, query and body. */
-export async function fingerprintOf(method: string, path: string, body: Uint8Array | null): Promise<string> {
+export async function fingerprintOf(
+  method: string,
+  path: string,
+  body: Uint8Array | null
+): Promise<string> {
   const head = new TextEncoder().encode(`${method} ${path}\n`)
   const whole = new Uint8Array(head.byteLength + (body?.byteLength ?? 0))
   whole.set(head)
@@ -85,11 +89,15 @@ export async function fingerprintOf(method: string, path: string, body: Uint8Arr
 
 /** Headers a paid response carries: what is left, and the rate limit state. */
 export function holdHeaders(hold: CreditHold): Record<string, string> {
-  return { 'x-credits-remaining': formatDollars(hold.available), ...rateLimitHeaders(hold.rateLimit) }
+  return {
+    'x-credits-remaining': formatDollars(hold.available),
+    ...rateLimitHeaders(hold.rateLimit),
+  }
 }
 
 const HOW_TO_PAY = {
-  credits: 'Send an API key as "Authorization: Bearer <key>" or "X-API-Key: <key>"; GET /balance shows what is left.',
+  credits:
+    'Send an API key as "Authorization: Bearer <key>" or "X-API-Key: <key>"; GET /balance shows what is left.',
 }
 
 /**
@@ -106,10 +114,14 @@ export async function holdCredits(
   const price = formatDollars(request.amount)
   const details = { price, ...request.describe, howToPay: HOW_TO_PAY }
   if (presented.kind === 'none') {
-    throw new GateError('missing_api_key', `This call costs $${price}. Send an API key to pay for it.`, {
-      details,
-      headers: { 'www-authenticate': 'Bearer realm="pay-gate"' },
-    })
+    throw new GateError(
+      'missing_api_key',
+      `This call costs $${price}. Send an API key to pay for it.`,
+      {
+        details,
+        headers: { 'www-authenticate': 'Bearer realm="pay-gate"' },
+      }
+    )
   }
   // A string that cannot be one of our keys never costs an object lookup.
   if (presented.kind === 'key' && !looksLikeApiKey(presented.key)) {
@@ -117,7 +129,10 @@ export async function holdCredits(
   }
   const idempotencyKey = headers.get('idempotency-key')
   if (idempotencyKey !== null && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-    throw new GateError('invalid_request', 'Idempotency-Key must be 1 to 255 visible ASCII characters.')
+    throw new GateError(
+      'invalid_request',
+      'Idempotency-Key must be 1 to 255 visible ASCII characters.'
+    )
   }
   const keyHash = presented.kind === 'token' ? presented.keyHash : await hashApiKey(presented.key)
   // Earlier calls' settlements on this key's account ride along with this hold.
@@ -127,7 +142,9 @@ export async function holdCredits(
     holdMs: request.timeoutMs + Math.max(HOLD_MARGIN_MS, request.waitMs ?? 0),
     label: request.label,
     limits: request.limits,
-    idempotency: idempotencyKey ? { key: idempotencyKey, fingerprint: await request.fingerprint() } : undefined,
+    idempotency: idempotencyKey
+      ? { key: idempotencyKey, fingerprint: await request.fingerprint() }
+      : undefined,
     attempt: request.attempt,
     chargeNow: request.chargeNow,
     ...(presented.kind === 'token' ? { grant: presented.grant } : {}),
@@ -136,9 +153,19 @@ export async function holdCredits(
     const lists = (request.items ?? [{ price: request.amount }]).map((item) => item.price)
     const reserved = result.kind === 'reserved'
     // What was available before this reserve: the hold and any subscription fee it took.
-    if (reserved) notifyIfLowBalance(result.keyId, result.available + result.amount + result.fee, result.available, waitUntil)
+    if (reserved)
+      notifyIfLowBalance(
+        result.keyId,
+        result.available + result.amount + result.fee,
+        result.available,
+        waitUntil
+      )
     if (reserved && result.holderAlert) {
-      const balance = { keyId: result.keyId, before: result.available + result.amount + result.fee, after: result.available }
+      const balance = {
+        keyId: result.keyId,
+        before: result.available + result.amount + result.fee,
+        after: result.available,
+      }
       notifyHolderLowBalance(result.holderAlert, balance, waitUntil)
     }
     if (result.kind === 'replayed' && result.own) {
@@ -174,8 +201,15 @@ export async function holdCredits(
     }
   }
   // A token whose grant or key was revoked, or whose key was rotated: RFC 6750 §3.1 invalid_token, so the client authorizes again.
-  if (presented.kind === 'token' && !result.ok && (result.reason === 'invalid_api_key' || result.reason === 'key_revoked')) {
-    throw new GateError('invalid_token', 'The access token is no longer valid; authorize again.', { headers: { 'www-authenticate': presented.challenge }, keyId: result.keyId })
+  if (
+    presented.kind === 'token' &&
+    !result.ok &&
+    (result.reason === 'invalid_api_key' || result.reason === 'key_revoked')
+  ) {
+    throw new GateError('invalid_token', 'The access token is no longer valid; authorize again.', {
+      headers: { 'www-authenticate': presented.challenge },
+      keyId: result.keyId,
+    })
   }
   throw creditsRefusal(result, price, details)
 }
@@ -185,6 +219,12 @@ export async function holdCredits(
  * order): the key's plan prices them as the period's next calls, so a failed call
  * of a batch does not push the ones after it past the free calls or into another tier.
  */
-export function chargeForServed(hold: CreditHold, served: readonly number[]): { amount: number; calls: number } {
-  return { amount: chargeOfServed(hold.plan, hold.lists, hold.charges, served), calls: new Set(served).size }
+export function chargeForServed(
+  hold: CreditHold,
+  served: readonly number[]
+): { amount: number; calls: number } {
+  return {
+    amount: chargeOfServed(hold.plan, hold.lists, hold.charges, served),
+    calls: new Set(served).size,
+  }
 }

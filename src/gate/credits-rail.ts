@@ -56,17 +56,24 @@ export class CreditsPayment implements Payment {
     if (this.end) return Promise.resolve(this.end)
     const { hold } = this
     const amount = delivery.delivered ? Math.min(delivery.amount ?? hold.amount, hold.amount) : 0
-    const calls = delivery.delivered ? Math.min(delivery.calls ?? hold.charges.length, hold.charges.length) : 0
+    const calls = delivery.delivered
+      ? Math.min(delivery.calls ?? hold.charges.length, hold.charges.length)
+      : 0
     this.end = amount > 0 || calls > 0 ? PAID : RELEASED
     // A replay (nothing held) and a hold charged when taken have nothing left to settle.
-    if (hold.reservationId !== null && !hold.charged) this.ledger.settle(hold.keyHash, { reservationId: hold.reservationId, amount, calls })
+    if (hold.reservationId !== null && !hold.charged)
+      this.ledger.settle(hold.keyHash, { reservationId: hold.reservationId, amount, calls })
     tell(() => this.observer.settled(hold, amount, calls))
     return Promise.resolve(this.end)
   }
 }
 
 /** Hold the price of a call on the caller's key: a payment, or the account's refusal. */
-export async function acceptCredits(scope: CreditsScope, headers: Headers, request: HoldRequest): Promise<Acceptance<CreditsPayment>> {
+export async function acceptCredits(
+  scope: CreditsScope,
+  headers: Headers,
+  request: HoldRequest
+): Promise<Acceptance<CreditsPayment>> {
   let hold: CreditHold
   try {
     hold = await holdCredits(scope.ledger, headers, request, scope.waitUntil, scope.caller)

@@ -37,7 +37,13 @@ function quotaText(quota: Quota | undefined): string {
   return `${quota.metric === 'calls' ? `${quota.limit} calls` : `$${formatDollars(quota.limit)}`} a ${quota.period}`
 }
 
-const TOLD: { [R in AccountDenial['reason']]: (denial: AccountDenial, price: string, credits: string | undefined) => Told } = {
+const TOLD: {
+  [R in AccountDenial['reason']]: (
+    denial: AccountDenial,
+    price: string,
+    credits: string | undefined
+  ) => Told
+} = {
   insufficient_credits: (denial, price, credits) => ({
     message: `This call costs $${price}; the key has $${credits ?? '0'} left.`,
     balance: true,
@@ -67,16 +73,37 @@ const TOLD: { [R in AccountDenial['reason']]: (denial: AccountDenial, price: str
       message: `This key has used its quota of ${quotaText(quota)}; it resets in ${retry} s.`,
       balance: true,
       details: {
-        ...(quota ? { quota: { period: quota.period, metric: quota.metric, limit: quota.metric === 'spend' ? formatDollars(quota.limit) : quota.limit } } : {}),
+        ...(quota
+          ? {
+              quota: {
+                period: quota.period,
+                metric: quota.metric,
+                limit: quota.metric === 'spend' ? formatDollars(quota.limit) : quota.limit,
+              },
+            }
+          : {}),
         retryAfterSeconds: denial.retryAfterSeconds,
       },
       headers: { 'retry-after': retry },
     }
   },
-  spending_limit_reached: () => ({ message: 'This call would take the key past its lifetime spending limit.', balance: true }),
-  plan_allowance_exhausted: () => ({ message: `The key's plan has no calls left this period.`, balance: true }),
-  idempotency_in_progress: () => ({ message: 'A request with this Idempotency-Key is still in progress.', bare: true }),
-  idempotency_mismatch: () => ({ message: 'This Idempotency-Key was used for a different request, or for a batch that was served only in part: send a new key.', bare: true }),
+  spending_limit_reached: () => ({
+    message: 'This call would take the key past its lifetime spending limit.',
+    balance: true,
+  }),
+  plan_allowance_exhausted: () => ({
+    message: `The key's plan has no calls left this period.`,
+    balance: true,
+  }),
+  idempotency_in_progress: () => ({
+    message: 'A request with this Idempotency-Key is still in progress.',
+    bare: true,
+  }),
+  idempotency_mismatch: () => ({
+    message:
+      'This Idempotency-Key was used for a different request, or for a batch that was served only in part: send a new key.',
+    bare: true,
+  }),
 }
 
 /**
@@ -84,12 +111,26 @@ const TOLD: { [R in AccountDenial['reason']]: (denial: AccountDenial, price: str
  * @param price the call's price in dollars
  * @param details what every refusal of this call shows (its price, what is bought, how to pay)
  */
-export function creditsRefusal(denial: Denial, price: string, details: Record<string, unknown>): GateError {
+export function creditsRefusal(
+  denial: Denial,
+  price: string,
+  details: Record<string, unknown>
+): GateError {
   if (denial.reason === 'ledger_unavailable') {
-    return new GateError('ledger_unavailable', 'Payments cannot be checked right now; nothing was charged.', { headers: { 'retry-after': '1' } })
+    return new GateError(
+      'ledger_unavailable',
+      'Payments cannot be checked right now; nothing was charged.',
+      { headers: { 'retry-after': '1' } }
+    )
   }
   const credits = denial.available !== undefined ? formatDollars(denial.available) : undefined
   const told = TOLD[denial.reason](denial, price, credits)
-  const shown = told.bare ? {} : { ...details, ...(told.balance && credits !== undefined ? { credits } : {}), ...told.details }
-  return new GateError(denial.reason, told.message, { details: shown, keyId: denial.keyId, ...(told.headers ? { headers: told.headers } : {}) })
+  const shown = told.bare
+    ? {}
+    : { ...details, ...(told.balance && credits !== undefined ? { credits } : {}), ...told.details }
+  return new GateError(denial.reason, told.message, {
+    details: shown,
+    keyId: denial.keyId,
+    ...(told.headers ? { headers: told.headers } : {}),
+  })
 }

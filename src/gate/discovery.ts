@@ -9,7 +9,12 @@ import type { Context } from 'hono'
 import type { AppEnv } from '../env'
 import { formatDollars } from '../money'
 import { FREE_MCP_METHODS, type CompiledRoute, type X402Terms } from '../pricing'
-import { buildRequirements, discoveryExtensions, MCP_TOOL_RESOURCE, type ResourceInfo } from '../x402'
+import {
+  buildRequirements,
+  discoveryExtensions,
+  MCP_TOOL_RESOURCE,
+  type ResourceInfo,
+} from '../x402'
 import type { RouteTables } from './route-table'
 
 function rails(route: CompiledRoute): string[] {
@@ -17,15 +22,29 @@ function rails(route: CompiledRoute): string[] {
 }
 
 function routeJson(route: CompiledRoute): Record<string, unknown> {
-  const base = { path: route.path, method: route.method ?? null, description: route.description ?? null }
+  const base = {
+    path: route.path,
+    method: route.method ?? null,
+    description: route.description ?? null,
+  }
   const pricing = route.pricing
   if (pricing.kind === 'free') return { ...base, free: true }
   const x402 = route.rails.x402
   const payment = {
     accepts: rails(route),
-    ...(x402 ? { x402: { network: x402.network, asset: x402.asset.address, payTo: x402.payTo, maxTimeoutSeconds: x402.maxTimeoutSeconds } } : {}),
+    ...(x402
+      ? {
+          x402: {
+            network: x402.network,
+            asset: x402.asset.address,
+            payTo: x402.payTo,
+            maxTimeoutSeconds: x402.maxTimeoutSeconds,
+          },
+        }
+      : {}),
   }
-  if (pricing.kind === 'fixed') return { ...base, price: formatDollars(pricing.micros), currency: 'USD', ...payment }
+  if (pricing.kind === 'fixed')
+    return { ...base, price: formatDollars(pricing.micros), currency: 'USD', ...payment }
   const { book } = pricing
   return {
     ...base,
@@ -33,8 +52,12 @@ function routeJson(route: CompiledRoute): Record<string, unknown> {
     mcp: {
       price: formatDollars(book.defaultMicros),
       freeMethods: [...FREE_MCP_METHODS].filter((method) => !book.methods.has(method)),
-      methods: Object.fromEntries([...book.methods].map(([name, micros]) => [name, formatDollars(micros)])),
-      tools: Object.fromEntries([...book.tools].map(([name, tool]) => [name, formatDollars(tool.micros)])),
+      methods: Object.fromEntries(
+        [...book.methods].map(([name, micros]) => [name, formatDollars(micros)])
+      ),
+      tools: Object.fromEntries(
+        [...book.tools].map(([name, tool]) => [name, formatDollars(tool.micros)])
+      ),
     },
     ...payment,
   }
@@ -48,7 +71,15 @@ export function pricingHandler(tables: RouteTables) {
       {
         currency: 'USD',
         routes: table.routes.map(routeJson),
-        ...(buy ? { buyCredits: { path: '/credits/buy', min: formatDollars(buy.minMicros), max: formatDollars(buy.maxMicros) } } : {}),
+        ...(buy
+          ? {
+              buyCredits: {
+                path: '/credits/buy',
+                min: formatDollars(buy.minMicros),
+                max: formatDollars(buy.maxMicros),
+              },
+            }
+          : {}),
       },
       200,
       { 'cache-control': 'public, max-age=30' }
@@ -57,9 +88,19 @@ export function pricingHandler(tables: RouteTables) {
 }
 
 /** A resource as /.well-known/x402 lists it, with the bazaar extension its 402 carries. */
-function listed(terms: X402Terms, micros: number, resource: ResourceInfo, entry: Record<string, unknown>): Record<string, unknown> {
+function listed(
+  terms: X402Terms,
+  micros: number,
+  resource: ResourceInfo,
+  entry: Record<string, unknown>
+): Record<string, unknown> {
   const extensions = discoveryExtensions(terms.discovery, resource)
-  return { resource, ...entry, accepts: [buildRequirements(terms, micros)], ...(extensions ? { extensions } : {}) }
+  return {
+    resource,
+    ...entry,
+    accepts: [buildRequirements(terms, micros)],
+    ...(extensions ? { extensions } : {}),
+  }
 }
 
 /**
@@ -77,13 +118,23 @@ function x402Resources(route: CompiledRoute, origin: string): Array<Record<strin
     return route.resources.map((path) => {
       // As the 402 names it (gate/http-x402 httpResource): origin and encoded path.
       const url = new URL(path, origin)
-      const resource = { url: `${url.origin}${url.pathname}`, description: route.description ?? `${discovery.method} ${path}` }
+      const resource = {
+        url: `${url.origin}${url.pathname}`,
+        description: route.description ?? `${discovery.method} ${path}`,
+      }
       return listed(terms, micros, resource, { type: 'http', method: discovery.method })
     })
   }
   return [...route.pricing.book.tools]
     .filter(([, tool]) => tool.micros > 0)
-    .map(([name, tool]) => listed(terms, tool.micros, { url: `${MCP_TOOL_RESOURCE}${name}`, description: `MCP tool ${name}` }, { type: 'mcp', endpoint: `${origin}${route.path}` }))
+    .map(([name, tool]) =>
+      listed(
+        terms,
+        tool.micros,
+        { url: `${MCP_TOOL_RESOURCE}${name}`, description: `MCP tool ${name}` },
+        { type: 'mcp', endpoint: `${origin}${route.path}` }
+      )
+    )
 }
 
 export function wellKnownX402Handler(tables: RouteTables) {

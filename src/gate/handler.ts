@@ -21,7 +21,11 @@ const DEFAULT_SETTLE_BATCH_MS = 500
  * The route a request goes to, or the gate's refusal: no route, no forwarding.
  * @throws GateError `invalid_path` (400), `not_found` (404) or `method_not_allowed` (405)
  */
-export function findRoute(table: PriceTable, method: string, pathname: string): Extract<RouteMatch, { kind: 'matched' }> {
+export function findRoute(
+  table: PriceTable,
+  method: string,
+  pathname: string
+): Extract<RouteMatch, { kind: 'matched' }> {
   const match = matchRoute(table, method, pathname)
   switch (match.kind) {
     case 'invalid-path':
@@ -56,7 +60,11 @@ export function gateHandler(tables: RouteTables) {
       route: match.route,
       forwardPath: match.forwardPath,
       waitUntil: (promise) => c.executionCtx.waitUntil(promise),
-      ledger: ledger.client(c.env.CREDITS, numberSetting(c.env.SETTLE_BATCH_MS, DEFAULT_SETTLE_BATCH_MS), (promise) => c.executionCtx.waitUntil(promise)),
+      ledger: ledger.client(
+        c.env.CREDITS,
+        numberSetting(c.env.SETTLE_BATCH_MS, DEFAULT_SETTLE_BATCH_MS),
+        (promise) => c.executionCtx.waitUntil(promise)
+      ),
       usage: usageCall(c, usage, match.route, { method: request.method, path: url.pathname }),
       // src/oauth sets this when the request's bearer token is one of its access tokens.
       caller: c.get('oauthCaller') ?? presentedKey(request.headers),
@@ -64,7 +72,9 @@ export function gateHandler(tables: RouteTables) {
     }
     const pricing = match.route.pricing
     try {
-      return await (pricing.kind === 'mcp' ? serveMcpRoute(context, pricing.book) : serveHttpRoute(context))
+      return await (pricing.kind === 'mcp'
+        ? serveMcpRoute(context, pricing.book)
+        : serveHttpRoute(context))
     } catch (error) {
       if (error instanceof GateError) context.usage.thrown(error)
       throw error

@@ -21,7 +21,13 @@ import type { PricedBody } from './mcp-pricing'
 export const RESUME_SLACK_MS = 60_000
 
 /** The hold of a call to a fixed-price route. `pathAndQuery` and `body` identify it for Idempotency-Key. */
-export function httpHoldRequest(route: CompiledRoute, amount: number, method: string, pathAndQuery: string, body: Uint8Array | null): HoldRequest {
+export function httpHoldRequest(
+  route: CompiledRoute,
+  amount: number,
+  method: string,
+  pathAndQuery: string,
+  body: Uint8Array | null
+): HoldRequest {
   return {
     amount,
     label: capText(`${method} ${route.path}`, MAX_LABEL_CHARS),
@@ -37,16 +43,29 @@ export function httpHoldRequest(route: CompiledRoute, amount: number, method: st
  * `target` is the forwarded path with its query (the origin gets both); the body is
  * encoded for the fingerprint only when an Idempotency-Key asks for one.
  */
-export function mcpHoldRequest(route: CompiledRoute, priced: PricedBody, method: string, target: string, body: string | Uint8Array): HoldRequest {
+export function mcpHoldRequest(
+  route: CompiledRoute,
+  priced: PricedBody,
+  method: string,
+  target: string,
+  body: string | Uint8Array
+): HoldRequest {
   return {
     amount: priced.total,
-    items: priced.items.map(({ price, tool }) => (tool !== undefined ? { price, tool } : { price })),
+    items: priced.items.map(({ price, tool }) =>
+      tool !== undefined ? { price, tool } : { price }
+    ),
     label: capText(`${method} ${route.path} ${priced.label}`, MAX_LABEL_CHARS),
     limits: mcpLimits(route, priced.toolLimits),
     timeoutMs: route.timeoutMs,
     // A held call's answer may still come on a resumed stream (or as a task's result) until its ticket runs out.
     waitMs: priced.waitMs + RESUME_SLACK_MS,
-    fingerprint: () => fingerprintOf(method, target, typeof body === 'string' ? new TextEncoder().encode(body) : body),
+    fingerprint: () =>
+      fingerprintOf(
+        method,
+        target,
+        typeof body === 'string' ? new TextEncoder().encode(body) : body
+      ),
     describe: {},
   }
 }

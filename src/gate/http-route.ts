@@ -44,10 +44,18 @@ export interface RouteContext {
 }
 
 /** Pass a response through with hop-by-hop headers removed. */
-export function passThrough(response: Response, extraHeaders: Record<string, string> = {}, body?: ReadableStream | null): Response {
+export function passThrough(
+  response: Response,
+  extraHeaders: Record<string, string> = {},
+  body?: ReadableStream | null
+): Response {
   const headers = downstreamResponseHeaders(response.headers)
   for (const [name, value] of Object.entries(extraHeaders)) headers.set(name, value)
-  return new Response(body === undefined ? response.body : body, { status: response.status, statusText: response.statusText, headers })
+  return new Response(body === undefined ? response.body : body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers,
+  })
 }
 
 export async function serveHttpRoute(context: RouteContext): Promise<Response> {
@@ -58,10 +66,20 @@ export async function serveHttpRoute(context: RouteContext): Promise<Response> {
   // Paying with credits and an Idempotency-Key, the body is part of what identifies the
   // call, so it is read (within the route's limit) and forwarded from memory; otherwise it streams.
   const paysWithCredits = !route.rails.x402 || rail.kind === 'credits'
-  const body = paysWithCredits && request.headers.has('idempotency-key') ? await idempotentBody(request, route.maxBodyBytes) : undefined
+  const body =
+    paysWithCredits && request.headers.has('idempotency-key')
+      ? await idempotentBody(request, route.maxBodyBytes)
+      : undefined
   const accepted = await acceptPayment(context, rail, {
     micros,
-    hold: () => httpHoldRequest(route, micros, request.method, `${forwardPath}${context.url.search}`, body ?? null),
+    hold: () =>
+      httpHoldRequest(
+        route,
+        micros,
+        request.method,
+        `${forwardPath}${context.url.search}`,
+        body ?? null
+      ),
     resource: httpResource(context),
     ask: 'Payment required: pay with x402 (PAYMENT-SIGNATURE)',
   })
@@ -69,15 +87,26 @@ export async function serveHttpRoute(context: RouteContext): Promise<Response> {
   return servePaid(context, accepted.payment, body)
 }
 
-async function idempotentBody(request: Request, maxBodyBytes: number): Promise<Uint8Array | undefined> {
+async function idempotentBody(
+  request: Request,
+  maxBodyBytes: number
+): Promise<Uint8Array | undefined> {
   if (request.body === null) return undefined
   const read = await readBytesWithin(request, maxBodyBytes)
-  if (read === null) throw new GateError('body_too_large', `With an Idempotency-Key the body may be at most ${maxBodyBytes} bytes.`)
+  if (read === null)
+    throw new GateError(
+      'body_too_large',
+      `With an Idempotency-Key the body may be at most ${maxBodyBytes} bytes.`
+    )
   return read
 }
 
 /** Forward a paid call and finish its payment by what the caller gets. */
-async function servePaid(context: RouteContext, payment: Payment, body: Uint8Array | undefined): Promise<Response> {
+async function servePaid(
+  context: RouteContext,
+  payment: Payment,
+  body: Uint8Array | undefined
+): Promise<Response> {
   let response: Response
   try {
     response = await callOrigin(context, { body, headers: payment.originHeaders() })

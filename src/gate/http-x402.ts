@@ -4,7 +4,12 @@
  * is for, and the 402 that asks for one (PAYMENT-REQUIRED), with the other ways
  * to pay in its body.
  */
-import { encodeHeader, PAYMENT_REQUIRED_HEADER, PAYMENT_RESPONSE_HEADER, type ResourceInfo } from '../x402'
+import {
+  encodeHeader,
+  PAYMENT_REQUIRED_HEADER,
+  PAYMENT_RESPONSE_HEADER,
+  type ResourceInfo,
+} from '../x402'
 import type { RouteContext } from './http-route'
 import type { Refusal } from './payment'
 import type { X402Refusal } from './x402-payment'
@@ -12,7 +17,10 @@ import type { X402Refusal } from './x402-payment'
 /** The resource a plain HTTP route's payment is for. */
 export function httpResource(context: RouteContext): ResourceInfo {
   const url = context.url
-  return { url: `${url.origin}${url.pathname}`, description: context.route.description ?? `${context.request.method} ${context.route.path}` }
+  return {
+    url: `${url.origin}${url.pathname}`,
+    description: context.route.description ?? `${context.request.method} ${context.route.path}`,
+  }
 }
 
 /** The 402 (or 400/503) answer: PAYMENT-REQUIRED, and in the body the other ways to pay. */
@@ -24,7 +32,12 @@ export function x402RefusalResponse(refusal: X402Refusal, options: { credits: bo
     error: { code: refusal.reason, message: refusal.message, next: refusal.next },
     x402: refusal.required,
     ...(options.credits
-      ? { credits: { accepted: true, howToPay: 'Or send an API key as "Authorization: Bearer <key>" or "X-API-Key: <key>".' } }
+      ? {
+          credits: {
+            accepted: true,
+            howToPay: 'Or send an API key as "Authorization: Bearer <key>" or "X-API-Key: <key>".',
+          },
+        }
       : {}),
   }
   return new Response(JSON.stringify(body), { status: refusal.status, headers })

@@ -21,7 +21,13 @@ export { priceBody } from './mcp-pricing'
 export { mcpResource, metaPayment, x402McpAnswer } from './mcp-x402'
 export { chooseRail } from './rails'
 export { usageCall, usageSink, usageWriter } from './usage'
-export { paidHeaders, requiredFor, serverTiming, X402Refusal, type X402Attempt } from './x402-payment'
+export {
+  paidHeaders,
+  requiredFor,
+  serverTiming,
+  X402Refusal,
+  type X402Attempt,
+} from './x402-payment'
 export { finishClaimedX402 } from './x402-finish'
 export { acceptCredits, type CreditsPayment } from './credits-rail'
 export { acceptX402Payment, unpaid, type X402Payment } from './x402-rail'

@@ -8,7 +8,15 @@
  * a key that cannot be read, at worst shows a tool whose calls the key's account
  * object refuses anyway.
  */
-import { hashApiKey, keyToolLists, looksLikeApiKey, toolVisible, type AccountNamespace, type Caller, type KeyPolicy } from '../credits'
+import {
+  hashApiKey,
+  keyToolLists,
+  looksLikeApiKey,
+  toolVisible,
+  type AccountNamespace,
+  type Caller,
+  type KeyPolicy,
+} from '../credits'
 
 type ToolLists = Pick<KeyPolicy, 'allowTools' | 'denyTools'>
 
@@ -29,11 +37,18 @@ async function listsOf(namespace: AccountNamespace, keyHash: string): Promise<To
 }
 
 /** The filter for the caller's key's tools (an OAuth token's: its key's), or undefined when it sees them all. */
-export async function keyToolFilter(namespace: AccountNamespace, presented: Caller): Promise<((tool: string) => boolean) | undefined> {
-  if (presented.kind === 'none' || (presented.kind === 'key' && !looksLikeApiKey(presented.key))) return undefined
+export async function keyToolFilter(
+  namespace: AccountNamespace,
+  presented: Caller
+): Promise<((tool: string) => boolean) | undefined> {
+  if (presented.kind === 'none' || (presented.kind === 'key' && !looksLikeApiKey(presented.key)))
+    return undefined
   let lists
   try {
-    lists = await listsOf(namespace, presented.kind === 'token' ? presented.keyHash : await hashApiKey(presented.key))
+    lists = await listsOf(
+      namespace,
+      presented.kind === 'token' ? presented.keyHash : await hashApiKey(presented.key)
+    )
   } catch {
     return undefined
   }

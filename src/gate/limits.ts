@@ -20,12 +20,17 @@ export function routeLimits(route: CompiledRoute): LimitCheck[] {
  * The limits for an MCP POST: the route's, once, and each tool's, counted as many
  * times as the body calls that tool.
  */
-export function mcpLimits(route: CompiledRoute, toolCalls: Array<{ tool: string; limit: RateLimit }>): LimitCheck[] {
+export function mcpLimits(
+  route: CompiledRoute,
+  toolCalls: Array<{ tool: string; limit: RateLimit }>
+): LimitCheck[] {
   const counts = new Map<string, { limit: RateLimit; cost: number }>()
   for (const { tool, limit } of toolCalls) {
     const entry = counts.get(tool)
     counts.set(tool, { limit, cost: (entry?.cost ?? 0) + 1 })
   }
-  const tools = [...counts].map(([tool, { limit, cost }]) => check(`tool:${route.path}:${tool}`, limit, cost))
+  const tools = [...counts].map(([tool, { limit, cost }]) =>
+    check(`tool:${route.path}:${tool}`, limit, cost)
+  )
   return [...routeLimits(route), ...tools]
 }

@@ -7,7 +7,14 @@
  * status, with a JSON-RPC error body as the reference server sends.
  */
 import { GateError, inBand as answeredInBand, nextStep, type ErrorCode } from '../errors'
-import { idKey, INTERNAL_ERROR, INVALID_REQUEST, jsonRpcError, type JsonRpcId, type ParsedBody } from '../mcp'
+import {
+  idKey,
+  INTERNAL_ERROR,
+  INVALID_REQUEST,
+  jsonRpcError,
+  type JsonRpcId,
+  type ParsedBody,
+} from '../mcp'
 import { formatDollars } from '../money'
 import { readBytesWithin } from '../request-body'
 
@@ -15,7 +22,11 @@ import { readBytesWithin } from '../request-body'
 export const PAYMENT_REQUIRED_CODE = -32402
 
 /** A JSON answer from the gate itself, never cached. */
-export function mcpJson(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+export function mcpJson(
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {}
+): Response {
   return new Response(JSON.stringify(body), {
     status,
     headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
@@ -54,7 +65,11 @@ export function mcpGateErrorResponse(
   const inBand = answeredInBand(error.code)
   const next = nextStep(error.code)
   // A refusal of the caller's own input is an invalid request; anything else is ours or the origin's.
-  const code = inBand ? PAYMENT_REQUIRED_CODE : error.status < 500 ? INVALID_REQUEST : INTERNAL_ERROR
+  const code = inBand
+    ? PAYMENT_REQUIRED_CODE
+    : error.status < 500
+      ? INVALID_REQUEST
+      : INTERNAL_ERROR
   const answers = parsed.messages.flatMap((message) => {
     if (message.kind !== 'request') return []
     const price = prices.get(idKey(message.id))
@@ -68,7 +83,9 @@ export function mcpGateErrorResponse(
     }
     return [jsonRpcError(message.id, code, error.message, data)]
   })
-  const body = parsed.batch ? answers : (answers[0] ?? jsonRpcError(null, code, error.message, { reason: error.code }))
+  const body = parsed.batch
+    ? answers
+    : (answers[0] ?? jsonRpcError(null, code, error.message, { reason: error.code }))
   return mcpJson(inBand ? 200 : error.status, body, error.headers)
 }
 
@@ -81,7 +98,13 @@ export type BodyRead = { ok: true; text: string } | { ok: false; response: Respo
 export async function readBodyWithin(request: Request, limit: number): Promise<BodyRead> {
   const tooLarge = (): BodyRead => ({
     ok: false,
-    response: mcpErrorResponse(413, null, -32000, `Payload Too Large: the limit is ${limit} bytes`, 'body_too_large'),
+    response: mcpErrorResponse(
+      413,
+      null,
+      -32000,
+      `Payload Too Large: the limit is ${limit} bytes`,
+      'body_too_large'
+    ),
   })
   const declared = request.headers.get('content-length')
   if (declared !== null && Number(declared) > limit) return tooLarge()

@@ -19,9 +19,22 @@ function callName(session: string | null, id: JsonRpcId): string {
 }
 
 /** Mark a held call, whose POST stream ended without its answer, as waiting for it. */
-export async function markWaiting(context: RouteContext, hold: CreditHold, holder: string, session: string | null, id: JsonRpcId): Promise<void> {
+export async function markWaiting(
+  context: RouteContext,
+  hold: CreditHold,
+  holder: string,
+  session: string | null,
+  id: JsonRpcId
+): Promise<void> {
   if (!hold.reservationId || holder === '') return
-  await awaitAnswer(context.env.CREDITS, holder, hold.keyHash, hold.reservationId, callName(session, id), session ?? '')
+  await awaitAnswer(
+    context.env.CREDITS,
+    holder,
+    hold.keyHash,
+    hold.reservationId,
+    callName(session, id),
+    session ?? ''
+  )
 }
 
 /** The request ids a body's `notifications/cancelled` name. */
@@ -36,11 +49,16 @@ function cancelledIds(messages: McpMessage[]): JsonRpcId[] {
 }
 
 /** Release the waiting calls a body cancels, on the caller's own key (`holder`: its hash, '' for none). */
-export async function releaseCancelled(context: RouteContext, messages: McpMessage[], holder: string): Promise<void> {
+export async function releaseCancelled(
+  context: RouteContext,
+  messages: McpMessage[],
+  holder: string
+): Promise<void> {
   const ids = cancelledIds(messages)
   if (ids.length === 0 || holder === '') return
   const session = context.request.headers.get('mcp-session-id')
-  for (const id of ids.slice(0, 100)) await releaseWaiting(context.env.CREDITS, holder, { call: callName(session, id) })
+  for (const id of ids.slice(0, 100))
+    await releaseWaiting(context.env.CREDITS, holder, { call: callName(session, id) })
 }
 
 /** A session's DELETE: release every call of the caller's key still waiting in it. */

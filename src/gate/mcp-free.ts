@@ -5,7 +5,13 @@
  * its SSE event ids sealed so that a resumed stream delivers these answers (and
  * only these). No payment, no Durable Object, no usage event.
  */
-import { bodyFormat, McpResponseReader, type MessageRewrite, type McpMessage, type ParsedBody } from '../mcp'
+import {
+  bodyFormat,
+  McpResponseReader,
+  type MessageRewrite,
+  type McpMessage,
+  type ParsedBody,
+} from '../mcp'
 import type { McpPriceBook } from '../pricing'
 import { downstreamResponseHeaders, observeBody } from '../proxy'
 import { passThrough, type RouteContext } from './http-route'
@@ -34,14 +40,27 @@ export async function serveFreeCall(context: RouteContext, post: McpPost): Promi
   const task = taskCreation(context, single, null, holder, priced.waitMs)
   const rewrite = both(annotate, task?.rewrite)
   const response = await callOrigin(context, { body: post.text })
-  const format = response.ok && response.body ? bodyFormat(response.headers.get('content-type')) : null
+  const format =
+    response.ok && response.body ? bodyFormat(response.headers.get('content-type')) : null
   // A JSON answer is never resumed: without an annotation it passes untouched.
   if (!format || !response.body || (format === 'json' && !rewrite)) return passThrough(response)
-  if (isSmallJson(response, format)) return inlineJson(response, new McpResponseReader('json', rewrite))
+  if (isSmallJson(response, format))
+    return inlineJson(response, new McpResponseReader('json', rewrite))
   // Its event ids become tickets, so a resumed stream still delivers these free answers (and only these).
-  const tickets = format === 'sse' ? streamTickets(context, book, parsed.messages, priced.prices, response, null, holder) : undefined
-  const reader = new McpResponseReader(format, rewrite, tickets?.fits ? (id) => tickets.seal(id) : undefined)
-  const body = observeBody(response.body, { chunk: (bytes) => reader.chunk(bytes), flush: () => reader.flush(), end: () => undefined })
+  const tickets =
+    format === 'sse'
+      ? streamTickets(context, book, parsed.messages, priced.prices, response, null, holder)
+      : undefined
+  const reader = new McpResponseReader(
+    format,
+    rewrite,
+    tickets?.fits ? (id) => tickets.seal(id) : undefined
+  )
+  const body = observeBody(response.body, {
+    chunk: (bytes) => reader.chunk(bytes),
+    flush: () => reader.flush(),
+    end: () => undefined,
+  })
   const headers = downstreamResponseHeaders(response.headers)
   headers.delete('content-length')
   return new Response(body, { status: response.status, headers })

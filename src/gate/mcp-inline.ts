@@ -16,7 +16,11 @@ export function isSmallJson(response: Response, format: BodyFormat): boolean {
 }
 
 /** Read a JSON answer whole, let the reader see (and annotate) it, and answer with the result. */
-export async function inlineJson(response: Response, reader: McpResponseReader, extraHeaders: Record<string, string> = {}): Promise<Response> {
+export async function inlineJson(
+  response: Response,
+  reader: McpResponseReader,
+  extraHeaders: Record<string, string> = {}
+): Promise<Response> {
   const text = await response.text()
   const body = reader.whole(text)
   const headers = downstreamResponseHeaders(response.headers)

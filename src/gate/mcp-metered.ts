@@ -23,7 +23,11 @@ import { streamTickets } from './mcp-stream'
 import { taskCreation } from './mcp-tasks'
 import { callOrigin } from './upstream'
 
-export async function serveMeteredCall(context: RouteContext, post: McpPost, payment: CreditsPayment): Promise<Response> {
+export async function serveMeteredCall(
+  context: RouteContext,
+  post: McpPost,
+  payment: CreditsPayment
+): Promise<Response> {
   const { request } = context
   const { book, parsed, priced, single, holder, annotate } = post
   const { hold } = payment
@@ -59,9 +63,25 @@ export async function serveMeteredCall(context: RouteContext, post: McpPost, pay
   }
   // A single call on an SSE stream can be answered on a resumed one: its event ids carry its hold.
   // (Not a task's creation: it is settled by tasks/result, never by an answer on a resumed stream.)
-  const resumable = format === 'sse' && single?.kind === 'request' && requestedTask(single) === undefined
-  const tickets = format === 'sse' ? streamTickets(context, book, parsed.messages, priced.prices, response, resumable ? hold : null, holder) : undefined
-  const reader = new McpResponseReader(format, rewrite, tickets?.fits ? (id) => tickets.seal(id) : undefined)
+  const resumable =
+    format === 'sse' && single?.kind === 'request' && requestedTask(single) === undefined
+  const tickets =
+    format === 'sse'
+      ? streamTickets(
+          context,
+          book,
+          parsed.messages,
+          priced.prices,
+          response,
+          resumable ? hold : null,
+          holder
+        )
+      : undefined
+  const reader = new McpResponseReader(
+    format,
+    rewrite,
+    tickets?.fits ? (id) => tickets.seal(id) : undefined
+  )
   if (isSmallJson(response, format)) {
     // One small JSON answer: read it whole (natively), charge what succeeded as it is handed on.
     let answer: Response
@@ -69,7 +89,10 @@ export async function serveMeteredCall(context: RouteContext, post: McpPost, pay
       answer = await inlineJson(response, reader, holdHeaders(hold))
     } catch (error) {
       void payment.finish({ delivered: false })
-      const broken = new GateError('upstream_unreachable', `The origin broke off its answer: ${(error as Error).message}`)
+      const broken = new GateError(
+        'upstream_unreachable',
+        `The origin broke off its answer: ${(error as Error).message}`
+      )
       return mcpGateErrorResponse(broken, parsed, priced.prices)
     }
     record(reader.take())
@@ -77,9 +100,13 @@ export async function serveMeteredCall(context: RouteContext, post: McpPost, pay
     return answer
   }
   // The answer can still come on a resumed stream (the caller was handed an event id).
-  const waitsForAnswer = () => resumable && reader.resumable && !meter.allAnswered && !settled && !task?.created
+  const waitsForAnswer = () =>
+    resumable && reader.resumable && !meter.allAnswered && !settled && !task?.created
   const session = response.headers.get('mcp-session-id') ?? request.headers.get('mcp-session-id')
-  const waitForAnswer = () => (single?.kind === 'request' ? markWaiting(context, hold, holder, session, single.id) : Promise.resolve())
+  const waitForAnswer = () =>
+    single?.kind === 'request'
+      ? markWaiting(context, hold, holder, session, single.id)
+      : Promise.resolve()
   const body = observeBody(response.body, {
     chunk: (bytes) => reader.chunk(bytes),
     flush: async () => {

@@ -16,5 +16,11 @@ export function originRefusal(request: Request, url: URL, book: McpPriceBook): R
   if (origin === null) return null
   const normalised = origin.trim().toLowerCase()
   if (normalised === url.origin.toLowerCase() || book.allowedOrigins.has(normalised)) return null
-  return mcpErrorResponse(403, null, -32000, `Forbidden: the Origin ${JSON.stringify(origin.slice(0, 200))} may not call this MCP route`, 'origin_not_allowed')
+  return mcpErrorResponse(
+    403,
+    null,
+    -32000,
+    `Forbidden: the Origin ${JSON.stringify(origin.slice(0, 200))} may not call this MCP route`,
+    'origin_not_allowed'
+  )
 }

@@ -13,14 +13,32 @@
  * resuming"), so its ticket holds none.
  */
 import { hashApiKey, type Caller } from '../credits'
-import { bodyFormat, idKey, INVALID_REQUEST, jsonRpcError, responseOutcome, SseReader, serializeEvent, withEventId, type JsonRpcId, type McpMessage, type SseEvent } from '../mcp'
+import {
+  bodyFormat,
+  idKey,
+  INVALID_REQUEST,
+  jsonRpcError,
+  responseOutcome,
+  SseReader,
+  serializeEvent,
+  withEventId,
+  type JsonRpcId,
+  type McpMessage,
+  type SseEvent,
+} from '../mcp'
 import type { McpPriceBook } from '../pricing'
 import { downstreamResponseHeaders, observeBody } from '../proxy'
 import { chargeForServed, type CreditHold } from './credits-payment'
 import type { RouteContext } from './http-route'
 import { passThrough } from './http-route'
 import { mcpErrorResponse, PAYMENT_REQUIRED_CODE } from './mcp-answers'
-import { openTicket, ticketSealer, type Sealer, type StreamTicket, type TicketHold } from './stream-ticket'
+import {
+  openTicket,
+  ticketSealer,
+  type Sealer,
+  type StreamTicket,
+  type TicketHold,
+} from './stream-ticket'
 import { callOrigin } from './upstream'
 import { settleResumedX402 } from './mcp-x402-resume'
 
@@ -50,11 +68,13 @@ export function streamTickets(
     if (message.kind !== 'request') continue
     const key = idKey(message.id)
     if (!prices.has(key)) calls[key] = null
-    else if (hold && hold.reservationId === null) calls[key] = null // an idempotent replay: paid before
+    else if (hold && hold.reservationId === null)
+      calls[key] = null // an idempotent replay: paid before
     else if (hold?.reservationId) calls[key] = heldCall(context, hold)
   }
   const ticket: StreamTicket = {
-    session: response.headers.get('mcp-session-id') ?? context.request.headers.get('mcp-session-id'),
+    session:
+      response.headers.get('mcp-session-id') ?? context.request.headers.get('mcp-session-id'),
     holder,
     account: hold?.keyHash ?? '',
     keyId: hold?.keyId ?? '',
@@ -67,7 +87,11 @@ export function streamTickets(
 /** What a ticket keeps of a single call's hold: the reservation, its charge, its usage record. */
 export function heldCall(context: RouteContext, hold: CreditHold): TicketHold {
   const usage = context.usage.snapshot()
-  return { reservation: hold.reservationId as string, ...chargeForServed(hold, [0]), ...(usage ? { usage } : {}) }
+  return {
+    reservation: hold.reservationId as string,
+    ...chargeForServed(hold, [0]),
+    ...(usage ? { usage } : {}),
+  }
 }
 
 /** A GET: a standalone stream, or one resumed from an event id the gate handed out. */
@@ -76,25 +100,47 @@ export async function serveMcpStream(context: RouteContext, book: McpPriceBook):
   const session = request.headers.get('mcp-session-id')
   const holder = await holderOf(context.caller)
   const last = request.headers.get('last-event-id')
-  let ticket: StreamTicket = { session, holder, account: '', keyId: '', calls: {}, until: Date.now() + book.resumeMs }
+  let ticket: StreamTicket = {
+    session,
+    holder,
+    account: '',
+    keyId: '',
+    calls: {},
+    until: Date.now() + book.resumeMs,
+  }
   const forwarded: Record<string, string> = {}
   if (last !== null) {
     const opened = await openTicket(env, last)
-    const refuse = (message: string) => mcpErrorResponse(400, null, INVALID_REQUEST, message, 'invalid_resume')
-    if (!opened.ok) return refuse('Last-Event-ID is not an event id this gate handed out: resume only from one it did.')
-    if (opened.ticket.session !== null && opened.ticket.session !== session) return refuse('Last-Event-ID belongs to another session.')
+    const refuse = (message: string) =>
+      mcpErrorResponse(400, null, INVALID_REQUEST, message, 'invalid_resume')
+    if (!opened.ok)
+      return refuse(
+        'Last-Event-ID is not an event id this gate handed out: resume only from one it did.'
+      )
+    if (opened.ticket.session !== null && opened.ticket.session !== session)
+      return refuse('Last-Event-ID belongs to another session.')
     // An x402 payment is the caller's own proof: only credits holds are bound to a key.
-    const holds = Object.values(opened.ticket.calls).some((call) => call !== null && !('x402' in call))
-    if (holds && opened.ticket.holder !== holder) return refuse('Last-Event-ID belongs to a stream paid with another API key: resume it with the same key.')
+    const holds = Object.values(opened.ticket.calls).some(
+      (call) => call !== null && !('x402' in call)
+    )
+    if (holds && opened.ticket.holder !== holder)
+      return refuse(
+        'Last-Event-ID belongs to a stream paid with another API key: resume it with the same key.'
+      )
     ticket = opened.ticket
     forwarded['last-event-id'] = opened.originId
   }
   const response = await callOrigin(context, { headers: forwarded })
-  if (!response.ok || !response.body || bodyFormat(response.headers.get('content-type')) !== 'sse') return passThrough(response)
+  if (!response.ok || !response.body || bodyFormat(response.headers.get('content-type')) !== 'sse')
+    return passThrough(response)
   const sealer = ticketSealer(env, ticket)
   const headers = downstreamResponseHeaders(response.headers)
   headers.delete('content-length')
-  return new Response(meteredEvents(context, ticket, sealer, response.body), { status: response.status, statusText: response.statusText, headers })
+  return new Response(meteredEvents(context, ticket, sealer, response.body), {
+    status: response.status,
+    statusText: response.statusText,
+    headers,
+  })
 }
 
 /** The refusal that replaces an answer the gate will not hand on. */
@@ -115,12 +161,22 @@ export async function settleHeldAnswer(
   success: boolean
 ): Promise<'deliver' | 'expired' | 'not_held'> {
   if (success && Date.now() > holder.until) return 'expired'
-  const settled = await context.ledger.settleNow(holder.account, [{ reservationId: hold.reservation, amount: success ? hold.amount : 0, calls: success ? hold.calls : 0 }])
+  const settled = await context.ledger.settleNow(holder.account, [
+    {
+      reservationId: hold.reservation,
+      amount: success ? hold.amount : 0,
+      calls: success ? hold.calls : 0,
+    },
+  ])
   const result = Array.isArray(settled) ? settled[0] : undefined
   if (result?.ok) {
     // Recorded as the call it settles, priced in the request that held it.
     const call = hold.usage ? context.usage.forEarlier(hold.usage) : context.usage
-    call.settled({ keyId: holder.keyId, reservationId: hold.reservation, amount: hold.amount }, result.charged, success ? hold.calls : 0)
+    call.settled(
+      { keyId: holder.keyId, reservationId: hold.reservation, amount: hold.amount },
+      result.charged,
+      success ? hold.calls : 0
+    )
     return 'deliver'
   }
   // An error carries nothing to withhold.
@@ -128,24 +184,47 @@ export async function settleHeldAnswer(
   return 'not_held'
 }
 
-function meteredEvents(context: RouteContext, ticket: StreamTicket, sealer: Sealer, body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+function meteredEvents(
+  context: RouteContext,
+  ticket: StreamTicket,
+  sealer: Sealer,
+  body: ReadableStream<Uint8Array>
+): ReadableStream<Uint8Array> {
   /** What to hand on for a message from the origin. */
   const decide = async (message: unknown): Promise<unknown> => {
     const answer = responseOutcome(message)
     if (!answer) return message
     const key = idKey(answer.id)
-    if (!(key in ticket.calls)) return notHeld(answer.id, 'This answer was not paid for through the gate on this stream, so it is not delivered.')
+    if (!(key in ticket.calls))
+      return notHeld(
+        answer.id,
+        'This answer was not paid for through the gate on this stream, so it is not delivered.'
+      )
     const hold = ticket.calls[key]
     if (hold === null || hold === undefined) return message
     if ('x402' in hold) {
-      const settled = await settleResumedX402(context, hold.x402, message as Record<string, unknown>, ticket.until)
-      return settled ?? notHeld(answer.id, 'This call\u2019s payment is no longer waiting (released, settled elsewhere or expired), so its answer is not delivered.')
+      const settled = await settleResumedX402(
+        context,
+        hold.x402,
+        message as Record<string, unknown>,
+        ticket.until
+      )
+      return (
+        settled ??
+        notHeld(
+          answer.id,
+          'This call\u2019s payment is no longer waiting (released, settled elsewhere or expired), so its answer is not delivered.'
+        )
+      )
     }
     const verdict = await settleHeldAnswer(context, ticket, hold, answer.outcome === 'success')
     if (verdict === 'deliver') return message
-    return notHeld(answer.id, verdict === 'expired'
-      ? 'The hold on this call expired before its answer came; it was not charged and is not delivered.'
-      : 'This call is no longer held (released, cancelled or expired), so its answer is not delivered.')
+    return notHeld(
+      answer.id,
+      verdict === 'expired'
+        ? 'The hold on this call expired before its answer came; it was not charged and is not delivered.'
+        : 'This call is no longer held (released, cancelled or expired), so its answer is not delivered.'
+    )
   }
   const sse = new SseReader()
   const decoder = new TextDecoder()
@@ -168,7 +247,10 @@ function meteredEvents(context: RouteContext, ticket: StreamTicket, sealer: Seal
       const decided = []
       for (const message of messages) decided.push(await decide(message))
       const changed = decided.some((message, index) => message !== messages[index])
-      out += serializeEvent(event, changed ? JSON.stringify(Array.isArray(value) ? decided : decided[0]) : undefined)
+      out += serializeEvent(
+        event,
+        changed ? JSON.stringify(Array.isArray(value) ? decided : decided[0]) : undefined
+      )
     }
     return out ? encoder.encode(out) : undefined
   }

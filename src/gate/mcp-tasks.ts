@@ -11,7 +11,18 @@
  * not hand out, or another session's or key's, is refused and never forwarded.
  */
 import { GateError } from '../errors'
-import { bodyFormat, createdTaskId, idKey, INVALID_PARAMS, jsonRpcError, requestedTask, responseOutcome, withTaskId, type McpMessage, type MessageRewrite } from '../mcp'
+import {
+  bodyFormat,
+  createdTaskId,
+  idKey,
+  INVALID_PARAMS,
+  jsonRpcError,
+  requestedTask,
+  responseOutcome,
+  withTaskId,
+  type McpMessage,
+  type MessageRewrite,
+} from '../mcp'
 import type { CreditHold } from './credits-payment'
 import { downstreamResponseHeaders } from '../proxy'
 import { decideAnswerIn, holdAnswerInStream } from './answer-stream'
@@ -54,32 +65,69 @@ function refuse(message: Request, text: string, reason: string): Response {
  * paid), and refused for `tasks/result`.
  * @returns null when the request needs nothing of the gate (forward it as usual)
  */
-export async function serveTaskRequest(context: RouteContext, message: Request, taskId: string | undefined, holder: string): Promise<Response | null> {
-  const opened = taskId === undefined ? ({ ok: false } as const) : await unseal(context.env, TASK_PREFIX, taskId)
+export async function serveTaskRequest(
+  context: RouteContext,
+  message: Request,
+  taskId: string | undefined,
+  holder: string
+): Promise<Response | null> {
+  const opened =
+    taskId === undefined ? ({ ok: false } as const) : await unseal(context.env, TASK_PREFIX, taskId)
   if (!opened.ok || taskId === undefined) {
     if (message.method !== 'tasks/result') return null
-    return refuse(message, 'taskId is not a task this gate handed out: use the task id from the CreateTaskResult.', 'unknown_task')
+    return refuse(
+      message,
+      'taskId is not a task this gate handed out: use the task id from the CreateTaskResult.',
+      'unknown_task'
+    )
   }
   const ticket = opened.payload as TaskTicket
   const session = context.request.headers.get('mcp-session-id')
-  if (ticket.session !== null && ticket.session !== session) return refuse(message, 'This task belongs to another session.', 'unknown_task')
-  if (ticket.hold && ticket.holder !== holder) return refuse(message, 'This task was paid with another API key: ask with the same key.', 'unknown_task')
+  if (ticket.session !== null && ticket.session !== session)
+    return refuse(message, 'This task belongs to another session.', 'unknown_task')
+  if (ticket.hold && ticket.holder !== holder)
+    return refuse(
+      message,
+      'This task was paid with another API key: ask with the same key.',
+      'unknown_task'
+    )
 
-  const forwarded = JSON.stringify(withTaskId({ jsonrpc: '2.0', id: message.id, method: message.method, params: message.params }, opened.originValue))
+  const forwarded = JSON.stringify(
+    withTaskId(
+      { jsonrpc: '2.0', id: message.id, method: message.method, params: message.params },
+      opened.originValue
+    )
+  )
   let response: Response
   try {
     response = await callOrigin(context, { body: forwarded })
   } catch (error) {
     if (!(error instanceof GateError)) throw error
-    return mcpJson(error.status, jsonRpcError(message.id, -32603, error.message, { reason: error.code }))
+    return mcpJson(
+      error.status,
+      jsonRpcError(message.id, -32603, error.message, { reason: error.code })
+    )
   }
   const format = bodyFormat(response.headers.get('content-type'))
   const hold = ticket.hold
-  const settles = hold !== null && (message.method === 'tasks/result' || message.method === 'tasks/cancel')
+  const settles =
+    hold !== null && (message.method === 'tasks/result' || message.method === 'tasks/cancel')
   if (!response.ok || !response.body || format === null) {
     // Only a JSON-RPC answer can carry a task's result: anything else from a paid task's result is withheld.
-    if (hold && message.method === 'tasks/result' && response.ok) return mcpJson(502, jsonRpcError(message.id, -32603, 'The origin answered tasks/result with something other than JSON-RPC.', { reason: 'upstream_unreachable' }))
-    return new Response(response.body, { status: response.status, headers: downstreamResponseHeaders(response.headers) })
+    if (hold && message.method === 'tasks/result' && response.ok)
+      return mcpJson(
+        502,
+        jsonRpcError(
+          message.id,
+          -32603,
+          'The origin answered tasks/result with something other than JSON-RPC.',
+          { reason: 'upstream_unreachable' }
+        )
+      )
+    return new Response(response.body, {
+      status: response.status,
+      headers: downstreamResponseHeaders(response.headers),
+    })
   }
   const target = idKey(message.id)
   const isAnswer = (value: unknown): value is Record<string, unknown> => {
@@ -92,14 +140,24 @@ export async function serveTaskRequest(context: RouteContext, message: Request, 
     if (!settles || !hold) return { message: handedOn }
     if (message.method === 'tasks/cancel') {
       // A task cancelled (its answer a success) is never charged: its hold goes.
-      if (outcome === 'success') context.waitUntil(context.ledger.settleNow(ticket.account, [{ reservationId: hold.reservation, amount: 0, calls: 0 }]))
+      if (outcome === 'success')
+        context.waitUntil(
+          context.ledger.settleNow(ticket.account, [
+            { reservationId: hold.reservation, amount: 0, calls: 0 },
+          ])
+        )
       return { message: handedOn }
     }
     const verdict = await settleHeldAnswer(context, ticket, hold, outcome === 'success')
     if (verdict === 'deliver') return { message: handedOn }
-    return { message: notHeld(message.id, verdict === 'expired'
-      ? 'The hold on this task expired before its result was fetched; it was not charged and is not delivered.'
-      : 'This task is no longer held (released, cancelled or expired), so its result is not delivered.') }
+    return {
+      message: notHeld(
+        message.id,
+        verdict === 'expired'
+          ? 'The hold on this task expired before its result was fetched; it was not charged and is not delivered.'
+          : 'This task is no longer held (released, cancelled or expired), so its result is not delivered.'
+      ),
+    }
   }
   const headers = downstreamResponseHeaders(response.headers)
   headers.delete('content-length')
@@ -108,7 +166,15 @@ export async function serveTaskRequest(context: RouteContext, message: Request, 
     try {
       text = await response.text()
     } catch (error) {
-      return mcpJson(502, jsonRpcError(message.id, -32603, `The origin broke off its answer: ${(error as Error).message}`, { reason: 'upstream_unreachable' }))
+      return mcpJson(
+        502,
+        jsonRpcError(
+          message.id,
+          -32603,
+          `The origin broke off its answer: ${(error as Error).message}`,
+          { reason: 'upstream_unreachable' }
+        )
+      )
     }
     let value: unknown
     try {
@@ -119,10 +185,24 @@ export async function serveTaskRequest(context: RouteContext, message: Request, 
     const found = await decideAnswerIn(value, isAnswer, decide)
     if (found) return new Response(JSON.stringify(found.body), { status: response.status, headers })
     // A paid task's result is handed on only as its answer: anything else from tasks/result is withheld.
-    if (hold && message.method === 'tasks/result') return mcpJson(502, jsonRpcError(message.id, -32603, 'The origin answered tasks/result with no answer to it.', { reason: 'upstream_unreachable' }))
+    if (hold && message.method === 'tasks/result')
+      return mcpJson(
+        502,
+        jsonRpcError(message.id, -32603, 'The origin answered tasks/result with no answer to it.', {
+          reason: 'upstream_unreachable',
+        })
+      )
     return new Response(text, { status: response.status, headers })
   }
-  return new Response(holdAnswerInStream(response.body, { isAnswer, decide, abandon: async () => undefined, waitUntil: context.waitUntil }), { status: response.status, headers })
+  return new Response(
+    holdAnswerInStream(response.body, {
+      isAnswer,
+      decide,
+      abandon: async () => undefined,
+      waitUntil: context.waitUntil,
+    }),
+    { status: response.status, headers }
+  )
 }
 
 /** What a task-augmented call's answer needs: its task id sealed, and to know it was only the task's creation. */
@@ -140,7 +220,13 @@ export interface TaskCreation {
  * rewrite that turns the origin's task id into the caller's ticket; undefined
  * for any other body.
  */
-export function taskCreation(context: RouteContext, message: McpMessage | undefined, hold: CreditHold | null, holder: string, waitMs: number): TaskCreation | undefined {
+export function taskCreation(
+  context: RouteContext,
+  message: McpMessage | undefined,
+  hold: CreditHold | null,
+  holder: string,
+  waitMs: number
+): TaskCreation | undefined {
   if (message?.kind !== 'request' || !requestedTask(message)) return undefined
   const target = idKey(message.id)
   const ticket: TaskTicket = {

@@ -5,7 +5,12 @@
  * the resumed stream claims it in its lock and settles it there.
  */
 import { responseOutcome, type JsonRpcId } from '../mcp'
-import { buildRequirements, claimAuthorization, settledByFlight, unclaimAuthorization } from '../x402'
+import {
+  buildRequirements,
+  claimAuthorization,
+  settledByFlight,
+  unclaimAuthorization,
+} from '../x402'
 import type { RouteContext } from './http-route'
 import { settled } from './mcp-x402'
 import type { TicketPayment } from './stream-ticket'
@@ -24,17 +29,35 @@ const CLAIM_MARGIN_MS = 10_000
  * already settled (a repeat) is handed on; one whose payment is gone, or is
  * being settled elsewhere, is not.
  */
-export async function settleResumedX402(context: RouteContext, waiting: TicketPayment, answer: Record<string, unknown>, until: number): Promise<Record<string, unknown> | null> {
+export async function settleResumedX402(
+  context: RouteContext,
+  waiting: TicketPayment,
+  answer: Record<string, unknown>,
+  until: number
+): Promise<Record<string, unknown> | null> {
   const { env, route } = context
   const terms = route.rails.x402
   const request = { id: answer.id as JsonRpcId, tool: waiting.tool }
   if (!terms || Date.now() > until) return null
   const lease = terms.facilitator.settleTimeoutMs + CLAIM_MARGIN_MS
-  const claim = await claimAuthorization(env.X402_LOCKS, waiting.lock, waiting.nonce, waiting.flight, lease)
+  const claim = await claimAuthorization(
+    env.X402_LOCKS,
+    waiting.lock,
+    waiting.nonce,
+    waiting.flight,
+    lease
+  )
   if (claim === 'unavailable' || claim.kind === 'settling') return null
   if (claim.kind === 'finished') {
     // A repeat of an answer this very call paid for is handed on; a payment settled for another call is not its.
-    return (await settledByFlight(env.X402_LOCKS, waiting.lock, waiting.nonce, waiting.flight).catch(() => false)) ? answer : null
+    return (await settledByFlight(
+      env.X402_LOCKS,
+      waiting.lock,
+      waiting.nonce,
+      waiting.flight
+    ).catch(() => false))
+      ? answer
+      : null
   }
   const usage = waiting.usage ? context.usage.forEarlier(waiting.usage) : undefined
   const attempt: X402Attempt = {
@@ -51,7 +74,10 @@ export async function settleResumedX402(context: RouteContext, waiting: TicketPa
     micros: waiting.micros,
   }
   const served = responseOutcome(answer)?.outcome === 'success'
-  const { finish, record } = await finishClaimedX402(env, attempt, served, waiting.resource, { id: claim.claim, retaken: claim.retaken })
+  const { finish, record } = await finishClaimedX402(env, attempt, served, waiting.resource, {
+    id: claim.claim,
+    retaken: claim.retaken,
+  })
   if (record === 'unrecorded' && finish.kind === 'served-unpaid') {
     // The facilitator could not be asked: put the claim back; a later resume may settle it.
     await unclaimAuthorization(env.X402_LOCKS, waiting.lock, waiting.nonce, claim.claim)

@@ -36,13 +36,20 @@ type Request = Extract<McpMessage, { kind: 'request' }>
 const MAX_PAYMENT_CHARS = 16_384
 
 /** The payment carried in a request's `_meta`, decoded. */
-export function metaPayment(message: McpMessage | undefined): { present: boolean; decoded: unknown } {
+export function metaPayment(message: McpMessage | undefined): {
+  present: boolean
+  decoded: unknown
+} {
   const meta = message?.kind === 'request' ? message.params?._meta : undefined
-  if (typeof meta !== 'object' || meta === null || !(MCP_PAYMENT_META in meta)) return { present: false, decoded: undefined }
+  if (typeof meta !== 'object' || meta === null || !(MCP_PAYMENT_META in meta))
+    return { present: false, decoded: undefined }
   const value = (meta as Record<string, unknown>)[MCP_PAYMENT_META]
   if (typeof value === 'string') return { present: true, decoded: decodeHeader(value) }
   // The same bound as the header's: a payment is small, and a padded one is not passed on.
-  return { present: true, decoded: JSON.stringify(value ?? null).length <= MAX_PAYMENT_CHARS ? value : null }
+  return {
+    present: true,
+    decoded: JSON.stringify(value ?? null).length <= MAX_PAYMENT_CHARS ? value : null,
+  }
 }
 
 /**
@@ -61,9 +68,13 @@ function withoutPayment(message: Request): string {
 }
 
 export function mcpResource(context: RouteContext, message: Request): ResourceInfo {
-  if (message.tool !== undefined) return { url: `mcp://tool/${message.tool}`, description: `MCP tool ${message.tool}` }
+  if (message.tool !== undefined)
+    return { url: `mcp://tool/${message.tool}`, description: `MCP tool ${message.tool}` }
   const url = context.url
-  return { url: `${url.origin}${url.pathname}#${message.method}`, description: `MCP ${message.method}` }
+  return {
+    url: `${url.origin}${url.pathname}#${message.method}`,
+    description: `MCP ${message.method}`,
+  }
 }
 
 /**
@@ -72,9 +83,16 @@ export function mcpResource(context: RouteContext, message: Request): ResourceIn
  * `content[0].text`, and in `_meta["x402/error"]` for Cloudflare's agents client;
  * for any other method, a JSON-RPC `-32402` error with the same object.
  */
-export function x402McpAnswer(message: Pick<Request, 'id' | 'tool'>, required: PaymentRequired, reason: RefusalReason, credits: boolean): Record<string, unknown> {
+export function x402McpAnswer(
+  message: Pick<Request, 'id' | 'tool'>,
+  required: PaymentRequired,
+  reason: RefusalReason,
+  credits: boolean
+): Record<string, unknown> {
   const next = reasonNext(reason)
-  const creditsNote = credits ? { 'pay-gate/credits': 'Or send an API key as "Authorization: Bearer <key>".' } : {}
+  const creditsNote = credits
+    ? { 'pay-gate/credits': 'Or send an API key as "Authorization: Bearer <key>".' }
+    : {}
   if (message.tool !== undefined) {
     return {
       jsonrpc: '2.0',
@@ -83,29 +101,50 @@ export function x402McpAnswer(message: Pick<Request, 'id' | 'tool'>, required: P
         isError: true,
         structuredContent: required,
         content: [{ type: 'text', text: JSON.stringify(required) }],
-        _meta: { [MCP_PAYMENT_ERROR_META]: required, 'pay-gate/reason': reason, 'pay-gate/next': next, ...creditsNote },
+        _meta: {
+          [MCP_PAYMENT_ERROR_META]: required,
+          'pay-gate/reason': reason,
+          'pay-gate/next': next,
+          ...creditsNote,
+        },
       },
     }
   }
   return {
     jsonrpc: '2.0',
     id: message.id,
-    error: { code: PAYMENT_REQUIRED_CODE, message: required.error ?? 'Payment required', data: { reason, next, x402: required, ...creditsNote } },
+    error: {
+      code: PAYMENT_REQUIRED_CODE,
+      message: required.error ?? 'Payment required',
+      data: { reason, next, x402: required, ...creditsNote },
+    },
   }
 }
 
 /** Put the settlement into a successful answer, or replace the answer with the payment error. */
-export function settled(message: Record<string, unknown>, request: Pick<Request, 'id' | 'tool'>, finish: X402Finish, credits: boolean): Record<string, unknown> {
+export function settled(
+  message: Record<string, unknown>,
+  request: Pick<Request, 'id' | 'tool'>,
+  finish: X402Finish,
+  credits: boolean
+): Record<string, unknown> {
   if (finish.kind === 'paid') {
     const result = (message.result ?? {}) as Record<string, unknown>
     const meta = typeof result._meta === 'object' && result._meta !== null ? result._meta : {}
-    return { ...message, result: { ...result, _meta: { ...meta, [MCP_PAYMENT_RESPONSE_META]: finish.settlement } } }
+    return {
+      ...message,
+      result: { ...result, _meta: { ...meta, [MCP_PAYMENT_RESPONSE_META]: finish.settlement } },
+    }
   }
   if (finish.kind === 'refused') {
     const { refusal } = finish
     const answer = x402McpAnswer(request, refusal.required, refusal.reason, credits)
     const result = answer.result as Record<string, unknown> | undefined
-    if (result) result._meta = { ...(result._meta as object), [MCP_PAYMENT_RESPONSE_META]: refusal.settlement }
+    if (result)
+      result._meta = {
+        ...(result._meta as object),
+        [MCP_PAYMENT_RESPONSE_META]: refusal.settlement,
+      }
     return answer
   }
   return message
@@ -123,13 +162,20 @@ function finishOf(payment: X402Payment, end: PaymentEnd): X402Finish {
  * Serve a call paid with x402: forward it without its payment, hold its answer
  * back until the payment is settled (a success) or released (anything else).
  */
-export async function serveHeldAnswer(context: RouteContext, payment: X402Payment, message: Request): Promise<Response> {
+export async function serveHeldAnswer(
+  context: RouteContext,
+  payment: X402Payment,
+  message: Request
+): Promise<Response> {
   const { env, route } = context
   const credits = route.rails.credits
   const { attempt, resource } = payment
   let response: Response
   try {
-    response = await callOrigin(context, { body: withoutPayment(message), headers: payment.originHeaders() })
+    response = await callOrigin(context, {
+      body: withoutPayment(message),
+      headers: payment.originHeaders(),
+    })
   } catch (error) {
     await payment.finish({ delivered: false })
     throw error
@@ -137,12 +183,18 @@ export async function serveHeldAnswer(context: RouteContext, payment: X402Paymen
   const type = (response.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase()
   const headers = downstreamResponseHeaders(response.headers)
   headers.delete('content-length')
-  if (response.status >= 400 || !response.body || (type !== 'application/json' && type !== 'text/event-stream')) {
+  if (
+    response.status >= 400 ||
+    !response.body ||
+    (type !== 'application/json' && type !== 'text/event-stream')
+  ) {
     await payment.finish({ delivered: false })
     return new Response(response.body, { status: response.status, headers })
   }
   /** Decide on the call's answer: settle a success, release a failure. */
-  const decide = async (answer: Record<string, unknown>): Promise<{ message: Record<string, unknown>; end: PaymentEnd }> => {
+  const decide = async (
+    answer: Record<string, unknown>
+  ): Promise<{ message: Record<string, unknown>; end: PaymentEnd }> => {
     const end = await payment.finish({ delivered: responseOutcome(answer)?.outcome === 'success' })
     return { message: settled(answer, message, finishOf(payment, end), credits), end }
   }
@@ -160,7 +212,15 @@ export async function serveHeldAnswer(context: RouteContext, payment: X402Paymen
       // The origin broke its answer off: nothing was served, so the payment is released.
       await payment.finish({ delivered: false })
       const data = { reason: 'upstream_unreachable' }
-      return mcpJson(502, { jsonrpc: '2.0', id: message.id, error: { code: -32603, message: `The origin broke off its answer: ${(error as Error).message}`, data } })
+      return mcpJson(502, {
+        jsonrpc: '2.0',
+        id: message.id,
+        error: {
+          code: -32603,
+          message: `The origin broke off its answer: ${(error as Error).message}`,
+          data,
+        },
+      })
     }
     let value: unknown
     try {
@@ -196,16 +256,26 @@ export async function serveHeldAnswer(context: RouteContext, payment: X402Paymen
   const sealer =
     attempt.mode === 'verified' && resumeMs > 0
       ? ticketSealer(env, {
-          session: response.headers.get('mcp-session-id') ?? context.request.headers.get('mcp-session-id'),
+          session:
+            response.headers.get('mcp-session-id') ?? context.request.headers.get('mcp-session-id'),
           holder: '',
           account: '',
           keyId: '',
           calls: { [target]: { x402: waiting } },
           // No later than the authorization allows a settlement, with a margin for the settle itself.
-          until: Math.min(Date.now() + route.timeoutMs + resumeMs, attempt.validBefore * 1000 - terms.facilitator.settleTimeoutMs),
+          until: Math.min(
+            Date.now() + route.timeoutMs + resumeMs,
+            attempt.validBefore * 1000 - terms.facilitator.settleTimeoutMs
+          ),
         })
       : undefined
-  const held = { isAnswer, decide, abandon: () => payment.finish({ delivered: false }), waitUntil: context.waitUntil, ...(sealer?.fits ? { eventId: (id: string) => sealer.seal(id) } : {}) }
+  const held = {
+    isAnswer,
+    decide,
+    abandon: () => payment.finish({ delivered: false }),
+    waitUntil: context.waitUntil,
+    ...(sealer?.fits ? { eventId: (id: string) => sealer.seal(id) } : {}),
+  }
   return new Response(holdAnswerInStream(response.body, held), {
     status: response.status,
     headers,

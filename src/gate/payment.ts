@@ -56,7 +56,8 @@ export interface Payment {
 /** Why a payment was not accepted, as the rail that refused it says it. */
 export type Refusal = { rail: 'credits'; error: GateError } | { rail: 'x402'; refusal: X402Refusal }
 
-export type Acceptance<P extends Payment = Payment> = { ok: true; payment: P } | { ok: false; refusal: Refusal }
+export type Acceptance<P extends Payment = Payment> =
+  { ok: true; payment: P } | { ok: false; refusal: Refusal }
 
 /** Run an observer's report so that a recording bug never reaches the money path. */
 export function tell(report: () => void): void {

@@ -13,7 +13,9 @@ export type Rail = { kind: 'x402'; payment: unknown } | { kind: 'credits' } | { 
 /** The caller's x402 payment from the PAYMENT-SIGNATURE header, decoded (null if undecodable). */
 export function headerPayment(headers: Headers): { present: boolean; decoded: unknown } {
   const raw = headers.get(PAYMENT_SIGNATURE_HEADER)
-  return raw === null ? { present: false, decoded: undefined } : { present: true, decoded: decodeHeader(raw) }
+  return raw === null
+    ? { present: false, decoded: undefined }
+    : { present: true, decoded: decodeHeader(raw) }
 }
 
 /**
@@ -21,7 +23,12 @@ export function headerPayment(headers: Headers): { present: boolean; decoded: un
  * @param payment an x402 payment found elsewhere (MCP `_meta`), if any
  * @param caller who pays with credits: a key in the headers, or an OAuth token src/oauth validated
  */
-export function chooseRail(headers: Headers, rails: PaymentRails, payment?: { present: boolean; decoded: unknown }, caller: Caller = presentedKey(headers)): Rail {
+export function chooseRail(
+  headers: Headers,
+  rails: PaymentRails,
+  payment?: { present: boolean; decoded: unknown },
+  caller: Caller = presentedKey(headers)
+): Rail {
   const offered = payment?.present ? payment : headerPayment(headers)
   if (rails.x402 && offered.present) return { kind: 'x402', payment: offered.decoded }
   if (rails.credits && caller.kind !== 'none') return { kind: 'credits' }

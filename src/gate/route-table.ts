@@ -17,12 +17,18 @@ export type RouteTables = (env: Env) => Promise<PriceTable>
 export function routeTables(): RouteTables {
   let cache: RouteTableCache | undefined
   return async function routeTable(env) {
-    cache ??= new RouteTableCache({ ttlMs: numberSetting(env.ROUTES_CACHE_TTL_SECONDS, DEFAULT_ROUTES_TTL_SECONDS) * 1000 })
+    cache ??= new RouteTableCache({
+      ttlMs: numberSetting(env.ROUTES_CACHE_TTL_SECONDS, DEFAULT_ROUTES_TTL_SECONDS) * 1000,
+    })
     const load = await cache.get(env.ROUTES)
     if (load.ok) return load.table
     console.error(`pay-gate: no route table (${load.reason}): ${load.message}`)
-    throw new GateError('routes_unavailable', 'The gate has no route table yet; nothing is served until it has.', {
-      headers: { 'retry-after': '5' },
-    })
+    throw new GateError(
+      'routes_unavailable',
+      'The gate has no route table yet; nothing is served until it has.',
+      {
+        headers: { 'retry-after': '5' },
+      }
+    )
   }
 }

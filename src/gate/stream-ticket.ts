@@ -82,10 +82,18 @@ let cachedKey: { source: string; key: Uint8Array } | undefined
  * closed (refused, never served free).
  */
 function sealingKey(env: Env): Uint8Array {
-  const configured = typeof env.STREAM_TICKET_SECRET === 'string' && env.STREAM_TICKET_SECRET.length >= 16 ? env.STREAM_TICKET_SECRET : undefined
-  const source = configured ?? (typeof env.ADMIN_TOKEN === 'string' && env.ADMIN_TOKEN !== '' ? `admin\0${env.ADMIN_TOKEN}` : 'isolate')
+  const configured =
+    typeof env.STREAM_TICKET_SECRET === 'string' && env.STREAM_TICKET_SECRET.length >= 16
+      ? env.STREAM_TICKET_SECRET
+      : undefined
+  const source =
+    configured ??
+    (typeof env.ADMIN_TOKEN === 'string' && env.ADMIN_TOKEN !== ''
+      ? `admin\0${env.ADMIN_TOKEN}`
+      : 'isolate')
   if (cachedKey?.source === source) return cachedKey.key
-  const material = source === 'isolate' ? crypto.getRandomValues(new Uint8Array(32)) : encoder.encode(source)
+  const material =
+    source === 'isolate' ? crypto.getRandomValues(new Uint8Array(32)) : encoder.encode(source)
   const key = hmac(sha256, encoder.encode('pay-gate stream tickets'), material)
   cachedKey = { source, key }
   return key
@@ -93,7 +101,9 @@ function sealingKey(env: Env): Uint8Array {
 
 /** The prefix is part of what is signed, so a value sealed as one kind never opens as another. */
 function mac(key: Uint8Array, payload: string, originValue: string): string {
-  return toBase64Url(hmac(sha256, key, encoder.encode(`${payload}\n${originValue}`)).slice(0, MAC_BYTES))
+  return toBase64Url(
+    hmac(sha256, key, encoder.encode(`${payload}\n${originValue}`)).slice(0, MAC_BYTES)
+  )
 }
 
 /** Seals one payload, encoded once, to each of the origin's values (event ids, task ids) in turn. */
@@ -101,7 +111,11 @@ export class Sealer {
   private readonly key: Uint8Array
   private readonly payload: string
 
-  constructor(env: Env, private readonly prefix: string, payload: unknown) {
+  constructor(
+    env: Env,
+    private readonly prefix: string,
+    payload: unknown
+  ) {
     this.key = sealingKey(env)
     this.payload = toBase64Url(encoder.encode(JSON.stringify(payload)))
   }
@@ -112,7 +126,9 @@ export class Sealer {
    * all: the origin's own value goes instead, and cannot be resumed from.
    */
   get fits(): boolean {
-    return this.prefix.length + this.payload.length + MAC_CHARS + ORIGIN_VALUE_ROOM <= MAX_SEALED_CHARS
+    return (
+      this.prefix.length + this.payload.length + MAC_CHARS + ORIGIN_VALUE_ROOM <= MAX_SEALED_CHARS
+    )
   }
 
   /** What the caller sees instead of the origin's `originValue`. */
@@ -134,7 +150,13 @@ export async function unseal(env: Env, prefix: string, sealed: string): Promise<
   if (dot2 === -1) return { ok: false }
   const payload = rest.slice(0, dot)
   const originValue = rest.slice(dot2 + 1)
-  if (!(await secretsEqual(rest.slice(dot + 1, dot2), mac(sealingKey(env), `${prefix}${payload}`, originValue)))) return { ok: false }
+  if (
+    !(await secretsEqual(
+      rest.slice(dot + 1, dot2),
+      mac(sealingKey(env), `${prefix}${payload}`, originValue)
+    ))
+  )
+    return { ok: false }
   const bytes = fromBase64Url(payload)
   if (!bytes) return { ok: false }
   try {
@@ -145,11 +167,25 @@ export async function unseal(env: Env, prefix: string, sealed: string): Promise<
   }
 }
 
-type StreamTicketWire = { s: string | null; h: string; a?: string; k: string; c: Record<string, TicketCall>; u: number }
+type StreamTicketWire = {
+  s: string | null
+  h: string
+  a?: string
+  k: string
+  c: Record<string, TicketCall>
+  u: number
+}
 
 /** The sealer of a stream's event ids. */
 export function ticketSealer(env: Env, ticket: StreamTicket): Sealer {
-  const wire: StreamTicketWire = { s: ticket.session, h: ticket.holder, ...(ticket.account !== ticket.holder ? { a: ticket.account } : {}), k: ticket.keyId, c: ticket.calls, u: ticket.until }
+  const wire: StreamTicketWire = {
+    s: ticket.session,
+    h: ticket.holder,
+    ...(ticket.account !== ticket.holder ? { a: ticket.account } : {}),
+    k: ticket.keyId,
+    c: ticket.calls,
+    u: ticket.until,
+  }
   return new Sealer(env, STREAM_PREFIX, wire)
 }
 
@@ -160,5 +196,16 @@ export async function openTicket(env: Env, eventId: string): Promise<OpenedTicke
   const opened = await unseal(env, STREAM_PREFIX, eventId)
   if (!opened.ok) return opened
   const value = opened.payload as StreamTicketWire
-  return { ok: true, originId: opened.originValue, ticket: { session: value.s, holder: value.h, account: value.a ?? value.h, keyId: value.k, calls: value.c, until: value.u } }
+  return {
+    ok: true,
+    originId: opened.originValue,
+    ticket: {
+      session: value.s,
+      holder: value.h,
+      account: value.a ?? value.h,
+      keyId: value.k,
+      calls: value.c,
+      until: value.u,
+    },
+  }
 }

@@ -18,7 +18,10 @@ function credentialOf(env: Env, route: CompiledRoute): OriginCredential | undefi
   const value = env[auth.secret]
   if (typeof value !== 'string' || value === '') {
     // A route configured to authenticate upstream must not silently go without.
-    throw new GateError('internal_error', `The gate is misconfigured: secret ${auth.secret} is not set.`)
+    throw new GateError(
+      'internal_error',
+      `The gate is misconfigured: secret ${auth.secret} is not set.`
+    )
   }
   return { value, header: auth.header, prefix: auth.prefix, query: auth.query }
 }
@@ -33,7 +36,14 @@ function credentialOf(env: Env, route: CompiledRoute): OriginCredential | undefi
  * @throws GateError `upstream_unreachable` or `upstream_timeout`
  */
 export async function callOrigin(
-  context: { env: Env; request: Request; url: URL; route: CompiledRoute; forwardPath: string; usage?: UsageCall },
+  context: {
+    env: Env
+    request: Request
+    url: URL
+    route: CompiledRoute
+    forwardPath: string
+    usage?: UsageCall
+  },
   options: { body?: Uint8Array | string; headers?: Record<string, string> } = {}
 ): Promise<Response> {
   const { env, request, route, forwardPath } = context
@@ -53,11 +63,16 @@ export async function callOrigin(
       body: options.body,
       // The caller's payment credentials are the gate's business, not the origin's.
       // On an OAuth route every bearer token is the gate's own (src/oauth): never the origin's.
-      dropHeader: route.oauth ? (name, value) => name === 'authorization' || isPaymentCredential(name, value) : isPaymentCredential,
+      dropHeader: route.oauth
+        ? (name, value) => name === 'authorization' || isPaymentCredential(name, value)
+        : isPaymentCredential,
       addHeaders: options.headers,
     }
   )
-  context.usage?.upstream(result.ok ? { status: result.response.status } : { failure: result.reason }, Date.now() - started)
+  context.usage?.upstream(
+    result.ok ? { status: result.response.status } : { failure: result.reason },
+    Date.now() - started
+  )
   const secrets = credential ? [credential.value] : []
   if (!result.ok) throw new GateError(result.reason, scrubText(result.message, secrets))
   return credential ? withoutSecrets(result.response, secrets) : result.response

@@ -18,11 +18,18 @@ export function usageWriter(): (delayMs: number) => UsageWriter {
 }
 
 /** Where this request's usage events go: the writer, bound to USAGE_DB and the request; null when usage is off. */
-export function usageSink(c: Context<AppEnv>, writer: (delayMs: number) => UsageWriter): UsageSink | null {
+export function usageSink(
+  c: Context<AppEnv>,
+  writer: (delayMs: number) => UsageWriter
+): UsageSink | null {
   const db = c.env.USAGE_DB
   return db
     ? (event) =>
-        writer(numberSetting(c.env.USAGE_BATCH_MS, DEFAULT_USAGE_BATCH_MS)).add({ db, queue: c.env.USAGE_QUEUE }, event, (promise) => c.executionCtx.waitUntil(promise))
+        writer(numberSetting(c.env.USAGE_BATCH_MS, DEFAULT_USAGE_BATCH_MS)).add(
+          { db, queue: c.env.USAGE_QUEUE },
+          event,
+          (promise) => c.executionCtx.waitUntil(promise)
+        )
     : null
 }
 
@@ -30,7 +37,12 @@ export function usageSink(c: Context<AppEnv>, writer: (delayMs: number) => Usage
  * The usage recorder of one request on `route`, for the request the caller made
  * (its method and path; in sidecar mode the original request's, not the check's).
  */
-export function usageCall(c: Context<AppEnv>, writer: (delayMs: number) => UsageWriter, route: CompiledRoute, called: { method: string; path: string }): UsageCall {
+export function usageCall(
+  c: Context<AppEnv>,
+  writer: (delayMs: number) => UsageWriter,
+  route: CompiledRoute,
+  called: { method: string; path: string }
+): UsageCall {
   return new UsageCall(usageSink(c, writer), {
     at: Date.now(),
     route: route.path,

@@ -73,7 +73,12 @@ export class X402Refusal extends Error {
 
 /** Headers that tell the origin who paid; callers' own X-Pay-* never get this far. */
 export function paidHeaders(attempt: X402Attempt): Record<string, string> {
-  const verified = { verified: 'true', 'unverified-open': 'unverified', 'free-pass': 'free-pass', dev: 'dev-unsettled' }[attempt.mode]
+  const verified = {
+    verified: 'true',
+    'unverified-open': 'unverified',
+    'free-pass': 'free-pass',
+    dev: 'dev-unsettled',
+  }[attempt.mode]
   return {
     'x-pay-verified': verified,
     'x-pay-rail': 'x402',
@@ -87,7 +92,8 @@ export function paidHeaders(attempt: X402Attempt): Record<string, string> {
 export function facilitatorOptions(env: Env, terms: X402Terms): FacilitatorOptions {
   const auth = terms.facilitator.authHeader
   const value = auth ? env[auth.secret] : undefined
-  if (auth && typeof value !== 'string') throw new Error(`secret ${auth.secret} for the facilitator is not set`)
+  if (auth && typeof value !== 'string')
+    throw new Error(`secret ${auth.secret} for the facilitator is not set`)
   return {
     url: terms.facilitator.url,
     headers: auth ? { [auth.name]: `${auth.prefix ?? ''}${value as string}` } : {},
@@ -102,20 +108,37 @@ export function facilitatorOptions(env: Env, terms: X402Terms): FacilitatorOptio
  */
 export function serverTiming(attempt: X402Attempt, originMs?: number): string {
   const parts: string[] = []
-  if (attempt.timings.verifyMs !== undefined) parts.push(`x402-verify;dur=${attempt.timings.verifyMs}`)
+  if (attempt.timings.verifyMs !== undefined)
+    parts.push(`x402-verify;dur=${attempt.timings.verifyMs}`)
   if (originMs !== undefined) parts.push(`origin;dur=${originMs}`)
-  if (attempt.timings.settleMs !== undefined) parts.push(`x402-settle;dur=${attempt.timings.settleMs}`)
+  if (attempt.timings.settleMs !== undefined)
+    parts.push(`x402-settle;dur=${attempt.timings.settleMs}`)
   return parts.join(', ')
 }
 
 /** What the gate asks for on this resource, at this price. */
-export function requiredFor(terms: X402Terms, micros: number, resource: ResourceInfo, error?: string): PaymentRequired {
+export function requiredFor(
+  terms: X402Terms,
+  micros: number,
+  resource: ResourceInfo,
+  error?: string
+): PaymentRequired {
   return asked(terms, buildRequirements(terms, micros), resource, error)
 }
 
 /** Every PaymentRequired the gate sends, refusals too: with the bazaar extension a client echoes, for catalogues (bazaar.md). */
-export function asked(terms: X402Terms, requirements: PaymentRequirements, resource: ResourceInfo, error?: string): PaymentRequired {
-  return paymentRequired(resource, [requirements], error, discoveryExtensions(terms.discovery, resource))
+export function asked(
+  terms: X402Terms,
+  requirements: PaymentRequirements,
+  resource: ResourceInfo,
+  error?: string
+): PaymentRequired {
+  return paymentRequired(
+    resource,
+    [requirements],
+    error,
+    discoveryExtensions(terms.discovery, resource)
+  )
 }
 
 /**
@@ -136,28 +159,46 @@ export async function acceptX402(
   settleBy?: number
 ): Promise<X402Attempt> {
   const requirements = buildRequirements(terms, micros)
-  const refuse = (reason: RefusalReason, message: string): X402Refusal => new X402Refusal(reason, message, asked(terms, requirements, resource, message))
+  const refuse = (reason: RefusalReason, message: string): X402Refusal =>
+    new X402Refusal(reason, message, asked(terms, requirements, resource, message))
   const parsed = PaymentPayloadSchema.safeParse(decoded)
-  if (!parsed.success) throw refuse('invalid_payload', 'The payment is not an x402 v2 PaymentPayload.')
+  if (!parsed.success)
+    throw refuse('invalid_payload', 'The payment is not an x402 v2 PaymentPayload.')
   const payload = parsed.data
-  if (payload.accepted.network !== terms.network) throw refuse('invalid_network', `This route is paid on ${terms.network}.`)
+  if (payload.accepted.network !== terms.network)
+    throw refuse('invalid_network', `This route is paid on ${terms.network}.`)
   if (!matchesRequirements(requirements, payload.accepted)) {
     throw refuse('invalid_payment_requirements', 'The payment does not match what this call costs.')
   }
-  const local = await checkLocally(requirements, terms.chainId, payload.payload, Math.floor(Date.now() / 1000))
+  const local = await checkLocally(
+    requirements,
+    terms.chainId,
+    payload.payload,
+    Math.floor(Date.now() / 1000)
+  )
   if (!local.ok) throw refuse(local.reason, local.message)
   const auth = local.payload.authorization
   // Settled later (a sidecar follow-up, after the call): the authorization must still be good then,
   // or the call would be served and its settlement refused as expired.
   if (settleBy !== undefined && Number(auth.validBefore) * 1000 < settleBy) {
-    throw refuse('authorization_expires_too_soon', 'The payment expires before this call can be settled: sign it valid for longer (up to maxTimeoutSeconds).')
+    throw refuse(
+      'authorization_expires_too_soon',
+      'The payment expires before this call can be settled: sign it valid for longer (up to maxTimeoutSeconds).'
+    )
   }
   const freePass = local.signatureChecked && terms.freePass.includes(local.payer.toLowerCase())
   if (terms.mode === 'dev') {
     if (env.X402_DEV_MODE !== 'allow') {
-      throw refuse('dev_mode_not_allowed', 'x402 dev mode is configured but not allowed on this Worker (X402_DEV_MODE).')
+      throw refuse(
+        'dev_mode_not_allowed',
+        'x402 dev mode is configured but not allowed on this Worker (X402_DEV_MODE).'
+      )
     }
-    if (!local.signatureChecked) throw refuse('invalid_exact_evm_payload_signature', 'Dev mode checks only plain ECDSA signatures.')
+    if (!local.signatureChecked)
+      throw refuse(
+        'invalid_exact_evm_payload_signature',
+        'Dev mode checks only plain ECDSA signatures.'
+      )
   }
 
   const lock = lockName(terms.network, terms.asset.address, local.payer)
@@ -169,8 +210,10 @@ export async function acceptX402(
     validBefore: Number(auth.validBefore),
     flight,
   })
-  if (taken === 'unavailable') throw refuse('lock_unavailable', 'Payments cannot be checked right now; nothing was taken.')
-  if (taken === 'in_flight') throw refuse('payment_in_flight', 'This payment is already being used by another request.')
+  if (taken === 'unavailable')
+    throw refuse('lock_unavailable', 'Payments cannot be checked right now; nothing was taken.')
+  if (taken === 'in_flight')
+    throw refuse('payment_in_flight', 'This payment is already being used by another request.')
   if (taken === 'spent') throw refuse('payment_already_used', 'This payment has already been used.')
 
   const attempt: X402Attempt = {
@@ -187,7 +230,9 @@ export async function acceptX402(
     micros,
   }
   if (terms.mode === 'dev') {
-    console.warn(`pay-gate: x402 DEV MODE: payment from ${local.payer} checked locally, NOT verified or settled`)
+    console.warn(
+      `pay-gate: x402 DEV MODE: payment from ${local.payer} checked locally, NOT verified or settled`
+    )
     return { ...attempt, mode: 'dev' }
   }
   if (freePass) return { ...attempt, mode: 'free-pass' }
@@ -204,15 +249,27 @@ export async function acceptX402(
   // Fail-open serves on our own check alone, so only a payment that check covered in full: a
   // smart wallet's signature (ERC-1271, ERC-6492) is checked on chain, by the facilitator only.
   if (verdict.kind === 'unavailable' && terms.failMode === 'open' && local.signatureChecked) {
-    console.warn(`pay-gate: facilitator unreachable (${verdict.message}); serving unverified (failMode open)`)
+    console.warn(
+      `pay-gate: facilitator unreachable (${verdict.message}); serving unverified (failMode open)`
+    )
     return { ...attempt, mode: 'unverified-open' }
   }
   await finishAuthorization(env.X402_LOCKS, lock, attempt.nonce, 'released', {
     reason: verdict.kind === 'invalid' ? verdict.reason : 'facilitator_unavailable',
   })
-  if (verdict.kind === 'invalid') throw refuse(verdict.reason, verdict.message ?? `The facilitator refused the payment: ${verdict.reason}.`)
+  if (verdict.kind === 'invalid')
+    throw refuse(
+      verdict.reason,
+      verdict.message ?? `The facilitator refused the payment: ${verdict.reason}.`
+    )
   if (terms.failMode === 'open') {
-    throw refuse('facilitator_unavailable', 'The payment facilitator cannot be reached, and this payment’s signature (a smart wallet’s) cannot be checked without it; nothing was taken.')
+    throw refuse(
+      'facilitator_unavailable',
+      'The payment facilitator cannot be reached, and this payment’s signature (a smart wallet’s) cannot be checked without it; nothing was taken.'
+    )
   }
-  throw refuse('facilitator_unavailable', 'The payment facilitator cannot be reached; nothing was taken.')
+  throw refuse(
+    'facilitator_unavailable',
+    'The payment facilitator cannot be reached; nothing was taken.'
+  )
 }

@@ -8,10 +8,22 @@
  */
 import type { Env } from '../env'
 import type { X402Terms } from '../pricing'
-import { encodeHeader, PAYMENT_RESPONSE_HEADER, type ResourceInfo, type SettlementResponse } from '../x402'
+import {
+  encodeHeader,
+  PAYMENT_RESPONSE_HEADER,
+  type ResourceInfo,
+  type SettlementResponse,
+} from '../x402'
 import { tell, type Acceptance, type Delivery, type Payment, type PaymentEnd } from './payment'
 import { finishX402, type X402Finish } from './x402-finish'
-import { acceptX402, paidHeaders, requiredFor, serverTiming, X402Refusal, type X402Attempt } from './x402-payment'
+import {
+  acceptX402,
+  paidHeaders,
+  requiredFor,
+  serverTiming,
+  X402Refusal,
+  type X402Attempt,
+} from './x402-payment'
 
 /** What usage is told of an x402 payment, after it was settled or released. */
 export interface X402Observer {
@@ -100,10 +112,19 @@ export async function acceptX402Payment(
   options: { flight?: string; settleBy?: number } = {}
 ): Promise<Acceptance<X402Payment>> {
   try {
-    const attempt = await acceptX402(scope.env, terms, micros, resource, decoded, options.flight, options.settleBy)
+    const attempt = await acceptX402(
+      scope.env,
+      terms,
+      micros,
+      resource,
+      decoded,
+      options.flight,
+      options.settleBy
+    )
     return { ok: true, payment: new X402Payment(scope.env, attempt, resource, scope.usage) }
   } catch (error) {
-    if (error instanceof X402Refusal) return { ok: false, refusal: { rail: 'x402', refusal: error } }
+    if (error instanceof X402Refusal)
+      return { ok: false, refusal: { rail: 'x402', refusal: error } }
     throw error
   }
 }
@@ -113,16 +134,30 @@ export async function acceptX402Payment(
  * v1's X-PAYMENT (x402-fetch 1.x), that v1 is not spoken here. Either way the 402 offers the v2
  * payment a client can upgrade to; a v1 payment is never read, so nothing of it is taken.
  */
-export function unpaid(terms: X402Terms, micros: number, resource: ResourceInfo, v1: boolean, ask: string): X402Refusal {
+export function unpaid(
+  terms: X402Terms,
+  micros: number,
+  resource: ResourceInfo,
+  v1: boolean,
+  ask: string
+): X402Refusal {
   // x402-specification-v2 §9: the protocol version is not supported.
   const [reason, message] = v1
-    ? ['invalid_x402_version', 'x402 v1 (X-PAYMENT) is not supported: this gate speaks x402 v2; send the payment in PAYMENT-SIGNATURE (x402 v2)']
+    ? [
+        'invalid_x402_version',
+        'x402 v1 (X-PAYMENT) is not supported: this gate speaks x402 v2; send the payment in PAYMENT-SIGNATURE (x402 v2)',
+      ]
     : ['payment_required', ask]
   return new X402Refusal(reason, message, requiredFor(terms, micros, resource, message))
 }
 
 function mergePrivate(cacheControl: string | null): string {
   if (!cacheControl) return 'private'
-  const parts = cacheControl.split(',').map((part) => part.trim()).filter((part) => part && !/^public$/i.test(part))
-  return parts.some((part) => /^private$/i.test(part)) ? parts.join(', ') : ['private', ...parts].join(', ')
+  const parts = cacheControl
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part && !/^public$/i.test(part))
+  return parts.some((part) => /^private$/i.test(part))
+    ? parts.join(', ')
+    : ['private', ...parts].join(', ')
 }

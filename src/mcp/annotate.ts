@@ -26,10 +26,15 @@ export function annotateToolsList(
 ): unknown {
   if (!isObject(message) || !isObject(message.result)) return undefined
   const id = message.id
-  if ((typeof id !== 'string' && typeof id !== 'number') || !listIds.has(idKey(id as JsonRpcId))) return undefined
+  if ((typeof id !== 'string' && typeof id !== 'number') || !listIds.has(idKey(id as JsonRpcId)))
+    return undefined
   const tools = message.result.tools
   if (!Array.isArray(tools)) return undefined
-  const visible = keep ? tools.filter((tool: unknown) => !isObject(tool) || typeof tool.name !== 'string' || keep(tool.name)) : tools
+  const visible = keep
+    ? tools.filter(
+        (tool: unknown) => !isObject(tool) || typeof tool.name !== 'string' || keep(tool.name)
+      )
+    : tools
   const annotated = visible.map((tool: unknown) => {
     if (!isObject(tool) || typeof tool.name !== 'string') return tool
     const meta = isObject(tool._meta) ? tool._meta : {}

@@ -20,7 +20,21 @@ export {
   type ParsedBody,
   type CallOutcome,
 } from './jsonrpc'
-export { McpResponseReader, bodyFormat, MAX_INSPECTED_BYTES, type BodyFormat, type EventIdRewrite, type MessageRewrite } from './response-reader'
+export {
+  McpResponseReader,
+  bodyFormat,
+  MAX_INSPECTED_BYTES,
+  type BodyFormat,
+  type EventIdRewrite,
+  type MessageRewrite,
+} from './response-reader'
 export { annotateToolsList, PRICE_META_KEY } from './annotate'
 export { SseReader, serializeEvent, withEventId, type SseEvent } from './sse'
-export { createdTaskId, requestedTask, taskIdParam, withTaskId, RELATED_TASK_META, TASK_METHODS } from './tasks'
+export {
+  createdTaskId,
+  requestedTask,
+  taskIdParam,
+  withTaskId,
+  RELATED_TASK_META,
+  TASK_METHODS,
+} from './tasks'

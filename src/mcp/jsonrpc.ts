@@ -9,13 +9,23 @@
 export type JsonRpcId = string | number
 
 export type McpMessage =
-  | { kind: 'request'; id: JsonRpcId; method: string; params: Record<string, unknown> | undefined; tool?: string }
+  | {
+      kind: 'request'
+      id: JsonRpcId
+      method: string
+      params: Record<string, unknown> | undefined
+      tool?: string
+    }
   | { kind: 'notification'; method: string; params: Record<string, unknown> | undefined }
   | { kind: 'response'; id: JsonRpcId | null }
 
 export type ParsedBody =
   | { ok: true; batch: boolean; messages: McpMessage[] }
-  | { ok: false; code: typeof PARSE_ERROR | typeof INVALID_REQUEST | typeof INVALID_PARAMS; message: string }
+  | {
+      ok: false
+      code: typeof PARSE_ERROR | typeof INVALID_REQUEST | typeof INVALID_PARAMS
+      message: string
+    }
 
 export const PARSE_ERROR = -32700
 export const INVALID_REQUEST = -32600
@@ -38,7 +48,8 @@ function classify(value: unknown): McpMessage | string {
   if (!isObject(value)) return 'a JSON-RPC message must be an object'
   if (value.jsonrpc !== '2.0') return 'a JSON-RPC message must have "jsonrpc": "2.0"'
   if ('method' in value) {
-    if (typeof value.method !== 'string' || value.method === '') return '"method" must be a non-empty string'
+    if (typeof value.method !== 'string' || value.method === '')
+      return '"method" must be a non-empty string'
     if (value.params !== undefined && !isObject(value.params) && !Array.isArray(value.params)) {
       return '"params" must be an object or an array'
     }
@@ -55,9 +66,10 @@ function classify(value: unknown): McpMessage | string {
     }
     return { kind: 'request', id, method: value.method, params }
   }
-  if ('id' in value && ('result' in value) !== ('error' in value)) {
+  if ('id' in value && 'result' in value !== 'error' in value) {
     const id = value.id
-    if (typeof id === 'string' || typeof id === 'number' || id === null) return { kind: 'response', id }
+    if (typeof id === 'string' || typeof id === 'number' || id === null)
+      return { kind: 'response', id }
   }
   return 'not a JSON-RPC request, notification or response'
 }
@@ -75,9 +87,14 @@ export function parseMcpBody(text: string): ParsedBody {
   }
   const batch = Array.isArray(value)
   const items: unknown[] = batch ? (value as unknown[]) : [value]
-  if (items.length === 0) return { ok: false, code: INVALID_REQUEST, message: 'an empty batch is not a request' }
+  if (items.length === 0)
+    return { ok: false, code: INVALID_REQUEST, message: 'an empty batch is not a request' }
   if (items.length > MAX_BATCH) {
-    return { ok: false, code: INVALID_REQUEST, message: `a batch may hold at most ${MAX_BATCH} messages` }
+    return {
+      ok: false,
+      code: INVALID_REQUEST,
+      message: `a batch may hold at most ${MAX_BATCH} messages`,
+    }
   }
   const messages: McpMessage[] = []
   const ids = new Set<string>()
@@ -92,7 +109,11 @@ export function parseMcpBody(text: string): ParsedBody {
       // Responses are matched to requests by id to decide what to charge, so an id
       // used twice in one batch would make that ambiguous.
       if (ids.has(idKey(message.id))) {
-        return { ok: false, code: INVALID_REQUEST, message: 'Invalid request: a request id appears twice in the batch' }
+        return {
+          ok: false,
+          code: INVALID_REQUEST,
+          message: 'Invalid request: a request id appears twice in the batch',
+        }
       }
       ids.add(idKey(message.id))
     }
@@ -117,7 +138,12 @@ export type CallOutcome = 'success' | 'failure' | 'incomplete'
 function needsInput(result: Record<string, unknown>): boolean {
   if (result.resultType === 'input_required') return true
   if (isObject(result.inputRequests)) return true
-  return typeof result.requestState === 'string' && !('content' in result) && !('contents' in result) && !('messages' in result)
+  return (
+    typeof result.requestState === 'string' &&
+    !('content' in result) &&
+    !('contents' in result) &&
+    !('messages' in result)
+  )
 }
 
 /**

@@ -102,7 +102,9 @@ export class McpResponseReader {
       this.messages.push(...flatten(value))
       return undefined
     }
-    const rewritten = Array.isArray(value) ? value.map((item) => this.apply(item)) : this.apply(value)
+    const rewritten = Array.isArray(value)
+      ? value.map((item) => this.apply(item))
+      : this.apply(value)
     return this.encoder.encode(JSON.stringify(rewritten))
   }
 
@@ -121,7 +123,9 @@ export class McpResponseReader {
       this.messages.push(...flatten(value))
       return text
     }
-    return JSON.stringify(Array.isArray(value) ? value.map((item) => this.apply(item)) : this.apply(value))
+    return JSON.stringify(
+      Array.isArray(value) ? value.map((item) => this.apply(item)) : this.apply(value)
+    )
   }
 
   /** Messages completed since the last call, in order. */
@@ -152,7 +156,9 @@ export class McpResponseReader {
     } catch {
       return serializeEvent(event)
     }
-    const rewritten = Array.isArray(value) ? value.map((item) => this.apply(item)) : this.apply(value)
+    const rewritten = Array.isArray(value)
+      ? value.map((item) => this.apply(item))
+      : this.apply(value)
     return serializeEvent(event, JSON.stringify(rewritten))
   }
 

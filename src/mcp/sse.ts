@@ -63,9 +63,20 @@ export class SseReader {
  * The event with its `id` field (the event id, HTML §9.2.6) rewritten; the same
  * event when it has none. Returns whether it had one.
  */
-export function withEventId(event: SseEvent, rewrite: (id: string) => string): { event: SseEvent; hadId: boolean } {
+export function withEventId(
+  event: SseEvent,
+  rewrite: (id: string) => string
+): { event: SseEvent; hadId: boolean } {
   if (!event.fields.some(([name]) => name === 'id')) return { event, hadId: false }
-  return { event: { ...event, fields: event.fields.map(([name, value]) => (name === 'id' ? ['id', rewrite(value)] : [name, value])) }, hadId: true }
+  return {
+    event: {
+      ...event,
+      fields: event.fields.map(([name, value]) =>
+        name === 'id' ? ['id', rewrite(value)] : [name, value]
+      ),
+    },
+    hadId: true,
+  }
 }
 
 /** Write an event back out, with `data` replaced by `data` when given. */

@@ -13,7 +13,11 @@ import type { McpMessage } from './jsonrpc'
 export const RELATED_TASK_META = 'io.modelcontextprotocol/related-task'
 
 /** Methods that name a task in `params.taskId`. */
-export const TASK_METHODS: ReadonlySet<string> = new Set(['tasks/get', 'tasks/result', 'tasks/cancel'])
+export const TASK_METHODS: ReadonlySet<string> = new Set([
+  'tasks/get',
+  'tasks/result',
+  'tasks/cancel',
+])
 
 type Request = Extract<McpMessage, { kind: 'request' }>
 
@@ -25,7 +29,10 @@ function isObject(value: unknown): value is Record<string, unknown> {
 export function requestedTask(message: Request): { ttlMs: number | null } | undefined {
   const task = message.params?.task
   if (!isObject(task)) return undefined
-  return { ttlMs: typeof task.ttl === 'number' && Number.isFinite(task.ttl) && task.ttl > 0 ? task.ttl : null }
+  return {
+    ttlMs:
+      typeof task.ttl === 'number' && Number.isFinite(task.ttl) && task.ttl > 0 ? task.ttl : null,
+  }
 }
 
 /** The task id of a CreateTaskResult, or null when `message` is not one. */
@@ -45,13 +52,16 @@ export function taskIdParam(message: Request): string | undefined {
 export function withTaskId(message: unknown, taskId: string): unknown {
   if (!isObject(message)) return message
   const out: Record<string, unknown> = { ...message }
-  if (isObject(message.params) && typeof message.params.taskId === 'string') out.params = { ...message.params, taskId }
+  if (isObject(message.params) && typeof message.params.taskId === 'string')
+    out.params = { ...message.params, taskId }
   if (isObject(message.result)) {
     const result: Record<string, unknown> = { ...message.result }
-    if (isObject(result.task) && typeof result.task.taskId === 'string') result.task = { ...result.task, taskId }
+    if (isObject(result.task) && typeof result.task.taskId === 'string')
+      result.task = { ...result.task, taskId }
     if (typeof result.taskId === 'string') result.taskId = taskId
     const meta = result._meta
-    if (isObject(meta) && isObject(meta[RELATED_TASK_META])) result._meta = { ...meta, [RELATED_TASK_META]: { ...meta[RELATED_TASK_META], taskId } }
+    if (isObject(meta) && isObject(meta[RELATED_TASK_META]))
+      result._meta = { ...meta, [RELATED_TASK_META]: { ...meta[RELATED_TASK_META], taskId } }
     out.result = result
   }
   return out

@@ -37,11 +37,12 @@ const BLOCKED_V4: Array<[number, number]> = [
 ]
 
 /** Names that are, or commonly resolve to, the local machine or cloud metadata. */
-const BLOCKED_NAMES = /^(localhost|metadata|metadata\.google\.internal|instance-data|ip6-localhost|ip6-loopback)$|\.(localhost|local|internal|localdomain|home\.arpa)$/
+const BLOCKED_NAMES =
+  /^(localhost|metadata|metadata\.google\.internal|instance-data|ip6-localhost|ip6-loopback)$|\.(localhost|local|internal|localdomain|home\.arpa)$/
 
 function inRange(address: number, [network, bits]: [number, number]): boolean {
   const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0
-  return ((address & mask) >>> 0) === network
+  return (address & mask) >>> 0 === network
 }
 
 /** True when an IPv4 address (as a 32-bit number) is not a public unicast address. */
@@ -83,7 +84,9 @@ export function parseIPv6(text: string): number[] | null {
   let tail: number[] = []
   const v4 = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text)
   if (v4) {
-    const address = /^(\d{1,3}\.){3}\d{1,3}$/.test(v4[2] as string) ? parseIPv4(v4[2] as string) : null
+    const address = /^(\d{1,3}\.){3}\d{1,3}$/.test(v4[2] as string)
+      ? parseIPv4(v4[2] as string)
+      : null
     if (address === null) return null
     body = (v4[1] as string).endsWith('::') ? (v4[1] as string) : (v4[1] as string).slice(0, -1)
     tail = [address >>> 16, address & 0xffff]
@@ -135,14 +138,21 @@ export function blockedHostReason(hostname: string): string | null {
   if (host.startsWith('[')) {
     const groups = parseIPv6(host.slice(1, -1).replace(/%.*$/, ''))
     if (groups === null) return 'the host is not a valid IPv6 address'
-    return isBlockedIPv6(groups) ? 'the host is a private, loopback, link-local or reserved IPv6 address' : null
+    return isBlockedIPv6(groups)
+      ? 'the host is a private, loopback, link-local or reserved IPv6 address'
+      : null
   }
   const v4 = parseIPv4(host)
-  if (v4 !== null) return isBlockedIPv4(v4) ? 'the host is a private, loopback, link-local or reserved IPv4 address' : null
+  if (v4 !== null)
+    return isBlockedIPv4(v4)
+      ? 'the host is a private, loopback, link-local or reserved IPv4 address'
+      : null
   // Anything else that looks numeric is a literal some resolver might still take.
-  if (/^[0-9.]+$/.test(host) || /^(0x[0-9a-f]*\.?)+$/i.test(host)) return 'the host is an unusual IP literal'
+  if (/^[0-9.]+$/.test(host) || /^(0x[0-9a-f]*\.?)+$/i.test(host))
+    return 'the host is an unusual IP literal'
   if (BLOCKED_NAMES.test(host)) return 'the host is a local or metadata name'
-  if (!host.includes('.')) return 'the host is a single-label name, which resolves on local networks only'
+  if (!host.includes('.'))
+    return 'the host is a single-label name, which resolves on local networks only'
   return null
 }
 
@@ -158,9 +168,13 @@ export function checkWebhookUrl(text: string, allowPrivate: boolean): UrlCheck {
     return { ok: false, reason: 'not a valid URL' }
   }
   if (url.protocol !== 'https:' && !(allowPrivate && url.protocol === 'http:')) {
-    return { ok: false, reason: allowPrivate ? 'the URL must be http or https' : 'the URL must be https' }
+    return {
+      ok: false,
+      reason: allowPrivate ? 'the URL must be http or https' : 'the URL must be https',
+    }
   }
-  if (url.username || url.password) return { ok: false, reason: 'the URL must not carry credentials' }
+  if (url.username || url.password)
+    return { ok: false, reason: 'the URL must not carry credentials' }
   if (allowPrivate) return { ok: true, url }
   const reason = blockedHostReason(url.hostname)
   return reason ? { ok: false, reason } : { ok: true, url }

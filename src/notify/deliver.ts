@@ -36,7 +36,11 @@ function retryAfterMs(value: string | null): number | undefined {
  * Send `event` once to the configured URL, signed with a fresh timestamp.
  * The URL is checked again here, so no code path can skip the address guard.
  */
-export async function deliverOnce(settings: WebhookSettings, event: PreparedEvent, fetcher: typeof fetch = settings.fetcher): Promise<DeliveryOutcome> {
+export async function deliverOnce(
+  settings: WebhookSettings,
+  event: PreparedEvent,
+  fetcher: typeof fetch = settings.fetcher
+): Promise<DeliveryOutcome> {
   const checked = checkWebhookUrl(settings.url.href, settings.allowPrivate)
   if (!checked.ok) return { kind: 'rejected', reason: `address refused: ${checked.reason}` }
   const timestamp = Math.floor(Date.now() / 1000)
@@ -62,7 +66,11 @@ export async function deliverOnce(settings: WebhookSettings, event: PreparedEven
   const { status } = response
   if (status >= 200 && status < 300) return { kind: 'delivered', status }
   if (status >= 500 || status === 429) {
-    return { kind: 'retry', reason: `HTTP ${status}`, retryAfterMs: retryAfterMs(response.headers.get('retry-after')) }
+    return {
+      kind: 'retry',
+      reason: `HTTP ${status}`,
+      retryAfterMs: retryAfterMs(response.headers.get('retry-after')),
+    }
   }
   return { kind: 'rejected', reason: `HTTP ${status}` }
 }
@@ -77,7 +85,11 @@ const FALLBACK_MAX_DELAY_MS = 4_000
  * compared with the outbox object: an event whose receiver is down for more than
  * a few seconds, or whose isolate is evicted meanwhile, is dropped (and logged).
  */
-export async function deliverWithBackoff(settings: WebhookSettings, event: PreparedEvent, fetcher: typeof fetch = settings.fetcher): Promise<DeliveryOutcome> {
+export async function deliverWithBackoff(
+  settings: WebhookSettings,
+  event: PreparedEvent,
+  fetcher: typeof fetch = settings.fetcher
+): Promise<DeliveryOutcome> {
   let outcome: DeliveryOutcome = { kind: 'retry', reason: 'not tried' }
   for (let attempt = 1; attempt <= FALLBACK_ATTEMPTS; attempt++) {
     outcome = await deliverOnce(settings, event, fetcher)

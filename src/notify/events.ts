@@ -33,15 +33,28 @@ export interface OperatorEvent {
 type WaitUntil = (promise: Promise<unknown>) => void
 
 /** A new event with a fresh id. */
-export function operatorEvent(type: OperatorEventType, data: Record<string, unknown>): OperatorEvent {
-  return { id: `evt_${crypto.randomUUID().replaceAll('-', '')}`, type, createdAt: new Date().toISOString(), data }
+export function operatorEvent(
+  type: OperatorEventType,
+  data: Record<string, unknown>
+): OperatorEvent {
+  return {
+    id: `evt_${crypto.randomUUID().replaceAll('-', '')}`,
+    type,
+    createdAt: new Date().toISOString(),
+    data,
+  }
 }
 
 /**
  * Send an operator event to OPERATOR_WEBHOOK_URL, if webhooks are configured.
  * @param data the event's payload: never an API key or its hash
  */
-export function emitOperatorEvent(env: Record<string, unknown>, type: OperatorEventType, data: Record<string, unknown>, waitUntil: WaitUntil): void {
+export function emitOperatorEvent(
+  env: Record<string, unknown>,
+  type: OperatorEventType,
+  data: Record<string, unknown>,
+  waitUntil: WaitUntil
+): void {
   const settings = webhookSettings(env)
   if (!settings) return
   const event = operatorEvent(type, data)
@@ -56,7 +69,9 @@ export function emitOperatorEvent(env: Record<string, unknown>, type: OperatorEv
       .enqueue(prepared)
       .catch((error: unknown) => {
         // The outbox is unreachable: still try within this request rather than lose the event.
-        console.warn(`pay-gate: webhook outbox unavailable (${(error as Error).name}); delivering ${event.id} directly`)
+        console.warn(
+          `pay-gate: webhook outbox unavailable (${(error as Error).name}); delivering ${event.id} directly`
+        )
         return deliverWithBackoff(settings, prepared)
       })
   )

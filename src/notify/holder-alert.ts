@@ -17,7 +17,12 @@ import { formatDollars } from '../money'
 import { checkWebhookUrl } from './address-guard'
 import { deliverWithBackoff, type PreparedEvent } from './deliver'
 import { operatorEvent } from './events'
-import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_BASE_MS, webhookFetcher, type WebhookSettings } from './settings'
+import {
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_RETRY_BASE_MS,
+  webhookFetcher,
+  type WebhookSettings,
+} from './settings'
 
 /** The holder's alert as the account keeps it (credits/holder-alert). */
 export interface HolderAlertTarget {
@@ -39,7 +44,10 @@ export function checkHolderWebhookUrl(env: Record<string, unknown>, text: string
 /** A new signing secret for a holder's webhook: `pgwh_` and 43 base64url characters. */
 export function newHolderWebhookSecret(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32))
-  return `pgwh_${btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')}`
+  return `pgwh_${btoa(String.fromCharCode(...bytes))
+    .replaceAll('+', '-')
+    .replaceAll('/', '_')
+    .replace(/=+$/, '')}`
 }
 
 /**

@@ -23,14 +23,24 @@ export function crossesDown(before: number, after: number, threshold: number): b
  * @param before micro-dollars available just before the hold
  * @param after micro-dollars available after it
  */
-export function notifyIfLowBalance(keyId: string, before: number, after: number, waitUntil: (promise: Promise<unknown>) => void): void {
+export function notifyIfLowBalance(
+  keyId: string,
+  before: number,
+  after: number,
+  waitUntil: (promise: Promise<unknown>) => void
+): void {
   const settings = env as unknown as Record<string, unknown>
   const threshold = lowBalanceThreshold(settings)
   if (threshold === null || !crossesDown(before, after, threshold)) return
   emitOperatorEvent(
     settings,
     'key.low_balance',
-    { key: { id: keyId }, credits: formatDollars(after), previousCredits: formatDollars(before), threshold: formatDollars(threshold) },
+    {
+      key: { id: keyId },
+      credits: formatDollars(after),
+      previousCredits: formatDollars(before),
+      threshold: formatDollars(threshold),
+    },
     waitUntil
   )
 }

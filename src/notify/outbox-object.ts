@@ -25,7 +25,16 @@ export interface OutboxEntry {
   createdAt: number
 }
 
-type Row = { id: string; type: string; body: string; state: OutboxState; attempts: number; next_at: number; last_error: string | null; created_at: number }
+type Row = {
+  id: string
+  type: string
+  body: string
+  state: OutboxState
+  attempts: number
+  next_at: number
+  last_error: string | null
+  created_at: number
+}
 
 /** Events sent in parallel by one alarm run; the rest wait for the next run, right after. */
 const BATCH = 25
@@ -60,9 +69,13 @@ export class WebhookOutbox extends DurableObject<Record<string, unknown>> {
 
   /** Store an event and have it sent now. Idempotent on the event id. */
   async enqueue(event: PreparedEvent): Promise<{ accepted: boolean }> {
-    const pending = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'").one().n
+    const pending = this.sql
+      .exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'")
+      .one().n
     if (pending >= MAX_PENDING) {
-      console.warn(`pay-gate: webhook outbox full (${pending} waiting); event ${event.id} (${event.type}) dropped`)
+      console.warn(
+        `pay-gate: webhook outbox full (${pending} waiting); event ${event.id} (${event.type}) dropped`
+      )
       return { accepted: false }
     }
     const now = Date.now()
@@ -99,13 +112,26 @@ export class WebhookOutbox extends DurableObject<Record<string, unknown>> {
     this.sql.exec("DELETE FROM outbox WHERE state = 'failed' AND next_at < ?", now - KEEP_FAILED_MS)
     const settings = webhookSettings(this.env)
     if (!settings) {
-      this.sql.exec("UPDATE outbox SET state = 'failed', last_error = 'webhooks are off', next_at = ? WHERE state = 'pending'", now)
+      this.sql.exec(
+        "UPDATE outbox SET state = 'failed', last_error = 'webhooks are off', next_at = ? WHERE state = 'pending'",
+        now
+      )
       return
     }
-    const due = this.sql.exec<Row>("SELECT * FROM outbox WHERE state = 'pending' AND next_at <= ? ORDER BY next_at LIMIT ?", now, BATCH).toArray()
-    const outcomes = await Promise.all(due.map(async (row) => [row, await deliverOnce(settings, row)] as const))
+    const due = this.sql
+      .exec<Row>(
+        "SELECT * FROM outbox WHERE state = 'pending' AND next_at <= ? ORDER BY next_at LIMIT ?",
+        now,
+        BATCH
+      )
+      .toArray()
+    const outcomes = await Promise.all(
+      due.map(async (row) => [row, await deliverOnce(settings, row)] as const)
+    )
     for (const [row, outcome] of outcomes) this.record(settings, row, outcome)
-    const next = this.sql.exec<{ at: number | null }>("SELECT MIN(next_at) AS at FROM outbox WHERE state = 'pending'").one().at
+    const next = this.sql
+      .exec<{ at: number | null }>("SELECT MIN(next_at) AS at FROM outbox WHERE state = 'pending'")
+      .one().at
     if (next !== null) await this.scheduleAt(next)
   }
 
@@ -117,12 +143,26 @@ export class WebhookOutbox extends DurableObject<Record<string, unknown>> {
     }
     const giveUp = outcome.kind === 'rejected' || attempts >= settings.maxAttempts
     if (giveUp) {
-      console.warn(`pay-gate: webhook ${row.id} (${row.type}) given up after ${attempts} attempt(s): ${outcome.reason}`)
-      this.sql.exec("UPDATE outbox SET state = 'failed', attempts = ?, last_error = ?, next_at = ? WHERE id = ?", attempts, outcome.reason, Date.now(), row.id)
+      console.warn(
+        `pay-gate: webhook ${row.id} (${row.type}) given up after ${attempts} attempt(s): ${outcome.reason}`
+      )
+      this.sql.exec(
+        "UPDATE outbox SET state = 'failed', attempts = ?, last_error = ?, next_at = ? WHERE id = ?",
+        attempts,
+        outcome.reason,
+        Date.now(),
+        row.id
+      )
       return
     }
     const nextAt = Date.now() + retryDelayMs(settings, attempts, outcome.retryAfterMs)
-    this.sql.exec('UPDATE outbox SET attempts = ?, last_error = ?, next_at = ? WHERE id = ?', attempts, outcome.reason, nextAt, row.id)
+    this.sql.exec(
+      'UPDATE outbox SET attempts = ?, last_error = ?, next_at = ? WHERE id = ?',
+      attempts,
+      outcome.reason,
+      nextAt,
+      row.id
+    )
   }
 
   /** Make sure the alarm fires no later than `at`. */

@@ -62,7 +62,12 @@ export function webhookSettings(env: Record<string, unknown>): WebhookSettings |
     url: checked.url,
     secret,
     allowPrivate,
-    retryBaseMs: wholeNumber(env.OPERATOR_WEBHOOK_RETRY_BASE_MS, DEFAULT_RETRY_BASE_MS, 1, MAX_RETRY_DELAY_MS),
+    retryBaseMs: wholeNumber(
+      env.OPERATOR_WEBHOOK_RETRY_BASE_MS,
+      DEFAULT_RETRY_BASE_MS,
+      1,
+      MAX_RETRY_DELAY_MS
+    ),
     maxAttempts: wholeNumber(env.OPERATOR_WEBHOOK_MAX_ATTEMPTS, DEFAULT_MAX_ATTEMPTS, 1, 50),
     fetcher: webhookFetcher(env, allowPrivate),
   }
@@ -70,11 +75,17 @@ export function webhookSettings(env: Record<string, unknown>): WebhookSettings |
 
 /** How a webhook connects: through WEBHOOK_NETWORK when bound and private hosts are not allowed, else the runtime's fetch. */
 export function webhookFetcher(env: Record<string, unknown>, allowPrivate: boolean): typeof fetch {
-  return publicOnly(env.WEBHOOK_NETWORK) && !allowPrivate ? (input, init) => (env.WEBHOOK_NETWORK as Fetcher).fetch(input, init) : fetch
+  return publicOnly(env.WEBHOOK_NETWORK) && !allowPrivate
+    ? (input, init) => (env.WEBHOOK_NETWORK as Fetcher).fetch(input, init)
+    : fetch
 }
 
 function publicOnly(binding: unknown): binding is Fetcher {
-  return typeof binding === 'object' && binding !== null && typeof (binding as Fetcher).fetch === 'function'
+  return (
+    typeof binding === 'object' &&
+    binding !== null &&
+    typeof (binding as Fetcher).fetch === 'function'
+  )
 }
 
 /** LOW_BALANCE_THRESHOLD in micro-dollars ("1.00" → 1_000_000), or null when unset or malformed. */
@@ -94,8 +105,15 @@ export function lowBalanceThreshold(env: Record<string, unknown>): number | null
  * capped, with the upper half jittered so that many events failing together do not
  * come back together; a receiver's Retry-After is honoured when it asks for longer.
  */
-export function retryDelayMs(settings: Pick<WebhookSettings, 'retryBaseMs'>, attempt: number, retryAfterMs?: number): number {
-  const exponential = Math.min(MAX_RETRY_DELAY_MS, settings.retryBaseMs * 2 ** Math.min(attempt - 1, 30))
+export function retryDelayMs(
+  settings: Pick<WebhookSettings, 'retryBaseMs'>,
+  attempt: number,
+  retryAfterMs?: number
+): number {
+  const exponential = Math.min(
+    MAX_RETRY_DELAY_MS,
+    settings.retryBaseMs * 2 ** Math.min(attempt - 1, 30)
+  )
   const jittered = exponential / 2 + Math.random() * (exponential / 2)
   return Math.round(Math.min(MAX_RETRY_DELAY_MS, Math.max(jittered, retryAfterMs ?? 0)))
 }

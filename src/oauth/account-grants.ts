@@ -23,7 +23,8 @@ function hostOf(uri: string | undefined): string {
 
 /** The grants of the portal, for the gate's route table (OAuth is on where a route has `mcp.oauth`). */
 export function accountGrants(tables: RouteTables): OAuthGrants {
-  const api = async (env: Env, origin: string): Promise<OAuthHelpers | null> => oauthServers(await tables(env), origin)?.authorization.getOAuthApi(env) ?? null
+  const api = async (env: Env, origin: string): Promise<OAuthHelpers | null> =>
+    oauthServers(await tables(env), origin)?.authorization.getOAuthApi(env) ?? null
   const listed = async (oauth: OAuthHelpers, keyId: string) => {
     const items = []
     let cursor: string | undefined
@@ -53,7 +54,8 @@ export function accountGrants(tables: RouteTables): OAuthGrants {
     },
     async revoke(env, origin, keyId, grantId) {
       const oauth = await api(env, origin)
-      if (!oauth || !(await listed(oauth, keyId)).some((grant) => grant.id === grantId)) return false
+      if (!oauth || !(await listed(oauth, keyId)).some((grant) => grant.id === grantId))
+        return false
       const account = (await indexStub(env.KEY_INDEX).get(keyId))?.hash
       if (account === undefined) return false
       return revokeAccountGrant(env, oauth, account, grantId, keyId)

@@ -53,7 +53,9 @@ export interface ConsentView {
 
 function priceRows(book: McpPriceBook): string {
   const price = (micros: number) => (micros === 0 ? 'free' : `$${formatDollars(micros)}`)
-  const rows = [...book.tools].map(([name, tool]) => `<tr><td>${escapeHtml(name)}</td><td>${price(tool.micros)}</td></tr>`)
+  const rows = [...book.tools].map(
+    ([name, tool]) => `<tr><td>${escapeHtml(name)}</td><td>${price(tool.micros)}</td></tr>`
+  )
   rows.push(`<tr><td>any other tool or priced call</td><td>${price(book.defaultMicros)}</td></tr>`)
   return `<table><thead><tr><th scope="col">Tool</th><th scope="col">Price per call</th></tr></thead><tbody>${rows.join('')}</tbody></table>`
 }
@@ -113,7 +115,10 @@ ${view.buy ? buyForm(view.buy, hidden) : ''}
 /** A page for a request that cannot go on (expired, used, or refused). */
 export function problemPage(title: string, message: string, again?: string): string {
   const retry = again ? `<p><a href="${escapeHtml(again)}">Start again</a></p>` : ''
-  return page(title, `<h1>${escapeHtml(title)}</h1><p role="alert">${escapeHtml(message)}</p>${retry}`)
+  return page(
+    title,
+    `<h1>${escapeHtml(title)}</h1><p role="alert">${escapeHtml(message)}</p>${retry}`
+  )
 }
 
 export interface ConfirmView {
@@ -126,8 +131,14 @@ export interface ConfirmView {
 
 /** The key's tool lists, as what the client may use. */
 function toolScopes(account: AccountSummary): string {
-  const list = (tools: string[]) => tools.map((tool) => `<code>${escapeHtml(tool)}</code>`).join(', ')
-  const allowed = account.allowTools === null ? 'every tool of this server' : account.allowTools.length === 0 ? 'no tool' : `only ${list(account.allowTools)}`
+  const list = (tools: string[]) =>
+    tools.map((tool) => `<code>${escapeHtml(tool)}</code>`).join(', ')
+  const allowed =
+    account.allowTools === null
+      ? 'every tool of this server'
+      : account.allowTools.length === 0
+        ? 'no tool'
+        : `only ${list(account.allowTools)}`
   const denied = account.denyTools.length > 0 ? `, never ${list(account.denyTools)}` : ''
   return `${allowed}${denied}`
 }

@@ -8,7 +8,11 @@
  * (RFC 6749 §4.1.2.1), else render here. The authorization is completed only
  * after the account is known and bound (oauth/grants), so a refusal leaves nothing.
  */
-import { AuthorizationError, CimdFetchError, type OAuthHelpers } from '@cloudflare/workers-oauth-provider'
+import {
+  AuthorizationError,
+  CimdFetchError,
+  type OAuthHelpers,
+} from '@cloudflare/workers-oauth-provider'
 import type { Context } from 'hono'
 import { clientOf } from '../admin'
 import type { AppEnv } from '../env'
@@ -30,36 +34,62 @@ function html(body: string, status: number, headers?: Headers): Response {
   answer.set('content-type', 'text/html; charset=utf-8')
   answer.set('cache-control', 'no-store')
   answer.set('x-frame-options', 'DENY')
-  answer.set('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'")
+  answer.set(
+    'content-security-policy',
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"
+  )
   return new Response(body, { status, headers: answer })
 }
 
 /** The OAuth route a (provider-validated) resource names. */
 function routeOf(servers: OAuthServers, resource: string | undefined): CompiledRoute | undefined {
-  for (const entry of servers.resources.values()) if (entry.resource === resource) return entry.route
+  for (const entry of servers.resources.values())
+    if (entry.resource === resource) return entry.route
   return undefined
 }
 
 /** A refused authorization request: back to the client only when the provider vouches for the redirect. */
 function refused(error: unknown): Response {
-  if (error instanceof AuthorizationError && error.redirectTo) return Response.redirect(error.redirectTo, 302)
-  if (error instanceof AuthorizationError) return html(problemPage('This sign-in cannot go on', error.description), 400)
-  if (error instanceof CimdFetchError) return html(problemPage('This app could not be verified', 'Its client metadata document could not be read.'), 400)
+  if (error instanceof AuthorizationError && error.redirectTo)
+    return Response.redirect(error.redirectTo, 302)
+  if (error instanceof AuthorizationError)
+    return html(problemPage('This sign-in cannot go on', error.description), 400)
+  if (error instanceof CimdFetchError)
+    return html(
+      problemPage(
+        'This app could not be verified',
+        'Its client metadata document could not be read.'
+      ),
+      400
+    )
   throw error
 }
 
-export async function showConsent(c: Context<AppEnv>, servers: OAuthServers, table: PriceTable): Promise<Response> {
+export async function showConsent(
+  c: Context<AppEnv>,
+  servers: OAuthServers,
+  table: PriceTable
+): Promise<Response> {
   const oauth = servers.authorization.getOAuthApi(c.env)
   try {
     const request = await oauth.parseAuthRequest(c.req.raw)
     const route = routeOf(servers, request.resource)
-    if (!route || route.pricing.kind !== 'mcp') return html(problemPage('Unknown resource', 'This server does not offer that resource.'), 400)
+    if (!route || route.pricing.kind !== 'mcp')
+      return html(problemPage('Unknown resource', 'This server does not offer that resource.'), 400)
     const details = await oauth.describeConsent(request) // before beginConsent: a failed lookup stores nothing
     const consent = await oauth.beginConsent(request)
     const url = new URL(c.req.url)
     const offer = offerOf(table)
     const buy = offer ? { minMicros: offer.minMicros, maxMicros: offer.maxMicros } : undefined
-    const view = { details, handle: consent.handle, again: `${url.pathname}${url.search}`, path: route.path, book: route.pricing.book, trial: route.oauth?.trial, buy }
+    const view = {
+      details,
+      handle: consent.handle,
+      again: `${url.pathname}${url.search}`,
+      path: route.path,
+      book: route.pricing.book,
+      trial: route.oauth?.trial,
+      buy,
+    }
     return html(consentPage(view), 200, consent.headers)
   } catch (error) {
     return refused(error)
@@ -69,7 +99,8 @@ export async function showConsent(c: Context<AppEnv>, servers: OAuthServers, tab
 const MESSAGES: Record<Exclude<SignInResult, { ok: true }>['reason'], string> = {
   invalid_key: 'That API key was not accepted: it is unknown, revoked, suspended or expired.',
   trial_used: 'No free trial is left for you today.',
-  account_unavailable: 'The account could not be reached; nothing was changed. Try again in a moment.',
+  account_unavailable:
+    'The account could not be reached; nothing was changed. Try again in a moment.',
 }
 
 /** Where "start again" may lead: this endpoint only. */
@@ -78,7 +109,11 @@ function againOf(form: FormData): string | undefined {
   return typeof again === 'string' && again.startsWith('/oauth/authorize?') ? again : undefined
 }
 
-export async function answerConsent(c: Context<AppEnv>, servers: OAuthServers, table: PriceTable): Promise<Response> {
+export async function answerConsent(
+  c: Context<AppEnv>,
+  servers: OAuthServers,
+  table: PriceTable
+): Promise<Response> {
   const oauth = servers.authorization.getOAuthApi(c.env)
   let form: FormData
   try {
@@ -91,7 +126,8 @@ export async function answerConsent(c: Context<AppEnv>, servers: OAuthServers, t
   const again = againOf(form)
   try {
     const clientName = String(form.get('client') ?? 'This app').slice(0, 200)
-    if (decision === 'buy' || decision === 'pay') return await purchase(c, oauth, table, form, { decision, handle, clientName, again })
+    if (decision === 'buy' || decision === 'pay')
+      return await purchase(c, oauth, table, form, { decision, handle, clientName, again })
     if (decision !== 'key' && decision !== 'trial' && decision !== 'allow') {
       const denied = await oauth.denyConsent(c.req.raw, handle) // access_denied, state and iss, to the client
       denied.headers.set('location', denied.redirectTo)
@@ -101,23 +137,52 @@ export async function answerConsent(c: Context<AppEnv>, servers: OAuthServers, t
     if (decision === 'key') {
       // A wrong key is refused before the handle is used, so the person can go back and retry.
       const key = await signInWithKey(c.env, String(form.get('key') ?? ''))
-      if (!key.ok || !key.account) return html(problemPage('Not signed in', MESSAGES[key.ok ? 'account_unavailable' : key.reason], again), !key.ok && key.reason === 'invalid_key' ? 400 : 503)
+      if (!key.ok || !key.account)
+        return html(
+          problemPage(
+            'Not signed in',
+            MESSAGES[key.ok ? 'account_unavailable' : key.reason],
+            again
+          ),
+          !key.ok && key.reason === 'invalid_key' ? 400 : 503
+        )
       const signIn = await keepSignIn(kv, handle, key.who)
-      return html(confirmPage({ clientName, handle, again: again ?? '', signIn, account: key.account }), 200)
+      return html(
+        confirmPage({ clientName, handle, again: again ?? '', signIn, account: key.account }),
+        200
+      )
     }
-    const kept = decision === 'allow' ? await takeSignIn(kv, String(form.get('signin') ?? ''), handle) : null
-    if (decision === 'allow' && !kept) return html(problemPage('This page has expired', 'Sign in again.', again), 400)
+    const kept =
+      decision === 'allow' ? await takeSignIn(kv, String(form.get('signin') ?? ''), handle) : null
+    if (decision === 'allow' && !kept)
+      return html(problemPage('This page has expired', 'Sign in again.', again), 400)
     const approved = await oauth.approveConsent(c.req.raw, handle)
     const trial = routeOf(servers, approved.request.resource)?.oauth?.trial
     let signedIn: SignInResult
     if (kept) signedIn = { ok: true, who: kept }
-    else if (trial) signedIn = await startTrial(c.env, trial, clientOf(c.req.raw.headers, c.env.CLIENT_IP_HEADER))
-    else return html(problemPage('No free trial here', 'This server offers no free trial.', again), 400)
-    if (!signedIn.ok) return html(problemPage('Not signed in', MESSAGES[signedIn.reason], again), signedIn.reason === 'trial_used' ? 429 : 503)
+    else if (trial)
+      signedIn = await startTrial(c.env, trial, clientOf(c.req.raw.headers, c.env.CLIENT_IP_HEADER))
+    else
+      return html(
+        problemPage('No free trial here', 'This server offers no free trial.', again),
+        400
+      )
+    if (!signedIn.ok)
+      return html(
+        problemPage('Not signed in', MESSAGES[signedIn.reason], again),
+        signedIn.reason === 'trial_used' ? 429 : 503
+      )
     return await finish(c, oauth, approved, signedIn.who, decision === 'trial', again)
   } catch (error) {
     if (error instanceof AuthorizationError && !error.redirectTo) {
-      return html(problemPage('This page has expired', 'It was used already, or opened in another browser.', again), 400)
+      return html(
+        problemPage(
+          'This page has expired',
+          'It was used already, or opened in another browser.',
+          again
+        ),
+        400
+      )
     }
     return refused(error)
   }
@@ -140,7 +205,17 @@ async function purchase(
     return html(problemPage('Not bought', `Choose an amount from ${range}.`, again), 400)
   }
   const origin = new URL(c.req.url).origin
-  if (step.decision === 'buy') return html(payPage({ clientName, handle, again: again ?? '', micros, required: paymentRequiredFor(offer, origin, micros) }), 200)
+  if (step.decision === 'buy')
+    return html(
+      payPage({
+        clientName,
+        handle,
+        again: again ?? '',
+        micros,
+        required: paymentRequiredFor(offer, origin, micros),
+      }),
+      200
+    )
   // The handle first: money is taken only for an authorization that can complete.
   const approved = await oauth.approveConsent(c.req.raw, handle)
   const bought = await buyAccount(c.env, offer, origin, micros, String(form.get('payment') ?? ''))

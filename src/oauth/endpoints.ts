@@ -13,13 +13,23 @@ import type { AppEnv } from '../env'
 import type { RouteTables } from '../gate'
 import { answerConsent, showConsent } from './consent'
 import { revokeWithGrant } from './grants'
-import { AUTHORIZE_PATH, oauthServers, REGISTER_PATH, TOKEN_PATH, type OAuthServers } from './server'
+import {
+  AUTHORIZE_PATH,
+  oauthServers,
+  REGISTER_PATH,
+  TOKEN_PATH,
+  type OAuthServers,
+} from './server'
 
 const AS_METADATA = '/.well-known/oauth-authorization-server'
 const PR_METADATA = '/.well-known/oauth-protected-resource'
 
 function executionContext(c: Context<AppEnv>): ExecutionContext {
-  return { waitUntil: (promise) => c.executionCtx.waitUntil(promise), passThroughOnException: () => undefined, props: undefined } as ExecutionContext
+  return {
+    waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+    passThroughOnException: () => undefined,
+    props: undefined,
+  } as ExecutionContext
 }
 
 const notFound = () => Response.json({ error: 'not_found' }, { status: 404 })
@@ -28,7 +38,11 @@ const notFound = () => Response.json({ error: 'not_found' }, { status: 404 })
 async function tokenEndpoint(c: Context<AppEnv>, servers: OAuthServers): Promise<Response> {
   const request = c.req.raw
   const provider = () => servers.authorization.fetch(request, c.env, executionContext(c))
-  if (request.method !== 'POST' || !(request.headers.get('content-type') ?? '').includes('application/x-www-form-urlencoded')) return provider()
+  if (
+    request.method !== 'POST' ||
+    !(request.headers.get('content-type') ?? '').includes('application/x-www-form-urlencoded')
+  )
+    return provider()
   let body: URLSearchParams
   try {
     body = new URLSearchParams(await request.clone().text())
@@ -43,13 +57,15 @@ async function tokenEndpoint(c: Context<AppEnv>, servers: OAuthServers): Promise
 /** Every OAuth endpoint, mounted at the gate's root before the route table. */
 export function oauthEndpoints(tables: RouteTables): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
-  const serversFor = async (c: Context<AppEnv>) => (c.env.OAUTH_KV ? oauthServers(await tables(c.env), new URL(c.req.url).origin) : null)
+  const serversFor = async (c: Context<AppEnv>) =>
+    c.env.OAUTH_KV ? oauthServers(await tables(c.env), new URL(c.req.url).origin) : null
 
   const metadata = async (c: Context<AppEnv>, next: Next) => {
     const servers = await serversFor(c)
     if (!servers) return next()
     const path = new URL(c.req.url).pathname
-    if (path === AS_METADATA || path.startsWith(`${AS_METADATA}/`)) return servers.authorization.fetch(c.req.raw, c.env, executionContext(c))
+    if (path === AS_METADATA || path.startsWith(`${AS_METADATA}/`))
+      return servers.authorization.fetch(c.req.raw, c.env, executionContext(c))
     const resource = servers.resources.get(path.slice(PR_METADATA.length))
     return resource ? resource.server.fetch(c.req.raw, c.env, executionContext(c)) : next()
   }
@@ -67,7 +83,8 @@ export function oauthEndpoints(tables: RouteTables): Hono<AppEnv> {
       return new Response(null, { status: 405, headers: { allow: 'GET, POST' } })
     }
     if (path === TOKEN_PATH) return tokenEndpoint(c, servers)
-    if (path === REGISTER_PATH) return servers.authorization.fetch(c.req.raw, c.env, executionContext(c))
+    if (path === REGISTER_PATH)
+      return servers.authorization.fetch(c.req.raw, c.env, executionContext(c))
     return notFound()
   })
   return app

@@ -27,7 +27,8 @@ export interface SignedIn {
   account: string
 }
 
-export type Completed = { ok: true; redirectTo: string } | { ok: false; reason: 'account_unavailable' }
+export type Completed =
+  { ok: true; redirectTo: string } | { ok: false; reason: 'account_unavailable' }
 
 /**
  * Complete an approved authorization: the provider stores the grant and makes the
@@ -35,10 +36,17 @@ export type Completed = { ok: true; redirectTo: string } | { ok: false; reason: 
  * rotated meanwhile) or cannot be reached, the grant is revoked again: no code
  * that could become a token is handed out, and nothing is left behind.
  */
-export async function completeGrant(env: Env, oauth: OAuthHelpers, request: AuthRequest, who: SignedIn): Promise<Completed> {
+export async function completeGrant(
+  env: Env,
+  oauth: OAuthHelpers,
+  request: AuthRequest,
+  who: SignedIn
+): Promise<Completed> {
   const props: GrantProps = { keyHash: who.keyHash, account: who.account }
   // The provider revokes this client's earlier grants for the resource: the account must hear of it too.
-  const earlier = (await userGrants(oauth, who.keyId)).filter((grant) => grant.clientId === request.clientId).map((grant) => grant.id)
+  const earlier = (await userGrants(oauth, who.keyId))
+    .filter((grant) => grant.clientId === request.clientId)
+    .map((grant) => grant.id)
   const { redirectTo } = await oauth.completeAuthorization({
     request,
     userId: who.keyId,
@@ -49,14 +57,18 @@ export async function completeGrant(env: Env, oauth: OAuthHelpers, request: Auth
   const grant = grantOfToken(new URL(redirectTo).searchParams.get('code') ?? '')
   let bound = false
   try {
-    bound = grant !== null && (await bindGrant(env.CREDITS, who.keyHash, grant, request.clientId)) !== null
+    bound =
+      grant !== null &&
+      (await bindGrant(env.CREDITS, who.keyHash, grant, request.clientId)) !== null
   } catch (error) {
     console.error('pay-gate: could not bind an OAuth grant', (error as Error).message)
   }
   if (bound) {
     const remaining = new Set((await userGrants(oauth, who.keyId)).map((entry) => entry.id))
     for (const gone of earlier.filter((id) => !remaining.has(id))) {
-      await revokeGrant(env.CREDITS, who.account, gone).catch((error: Error) => console.error('pay-gate: could not revoke a replaced OAuth grant', error.message))
+      await revokeGrant(env.CREDITS, who.account, gone).catch((error: Error) =>
+        console.error('pay-gate: could not revoke a replaced OAuth grant', error.message)
+      )
     }
     return { ok: true, redirectTo }
   }
@@ -65,7 +77,10 @@ export async function completeGrant(env: Env, oauth: OAuthHelpers, request: Auth
 }
 
 /** The grants the provider holds for a user (an account's key id). */
-async function userGrants(oauth: OAuthHelpers, userId: string): Promise<Array<{ id: string; clientId: string }>> {
+async function userGrants(
+  oauth: OAuthHelpers,
+  userId: string
+): Promise<Array<{ id: string; clientId: string }>> {
   const grants: Array<{ id: string; clientId: string }> = []
   let cursor: string | undefined
   do {
@@ -85,8 +100,17 @@ async function grantExists(oauth: OAuthHelpers, userId: string, grant: string): 
  * Revoke a grant everywhere: in its account first (at once), then in the provider.
  * @returns false when the account could not be reached (nothing in the provider changed then)
  */
-export async function revokeAccountGrant(env: Env, oauth: OAuthHelpers, account: string, grant: string, userId: string): Promise<boolean> {
-  const told = await withRetries(() => revokeGrant(env.CREDITS, account, grant), { attempts: 3, baseMs: 50 })
+export async function revokeAccountGrant(
+  env: Env,
+  oauth: OAuthHelpers,
+  account: string,
+  grant: string,
+  userId: string
+): Promise<boolean> {
+  const told = await withRetries(() => revokeGrant(env.CREDITS, account, grant), {
+    attempts: 3,
+    baseMs: 50,
+  })
   if (!told.ok) return false
   await oauth.revokeGrant(grant, userId)
   return true
@@ -100,7 +124,12 @@ export async function revokeAccountGrant(env: Env, oauth: OAuthHelpers, account:
  * replica of KV, stop paying at once.
  * @param revoke the provider's own handling of the request
  */
-export async function revokeWithGrant(env: Env, oauth: OAuthHelpers, token: string, revoke: () => Promise<Response>): Promise<Response> {
+export async function revokeWithGrant(
+  env: Env,
+  oauth: OAuthHelpers,
+  token: string,
+  revoke: () => Promise<Response>
+): Promise<Response> {
   const grant = grantOfToken(token)
   const userId = token.split(':')[0] ?? ''
   if (grant === null || userId === '') return revoke()
@@ -114,7 +143,10 @@ export async function revokeWithGrant(env: Env, oauth: OAuthHelpers, token: stri
   const account = access?.grant.props.account ?? (await indexStub(env.KEY_INDEX).get(userId))?.hash
   if (account === undefined || !(await revokeAccountGrant(env, oauth, account, grant, userId))) {
     console.error('pay-gate: an OAuth grant was revoked in KV but its account could not be told')
-    return Response.json({ error: 'temporarily_unavailable', error_description: 'Try the revocation again.' }, { status: 503, headers: { 'cache-control': 'no-store' } })
+    return Response.json(
+      { error: 'temporarily_unavailable', error_description: 'Try the revocation again.' },
+      { status: 503, headers: { 'cache-control': 'no-store' } }
+    )
   }
   return answer
 }

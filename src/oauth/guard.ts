@@ -28,7 +28,8 @@ const INITIALIZE_PEEK_BYTES = 64 * 1024
 
 /** Whether a POST's body is (or, in a batch, holds) an `initialize` request. Reads a copy. */
 async function isInitialize(request: Request): Promise<boolean> {
-  if (request.method !== 'POST' || request.headers.has('mcp-session-id') || !request.body) return false
+  if (request.method !== 'POST' || request.headers.has('mcp-session-id') || !request.body)
+    return false
   const reader = request.clone().body?.getReader()
   if (!reader) return false
   const chunks: Uint8Array[] = []
@@ -49,7 +50,9 @@ async function isInitialize(request: Request): Promise<boolean> {
     for (const chunk of chunks) whole.set(chunk, (at += chunk.byteLength) - chunk.byteLength)
     const parsed: unknown = JSON.parse(new TextDecoder().decode(whole))
     const messages = Array.isArray(parsed) ? parsed : [parsed]
-    return messages.some((message) => (message as { method?: unknown } | null)?.method === 'initialize')
+    return messages.some(
+      (message) => (message as { method?: unknown } | null)?.method === 'initialize'
+    )
   } catch {
     return false
   }
@@ -84,12 +87,18 @@ export function oauthGuard(tables: RouteTables): MiddlewareHandler<AppEnv> {
       c.set('oauthCaller', { kind: 'token', keyHash: context.props.keyHash, grant, challenge })
       return next()
     }
-    const credentialless = bearer === undefined && presentedKey(request.headers).kind === 'none' && !request.headers.has(PAYMENT_SIGNATURE_HEADER)
+    const credentialless =
+      bearer === undefined &&
+      presentedKey(request.headers).kind === 'none' &&
+      !request.headers.has(PAYMENT_SIGNATURE_HEADER)
     if (credentialless) {
       if (match.route.oauth.challenge === 'initialize' && (await isInitialize(request))) {
         return server.fetch(request, c.env, context) // no token: the provider's 401 challenge
       }
-      c.set('oauthChallenge', `Bearer realm="OAuth", resource_metadata="${metadataUrl}", scope="${MCP_SCOPE}"`)
+      c.set(
+        'oauthChallenge',
+        `Bearer realm="OAuth", resource_metadata="${metadataUrl}", scope="${MCP_SCOPE}"`
+      )
     }
     return next()
   }

@@ -33,7 +33,15 @@ export interface OAuthServers {
   issuer: string
   authorization: OAuthAuthorizationServer<Env>
   /** The protected resource of each OAuth route, by the route's path. */
-  resources: Map<string, { route: CompiledRoute; server: OAuthResourceServer<Env, GrantProps>; resource: string; metadataUrl: string }>
+  resources: Map<
+    string,
+    {
+      route: CompiledRoute
+      server: OAuthResourceServer<Env, GrantProps>
+      resource: string
+      metadataUrl: string
+    }
+  >
 }
 
 /** The routes that offer OAuth. */
@@ -42,7 +50,8 @@ export function oauthRoutes(table: PriceTable): CompiledRoute[] {
 }
 
 function strictlyPublicFetch(): boolean {
-  const flags = (globalThis as { Cloudflare?: { compatibilityFlags?: Record<string, boolean> } }).Cloudflare?.compatibilityFlags
+  const flags = (globalThis as { Cloudflare?: { compatibilityFlags?: Record<string, boolean> } })
+    .Cloudflare?.compatibilityFlags
   return flags?.global_fetch_strictly_public === true
 }
 
@@ -83,21 +92,33 @@ function build(table: PriceTable, origin: string): OAuthServers | null {
     clientIdMetadataDocumentEnabled: strictlyPublicFetch(),
     // The provider's own log line names the failed check; it never carries a token.
     onError: ({ code, internal }) => {
-      console.warn(`pay-gate: OAuth ${code} (${internal.category ?? 'oauth'}: ${internal.reason ?? 'refused'})`)
+      console.warn(
+        `pay-gate: OAuth ${code} (${internal.category ?? 'oauth'}: ${internal.reason ?? 'refused'})`
+      )
     },
   })
   const resources: OAuthServers['resources'] = new Map()
   for (const route of routes) {
     const resource = `${origin}${route.path}`
     const server = new OAuthResourceServer<Env, GrantProps>({
-      resourceMetadata: { resource, authorization_servers: [issuer], resource_name: route.description ?? `MCP ${route.path}` },
+      resourceMetadata: {
+        resource,
+        authorization_servers: [issuer],
+        resource_name: route.description ?? `MCP ${route.path}`,
+      },
       requiredScopes: [MCP_SCOPE],
-      validateToken: (env) => (audience, token) => authorization.validateToken<GrantProps>(audience, token, env),
+      validateToken: (env) => (audience, token) =>
+        authorization.validateToken<GrantProps>(audience, token, env),
       // Reached only with a valid token for this resource; the guard (oauth/guard) reads
       // what the provider put on the context and runs the gate itself.
       handler: { fetch: () => new Response(null, { status: 204 }) },
     })
-    resources.set(route.path, { route, server, resource, metadataUrl: `${origin}/.well-known/oauth-protected-resource${route.path}` })
+    resources.set(route.path, {
+      route,
+      server,
+      resource,
+      metadataUrl: `${origin}/.well-known/oauth-protected-resource${route.path}`,
+    })
   }
   return { issuer, authorization, resources }
 }

@@ -18,12 +18,18 @@ interface SignInRecord {
 /** Keep a sign-in for the confirmation; returns its id (random, not secret beyond this page). */
 export async function keepSignIn(kv: KVNamespace, handle: string, who: SignedIn): Promise<string> {
   const id = crypto.randomUUID()
-  await kv.put(PREFIX + id, JSON.stringify({ handle, who } satisfies SignInRecord), { expirationTtl: TTL_SECONDS })
+  await kv.put(PREFIX + id, JSON.stringify({ handle, who } satisfies SignInRecord), {
+    expirationTtl: TTL_SECONDS,
+  })
   return id
 }
 
 /** The sign-in kept for this consent handle, once; null when unknown, expired or for another page. */
-export async function takeSignIn(kv: KVNamespace, id: string, handle: string): Promise<SignedIn | null> {
+export async function takeSignIn(
+  kv: KVNamespace,
+  id: string,
+  handle: string
+): Promise<SignedIn | null> {
   if (!/^[0-9a-f-]{36}$/.test(id)) return null
   const record = await kv.get<SignInRecord>(PREFIX + id, 'json')
   if (!record || record.handle !== handle) return null

@@ -7,12 +7,22 @@
  * way: x402 in oauth/purchase; a card purchase (Stripe Checkout without a key)
  * would end the same way, in a `SignedIn` for the new account.
  */
-import { accountStub, hashApiKey, holderView, indexStub, issueKey, looksLikeApiKey, NO_POLICY } from '../credits'
+import {
+  accountStub,
+  hashApiKey,
+  holderView,
+  indexStub,
+  issueKey,
+  looksLikeApiKey,
+  NO_POLICY,
+} from '../credits'
 import type { Env } from '../env'
 import type { OAuthTrial } from '../pricing'
 import type { SignedIn } from './grants'
 
-export type SignInResult = { ok: true; who: SignedIn } | { ok: false; reason: 'invalid_key' | 'trial_used' | 'account_unavailable' }
+export type SignInResult =
+  | { ok: true; who: SignedIn }
+  | { ok: false; reason: 'invalid_key' | 'trial_used' | 'account_unavailable' }
 
 /** What the consent page shows of an account a key signed in to: its name, what is left, its tool lists (the scopes). */
 export interface AccountSummary {
@@ -23,7 +33,10 @@ export interface AccountSummary {
 }
 
 /** (a) An existing key: it must open a live account. Never logged, never shown back. */
-export async function signInWithKey(env: Env, key: string): Promise<SignInResult & { account?: AccountSummary }> {
+export async function signInWithKey(
+  env: Env,
+  key: string
+): Promise<SignInResult & { account?: AccountSummary }> {
   if (!looksLikeApiKey(key)) return { ok: false, reason: 'invalid_key' }
   const keyHash = await hashApiKey(key)
   let view
@@ -34,7 +47,11 @@ export async function signInWithKey(env: Env, key: string): Promise<SignInResult
   }
   if (!view || view.account.status !== 'active') return { ok: false, reason: 'invalid_key' }
   const { name, available, policy } = view.account
-  return { ok: true, who: { keyId: view.account.id, keyHash, account: view.name }, account: { name, available, allowTools: policy.allowTools, denyTools: policy.denyTools } }
+  return {
+    ok: true,
+    who: { keyId: view.account.id, keyHash, account: view.name },
+    account: { name, available, allowTools: policy.allowTools, denyTools: policy.denyTools },
+  }
 }
 
 /** Today, as the trial limits count days (UTC). */
@@ -47,11 +64,18 @@ function today(now: number): string {
  * and per day, in the key index), then the account made; a failure gives the
  * count back, so nothing is left half done.
  */
-export async function startTrial(env: Env, trial: OAuthTrial, address: string): Promise<SignInResult> {
+export async function startTrial(
+  env: Env,
+  trial: OAuthTrial,
+  address: string
+): Promise<SignInResult> {
   const now = Date.now()
   const day = today(now)
   const index = indexStub(env.KEY_INDEX)
-  if (!(await index.claimTrial(address, day, { perAddress: trial.perAddress, perDay: trial.perDay }))) return { ok: false, reason: 'trial_used' }
+  if (
+    !(await index.claimTrial(address, day, { perAddress: trial.perAddress, perDay: trial.perDay }))
+  )
+    return { ok: false, reason: 'trial_used' }
   try {
     const issued = await issueKey(
       { accounts: env.CREDITS, index: env.KEY_INDEX },

@@ -39,12 +39,16 @@ function hasExternalReference(node: unknown): boolean {
   if (Array.isArray(node)) return node.some(hasExternalReference)
   if (typeof node !== 'object' || node === null) return false
   return Object.entries(node).some(
-    ([key, value]) => ((key === '$ref' || key === '$id') && !(typeof value === 'string' && value.startsWith('#'))) || hasExternalReference(value)
+    ([key, value]) =>
+      ((key === '$ref' || key === '$id') &&
+        !(typeof value === 'string' && value.startsWith('#'))) ||
+      hasExternalReference(value)
   )
 }
 
 const LocalSchema = JsonObject.refine((schema) => !hasExternalReference(schema), {
-  error: 'a "$ref" or "$id" must point inside the schema ("#/…"): catalogues refuse external references',
+  error:
+    'a "$ref" or "$id" must point inside the schema ("#/…"): catalogues refuse external references',
 })
 
 /** A path exactly as a caller would request it: no `*`, no `:param`, no query. */
@@ -58,8 +62,18 @@ const ConcretePath = z
         path
           .split('/')
           .slice(1)
-          .every((segment) => segment !== '' && segment !== '.' && segment !== '..' && !segment.startsWith(':') && !/[*?#%\\\s]/.test(segment))),
-    { error: 'expected a concrete path such as "/api/weather": no "*" or ":param", no "?", "#", "%", "\\" or spaces' }
+          .every(
+            (segment) =>
+              segment !== '' &&
+              segment !== '.' &&
+              segment !== '..' &&
+              !segment.startsWith(':') &&
+              !/[*?#%\\\s]/.test(segment)
+          )),
+    {
+      error:
+        'expected a concrete path such as "/api/weather": no "*" or ":param", no "?", "#", "%", "\\" or spaces',
+    }
   )
 
 export const DiscoverySchema = z.strictObject({
@@ -105,27 +119,38 @@ interface DiscoveryRoute {
   discovery?: DiscoveryConfig
 }
 
-const isBodyMethod = (method: string): boolean => (BODY_METHODS as readonly string[]).includes(method)
-const isDiscoveryMethod = (method: string): method is DiscoveryMethod => isBodyMethod(method) || (QUERY_METHODS as readonly string[]).includes(method)
+const isBodyMethod = (method: string): boolean =>
+  (BODY_METHODS as readonly string[]).includes(method)
+const isDiscoveryMethod = (method: string): method is DiscoveryMethod =>
+  isBodyMethod(method) || (QUERY_METHODS as readonly string[]).includes(method)
 
 /** The method a route is catalogued under: its own, or for a route that takes any, POST with a body example and GET without. */
 function discoveryMethod(route: DiscoveryRoute): string {
-  return route.method ?? (route.discovery?.input?.body !== undefined || route.discovery?.input?.bodyType !== undefined ? 'POST' : 'GET')
+  return (
+    route.method ??
+    (route.discovery?.input?.body !== undefined || route.discovery?.input?.bodyType !== undefined
+      ? 'POST'
+      : 'GET')
+  )
 }
 
-const isPattern = (path: string): boolean => path.split('/').some((segment) => segment === '*' || segment.startsWith(':'))
+const isPattern = (path: string): boolean =>
+  path.split('/').some((segment) => segment === '*' || segment.startsWith(':'))
 
 /** Compile a validated route's discovery; none for a free route or a method bazaar cannot describe. */
 export function compileDiscovery(route: DiscoveryRoute): RouteDiscovery | undefined {
   if (route.mcp) return { kind: 'mcp' }
   const method = discoveryMethod(route)
-  if (route.free === true || route.price === undefined || !isDiscoveryMethod(method)) return undefined
+  if (route.free === true || route.price === undefined || !isDiscoveryMethod(method))
+    return undefined
   const segments = route.path.split('/')
   const { discovery } = route
   return {
     kind: 'http',
     method,
-    ...(segments.some((segment) => segment.startsWith(':')) && !segments.includes('*') ? { routeTemplate: route.path } : {}),
+    ...(segments.some((segment) => segment.startsWith(':')) && !segments.includes('*')
+      ? { routeTemplate: route.path }
+      : {}),
     ...(discovery?.input ? { input: discovery.input } : {}),
     ...(discovery?.output ? { output: discovery.output } : {}),
   }
@@ -143,7 +168,11 @@ export interface DiscoveryIssue {
 }
 
 /** Which route serves `method path` first, as pricing/table matchRoute decides it. */
-function firstRoute(patterns: Array<{ pattern: PathPattern; method?: string }>, method: string, path: string): number {
+function firstRoute(
+  patterns: Array<{ pattern: PathPattern; method?: string }>,
+  method: string,
+  path: string
+): number {
   const normalized = normalizePath(path)
   if (!normalized.ok) return -1
   return patterns.findIndex(
@@ -157,42 +186,90 @@ function firstRoute(patterns: Array<{ pattern: PathPattern; method?: string }>, 
  * Every problem with the routes' discovery blocks, at paths relative to the file.
  * @param reserved the paths the gate answers itself (a `/*` route may cover them)
  */
-export function discoveryIssues(routes: DiscoveryRoute[], reserved: readonly string[]): DiscoveryIssue[] {
-  const patterns = routes.map((route) => ({ pattern: compilePattern(route.path), method: route.method }))
+export function discoveryIssues(
+  routes: DiscoveryRoute[],
+  reserved: readonly string[]
+): DiscoveryIssue[] {
+  const patterns = routes.map((route) => ({
+    pattern: compilePattern(route.path),
+    method: route.method,
+  }))
   return routes.flatMap((route, index): DiscoveryIssue[] => {
     const { discovery } = route
     if (!discovery) return []
     const at = (...path: PropertyKey[]) => ['routes', index, 'discovery', ...path]
     const method = discoveryMethod(route)
-    if (route.mcp) return [{ path: at(), message: 'an MCP route is catalogued by its tools (mcp.tools), not by "discovery"' }]
-    if (route.free === true || route.price === undefined) return [{ path: at(), message: 'only a priced route is catalogued' }]
-    if (!isDiscoveryMethod(method)) return [{ path: at(), message: `bazaar catalogues ${[...QUERY_METHODS, ...BODY_METHODS].join(', ')} routes, not ${method}` }]
+    if (route.mcp)
+      return [
+        {
+          path: at(),
+          message: 'an MCP route is catalogued by its tools (mcp.tools), not by "discovery"',
+        },
+      ]
+    if (route.free === true || route.price === undefined)
+      return [{ path: at(), message: 'only a priced route is catalogued' }]
+    if (!isDiscoveryMethod(method))
+      return [
+        {
+          path: at(),
+          message: `bazaar catalogues ${[...QUERY_METHODS, ...BODY_METHODS].join(', ')} routes, not ${method}`,
+        },
+      ]
     const issues: DiscoveryIssue[] = []
-    if (JSON.stringify({ input: discovery.input, output: discovery.output }).length > MAX_DISCOVERY_CHARS) {
-      issues.push({ path: at(), message: `"input" and "output" take at most ${MAX_DISCOVERY_CHARS} characters of JSON: they are sent with every 402 and echoed in every payment` })
+    if (
+      JSON.stringify({ input: discovery.input, output: discovery.output }).length >
+      MAX_DISCOVERY_CHARS
+    ) {
+      issues.push({
+        path: at(),
+        message: `"input" and "output" take at most ${MAX_DISCOVERY_CHARS} characters of JSON: they are sent with every 402 and echoed in every payment`,
+      })
     }
     const input = discovery.input
     if (input && isBodyMethod(method) && input.queryParams !== undefined) {
-      issues.push({ path: at('input'), message: '"queryParams" examples are for GET, HEAD or DELETE routes; give a "body" example' })
+      issues.push({
+        path: at('input'),
+        message: '"queryParams" examples are for GET, HEAD or DELETE routes; give a "body" example',
+      })
     }
-    if (input && !isBodyMethod(method) && (input.body !== undefined || input.bodyType !== undefined)) {
-      issues.push({ path: at('input'), message: `a "body" example needs a POST, PUT or PATCH route (this one is ${method})` })
+    if (
+      input &&
+      !isBodyMethod(method) &&
+      (input.body !== undefined || input.bodyType !== undefined)
+    ) {
+      issues.push({
+        path: at('input'),
+        message: `a "body" example needs a POST, PUT or PATCH route (this one is ${method})`,
+      })
     }
     const own = patterns[index] as { pattern: PathPattern }
     discovery.resources?.forEach((resource, position) => {
       const lower = resource.toLowerCase()
       const gates = reserved.find((path) => lower === path || lower.startsWith(`${path}/`))
       if (gates) {
-        issues.push({ path: at('resources', position), message: `"${resource}" is under "${gates}", which the gate serves itself` })
+        issues.push({
+          path: at('resources', position),
+          message: `"${resource}" is under "${gates}", which the gate serves itself`,
+        })
         return
       }
       const normalized = normalizePath(resource)
-      if (!normalized.ok || matchPattern(own.pattern, normalized.segments, normalized.trailingSlash) === null) {
-        issues.push({ path: at('resources', position), message: `"${resource}" is not matched by "${route.path}"` })
+      if (
+        !normalized.ok ||
+        matchPattern(own.pattern, normalized.segments, normalized.trailingSlash) === null
+      ) {
+        issues.push({
+          path: at('resources', position),
+          message: `"${resource}" is not matched by "${route.path}"`,
+        })
         return
       }
       const first = firstRoute(patterns, method, resource)
-      if (first !== index) issues.push({ path: at('resources', position), message: `"${resource}" is served by routes[${first}] (the first match), not by this route` })
+      if (first !== index)
+        issues.push({
+          path: at('resources', position),
+          message: `"${resource}" is served by routes[${first}] (the first match), not by this route`,
+        })
     })
     return issues
   })

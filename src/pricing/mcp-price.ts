@@ -40,7 +40,11 @@ export interface McpRequestPrice {
  * are never priced; callers do not ask.
  * @param tool `params.name` of a `tools/call`, already checked to be a string
  */
-export function priceMcpRequest(book: McpPriceBook, method: string, tool?: string): McpRequestPrice {
+export function priceMcpRequest(
+  book: McpPriceBook,
+  method: string,
+  tool?: string
+): McpRequestPrice {
   const methodPrice = book.methods.get(method)
   if (method === 'tools/call' && tool !== undefined) {
     const entry = book.tools.get(tool)

@@ -47,12 +47,24 @@ export const McpPricing = z.strictObject({
    */
   resumeSeconds: z.number().int().min(1).max(86_400).optional(),
   /** The longest a task-augmented call stays held (its task's ttl, capped by this). */
-  taskSeconds: z.number().int().min(1).max(7 * 86_400).optional(),
+  taskSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 86_400)
+    .optional(),
   /**
    * Browser origins (`https://app.example.com`) allowed to call this route. Streamable HTTP:
    * "Servers MUST validate the Origin header"; by default no browser origin but the gate's own.
    */
-  allowedOrigins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, { error: 'expected an origin such as "https://app.example.com"' })).max(100).optional(),
+  allowedOrigins: z
+    .array(
+      z.string().regex(/^https?:\/\/[^/\s]+$/, {
+        error: 'expected an origin such as "https://app.example.com"',
+      })
+    )
+    .max(100)
+    .optional(),
   /** OAuth 2.1 for hosted MCP clients (pricing/oauth-config, src/oauth). */
   oauth: OAuthSchema.optional(),
 })

@@ -35,7 +35,10 @@ export const OAuthSchema = z.preprocess(
       challenge: z.enum(['initialize', 'paid']).optional(),
       trial: TrialSchema.optional(),
     },
-    { error: 'expected true or { "challenge": "initialize" | "paid", "trial": { "credits": "0.50", … } }' }
+    {
+      error:
+        'expected true or { "challenge": "initialize" | "paid", "trial": { "credits": "0.50", … } }',
+    }
   )
 )
 

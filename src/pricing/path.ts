@@ -12,8 +12,7 @@ export interface PathSegment {
 }
 
 export type NormalizedPath =
-  | { ok: true; segments: PathSegment[]; trailingSlash: boolean }
-  | { ok: false; message: string }
+  { ok: true; segments: PathSegment[]; trailingSlash: boolean } | { ok: false; message: string }
 
 /**
  * Split a URL pathname into decoded segments: empty segments collapse (`//`), dot
@@ -75,7 +74,9 @@ export function matchPattern(
   segments: PathSegment[],
   trailingSlash: boolean
 ): string | null {
-  if (pattern.rest ? segments.length < pattern.parts.length : segments.length !== pattern.parts.length) {
+  if (
+    pattern.rest ? segments.length < pattern.parts.length : segments.length !== pattern.parts.length
+  ) {
     return null
   }
   const out: string[] = []

@@ -21,6 +21,7 @@ export function payoutAddressProblem(text: string): string | undefined {
         : 'its mix of upper- and lowercase letters does not match, so a character may be mistyped'
     return `the address fails its EIP-55 checksum: ${why}. Copy it again from your wallet; if every character is right, it is written ${checksummed}`
   }
-  if (/^0x0{40}$/.test(text)) return 'nobody can spend what the zero address receives: give an address you control'
+  if (/^0x0{40}$/.test(text))
+    return 'nobody can spend what the zero address receives: give an address you control'
   return undefined
 }

@@ -18,9 +18,14 @@ const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/
 /** The operator's own credential for the origin, read from a Worker secret. */
 const UpstreamAuth = z.strictObject({
   /** Name of the Worker secret (env var) holding the credential. */
-  secret: z.string().regex(ENV_NAME, { error: 'expected the name of a Worker secret, e.g. "UPSTREAM_TOKEN"' }),
+  secret: z
+    .string()
+    .regex(ENV_NAME, { error: 'expected the name of a Worker secret, e.g. "UPSTREAM_TOKEN"' }),
   /** Send it in this request header… */
-  header: z.string().regex(/^[A-Za-z0-9-]+$/).optional(),
+  header: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/)
+    .optional(),
   /** …with this prefix (for example `"Bearer "`)… */
   prefix: z.string().max(64).optional(),
   /** …or in this query parameter. */
@@ -30,7 +35,17 @@ const UpstreamAuth = z.strictObject({
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 
 /** Paths the gate answers itself; no route may claim them. */
-export const RESERVED_PATHS = ['/admin', '/balance', '/__pay', '/pricing', '/credits', '/.well-known/x402', '/stripe', '/metrics', '/oauth']
+export const RESERVED_PATHS = [
+  '/admin',
+  '/balance',
+  '/__pay',
+  '/pricing',
+  '/credits',
+  '/.well-known/x402',
+  '/stripe',
+  '/metrics',
+  '/oauth',
+]
 
 const RoutePath = z
   .string()
@@ -45,16 +60,25 @@ const RoutePath = z
       if (segment === '' || segment === '.' || segment === '..') {
         ctx.addIssue({ code: 'custom', message: `empty or dot segment in "${path}"` })
       } else if (segment.includes('*')) {
-        ctx.addIssue({ code: 'custom', message: '"*" is allowed only as the whole last segment, as in "/api/*"' })
+        ctx.addIssue({
+          code: 'custom',
+          message: '"*" is allowed only as the whole last segment, as in "/api/*"',
+        })
       } else if (/[?#%\\\s]/.test(segment)) {
-        ctx.addIssue({ code: 'custom', message: `write the path decoded, without "?", "#", "%", "\\" or spaces` })
+        ctx.addIssue({
+          code: 'custom',
+          message: `write the path decoded, without "?", "#", "%", "\\" or spaces`,
+        })
       }
     })
     const lower = path.toLowerCase()
     for (const reserved of RESERVED_PATHS) {
       // A wildcard such as "/*" may cover these: the gate answers them before any route.
       if (lower === reserved || lower.startsWith(`${reserved}/`)) {
-        ctx.addIssue({ code: 'custom', message: `"${path}" overlaps "${reserved}", which the gate serves itself` })
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${path}" overlaps "${reserved}", which the gate serves itself`,
+        })
       }
     }
   })
@@ -64,14 +88,20 @@ const Origin = z.string().superRefine((text, ctx) => {
   try {
     url = new URL(text)
   } catch {
-    ctx.addIssue({ code: 'custom', message: 'expected an absolute http(s) URL, e.g. "http://127.0.0.1:3001"' })
+    ctx.addIssue({
+      code: 'custom',
+      message: 'expected an absolute http(s) URL, e.g. "http://127.0.0.1:3001"',
+    })
     return
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     ctx.addIssue({ code: 'custom', message: 'the origin must be an http:// or https:// URL' })
   }
   if (url.search || url.hash || url.username || url.password) {
-    ctx.addIssue({ code: 'custom', message: 'the origin is a base URL: no query, fragment or credentials' })
+    ctx.addIssue({
+      code: 'custom',
+      message: 'the origin is a base URL: no query, fragment or credentials',
+    })
   }
 })
 
@@ -93,13 +123,19 @@ export const RouteSchema = z
     /** Time allowed for the origin's response headers. */
     timeoutMs: z.int().min(100).max(600_000).optional(),
     /** Largest request body the gate reads on an MCP route. */
-    maxBodyBytes: z.int().min(1024).max(100 * 1024 * 1024).optional(),
+    maxBodyBytes: z
+      .int()
+      .min(1024)
+      .max(100 * 1024 * 1024)
+      .optional(),
     upstreamAuth: UpstreamAuth.optional(),
     /** The ways this route can be paid; default: credits, and x402 when configured. */
     accept: z
       .array(z.enum(['credits', 'x402']))
       .min(1)
-      .refine((rails) => new Set(rails).size === rails.length, { error: 'a payment method is listed twice' })
+      .refine((rails) => new Set(rails).size === rails.length, {
+        error: 'a payment method is listed twice',
+      })
       .optional(),
     /** Overrides of the table-wide x402 block for this route. */
     x402: X402OverrideSchema.optional(),
@@ -107,7 +143,9 @@ export const RouteSchema = z
     discovery: DiscoverySchema.optional(),
   })
   .superRefine((route, ctx) => {
-    const kinds = [route.price !== undefined, route.free === true, route.mcp !== undefined].filter(Boolean)
+    const kinds = [route.price !== undefined, route.free === true, route.mcp !== undefined].filter(
+      Boolean
+    )
     if (kinds.length !== 1) {
       ctx.addIssue({
         code: 'custom',
@@ -119,26 +157,42 @@ export const RouteSchema = z
     }
     // An OAuth resource is one URL (RFC 8707 §2): the route's path, exactly.
     if (route.mcp?.oauth && route.path.endsWith('*')) {
-      ctx.addIssue({ code: 'custom', path: ['mcp', 'oauth'], message: 'OAuth needs an exact path, such as "/mcp", not a pattern' })
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mcp', 'oauth'],
+        message: 'OAuth needs an exact path, such as "/mcp", not a pattern',
+      })
     }
     // A token pays from a credit account: a route that takes no credits could never be paid with one.
     if (route.mcp?.oauth && route.accept && !route.accept.includes('credits')) {
-      ctx.addIssue({ code: 'custom', path: ['mcp', 'oauth'], message: 'OAuth tokens pay with credits: "accept" must include "credits"' })
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mcp', 'oauth'],
+        message: 'OAuth tokens pay with credits: "accept" must include "credits"',
+      })
     }
     const auth = route.upstreamAuth
     if (auth && (auth.header === undefined) === (auth.query === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['upstreamAuth'], message: 'give exactly one of "header" or "query"' })
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upstreamAuth'],
+        message: 'give exactly one of "header" or "query"',
+      })
     }
   })
 
 /** Every price a route can charge, for the precision check against an x402 asset. */
-function routePrices(route: z.infer<typeof RouteSchema>): Array<{ path: PropertyKey[]; micros: number }> {
+function routePrices(
+  route: z.infer<typeof RouteSchema>
+): Array<{ path: PropertyKey[]; micros: number }> {
   const prices: Array<{ path: PropertyKey[]; price: string }> = []
   if (route.price !== undefined) prices.push({ path: ['price'], price: route.price })
   if (route.mcp) {
     prices.push({ path: ['mcp', 'price'], price: route.mcp.price })
-    for (const [name, price] of Object.entries(route.mcp.methods ?? {})) prices.push({ path: ['mcp', 'methods', name], price })
-    for (const [name, tool] of Object.entries(route.mcp.tools ?? {})) prices.push({ path: ['mcp', 'tools', name, 'price'], price: tool.price })
+    for (const [name, price] of Object.entries(route.mcp.methods ?? {}))
+      prices.push({ path: ['mcp', 'methods', name], price })
+    for (const [name, tool] of Object.entries(route.mcp.tools ?? {}))
+      prices.push({ path: ['mcp', 'tools', name, 'price'], price: tool.price })
   }
   return prices.flatMap(({ path, price }) => {
     const parsed = price === 'free' ? { ok: true as const, micros: 0 } : parseDollars(price)
@@ -164,18 +218,32 @@ export const RoutesFileSchema = z
       const [min, max] = [parseDollars(buy.min), parseDollars(buy.max)]
       const terms = resolveTerms(file.x402, undefined)
       if (min.ok && max.ok && min.micros > max.micros) {
-        ctx.addIssue({ code: 'custom', path: ['x402', 'buyCredits'], message: '"min" is more than "max"' })
+        ctx.addIssue({
+          code: 'custom',
+          path: ['x402', 'buyCredits'],
+          message: '"min" is more than "max"',
+        })
       }
       if (terms.ok && min.ok && !fitsAsset(min.micros, terms.terms)) {
-        ctx.addIssue({ code: 'custom', path: ['x402', 'buyCredits', 'min'], message: 'needs more decimals than the x402 asset has' })
+        ctx.addIssue({
+          code: 'custom',
+          path: ['x402', 'buyCredits', 'min'],
+          message: 'needs more decimals than the x402 asset has',
+        })
       }
     }
     file.routes.forEach((route, index) => {
-      const wantsX402 = route.accept ? route.accept.includes('x402') : file.x402 !== undefined || route.x402 !== undefined
+      const wantsX402 = route.accept
+        ? route.accept.includes('x402')
+        : file.x402 !== undefined || route.x402 !== undefined
       if (!wantsX402 || route.free === true) return
       const resolved = resolveTerms(file.x402, route.x402)
       if (!resolved.ok) {
-        ctx.addIssue({ code: 'custom', path: ['routes', index, ...resolved.path], message: resolved.message })
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', index, ...resolved.path],
+          message: resolved.message,
+        })
         return
       }
       for (const { path, micros } of routePrices(route)) {
@@ -188,7 +256,8 @@ export const RoutesFileSchema = z
         }
       }
     })
-    for (const issue of discoveryIssues(file.routes, RESERVED_PATHS)) ctx.addIssue({ code: 'custom', ...issue })
+    for (const issue of discoveryIssues(file.routes, RESERVED_PATHS))
+      ctx.addIssue({ code: 'custom', ...issue })
   })
 
 export type RouteConfig = z.infer<typeof RouteSchema>

@@ -48,7 +48,9 @@ export class RouteTableCache {
       return fresh
     }
     if (this.table) {
-      console.warn(`pay-gate: route table refresh failed (${fresh.reason}: ${fresh.message}); keeping the last good table`)
+      console.warn(
+        `pay-gate: route table refresh failed (${fresh.reason}: ${fresh.message}); keeping the last good table`
+      )
       this.nextRefreshAt = now + Math.min(this.ttlMs, RETRY_AFTER_FAILURE_MS)
       return { ok: true, table: this.table, stale: true }
     }
@@ -64,7 +66,11 @@ async function readTable(kv: RoutesKv): Promise<TableLoad> {
     return { ok: false, reason: 'unreachable', message: (error as Error).message }
   }
   if (text === null) {
-    return { ok: false, reason: 'missing', message: `no route table in KV under "${ROUTES_KV_KEY}"` }
+    return {
+      ok: false,
+      reason: 'missing',
+      message: `no route table in KV under "${ROUTES_KV_KEY}"`,
+    }
   }
   let parsed: unknown
   try {

@@ -27,7 +27,10 @@ const ReturnUrl = z.string().superRefine((text, ctx) => {
     return
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    ctx.addIssue({ code: 'custom', message: 'expected an http(s) URL (Stripe requires https:// in live mode)' })
+    ctx.addIssue({
+      code: 'custom',
+      message: 'expected an http(s) URL (Stripe requires https:// in live mode)',
+    })
   }
 })
 
@@ -36,20 +39,27 @@ export const StripePackageSchema = z.strictObject({
   /** Credits added to the key, in dollars of credit: `"10"`. Never taken from the buyer's request. */
   credits: PositiveCredits,
   /** A Stripe Price id (`price_…`). Without it, Checkout is given `price_data` built from the fields below. */
-  price: z.string().regex(/^price_[A-Za-z0-9]+$/, { error: 'expected a Stripe Price id such as "price_1Q…"' }).optional(),
+  price: z
+    .string()
+    .regex(/^price_[A-Za-z0-9]+$/, { error: 'expected a Stripe Price id such as "price_1Q…"' })
+    .optional(),
   /** What the buyer pays, in the currency's smallest unit (cents for usd), as Stripe counts it. Checked on every payment. */
   amount: z.int().min(1).max(99_999_999),
   /** ISO currency code, lowercase as Stripe writes it: `"usd"`. */
-  currency: z.string().regex(/^[a-z]{3}$/, { error: 'expected a lowercase ISO currency code such as "usd"' }),
+  currency: z
+    .string()
+    .regex(/^[a-z]{3}$/, { error: 'expected a lowercase ISO currency code such as "usd"' }),
   /** The product name Checkout shows when no `price` is given. */
   name: z.string().min(1).max(200).optional(),
 })
 
 export const StripeBlockSchema = z
   .strictObject({
-    packages: z.record(PackageName, StripePackageSchema).refine((packages) => Object.keys(packages).length > 0, {
-      error: 'at least one package is needed',
-    }),
+    packages: z
+      .record(PackageName, StripePackageSchema)
+      .refine((packages) => Object.keys(packages).length > 0, {
+        error: 'at least one package is needed',
+      }),
     /** The package a subscription is sold as, and credited again on each paid renewal invoice. */
     subscriptionPackage: PackageName.optional(),
     /** Where Checkout sends the buyer after paying; may contain `{CHECKOUT_SESSION_ID}`. */
@@ -62,7 +72,11 @@ export const StripeBlockSchema = z
     if (name === undefined) return
     const subscription = block.packages[name]
     if (!subscription) {
-      ctx.addIssue({ code: 'custom', path: ['subscriptionPackage'], message: `no package named "${name}" in "packages"` })
+      ctx.addIssue({
+        code: 'custom',
+        path: ['subscriptionPackage'],
+        message: `no package named "${name}" in "packages"`,
+      })
     } else if (subscription.price === undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -108,5 +122,10 @@ export function compileStripe(block: StripeBlock): StripeSettings {
       productName: entry.name ?? `${name} credits`,
     })
   }
-  return { packages, subscriptionPackage: block.subscriptionPackage, successUrl: block.successUrl, cancelUrl: block.cancelUrl }
+  return {
+    packages,
+    subscriptionPackage: block.subscriptionPackage,
+    successUrl: block.successUrl,
+    cancelUrl: block.cancelUrl,
+  }
 }

@@ -40,9 +40,7 @@ export const DEFAULT_RESUME_SECONDS = 540
 export const DEFAULT_TASK_SECONDS = 3600
 
 export type RoutePricing =
-  | { kind: 'free' }
-  | { kind: 'fixed'; micros: number }
-  | { kind: 'mcp'; book: McpPriceBook }
+  { kind: 'free' } | { kind: 'fixed'; micros: number } | { kind: 'mcp'; book: McpPriceBook }
 
 export interface UpstreamCredential {
   secret: string
@@ -120,7 +118,9 @@ function compilePricing(route: RouteConfig): RoutePricing {
         tools,
         resumeMs: (route.mcp.resumeSeconds ?? DEFAULT_RESUME_SECONDS) * 1000,
         taskMs: (route.mcp.taskSeconds ?? DEFAULT_TASK_SECONDS) * 1000,
-        allowedOrigins: new Set((route.mcp.allowedOrigins ?? []).map((origin) => origin.toLowerCase())),
+        allowedOrigins: new Set(
+          (route.mcp.allowedOrigins ?? []).map((origin) => origin.toLowerCase())
+        ),
       },
     }
   }
@@ -131,12 +131,17 @@ function compilePricing(route: RouteConfig): RoutePricing {
 
 /** Compile a validated routes file. */
 function compileRails(file: RoutesFile, route: RouteConfig): PaymentRails {
-  const wantsX402 = route.accept ? route.accept.includes('x402') : file.x402 !== undefined || route.x402 !== undefined
+  const wantsX402 = route.accept
+    ? route.accept.includes('x402')
+    : file.x402 !== undefined || route.x402 !== undefined
   const resolved = wantsX402 ? resolveTerms(file.x402, route.x402) : undefined
   // The schema has checked that a route asking for x402 resolves; this guards against skipping it.
   if (resolved && !resolved.ok) throw new TypeError(`unvalidated x402 terms on ${route.path}`)
   const discovery = resolved ? compileDiscovery(route) : undefined
-  return { credits: route.accept ? route.accept.includes('credits') : true, x402: resolved && { ...resolved.terms, ...(discovery ? { discovery } : {}) } }
+  return {
+    credits: route.accept ? route.accept.includes('credits') : true,
+    x402: resolved && { ...resolved.terms, ...(discovery ? { discovery } : {}) },
+  }
 }
 
 export function compileTable(file: RoutesFile): PriceTable {
@@ -161,8 +166,13 @@ export function compileTable(file: RoutesFile): PriceTable {
   return {
     routes,
     x402: table?.ok ? table.terms : undefined,
-    buyCredits: buy && table?.ok && table.terms.mode !== 'dev' ? { minMicros: micros(buy.min), maxMicros: micros(buy.max) } : undefined,
-    plans: new Map(Object.entries(file.plans ?? {}).map(([name, plan]) => [name, compilePlan(plan)])),
+    buyCredits:
+      buy && table?.ok && table.terms.mode !== 'dev'
+        ? { minMicros: micros(buy.min), maxMicros: micros(buy.max) }
+        : undefined,
+    plans: new Map(
+      Object.entries(file.plans ?? {}).map(([name, plan]) => [name, compilePlan(plan)])
+    ),
     stripe: file.stripe ? compileStripe(file.stripe) : undefined,
   }
 }

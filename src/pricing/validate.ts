@@ -11,9 +11,7 @@ export interface RoutesIssue {
   message: string
 }
 
-export type RoutesValidation =
-  | { ok: true; file: RoutesFile }
-  | { ok: false; issues: RoutesIssue[] }
+export type RoutesValidation = { ok: true; file: RoutesFile } | { ok: false; issues: RoutesIssue[] }
 
 /** Format a zod issue path as `routes[2].mcp.tools.search.price`. */
 function formatPath(path: ReadonlyArray<PropertyKey>): string {
@@ -22,7 +20,9 @@ function formatPath(path: ReadonlyArray<PropertyKey>): string {
     if (typeof part === 'number') out += `[${part}]`
     else {
       const name = String(part)
-      out += /^[A-Za-z_$][\w$-]*$/.test(name) ? `${out ? '.' : ''}${name}` : `[${JSON.stringify(name)}]`
+      out += /^[A-Za-z_$][\w$-]*$/.test(name)
+        ? `${out ? '.' : ''}${name}`
+        : `[${JSON.stringify(name)}]`
     }
   }
   return out || '(root)'
@@ -37,7 +37,10 @@ export function validateRoutesFile(input: unknown): RoutesValidation {
   if (result.success) return { ok: true, file: result.data }
   const issues = result.error.issues.flatMap((issue) =>
     issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: 'unknown field' }))
+      ? issue.keys.map((key) => ({
+          path: formatPath([...issue.path, key]),
+          message: 'unknown field',
+        }))
       : [{ path: formatPath(issue.path), message: issue.message }]
   )
   return { ok: false, issues }
@@ -49,7 +52,10 @@ export function validateRoutesText(text: string): RoutesValidation {
   try {
     parsed = JSON.parse(text)
   } catch (error) {
-    return { ok: false, issues: [{ path: '(root)', message: `not valid JSON: ${(error as Error).message}` }] }
+    return {
+      ok: false,
+      issues: [{ path: '(root)', message: `not valid JSON: ${(error as Error).message}` }],
+    }
   }
   return validateRoutesFile(parsed)
 }

@@ -13,11 +13,33 @@ import { positiveDollars } from './dollars'
 import { payoutAddressProblem } from './payout-address'
 
 /** USDC on the networks whose token we know (x402 SDK `defaultAssets`; decimals 6). */
-export const KNOWN_USDC: Readonly<Record<string, { address: string; name: string; version: string; decimals: number }>> = {
-  'eip155:8453': { address: '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913', name: 'USD Coin', version: '2', decimals: 6 },
-  'eip155:84532': { address: '0x036CbD53842c5426634e7929541eC2318f3dCF7e', name: 'USDC', version: '2', decimals: 6 },
-  'eip155:1': { address: '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48', name: 'USD Coin', version: '2', decimals: 6 },
-  'eip155:43114': { address: '0xB97EF9Ef8734C71904D8002F8b6Bc66Dd9c48a6E', name: 'USD Coin', version: '2', decimals: 6 },
+export const KNOWN_USDC: Readonly<
+  Record<string, { address: string; name: string; version: string; decimals: number }>
+> = {
+  'eip155:8453': {
+    address: '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913',
+    name: 'USD Coin',
+    version: '2',
+    decimals: 6,
+  },
+  'eip155:84532': {
+    address: '0x036CbD53842c5426634e7929541eC2318f3dCF7e',
+    name: 'USDC',
+    version: '2',
+    decimals: 6,
+  },
+  'eip155:1': {
+    address: '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48',
+    name: 'USD Coin',
+    version: '2',
+    decimals: 6,
+  },
+  'eip155:43114': {
+    address: '0xB97EF9Ef8734C71904D8002F8b6Bc66Dd9c48a6E',
+    name: 'USD Coin',
+    version: '2',
+    decimals: 6,
+  },
 }
 
 const Address = z.string().refine((text) => isAddress(text), {
@@ -30,7 +52,9 @@ const PayoutAddress = z.string().superRefine((text, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem })
 })
 
-const Network = z.string().regex(/^eip155:[1-9][0-9]{0,18}$/, { error: 'expected a CAIP-2 EVM network such as "eip155:8453"' })
+const Network = z.string().regex(/^eip155:[1-9][0-9]{0,18}$/, {
+  error: 'expected a CAIP-2 EVM network such as "eip155:8453"',
+})
 
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/
 
@@ -46,7 +70,10 @@ const FacilitatorUrl = z.string().superRefine((text, ctx) => {
   }
   if (url.protocol === 'https:') return
   if (url.protocol === 'http:' && LOOPBACK.test(url.hostname)) return
-  ctx.addIssue({ code: 'custom', message: 'the facilitator must be https:// (http:// only on a loopback address)' })
+  ctx.addIssue({
+    code: 'custom',
+    message: 'the facilitator must be https:// (http:// only on a loopback address)',
+  })
 })
 
 const Facilitator = z.strictObject({
@@ -128,17 +155,29 @@ export interface X402Terms {
   discovery?: RouteDiscovery
 }
 
-export type TermsResolution = { ok: true; terms: X402Terms } | { ok: false; path: string[]; message: string }
+export type TermsResolution =
+  { ok: true; terms: X402Terms } | { ok: false; path: string[]; message: string }
 
 /** Merge a route's override over the table's block and fill in defaults. */
-export function resolveTerms(block: X402Block | undefined, override: X402Override | undefined): TermsResolution {
+export function resolveTerms(
+  block: X402Block | undefined,
+  override: X402Override | undefined
+): TermsResolution {
   const merged = { ...block, ...override }
   if (!merged.network || !merged.payTo) {
-    return { ok: false, path: ['x402'], message: 'x402 needs "network" and "payTo" (here or in the top-level "x402" block)' }
+    return {
+      ok: false,
+      path: ['x402'],
+      message: 'x402 needs "network" and "payTo" (here or in the top-level "x402" block)',
+    }
   }
   const asset = merged.asset ?? KNOWN_USDC[merged.network]
   if (!asset) {
-    return { ok: false, path: ['x402', 'asset'], message: `no known USDC on ${merged.network}: give "asset" {address, name, version, decimals}` }
+    return {
+      ok: false,
+      path: ['x402', 'asset'],
+      message: `no known USDC on ${merged.network}: give "asset" {address, name, version, decimals}`,
+    }
   }
   const facilitator = merged.facilitator
   return {

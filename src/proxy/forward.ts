@@ -38,7 +38,8 @@ export type ForwardResult =
  * non-empty segments, so nothing the caller sends can name another host.
  */
 export function upstreamUrl(target: ForwardTarget): string {
-  if (!target.path.startsWith('/') || target.path.startsWith('//')) throw new Error(`refusing to forward to ${target.path}`)
+  if (!target.path.startsWith('/') || target.path.startsWith('//'))
+    throw new Error(`refusing to forward to ${target.path}`)
   const url = `${target.origin}${target.path}${target.search}`
   if (!target.credential?.query) return url
   const withCredential = new URL(url)
@@ -73,7 +74,8 @@ export async function forward(
   }
   for (const [name, value] of Object.entries(options.addHeaders ?? {})) headers.set(name, value)
   const credential = target.credential
-  if (credential?.header) headers.set(credential.header, `${credential.prefix ?? ''}${credential.value}`)
+  if (credential?.header)
+    headers.set(credential.header, `${credential.prefix ?? ''}${credential.value}`)
   const hasBody = request.method !== 'GET' && request.method !== 'HEAD'
   const body = hasBody ? (options.body !== undefined ? options.body : request.body) : null
 
@@ -98,7 +100,11 @@ export async function forward(
     return { ok: true, response }
   } catch (error) {
     if (abort.signal.aborted) {
-      return { ok: false, reason: 'upstream_timeout', message: `the origin did not answer within ${target.timeoutMs} ms` }
+      return {
+        ok: false,
+        reason: 'upstream_timeout',
+        message: `the origin did not answer within ${target.timeoutMs} ms`,
+      }
     }
     return { ok: false, reason: 'upstream_unreachable', message: (error as Error).message }
   } finally {

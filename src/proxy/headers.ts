@@ -30,11 +30,20 @@ function connectionNamed(headers: Headers): ReadonlySet<string> | undefined {
  * header, no Host or Content-Length (the runtime sets them), no `X-Pay-*`.
  * @param drop also leaves out any header for which it says true (the caller's key)
  */
-export function upstreamRequestHeaders(incoming: Headers, drop?: (name: string, value: string) => boolean): Headers {
+export function upstreamRequestHeaders(
+  incoming: Headers,
+  drop?: (name: string, value: string) => boolean
+): Headers {
   const named = connectionNamed(incoming)
   const out = new Headers()
   for (const [name, value] of incoming) {
-    if (HOP_BY_HOP.has(name) || name === 'host' || name === 'content-length' || name.startsWith('x-pay-')) continue
+    if (
+      HOP_BY_HOP.has(name) ||
+      name === 'host' ||
+      name === 'content-length' ||
+      name.startsWith('x-pay-')
+    )
+      continue
     if (named?.has(name) || drop?.(name, value)) continue
     out.append(name, value)
   }

@@ -31,7 +31,10 @@ export interface BodyObserver {
  * Wrap an origin body. Pulls one chunk at a time, so backpressure from a slow
  * caller reaches the origin and nothing is read ahead.
  */
-export function observeBody(body: ReadableStream<Uint8Array>, observer: BodyObserver): ReadableStream<Uint8Array> {
+export function observeBody(
+  body: ReadableStream<Uint8Array>,
+  observer: BodyObserver
+): ReadableStream<Uint8Array> {
   const reader = body.getReader()
   let ended = false
   const finish = (how: StreamEnd): void => {

@@ -28,7 +28,11 @@ const NESTING = 3
 export function secretForms(secret: string): string[] {
   if (secret === '') return []
   const forms = new Set<string>([secret])
-  for (let form of [encodeURIComponent(secret), new URLSearchParams([['', secret]]).toString().slice(1), encodeURI(secret)]) {
+  for (let form of [
+    encodeURIComponent(secret),
+    new URLSearchParams([['', secret]]).toString().slice(1),
+    encodeURI(secret),
+  ]) {
     for (let depth = 0; depth <= NESTING; depth++, form = encodeURIComponent(form)) {
       forms.add(form)
       forms.add(lowerHex(form))
@@ -37,7 +41,8 @@ export function secretForms(secret: string): string[] {
   return [...forms].sort((a, b) => b.length - a.length)
 }
 
-const formsOf = (secrets: readonly string[]) => secrets.flatMap(secretForms).sort((a, b) => b.length - a.length)
+const formsOf = (secrets: readonly string[]) =>
+  secrets.flatMap(secretForms).sort((a, b) => b.length - a.length)
 
 function replaceForms(text: string, forms: readonly string[]): string {
   let clean = text
@@ -77,5 +82,9 @@ export function scrubHeaders(headers: Headers, secrets: readonly string[]): Head
 export function withoutSecrets(response: Response, secrets: readonly string[]): Response {
   const headers = scrubHeaders(response.headers, secrets)
   if (!headers) return response
-  return new Response(response.body, { status: response.status, statusText: response.statusText, headers })
+  return new Response(response.body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers,
+  })
 }

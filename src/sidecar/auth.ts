@@ -29,7 +29,10 @@ export function sidecarAuth(): MiddlewareHandler<AppEnv> {
     if (secret === null) throw new GateError('not_found', 'No route here.')
     const presented = c.req.header(SIDECAR_TOKEN_HEADER)
     if (presented === undefined || !(await secretsEqual(presented, secret))) {
-      throw new GateError('unauthorized', 'The payment check needs the sidecar token (X-Pay-Sidecar-Token).')
+      throw new GateError(
+        'unauthorized',
+        'The payment check needs the sidecar token (X-Pay-Sidecar-Token).'
+      )
     }
     await next()
   }

@@ -10,7 +10,18 @@ import type { AppEnv } from '../env'
 import { presentedKey } from '../credits'
 import { errorResponse, GateError } from '../errors'
 import { CreditLedger } from '../credits'
-import { chooseRail, findRoute, httpHoldRequest, httpRefusal, httpResource, unpaid, usageCall, usageWriter, type RouteContext, type RouteTables } from '../gate'
+import {
+  chooseRail,
+  findRoute,
+  httpHoldRequest,
+  httpRefusal,
+  httpResource,
+  unpaid,
+  usageCall,
+  usageWriter,
+  type RouteContext,
+  type RouteTables,
+} from '../gate'
 import { V1_PAYMENT_HEADER } from '../x402'
 import { readBytesWithin } from '../request-body'
 import type { UsageWriter } from '../usage'
@@ -28,7 +39,8 @@ export const SETTLE_HEADER = 'x-pay-settle'
 const BODILESS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS'])
 
 /** The body the proxy sent along, within the route's limit; null when it sent none. */
-export type CheckBody = { kind: 'none' } | { kind: 'too-large' } | { kind: 'bytes'; bytes: Uint8Array }
+export type CheckBody =
+  { kind: 'none' } | { kind: 'too-large' } | { kind: 'bytes'; bytes: Uint8Array }
 
 async function checkBody(request: Request, limit: number): Promise<CheckBody> {
   const declared = request.headers.get('content-length')
@@ -116,8 +128,13 @@ async function checkPriced(
   const { route } = context
   // The body is read only where it decides something: an MCP POST's price, an Idempotency-Key call's identity.
   const idempotent = original.headers.has('idempotency-key')
-  const needsBody = route.pricing.kind === 'mcp' ? original.method === 'POST' : route.pricing.kind === 'fixed' && idempotent
-  const body: CheckBody = needsBody ? await checkBody(c.req.raw, route.maxBodyBytes) : { kind: 'none' }
+  const needsBody =
+    route.pricing.kind === 'mcp'
+      ? original.method === 'POST'
+      : route.pricing.kind === 'fixed' && idempotent
+  const body: CheckBody = needsBody
+    ? await checkBody(c.req.raw, route.maxBodyBytes)
+    : { kind: 'none' }
   if (route.pricing.kind === 'mcp') return checkMcpRoute(check, context, route.pricing.book, body)
   if (route.pricing.kind !== 'fixed') return allow({})
 
@@ -125,22 +142,52 @@ async function checkPriced(
   const rail = chooseRail(original.headers, route.rails)
   const x402 = route.rails.x402
   if (x402 && rail.kind === 'none') {
-    const refusal = unpaid(x402, amount, httpResource(context), original.headers.has(V1_PAYMENT_HEADER), 'Payment required: pay with x402 (PAYMENT-SIGNATURE)')
+    const refusal = unpaid(
+      x402,
+      amount,
+      httpResource(context),
+      original.headers.has(V1_PAYMENT_HEADER),
+      'Payment required: pay with x402 (PAYMENT-SIGNATURE)'
+    )
     return deny(httpRefusal(context, { rail: 'x402', refusal }))
   }
   if (x402 && rail.kind === 'x402') {
-    const paid = await payWithX402(check, x402, amount, httpResource(context), rail.payment, context.usage, route.timeoutMs)
-    return paid.ok ? allow(paid.headers) : deny(httpRefusal(context, { rail: 'x402', refusal: paid.refusal }))
+    const paid = await payWithX402(
+      check,
+      x402,
+      amount,
+      httpResource(context),
+      rail.payment,
+      context.usage,
+      route.timeoutMs
+    )
+    return paid.ok
+      ? allow(paid.headers)
+      : deny(httpRefusal(context, { rail: 'x402', refusal: paid.refusal }))
   }
   if (body.kind === 'too-large' && idempotent) {
-    throw new GateError('body_too_large', `With an Idempotency-Key the body may be at most ${route.maxBodyBytes} bytes.`)
+    throw new GateError(
+      'body_too_large',
+      `With an Idempotency-Key the body may be at most ${route.maxBodyBytes} bytes.`
+    )
   }
   if (body.kind === 'none' && idempotent && !BODILESS.has(original.method)) {
     // Without the body a retry with another body would pass as a replay, unpaid: fail closed.
-    throw new GateError('sidecar_body_missing', 'An Idempotency-Key call is identified by its body too, and the proxy did not send it to the payment check. Nothing was charged.')
+    throw new GateError(
+      'sidecar_body_missing',
+      'An Idempotency-Key call is identified by its body too, and the proxy did not send it to the payment check. Nothing was charged.'
+    )
   }
   const bytes = body.kind === 'bytes' ? body.bytes : null
   const search = original.url.search
-  const holdRequest = httpHoldRequest(route, amount, original.method, `${forwardPath}${search}`, bytes)
-  return allow(await payWithCredits(check, context.ledger, original.headers, holdRequest, context.usage))
+  const holdRequest = httpHoldRequest(
+    route,
+    amount,
+    original.method,
+    `${forwardPath}${search}`,
+    bytes
+  )
+  return allow(
+    await payWithCredits(check, context.ledger, original.headers, holdRequest, context.usage)
+  )
 }

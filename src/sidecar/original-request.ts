@@ -32,8 +32,14 @@ const pathOf = (uri: string): string => uri.split(/[?#]/, 1)[0] ?? ''
  * (a POST tools/call posing as a free GET, a paid path posing as a free one).
  */
 function agreed(sources: Array<string | null>, what: string): string | null {
-  const given = [...new Set(sources.filter((value): value is string => value !== null && value !== ''))]
-  if (given.length > 1) throw new GateError('invalid_request', `The ${what} of the original request is given twice, differently.`)
+  const given = [
+    ...new Set(sources.filter((value): value is string => value !== null && value !== '')),
+  ]
+  if (given.length > 1)
+    throw new GateError(
+      'invalid_request',
+      `The ${what} of the original request is given twice, differently.`
+    )
   return given[0] ?? null
 }
 
@@ -47,17 +53,41 @@ export function originalRequest(request: Request, checkUrl: URL, suffix: string)
   const headers = request.headers
   // Envoy style (the path after /__pay/check): the check's own method is the original one.
   const envoy = suffix !== ''
-  const named = agreed([headers.get('x-forwarded-method'), headers.get('x-original-method'), envoy ? request.method : null], 'method')
+  const named = agreed(
+    [
+      headers.get('x-forwarded-method'),
+      headers.get('x-original-method'),
+      envoy ? request.method : null,
+    ],
+    'method'
+  )
   const method = (named ?? request.method).toUpperCase()
-  if (!METHOD.test(method)) throw new GateError('invalid_request', 'The proxy sent no valid original method (X-Forwarded-Method).')
-  const uri = agreed([headers.get('x-original-uri'), headers.get('x-forwarded-uri'), envoy ? `${suffix}${checkUrl.search}` : null], 'URI')
+  if (!METHOD.test(method))
+    throw new GateError(
+      'invalid_request',
+      'The proxy sent no valid original method (X-Forwarded-Method).'
+    )
+  const uri = agreed(
+    [
+      headers.get('x-original-uri'),
+      headers.get('x-forwarded-uri'),
+      envoy ? `${suffix}${checkUrl.search}` : null,
+    ],
+    'URI'
+  )
   // Only origin-form (RFC 9112 §3.2.1): an absolute URI here could name another host.
   if (uri === null || !uri.startsWith('/') || uri.startsWith('//')) {
-    throw new GateError('invalid_request', 'The proxy sent no original URI (X-Original-URI or X-Forwarded-Uri, starting with "/").')
+    throw new GateError(
+      'invalid_request',
+      'The proxy sent no original URI (X-Original-URI or X-Forwarded-Uri, starting with "/").'
+    )
   }
   if (!isNormalPath(uri)) {
     // The proxy forwards the URI as the client wrote it; the check would price it resolved.
-    throw new GateError('invalid_request', 'The original path has dot segments, backslashes or escaped slashes; send it in normal form.')
+    throw new GateError(
+      'invalid_request',
+      'The original path has dot segments, backslashes or escaped slashes; send it in normal form.'
+    )
   }
   const host = headers.get('x-forwarded-host') || checkUrl.host
   const proto = headers.get('x-forwarded-proto') === 'http' ? 'http' : 'https'

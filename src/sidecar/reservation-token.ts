@@ -45,7 +45,8 @@ export interface X402Reservation {
   usage?: UsageCallSnapshot
 }
 
-export type SealedPayment = ({ kind: 'credits' } & Reservation) | ({ kind: 'x402' } & X402Reservation)
+export type SealedPayment =
+  ({ kind: 'credits' } & Reservation) | ({ kind: 'x402' } & X402Reservation)
 
 /** The longest token opened: an x402 one carries the signed payload and the route's terms. */
 export const MAX_TOKEN_CHARS = 16_384
@@ -84,7 +85,13 @@ function fromBase64Url(text: string): Uint8Array | null {
 async function seal(secret: string, value: unknown): Promise<string> {
   const iv = crypto.getRandomValues(new Uint8Array(12))
   const plain = new TextEncoder().encode(JSON.stringify(value))
-  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: ADDITIONAL_DATA }, await sealingKey(secret), plain))
+  const sealed = new Uint8Array(
+    await crypto.subtle.encrypt(
+      { name: 'AES-GCM', iv, additionalData: ADDITIONAL_DATA },
+      await sealingKey(secret),
+      plain
+    )
+  )
   const whole = new Uint8Array(iv.byteLength + sealed.byteLength)
   whole.set(iv)
   whole.set(sealed, iv.byteLength)
@@ -93,16 +100,32 @@ async function seal(secret: string, value: unknown): Promise<string> {
 
 /** Seal a credits reservation into a token. */
 export function sealReservation(secret: string, reservation: Reservation): Promise<string> {
-  return seal(secret, { h: reservation.keyHash, r: reservation.reservationId, a: reservation.amount, c: reservation.calls, e: reservation.expiresAt, k: reservation.keyId, u: reservation.usage })
+  return seal(secret, {
+    h: reservation.keyHash,
+    r: reservation.reservationId,
+    a: reservation.amount,
+    c: reservation.calls,
+    e: reservation.expiresAt,
+    k: reservation.keyId,
+    u: reservation.usage,
+  })
 }
 
 /** Seal an x402 payment to settle at the follow-up into a token. */
 export function sealX402Reservation(secret: string, reservation: X402Reservation): Promise<string> {
-  return seal(secret, { x: reservation.payment, res: reservation.resource, e: reservation.expiresAt, u: reservation.usage })
+  return seal(secret, {
+    x: reservation.payment,
+    res: reservation.resource,
+    e: reservation.expiresAt,
+    u: reservation.usage,
+  })
 }
 
 /** Open a token; null when it is malformed, forged, altered or sealed under another secret. */
-export async function openReservation(secret: string, token: string): Promise<SealedPayment | null> {
+export async function openReservation(
+  secret: string,
+  token: string
+): Promise<SealedPayment | null> {
   if (!token.startsWith(PREFIX) || token.length > MAX_TOKEN_CHARS) return null
   const whole = fromBase64Url(token.slice(PREFIX.length))
   if (!whole || whole.byteLength < 12 + 16 + 1) return null
@@ -116,7 +139,17 @@ export async function openReservation(secret: string, token: string): Promise<Se
   } catch {
     return null
   }
-  let value: { h?: unknown; r?: unknown; a?: unknown; c?: unknown; e?: unknown; k?: unknown; u?: UsageCallSnapshot; x?: DeferredX402; res?: ResourceInfo }
+  let value: {
+    h?: unknown
+    r?: unknown
+    a?: unknown
+    c?: unknown
+    e?: unknown
+    k?: unknown
+    u?: UsageCallSnapshot
+    x?: DeferredX402
+    res?: ResourceInfo
+  }
   try {
     value = JSON.parse(new TextDecoder().decode(plain)) as typeof value
   } catch {
@@ -125,9 +158,33 @@ export async function openReservation(secret: string, token: string): Promise<Se
   const { h, r, a, c, e, k, u, x, res } = value
   // The sealed contents are ours (authenticated encryption): what is inside is as we wrote it.
   if (x !== undefined) {
-    if (typeof x !== 'object' || x === null || typeof x.flight !== 'string' || !res || !Number.isSafeInteger(e)) return null
+    if (
+      typeof x !== 'object' ||
+      x === null ||
+      typeof x.flight !== 'string' ||
+      !res ||
+      !Number.isSafeInteger(e)
+    )
+      return null
     return { kind: 'x402', payment: x, resource: res, expiresAt: e as number, usage: u }
   }
-  if (typeof h !== 'string' || typeof r !== 'string' || !Number.isSafeInteger(a) || !Number.isSafeInteger(c) || !Number.isSafeInteger(e) || typeof k !== 'string') return null
-  return { kind: 'credits', keyHash: h, reservationId: r, amount: a as number, calls: c as number, expiresAt: e as number, keyId: k, usage: u }
+  if (
+    typeof h !== 'string' ||
+    typeof r !== 'string' ||
+    !Number.isSafeInteger(a) ||
+    !Number.isSafeInteger(c) ||
+    !Number.isSafeInteger(e) ||
+    typeof k !== 'string'
+  )
+    return null
+  return {
+    kind: 'credits',
+    keyHash: h,
+    reservationId: r,
+    amount: a as number,
+    calls: c as number,
+    expiresAt: e as number,
+    keyId: k,
+    usage: u,
+  }
 }

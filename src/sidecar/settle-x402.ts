@@ -33,13 +33,20 @@ export interface SettleOutcome {
 }
 
 /** The recorder of a call settled here, told what the proxy saw of the origin. */
-export function settledCall(sink: UsageSink | null, reservation: { usage?: X402Reservation['usage'] }, outcome: SettleOutcome): UsageCall | undefined {
+export function settledCall(
+  sink: UsageSink | null,
+  reservation: { usage?: X402Reservation['usage'] },
+  outcome: SettleOutcome
+): UsageCall | undefined {
   if (!reservation.usage) return undefined
   const { served, status } = outcome
   const call = UsageCall.resume(sink, reservation.usage)
   // The proxy's follow-up says how the origin answered (or only whether it served); its latency is not known here.
   // A 200 with a failed outcome is an answer broken off: refunded with its status, as the gate records it.
-  call.upstream(status !== null ? { status } : served ? { status: 200 } : { failure: 'upstream_unreachable' }, null)
+  call.upstream(
+    status !== null ? { status } : served ? { status: 200 } : { failure: 'upstream_unreachable' },
+    null
+  )
   return call
 }
 
@@ -52,34 +59,70 @@ export function settledCall(sink: UsageSink | null, reservation: { usage?: X402R
 const CLAIM_MARGIN_MS = 10_000
 
 /** Settle or release a deferred x402 payment; returns the follow-up's answer body. */
-export async function settleDeferredX402(env: Env, reservation: X402Reservation, outcome: SettleOutcome, sink: UsageSink | null): Promise<Record<string, unknown>> {
+export async function settleDeferredX402(
+  env: Env,
+  reservation: X402Reservation,
+  outcome: SettleOutcome,
+  sink: UsageSink | null
+): Promise<Record<string, unknown>> {
   const { payment } = reservation
   const lease = payment.terms.facilitator.settleTimeoutMs + CLAIM_MARGIN_MS
-  const claim = await claimAuthorization(env.X402_LOCKS, payment.lock, payment.nonce, payment.flight, lease)
+  const claim = await claimAuthorization(
+    env.X402_LOCKS,
+    payment.lock,
+    payment.nonce,
+    payment.flight,
+    lease
+  )
   if (claim === 'unavailable') {
-    throw new GateError('ledger_unavailable', 'The payment could not be settled now; send the follow-up again.', { headers: { 'retry-after': '1' } })
+    throw new GateError(
+      'ledger_unavailable',
+      'The payment could not be settled now; send the follow-up again.',
+      { headers: { 'retry-after': '1' } }
+    )
   }
   if (claim.kind === 'finished') return { settled: 'already_settled' }
   if (claim.kind === 'settling') {
     // Not settled yet: if the follow-up settling it stops, this one, sent again after the lease, takes over.
-    throw new GateError('settlement_in_progress', 'Another follow-up is settling this payment; send this one again later.', {
-      headers: { 'retry-after': String(Math.ceil(claim.retryAfterMs / 1000)) },
-    })
+    throw new GateError(
+      'settlement_in_progress',
+      'Another follow-up is settling this payment; send this one again later.',
+      {
+        headers: { 'retry-after': String(Math.ceil(claim.retryAfterMs / 1000)) },
+      }
+    )
   }
   const claimed = { id: claim.claim, retaken: claim.retaken }
-  const { finish: ending, record } = await finishClaimedX402(env, { ...payment, timings: {} }, outcome.served, reservation.resource, claimed)
+  const { finish: ending, record } = await finishClaimedX402(
+    env,
+    { ...payment, timings: {} },
+    outcome.served,
+    reservation.resource,
+    claimed
+  )
   if (ending.kind === 'served-unpaid' && ending.reason === UNAVAILABLE) {
     // Nothing was asked of the chain: put the claim back, so the same follow-up sent again settles it.
     await unclaimAuthorization(env.X402_LOCKS, payment.lock, payment.nonce, claimed.id)
-    throw new GateError('ledger_unavailable', 'The payment facilitator cannot be reached; send the follow-up again.', { headers: { 'retry-after': '1' } })
+    throw new GateError(
+      'ledger_unavailable',
+      'The payment facilitator cannot be reached; send the follow-up again.',
+      { headers: { 'retry-after': '1' } }
+    )
   }
   // Taken over meanwhile (this follow-up outlived its lease): the one that took it records the payment.
   if (record === 'superseded') return { settled: 'already_settled' }
   if (record === 'unrecorded') {
     // Still claimed by this follow-up: sent again, after the lease, it is taken over and recorded once.
-    throw new GateError('ledger_unavailable', 'The payment’s end could not be recorded now; send the follow-up again.', { headers: { 'retry-after': String(Math.ceil(lease / 1000)) } })
+    throw new GateError(
+      'ledger_unavailable',
+      'The payment’s end could not be recorded now; send the follow-up again.',
+      { headers: { 'retry-after': String(Math.ceil(lease / 1000)) } }
+    )
   }
-  if (ending.kind === 'served-unpaid') console.warn(`pay-gate: a sidecar call paid with x402 was served, then its settlement failed: ${ending.reason}`)
+  if (ending.kind === 'served-unpaid')
+    console.warn(
+      `pay-gate: a sidecar call paid with x402 was served, then its settlement failed: ${ending.reason}`
+    )
   settledCall(sink, reservation, outcome)?.x402Finished(ending, payment.payer, payment.micros ?? 0)
   switch (ending.kind) {
     case 'refused':
@@ -87,11 +130,20 @@ export async function settleDeferredX402(env: Env, reservation: X402Reservation,
       return { settled: 'unpaid', reason: ending.refusal.reason }
     case 'paid': {
       const { transaction, network, extra } = ending.settlement
-      return { settled: 'charged', transaction, network, payer: payment.payer, ...(extra?.settledBeforeRetake ? { reason: 'settled_before_retake' } : {}) }
+      return {
+        settled: 'charged',
+        transaction,
+        network,
+        payer: payment.payer,
+        ...(extra?.settledBeforeRetake ? { reason: 'settled_before_retake' } : {}),
+      }
     }
     case 'not-served':
       return { settled: 'released' }
     case 'served-unpaid':
-      return { settled: ending.reason === INDETERMINATE ? 'indeterminate' : 'unpaid', reason: ending.reason }
+      return {
+        settled: ending.reason === INDETERMINATE ? 'indeterminate' : 'unpaid',
+        reason: ending.reason,
+      }
   }
 }

@@ -45,14 +45,16 @@ async function settleInput(c: Context<AppEnv>): Promise<SettleInput> {
   const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase()
   if (type !== 'application/json') return fromHeaders
   const text = await c.req.text()
-  if (text.length > MAX_SETTLE_BODY_CHARS) throw new GateError('invalid_request', 'The settle body is too large.')
+  if (text.length > MAX_SETTLE_BODY_CHARS)
+    throw new GateError('invalid_request', 'The settle body is too large.')
   let body: unknown
   try {
     body = JSON.parse(text)
   } catch {
     throw new GateError('invalid_request', 'The settle body is not JSON.')
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new GateError('invalid_request', 'The settle body must be a JSON object.')
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new GateError('invalid_request', 'The settle body must be a JSON object.')
   const fields = body as Record<string, unknown>
   return {
     token: typeof fields.reservation === 'string' ? fields.reservation : fromHeaders.token,
@@ -70,7 +72,10 @@ async function settleInput(c: Context<AppEnv>): Promise<SettleInput> {
  */
 function servedOf(input: SettleInput): SettleOutcome {
   if (input.status === undefined && input.outcome === undefined) {
-    throw new GateError('invalid_request', 'Send the upstream status (X-Pay-Upstream-Status) or the outcome ("served" or "failed").')
+    throw new GateError(
+      'invalid_request',
+      'Send the upstream status (X-Pay-Upstream-Status) or the outcome ("served" or "failed").'
+    )
   }
   if (input.outcome !== undefined && input.outcome !== 'served' && input.outcome !== 'failed') {
     throw new GateError('invalid_request', 'The outcome must be "served" or "failed".')
@@ -85,7 +90,10 @@ function upstreamStatus(given: unknown): number {
   const last = typeof given === 'string' ? given.split(/[,:]/).pop()?.trim() : given
   const status = typeof last === 'string' && /^\d{3}$/.test(last) ? Number(last) : last
   if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) {
-    throw new GateError('invalid_request', 'The upstream status must be an HTTP status code (100 to 599).')
+    throw new GateError(
+      'invalid_request',
+      'The upstream status must be an HTTP status code (100 to 599).'
+    )
   }
   return status
 }
@@ -96,35 +104,74 @@ export function settleHandler(usage: (delayMs: number) => UsageWriter) {
   return async function settle(c: Context<AppEnv>): Promise<Response> {
     const input = await settleInput(c)
     const outcome = servedOf(input)
-    if (input.token === null || input.token === '') throw new GateError('invalid_request', 'Send the reservation token (X-Pay-Reservation).')
+    if (input.token === null || input.token === '')
+      throw new GateError('invalid_request', 'Send the reservation token (X-Pay-Reservation).')
     const reservation = await openReservation(sidecarSecret(c.env) as string, input.token)
-    if (reservation === null) throw new GateError('invalid_reservation', 'The reservation token is not valid.')
+    if (reservation === null)
+      throw new GateError('invalid_reservation', 'The reservation token is not valid.')
     if (Date.now() > reservation.expiresAt) {
-      const why = reservation.kind === 'x402' ? 'the payment’s authorization has expired; nothing was paid' : 'it was released and nothing was charged'
+      const why =
+        reservation.kind === 'x402'
+          ? 'the payment’s authorization has expired; nothing was paid'
+          : 'it was released and nothing was charged'
       throw new GateError('invalid_reservation', `The reservation has expired: ${why}.`)
     }
     const sink = usageSink(c, usage)
-    const body = reservation.kind === 'x402' ? await settleDeferredX402(c.env, reservation, outcome, sink) : await settleCredits(ledger.client(c.env.CREDITS, 0, (promise) => c.executionCtx.waitUntil(promise)), reservation, outcome, sink)
+    const body =
+      reservation.kind === 'x402'
+        ? await settleDeferredX402(c.env, reservation, outcome, sink)
+        : await settleCredits(
+            ledger.client(c.env.CREDITS, 0, (promise) => c.executionCtx.waitUntil(promise)),
+            reservation,
+            outcome,
+            sink
+          )
     return c.json(body, 200, { 'cache-control': 'no-store' })
   }
 }
 
 /** Charge the hold (served) or release it; records the usage event of a hold settled here, like the gate's own. */
-async function settleCredits(ledger: LedgerClient, reservation: Reservation, outcome: SettleOutcome, sink: UsageSink | null): Promise<Record<string, unknown>> {
+async function settleCredits(
+  ledger: LedgerClient,
+  reservation: Reservation,
+  outcome: SettleOutcome,
+  sink: UsageSink | null
+): Promise<Record<string, unknown>> {
   const { served } = outcome
-  const settlement = { reservationId: reservation.reservationId, amount: served ? reservation.amount : 0, calls: served ? reservation.calls : 0 }
+  const settlement = {
+    reservationId: reservation.reservationId,
+    amount: served ? reservation.amount : 0,
+    calls: served ? reservation.calls : 0,
+  }
   const results = await ledger.settleNow(reservation.keyHash, [settlement])
   if (!Array.isArray(results)) {
     // Settling is idempotent: the proxy may send the same follow-up again.
-    throw new GateError('ledger_unavailable', 'The settlement could not be recorded now; send it again.', { headers: { 'retry-after': '1' } })
+    throw new GateError(
+      'ledger_unavailable',
+      'The settlement could not be recorded now; send it again.',
+      { headers: { 'retry-after': '1' } }
+    )
   }
   const result = results[0]
-  if (result?.ok === false && result.reason === 'already_settled') return { settled: 'already_settled' }
-  if (!result?.ok) throw new GateError('invalid_reservation', 'The reservation is not known (or no longer held); nothing was charged.')
+  if (result?.ok === false && result.reason === 'already_settled')
+    return { settled: 'already_settled' }
+  if (!result?.ok)
+    throw new GateError(
+      'invalid_reservation',
+      'The reservation is not known (or no longer held); nothing was charged.'
+    )
   const call = settledCall(sink, reservation, outcome)
   if (call) {
-    const hold = { keyId: reservation.keyId, reservationId: reservation.reservationId, amount: reservation.amount }
+    const hold = {
+      keyId: reservation.keyId,
+      reservationId: reservation.reservationId,
+      amount: reservation.amount,
+    }
     call.settled(hold, served ? reservation.amount : 0, served ? reservation.calls : 0)
   }
-  return { settled: served ? 'charged' : 'released', charged: formatDollars(result.charged), creditsRemaining: formatDollars(result.available) }
+  return {
+    settled: served ? 'charged' : 'released',
+    charged: formatDollars(result.charged),
+    creditsRemaining: formatDollars(result.available),
+  }
 }

@@ -11,13 +11,22 @@ import type { StripePackage } from '../pricing'
 export const BUY_STYLESHEET = '/stripe/page.css'
 
 const page = (title: string, body: string, refreshSeconds?: number) =>
-  pageHtml(title, `<header><h1>Buy credits</h1></header>\n<main class="narrow">\n${body}\n</main>`, { stylesheet: BUY_STYLESHEET, refreshSeconds })
+  pageHtml(
+    title,
+    `<header><h1>Buy credits</h1></header>\n<main class="narrow">\n${body}\n</main>`,
+    { stylesheet: BUY_STYLESHEET, refreshSeconds }
+  )
 
 /** The packages a buyer without a key can pay for, one form each. */
-export function buyPage(packages: StripePackage[], notice?: { kind: 'error' | 'ok'; text: string }): string {
+export function buyPage(
+  packages: StripePackage[],
+  notice?: { kind: 'error' | 'ok'; text: string }
+): string {
   const items = packages
     .map(
-      (pkg) => `<li><span><strong>$${escapeHtml(formatDollars(pkg.micros))} of credits</strong><br><span class="hint">${escapeHtml(pkg.productName)}</span></span>
+      (
+        pkg
+      ) => `<li><span><strong>$${escapeHtml(formatDollars(pkg.micros))} of credits</strong><br><span class="hint">${escapeHtml(pkg.productName)}</span></span>
 <form method="post" action="/stripe/buy" class="inline"><input type="hidden" name="package" value="${escapeHtml(pkg.name)}">
 <button type="submit" aria-label="Pay ${escapeHtml(formatPrice(pkg.amount, pkg.currency))} for $${escapeHtml(formatDollars(pkg.micros))} of credits">Pay ${escapeHtml(formatPrice(pkg.amount, pkg.currency))}</button></form></li>`
     )
@@ -33,7 +42,10 @@ ${packages.length ? `<ul class="packages">${items}</ul>` : '<p class="empty">No 
 
 /** A page with one message (disabled, errors, not this browser). */
 export function messagePage(title: string, text: string, kind: 'error' | 'ok' = 'error'): string {
-  return page(title, `${noticeHtml({ kind, text })}<p><a href="/stripe/buy">Back to the packages</a></p>`)
+  return page(
+    title,
+    `${noticeHtml({ kind, text })}<p><a href="/stripe/buy">Back to the packages</a></p>`
+  )
 }
 
 /** Stripe has not confirmed the payment yet: the page reloads itself. */
@@ -49,7 +61,10 @@ export function pendingPage(): string {
 
 /** The one time the key is shown. */
 export function revealPage(key: string, keyId: string, credits: number | null): string {
-  const balance = credits === null ? '' : `<p>It holds <strong>$${escapeHtml(formatDollars(credits))}</strong> of credits.</p>`
+  const balance =
+    credits === null
+      ? ''
+      : `<p>It holds <strong>$${escapeHtml(formatDollars(credits))}</strong> of credits.</p>`
   return page(
     'Your API key',
     `<section class="reveal" aria-labelledby="key-title"><h2 id="key-title">Your new API key</h2>

@@ -52,28 +52,55 @@ function errorPage(c: Context<AppEnv>, error: unknown): Response {
 }
 
 /** Mount the pages on the /stripe sub-app. */
-export function mountBuyRoutes(stripe: Hono<AppEnv>, settingsOf: StripeSettingsSource, keyless: KeylessCheckout): void {
-  stripe.get('/page.css', (c) => c.body(PAGE_CSS, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'max-age=300' }))
+export function mountBuyRoutes(
+  stripe: Hono<AppEnv>,
+  settingsOf: StripeSettingsSource,
+  keyless: KeylessCheckout
+): void {
+  stripe.get('/page.css', (c) =>
+    c.body(PAGE_CSS, 200, {
+      'content-type': 'text/css; charset=utf-8',
+      'cache-control': 'max-age=300',
+    })
+  )
 
   stripe.get('/buy', async (c) => {
     const settings = await settingsOf(c.env)
     if (!settings || !c.env.STRIPE_SECRET_KEY || !c.env.STRIPE_CLAIMS) {
-      return html(c, messagePage('Buy credits', 'Buying credits by card is not enabled on this gate.'), 404)
+      return html(
+        c,
+        messagePage('Buy credits', 'Buying credits by card is not enabled on this gate.'),
+        404
+      )
     }
-    const notice = c.req.query('cancelled') !== undefined ? { kind: 'ok' as const, text: 'Payment cancelled; nothing was charged.' } : undefined
+    const notice =
+      c.req.query('cancelled') !== undefined
+        ? { kind: 'ok' as const, text: 'Payment cancelled; nothing was charged.' }
+        : undefined
     return html(c, buyPage(oneOffPackages(settings), notice))
   })
 
   stripe.post('/buy', async (c) => {
     const own = new URL(c.req.url).origin
     const origin = c.req.header('origin')
-    if ((origin !== undefined && origin !== own) || c.req.header('sec-fetch-site') === 'cross-site') {
-      return html(c, messagePage('Buy credits', 'Start the purchase from this gate’s own page.'), 403)
+    if (
+      (origin !== undefined && origin !== own) ||
+      c.req.header('sec-fetch-site') === 'cross-site'
+    ) {
+      return html(
+        c,
+        messagePage('Buy credits', 'Start the purchase from this gate’s own page.'),
+        403
+      )
     }
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>)
     const name = typeof form.package === 'string' ? form.package : ''
     try {
-      const started = await keyless.start(c.env, { package: name, returnUrl: `${own}${CLAIM_PATH}`, cancelUrl: `${own}/stripe/buy?cancelled` })
+      const started = await keyless.start(c.env, {
+        package: name,
+        returnUrl: `${own}${CLAIM_PATH}`,
+        cancelUrl: `${own}/stripe/buy?cancelled`,
+      })
       c.header('set-cookie', claimCookie(started.sessionId, started.claimSecret))
       for (const [header, value] of Object.entries(PAGE_HEADERS)) c.header(header, value)
       return c.redirect(started.url, 303)
@@ -84,10 +111,18 @@ export function mountBuyRoutes(stripe: Hono<AppEnv>, settingsOf: StripeSettingsS
 
   stripe.get('/claim', async (c) => {
     const sessionId = c.req.query('session_id') ?? ''
-    if (!SESSION_ID_PATTERN.test(sessionId)) return html(c, messagePage('Your API key', 'This link does not name a purchase.'), 400)
+    if (!SESSION_ID_PATTERN.test(sessionId))
+      return html(c, messagePage('Your API key', 'This link does not name a purchase.'), 400)
     const secret = cookieValue(c.req.header('cookie'), cookieName(sessionId))
     if (!secret) {
-      return html(c, messagePage('Your API key', 'This browser did not start this purchase, or has shown its key already. The key is shown only in the browser that paid; if that is lost, ask the operator (they can issue you a new key for the same credits).'), 403)
+      return html(
+        c,
+        messagePage(
+          'Your API key',
+          'This browser did not start this purchase, or has shown its key already. The key is shown only in the browser that paid; if that is lost, ask the operator (they can issue you a new key for the same credits).'
+        ),
+        403
+      )
     }
     try {
       const outcome = await keyless.claim(c.env, sessionId, secret)
@@ -99,9 +134,23 @@ export function mountBuyRoutes(stripe: Hono<AppEnv>, settingsOf: StripeSettingsS
           return html(c, revealPage(outcome.key, outcome.keyId, outcome.credits))
         case 'already_revealed':
           c.header('set-cookie', claimCookie(sessionId, null))
-          return html(c, messagePage('Your API key', 'This purchase’s key was shown already, and is never shown twice. If you did not copy it, ask the operator for a new key.'), 403)
+          return html(
+            c,
+            messagePage(
+              'Your API key',
+              'This purchase’s key was shown already, and is never shown twice. If you did not copy it, ask the operator for a new key.'
+            ),
+            403
+          )
         case 'not_yours':
-          return html(c, messagePage('Your API key', 'This browser did not start this purchase; its key is shown only in the browser that paid.'), 403)
+          return html(
+            c,
+            messagePage(
+              'Your API key',
+              'This browser did not start this purchase; its key is shown only in the browser that paid.'
+            ),
+            403
+          )
       }
     } catch (error) {
       return errorPage(c, error)

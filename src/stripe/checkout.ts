@@ -12,22 +12,36 @@ import { hashApiKey, holderView, looksLikeApiKey, presentedKey } from '../credit
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'
 import type { StripePackage, StripeSettings } from '../pricing'
-import { createCheckoutSession, type CheckoutSession, type SessionCreateParams, type StripeFetch } from './api'
+import {
+  createCheckoutSession,
+  type CheckoutSession,
+  type SessionCreateParams,
+  type StripeFetch,
+} from './api'
 import type { StripeSettingsSource } from './webhook'
 
 const Body = z.strictObject({ package: z.string().min(1).max(64) })
 
 async function readBody(c: Context<AppEnv>): Promise<z.infer<typeof Body>> {
   const parsed = Body.safeParse(await c.req.json().catch(() => undefined))
-  if (!parsed.success) throw new GateError('invalid_request', 'Send the package to buy as JSON: {"package":"starter"}.')
+  if (!parsed.success)
+    throw new GateError(
+      'invalid_request',
+      'Send the package to buy as JSON: {"package":"starter"}.'
+    )
   return parsed.data
 }
 
 /** The key holder's admin key id; refuses keys that cannot be topped up. */
 async function buyerKeyId(c: Context<AppEnv>): Promise<string> {
   const presented = presentedKey(c.req.raw.headers)
-  if (presented.kind === 'none') throw new GateError('missing_api_key', 'Send the API key to top up (Authorization: Bearer or X-API-Key).')
-  if (!looksLikeApiKey(presented.key)) throw new GateError('invalid_api_key', 'The API key is not valid.')
+  if (presented.kind === 'none')
+    throw new GateError(
+      'missing_api_key',
+      'Send the API key to top up (Authorization: Bearer or X-API-Key).'
+    )
+  if (!looksLikeApiKey(presented.key))
+    throw new GateError('invalid_api_key', 'The API key is not valid.')
   let view
   try {
     // As the key holder sees it: only the key that opens the account now (after a rotation, the new one).
@@ -43,12 +57,23 @@ async function buyerKeyId(c: Context<AppEnv>): Promise<string> {
 }
 
 /** The Checkout Session's parameters (https://docs.stripe.com/api/checkout/sessions/create). */
-export function sessionParams(settings: StripeSettings, pkg: StripePackage, keyId: string): SessionCreateParams {
+export function sessionParams(
+  settings: StripeSettings,
+  pkg: StripePackage,
+  keyId: string
+): SessionCreateParams {
   const metadata = { key_id: keyId, package: pkg.name }
   const subscription = pkg.name === settings.subscriptionPackage
   const lineItem: SessionCreateParams['line_items'][number] = pkg.price
     ? { price: pkg.price, quantity: 1 }
-    : { price_data: { currency: pkg.currency, unit_amount: pkg.amount, product_data: { name: pkg.productName } }, quantity: 1 }
+    : {
+        price_data: {
+          currency: pkg.currency,
+          unit_amount: pkg.amount,
+          product_data: { name: pkg.productName },
+        },
+        quantity: 1,
+      }
   return {
     mode: subscription ? 'subscription' : 'payment',
     line_items: [lineItem],
@@ -77,28 +102,55 @@ export interface TopUpCheckout {
   start(env: AppEnv['Bindings'], request: TopUpStart): Promise<{ url: string; id: string }>
 }
 
-export function topUpCheckout(settingsOf: StripeSettingsSource, fetchFn?: StripeFetch): TopUpCheckout {
+export function topUpCheckout(
+  settingsOf: StripeSettingsSource,
+  fetchFn?: StripeFetch
+): TopUpCheckout {
   return {
     async start(env, request) {
       const secret = env.STRIPE_SECRET_KEY
       const settings = await settingsOf(env)
-      if (!secret || !settings) throw new GateError('not_found', 'Stripe top-ups are not enabled on this gate.')
+      if (!secret || !settings)
+        throw new GateError('not_found', 'Stripe top-ups are not enabled on this gate.')
       const pkg = settings.packages.get(request.package)
       if (!pkg) {
-        throw new GateError('invalid_request', `No package named "${request.package}".`, { details: { packages: [...settings.packages.keys()] } })
+        throw new GateError('invalid_request', `No package named "${request.package}".`, {
+          details: { packages: [...settings.packages.keys()] },
+        })
       }
-      const urls = { ...settings, successUrl: request.returnUrl ?? settings.successUrl, cancelUrl: request.cancelUrl ?? settings.cancelUrl }
+      const urls = {
+        ...settings,
+        successUrl: request.returnUrl ?? settings.successUrl,
+        cancelUrl: request.cancelUrl ?? settings.cancelUrl,
+      }
       let session: CheckoutSession
       try {
-        session = await createCheckoutSession(secret, sessionParams(urls, pkg, request.keyId), fetchFn)
+        session = await createCheckoutSession(
+          secret,
+          sessionParams(urls, pkg, request.keyId),
+          fetchFn
+        )
       } catch (error) {
         // Stripe's error type and code say what went wrong (a bad price id, a bad key)
         // without any secret; the caller only learns that Stripe said no.
-        const { type, code, statusCode } = error as { type?: string; code?: string; statusCode?: number }
-        console.error(`pay-gate: stripe checkout for ${request.keyId} (${pkg.name}) failed: ${type ?? 'error'} ${code ?? ''} ${statusCode ?? ''}`)
-        throw new GateError('upstream_unreachable', 'Stripe did not create the checkout session; try again later.')
+        const { type, code, statusCode } = error as {
+          type?: string
+          code?: string
+          statusCode?: number
+        }
+        console.error(
+          `pay-gate: stripe checkout for ${request.keyId} (${pkg.name}) failed: ${type ?? 'error'} ${code ?? ''} ${statusCode ?? ''}`
+        )
+        throw new GateError(
+          'upstream_unreachable',
+          'Stripe did not create the checkout session; try again later.'
+        )
       }
-      if (!session.url) throw new GateError('upstream_unreachable', 'Stripe created a session without a payment page.')
+      if (!session.url)
+        throw new GateError(
+          'upstream_unreachable',
+          'Stripe created a session without a payment page.'
+        )
       return { url: session.url, id: session.id }
     },
   }
@@ -107,7 +159,8 @@ export function topUpCheckout(settingsOf: StripeSettingsSource, fetchFn?: Stripe
 /** The checkout handler. */
 export function checkoutHandler(topUps: TopUpCheckout) {
   return async function stripeCheckout(c: Context<AppEnv>): Promise<Response> {
-    if (!c.env.STRIPE_SECRET_KEY) throw new GateError('not_found', 'Stripe top-ups are not enabled on this gate.')
+    if (!c.env.STRIPE_SECRET_KEY)
+      throw new GateError('not_found', 'Stripe top-ups are not enabled on this gate.')
     const keyId = await buyerKeyId(c)
     const { package: name } = await readBody(c)
     const session = await topUps.start(c.env, { keyId, package: name })

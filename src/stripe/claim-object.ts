@@ -28,7 +28,10 @@ type ClaimRow = { key_id: string; key_hash: string; sealed: string | null; state
 
 export type CheckoutClaimNamespace = DurableObjectNamespace<CheckoutClaim>
 
-export function claimStub(namespace: CheckoutClaimNamespace, sessionId: string): DurableObjectStub<CheckoutClaim> {
+export function claimStub(
+  namespace: CheckoutClaimNamespace,
+  sessionId: string
+): DurableObjectStub<CheckoutClaim> {
   return namespace.getByName(sessionId)
 }
 
@@ -37,12 +40,22 @@ export class CheckoutClaim extends DurableObject<unknown> {
 
   /** The stored row; a session nobody proposed for creates no table. */
   private row(): ClaimRow | null {
-    const exists = this.sql.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'claim'`).toArray().length > 0
-    return exists ? (this.sql.exec<ClaimRow>('SELECT key_id, key_hash, sealed, state FROM claim WHERE singleton = 1').toArray()[0] ?? null) : null
+    const exists =
+      this.sql.exec(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'claim'`).toArray()
+        .length > 0
+    return exists
+      ? (this.sql
+          .exec<ClaimRow>('SELECT key_id, key_hash, sealed, state FROM claim WHERE singleton = 1')
+          .toArray()[0] ?? null)
+      : null
   }
 
   /** Keep this key for the session unless one is kept already; either way, answer the one kept. */
-  async propose(proposal: { keyId: string; keyHash: string; sealed: string }): Promise<ClaimRecord> {
+  async propose(proposal: {
+    keyId: string
+    keyHash: string
+    sealed: string
+  }): Promise<ClaimRecord> {
     this.sql.exec(`CREATE TABLE IF NOT EXISTS claim (
       singleton   INTEGER PRIMARY KEY CHECK (singleton = 1),
       key_id      TEXT NOT NULL,
@@ -54,7 +67,10 @@ export class CheckoutClaim extends DurableObject<unknown> {
     )`)
     this.sql.exec(
       `INSERT OR IGNORE INTO claim (singleton, key_id, key_hash, sealed, state, created_at) VALUES (1, ?, ?, ?, 'issuing', ?)`,
-      proposal.keyId, proposal.keyHash, proposal.sealed, Date.now()
+      proposal.keyId,
+      proposal.keyHash,
+      proposal.sealed,
+      Date.now()
     )
     const row = this.row() as ClaimRow
     return { keyId: row.key_id, keyHash: row.key_hash, state: row.state }
@@ -68,14 +84,19 @@ export class CheckoutClaim extends DurableObject<unknown> {
   /** What the success page needs: the state and, until revealed, the sealed key. Null: no key issued yet. */
   async sealed(): Promise<{ keyId: string; state: ClaimState; sealed: string | null } | null> {
     const row = this.row()
-    return row ? { keyId: row.key_id, state: row.state, sealed: row.state === 'issued' ? row.sealed : null } : null
+    return row
+      ? { keyId: row.key_id, state: row.state, sealed: row.state === 'issued' ? row.sealed : null }
+      : null
   }
 
   /** Mark the key shown and forget its seal. True only for the first caller. */
   async reveal(): Promise<boolean> {
     const row = this.row()
     if (!row || row.state !== 'issued') return false
-    this.sql.exec(`UPDATE claim SET state = 'revealed', sealed = NULL, revealed_at = ? WHERE singleton = 1`, Date.now())
+    this.sql.exec(
+      `UPDATE claim SET state = 'revealed', sealed = NULL, revealed_at = ? WHERE singleton = 1`,
+      Date.now()
+    )
     return true
   }
 }

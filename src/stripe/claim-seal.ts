@@ -43,13 +43,23 @@ export async function newClaim(): Promise<{ secret: string; publicKey: string }>
   return { secret, publicKey }
 }
 
-async function aesKey(privateKey: CryptoKey, publicKey: CryptoKey, context: string, usage: 'encrypt' | 'decrypt'): Promise<CryptoKey> {
+async function aesKey(
+  privateKey: CryptoKey,
+  publicKey: CryptoKey,
+  context: string,
+  usage: 'encrypt' | 'decrypt'
+): Promise<CryptoKey> {
   // The Web Crypto spec's member is `public` (workers-types spells it `$public`).
   const ecdh = { name: 'ECDH', public: publicKey } as unknown as SubtleCryptoDeriveKeyAlgorithm
   const shared = await crypto.subtle.deriveBits(ecdh, privateKey, 256)
   const hkdf = await crypto.subtle.importKey('raw', shared, 'HKDF', false, ['deriveKey'])
   return crypto.subtle.deriveKey(
-    { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: encoder.encode(`pay-gate claim ${SEAL_VERSION} ${context}`) },
+    {
+      name: 'HKDF',
+      hash: 'SHA-256',
+      salt: new Uint8Array(0),
+      info: encoder.encode(`pay-gate claim ${SEAL_VERSION} ${context}`),
+    },
     hkdf,
     { name: 'AES-GCM', length: 256 },
     false,
@@ -58,31 +68,50 @@ async function aesKey(privateKey: CryptoKey, publicKey: CryptoKey, context: stri
 }
 
 /** Seal `plaintext` to a claim's public key, bound to `context` (the session id). */
-export async function sealTo(publicKey: string, plaintext: string, context: string): Promise<string> {
+export async function sealTo(
+  publicKey: string,
+  plaintext: string,
+  context: string
+): Promise<string> {
   const raw = fromBase64url(publicKey)
   if (!raw) throw new Error('not a claim public key')
   const recipient = await crypto.subtle.importKey('raw', raw, CURVE, false, [])
   const ephemeral = (await crypto.subtle.generateKey(CURVE, true, ['deriveBits'])) as CryptoKeyPair
   const key = await aesKey(ephemeral.privateKey, recipient, context, 'encrypt')
   const iv = crypto.getRandomValues(new Uint8Array(12))
-  const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: encoder.encode(context) }, key, encoder.encode(plaintext))
+  const sealed = await crypto.subtle.encrypt(
+    { name: 'AES-GCM', iv, additionalData: encoder.encode(context) },
+    key,
+    encoder.encode(plaintext)
+  )
   const ephemeralPublic = (await crypto.subtle.exportKey('raw', ephemeral.publicKey)) as ArrayBuffer
   return [SEAL_VERSION, base64url(ephemeralPublic), base64url(iv), base64url(sealed)].join('.')
 }
 
 /** Open a sealed value with the claim secret; null when this secret does not open it. */
-export async function openWith(secret: string, sealed: string, context: string): Promise<string | null> {
+export async function openWith(
+  secret: string,
+  sealed: string,
+  context: string
+): Promise<string | null> {
   const [version, ephemeral, iv, body, ...rest] = sealed.split('.')
-  const parts = [ephemeral, iv, body].map((part) => (part === undefined ? null : fromBase64url(part)))
+  const parts = [ephemeral, iv, body].map((part) =>
+    part === undefined ? null : fromBase64url(part)
+  )
   const [ephemeralRaw, ivRaw, bodyRaw] = parts
-  if (version !== SEAL_VERSION || rest.length > 0 || !ephemeralRaw || !ivRaw || !bodyRaw) return null
+  if (version !== SEAL_VERSION || rest.length > 0 || !ephemeralRaw || !ivRaw || !bodyRaw)
+    return null
   const pkcs8 = CLAIM_SECRET_PATTERN.test(secret) ? fromBase64url(secret) : null
   if (!pkcs8) return null
   try {
     const privateKey = await crypto.subtle.importKey('pkcs8', pkcs8, CURVE, false, ['deriveBits'])
     const sender = await crypto.subtle.importKey('raw', ephemeralRaw, CURVE, false, [])
     const key = await aesKey(privateKey, sender, context, 'decrypt')
-    const opened = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: ivRaw, additionalData: encoder.encode(context) }, key, bodyRaw)
+    const opened = await crypto.subtle.decrypt(
+      { name: 'AES-GCM', iv: ivRaw, additionalData: encoder.encode(context) },
+      key,
+      bodyRaw
+    )
     return new TextDecoder().decode(opened)
   } catch {
     // Another browser's secret, a malformed one, or a tampered seal: all the same to the caller.

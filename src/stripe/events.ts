@@ -95,7 +95,10 @@ export const HANDLED_EVENT_TYPES = [
 ] as const
 
 /** Decide what a verified event means. `settings` is the routes.json `stripe` block. */
-export function interpretEvent(event: { type: string; data: { object: unknown } }, settings: StripeSettings): EventVerdict {
+export function interpretEvent(
+  event: { type: string; data: { object: unknown } },
+  settings: StripeSettings
+): EventVerdict {
   switch (event.type) {
     case 'checkout.session.completed':
     case 'checkout.session.async_payment_succeeded':
@@ -114,21 +117,29 @@ function checkoutVerdict(object: unknown, settings: StripeSettings): EventVerdic
   // `unpaid` on completion means a delayed method (bank debit): the money comes,
   // or not, with checkout.session.async_payment_succeeded. `no_payment_required`
   // (a 100% discount) brought no money and buys no credits.
-  if (session.payment_status !== 'paid') return { kind: 'ignore', reason: 'not_paid', detail: session.payment_status }
+  if (session.payment_status !== 'paid')
+    return { kind: 'ignore', reason: 'not_paid', detail: session.payment_status }
   const keyId = session.metadata?.key_id
   // A session started without a key carries the buyer's claim instead (stripe/keyless).
   const claimKey = keyId === undefined ? session.metadata?.claim_key : undefined
-  if (claimKey === undefined && (!keyId || !KEY_ID_PATTERN.test(keyId))) return { kind: 'ignore', reason: 'no_key_in_metadata' }
-  if (claimKey !== undefined && !CLAIM_PUBLIC_KEY_PATTERN.test(claimKey)) return { kind: 'ignore', reason: 'no_key_in_metadata' }
+  if (claimKey === undefined && (!keyId || !KEY_ID_PATTERN.test(keyId)))
+    return { kind: 'ignore', reason: 'no_key_in_metadata' }
+  if (claimKey !== undefined && !CLAIM_PUBLIC_KEY_PATTERN.test(claimKey))
+    return { kind: 'ignore', reason: 'no_key_in_metadata' }
   const name = session.metadata?.package ?? ''
   const pkg = settings.packages.get(name)
   if (!pkg) return { kind: 'ignore', reason: 'unknown_package', detail: name }
   if (session.amount_total !== pkg.amount || session.currency !== pkg.currency) {
-    return { kind: 'ignore', reason: 'amount_mismatch', detail: `${session.amount_total} ${session.currency}, package ${pkg.amount} ${pkg.currency}` }
+    return {
+      kind: 'ignore',
+      reason: 'amount_mismatch',
+      detail: `${session.amount_total} ${session.currency}, package ${pkg.amount} ${pkg.currency}`,
+    }
   }
   const reference = `stripe:${session.id}`
   const label = `stripe checkout ${session.id} (${pkg.name})`
-  if (claimKey !== undefined) return { kind: 'issue', purchase: { sessionId: session.id, pkg, claimKey, reference, label } }
+  if (claimKey !== undefined)
+    return { kind: 'issue', purchase: { sessionId: session.id, pkg, claimKey, reference, label } }
   return { kind: 'credit', credit: { keyId: keyId as string, pkg, reference, label } }
 }
 
@@ -141,14 +152,27 @@ function renewalVerdict(object: unknown, settings: StripeSettings): EventVerdict
   if (invoice.billing_reason !== 'subscription_cycle') {
     return { kind: 'ignore', reason: 'not_a_renewal', detail: invoice.billing_reason ?? 'none' }
   }
-  const metadata = invoice.parent?.subscription_details?.metadata ?? invoice.subscription_details?.metadata
+  const metadata =
+    invoice.parent?.subscription_details?.metadata ?? invoice.subscription_details?.metadata
   const keyId = metadata?.key_id
   if (!keyId || !KEY_ID_PATTERN.test(keyId)) return { kind: 'ignore', reason: 'no_key_in_metadata' }
   const name = settings.subscriptionPackage
   const pkg = name === undefined ? undefined : settings.packages.get(name)
   if (!pkg) return { kind: 'ignore', reason: 'no_subscription_package' }
   if (invoice.total !== pkg.amount || invoice.currency !== pkg.currency) {
-    return { kind: 'ignore', reason: 'amount_mismatch', detail: `${invoice.total} ${invoice.currency}, package ${pkg.amount} ${pkg.currency}` }
+    return {
+      kind: 'ignore',
+      reason: 'amount_mismatch',
+      detail: `${invoice.total} ${invoice.currency}, package ${pkg.amount} ${pkg.currency}`,
+    }
   }
-  return { kind: 'credit', credit: { keyId, pkg, reference: `stripe:${invoice.id}`, label: `stripe renewal ${invoice.id} (${pkg.name})` } }
+  return {
+    kind: 'credit',
+    credit: {
+      keyId,
+      pkg,
+      reference: `stripe:${invoice.id}`,
+      label: `stripe renewal ${invoice.id} (${pkg.name})`,
+    },
+  }
 }

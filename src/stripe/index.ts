@@ -9,6 +9,13 @@ export { stripeRoutes, type StripeOptions } from './routes'
 export { HANDLED_EVENT_TYPES, interpretEvent, type EventVerdict, type IgnoreReason } from './events'
 export { type StripeFetch } from './api'
 export { CheckoutClaim, type CheckoutClaimNamespace } from './claim-object'
-export { keylessCheckout, oneOffPackages, type ClaimOutcome, type KeylessCheckout, type KeylessStart, type StartedCheckout } from './keyless'
+export {
+  keylessCheckout,
+  oneOffPackages,
+  type ClaimOutcome,
+  type KeylessCheckout,
+  type KeylessStart,
+  type StartedCheckout,
+} from './keyless'
 export { topUpCheckout, type TopUpCheckout, type TopUpStart } from './checkout'
 export type { StripeSettingsSource } from './webhook'

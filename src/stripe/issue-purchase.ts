@@ -9,7 +9,14 @@
  * is idempotent, so a delivery cut short anywhere is finished by the next.
  * A proposal that lost is dropped: its key was never stored anywhere.
  */
-import { accountStub, generateApiKey, generateKeyId, hashApiKey, indexStub, type AccountView } from '../credits'
+import {
+  accountStub,
+  generateApiKey,
+  generateKeyId,
+  hashApiKey,
+  indexStub,
+  type AccountView,
+} from '../credits'
 import type { Env } from '../env'
 import { claimStub } from './claim-object'
 import { sealTo } from './claim-seal'
@@ -28,23 +35,35 @@ export async function issuePurchase(env: Env, purchase: Purchase): Promise<Issue
   if (!env.STRIPE_CLAIMS) return { kind: 'not_enabled' }
   const claim = claimStub(env.STRIPE_CLAIMS, purchase.sessionId)
   const key = generateApiKey()
-  const proposal = { keyId: generateKeyId(), keyHash: await hashApiKey(key), sealed: await sealTo(purchase.claimKey, key, purchase.sessionId) }
+  const proposal = {
+    keyId: generateKeyId(),
+    keyHash: await hashApiKey(key),
+    sealed: await sealTo(purchase.claimKey, key, purchase.sessionId),
+  }
   const kept = await claim.propose(proposal)
   const name = `card ${purchase.pkg.name} (${purchase.sessionId})`
 
   const index = indexStub(env.KEY_INDEX)
   if (!(await index.get(kept.keyId))) {
-    await index.add({ id: kept.keyId, hash: kept.keyHash, name, createdAt: Date.now() }).catch(async (error: unknown) => {
-      // A concurrent delivery listed it first; anything else is a failure.
-      if ((await index.get(kept.keyId))?.hash !== kept.keyHash) throw error
-    })
+    await index
+      .add({ id: kept.keyId, hash: kept.keyHash, name, createdAt: Date.now() })
+      .catch(async (error: unknown) => {
+        // A concurrent delivery listed it first; anything else is a failure.
+        if ((await index.get(kept.keyId))?.hash !== kept.keyHash) throw error
+      })
   }
   const account = accountStub(env.CREDITS, kept.keyHash)
   const created = await account.init({ id: kept.keyId, name, credits: 0 })
   // invalid_transition: the account exists, made by an earlier delivery of this session.
-  if (!created.ok && created.reason !== 'invalid_transition') return { kind: 'refused', reason: created.reason }
+  if (!created.ok && created.reason !== 'invalid_transition')
+    return { kind: 'refused', reason: created.reason }
   const topped = await account.topUp(purchase.pkg.micros, purchase.label, purchase.reference)
   if (!topped.ok) return { kind: 'refused', reason: topped.reason }
   await claim.markIssued()
-  return { kind: 'issued', keyId: kept.keyId, view: topped.view, duplicate: topped.duplicate === true }
+  return {
+    kind: 'issued',
+    keyId: kept.keyId,
+    view: topped.view,
+    duplicate: topped.duplicate === true,
+  }
 }

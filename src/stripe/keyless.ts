@@ -23,7 +23,12 @@ import { GateError } from '../errors'
 import type { StripePackage, StripeSettings } from '../pricing'
 import { claimStub } from './claim-object'
 import { newClaim, openWith } from './claim-seal'
-import { createCheckoutSession, type CheckoutSession, type SessionCreateParams, type StripeFetch } from './api'
+import {
+  createCheckoutSession,
+  type CheckoutSession,
+  type SessionCreateParams,
+  type StripeFetch,
+} from './api'
 import type { StripeSettingsSource } from './webhook'
 
 export interface KeylessStart {
@@ -80,15 +85,28 @@ function absoluteUrl(text: string, what: string): string {
   } catch {
     throw new GateError('invalid_request', `The ${what} must be an absolute URL.`)
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new GateError('invalid_request', `The ${what} must be http or https.`)
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new GateError('invalid_request', `The ${what} must be http or https.`)
   return text
 }
 
 /** The Checkout Session's parameters (https://docs.stripe.com/api/checkout/sessions/create), without a key. */
-export function keylessSessionParams(pkg: StripePackage, claimKey: string, successUrl: string, cancelUrl: string): SessionCreateParams {
+export function keylessSessionParams(
+  pkg: StripePackage,
+  claimKey: string,
+  successUrl: string,
+  cancelUrl: string
+): SessionCreateParams {
   const lineItem: SessionCreateParams['line_items'][number] = pkg.price
     ? { price: pkg.price, quantity: 1 }
-    : { price_data: { currency: pkg.currency, unit_amount: pkg.amount, product_data: { name: pkg.productName } }, quantity: 1 }
+    : {
+        price_data: {
+          currency: pkg.currency,
+          unit_amount: pkg.amount,
+          product_data: { name: pkg.productName },
+        },
+        quantity: 1,
+      }
   return {
     mode: 'payment',
     line_items: [lineItem],
@@ -100,29 +118,58 @@ export function keylessSessionParams(pkg: StripePackage, claimKey: string, succe
 }
 
 /** The two steps of buying without a key, reading packages from `settingsOf` and reaching Stripe with `fetchFn`. */
-export function keylessCheckout(settingsOf: StripeSettingsSource, fetchFn?: StripeFetch): KeylessCheckout {
+export function keylessCheckout(
+  settingsOf: StripeSettingsSource,
+  fetchFn?: StripeFetch
+): KeylessCheckout {
   return {
     async start(env, request) {
       const secret = env.STRIPE_SECRET_KEY
       const settings = await settingsOf(env)
-      if (!secret || !settings || !env.STRIPE_CLAIMS) throw new GateError('not_found', 'Buying credits by card without a key is not enabled on this gate.')
+      if (!secret || !settings || !env.STRIPE_CLAIMS)
+        throw new GateError(
+          'not_found',
+          'Buying credits by card without a key is not enabled on this gate.'
+        )
       const pkg = oneOffPackages(settings).find((candidate) => candidate.name === request.package)
       if (!pkg) {
         const packages = oneOffPackages(settings).map((candidate) => candidate.name)
-        throw new GateError('invalid_request', `No one-off package named "${request.package}".`, { details: { packages } })
+        throw new GateError('invalid_request', `No one-off package named "${request.package}".`, {
+          details: { packages },
+        })
       }
       const successUrl = withSessionId(absoluteUrl(request.returnUrl, 'return URL'))
-      const cancelUrl = absoluteUrl(request.cancelUrl ?? settings.cancelUrl ?? request.returnUrl, 'cancel URL')
+      const cancelUrl = absoluteUrl(
+        request.cancelUrl ?? settings.cancelUrl ?? request.returnUrl,
+        'cancel URL'
+      )
       const claim = await newClaim()
       let session: CheckoutSession
       try {
-        session = await createCheckoutSession(secret, keylessSessionParams(pkg, claim.publicKey, successUrl, cancelUrl), fetchFn)
+        session = await createCheckoutSession(
+          secret,
+          keylessSessionParams(pkg, claim.publicKey, successUrl, cancelUrl),
+          fetchFn
+        )
       } catch (error) {
-        const { type, code, statusCode } = error as { type?: string; code?: string; statusCode?: number }
-        console.error(`pay-gate: stripe checkout without a key (${pkg.name}) failed: ${type ?? 'error'} ${code ?? ''} ${statusCode ?? ''}`)
-        throw new GateError('upstream_unreachable', 'Stripe did not create the checkout session; try again later.')
+        const { type, code, statusCode } = error as {
+          type?: string
+          code?: string
+          statusCode?: number
+        }
+        console.error(
+          `pay-gate: stripe checkout without a key (${pkg.name}) failed: ${type ?? 'error'} ${code ?? ''} ${statusCode ?? ''}`
+        )
+        throw new GateError(
+          'upstream_unreachable',
+          'Stripe did not create the checkout session; try again later.'
+        )
       }
-      if (!session.url) throw new GateError('upstream_unreachable', 'Stripe created a session without a payment page.')
+      if (!session.url)
+        throw new GateError(
+          'upstream_unreachable',
+          'Stripe created a session without a payment page.'
+        )
       return { url: session.url, sessionId: session.id, claimSecret: claim.secret }
     },
 
@@ -133,21 +180,33 @@ export function keylessCheckout(settingsOf: StripeSettingsSource, fetchFn?: Stri
       try {
         found = await stub.sealed()
       } catch {
-        throw new GateError('ledger_unavailable', 'The purchase cannot be looked up right now; reload this page in a moment.')
+        throw new GateError(
+          'ledger_unavailable',
+          'The purchase cannot be looked up right now; reload this page in a moment.'
+        )
       }
       if (!found || found.state === 'issuing') return { kind: 'pending' }
-      if (found.state === 'revealed' || found.sealed === null) return { kind: 'already_revealed', keyId: found.keyId }
+      if (found.state === 'revealed' || found.sealed === null)
+        return { kind: 'already_revealed', keyId: found.keyId }
       const key = await openWith(claimSecret, found.sealed, sessionId)
       if (key === null) return { kind: 'not_yours' }
       let first
       try {
         first = await stub.reveal()
       } catch {
-        throw new GateError('ledger_unavailable', 'The purchase cannot be looked up right now; reload this page in a moment.')
+        throw new GateError(
+          'ledger_unavailable',
+          'The purchase cannot be looked up right now; reload this page in a moment.'
+        )
       }
       if (!first) return { kind: 'already_revealed', keyId: found.keyId }
       const view = await holderView(env.CREDITS, await hashApiKey(key)).catch(() => null)
-      return { kind: 'revealed', key, keyId: found.keyId, credits: view ? view.account.available : null }
+      return {
+        kind: 'revealed',
+        key,
+        keyId: found.keyId,
+        credits: view ? view.account.available : null,
+      }
     },
   }
 }

@@ -23,7 +23,10 @@ export interface StripeOptions {
 }
 
 /** The /stripe sub-app, reading its packages from `settingsOf`. */
-export function stripeRoutes(settingsOf: StripeSettingsSource, options: StripeOptions = {}): Hono<AppEnv> {
+export function stripeRoutes(
+  settingsOf: StripeSettingsSource,
+  options: StripeOptions = {}
+): Hono<AppEnv> {
   const stripe = new Hono<AppEnv>()
   stripe.post('/webhook', webhookHandler(settingsOf))
   stripe.post('/checkout', checkoutHandler(topUpCheckout(settingsOf, options.fetch)))
@@ -33,7 +36,10 @@ export function stripeRoutes(settingsOf: StripeSettingsSource, options: StripeOp
     throw new GateError('method_not_allowed', 'Use POST.', { headers: { allow: 'POST' } })
   })
   stripe.all('*', () => {
-    throw new GateError('not_found', 'No such Stripe endpoint: POST /stripe/checkout, POST /stripe/webhook, GET and POST /stripe/buy and GET /stripe/claim exist.')
+    throw new GateError(
+      'not_found',
+      'No such Stripe endpoint: POST /stripe/checkout, POST /stripe/webhook, GET and POST /stripe/buy and GET /stripe/claim exist.'
+    )
   })
   return stripe
 }

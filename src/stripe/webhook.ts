@@ -40,14 +40,25 @@ export function webhookHandler(settingsOf: StripeSettingsSource) {
     const secret = c.env.STRIPE_WEBHOOK_SECRET
     if (!secret) throw new GateError('not_found', 'Stripe top-ups are not enabled on this gate.')
     const signature = c.req.header('stripe-signature')
-    if (!signature) throw new GateError('invalid_request', 'The Stripe-Signature header is missing.')
+    if (!signature)
+      throw new GateError('invalid_request', 'The Stripe-Signature header is missing.')
     const body = await readBytesWithin(c.req.raw, MAX_EVENT_BYTES)
     if (!body) throw new GateError('body_too_large', 'The event is larger than any Stripe event.')
 
-    const invalid = () => new GateError('invalid_request', 'The Stripe signature is not valid for this endpoint, or its timestamp is too old.')
+    const invalid = () =>
+      new GateError(
+        'invalid_request',
+        'The Stripe signature is not valid for this endpoint, or its timestamp is too old.'
+      )
     // Which check failed (no signature for this secret, too old, unparsable header) is
     // not secret, but the caller may be anyone, so it gets one answer.
-    const checked = await checkStripeSignature(body, signature, secret, SIGNATURE_TOLERANCE_SECONDS, Math.floor(Date.now() / 1000))
+    const checked = await checkStripeSignature(
+      body,
+      signature,
+      secret,
+      SIGNATURE_TOLERANCE_SECONDS,
+      Math.floor(Date.now() / 1000)
+    )
     if (!checked.ok) throw invalid()
     let event: { id: string; type: string; data: { object: unknown } }
     try {
@@ -63,12 +74,18 @@ export function webhookHandler(settingsOf: StripeSettingsSource) {
     if (!settings) throw new GateError('not_found', 'No "stripe" block in the route table.')
     const verdict = interpretEvent(event, settings)
     if (verdict.kind === 'ignore') {
-      if (verdict.reason !== 'event_type_not_handled' && verdict.reason !== 'not_paid' && verdict.reason !== 'not_a_renewal') {
+      if (
+        verdict.reason !== 'event_type_not_handled' &&
+        verdict.reason !== 'not_paid' &&
+        verdict.reason !== 'not_a_renewal'
+      ) {
         // These are paid sessions or invoices (a changed package amount or price, a renamed package, a
         // session made elsewhere): money the operator received and must credit by hand, so it is said as loudly
         // as a ledger failure. Stripe is not asked to retry: the same event would be refused again.
         const paid = verdict.reason !== 'malformed_object' ? 'PAID BUT NOT CREDITED: ' : ''
-        console.error(`pay-gate: ${paid}stripe event ${event.id} (${event.type}) not credited: ${verdict.reason}${verdict.detail ? ` (${verdict.detail})` : ''}`)
+        console.error(
+          `pay-gate: ${paid}stripe event ${event.id} (${event.type}) not credited: ${verdict.reason}${verdict.detail ? ` (${verdict.detail})` : ''}`
+        )
       }
       return c.json({ received: true, credited: false, reason: verdict.reason })
     }
@@ -83,22 +100,44 @@ async function issue(c: Context<AppEnv>, eventId: string, purchase: Purchase): P
   try {
     outcome = await issuePurchase(c.env, purchase)
   } catch (error) {
-    console.error(`pay-gate: stripe event ${eventId}: key for ${purchase.sessionId} not issued yet (${(error as Error).message}); Stripe will retry`)
-    throw new GateError('ledger_unavailable', 'The ledger could not be reached; deliver the event again.')
+    console.error(
+      `pay-gate: stripe event ${eventId}: key for ${purchase.sessionId} not issued yet (${(error as Error).message}); Stripe will retry`
+    )
+    throw new GateError(
+      'ledger_unavailable',
+      'The ledger could not be reached; deliver the event again.'
+    )
   }
   if (outcome.kind === 'not_enabled') {
     // Paid, and this gate cannot issue the key: a 404 keeps Stripe retrying until STRIPE_CLAIMS is bound again.
-    console.error(`pay-gate: PAID BUT NOT CREDITED (yet): stripe event ${eventId} for ${purchase.sessionId}: no STRIPE_CLAIMS binding`)
-    throw new GateError('not_found', 'Buying without a key is not enabled on this gate (no STRIPE_CLAIMS binding).')
+    console.error(
+      `pay-gate: PAID BUT NOT CREDITED (yet): stripe event ${eventId} for ${purchase.sessionId}: no STRIPE_CLAIMS binding`
+    )
+    throw new GateError(
+      'not_found',
+      'Buying without a key is not enabled on this gate (no STRIPE_CLAIMS binding).'
+    )
   }
   if (outcome.kind === 'refused') {
-    console.error(`pay-gate: PAID BUT NOT CREDITED: stripe event ${eventId} for ${purchase.sessionId}: ${outcome.reason}`)
+    console.error(
+      `pay-gate: PAID BUT NOT CREDITED: stripe event ${eventId} for ${purchase.sessionId}: ${outcome.reason}`
+    )
     return c.json({ received: true, credited: false, reason: outcome.reason })
   }
   const credits = formatDollars(purchase.pkg.micros)
-  if (outcome.duplicate) return c.json({ received: true, credited: true, duplicate: true, key: outcome.keyId, credits })
-  const key = { id: outcome.keyId, name: outcome.view.name, credits: formatDollars(outcome.view.available) }
-  emitOperatorEvent(c.env, 'key.created', { key, amount: credits, source: 'stripe', reference: purchase.reference }, (promise) => c.executionCtx.waitUntil(promise))
+  if (outcome.duplicate)
+    return c.json({ received: true, credited: true, duplicate: true, key: outcome.keyId, credits })
+  const key = {
+    id: outcome.keyId,
+    name: outcome.view.name,
+    credits: formatDollars(outcome.view.available),
+  }
+  emitOperatorEvent(
+    c.env,
+    'key.created',
+    { key, amount: credits, source: 'stripe', reference: purchase.reference },
+    (promise) => c.executionCtx.waitUntil(promise)
+  )
   return c.json({ received: true, credited: true, key: outcome.keyId, credits })
 }
 
@@ -107,22 +146,48 @@ async function credit(c: Context<AppEnv>, eventId: string, credit: Credit): Prom
   try {
     const account = await accountOfKeyId(c.env, credit.keyId)
     if (!account) {
-      console.error(`pay-gate: stripe event ${eventId} paid for unknown key ${credit.keyId}; not credited`)
+      console.error(
+        `pay-gate: stripe event ${eventId} paid for unknown key ${credit.keyId}; not credited`
+      )
       return c.json({ received: true, credited: false, reason: 'unknown_key' })
     }
     result = await account.topUp(credit.pkg.micros, credit.label, credit.reference)
   } catch (error) {
-    console.error(`pay-gate: stripe event ${eventId}: ledger unreachable (${(error as Error).message}); Stripe will retry`)
-    throw new GateError('ledger_unavailable', 'The ledger could not be reached; deliver the event again.')
+    console.error(
+      `pay-gate: stripe event ${eventId}: ledger unreachable (${(error as Error).message}); Stripe will retry`
+    )
+    throw new GateError(
+      'ledger_unavailable',
+      'The ledger could not be reached; deliver the event again.'
+    )
   }
   if (!result.ok) {
-    console.error(`pay-gate: PAID BUT NOT CREDITED: stripe event ${eventId} for key ${credit.keyId}: ${result.reason}`)
+    console.error(
+      `pay-gate: PAID BUT NOT CREDITED: stripe event ${eventId} for key ${credit.keyId}: ${result.reason}`
+    )
     const reason = result.reason === 'invalid_api_key' ? 'unknown_key' : result.reason
     return c.json({ received: true, credited: false, reason })
   }
   // A redelivered event (or a second one for the same payment) credits nothing new, and is not announced again.
-  if (result.duplicate) return c.json({ received: true, credited: true, duplicate: true, key: credit.keyId, credits: formatDollars(credit.pkg.micros) })
-  const data = { key: { id: credit.keyId, credits: formatDollars(result.view.available) }, amount: formatDollars(credit.pkg.micros), source: 'stripe', reference: credit.reference }
+  if (result.duplicate)
+    return c.json({
+      received: true,
+      credited: true,
+      duplicate: true,
+      key: credit.keyId,
+      credits: formatDollars(credit.pkg.micros),
+    })
+  const data = {
+    key: { id: credit.keyId, credits: formatDollars(result.view.available) },
+    amount: formatDollars(credit.pkg.micros),
+    source: 'stripe',
+    reference: credit.reference,
+  }
   emitOperatorEvent(c.env, 'key.topped_up', data, (promise) => c.executionCtx.waitUntil(promise))
-  return c.json({ received: true, credited: true, key: credit.keyId, credits: formatDollars(credit.pkg.micros) })
+  return c.json({
+    received: true,
+    credited: true,
+    key: credit.keyId,
+    credits: formatDollars(credit.pkg.micros),
+  })
 }

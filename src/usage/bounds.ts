@@ -23,7 +23,8 @@ export const MAX_ROUTE_CHARS = 1024
 /** What a method or tool name longer than MAX_TEXT_CHARS is recorded as. */
 export const UNKNOWN_NAME = '(unknown)'
 
-type TextField = 'keyId' | 'payer' | 'route' | 'path' | 'method' | 'tool' | 'reason' | 'reservationId' | 'payment'
+type TextField =
+  'keyId' | 'payer' | 'route' | 'path' | 'method' | 'tool' | 'reason' | 'reservationId' | 'payment'
 
 interface Bound {
   column: string
@@ -72,7 +73,8 @@ export function boundEvent(event: UsageEvent): UsageEvent {
 /** A text column of usage_events read within its bound, in SQL (the same rule as `boundEvent`). */
 export function boundedColumn(field: TextField): string {
   const { column, max, over } = BOUNDS[field]
-  const replacement = over === 'unknown' ? `'${UNKNOWN_NAME}'` : `substr(${column}, 1, ${max - 1}) || '${ELLIPSIS}'`
+  const replacement =
+    over === 'unknown' ? `'${UNKNOWN_NAME}'` : `substr(${column}, 1, ${max - 1}) || '${ELLIPSIS}'`
   return `CASE WHEN length(${column}) > ${max} THEN ${replacement} ELSE ${column} END`
 }
 
@@ -80,7 +82,9 @@ export function boundedColumn(field: TextField): string {
 export const BOUNDED_EVENT_COLUMNS = [
   'id',
   'at',
-  ...(Object.keys(BOUNDS) as TextField[]).map((field) => `${boundedColumn(field)} AS ${BOUNDS[field].column}`),
+  ...(Object.keys(BOUNDS) as TextField[]).map(
+    (field) => `${boundedColumn(field)} AS ${BOUNDS[field].column}`
+  ),
   'rail',
   'amount',
   'list_price',

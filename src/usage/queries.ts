@@ -42,15 +42,31 @@ export interface UsageRow {
   denied: number
 }
 
-export async function usageBy(db: D1Database, groupBy: Grouping, range: TimeRange): Promise<UsageRow[]> {
+export async function usageBy(
+  db: D1Database,
+  groupBy: Grouping,
+  range: TimeRange
+): Promise<UsageRow[]> {
   const order = groupBy === 'day' ? 'grp ASC' : 'charged DESC, calls DESC, grp ASC'
   const sql = `SELECT ${GROUP_COLUMN[groupBy]} AS grp, ${CALLS} AS calls, ${CHARGED} AS charged,
       SUM(outcome = 'refunded') AS refunded, SUM(outcome = 'denied') AS denied
     FROM usage_events WHERE at >= ? AND at < ? GROUP BY grp ORDER BY ${order} LIMIT ${MAX_GROUPS}`
   const rows = await withUsageTable(db, () =>
-    db.prepare(sql).bind(range.from, range.to).all<{ grp: string | null; calls: number; charged: number; refunded: number; denied: number }>()
+    db.prepare(sql).bind(range.from, range.to).all<{
+      grp: string | null
+      calls: number
+      charged: number
+      refunded: number
+      denied: number
+    }>()
   )
-  return rows.results.map((row) => ({ group: row.grp, calls: row.calls, charged: row.charged, refunded: row.refunded, denied: row.denied }))
+  return rows.results.map((row) => ({
+    group: row.grp,
+    calls: row.calls,
+    charged: row.charged,
+    refunded: row.refunded,
+    denied: row.denied,
+  }))
 }
 
 export interface TopRow {
@@ -63,7 +79,12 @@ export interface TopRow {
 export async function topKeys(db: D1Database, range: TimeRange, limit: number): Promise<TopRow[]> {
   const sql = `SELECT ${boundedColumn('keyId')} AS grp, ${CALLS} AS calls, ${CHARGED} AS charged FROM usage_events
     WHERE at >= ? AND at < ? AND key_id IS NOT NULL GROUP BY grp ORDER BY charged DESC, calls DESC, grp ASC LIMIT ?`
-  const rows = await withUsageTable(db, () => db.prepare(sql).bind(range.from, range.to, limit).all<{ grp: string; calls: number; charged: number }>())
+  const rows = await withUsageTable(db, () =>
+    db
+      .prepare(sql)
+      .bind(range.from, range.to, limit)
+      .all<{ grp: string; calls: number; charged: number }>()
+  )
   return rows.results.map((row) => ({ keyId: row.grp, calls: row.calls, charged: row.charged }))
 }
 
@@ -90,11 +111,22 @@ export function periodsOf(range: TimeRange, interval: Interval): string[] {
 }
 
 /** Revenue (micro-dollars charged for calls, and plan fees) per period and rail, every period of the range listed. */
-export async function revenueSeries(db: D1Database, range: TimeRange, interval: Interval): Promise<RevenuePeriod[]> {
+export async function revenueSeries(
+  db: D1Database,
+  range: TimeRange,
+  interval: Interval
+): Promise<RevenuePeriod[]> {
   const sql = `SELECT strftime('${PERIOD_FORMAT[interval]}', at / 1000, 'unixepoch') AS period, rail, SUM(amount) AS amount
     FROM usage_events WHERE at >= ? AND at < ? AND outcome IN ('charged', 'fee') GROUP BY period, rail`
-  const rows = await withUsageTable(db, () => db.prepare(sql).bind(range.from, range.to).all<{ period: string; rail: UsageRail; amount: number }>())
-  const byPeriod = new Map(periodsOf(range, interval).map((period) => [period, { period, credits: 0, x402: 0, total: 0 }]))
+  const rows = await withUsageTable(db, () =>
+    db
+      .prepare(sql)
+      .bind(range.from, range.to)
+      .all<{ period: string; rail: UsageRail; amount: number }>()
+  )
+  const byPeriod = new Map(
+    periodsOf(range, interval).map((period) => [period, { period, credits: 0, x402: 0, total: 0 }])
+  )
   for (const row of rows.results) {
     const entry = byPeriod.get(row.period)
     if (!entry || (row.rail !== 'credits' && row.rail !== 'x402')) continue
@@ -107,7 +139,13 @@ export async function revenueSeries(db: D1Database, range: TimeRange, interval: 
 /** The newest events in the range, optionally of one key, one route and one outcome; `offset` skips that many (a page). */
 export async function recentEvents(
   db: D1Database,
-  query: TimeRange & { limit: number; keyId?: string; outcome?: UsageOutcome; route?: string; offset?: number }
+  query: TimeRange & {
+    limit: number
+    keyId?: string
+    outcome?: UsageOutcome
+    route?: string
+    offset?: number
+  }
 ): Promise<UsageEvent[]> {
   const where = ['at >= ?', 'at < ?']
   const values: Array<string | number> = [query.from, query.to]
@@ -125,6 +163,11 @@ export async function recentEvents(
   }
   const sql = `SELECT ${BOUNDED_EVENT_COLUMNS} FROM usage_events WHERE ${where.join(' AND ')} ORDER BY at DESC, id ASC LIMIT ? OFFSET ?`
   const offset = Math.max(0, Math.trunc(query.offset ?? 0))
-  const rows = await withUsageTable(db, () => db.prepare(sql).bind(...values, query.limit, offset).all<EventRow>())
+  const rows = await withUsageTable(db, () =>
+    db
+      .prepare(sql)
+      .bind(...values, query.limit, offset)
+      .all<EventRow>()
+  )
   return rows.results.map(eventFromRow)
 }

@@ -51,12 +51,20 @@ function sendBatches(events: readonly UsageEvent[]): UsageEvent[][] {
 }
 
 /** Hand events to the queue. False when every attempt failed (the caller then writes them to D1 itself). */
-export async function sendToQueue(queue: Queue<UsageEvent>, events: readonly UsageEvent[]): Promise<boolean> {
+export async function sendToQueue(
+  queue: Queue<UsageEvent>,
+  events: readonly UsageEvent[]
+): Promise<boolean> {
   for (const batch of sendBatches(events)) {
     const chunk = batch.map((body) => ({ body, contentType: 'json' as const }))
-    const tried = await withRetries(() => queue.sendBatch(chunk), { attempts: SEND_ATTEMPTS, baseMs: 50 })
+    const tried = await withRetries(() => queue.sendBatch(chunk), {
+      attempts: SEND_ATTEMPTS,
+      baseMs: 50,
+    })
     if (!tried.ok) {
-      console.error(`pay-gate: usage queue send failed for ${chunk.length} event(s): ${(tried.error as Error)?.message}`)
+      console.error(
+        `pay-gate: usage queue send failed for ${chunk.length} event(s): ${(tried.error as Error)?.message}`
+      )
       // What was sent before stays sent; the rest goes to D1 directly (a duplicate is one row).
       return false
     }
@@ -73,16 +81,27 @@ export function isUsageEvent(body: unknown): body is UsageEvent {
   if (typeof body !== 'object' || body === null) return false
   const e = body as Record<string, unknown>
   return (
-    isText(e.id) && e.id.length > 0 && e.id.length <= 100 &&
+    isText(e.id) &&
+    e.id.length > 0 &&
+    e.id.length <= 100 &&
     isInteger(e.at) &&
-    isTextOrNull(e.keyId) && isTextOrNull(e.payer) &&
+    isTextOrNull(e.keyId) &&
+    isTextOrNull(e.payer) &&
     USAGE_RAILS.includes(e.rail as UsageEvent['rail']) &&
-    isText(e.route) && (e.path === undefined || isTextOrNull(e.path)) && isText(e.method) && isTextOrNull(e.tool) &&
-    isInteger(e.amount) && e.amount >= 0 && isInteger(e.listPrice) && e.listPrice >= 0 &&
+    isText(e.route) &&
+    (e.path === undefined || isTextOrNull(e.path)) &&
+    isText(e.method) &&
+    isTextOrNull(e.tool) &&
+    isInteger(e.amount) &&
+    e.amount >= 0 &&
+    isInteger(e.listPrice) &&
+    e.listPrice >= 0 &&
     USAGE_OUTCOMES.includes(e.outcome as UsageEvent['outcome']) &&
-    isTextOrNull(e.reason) && isInteger(e.status) &&
+    isTextOrNull(e.reason) &&
+    isInteger(e.status) &&
     (e.latencyMs === null || isInteger(e.latencyMs)) &&
-    isTextOrNull(e.reservationId) && isTextOrNull(e.payment)
+    isTextOrNull(e.reservationId) &&
+    isTextOrNull(e.payment)
   )
 }
 
@@ -93,7 +112,10 @@ export function isUsageEvent(body: unknown): body is UsageEvent {
  * never be written: it is acknowledged and counted in the log, so it cannot
  * hold the queue up.
  */
-export async function consumeUsageBatch(batch: MessageBatch<unknown>, db: D1Database | undefined): Promise<void> {
+export async function consumeUsageBatch(
+  batch: MessageBatch<unknown>,
+  db: D1Database | undefined
+): Promise<void> {
   const messages: Array<Message<UsageEvent>> = []
   let malformed = 0
   for (const message of batch.messages) {
@@ -103,20 +125,31 @@ export async function consumeUsageBatch(batch: MessageBatch<unknown>, db: D1Data
       message.ack()
     }
   }
-  if (malformed > 0) console.error(`pay-gate: ${malformed} message(s) on ${batch.queue} are not usage events; dropped`)
+  if (malformed > 0)
+    console.error(
+      `pay-gate: ${malformed} message(s) on ${batch.queue} are not usage events; dropped`
+    )
   if (messages.length === 0) return
   const retry = () => {
-    for (const message of messages) message.retry({ delaySeconds: Math.min(MAX_RETRY_DELAY_S, 2 ** message.attempts) })
+    for (const message of messages)
+      message.retry({ delaySeconds: Math.min(MAX_RETRY_DELAY_S, 2 ** message.attempts) })
   }
   if (!db) {
-    console.error('pay-gate: usage events are queued but USAGE_DB is not bound; they will be delivered again')
+    console.error(
+      'pay-gate: usage events are queued but USAGE_DB is not bound; they will be delivered again'
+    )
     return retry()
   }
   try {
-    await insertEvents(db, messages.map((message) => message.body))
+    await insertEvents(
+      db,
+      messages.map((message) => message.body)
+    )
     for (const message of messages) message.ack()
   } catch (error) {
-    console.error(`pay-gate: usage write from the queue failed for ${messages.length} event(s); they will be delivered again: ${(error as Error).message}`)
+    console.error(
+      `pay-gate: usage write from the queue failed for ${messages.length} event(s); they will be delivered again: ${(error as Error).message}`
+    )
     retry()
   }
 }

@@ -11,7 +11,13 @@
  */
 import { statusOf, type ErrorCode, type GateError } from '../errors'
 import { boundEvent } from './bounds'
-import type { HeldCall, UsageCallInit, UsageCallSnapshot, UsageSink, X402Ending } from './call-types'
+import type {
+  HeldCall,
+  UsageCallInit,
+  UsageCallSnapshot,
+  UsageSink,
+  X402Ending,
+} from './call-types'
 import type { UsageEvent, UsageRail } from './event'
 
 export class UsageCall {
@@ -24,7 +30,10 @@ export class UsageCall {
   private holding = false
   private done = false
 
-  constructor(private readonly sink: UsageSink | null, private readonly init: UsageCallInit) {
+  constructor(
+    private readonly sink: UsageSink | null,
+    private readonly init: UsageCallInit
+  ) {
     this.listPrice = init.listPrice
     this.method = init.method
   }
@@ -32,12 +41,27 @@ export class UsageCall {
   /** What this call is, once priced (undefined before), to finish it elsewhere with `UsageCall.resume`. */
   snapshot(): UsageCallSnapshot | undefined {
     if (this.listPrice === undefined) return undefined
-    return { at: this.init.at, route: this.init.route, path: this.init.path ?? null, method: this.method, tool: this.tool, listPrice: this.listPrice, mcp: this.init.mcp }
+    return {
+      at: this.init.at,
+      route: this.init.route,
+      path: this.init.path ?? null,
+      method: this.method,
+      tool: this.tool,
+      listPrice: this.listPrice,
+      mcp: this.init.mcp,
+    }
   }
 
   /** A recorder for a call priced in an earlier request. */
   static resume(sink: UsageSink | null, snapshot: UsageCallSnapshot): UsageCall {
-    const call = new UsageCall(sink, { at: snapshot.at ?? Date.now(), route: snapshot.route, path: snapshot.path ?? null, method: snapshot.method, mcp: snapshot.mcp, listPrice: snapshot.listPrice })
+    const call = new UsageCall(sink, {
+      at: snapshot.at ?? Date.now(),
+      route: snapshot.route,
+      path: snapshot.path ?? null,
+      method: snapshot.method,
+      mcp: snapshot.mcp,
+      listPrice: snapshot.listPrice,
+    })
     call.priced(snapshot.listPrice, snapshot.method, snapshot.tool)
     return call
   }
@@ -66,7 +90,18 @@ export class UsageCall {
     this.holding = true
     if (hold.fee && hold.fee > 0 && this.listPrice !== undefined && this.sink) {
       this.sink(
-        this.event({ rail: 'credits', keyId: hold.keyId, amount: hold.fee, outcome: 'fee', reason: 'plan_fee', status: 200, reservationId: hold.reservationId }, hold.fee)
+        this.event(
+          {
+            rail: 'credits',
+            keyId: hold.keyId,
+            amount: hold.fee,
+            outcome: 'fee',
+            reason: 'plan_fee',
+            status: 200,
+            reservationId: hold.reservationId,
+          },
+          hold.fee
+        )
       )
     }
   }
@@ -86,14 +121,27 @@ export class UsageCall {
       reservationId: hold.reservationId,
       amount: charged,
       outcome: served ? 'charged' : 'refunded',
-      reason: !served ? this.refundReason() : replay ? 'idempotent_replay' : charged === 0 ? 'plan_included' : null,
+      reason: !served
+        ? this.refundReason()
+        : replay
+          ? 'idempotent_replay'
+          : charged === 0
+            ? 'plan_included'
+            : null,
       status: this.givenStatus(),
     })
   }
 
   /** A credits refusal answered as `response` (MCP in-band): recorded, and the response passed on. */
   deniedWith(error: GateError, response: Response): Response {
-    this.finish({ rail: 'credits', keyId: error.keyId ?? null, amount: 0, outcome: 'denied', reason: error.code, status: response.status })
+    this.finish({
+      rail: 'credits',
+      keyId: error.keyId ?? null,
+      amount: 0,
+      outcome: 'denied',
+      reason: error.code,
+      status: response.status,
+    })
     return response
   }
 
@@ -121,10 +169,22 @@ export class UsageCall {
         return
       }
       case 'served-unpaid':
-        this.finish({ ...base, amount: 0, outcome: 'refunded', reason: ending.reason, status: this.givenStatus() })
+        this.finish({
+          ...base,
+          amount: 0,
+          outcome: 'refunded',
+          reason: ending.reason,
+          status: this.givenStatus(),
+        })
         return
       case 'not-served':
-        this.finish({ ...base, amount: 0, outcome: 'refunded', reason: this.refundReason(), status: this.givenStatus() })
+        this.finish({
+          ...base,
+          amount: 0,
+          outcome: 'refunded',
+          reason: this.refundReason(),
+          status: this.givenStatus(),
+        })
         return
       case 'refused':
         this.finish({
@@ -144,7 +204,14 @@ export class UsageCall {
    */
   thrown(error: GateError): void {
     if (this.holding) return
-    this.finish({ rail: 'credits', keyId: error.keyId ?? null, amount: 0, outcome: 'denied', reason: error.code, status: error.status })
+    this.finish({
+      rail: 'credits',
+      keyId: error.keyId ?? null,
+      amount: 0,
+      outcome: 'denied',
+      reason: error.code,
+      status: error.status,
+    })
   }
 
   /** The status the caller got: the origin's, or the failure's when it could not be reached. */
@@ -172,7 +239,8 @@ export class UsageCall {
     const rail: UsageRail = fields.rail
     // A charge is one event whoever records it: an MCP answer delivered on two streams at once may
     // be recorded by both (one settled it), and the store keeps the first of an id (ON CONFLICT DO NOTHING).
-    const charge = rail === 'credits' && fields.outcome === 'charged' && fields.keyId && fields.reservationId
+    const charge =
+      rail === 'credits' && fields.outcome === 'charged' && fields.keyId && fields.reservationId
     return boundEvent({
       id: charge ? `charge:${fields.keyId}:${fields.reservationId}` : crypto.randomUUID(),
       at: this.init.at,

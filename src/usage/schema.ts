@@ -36,7 +36,9 @@ export const USAGE_SCHEMA = [
 ]
 
 /** Columns added to usage_events after it was first released, with their type: a table without one gets it. */
-export const COLUMNS_ADDED: ReadonlyArray<readonly [name: string, type: string]> = [['path', 'TEXT']]
+export const COLUMNS_ADDED: ReadonlyArray<readonly [name: string, type: string]> = [
+  ['path', 'TEXT'],
+]
 
 const ready = new WeakMap<D1Database, Promise<void>>()
 
@@ -78,7 +80,8 @@ export async function withUsageTable<T>(db: D1Database, work: () => Promise<T>):
   try {
     return await work()
   } catch (error) {
-    if (!/no such table|no such column|has no column named/i.test((error as Error).message)) throw error
+    if (!/no such table|no such column|has no column named/i.test((error as Error).message))
+      throw error
     await ensureTable(db, true)
     return work()
   }

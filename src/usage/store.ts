@@ -28,19 +28,48 @@ export async function insertEvents(db: D1Database, events: readonly UsageEvent[]
   return withUsageTable(db, async () => {
     const statement = db.prepare(INSERT)
     const results = await db.batch(
-      events.map(boundEvent).map((e) =>
-        statement.bind(e.id, e.at, e.keyId, e.payer, e.rail, e.route, e.path, e.method, e.tool, e.amount, e.listPrice, e.outcome, e.reason, e.status, e.latencyMs, e.reservationId, e.payment)
-      )
+      events
+        .map(boundEvent)
+        .map((e) =>
+          statement.bind(
+            e.id,
+            e.at,
+            e.keyId,
+            e.payer,
+            e.rail,
+            e.route,
+            e.path,
+            e.method,
+            e.tool,
+            e.amount,
+            e.listPrice,
+            e.outcome,
+            e.reason,
+            e.status,
+            e.latencyMs,
+            e.reservationId,
+            e.payment
+          )
+        )
     )
     return results.reduce((sum, result) => sum + (result.meta.changes ?? 0), 0)
   })
 }
 
 /** Insert with retries and backoff. False when every attempt failed. */
-export async function insertWithRetry(db: D1Database, events: readonly UsageEvent[]): Promise<boolean> {
-  const tried = await withRetries(() => insertEvents(db, events), { attempts: WRITE_ATTEMPTS, baseMs: 100 })
+export async function insertWithRetry(
+  db: D1Database,
+  events: readonly UsageEvent[]
+): Promise<boolean> {
+  const tried = await withRetries(() => insertEvents(db, events), {
+    attempts: WRITE_ATTEMPTS,
+    baseMs: 100,
+  })
   // The count and the database's message only: never the events' contents.
-  if (!tried.ok) console.error(`pay-gate: usage write failed for ${events.length} event(s): ${(tried.error as Error)?.message}`)
+  if (!tried.ok)
+    console.error(
+      `pay-gate: usage write failed for ${events.length} event(s): ${(tried.error as Error)?.message}`
+    )
   return tried.ok
 }
 

@@ -38,7 +38,11 @@ export class UsageWriter {
   /** @param delayMs how long the first event of a batch waits for others (0: the next tick) */
   constructor(private readonly delayMs: number) {}
 
-  add(destination: UsageDestination, event: UsageEvent, waitUntil: (promise: Promise<unknown>) => void): void {
+  add(
+    destination: UsageDestination,
+    event: UsageEvent,
+    waitUntil: (promise: Promise<unknown>) => void
+  ): void {
     this.pending.push(event)
     if (this.writing) return
     this.writing = true

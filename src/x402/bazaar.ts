@@ -30,27 +30,50 @@ const ANY_ARGUMENTS = { type: 'object' }
  * where bazaar has nothing to describe (no discovery on the terms, such as
  * buying credits; an MCP method other than `tools/call`).
  */
-export function discoveryExtensions(discovery: RouteDiscovery | undefined, resource: ResourceInfo): Record<string, unknown> | undefined {
+export function discoveryExtensions(
+  discovery: RouteDiscovery | undefined,
+  resource: ResourceInfo
+): Record<string, unknown> | undefined {
   if (!discovery) return undefined
   if (discovery.kind === 'mcp') {
     if (!resource.url.startsWith(MCP_TOOL_RESOURCE)) return undefined
     const toolName = resource.url.slice(MCP_TOOL_RESOURCE.length)
     const { description } = resource
-    return declareDiscoveryExtension({ toolName, inputSchema: ANY_ARGUMENTS, transport: MCP_TRANSPORT, ...(description ? { description } : {}) })
+    return declareDiscoveryExtension({
+      toolName,
+      inputSchema: ANY_ARGUMENTS,
+      transport: MCP_TRANSPORT,
+      ...(description ? { description } : {}),
+    })
   }
   const { input, output } = discovery
   const examples = {
     ...(input?.schema ? { inputSchema: input.schema } : {}),
-    ...(output ? { output: { example: output.example, ...(output.schema ? { schema: output.schema } : {}) } } : {}),
+    ...(output
+      ? { output: { example: output.example, ...(output.schema ? { schema: output.schema } : {}) } }
+      : {}),
   }
   const declared =
     input?.body !== undefined || input?.bodyType !== undefined
-      ? declareDiscoveryExtension({ bodyType: input.bodyType ?? 'json', input: input.body ?? {}, ...examples })
+      ? declareDiscoveryExtension({
+          bodyType: input.bodyType ?? 'json',
+          input: input.body ?? {},
+          ...examples,
+        })
       : declareDiscoveryExtension({ input: input?.queryParams ?? {}, ...examples })
   const path = new URL(resource.url).pathname
   // The SDK's resource-server step, as x402HTTPResourceServer runs it per request: it sets the
   // method (in `info` and narrowed in the schema) and, for a `:param` route, the catalogue key
   // `routeTemplate` and this path's `pathParams` (bazaar.md §Dynamic Routes). It reads only these.
-  const request = { method: discovery.method, path, adapter: { getPath: () => path }, ...(discovery.routeTemplate ? { routePattern: discovery.routeTemplate } : {}) }
-  return { bazaar: bazaarResourceServerExtension.enrichDeclaration?.(declared.bazaar, request) ?? declared.bazaar }
+  const request = {
+    method: discovery.method,
+    path,
+    adapter: { getPath: () => path },
+    ...(discovery.routeTemplate ? { routePattern: discovery.routeTemplate } : {}),
+  }
+  return {
+    bazaar:
+      bazaarResourceServerExtension.enrichDeclaration?.(declared.bazaar, request) ??
+      declared.bazaar,
+  }
 }

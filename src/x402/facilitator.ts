@@ -5,7 +5,12 @@
  * Every call has a timeout and every answer is validated; what cannot be read is
  * "unavailable", and a settle that timed out is "indeterminate" (it may still land).
  */
-import { SettleResponseSchema, VerifyResponseSchema, type PaymentPayload, type PaymentRequirements } from './wire'
+import {
+  SettleResponseSchema,
+  VerifyResponseSchema,
+  type PaymentPayload,
+  type PaymentRequirements,
+} from './wire'
 
 export interface FacilitatorOptions {
   url: string
@@ -26,15 +31,25 @@ export type SettleOutcome =
   | { kind: 'unavailable'; message: string }
   | { kind: 'indeterminate'; message: string }
 
-type Call = { ok: true; status: number; body: unknown } | { ok: false; timedOut: boolean; message: string }
+type Call =
+  { ok: true; status: number; body: unknown } | { ok: false; timedOut: boolean; message: string }
 
-async function post(options: FacilitatorOptions, path: string, body: unknown, timeoutMs: number): Promise<Call> {
+async function post(
+  options: FacilitatorOptions,
+  path: string,
+  body: unknown,
+  timeoutMs: number
+): Promise<Call> {
   const abort = new AbortController()
   const timer = setTimeout(() => abort.abort(), timeoutMs)
   try {
     const response = await fetch(`${options.url}${path}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', ...options.headers },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json',
+        ...options.headers,
+      },
       body: JSON.stringify(body),
       signal: abort.signal,
     })
@@ -47,7 +62,11 @@ async function post(options: FacilitatorOptions, path: string, body: unknown, ti
     }
     return { ok: true, status: response.status, body: parsed }
   } catch (error) {
-    return { ok: false, timedOut: abort.signal.aborted, message: abort.signal.aborted ? `no answer within ${timeoutMs} ms` : (error as Error).message }
+    return {
+      ok: false,
+      timedOut: abort.signal.aborted,
+      message: abort.signal.aborted ? `no answer within ${timeoutMs} ms` : (error as Error).message,
+    }
   } finally {
     clearTimeout(timer)
   }
@@ -70,15 +89,28 @@ export async function verifyPayment(
   payload: PaymentPayload,
   requirements: PaymentRequirements
 ): Promise<VerifyOutcome> {
-  const call = await post(options, '/verify', request(payload, requirements), options.verifyTimeoutMs)
+  const call = await post(
+    options,
+    '/verify',
+    request(payload, requirements),
+    options.verifyTimeoutMs
+  )
   if (!call.ok) return { kind: 'unavailable', message: call.message }
   const answer = VerifyResponseSchema.safeParse(call.body)
   // A non-2xx answer that still says isValid (x402 SDK VerifyError) is an answer.
   if (!answer.success) {
     // Any other 4xx is the facilitator refusing to read this payment: a refusal,
     // never "unavailable", or failMode open would serve a payment nobody accepted.
-    if (refusedToRead(call.status)) return { kind: 'invalid', reason: 'invalid_payload', message: `the facilitator refused the payment (${call.status})` }
-    return { kind: 'unavailable', message: `facilitator answered ${call.status} without a verify result` }
+    if (refusedToRead(call.status))
+      return {
+        kind: 'invalid',
+        reason: 'invalid_payload',
+        message: `the facilitator refused the payment (${call.status})`,
+      }
+    return {
+      kind: 'unavailable',
+      message: `facilitator answered ${call.status} without a verify result`,
+    }
   }
   if (answer.data.isValid) return { kind: 'valid', payer: answer.data.payer }
   return {
@@ -95,19 +127,44 @@ export async function settlePayment(
   payload: PaymentPayload,
   requirements: PaymentRequirements
 ): Promise<SettleOutcome> {
-  const call = await post(options, '/settle', request(payload, requirements), options.settleTimeoutMs)
+  const call = await post(
+    options,
+    '/settle',
+    request(payload, requirements),
+    options.settleTimeoutMs
+  )
   if (!call.ok) {
-    return call.timedOut ? { kind: 'indeterminate', message: call.message } : { kind: 'unavailable', message: call.message }
+    return call.timedOut
+      ? { kind: 'indeterminate', message: call.message }
+      : { kind: 'unavailable', message: call.message }
   }
   const answer = SettleResponseSchema.safeParse(call.body)
   if (!answer.success) {
     // A 5xx may have happened after the transaction was sent: we cannot know.
-    if (call.status >= 500) return { kind: 'indeterminate', message: `facilitator answered ${call.status}` }
-    if (refusedToRead(call.status)) return { kind: 'failed', reason: 'invalid_payload', message: `the facilitator refused the payment (${call.status})` }
-    return { kind: 'unavailable', message: `facilitator answered ${call.status} without a settle result` }
+    if (call.status >= 500)
+      return { kind: 'indeterminate', message: `facilitator answered ${call.status}` }
+    if (refusedToRead(call.status))
+      return {
+        kind: 'failed',
+        reason: 'invalid_payload',
+        message: `the facilitator refused the payment (${call.status})`,
+      }
+    return {
+      kind: 'unavailable',
+      message: `facilitator answered ${call.status} without a settle result`,
+    }
   }
   if (answer.data.success && answer.data.transaction) {
-    return { kind: 'settled', transaction: answer.data.transaction, payer: answer.data.payer, network: answer.data.network }
+    return {
+      kind: 'settled',
+      transaction: answer.data.transaction,
+      payer: answer.data.payer,
+      network: answer.data.network,
+    }
   }
-  return { kind: 'failed', reason: answer.data.errorReason ?? 'unexpected_settle_error', message: answer.data.errorMessage }
+  return {
+    kind: 'failed',
+    reason: answer.data.errorReason ?? 'unexpected_settle_error',
+    message: answer.data.errorMessage,
+  }
 }

@@ -19,9 +19,30 @@ export { buildRequirements, matchesRequirements, paymentRequired } from './requi
 export { discoveryExtensions, MCP_TOOL_RESOURCE } from './bazaar'
 export { reasonNext, reasonStatus, type RefusalReason, type X402Reason } from './reasons'
 export { AUTHORIZATION_TYPES, checkLocally, type LocalCheck } from './local-check'
-export { verifyPayment, settlePayment, type FacilitatorOptions, type VerifyOutcome, type SettleOutcome } from './facilitator'
-export { PaymentLock, type PaymentRecord, type PaymentState, type AcquireResult, type ClaimResult } from './payment-lock-object'
-export { acquireAuthorization, claimAuthorization, finishAuthorization, lockName, settledByFlight, unclaimAuthorization, type FinishRecord, type LockNamespace } from './lock'
+export {
+  verifyPayment,
+  settlePayment,
+  type FacilitatorOptions,
+  type VerifyOutcome,
+  type SettleOutcome,
+} from './facilitator'
+export {
+  PaymentLock,
+  type PaymentRecord,
+  type PaymentState,
+  type AcquireResult,
+  type ClaimResult,
+} from './payment-lock-object'
+export {
+  acquireAuthorization,
+  claimAuthorization,
+  finishAuthorization,
+  lockName,
+  settledByFlight,
+  unclaimAuthorization,
+  type FinishRecord,
+  type LockNamespace,
+} from './lock'
 
 /** HTTP headers of the x402 HTTP transport (transports-v2/http.md). */
 export const PAYMENT_REQUIRED_HEADER = 'PAYMENT-REQUIRED'

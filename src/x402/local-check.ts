@@ -40,36 +40,57 @@ export async function checkLocally(
   rawPayload: unknown,
   now: number
 ): Promise<LocalCheck> {
-  if (requirements.scheme !== 'exact') return fail('unsupported_scheme', `scheme ${requirements.scheme} is not supported`)
+  if (requirements.scheme !== 'exact')
+    return fail('unsupported_scheme', `scheme ${requirements.scheme} is not supported`)
   const parsed = Eip3009PayloadSchema.safeParse(rawPayload)
-  if (!parsed.success) return fail('invalid_payload', 'the payload is not an EIP-3009 authorization with a signature')
+  if (!parsed.success)
+    return fail('invalid_payload', 'the payload is not an EIP-3009 authorization with a signature')
   const payload = parsed.data
   const auth = payload.authorization
   if (auth.to.toLowerCase() !== requirements.payTo.toLowerCase()) {
-    return fail('invalid_exact_evm_payload_recipient_mismatch', 'the authorization pays someone else')
+    return fail(
+      'invalid_exact_evm_payload_recipient_mismatch',
+      'the authorization pays someone else'
+    )
   }
   if (BigInt(auth.value) !== BigInt(requirements.amount)) {
-    return fail('invalid_exact_evm_payload_authorization_value_mismatch', `the authorization is for ${auth.value}, not ${requirements.amount}`)
+    return fail(
+      'invalid_exact_evm_payload_authorization_value_mismatch',
+      `the authorization is for ${auth.value}, not ${requirements.amount}`
+    )
   }
   if (BigInt(auth.validAfter) > BigInt(now)) {
-    return fail('invalid_exact_evm_payload_authorization_valid_after', 'the authorization is not valid yet')
+    return fail(
+      'invalid_exact_evm_payload_authorization_valid_after',
+      'the authorization is not valid yet'
+    )
   }
   if (BigInt(auth.validBefore) < BigInt(now + MIN_VALIDITY_SECONDS)) {
-    return fail('invalid_exact_evm_payload_authorization_valid_before', 'the authorization has expired or expires too soon')
+    return fail(
+      'invalid_exact_evm_payload_authorization_valid_before',
+      'the authorization has expired or expires too soon'
+    )
   }
   // 65 bytes is a plain ECDSA signature and can be checked here; a smart wallet's
   // ERC-1271 or ERC-6492 signature needs the chain, so only the facilitator can:
   // `signatureChecked: false`, and the gate never serves such a payment on this
   // check alone (not in dev mode, not as a free pass, not fail-open).
-  if (payload.signature.length !== 132) return { ok: true, payload, payer: auth.from, signatureChecked: false }
+  if (payload.signature.length !== 132)
+    return { ok: true, payload, payer: auth.from, signatureChecked: false }
   const name = requirements.extra?.name
   const version = requirements.extra?.version
   if (typeof name !== 'string' || typeof version !== 'string') {
-    return fail('invalid_exact_evm_missing_eip712_domain', 'the requirements lack the EIP-712 name and version')
+    return fail(
+      'invalid_exact_evm_missing_eip712_domain',
+      'the requirements lack the EIP-712 name and version'
+    )
   }
   let signer: string
   try {
-    signer = recoverSigner(authorizationDigest({ name, version, chainId, verifyingContract: requirements.asset }, auth), payload.signature)
+    signer = recoverSigner(
+      authorizationDigest({ name, version, chainId, verifyingContract: requirements.asset }, auth),
+      payload.signature
+    )
   } catch {
     return fail('invalid_exact_evm_payload_signature', 'the signature cannot be recovered')
   }

@@ -16,7 +16,14 @@ export function lockName(network: string, asset: string, payer: string): string 
 export async function acquireAuthorization(
   namespace: LockNamespace,
   name: string,
-  entry: { nonce: string; amount: string; payTo: string; resource: string; validBefore: number; flight?: string }
+  entry: {
+    nonce: string
+    amount: string
+    payTo: string
+    resource: string
+    validBefore: number
+    flight?: string
+  }
 ): Promise<AcquireResult | 'unavailable'> {
   try {
     return await namespace.getByName(name).acquire(entry)
@@ -27,7 +34,13 @@ export async function acquireAuthorization(
 }
 
 /** Claim an authorization in flight for its deferred settlement, for `leaseMs` (see PaymentLock.claim). */
-export async function claimAuthorization(namespace: LockNamespace, name: string, nonce: string, flight: string, leaseMs: number): Promise<ClaimResult | 'unavailable'> {
+export async function claimAuthorization(
+  namespace: LockNamespace,
+  name: string,
+  nonce: string,
+  flight: string,
+  leaseMs: number
+): Promise<ClaimResult | 'unavailable'> {
   try {
     return await namespace.getByName(name).claim(nonce, flight, leaseMs)
   } catch (error) {
@@ -37,7 +50,12 @@ export async function claimAuthorization(namespace: LockNamespace, name: string,
 }
 
 /** Put back a claim whose settlement could not be attempted; false when the lock could not be reached. */
-export async function unclaimAuthorization(namespace: LockNamespace, name: string, nonce: string, claim: string): Promise<boolean> {
+export async function unclaimAuthorization(
+  namespace: LockNamespace,
+  name: string,
+  nonce: string,
+  claim: string
+): Promise<boolean> {
   try {
     await namespace.getByName(name).unclaim(nonce, claim)
     return true
@@ -62,13 +80,24 @@ export async function finishAuthorization(
   detail: { transaction?: string; reason?: string } = {},
   claim?: string
 ): Promise<FinishRecord> {
-  const tried = await withRetries(() => namespace.getByName(name).finish(nonce, state, detail, claim), { attempts: 3, baseMs: 50 })
+  const tried = await withRetries(
+    () => namespace.getByName(name).finish(nonce, state, detail, claim),
+    { attempts: 3, baseMs: 50 }
+  )
   if (tried.ok) return tried.value ? 'recorded' : 'superseded'
-  console.error(`pay-gate: could not record payment ${nonce} as ${state}`, (tried.error as Error)?.message)
+  console.error(
+    `pay-gate: could not record payment ${nonce} as ${state}`,
+    (tried.error as Error)?.message
+  )
   return 'unrecorded'
 }
 
 /** Whether `flight` is the one that settled the authorization (false when unknown). Throws when the lock cannot be reached. */
-export async function settledByFlight(namespace: LockNamespace, name: string, nonce: string, flight: string): Promise<boolean> {
+export async function settledByFlight(
+  namespace: LockNamespace,
+  name: string,
+  nonce: string,
+  flight: string
+): Promise<boolean> {
   return namespace.getByName(name).settledFor(nonce, flight)
 }

@@ -15,7 +15,15 @@ import { DurableObject } from 'cloudflare:workers'
  *  unpaid: served without settlement (fail-open, or a deferred settlement that failed);
  *  indeterminate: a settle with no answer;
  *  free_pass: an allow-listed payer served free; dev: dev mode, checked but never settled. */
-export type PaymentState = 'in_flight' | 'settling' | 'settled' | 'released' | 'unpaid' | 'indeterminate' | 'free_pass' | 'dev'
+export type PaymentState =
+  | 'in_flight'
+  | 'settling'
+  | 'settled'
+  | 'released'
+  | 'unpaid'
+  | 'indeterminate'
+  | 'free_pass'
+  | 'dev'
 
 export interface PaymentRecord {
   nonce: string
@@ -68,7 +76,10 @@ export type AcquireResult = 'acquired' | 'in_flight' | 'spent'
  * follow-up is settling it now; ask again after `retryAfterMs`. `finished`: it is
  * over (settled, released, ...) or belongs to another flight.
  */
-export type ClaimResult = { kind: 'claimed'; claim: string; retaken: boolean } | { kind: 'settling'; retryAfterMs: number } | { kind: 'finished' }
+export type ClaimResult =
+  | { kind: 'claimed'; claim: string; retaken: boolean }
+  | { kind: 'settling'; retryAfterMs: number }
+  | { kind: 'finished' }
 
 export class PaymentLock extends DurableObject<unknown> {
   private readonly sql = this.ctx.storage.sql
@@ -91,18 +102,31 @@ export class PaymentLock extends DurableObject<unknown> {
     // Which flight holds an authorization whose settlement is deferred (sidecar mode): only that
     // flight's follow-up may settle it, not a stale repeat from before the authorization was
     // released and taken again.
-    this.sql.exec('CREATE TABLE IF NOT EXISTS flights (nonce TEXT PRIMARY KEY, flight TEXT NOT NULL)')
+    this.sql.exec(
+      'CREATE TABLE IF NOT EXISTS flights (nonce TEXT PRIMARY KEY, flight TEXT NOT NULL)'
+    )
     // The claim on an authorization being settled (state settling), or the claim that ended it: when it
     // was taken, so a follow-up that stopped mid-settlement (its isolate gone) can be taken over once its
     // lease has run out, and which claim it is, so only the current one records how the payment ended.
-    this.sql.exec('CREATE TABLE IF NOT EXISTS claims (nonce TEXT PRIMARY KEY, claim TEXT NOT NULL, claimed_at INTEGER NOT NULL)')
+    this.sql.exec(
+      'CREATE TABLE IF NOT EXISTS claims (nonce TEXT PRIMARY KEY, claim TEXT NOT NULL, claimed_at INTEGER NOT NULL)'
+    )
   }
 
   /** Take an authorization for one request. Only a released one may be taken again. */
-  async acquire(entry: { nonce: string; amount: string; payTo: string; resource: string; validBefore: number; flight?: string }): Promise<AcquireResult> {
+  async acquire(entry: {
+    nonce: string
+    amount: string
+    payTo: string
+    resource: string
+    validBefore: number
+    flight?: string
+  }): Promise<AcquireResult> {
     const now = Date.now()
     const result = this.ctx.storage.transactionSync((): AcquireResult => {
-      const row = this.sql.exec<Row>('SELECT * FROM payments WHERE nonce = ?', entry.nonce).toArray()[0]
+      const row = this.sql
+        .exec<Row>('SELECT * FROM payments WHERE nonce = ?', entry.nonce)
+        .toArray()[0]
       if (row && (row.state === 'in_flight' || row.state === 'settling')) return 'in_flight'
       if (row && row.state !== 'released') return 'spent'
       this.sql.exec(
@@ -117,7 +141,12 @@ export class PaymentLock extends DurableObject<unknown> {
         now,
         now
       )
-      if (entry.flight) this.sql.exec('INSERT OR REPLACE INTO flights (nonce, flight) VALUES (?, ?)', entry.nonce, entry.flight)
+      if (entry.flight)
+        this.sql.exec(
+          'INSERT OR REPLACE INTO flights (nonce, flight) VALUES (?, ?)',
+          entry.nonce,
+          entry.flight
+        )
       // A flight or claim is only ever written beside its payment row, and pruning drops them with it
       // (a payment pruned is a day past its expiry, refused before it gets here), so a nonce seen for
       // the first time has none to clear: two statements fewer on every new payment.
@@ -129,7 +158,10 @@ export class PaymentLock extends DurableObject<unknown> {
       this.acquiresSincePrune = 0
       // A day past its expiry nobody can settle an authorization, so even one never finished
       // (a sidecar follow-up that never came) has nothing left to guard.
-      this.sql.exec(`DELETE FROM payments WHERE valid_before * 1000 < ?`, now - KEEP_AFTER_EXPIRY_MS)
+      this.sql.exec(
+        `DELETE FROM payments WHERE valid_before * 1000 < ?`,
+        now - KEEP_AFTER_EXPIRY_MS
+      )
       this.sql.exec('DELETE FROM flights WHERE nonce NOT IN (SELECT nonce FROM payments)')
       this.sql.exec('DELETE FROM claims WHERE nonce NOT IN (SELECT nonce FROM payments)')
     }
@@ -149,19 +181,39 @@ export class PaymentLock extends DurableObject<unknown> {
    */
   async claim(nonce: string, flight: string, leaseMs: number): Promise<ClaimResult> {
     return this.ctx.storage.transactionSync((): ClaimResult => {
-      const row = this.sql.exec<Row>('SELECT state, updated_at FROM payments WHERE nonce = ?', nonce).toArray()[0]
-      const holder = this.sql.exec<{ flight: string }>('SELECT flight FROM flights WHERE nonce = ?', nonce).toArray()[0]
-      if (!row || holder?.flight !== flight || (row.state !== 'in_flight' && row.state !== 'settling')) return { kind: 'finished' }
+      const row = this.sql
+        .exec<Row>('SELECT state, updated_at FROM payments WHERE nonce = ?', nonce)
+        .toArray()[0]
+      const holder = this.sql
+        .exec<{ flight: string }>('SELECT flight FROM flights WHERE nonce = ?', nonce)
+        .toArray()[0]
+      if (
+        !row ||
+        holder?.flight !== flight ||
+        (row.state !== 'in_flight' && row.state !== 'settling')
+      )
+        return { kind: 'finished' }
       const now = Date.now()
       if (row.state === 'settling') {
         // A claim taken before claims were kept has its time in the row (claiming set it).
-        const taken = this.sql.exec<{ claimed_at: number }>('SELECT claimed_at FROM claims WHERE nonce = ?', nonce).toArray()[0]
+        const taken = this.sql
+          .exec<{ claimed_at: number }>('SELECT claimed_at FROM claims WHERE nonce = ?', nonce)
+          .toArray()[0]
         const left = (taken?.claimed_at ?? row.updated_at) + leaseMs - now
         if (left > 0) return { kind: 'settling', retryAfterMs: left }
       }
       const claim = crypto.randomUUID()
-      this.sql.exec(`UPDATE payments SET state = 'settling', updated_at = ? WHERE nonce = ?`, now, nonce)
-      this.sql.exec('INSERT OR REPLACE INTO claims (nonce, claim, claimed_at) VALUES (?, ?, ?)', nonce, claim, now)
+      this.sql.exec(
+        `UPDATE payments SET state = 'settling', updated_at = ? WHERE nonce = ?`,
+        now,
+        nonce
+      )
+      this.sql.exec(
+        'INSERT OR REPLACE INTO claims (nonce, claim, claimed_at) VALUES (?, ?, ?)',
+        nonce,
+        claim,
+        now
+      )
       return { kind: 'claimed', claim, retaken: row.state === 'settling' }
     })
   }
@@ -170,7 +222,11 @@ export class PaymentLock extends DurableObject<unknown> {
   async unclaim(nonce: string, claim: string): Promise<void> {
     this.ctx.storage.transactionSync(() => {
       if (!this.holds(nonce, claim, 'settling')) return
-      this.sql.exec(`UPDATE payments SET state = 'in_flight', updated_at = ? WHERE nonce = ?`, Date.now(), nonce)
+      this.sql.exec(
+        `UPDATE payments SET state = 'in_flight', updated_at = ? WHERE nonce = ?`,
+        Date.now(),
+        nonce
+      )
       this.sql.exec('DELETE FROM claims WHERE nonce = ?', nonce)
     })
   }
@@ -204,7 +260,9 @@ export class PaymentLock extends DurableObject<unknown> {
   /** Whether `claim` is the current claim on `nonce` and the payment is in one of `states`. */
   private holds(nonce: string, claim: string, ...states: PaymentState[]): boolean {
     const row = this.sql.exec<Row>('SELECT state FROM payments WHERE nonce = ?', nonce).toArray()[0]
-    const taken = this.sql.exec<{ claim: string }>('SELECT claim FROM claims WHERE nonce = ?', nonce).toArray()[0]
+    const taken = this.sql
+      .exec<{ claim: string }>('SELECT claim FROM claims WHERE nonce = ?', nonce)
+      .toArray()[0]
     return row !== undefined && taken?.claim === claim && states.includes(row.state)
   }
 
@@ -215,7 +273,9 @@ export class PaymentLock extends DurableObject<unknown> {
    */
   async settledFor(nonce: string, flight: string): Promise<boolean> {
     const row = this.sql.exec<Row>('SELECT state FROM payments WHERE nonce = ?', nonce).toArray()[0]
-    const holder = this.sql.exec<{ flight: string }>('SELECT flight FROM flights WHERE nonce = ?', nonce).toArray()[0]
+    const holder = this.sql
+      .exec<{ flight: string }>('SELECT flight FROM flights WHERE nonce = ?', nonce)
+      .toArray()[0]
     return row?.state === 'settled' && holder?.flight === flight
   }
 
@@ -226,7 +286,10 @@ export class PaymentLock extends DurableObject<unknown> {
 
   async list(limit = 100): Promise<PaymentRecord[]> {
     return this.sql
-      .exec<Row>('SELECT * FROM payments ORDER BY created_at DESC LIMIT ?', Math.max(1, Math.min(1000, limit)))
+      .exec<Row>(
+        'SELECT * FROM payments ORDER BY created_at DESC LIMIT ?',
+        Math.max(1, Math.min(1000, limit))
+      )
       .toArray()
       .map(toRecord)
   }

@@ -26,11 +26,17 @@ const X402_REASONS = {
   invalid_exact_evm_payload_signature: { status: 402, next: SIGN_AGAIN },
   invalid_exact_evm_payload_recipient_mismatch: { status: 402, next: SIGN_AGAIN },
   invalid_network: { status: 402, next: SIGN_AGAIN },
-  invalid_payload: { status: 400, next: 'Send an x402 v2 PaymentPayload, base64-encoded, in PAYMENT-SIGNATURE.' },
+  invalid_payload: {
+    status: 400,
+    next: 'Send an x402 v2 PaymentPayload, base64-encoded, in PAYMENT-SIGNATURE.',
+  },
   invalid_payment_requirements: { status: 402, next: SIGN_AGAIN },
   invalid_scheme: { status: 402, next: SIGN_AGAIN },
   unsupported_scheme: { status: 402, next: SIGN_AGAIN },
-  invalid_x402_version: { status: 402, next: 'Pay with x402 v2: the payment goes in PAYMENT-SIGNATURE.' },
+  invalid_x402_version: {
+    status: 402,
+    next: 'Pay with x402 v2: the payment goes in PAYMENT-SIGNATURE.',
+  },
   invalid_transaction_state: { status: 402, next: SIGN_AGAIN },
   unexpected_verify_error: { status: 402, next: SIGN_AGAIN },
   unexpected_settle_error: { status: 402, next: SIGN_AGAIN },
@@ -38,12 +44,21 @@ const X402_REASONS = {
   invalid_exact_evm_missing_eip712_domain: { status: 402, next: SIGN_AGAIN },
   // the gate's own
   payment_required: { status: 402, next: SIGN_AGAIN },
-  payment_in_flight: { status: 402, next: 'Wait for the request already using this payment, or sign a new one.' },
+  payment_in_flight: {
+    status: 402,
+    next: 'Wait for the request already using this payment, or sign a new one.',
+  },
   payment_already_used: { status: 402, next: SIGN_AGAIN },
-  authorization_expires_too_soon: { status: 402, next: 'Sign the payment valid for longer (up to maxTimeoutSeconds).' },
+  authorization_expires_too_soon: {
+    status: 402,
+    next: 'Sign the payment valid for longer (up to maxTimeoutSeconds).',
+  },
   lock_unavailable: { status: 503, next: RETRY_SAME },
   facilitator_unavailable: { status: 503, next: RETRY_SAME },
-  settlement_indeterminate: { status: 503, next: 'Check the chain for the payment before paying again: its settlement may still land.' },
+  settlement_indeterminate: {
+    status: 503,
+    next: 'Check the chain for the payment before paying again: its settlement may still land.',
+  },
   dev_mode_not_allowed: { status: 503, next: 'Ask the operator: this gate is misconfigured.' },
 } as const satisfies Record<string, ReasonSpec>
 

@@ -34,13 +34,22 @@ export function paymentRequired(
   error?: string,
   extensions?: Record<string, unknown>
 ): PaymentRequired {
-  return { x402Version: 2, ...(error ? { error } : {}), resource, accepts, ...(extensions ? { extensions } : {}) }
+  return {
+    x402Version: 2,
+    ...(error ? { error } : {}),
+    resource,
+    accepts,
+    ...(extensions ? { extensions } : {}),
+  }
 }
 
 const sameAddress = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
 
 /** Whether a client's `accepted` is our requirement (extra may carry more keys). */
-export function matchesRequirements(ours: PaymentRequirements, theirs: PaymentRequirements): boolean {
+export function matchesRequirements(
+  ours: PaymentRequirements,
+  theirs: PaymentRequirements
+): boolean {
   if (
     ours.scheme !== theirs.scheme ||
     ours.network !== theirs.network ||

@@ -95,7 +95,8 @@ export function encodeHeader(value: unknown): string {
   if (ASCII.test(json)) return btoa(json)
   const bytes = new TextEncoder().encode(json)
   let binary = ''
-  for (let i = 0; i < bytes.length; i += 8192) binary += String.fromCharCode(...bytes.subarray(i, i + 8192))
+  for (let i = 0; i < bytes.length; i += 8192)
+    binary += String.fromCharCode(...bytes.subarray(i, i + 8192))
   return btoa(binary)
 }
 

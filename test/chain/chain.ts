@@ -101,7 +101,9 @@ interface Artefact {
 
 /** Reads a compiled artefact and refuses one older than its .sol, so a stale JSON cannot mislead a test. */
 export function loadArtefact(name: 'TestUSDC' | 'Multicall3'): Artefact {
-  const artefact = JSON.parse(readFileSync(join(HERE, 'contracts', `${name}.json`), 'utf8')) as Artefact
+  const artefact = JSON.parse(
+    readFileSync(join(HERE, 'contracts', `${name}.json`), 'utf8')
+  ) as Artefact
   const source = readFileSync(join(HERE, 'contracts', `${name}.sol`), 'utf8')
   if (createHash('sha256').update(source).digest('hex') !== artefact.sourceSha256) {
     throw new Error(`test/chain/contracts/${name}.json is stale: run \`tsx test/chain/compile.ts\``)
@@ -127,7 +129,9 @@ function anvilBinary(): string {
   const arch = process.arch === 'x64' ? 'amd64' : process.arch
   const exe = process.platform === 'win32' ? 'anvil.exe' : 'anvil'
   try {
-    const path = createRequire(import.meta.url).resolve(`@foundry-rs/anvil-${os}-${arch}/bin/${exe}`)
+    const path = createRequire(import.meta.url).resolve(
+      `@foundry-rs/anvil-${os}-${arch}/bin/${exe}`
+    )
     if (existsSync(path)) return path
   } catch {
     // Not installed for this platform: fall back to PATH.
@@ -136,13 +140,20 @@ function anvilBinary(): string {
 }
 
 /** Spawns anvil and resolves with its port once it prints "Listening on host:port". */
-function spawnAnvil(options: ChainOptions): Promise<{ child: ChildProcess; port: number; output: string[] }> {
+function spawnAnvil(
+  options: ChainOptions
+): Promise<{ child: ChildProcess; port: number; output: string[] }> {
   const args = [
-    '--host', '127.0.0.1',
-    '--port', String(options.port ?? 0),
-    '--chain-id', String(CHAIN_ID),
-    '--accounts', String(ACCOUNT_COUNT),
-    '--mnemonic', ANVIL_MNEMONIC,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(options.port ?? 0),
+    '--chain-id',
+    String(CHAIN_ID),
+    '--accounts',
+    String(ACCOUNT_COUNT),
+    '--mnemonic',
+    ANVIL_MNEMONIC,
   ]
   const child = spawn(anvilBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] })
   // Keep the tail of anvil's output for error messages. Reading it forever also matters: an
@@ -172,7 +183,8 @@ function spawnAnvil(options: ChainOptions): Promise<{ child: ChildProcess; port:
         resolve({ child, port: Number(match[1]), output })
       }
     }
-    const onExit = (code: number | null, signal: string | null) => fail(`exited early (code ${code}, signal ${signal})`)
+    const onExit = (code: number | null, signal: string | null) =>
+      fail(`exited early (code ${code}, signal ${signal})`)
     const onError = (err: Error) => fail(err.message)
     function cleanup() {
       clearTimeout(timer)
@@ -206,7 +218,9 @@ async function waitForRpc(rpcUrl: string, timeoutMs: number): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 50))
   }
-  throw new Error(`anvil RPC at ${rpcUrl} did not answer within ${timeoutMs} ms: ${String(lastError)}`)
+  throw new Error(
+    `anvil RPC at ${rpcUrl} did not answer within ${timeoutMs} ms: ${String(lastError)}`
+  )
 }
 
 /** Ends the process: SIGTERM, SIGKILL after graceMs; resolves once it has exited. */
@@ -254,7 +268,12 @@ export async function startChain(options: ChainOptions = {}): Promise<Chain> {
     // viem polls receipts every 4 s by default; anvil mines instantly, so poll fast.
     const transport = http(rpcUrl, { timeout: 10_000 })
     const publicClient = createPublicClient({ chain: viemChain, transport, pollingInterval: 50 })
-    const testClient = createTestClient({ mode: 'anvil', chain: viemChain, transport, pollingInterval: 50 })
+    const testClient = createTestClient({
+      mode: 'anvil',
+      chain: viemChain,
+      transport,
+      pollingInterval: 50,
+    })
 
     const facilitator = anvilAccount(FACILITATOR_INDEX)
     const payTo = anvilAccount(PAY_TO_INDEX)
@@ -274,18 +293,36 @@ export async function startChain(options: ChainOptions = {}): Promise<Chain> {
 
     const tokenName = options.tokenName ?? 'USDC'
     const tokenVersion = options.tokenVersion ?? '2'
-    const deployHash = await deployer.deployContract({ abi: usdc.abi, bytecode: usdc.bytecode, args: [tokenName, tokenVersion] })
-    const deployReceipt = await publicClient.waitForTransactionReceipt({ hash: deployHash, timeout: 10_000 })
-    if (deployReceipt.status !== 'success' || !deployReceipt.contractAddress) throw new Error('TestUSDC deployment failed')
+    const deployHash = await deployer.deployContract({
+      abi: usdc.abi,
+      bytecode: usdc.bytecode,
+      args: [tokenName, tokenVersion],
+    })
+    const deployReceipt = await publicClient.waitForTransactionReceipt({
+      hash: deployHash,
+      timeout: 10_000,
+    })
+    if (deployReceipt.status !== 'success' || !deployReceipt.contractAddress)
+      throw new Error('TestUSDC deployment failed')
     const tokenAddress = getAddress(deployReceipt.contractAddress) // checksummed, as a 402 would carry it
 
     const mint = async (to: Address, amount: bigint) => {
-      const hash = await deployer.writeContract({ address: tokenAddress, abi: usdc.abi, functionName: 'mint', args: [to, amount] })
+      const hash = await deployer.writeContract({
+        address: tokenAddress,
+        abi: usdc.abi,
+        functionName: 'mint',
+        args: [to, amount],
+      })
       const receipt = await publicClient.waitForTransactionReceipt({ hash, timeout: 10_000 })
       if (receipt.status !== 'success') throw new Error(`mint to ${to} reverted`)
     }
     const balanceOf = async (address: Address) =>
-      (await publicClient.readContract({ address: tokenAddress, abi: usdc.abi, functionName: 'balanceOf', args: [address] })) as bigint
+      (await publicClient.readContract({
+        address: tokenAddress,
+        abi: usdc.abi,
+        functionName: 'balanceOf',
+        args: [address],
+      })) as bigint
 
     const payerBalance = options.payerBalance ?? DEFAULT_PAYER_BALANCE
     for (const payer of payers) await mint(payer.address, payerBalance)

@@ -13,18 +13,34 @@ import type { FacilitatorCall, FacilitatorMode } from './facilitator'
  * `asset` must be allow-listed: by default x402Client only pays the SDK's known stablecoins
  * (spend controls), and TestUSDC on eip155:31337 is not one of them.
  */
-export function payingClient(opts: { network: `${string}:${string}`; asset: Address; privateKey: Hex }): x402Client {
+export function payingClient(opts: {
+  network: `${string}:${string}`
+  asset: Address
+  privateKey: Hex
+}): x402Client {
   const client = new x402Client()
   // A viem LocalAccount is a ClientEvmSigner (address + signTypedData); no RPC needed to sign.
-  registerExactEvmScheme(client, { signer: privateKeyToAccount(opts.privateKey), networks: [opts.network] })
+  registerExactEvmScheme(client, {
+    signer: privateKeyToAccount(opts.privateKey),
+    networks: [opts.network],
+  })
   client.setSpendControls({ allowedAssets: [{ network: opts.network, asset: opts.asset }] })
   return client
 }
 
 /** ERC-20 balance in atomic units, straight from the chain. */
-export async function tokenBalance(rpcUrl: string, token: Address, owner: Address): Promise<bigint> {
+export async function tokenBalance(
+  rpcUrl: string,
+  token: Address,
+  owner: Address
+): Promise<bigint> {
   const client = createPublicClient({ transport: http(rpcUrl, { timeout: 10_000 }) })
-  return client.readContract({ address: token, abi: erc20Abi, functionName: 'balanceOf', args: [owner] })
+  return client.readContract({
+    address: token,
+    abi: erc20Abi,
+    functionName: 'balanceOf',
+    args: [owner],
+  })
 }
 
 async function control<T>(url: string, init?: RequestInit): Promise<T> {
@@ -34,7 +50,11 @@ async function control<T>(url: string, init?: RequestInit): Promise<T> {
 }
 
 /** Switches the facilitator's fault mode (see facilitator.ts). Resolves once it is in force. */
-export function setFacilitatorMode(controlUrl: string, mode: FacilitatorMode, delayMs?: number): Promise<{ mode: FacilitatorMode; delayMs: number }> {
+export function setFacilitatorMode(
+  controlUrl: string,
+  mode: FacilitatorMode,
+  delayMs?: number
+): Promise<{ mode: FacilitatorMode; delayMs: number }> {
   return control(`${controlUrl}/mode`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

@@ -52,7 +52,8 @@ export function compileAll(): void {
 
   const problems = output.errors ?? []
   for (const p of problems) console.error(p.formattedMessage)
-  if (problems.some((p) => p.severity === 'error')) throw new Error('solc reported errors (see above)')
+  if (problems.some((p) => p.severity === 'error'))
+    throw new Error('solc reported errors (see above)')
 
   for (const name of CONTRACTS) {
     const compiled = output.contracts?.[`${name}.sol`]?.[name]
@@ -62,7 +63,10 @@ export function compileAll(): void {
       abi: compiled.abi,
       bytecode: `0x${compiled.evm.bytecode.object}`,
       deployedBytecode: `0x${compiled.evm.deployedBytecode.object}`,
-      compiler: { solc: solc.version() as string, settings: { optimizer: SETTINGS.optimizer, evmVersion: SETTINGS.evmVersion } },
+      compiler: {
+        solc: solc.version() as string,
+        settings: { optimizer: SETTINGS.optimizer, evmVersion: SETTINGS.evmVersion },
+      },
       sourceSha256: sourceSha256(sources[`${name}.sol`]!.content),
     }
     const file = join(CONTRACTS_DIR, `${name}.json`)

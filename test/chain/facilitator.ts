@@ -86,7 +86,9 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
 }
 
 /** Reads a JSON body. Mirrors express.json(): no JSON content type means no body. */
-async function readJson(req: IncomingMessage): Promise<{ ok: true; value: unknown } | { ok: false; error: string }> {
+async function readJson(
+  req: IncomingMessage
+): Promise<{ ok: true; value: unknown } | { ok: false; error: string }> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -129,22 +131,40 @@ function shut(server: Server): Promise<void> {
  * wrong shape fails here rather than passing against a lenient fake.
  */
 function parseRequest(
-  body: unknown,
-): { ok: true; payload: PaymentPayload; requirements: PaymentRequirements } | { ok: false; reason: string; message: string } {
+  body: unknown
+):
+  | { ok: true; payload: PaymentPayload; requirements: PaymentRequirements }
+  | { ok: false; reason: string; message: string } {
   if (typeof body !== 'object' || body === null) {
     return { ok: false, reason: 'invalid_payload', message: 'body must be a JSON object' }
   }
   const { x402Version, paymentPayload, paymentRequirements } = body as Record<string, unknown>
   if (x402Version !== 2) {
-    return { ok: false, reason: 'invalid_x402_version', message: `body x402Version must be 2, got ${JSON.stringify(x402Version)}` }
+    return {
+      ok: false,
+      reason: 'invalid_x402_version',
+      message: `body x402Version must be 2, got ${JSON.stringify(x402Version)}`,
+    }
   }
   if (!isPaymentPayloadV2(paymentPayload)) {
-    return { ok: false, reason: 'invalid_payload', message: 'paymentPayload is not a v2 PaymentPayload' }
+    return {
+      ok: false,
+      reason: 'invalid_payload',
+      message: 'paymentPayload is not a v2 PaymentPayload',
+    }
   }
   if (!isPaymentRequirementsV2(paymentRequirements)) {
-    return { ok: false, reason: 'invalid_payment_requirements', message: 'paymentRequirements is not v2 PaymentRequirements' }
+    return {
+      ok: false,
+      reason: 'invalid_payment_requirements',
+      message: 'paymentRequirements is not v2 PaymentRequirements',
+    }
   }
-  return { ok: true, payload: paymentPayload as PaymentPayload, requirements: paymentRequirements as PaymentRequirements }
+  return {
+    ok: true,
+    payload: paymentPayload as PaymentPayload,
+    requirements: paymentRequirements as PaymentRequirements,
+  }
 }
 
 /** `authorization.from` of an exact/EIP-3009 payload, if present: the `payer` of failure answers. */
@@ -189,14 +209,14 @@ export async function startFacilitator(options: FacilitatorOptions): Promise<Fac
       waitForTransactionReceipt: (args) => client.waitForTransactionReceipt(args),
     },
     // Bounded: a settle waits at most this long for its receipt (anvil mines instantly).
-    { confirmationTimeoutMs: 15_000 },
+    { confirmationTimeoutMs: 15_000 }
   )
 
   // Registered for exactly the local network, so /supported lists one v2 kind. (The
   // registerExactEvmScheme helper would also register v1 for every public EVM network.)
   const facilitator = new x402Facilitator().register(
     chain.network,
-    new ExactEvmScheme(signer, { simulateInSettle: options.simulateInSettle ?? false }),
+    new ExactEvmScheme(signer, { simulateInSettle: options.simulateInSettle ?? false })
   )
 
   let mode: FacilitatorMode = 'normal'
@@ -208,7 +228,13 @@ export async function startFacilitator(options: FacilitatorOptions): Promise<Fac
     const method = req.method ?? 'GET'
     const path = new URL(req.url ?? '/', 'http://facilitator').pathname
     const read = method === 'POST' ? await readJson(req) : undefined
-    const call: FacilitatorCall = { method, path, body: read?.ok ? read.value : undefined, at: Date.now(), mode }
+    const call: FacilitatorCall = {
+      method,
+      path,
+      body: read?.ok ? read.value : undefined,
+      at: Date.now(),
+      mode,
+    }
     calls.push(call)
     const reply = (status: number, value: unknown) => {
       call.status = status
@@ -216,11 +242,13 @@ export async function startFacilitator(options: FacilitatorOptions): Promise<Fac
       sendJson(res, status, value)
     }
 
-    if (mode === 'unavailable') return reply(503, { error: 'facilitator unavailable (test fault mode)' })
+    if (mode === 'unavailable')
+      return reply(503, { error: 'facilitator unavailable (test fault mode)' })
     if (mode === 'slow') await sleep(delayMs, undefined, { signal: closing.signal })
 
     if (method === 'GET' && path === '/supported') return reply(200, facilitator.getSupported())
-    if (method !== 'POST' || (path !== '/verify' && path !== '/settle')) return reply(404, { error: `no route ${method} ${path}` })
+    if (method !== 'POST' || (path !== '/verify' && path !== '/settle'))
+      return reply(404, { error: `no route ${method} ${path}` })
     const isVerify = path === '/verify'
 
     if (read && !read.ok) return reply(400, { error: read.error })
@@ -230,7 +258,13 @@ export async function startFacilitator(options: FacilitatorOptions): Promise<Fac
         400,
         isVerify
           ? { isValid: false, invalidReason: parsed.reason, invalidMessage: parsed.message }
-          : { success: false, errorReason: parsed.reason, errorMessage: parsed.message, transaction: '', network: '' },
+          : {
+              success: false,
+              errorReason: parsed.reason,
+              errorMessage: parsed.message,
+              transaction: '',
+              network: '',
+            }
       )
     }
     const { payload, requirements } = parsed
@@ -259,7 +293,8 @@ export async function startFacilitator(options: FacilitatorOptions): Promise<Fac
   // balances waits for it first instead of guessing how long it takes.
   let inFlight = 0
   let idleWaiters: Array<() => void> = []
-  const idle = (): Promise<void> => (inFlight === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve)))
+  const idle = (): Promise<void> =>
+    inFlight === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve))
 
   const server = createServer((req, res) => {
     inFlight++
@@ -309,7 +344,9 @@ export async function startFacilitator(options: FacilitatorOptions): Promise<Fac
         return sendJson(res, 200, { cleared: true })
       }
       return sendJson(res, 404, { error: `no control route ${method} ${path}` })
-    })().catch((err: unknown) => sendJson(res, 400, { error: err instanceof Error ? err.message : String(err) }))
+    })().catch((err: unknown) =>
+      sendJson(res, 400, { error: err instanceof Error ? err.message : String(err) })
+    )
   })
   const controlPort = await listen(control, options.controlPort ?? 0)
 

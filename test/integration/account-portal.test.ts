@@ -21,7 +21,9 @@ beforeEach(async () => {
   await putStripeRoutes()
   logs.length = 0
   for (const level of ['log', 'warn', 'error', 'info'] as const) {
-    vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void logs.push(args.map(String).join(' ')))
+    vi.spyOn(console, level).mockImplementation(
+      (...args: unknown[]) => void logs.push(args.map(String).join(' '))
+    )
   }
 })
 afterEach(() => vi.restoreAllMocks())
@@ -40,16 +42,35 @@ function browser(stripe = fakeStripe(), bindings: Record<string, unknown> = {}) 
     const headers = new Headers(init.headers)
     if (cookie && !headers.has('cookie')) headers.set('cookie', cookie)
     const ctx = createExecutionContext()
-    const response = await app.fetch(new Request(`${ORIGIN}${path}`, { ...init, headers, redirect: 'manual' }), { ...env, ...bindings }, ctx)
+    const response = await app.fetch(
+      new Request(`${ORIGIN}${path}`, { ...init, headers, redirect: 'manual' }),
+      { ...env, ...bindings },
+      ctx
+    )
     const text = await response.text()
     await waitOnExecutionContext(ctx)
     const set = response.headers.get('set-cookie')
-    if (set?.startsWith('pg_account_session=')) cookie = set.split(';')[0]!.endsWith('=') ? '' : set.split(';')[0]!
+    if (set?.startsWith('pg_account_session='))
+      cookie = set.split(';')[0]!.endsWith('=') ? '' : set.split(';')[0]!
     return { status: response.status, headers: response.headers, text }
   }
-  const post = (path: string, fields: Record<string, string>, headers: Record<string, string> = { origin: ORIGIN }) =>
-    visit(path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(fields).toString() })
-  return { visit, post, stripe, cookie: () => cookie, setCookie: (value: string) => void (cookie = value) }
+  const post = (
+    path: string,
+    fields: Record<string, string>,
+    headers: Record<string, string> = { origin: ORIGIN }
+  ) =>
+    visit(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(fields).toString(),
+    })
+  return {
+    visit,
+    post,
+    stripe,
+    cookie: () => cookie,
+    setCookie: (value: string) => void (cookie = value),
+  }
 }
 
 const csrfOf = (page: Visit) => /name="csrf" value="([^"]+)"/.exec(page.text)?.[1] ?? ''
@@ -80,7 +101,9 @@ describe('signing in', () => {
     expect(login.status).toBe(303)
     expect(login.headers.get('location')).toBe('/account')
     const setCookie = login.headers.get('set-cookie')!
-    expect(setCookie).toMatch(/^pg_account_session=v1\.\d+\.[0-9a-f]{64}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}; Max-Age=28800; Path=\/account; HttpOnly; Secure; SameSite=Strict$/)
+    expect(setCookie).toMatch(
+      /^pg_account_session=v1\.\d+\.[0-9a-f]{64}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}; Max-Age=28800; Path=\/account; HttpOnly; Secure; SameSite=Strict$/
+    )
     expect(setCookie).not.toContain(key.key)
 
     const page = await b.visit('/account')
@@ -105,10 +128,14 @@ describe('signing in', () => {
     expect(wrong.text).not.toContain(unknown)
     expect((await b.post('/account/login', {})).status).toBe(400)
     const key = await createKey('1')
-    expect((await b.post('/account/login', { key: key.key }, { origin: 'https://evil.example' })).status).toBe(403)
+    expect(
+      (await b.post('/account/login', { key: key.key }, { origin: 'https://evil.example' })).status
+    ).toBe(403)
     expect(b.cookie()).toBe('')
     // A forged or tampered cookie is no session.
-    b.setCookie(`pg_account_session=v1.9999999999.${'0'.repeat(64)}.${'A'.repeat(22)}.${'B'.repeat(43)}`)
+    b.setCookie(
+      `pg_account_session=v1.9999999999.${'0'.repeat(64)}.${'A'.repeat(22)}.${'B'.repeat(43)}`
+    )
     const forged = await b.visit('/account')
     expect(forged.status).toBe(401)
     expect(forged.text).toContain('Your session has ended')
@@ -131,10 +158,18 @@ describe('ledger and usage', () => {
   it('pages the ledger, 20 rows at a time, and bad page numbers get the first page with a notice', async () => {
     const key = await createKey('1')
     for (let topUp = 1; topUp <= 24; topUp++) {
-      expect((await admin(`/keys/${key.id}/topup`, { method: 'POST', body: JSON.stringify({ credits: '0.01', note: `top-up number ${topUp}` }) })).status).toBe(200)
+      expect(
+        (
+          await admin(`/keys/${key.id}/topup`, {
+            method: 'POST',
+            body: JSON.stringify({ credits: '0.01', note: `top-up number ${topUp}` }),
+          })
+        ).status
+      ).toBe(200)
     }
     const { b, page } = await signIn(key.key)
-    const rowsOf = (visit: Visit) => [...visit.text.matchAll(/top-up number (\d+)/g)].map((match) => Number(match[1]))
+    const rowsOf = (visit: Visit) =>
+      [...visit.text.matchAll(/top-up number (\d+)/g)].map((match) => Number(match[1]))
     expect(rowsOf(page)).toEqual(Array.from({ length: 20 }, (_, index) => 24 - index))
     const older = /href="\/account\?ledger_before=(\d+)#ledger-title"/.exec(page.text)?.[1]
     expect(older).toBeDefined()
@@ -142,7 +177,11 @@ describe('ledger and usage', () => {
     expect(rowsOf(second)).toEqual([4, 3, 2, 1])
     expect(second.text).toContain('initial credits')
     expect(second.text).not.toContain('ledger_before=')
-    for (const bad of ['/account?ledger_before=abc', '/account?usage_page=0', '/account?usage_page=99999']) {
+    for (const bad of [
+      '/account?ledger_before=abc',
+      '/account?usage_page=0',
+      '/account?usage_page=99999',
+    ]) {
       const answer = await b.visit(bad)
       expect(answer.status).toBe(400)
       expect(answer.text).toContain('That page does not exist')
@@ -150,17 +189,31 @@ describe('ledger and usage', () => {
   })
 
   it('shows the key’s own paid calls, and no one else’s', async () => {
-    await env.ROUTES.put('pay-gate/routes', JSON.stringify({ version: 1, routes: [{ path: '/api/*', origin: env.API_ORIGIN, price: '0.01' }] }))
+    await env.ROUTES.put(
+      'pay-gate/routes',
+      JSON.stringify({
+        version: 1,
+        routes: [{ path: '/api/*', origin: env.API_ORIGIN, price: '0.01' }],
+      })
+    )
     const mine = await createKey('1')
     const theirs = await createKey('1')
-    for (const [key, path] of [[mine, '/api/mine-1'], [mine, '/api/mine-2'], [theirs, '/api/theirs']] as const) {
+    for (const [key, path] of [
+      [mine, '/api/mine-1'],
+      [mine, '/api/mine-2'],
+      [theirs, '/api/theirs'],
+    ] as const) {
       const response = await gate(path, { headers: { authorization: `Bearer ${key.key}` } })
       await response.text()
     }
     await settledState(mine.id)
     const { b } = await signIn(mine.key)
     let page = await b.visit('/account')
-    for (let tries = 0; tries < 300 && !(page.text.match(/<td class="mono">\/api\/\*<\/td>/g)?.length === 2); tries++) {
+    for (
+      let tries = 0;
+      tries < 300 && !(page.text.match(/<td class="mono">\/api\/\*<\/td>/g)?.length === 2);
+      tries++
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 50))
       page = await b.visit('/account')
     }
@@ -175,7 +228,11 @@ describe('rotating the key', () => {
     const { b, csrf } = await signIn(key.key)
     const noCsrf = await b.post('/account/rotate', { confirm: 'yes' })
     expect(noCsrf.status).toBe(403)
-    const foreign = await b.post('/account/rotate', { confirm: 'yes', csrf }, { origin: 'https://evil.example' })
+    const foreign = await b.post(
+      '/account/rotate',
+      { confirm: 'yes', csrf },
+      { origin: 'https://evil.example' }
+    )
     expect(foreign.status).toBe(403)
     const unconfirmed = await b.post('/account/rotate', { csrf })
     expect(unconfirmed.status).toBe(400)
@@ -221,7 +278,11 @@ describe('the low-balance alert', () => {
       ['https://hooks.example.com/x', 'lots', 'above 0'],
       ['https://hooks.example.com/x', '1.0000001', 'above 0'],
     ]) {
-      const answer = await guarded.post('/account/alert', { csrf, url: url!, threshold: threshold! })
+      const answer = await guarded.post('/account/alert', {
+        csrf,
+        url: url!,
+        threshold: threshold!,
+      })
       expect(answer.status, url).toBe(400)
       expect(answer.text).toContain(says)
       expect(answer.text).not.toContain('pgwh_')
@@ -230,7 +291,13 @@ describe('the low-balance alert', () => {
   })
 
   it('a hold that takes the balance below the threshold tells the holder once, signed with their secret', async () => {
-    await env.ROUTES.put('pay-gate/routes', JSON.stringify({ version: 1, routes: [{ path: '/api/*', origin: env.API_ORIGIN, price: '0.01' }] }))
+    await env.ROUTES.put(
+      'pay-gate/routes',
+      JSON.stringify({
+        version: 1,
+        routes: [{ path: '/api/*', origin: env.API_ORIGIN, price: '0.01' }],
+      })
+    )
     const key = await createKey('0.05')
     const { b, csrf } = await signIn(key.key)
     const url = `${receiver()}/hook?holder=${key.id}`
@@ -243,13 +310,17 @@ describe('the low-balance alert', () => {
     expect(page.text).not.toContain(secret)
 
     for (let call = 1; call <= 4; call++) {
-      const response = await gate(`/api/alert-${call}`, { headers: { authorization: `Bearer ${key.key}` } })
+      const response = await gate(`/api/alert-${call}`, {
+        headers: { authorization: `Bearer ${key.key}` },
+      })
       expect(response.status).toBe(200)
       await response.text()
     }
     await settledState(key.id)
     const mine = async () =>
-      ((await (await fetch(`${receiver()}/deliveries?key=${key.id}`)).json()) as ReceivedDelivery[]).filter((delivery) => delivery.path.includes('holder='))
+      (
+        (await (await fetch(`${receiver()}/deliveries?key=${key.id}`)).json()) as ReceivedDelivery[]
+      ).filter((delivery) => delivery.path.includes('holder='))
     let received = await mine()
     for (let tries = 0; tries < 200 && received.length === 0; tries++) {
       await new Promise((resolve) => setTimeout(resolve, 25))
@@ -258,7 +329,12 @@ describe('the low-balance alert', () => {
     expect(received).toHaveLength(1)
     const delivery = received[0]!
     expect(delivery.eventType).toBe('key.low_balance')
-    expect(delivery.event.data).toEqual({ key: { id: key.id }, credits: '0.02', previousCredits: '0.03', threshold: '0.03' })
+    expect(delivery.event.data).toEqual({
+      key: { id: key.id },
+      credits: '0.02',
+      previousCredits: '0.03',
+      threshold: '0.03',
+    })
     expect(verifySignature(secret!, delivery.signature, delivery.body)).toBe(true)
     expect(delivery.body).not.toContain(key.key)
 

@@ -13,9 +13,16 @@ beforeEach(async () => {
   await putRouteTable({
     routes: [
       { path: '/api/*', origin: env.API_ORIGIN, price: '0.02', accept: ['credits'] },
-      { path: '/mcp-json', origin: env.MCP_ORIGIN, mcp: { price: '0.001', tools: { search: '0.01' } } },
+      {
+        path: '/mcp-json',
+        origin: env.MCP_ORIGIN,
+        mcp: { price: '0.001', tools: { search: '0.01' } },
+      },
     ],
-    plans: { starter: { kind: 'payg', freeCalls: 2 }, team: { kind: 'subscription', fee: '20', includedCalls: 100, overage: 'deny' } },
+    plans: {
+      starter: { kind: 'payg', freeCalls: 2 },
+      team: { kind: 'subscription', fee: '20', includedCalls: 100, overage: 'deny' },
+    },
   })
 })
 
@@ -25,13 +32,17 @@ async function json(path: string, init: RequestInit = {}): Promise<{ status: num
 }
 
 async function paidCall(path: string, key: string): Promise<number> {
-  const response = await gate(path, { headers: { 'x-test-tag': newTag(), authorization: `Bearer ${key}` } })
+  const response = await gate(path, {
+    headers: { 'x-test-tag': newTag(), authorization: `Bearer ${key}` },
+  })
   await response.arrayBuffer()
   return response.status
 }
 
 /** Every key the list gives for a query, following `next`. */
-async function listAll(query: string): Promise<Array<{ id: string; name: string; status: string }>> {
+async function listAll(
+  query: string
+): Promise<Array<{ id: string; name: string; status: string }>> {
   const keys = []
   let after = ''
   for (;;) {
@@ -50,14 +61,23 @@ describe('GET /admin/keys: search and status', () => {
     for (const name of [`Acme ${tag} One`, `acme ${tag} two`, `Other ${tag}`]) {
       made[name] = (await createKey('1', { name })).id
     }
-    expect((await admin(`/keys/${made[`Other ${tag}`]}/suspend`, { method: 'POST' })).status).toBe(200)
+    expect((await admin(`/keys/${made[`Other ${tag}`]}/suspend`, { method: 'POST' })).status).toBe(
+      200
+    )
 
-    expect((await listAll(`q=${encodeURIComponent(`ACME ${tag}`)}`)).map((key) => key.name)).toEqual([`Acme ${tag} One`, `acme ${tag} two`])
+    expect(
+      (await listAll(`q=${encodeURIComponent(`ACME ${tag}`)}`)).map((key) => key.name)
+    ).toEqual([`Acme ${tag} One`, `acme ${tag} two`])
     const byId = made[`acme ${tag} two`]!
     expect((await listAll(`q=${byId.slice(4, 16)}`)).map((key) => key.id)).toEqual([byId])
-    expect((await listAll(`q=${tag}&status=suspended`)).map((key) => key.name)).toEqual([`Other ${tag}`])
-    expect((await listAll(`q=${tag}&status=active`)).map((key) => key.status)).toEqual(['active', 'active'])
-    expect((await listAll(`q=${tag}&status=revoked`))).toEqual([])
+    expect((await listAll(`q=${tag}&status=suspended`)).map((key) => key.name)).toEqual([
+      `Other ${tag}`,
+    ])
+    expect((await listAll(`q=${tag}&status=active`)).map((key) => key.status)).toEqual([
+      'active',
+      'active',
+    ])
+    expect(await listAll(`q=${tag}&status=revoked`)).toEqual([])
   })
 
   it('refuses a status or a limit it does not know, with a clear message', async () => {
@@ -70,7 +90,7 @@ describe('GET /admin/keys: search and status', () => {
 })
 
 describe('GET /admin/totals', () => {
-  it('counts keys by status, sums their balances, and adds up today\'s revenue', async () => {
+  it("counts keys by status, sums their balances, and adds up today's revenue", async () => {
     const before = await json('/totals')
     expect(before.status).toBe(200)
     const a = await createKey('2.50')
@@ -99,7 +119,9 @@ describe('GET /admin/totals', () => {
 
 function formatMicros(micros: number): string {
   const whole = Math.floor(micros / 1_000_000)
-  const fraction = String(micros % 1_000_000).padStart(6, '0').replace(/0+$/, '')
+  const fraction = String(micros % 1_000_000)
+    .padStart(6, '0')
+    .replace(/0+$/, '')
   return fraction ? `${whole}.${fraction}` : String(whole)
 }
 
@@ -109,7 +131,13 @@ describe('GET /admin/plans', () => {
     expect(status).toBe(200)
     expect(body.plans).toEqual([
       { name: 'starter', kind: 'payg', period: 'month', freeCalls: 2 },
-      expect.objectContaining({ name: 'team', kind: 'subscription', fee: '20', includedCalls: 100, overage: 'deny' }),
+      expect.objectContaining({
+        name: 'team',
+        kind: 'subscription',
+        fee: '20',
+        includedCalls: 100,
+        overage: 'deny',
+      }),
     ])
   })
 })
@@ -118,7 +146,10 @@ describe('GET /admin/keys/:id: the ledger page by page', () => {
   it('pages back through the ledger with before=<seq> until ledgerNext is null', async () => {
     const { id } = await createKey('1')
     for (const credits of ['1', '2', '3', '4']) {
-      expect((await admin(`/keys/${id}/topup`, { method: 'POST', body: JSON.stringify({ credits }) })).status).toBe(200)
+      expect(
+        (await admin(`/keys/${id}/topup`, { method: 'POST', body: JSON.stringify({ credits }) }))
+          .status
+      ).toBe(200)
     }
     const all = (await json(`/keys/${id}?ledger=100`)).body
     expect(all.ledgerNext).toBeNull()
@@ -148,7 +179,9 @@ describe('usage events: the path called', () => {
     const listed = await json(`/usage/events?keyId=${id}&route=${encodeURIComponent('/api/*')}`)
     expect(listed.body).toHaveLength(1)
     expect(listed.body[0]).toMatchObject({ path: '/api/items/42', route: '/api/*' })
-    expect((await json(`/usage/events?keyId=${id}&route=${encodeURIComponent('/mcp-json')}`)).body).toEqual([])
+    expect(
+      (await json(`/usage/events?keyId=${id}&route=${encodeURIComponent('/mcp-json')}`)).body
+    ).toEqual([])
 
     const csv = await (await admin(`/usage/events?keyId=${id}&format=csv`)).text()
     const [header, row] = csv.split('\r\n')

@@ -6,11 +6,24 @@
 import { env } from 'cloudflare:workers'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { parseDollars } from '../../src/money'
-import { createKey, gate, mcpHeaders, mcpMessages, newTag, originRequests, putRoutes, settledState } from '../helpers'
+import {
+  createKey,
+  gate,
+  mcpHeaders,
+  mcpMessages,
+  newTag,
+  originRequests,
+  putRoutes,
+  settledState,
+} from '../helpers'
 
 beforeEach(async () => {
   await putRoutes([
-    { path: '/mcp-json', origin: env.MCP_ORIGIN, mcp: { price: '0.001', tools: { search: '0.01' } } },
+    {
+      path: '/mcp-json',
+      origin: env.MCP_ORIGIN,
+      mcp: { price: '0.001', tools: { search: '0.01' } },
+    },
     { path: '/api/*', origin: env.API_ORIGIN, price: '0.03' },
   ])
 })
@@ -30,13 +43,20 @@ describe('concurrent calls on one key', () => {
         gate('/mcp-json', {
           method: 'POST',
           headers: mcpHeaders(key, tag),
-          body: JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'search', arguments: { query: `q${i}` } } }),
+          body: JSON.stringify({
+            jsonrpc: '2.0',
+            id: i,
+            method: 'tools/call',
+            params: { name: 'search', arguments: { query: `q${i}` } },
+          }),
         })
       )
     )
     const messages = (await Promise.all(responses.map(mcpMessages))).map((m) => m[0])
     const served = messages.filter((m) => m && 'result' in m)
-    const refused = messages.filter((m) => (m?.error as { code?: number } | undefined)?.code === -32402)
+    const refused = messages.filter(
+      (m) => (m?.error as { code?: number } | undefined)?.code === -32402
+    )
     expect(served).toHaveLength(10)
     expect(refused).toHaveLength(50)
     const calls = (await originRequests(tag)).filter((r) => r.body.includes('tools/call'))
@@ -60,7 +80,9 @@ describe('concurrent calls on one key', () => {
     const { id, key } = await createKey('0.21')
     const tag = newTag()
     const responses = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => gate(`/api/item/${i}`, { headers: { 'x-api-key': key, 'x-test-tag': tag } }))
+      Array.from({ length: 40 }, (_, i) =>
+        gate(`/api/item/${i}`, { headers: { 'x-api-key': key, 'x-test-tag': tag } })
+      )
     )
     await Promise.all(responses.map((r) => r.arrayBuffer()))
     const statuses = responses.map((r) => r.status)
@@ -77,7 +99,9 @@ describe('concurrent calls on one key', () => {
     const tag = newTag()
     const responses = await Promise.all(
       Array.from({ length: 20 }, () =>
-        gate('/api/orders/1', { headers: { 'x-api-key': key, 'idempotency-key': 'once', 'x-test-tag': tag } })
+        gate('/api/orders/1', {
+          headers: { 'x-api-key': key, 'idempotency-key': 'once', 'x-test-tag': tag },
+        })
       )
     )
     await Promise.all(responses.map((r) => r.arrayBuffer()))

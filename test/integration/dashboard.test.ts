@@ -3,10 +3,18 @@
  * workerd. (The page itself runs in Chromium: test/ui/dashboard.ui.ts.)
  */
 import { describe, expect, it } from 'vitest'
-import { createSession, csrfToken, SESSION_SECONDS, verifySession } from '../../src/admin/ui/session'
+import {
+  createSession,
+  csrfToken,
+  SESSION_SECONDS,
+  verifySession,
+} from '../../src/admin/ui/session'
 import { gate, TEST_ADMIN_TOKEN } from '../helpers'
 
-async function login(token = TEST_ADMIN_TOKEN, headers: Record<string, string> = {}): Promise<Response> {
+async function login(
+  token = TEST_ADMIN_TOKEN,
+  headers: Record<string, string> = {}
+): Promise<Response> {
   return gate('/admin/ui/login', {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
@@ -19,7 +27,9 @@ async function session(): Promise<{ cookie: string; csrf: string }> {
   const response = await login()
   expect(response.status).toBe(303)
   const value = /pg_admin_session=([^;]+)/.exec(response.headers.get('set-cookie') ?? '')![1]!
-  const page = await (await gate('/admin/ui', { headers: { cookie: `pg_admin_session=${value}` } })).text()
+  const page = await (
+    await gate('/admin/ui', { headers: { cookie: `pg_admin_session=${value}` } })
+  ).text()
   const csrf = /<meta name="pay-gate-csrf" content="([^"]+)">/.exec(page)![1]!
   return { cookie: `pg_admin_session=${value}`, csrf }
 }
@@ -55,7 +65,9 @@ describe('dashboard login', () => {
     expect(response.status).toBe(303)
     expect(response.headers.get('location')).toBe('/admin/ui')
     const cookie = response.headers.get('set-cookie') ?? ''
-    expect(cookie).toMatch(/^pg_admin_session=v1\.\d+\.[\w-]+\.[\w-]+; Max-Age=28800; Path=\/admin; HttpOnly; Secure; SameSite=Strict$/)
+    expect(cookie).toMatch(
+      /^pg_admin_session=v1\.\d+\.[\w-]+\.[\w-]+; Max-Age=28800; Path=\/admin; HttpOnly; Secure; SameSite=Strict$/
+    )
     expect(cookie).not.toContain(TEST_ADMIN_TOKEN)
   })
 })
@@ -65,33 +77,57 @@ describe('the session on the admin API', () => {
     const { cookie, csrf } = await session()
     expect((await gate('/admin/keys', { headers: { cookie } })).status).toBe(200)
     const create = (headers: Record<string, string>) =>
-      gate('/admin/keys', { method: 'POST', headers: { cookie, 'content-type': 'application/json', ...headers }, body: JSON.stringify({ name: 'from the page', credits: '1' }) })
+      gate('/admin/keys', {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ name: 'from the page', credits: '1' }),
+      })
     expect((await create({})).status).toBe(401)
     expect((await create({ 'x-pay-gate-csrf': 'not-the-token' })).status).toBe(401)
     const other = await session()
     expect((await create({ 'x-pay-gate-csrf': other.csrf })).status).toBe(401) // another session's token
-    expect((await create({ 'x-pay-gate-csrf': csrf, origin: 'https://evil.example' })).status).toBe(401)
-    expect((await create({ 'x-pay-gate-csrf': csrf, 'sec-fetch-site': 'cross-site' })).status).toBe(401)
-    expect((await create({ 'x-pay-gate-csrf': csrf, origin: 'https://gate.test' })).status).toBe(201)
+    expect((await create({ 'x-pay-gate-csrf': csrf, origin: 'https://evil.example' })).status).toBe(
+      401
+    )
+    expect((await create({ 'x-pay-gate-csrf': csrf, 'sec-fetch-site': 'cross-site' })).status).toBe(
+      401
+    )
+    expect((await create({ 'x-pay-gate-csrf': csrf, origin: 'https://gate.test' })).status).toBe(
+      201
+    )
   })
 
   it('a forged, tampered or expired session is no session', async () => {
     const { cookie } = await session()
-    const tampered = cookie.replace(/\.(\d+)\./, (_, expires: string) => `.${Number(expires) + 1000}.`)
+    const tampered = cookie.replace(
+      /\.(\d+)\./,
+      (_, expires: string) => `.${Number(expires) + 1000}.`
+    )
     expect((await gate('/admin/keys', { headers: { cookie: tampered } })).status).toBe(401)
     const forged = await createSession('some-other-admin-token-0123456789')
-    expect((await gate('/admin/keys', { headers: { cookie: `pg_admin_session=${forged}` } })).status).toBe(401)
+    expect(
+      (await gate('/admin/keys', { headers: { cookie: `pg_admin_session=${forged}` } })).status
+    ).toBe(401)
     const old = await createSession(TEST_ADMIN_TOKEN, Date.now() - (SESSION_SECONDS + 1) * 1000)
     expect(await verifySession(TEST_ADMIN_TOKEN, old)).toBe(false)
-    expect((await gate('/admin/keys', { headers: { cookie: `pg_admin_session=${old}` } })).status).toBe(401)
-    const page = await (await gate('/admin/ui', { headers: { cookie: `pg_admin_session=${old}` } })).text()
+    expect(
+      (await gate('/admin/keys', { headers: { cookie: `pg_admin_session=${old}` } })).status
+    ).toBe(401)
+    const page = await (
+      await gate('/admin/ui', { headers: { cookie: `pg_admin_session=${old}` } })
+    ).text()
     expect(page).toContain('Your session has ended')
   })
 
   it('logout clears the cookie', async () => {
     const { cookie, csrf } = await session()
-    expect((await gate('/admin/ui/logout', { method: 'POST', headers: { cookie } })).status).toBe(401)
-    const response = await gate('/admin/ui/logout', { method: 'POST', headers: { cookie, 'x-pay-gate-csrf': csrf } })
+    expect((await gate('/admin/ui/logout', { method: 'POST', headers: { cookie } })).status).toBe(
+      401
+    )
+    const response = await gate('/admin/ui/logout', {
+      method: 'POST',
+      headers: { cookie, 'x-pay-gate-csrf': csrf },
+    })
     expect(response.status).toBe(204)
     expect(response.headers.get('set-cookie')).toMatch(/^pg_admin_session=; Max-Age=0;/)
     expect(await csrfToken(TEST_ADMIN_TOKEN, 'x')).not.toBe(csrf)

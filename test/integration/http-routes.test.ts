@@ -1,7 +1,17 @@
 import { env } from 'cloudflare:workers'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { ROUTES_KV_KEY } from '../../src/pricing'
-import { admin, charges, createKey, gate, keyState, newTag, originRequests, putRoutes, settledState } from '../helpers'
+import {
+  admin,
+  charges,
+  createKey,
+  gate,
+  keyState,
+  newTag,
+  originRequests,
+  putRoutes,
+  settledState,
+} from '../helpers'
 
 beforeEach(async () => {
   await putRoutes([
@@ -13,13 +23,23 @@ beforeEach(async () => {
       price: '0.02',
       upstreamAuth: { secret: 'UPSTREAM_TOKEN', header: 'X-Operator-Token', prefix: 'Token ' },
     },
-    { path: '/api/limited/*', origin: env.API_ORIGIN, price: '0.01', rateLimit: { limit: 2, windowSeconds: 3600 } },
+    {
+      path: '/api/limited/*',
+      origin: env.API_ORIGIN,
+      price: '0.01',
+      rateLimit: { limit: 2, windowSeconds: 3600 },
+    },
     { path: '/api/*', method: 'GET', origin: env.API_ORIGIN, price: '0.02' },
     { path: '/down/*', origin: 'http://127.0.0.1:9', price: '0.02' },
   ])
 })
 
-function get(path: string, key: string | undefined, tag: string, headers: Record<string, string> = {}) {
+function get(
+  path: string,
+  key: string | undefined,
+  tag: string,
+  headers: Record<string, string> = {}
+) {
   return gate(path, {
     headers: { 'x-test-tag': tag, ...(key ? { authorization: `Bearer ${key}` } : {}), ...headers },
   })
@@ -50,16 +70,22 @@ describe('priced HTTP routes', () => {
     const tag = newTag()
     const response = await get('/api/users', undefined, tag)
     expect(response.status).toBe(401)
-    expect(await response.json()).toMatchObject({ error: { code: 'missing_api_key', price: '0.02' } })
+    expect(await response.json()).toMatchObject({
+      error: { code: 'missing_api_key', price: '0.02' },
+    })
     expect(await originRequests(tag)).toHaveLength(0)
   })
 
   it('refuse an unknown or malformed key with 401', async () => {
     const tag = newTag()
     for (const key of ['pg_' + 'A'.repeat(43), 'pg_short', 'not-ours-at-all']) {
-      const response = await gate('/api/users', { headers: { 'x-api-key': key, 'x-test-tag': tag } })
+      const response = await gate('/api/users', {
+        headers: { 'x-api-key': key, 'x-test-tag': tag },
+      })
       expect(response.status, key).toBe(401)
-      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('invalid_api_key')
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
+        'invalid_api_key'
+      )
     }
     expect(await originRequests(tag)).toHaveLength(0)
   })
@@ -70,7 +96,11 @@ describe('priced HTTP routes', () => {
     const response = await get('/api/users/7?expand=1', key, tag)
     expect(response.status).toBe(200)
     expect(response.headers.get('x-credits-remaining')).toBe('0.98')
-    expect(await response.json()).toMatchObject({ path: '/api/users/7', query: 'expand=1', method: 'GET' })
+    expect(await response.json()).toMatchObject({
+      path: '/api/users/7',
+      query: 'expand=1',
+      method: 'GET',
+    })
     const state = await settledState(id)
     expect(state.credits).toBe('0.98')
     expect(charges(state)).toEqual(['-0.02'])
@@ -81,7 +111,13 @@ describe('priced HTTP routes', () => {
     const { key } = await createKey('1')
     const tag = newTag()
     const response = await gate('/api/headers', {
-      headers: { 'x-api-key': key, 'x-test-tag': tag, 'x-pay-verified': 'true', 'x-pay-from': '0xdead', 'X-Operator-Token': 'forged' },
+      headers: {
+        'x-api-key': key,
+        'x-test-tag': tag,
+        'x-pay-verified': 'true',
+        'x-pay-from': '0xdead',
+        'X-Operator-Token': 'forged',
+      },
     })
     expect(response.status).toBe(200)
     const seen = (await response.json()) as Record<string, string>
@@ -151,7 +187,9 @@ describe('priced HTTP routes', () => {
     const tag = newTag()
     const response = await get('/api/users', key, tag)
     expect(response.status).toBe(402)
-    expect(await response.json()).toMatchObject({ error: { code: 'insufficient_credits', price: '0.02', credits: '0.01' } })
+    expect(await response.json()).toMatchObject({
+      error: { code: 'insufficient_credits', price: '0.02', credits: '0.01' },
+    })
     expect(await originRequests(tag)).toHaveLength(0)
     expect((await keyState(id)).credits).toBe('0.01')
   })
@@ -227,7 +265,12 @@ describe('routing', () => {
       expect(response.status, path).toBe(200)
       await response.arrayBuffer()
     }
-    expect((await originRequests(tag)).map((r) => r.path)).toEqual(['/api/users', '/api/users', '/api/users', '/api/%75sers'])
+    expect((await originRequests(tag)).map((r) => r.path)).toEqual([
+      '/api/users',
+      '/api/users',
+      '/api/users',
+      '/api/%75sers',
+    ])
     expect(charges(await settledState(id))).toHaveLength(4)
   })
 
@@ -236,7 +279,13 @@ describe('routing', () => {
     const first = await get('/api/users', key, newTag())
     expect(first.status).toBe(200)
     await first.arrayBuffer()
-    await env.ROUTES.put(ROUTES_KV_KEY, JSON.stringify({ version: 1, routes: [{ path: '/api/*', origin: env.API_ORIGIN, price: 'free!' }] }))
+    await env.ROUTES.put(
+      ROUTES_KV_KEY,
+      JSON.stringify({
+        version: 1,
+        routes: [{ path: '/api/*', origin: env.API_ORIGIN, price: 'free!' }],
+      })
+    )
     const corrupted = await get('/api/users', key, newTag())
     expect(corrupted.status).toBe(200)
     await corrupted.arrayBuffer()

@@ -12,14 +12,22 @@ import { gate, mcpHeaders, newTag, putRoutes, scriptedRequests } from '../helper
 beforeEach(async () => {
   await putRoutes([
     { path: '/m/*', origin: env.SCRIPTED_ORIGIN, mcp: { price: '0.001', tools: { echo: 'free' } } },
-    { path: '/open/*', origin: `${env.SCRIPTED_ORIGIN}/m/json`, mcp: { price: '0.001', tools: { echo: 'free' }, allowedOrigins: ['https://App.example.com'] } },
+    {
+      path: '/open/*',
+      origin: `${env.SCRIPTED_ORIGIN}/m/json`,
+      mcp: { price: '0.001', tools: { echo: 'free' }, allowedOrigins: ['https://App.example.com'] },
+    },
   ])
 })
 
 const list = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }
 
 function post(path: string, tag: string, extra: Record<string, string>) {
-  return gate(path, { method: 'POST', headers: mcpHeaders(undefined, tag, extra), body: JSON.stringify(list) })
+  return gate(path, {
+    method: 'POST',
+    headers: mcpHeaders(undefined, tag, extra),
+    body: JSON.stringify(list),
+  })
 }
 
 describe('the Origin of an MCP request', () => {
@@ -27,11 +35,24 @@ describe('the Origin of an MCP request', () => {
     const tag = newTag()
     for (const method of ['POST', 'GET', 'DELETE']) {
       const headers = mcpHeaders(undefined, tag, { origin: 'https://evil.example' })
-      const response = await gate('/m/json/mcp', { method, headers, ...(method === 'POST' ? { body: JSON.stringify(list) } : {}) })
+      const response = await gate('/m/json/mcp', {
+        method,
+        headers,
+        ...(method === 'POST' ? { body: JSON.stringify(list) } : {}),
+      })
       expect(response.status).toBe(403)
-      expect(await response.json()).toMatchObject({ jsonrpc: '2.0', id: null, error: { data: { reason: 'origin_not_allowed' } } })
+      expect(await response.json()).toMatchObject({
+        jsonrpc: '2.0',
+        id: null,
+        error: { data: { reason: 'origin_not_allowed' } },
+      })
     }
-    for (const origin of ['null', 'http://gate.test', 'https://gate.test.evil.example', 'https://app.example.com']) {
+    for (const origin of [
+      'null',
+      'http://gate.test',
+      'https://gate.test.evil.example',
+      'https://app.example.com',
+    ]) {
       expect((await post('/m/json/mcp', tag, { origin })).status).toBe(403)
     }
     expect(await scriptedRequests(tag)).toHaveLength(0)
@@ -49,7 +70,12 @@ describe('the Origin of an MCP request', () => {
 describe('the host the caller asked for', () => {
   it('reaches the origin as X-Forwarded-Host, whatever the caller claimed', async () => {
     const tag = newTag()
-    await (await post('/m/json/mcp', tag, { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http' })).text()
+    await (
+      await post('/m/json/mcp', tag, {
+        'x-forwarded-host': 'evil.example',
+        'x-forwarded-proto': 'http',
+      })
+    ).text()
     const [seen] = await scriptedRequests(tag)
     expect(seen?.headers['x-forwarded-host']).toBe('gate.test')
     expect(seen?.headers['x-forwarded-proto']).toBe('https')

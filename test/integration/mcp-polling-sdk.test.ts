@@ -15,7 +15,13 @@ const requests: Array<{ method: string; lastEventId: string | null }> = []
 
 beforeEach(async () => {
   requests.length = 0
-  await putRoutes([{ path: '/mcp', origin: env.POLLING_ORIGIN, mcp: { price: '0.001', tools: { 'polled-search': '0.02' } } }])
+  await putRoutes([
+    {
+      path: '/mcp',
+      origin: env.POLLING_ORIGIN,
+      mcp: { price: '0.001', tools: { 'polled-search': '0.02' } },
+    },
+  ])
 })
 
 afterEach(async () => {
@@ -30,7 +36,12 @@ async function connect(key: string | undefined): Promise<Client> {
       return exports.default.fetch(request)
     },
     requestInit: { headers: key ? { authorization: `Bearer ${key}` } : {} },
-    reconnectionOptions: { initialReconnectionDelay: 20, maxReconnectionDelay: 200, reconnectionDelayGrowFactor: 1.5, maxRetries: 10 },
+    reconnectionOptions: {
+      initialReconnectionDelay: 20,
+      maxReconnectionDelay: 200,
+      reconnectionDelayGrowFactor: 1.5,
+      maxRetries: 10,
+    },
   })
   const client = new Client({ name: 'pay-gate-polling-test', version: '1.0.0' })
   await client.connect(transport)
@@ -53,7 +64,9 @@ describe('server-side polling (the SDK’s closeSSEStream) through the gate', ()
 
   it('without a key the call is refused in-band and never runs: nothing to resume', async () => {
     const client = await connect(undefined)
-    const result = await client.callTool({ name: 'polled-search', arguments: { query: 'edge' } }).catch((error: Error) => error)
+    const result = await client
+      .callTool({ name: 'polled-search', arguments: { query: 'edge' } })
+      .catch((error: Error) => error)
     expect(String((result as Error).message ?? JSON.stringify(result))).toMatch(/32402|API key/)
     expect(requests.filter((r) => r.method === 'GET' && r.lastEventId)).toHaveLength(0)
   })
@@ -61,8 +74,13 @@ describe('server-side polling (the SDK’s closeSSEStream) through the gate', ()
   it('two calls at once on one session: each answered on its resumed stream, each charged once', async () => {
     const { id, key } = await createKey('1')
     const client = await connect(key)
-    const results = await Promise.all(['a', 'b'].map((query) => client.callTool({ name: 'polled-search', arguments: { query } })))
-    expect(results.map((r) => (r.content as Array<{ text: string }>)[0]?.text)).toEqual(['results for a', 'results for b'])
+    const results = await Promise.all(
+      ['a', 'b'].map((query) => client.callTool({ name: 'polled-search', arguments: { query } }))
+    )
+    expect(results.map((r) => (r.content as Array<{ text: string }>)[0]?.text)).toEqual([
+      'results for a',
+      'results for b',
+    ])
     expect(charges(await settledState(id))).toEqual(['-0.02', '-0.02'])
     expect((await keyState(id)).held).toBe('0')
   })

@@ -8,13 +8,28 @@
  */
 import { env } from 'cloudflare:workers'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { charges, createKey, gate, keyState, mcpHeaders, newTag, scriptedRequests, putRoutes, settledState } from '../helpers'
+import {
+  charges,
+  createKey,
+  gate,
+  keyState,
+  mcpHeaders,
+  newTag,
+  scriptedRequests,
+  putRoutes,
+  settledState,
+} from '../helpers'
 
 beforeEach(async () => {
   const mcp = { price: '0.001', tools: { search: '0.01', echo: 'free' } }
   await putRoutes([
     { path: '/m/*', origin: env.SCRIPTED_ORIGIN, mcp },
-    { path: '/short/*', origin: `${env.SCRIPTED_ORIGIN}/m/poll`, mcp: { ...mcp, resumeSeconds: 1 }, timeoutMs: 500 },
+    {
+      path: '/short/*',
+      origin: `${env.SCRIPTED_ORIGIN}/m/poll`,
+      mcp: { ...mcp, resumeSeconds: 1 },
+      timeoutMs: 500,
+    },
   ])
 })
 
@@ -40,15 +55,40 @@ async function events(response: Response): Promise<Event[]> {
     })
 }
 
-const call = (id: number, name: string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {} } })
+const call = (id: number, name: string) => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'tools/call',
+  params: { name, arguments: {} },
+})
 const SESSION = { 'mcp-session-id': 'session-a' }
 
-function post(path: string, body: unknown, key: string | undefined, tag: string, extra: Record<string, string> = SESSION) {
-  return gate(path, { method: 'POST', headers: mcpHeaders(key, tag, extra), body: JSON.stringify(body) })
+function post(
+  path: string,
+  body: unknown,
+  key: string | undefined,
+  tag: string,
+  extra: Record<string, string> = SESSION
+) {
+  return gate(path, {
+    method: 'POST',
+    headers: mcpHeaders(key, tag, extra),
+    body: JSON.stringify(body),
+  })
 }
 
-function resume(path: string, lastEventId: string, key: string | undefined, tag: string, extra: Record<string, string> = SESSION) {
-  const headers = mcpHeaders(key, tag, { accept: 'text/event-stream', 'last-event-id': lastEventId, ...extra })
+function resume(
+  path: string,
+  lastEventId: string,
+  key: string | undefined,
+  tag: string,
+  extra: Record<string, string> = SESSION
+) {
+  const headers = mcpHeaders(key, tag, {
+    accept: 'text/event-stream',
+    'last-event-id': lastEventId,
+    ...extra,
+  })
   headers.delete('content-type')
   return gate(path, { headers })
 }
@@ -71,7 +111,10 @@ describe('an answer delivered on a resumed stream', () => {
     // The POST stream ended without the answer: the call stays held, not released.
     expect((await keyState(id)).held).toBe('0.01')
     const resumed = await events(await resume('/m/poll/mcp', primed, key, tag))
-    expect(resumed.find((event) => event.data !== undefined)?.data).toMatchObject({ id: 1, result: { content: [{ type: 'text' }] } })
+    expect(resumed.find((event) => event.data !== undefined)?.data).toMatchObject({
+      id: 1,
+      result: { content: [{ type: 'text' }] },
+    })
     const state = await settledState(id)
     expect(charges(state)).toEqual(['-0.01'])
     expect(state.credits).toBe('0.99')
@@ -86,7 +129,10 @@ describe('an answer delivered on a resumed stream', () => {
     const primed = await pollingCall('/m/poll/mcp', key, tag)
     await (await resume('/m/poll/mcp', primed, key, tag)).text()
     const again = await events(await resume('/m/poll/mcp', primed, key, tag))
-    expect(again.find((event) => event.data !== undefined)?.data).toMatchObject({ id: 1, result: {} })
+    expect(again.find((event) => event.data !== undefined)?.data).toMatchObject({
+      id: 1,
+      result: {},
+    })
     expect(charges(await settledState(id))).toEqual(['-0.01'])
   })
 
@@ -96,7 +142,8 @@ describe('an answer delivered on a resumed stream', () => {
     const response = await post('/m/late/mcp', call(2, 'search'), key, tag)
     const reader = (response.body as ReadableStream<Uint8Array>).getReader()
     let text = ''
-    while (!/id: (\S+)\r?\n/.test(text)) text += new TextDecoder().decode((await reader.read()).value)
+    while (!/id: (\S+)\r?\n/.test(text))
+      text += new TextDecoder().decode((await reader.read()).value)
     const primed = /id: (\S+)\r?\n/.exec(text)?.[1] as string
     await reader.cancel()
     expect((await keyState(id)).held).toBe('0.01')
@@ -104,7 +151,9 @@ describe('an answer delivered on a resumed stream', () => {
     let answer: unknown
     for (let tries = 0; answer === undefined && tries < 100; tries++) {
       if (tries > 0) await new Promise((resolve) => setTimeout(resolve, 50))
-      answer = (await events(await resume('/m/late/mcp', primed, key, tag))).find((event) => event.data !== undefined)?.data
+      answer = (await events(await resume('/m/late/mcp', primed, key, tag))).find(
+        (event) => event.data !== undefined
+      )?.data
     }
     expect(answer).toMatchObject({ id: 2, result: {} })
     expect(charges(await settledState(id))).toEqual(['-0.01'])
@@ -117,7 +166,10 @@ describe('an answer delivered on a resumed stream', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_700))
     const resumed = await events(await resume('/short/mcp', primed, key, tag))
     const answer = resumed.find((event) => event.data !== undefined)?.data
-    expect(answer).toMatchObject({ id: 1, error: { code: -32402, data: { reason: 'answer_not_held' } } })
+    expect(answer).toMatchObject({
+      id: 1,
+      error: { code: -32402, data: { reason: 'answer_not_held' } },
+    })
     expect(JSON.stringify(answer)).not.toContain('search:')
     // Never charged; still held until the key's alarm lets the hold go.
     const state = await keyState(id)
@@ -132,7 +184,12 @@ describe('resuming is refused, and reaches nobody, when the Last-Event-ID', () =
     const tag = newTag()
     const primed = await pollingCall('/m/poll/mcp', key, tag)
     const originId = primed.slice(primed.lastIndexOf('.', primed.lastIndexOf('.') - 1) + 1)
-    for (const forged of [originId, 'pg1.e30.AAAAAAAAAAAAAAAAAAAAAA.x', `${primed}x`, 'x'.repeat(5000)]) {
+    for (const forged of [
+      originId,
+      'pg1.e30.AAAAAAAAAAAAAAAAAAAAAA.x',
+      `${primed}x`,
+      'x'.repeat(5000),
+    ]) {
       const response = await resume('/m/poll/mcp', forged, key, tag)
       expect(response.status).toBe(400)
       expect(await response.json()).toMatchObject({ error: { data: { reason: 'invalid_resume' } } })
@@ -145,7 +202,9 @@ describe('resuming is refused, and reaches nobody, when the Last-Event-ID', () =
     const { key } = await createKey('1')
     const tag = newTag()
     const primed = await pollingCall('/m/poll/mcp', key, tag)
-    const response = await resume('/m/poll/mcp', primed, key, tag, { 'mcp-session-id': 'session-b' })
+    const response = await resume('/m/poll/mcp', primed, key, tag, {
+      'mcp-session-id': 'session-b',
+    })
     expect(response.status).toBe(400)
     expect((await scriptedRequests(tag)).filter((r) => r.method === 'GET')).toHaveLength(0)
   })
@@ -155,7 +214,8 @@ describe('resuming is refused, and reaches nobody, when the Last-Event-ID', () =
     const other = await createKey('1')
     const tag = newTag()
     const primed = await pollingCall('/m/poll/mcp', payer.key, tag)
-    for (const key of [other.key, undefined]) expect((await resume('/m/poll/mcp', primed, key, tag)).status).toBe(400)
+    for (const key of [other.key, undefined])
+      expect((await resume('/m/poll/mcp', primed, key, tag)).status).toBe(400)
     expect((await scriptedRequests(tag)).filter((r) => r.method === 'GET')).toHaveLength(0)
     expect(charges(await keyState(other.id))).toEqual([])
     expect((await keyState(payer.id)).held).toBe('0.01')
@@ -169,14 +229,21 @@ describe('a standalone GET stream', () => {
     const got = await events(await gate('/m/getanswer/mcp', { headers }))
     const messages = got.flatMap((event) => (event.data === undefined ? [] : [event.data]))
     expect(messages[0]).toMatchObject({ method: 'notifications/message' })
-    expect(messages[1]).toMatchObject({ id: 1, error: { code: -32402, data: { reason: 'answer_not_held' } } })
+    expect(messages[1]).toMatchObject({
+      id: 1,
+      error: { code: -32402, data: { reason: 'answer_not_held' } },
+    })
     expect(JSON.stringify(messages)).not.toContain('paid content')
     expect(got[0]?.id).toMatch(/^pg1\./)
   })
 })
 
 describe('giving up on a call that waits for its answer', () => {
-  const cancel = (requestId: number | string) => ({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'the user gave up' } })
+  const cancel = (requestId: number | string) => ({
+    jsonrpc: '2.0',
+    method: 'notifications/cancelled',
+    params: { requestId, reason: 'the user gave up' },
+  })
 
   it('notifications/cancelled releases its hold, and an answer that still comes is not handed on', async () => {
     const { id, key } = await createKey('1')
@@ -187,7 +254,10 @@ describe('giving up on a call that waits for its answer', () => {
     expect(state.held).toBe('0')
     expect(charges(state)).toEqual([])
     const resumed = await events(await resume('/m/poll/mcp', primed, key, tag))
-    expect(resumed.find((event) => event.data !== undefined)?.data).toMatchObject({ id: 5, error: { code: -32402, data: { reason: 'answer_not_held' } } })
+    expect(resumed.find((event) => event.data !== undefined)?.data).toMatchObject({
+      id: 5,
+      error: { code: -32402, data: { reason: 'answer_not_held' } },
+    })
     expect(charges(await keyState(id))).toEqual([])
   })
 
@@ -218,6 +288,9 @@ describe('giving up on a call that waits for its answer', () => {
     expect(state.held).toBe('0')
     expect(charges(state)).toEqual([])
     const resumed = await events(await resume('/m/poll/mcp', primed, key, tag))
-    expect(resumed.find((event) => event.data !== undefined)?.data).toMatchObject({ id: 8, error: { data: { reason: 'answer_not_held' } } })
+    expect(resumed.find((event) => event.data !== undefined)?.data).toMatchObject({
+      id: 8,
+      error: { data: { reason: 'answer_not_held' } },
+    })
   })
 })

@@ -7,7 +7,15 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { McpError } from '@modelcontextprotocol/sdk/types.js'
 import { env, exports } from 'cloudflare:workers'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { charges, createKey, GATE, newTag, originRequests, putRoutes, settledState } from '../helpers'
+import {
+  charges,
+  createKey,
+  GATE,
+  newTag,
+  originRequests,
+  putRoutes,
+  settledState,
+} from '../helpers'
 
 const clients: Client[] = []
 
@@ -29,7 +37,9 @@ afterEach(async () => {
 async function connect(key: string | undefined, tag: string): Promise<Client> {
   const transport = new StreamableHTTPClientTransport(new URL(`${GATE}/mcp`), {
     fetch: (input, init) => exports.default.fetch(new Request(input, init)),
-    requestInit: { headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), 'x-test-tag': tag } },
+    requestInit: {
+      headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), 'x-test-tag': tag },
+    },
   })
   const client = new Client({ name: 'pay-gate-test', version: '1.0.0' })
   await client.connect(transport)
@@ -41,7 +51,9 @@ describe('MCP through the gate, with the official SDK client', () => {
   it('lists tools for free, each annotated with its price', async () => {
     const client = await connect(undefined, newTag())
     const { tools } = await client.listTools()
-    const prices = Object.fromEntries(tools.map((tool) => [tool.name, tool._meta?.['pay-gate/price']]))
+    const prices = Object.fromEntries(
+      tools.map((tool) => [tool.name, tool._meta?.['pay-gate/price']])
+    )
     expect(prices.search).toMatchObject({ amount: '0.01', currency: 'USD', free: false })
     expect(prices['generate-report']).toMatchObject({ amount: '0.05', free: false })
     expect(prices.echo).toMatchObject({ amount: '0', free: true })
@@ -80,10 +92,17 @@ describe('MCP through the gate, with the official SDK client', () => {
     const { key } = await createKey('0.005')
     const tag = newTag()
     const client = await connect(key, tag)
-    const error = await client.callTool({ name: 'search', arguments: { query: 'x' } }).catch((e: unknown) => e)
+    const error = await client
+      .callTool({ name: 'search', arguments: { query: 'x' } })
+      .catch((e: unknown) => e)
     expect(error).toBeInstanceOf(McpError)
     expect((error as McpError).code).toBe(-32402)
-    expect((error as McpError).data).toMatchObject({ reason: 'insufficient_credits', price: '0.01', credits: '0.005', tool: 'search' })
+    expect((error as McpError).data).toMatchObject({
+      reason: 'insufficient_credits',
+      price: '0.01',
+      credits: '0.005',
+      tool: 'search',
+    })
     const calls = (await originRequests(tag)).filter((r) => r.body.includes('"tools/call"'))
     expect(calls).toHaveLength(0)
   })

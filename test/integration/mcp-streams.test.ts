@@ -7,9 +7,29 @@
  */
 import { env } from 'cloudflare:workers'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { charges, createKey, gate, mcpHeaders, mcpMessages, newTag, putRoutes, scriptedRequests, settledState } from '../helpers'
+import {
+  charges,
+  createKey,
+  gate,
+  mcpHeaders,
+  mcpMessages,
+  newTag,
+  putRoutes,
+  scriptedRequests,
+  settledState,
+} from '../helpers'
 
-const MODES = ['sse', 'prime', 'drip', 'prime,drip', 'crlf,drip', 'json,drip', 'nolen', 'nolen,drip', 'crlf,prime']
+const MODES = [
+  'sse',
+  'prime',
+  'drip',
+  'prime,drip',
+  'crlf,drip',
+  'json,drip',
+  'nolen',
+  'nolen,drip',
+  'crlf,prime',
+]
 
 beforeEach(async () => {
   const mcp = { price: '0.001', tools: { search: '0.01', big: '0.02', echo: 'free' } }
@@ -17,11 +37,20 @@ beforeEach(async () => {
 })
 
 function post(path: string, body: unknown, key?: string) {
-  return gate(path, { method: 'POST', headers: mcpHeaders(key, newTag()), body: JSON.stringify(body) })
+  return gate(path, {
+    method: 'POST',
+    headers: mcpHeaders(key, newTag()),
+    body: JSON.stringify(body),
+  })
 }
 
 const list = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/list', params: {} })
-const call = (id: number, name: string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {} } })
+const call = (id: number, name: string) => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'tools/call',
+  params: { name, arguments: {} },
+})
 
 describe('MCP answers stream through whole', () => {
   for (const mode of MODES) {
@@ -29,16 +58,22 @@ describe('MCP answers stream through whole', () => {
       const response = await post(`/m/${mode},tools=40/mcp`, list(1))
       expect(response.status).toBe(200)
       const [message] = await mcpMessages(response)
-      const tools = (message?.result as { tools: Array<{ name: string; _meta?: Record<string, unknown> }> }).tools
+      const tools = (
+        message?.result as { tools: Array<{ name: string; _meta?: Record<string, unknown> }> }
+      ).tools
       expect(tools).toHaveLength(44)
-      expect(tools.find((tool) => tool.name === 'search')?._meta?.['pay-gate/price']).toMatchObject({ amount: '0.01' })
+      expect(tools.find((tool) => tool.name === 'search')?._meta?.['pay-gate/price']).toMatchObject(
+        { amount: '0.01' }
+      )
     })
 
     it(`a paid tools/call, charged once (${mode})`, async () => {
       const { id, key } = await createKey('1')
       const response = await post(`/m/${mode}/mcp`, call(7, 'search'), key)
       const messages = await mcpMessages(response)
-      expect(messages.find((m) => m.id === 7)).toMatchObject({ result: { content: [{ type: 'text' }] } })
+      expect(messages.find((m) => m.id === 7)).toMatchObject({
+        result: { content: [{ type: 'text' }] },
+      })
       expect(charges(await settledState(id))).toEqual(['-0.01'])
     })
   }
@@ -66,10 +101,20 @@ describe('MCP answers stream through whole', () => {
 
 describe('free by default', () => {
   // (tasks/result is free too, but only for a task id the gate handed out: mcp-tasks.test.ts.)
-  for (const method of ['logging/setLevel', 'tasks/get', 'tasks/list', 'tasks/cancel', 'subscriptions/listen']) {
+  for (const method of [
+    'logging/setLevel',
+    'tasks/get',
+    'tasks/list',
+    'tasks/cancel',
+    'subscriptions/listen',
+  ]) {
     it(`${method} reaches the origin without a key`, async () => {
       const tag = newTag()
-      const response = await gate('/m/json/mcp', { method: 'POST', headers: mcpHeaders(undefined, tag), body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: {} }) })
+      const response = await gate('/m/json/mcp', {
+        method: 'POST',
+        headers: mcpHeaders(undefined, tag),
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: {} }),
+      })
       const [message] = await mcpMessages(response)
       // The origin's own answer (here an error: no such task, or no such method), never the gate's -32402.
       expect((message?.error as { code?: number } | undefined)?.code).not.toBe(-32402)

@@ -8,23 +8,65 @@
  */
 import { env } from 'cloudflare:workers'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { charges, createKey, gate, keyState, mcpHeaders, mcpMessages, newTag, putRoutes, scriptedRequests, settledState } from '../helpers'
+import {
+  charges,
+  createKey,
+  gate,
+  keyState,
+  mcpHeaders,
+  mcpMessages,
+  newTag,
+  putRoutes,
+  scriptedRequests,
+  settledState,
+} from '../helpers'
 
 beforeEach(async () => {
-  const mcp = { price: '0.001', tools: { search: '0.03', fail: '0.03', forever: '0.03', echo: 'free' } }
+  const mcp = {
+    price: '0.001',
+    tools: { search: '0.03', fail: '0.03', forever: '0.03', echo: 'free' },
+  }
   await putRoutes([{ path: '/m/*', origin: env.SCRIPTED_ORIGIN, mcp }])
 })
 
 const SESSION = { 'mcp-session-id': 'task-session' }
 
-async function rpc(path: string, id: number, method: string, params: Record<string, unknown>, key: string | undefined, tag: string, extra: Record<string, string> = SESSION) {
-  const response = await gate(path, { method: 'POST', headers: mcpHeaders(key, tag, extra), body: JSON.stringify({ jsonrpc: '2.0', id, method, params }) })
+async function rpc(
+  path: string,
+  id: number,
+  method: string,
+  params: Record<string, unknown>,
+  key: string | undefined,
+  tag: string,
+  extra: Record<string, string> = SESSION
+) {
+  const response = await gate(path, {
+    method: 'POST',
+    headers: mcpHeaders(key, tag, extra),
+    body: JSON.stringify({ jsonrpc: '2.0', id, method, params }),
+  })
   const [message] = await mcpMessages(response)
-  return message as { id: number; result?: Record<string, unknown> & { task?: { taskId: string; status: string } }; error?: { code: number; data?: { reason?: string } } }
+  return message as {
+    id: number
+    result?: Record<string, unknown> & { task?: { taskId: string; status: string } }
+    error?: { code: number; data?: { reason?: string } }
+  }
 }
 
-async function startTask(path: string, tool: string, key: string | undefined, tag: string): Promise<string> {
-  const created = await rpc(path, 1, 'tools/call', { name: tool, arguments: { q: 1 }, task: { ttl: 60_000 } }, key, tag)
+async function startTask(
+  path: string,
+  tool: string,
+  key: string | undefined,
+  tag: string
+): Promise<string> {
+  const created = await rpc(
+    path,
+    1,
+    'tools/call',
+    { name: tool, arguments: { q: 1 }, task: { ttl: 60_000 } },
+    key,
+    tag
+  )
   expect(created.result?.task?.status).toBe('working')
   expect(created.result?.task?.taskId).toMatch(/^pgt1\./)
   return created.result?.task?.taskId as string
@@ -45,10 +87,18 @@ for (const mode of ['json', 'sse']) {
       }
       expect((await rpc(path, 30, 'tasks/list', {}, key, tag)).result).toBeDefined()
       const result = await rpc(path, 40, 'tasks/result', { taskId }, key, tag)
-      expect(result.result).toMatchObject({ content: [{ type: 'text', text: expect.stringContaining('search') }] })
-      expect((result.result?._meta as Record<string, { taskId: string }>)['io.modelcontextprotocol/related-task']?.taskId).toBe(taskId)
+      expect(result.result).toMatchObject({
+        content: [{ type: 'text', text: expect.stringContaining('search') }],
+      })
+      expect(
+        (result.result?._meta as Record<string, { taskId: string }>)[
+          'io.modelcontextprotocol/related-task'
+        ]?.taskId
+      ).toBe(taskId)
       // Fetched again: handed on, not charged again.
-      expect((await rpc(path, 41, 'tasks/result', { taskId }, key, tag)).result).toMatchObject({ content: [{ type: 'text' }] })
+      expect((await rpc(path, 41, 'tasks/result', { taskId }, key, tag)).result).toMatchObject({
+        content: [{ type: 'text' }],
+      })
       const state = await settledState(id)
       expect(charges(state)).toEqual(['-0.03'])
       expect(state.credits).toBe('0.97')
@@ -91,7 +141,9 @@ describe('tasks/result is refused, and never forwarded, for a task id', () => {
       const refused = await rpc('/m/json/mcp', 3, 'tasks/result', { taskId: forged }, key, tag)
       expect(refused.error?.data?.reason).toBe('unknown_task')
     }
-    expect((await scriptedRequests(tag)).filter((r) => r.body.includes('tasks/result'))).toHaveLength(0)
+    expect(
+      (await scriptedRequests(tag)).filter((r) => r.body.includes('tasks/result'))
+    ).toHaveLength(0)
     expect((await keyState(id)).held).toBe('0.03')
   })
 
@@ -100,11 +152,17 @@ describe('tasks/result is refused, and never forwarded, for a task id', () => {
     const other = await createKey('1')
     const tag = newTag()
     const taskId = await startTask('/m/json/mcp', 'search', payer.key, tag)
-    for (const [key, extra] of [[other.key, SESSION], [undefined, SESSION], [payer.key, { 'mcp-session-id': 'another' }]] as const) {
+    for (const [key, extra] of [
+      [other.key, SESSION],
+      [undefined, SESSION],
+      [payer.key, { 'mcp-session-id': 'another' }],
+    ] as const) {
       const refused = await rpc('/m/json/mcp', 3, 'tasks/result', { taskId }, key, tag, extra)
       expect(refused.error?.data?.reason).toBe('unknown_task')
     }
-    expect((await scriptedRequests(tag)).filter((r) => r.body.includes('tasks/result'))).toHaveLength(0)
+    expect(
+      (await scriptedRequests(tag)).filter((r) => r.body.includes('tasks/result'))
+    ).toHaveLength(0)
     expect(charges(await keyState(other.id))).toEqual([])
     expect((await keyState(payer.id)).held).toBe('0.03')
   })
@@ -114,7 +172,9 @@ describe('a task of a free tool', () => {
   it('needs no key for its result', async () => {
     const tag = newTag()
     const taskId = await startTask('/m/json/mcp', 'echo', undefined, tag)
-    expect((await rpc('/m/json/mcp', 2, 'tasks/result', { taskId }, undefined, tag)).result).toMatchObject({ content: [{ type: 'text' }] })
+    expect(
+      (await rpc('/m/json/mcp', 2, 'tasks/result', { taskId }, undefined, tag)).result
+    ).toMatchObject({ content: [{ type: 'text' }] })
   })
 })
 
@@ -125,11 +185,17 @@ describe('a task request outside the rules', () => {
     const taskId = await startTask('/m/json/mcp', 'search', key, tag)
     const originId = taskId.slice('pgt1.'.length).split('.').slice(2).join('.')
     for (const params of [{ taskId: originId }, { taskId }]) {
-      const response = await gate('/m/json/mcp', { method: 'POST', headers: mcpHeaders(undefined, tag, SESSION), body: JSON.stringify([{ jsonrpc: '2.0', id: 2, method: 'tasks/result', params }]) })
+      const response = await gate('/m/json/mcp', {
+        method: 'POST',
+        headers: mcpHeaders(undefined, tag, SESSION),
+        body: JSON.stringify([{ jsonrpc: '2.0', id: 2, method: 'tasks/result', params }]),
+      })
       expect(response.status).toBe(400)
       expect(await response.text()).not.toContain('search:')
     }
-    expect((await scriptedRequests(tag)).filter((r) => r.body.includes('tasks/result'))).toHaveLength(0)
+    expect(
+      (await scriptedRequests(tag)).filter((r) => r.body.includes('tasks/result'))
+    ).toHaveLength(0)
     expect(charges(await keyState(id))).toEqual([])
   })
 
@@ -143,15 +209,31 @@ describe('a task request outside the rules', () => {
   it('a task whose creation never came on its POST stream (a polling server) is released, and its creation is not delivered on a resume', async () => {
     const { id, key } = await createKey('1')
     const tag = newTag()
-    const response = await gate('/m/poll/mcp', { method: 'POST', headers: mcpHeaders(key, tag, SESSION), body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'search', task: { ttl: 60_000 } } }) })
+    const response = await gate('/m/poll/mcp', {
+      method: 'POST',
+      headers: mcpHeaders(key, tag, SESSION),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'search', task: { ttl: 60_000 } },
+      }),
+    })
     const primed = /id: (\S+)/.exec(await response.text())?.[1] as string
     expect(primed).toMatch(/^pg1\./)
     const state = await settledState(id)
     expect(state.held).toBe('0')
-    const headers = mcpHeaders(key, tag, { accept: 'text/event-stream', 'last-event-id': primed, ...SESSION })
+    const headers = mcpHeaders(key, tag, {
+      accept: 'text/event-stream',
+      'last-event-id': primed,
+      ...SESSION,
+    })
     headers.delete('content-type')
     const [resumed] = await mcpMessages(await gate('/m/poll/mcp', { headers }))
-    expect(resumed).toMatchObject({ id: 1, error: { code: -32402, data: { reason: 'answer_not_held' } } })
+    expect(resumed).toMatchObject({
+      id: 1,
+      error: { code: -32402, data: { reason: 'answer_not_held' } },
+    })
     expect(charges(await keyState(id))).toEqual([])
   })
 })
@@ -163,7 +245,11 @@ describe('a batch', () => {
       { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'search', task: {} } },
       { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'search' } },
     ]
-    const response = await gate('/m/json/mcp', { method: 'POST', headers: mcpHeaders(key, newTag(), SESSION), body: JSON.stringify(body) })
+    const response = await gate('/m/json/mcp', {
+      method: 'POST',
+      headers: mcpHeaders(key, newTag(), SESSION),
+      body: JSON.stringify(body),
+    })
     expect(response.status).toBe(400)
   })
 })

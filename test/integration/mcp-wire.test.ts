@@ -20,7 +20,10 @@ import {
 } from '../helpers'
 
 beforeEach(async () => {
-  const mcp = { price: '0.001', tools: { search: '0.01', 'generate-report': '0.05', echo: 'free', slow: '0.02' } }
+  const mcp = {
+    price: '0.001',
+    tools: { search: '0.01', 'generate-report': '0.05', echo: 'free', slow: '0.02' },
+  }
   await putRoutes([
     { path: '/mcp-json', origin: env.MCP_ORIGIN, mcp, maxBodyBytes: 4096 },
     { path: '/mcp', origin: env.MCP_ORIGIN, mcp },
@@ -34,7 +37,13 @@ const call = (id: number | string, tool: string, args: Record<string, unknown> =
   params: { name: tool, arguments: args },
 })
 
-function post(path: string, body: unknown, key: string | undefined, tag: string, headers: Record<string, string> = {}) {
+function post(
+  path: string,
+  body: unknown,
+  key: string | undefined,
+  tag: string,
+  headers: Record<string, string> = {}
+) {
   return gate(path, {
     method: 'POST',
     headers: mcpHeaders(key, tag, headers),
@@ -44,7 +53,9 @@ function post(path: string, body: unknown, key: string | undefined, tag: string,
 
 /** Requests that reached the origin's MCP server carrying a tools/call. */
 async function toolCallsAtOrigin(tag: string) {
-  return (await originRequests(tag)).filter((r) => r.method === 'POST' && r.body.includes('tools/call'))
+  return (await originRequests(tag)).filter(
+    (r) => r.method === 'POST' && r.body.includes('tools/call')
+  )
 }
 
 describe('MCP JSON answers (stateless origin)', () => {
@@ -60,7 +71,12 @@ describe('MCP JSON answers (stateless origin)', () => {
 
   it('prices a batch as its sum and charges only the calls that succeeded', async () => {
     const { id, key } = await createKey('1')
-    const batch = [call(1, 'search', { query: 'a' }), call(2, 'fail'), call('3', 'echo', { text: 'x' }), call(4, 'search', { query: 'b' })]
+    const batch = [
+      call(1, 'search', { query: 'a' }),
+      call(2, 'fail'),
+      call('3', 'echo', { text: 'x' }),
+      call(4, 'search', { query: 'b' }),
+    ]
     const response = await post('/mcp-json', batch, key, newTag())
     expect(response.headers.get('x-credits-remaining')).toBe('0.979') // 1 − (0.01 + 0.001 + 0 + 0.01)
     const messages = await mcpMessages(response)
@@ -77,7 +93,9 @@ describe('MCP JSON answers (stateless origin)', () => {
     await post('/mcp-json?tenant=a', body, key, tag, { 'idempotency-key': 'tools-1' })
     const other = await post('/mcp-json?tenant=b', body, key, tag, { 'idempotency-key': 'tools-1' })
     expect(JSON.stringify(await other.json())).toContain('idempotency_mismatch')
-    expect((await toolCallsAtOrigin(tag)).map((request) => request.path)).toEqual(['/mcp-json?tenant=a'])
+    expect((await toolCallsAtOrigin(tag)).map((request) => request.path)).toEqual([
+      '/mcp-json?tenant=a',
+    ])
     expect(charges(await settledState(id))).toEqual(['-0.01'])
   })
 
@@ -92,8 +110,16 @@ describe('MCP JSON answers (stateless origin)', () => {
     expect(await toolCallsAtOrigin(tag)).toHaveLength(1)
     expect(charges(await settledState(id))).toEqual(['-0.01'])
     // A call charged in full is still replayed free, once charged.
-    await mcpMessages(await post('/mcp-json', call(3, 'search', { query: 'c' }), key, tag, { 'idempotency-key': 'single-1' }))
-    await mcpMessages(await post('/mcp-json', call(3, 'search', { query: 'c' }), key, tag, { 'idempotency-key': 'single-1' }))
+    await mcpMessages(
+      await post('/mcp-json', call(3, 'search', { query: 'c' }), key, tag, {
+        'idempotency-key': 'single-1',
+      })
+    )
+    await mcpMessages(
+      await post('/mcp-json', call(3, 'search', { query: 'c' }), key, tag, {
+        'idempotency-key': 'single-1',
+      })
+    )
     expect(await toolCallsAtOrigin(tag)).toHaveLength(3)
     expect(charges(await settledState(id))).toEqual(['-0.01', '-0.01'])
   })
@@ -101,13 +127,19 @@ describe('MCP JSON answers (stateless origin)', () => {
   it('refuses a whole batch its key cannot pay for, one -32402 per request, and forwards none of it', async () => {
     const { id, key } = await createKey('0.015')
     const tag = newTag()
-    const batch = [call(1, 'search', { query: 'a' }), call(2, 'search', { query: 'b' }), { jsonrpc: '2.0', method: 'notifications/x' }]
+    const batch = [
+      call(1, 'search', { query: 'a' }),
+      call(2, 'search', { query: 'b' }),
+      { jsonrpc: '2.0', method: 'notifications/x' },
+    ]
     const response = await post('/mcp-json', batch, key, tag)
     expect(response.status).toBe(200)
     const messages = await mcpMessages(response)
     expect(messages).toHaveLength(2)
     for (const message of messages) {
-      expect(message).toMatchObject({ error: { code: -32402, data: { reason: 'insufficient_credits', credits: '0.015' } } })
+      expect(message).toMatchObject({
+        error: { code: -32402, data: { reason: 'insufficient_credits', credits: '0.015' } },
+      })
     }
     expect(await toolCallsAtOrigin(tag)).toHaveLength(0)
     expect((await keyState(id)).credits).toBe('0.015')
@@ -124,7 +156,11 @@ describe('MCP refusals are in-band, HTTP 200, JSON-RPC -32402', () => {
     const response = await post('/mcp-json', call(7, 'search', { query: 'q' }), key, tag)
     expect(response.status).toBe(200)
     const [message] = await mcpMessages(response)
-    expect(message).toMatchObject({ jsonrpc: '2.0', id: 7, error: { code: -32402, data: { reason, price: '0.01', tool: 'search' } } })
+    expect(message).toMatchObject({
+      jsonrpc: '2.0',
+      id: 7,
+      error: { code: -32402, data: { reason, price: '0.01', tool: 'search' } },
+    })
     expect(await toolCallsAtOrigin(tag)).toHaveLength(0)
   })
 
@@ -157,18 +193,35 @@ describe('per-tool rate limits', () => {
       {
         path: '/mcp-json',
         origin: env.MCP_ORIGIN,
-        mcp: { price: '0.001', tools: { search: { price: '0.01', rateLimit: { limit: 3, windowSeconds: 3600 } } } },
+        mcp: {
+          price: '0.001',
+          tools: { search: { price: '0.01', rateLimit: { limit: 3, windowSeconds: 3600 } } },
+        },
       },
     ])
     const { id, key } = await createKey('1')
     const other = await createKey('1')
     const tag = newTag()
-    const pair = await post('/mcp-json', [call(1, 'search', { query: 'a' }), call(2, 'search', { query: 'b' })], key, tag)
+    const pair = await post(
+      '/mcp-json',
+      [call(1, 'search', { query: 'a' }), call(2, 'search', { query: 'b' })],
+      key,
+      tag
+    )
     expect(pair.headers.get('x-ratelimit-remaining')).toBe('1')
     await pair.text()
-    const over = await post('/mcp-json', [call(3, 'search', { query: 'c' }), call(4, 'search', { query: 'd' })], key, tag)
+    const over = await post(
+      '/mcp-json',
+      [call(3, 'search', { query: 'c' }), call(4, 'search', { query: 'd' })],
+      key,
+      tag
+    )
     const refused = await mcpMessages(over)
-    expect(refused.every((m) => (m.error as { data?: { reason?: string } })?.data?.reason === 'rate_limited')).toBe(true)
+    expect(
+      refused.every(
+        (m) => (m.error as { data?: { reason?: string } })?.data?.reason === 'rate_limited'
+      )
+    ).toBe(true)
     expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0)
     const third = await post('/mcp-json', call(5, 'search', { query: 'e' }), key, tag)
     expect(await mcpMessages(third)).toMatchObject([{ id: 5, result: {} }])
@@ -190,8 +243,18 @@ describe('bad input gets a clear error, reaches nobody, and changes no balance',
   it.each([
     ['malformed JSON', '{"jsonrpc":"2.0",', 400, -32700],
     ['invalid JSON-RPC', '{"jsonrpc":"2.0","id":1}', 400, -32600],
-    ['tools/call without a name', '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}', 400, -32602],
-    ['a body over the size limit', JSON.stringify(call(1, 'search', { query: 'x'.repeat(5000) })), 413, -32000],
+    [
+      'tools/call without a name',
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}',
+      400,
+      -32602,
+    ],
+    [
+      'a body over the size limit',
+      JSON.stringify(call(1, 'search', { query: 'x'.repeat(5000) })),
+      413,
+      -32000,
+    ],
   ])('%s', async (_what, body, status, code) => {
     const tag = newTag()
     const response = await post('/mcp-json', body, key, tag)
@@ -203,7 +266,9 @@ describe('bad input gets a clear error, reaches nobody, and changes no balance',
 
   it('the wrong content type (415)', async () => {
     const tag = newTag()
-    const response = await post('/mcp-json', JSON.stringify(call(1, 'search')), key, tag, { 'content-type': 'text/plain' })
+    const response = await post('/mcp-json', JSON.stringify(call(1, 'search')), key, tag, {
+      'content-type': 'text/plain',
+    })
     expect(response.status).toBe(415)
     expect(await originRequests(tag)).toHaveLength(0)
   })
@@ -216,7 +281,12 @@ describe('bad input gets a clear error, reaches nobody, and changes no balance',
         controller.close()
       },
     })
-    const response = await gate('/mcp-json', { method: 'POST', headers: mcpHeaders(key, tag), body: chunks, duplex: 'half' } as RequestInit)
+    const response = await gate('/mcp-json', {
+      method: 'POST',
+      headers: mcpHeaders(key, tag),
+      body: chunks,
+      duplex: 'half',
+    } as RequestInit)
     expect(response.status).toBe(413)
     expect(await originRequests(tag)).toHaveLength(0)
   })
@@ -226,14 +296,29 @@ describe('SSE answers (stateful origin)', () => {
   async function session(key: string, tag: string): Promise<Record<string, string>> {
     const init = await post(
       '/mcp',
-      { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } },
+      {
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 't', version: '1' },
+        },
+      },
       key,
       tag
     )
     const sessionId = init.headers.get('mcp-session-id') ?? ''
     await init.text()
     const headers = { 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' }
-    const initialized = await post('/mcp', { jsonrpc: '2.0', method: 'notifications/initialized' }, key, tag, headers)
+    const initialized = await post(
+      '/mcp',
+      { jsonrpc: '2.0', method: 'notifications/initialized' },
+      key,
+      tag,
+      headers
+    )
     expect(initialized.status).toBe(202)
     return headers
   }

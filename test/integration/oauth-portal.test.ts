@@ -8,23 +8,49 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import { createKey, GATE, gate, mcpHeaders, newTag, putRoutes } from '../helpers'
 import { authorizeWithKey, REDIRECT_URI } from '../oauth-flow'
 
-const SEARCH = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'search', arguments: { query: 'oauth' } } }
+const SEARCH = {
+  jsonrpc: '2.0',
+  id: 2,
+  method: 'tools/call',
+  params: { name: 'search', arguments: { query: 'oauth' } },
+}
 
 beforeEach(async () => {
-  await putRoutes([{ path: '/mcp-json', origin: env.MCP_ORIGIN, mcp: { price: '0.001', tools: { search: '0.01' }, oauth: true } }])
+  await putRoutes([
+    {
+      path: '/mcp-json',
+      origin: env.MCP_ORIGIN,
+      mcp: { price: '0.001', tools: { search: '0.01' }, oauth: true },
+    },
+  ])
 })
 
-const call = (token: string) => gate('/mcp-json', { method: 'POST', headers: mcpHeaders(token, newTag()), body: JSON.stringify(SEARCH) })
+const call = (token: string) =>
+  gate('/mcp-json', {
+    method: 'POST',
+    headers: mcpHeaders(token, newTag()),
+    body: JSON.stringify(SEARCH),
+  })
 
 /** The portal as one browser: its session cookie, same-origin form posts. */
 async function portal(key: string) {
   const form = { 'content-type': 'application/x-www-form-urlencoded', origin: GATE }
-  const login = await gate('/account/login', { method: 'POST', headers: form, body: new URLSearchParams({ key }).toString(), redirect: 'manual' })
+  const login = await gate('/account/login', {
+    method: 'POST',
+    headers: form,
+    body: new URLSearchParams({ key }).toString(),
+    redirect: 'manual',
+  })
   expect(login.status).toBe(303)
   const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? ''
   const page = async () => (await gate('/account', { headers: { cookie } })).text()
   const post = (path: string, fields: Record<string, string>) =>
-    gate(path, { method: 'POST', headers: { ...form, cookie }, body: new URLSearchParams(fields).toString(), redirect: 'manual' })
+    gate(path, {
+      method: 'POST',
+      headers: { ...form, cookie },
+      body: new URLSearchParams(fields).toString(),
+      redirect: 'manual',
+    })
   return { page, post }
 }
 
@@ -43,10 +69,13 @@ describe('OAuth grants in the portal', () => {
     const csrf = /name="csrf" value="([^"]+)"/.exec(before)?.[1] ?? ''
     expect(grant).not.toBe('')
     // No page shows a token or the key.
-    for (const secret of [tokens.access_token, tokens.refresh_token, key]) expect(before).not.toContain(secret)
+    for (const secret of [tokens.access_token, tokens.refresh_token, key])
+      expect(before).not.toContain(secret)
 
     // Without the session's CSRF token nothing is revoked.
-    expect((await holder.post('/account/grants/revoke', { csrf: 'forged', grant })).status).not.toBe(303)
+    expect(
+      (await holder.post('/account/grants/revoke', { csrf: 'forged', grant })).status
+    ).not.toBe(303)
     expect((await call(tokens.access_token)).status).toBe(200)
 
     const revoked = await holder.post('/account/grants/revoke', { csrf, grant })

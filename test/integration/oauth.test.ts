@@ -7,11 +7,48 @@
 import { runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { admin, charges, createKey, GATE, gate, keyState, mcpHeaders, mcpMessages, newTag, originRequests, putRoutes, settledState } from '../helpers'
-import { authorizeUrl, authorizeWithKey, openConsent, pkce, REDIRECT_URI, register, signInAndAllow, submitConsent, tokenRequest } from '../oauth-flow'
+import {
+  admin,
+  charges,
+  createKey,
+  GATE,
+  gate,
+  keyState,
+  mcpHeaders,
+  mcpMessages,
+  newTag,
+  originRequests,
+  putRoutes,
+  settledState,
+} from '../helpers'
+import {
+  authorizeUrl,
+  authorizeWithKey,
+  openConsent,
+  pkce,
+  REDIRECT_URI,
+  register,
+  signInAndAllow,
+  submitConsent,
+  tokenRequest,
+} from '../oauth-flow'
 
-const INITIALIZE = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }
-const SEARCH = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'search', arguments: { query: 'oauth' } } }
+const INITIALIZE = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: {
+    protocolVersion: '2025-11-25',
+    capabilities: {},
+    clientInfo: { name: 't', version: '1' },
+  },
+}
+const SEARCH = {
+  jsonrpc: '2.0',
+  id: 2,
+  method: 'tools/call',
+  params: { name: 'search', arguments: { query: 'oauth' } },
+}
 
 beforeEach(async () => {
   await putRoutes([
@@ -19,14 +56,22 @@ beforeEach(async () => {
     {
       path: '/mcp-json',
       origin: env.MCP_ORIGIN,
-      mcp: { price: '0.001', tools: { search: '0.01', echo: 'free' }, oauth: { trial: { credits: '0.05', perAddressPerDay: 1 } } },
+      mcp: {
+        price: '0.001',
+        tools: { search: '0.01', echo: 'free' },
+        oauth: { trial: { credits: '0.05', perAddressPerDay: 1 } },
+      },
     },
     { path: '/mcp', origin: env.MCP_ORIGIN, mcp: { price: '0.001', oauth: { challenge: 'paid' } } },
   ])
 })
 
 function call(token: string | undefined, body: unknown, tag = newTag()): Promise<Response> {
-  return gate('/mcp-json', { method: 'POST', headers: mcpHeaders(token, tag), body: JSON.stringify(body) })
+  return gate('/mcp-json', {
+    method: 'POST',
+    headers: mcpHeaders(token, tag),
+    body: JSON.stringify(body),
+  })
 }
 
 describe('OAuth discovery and the challenge', () => {
@@ -34,10 +79,21 @@ describe('OAuth discovery and the challenge', () => {
     const response = await call(undefined, INITIALIZE)
     expect(response.status).toBe(401)
     const challenge = response.headers.get('www-authenticate') ?? ''
-    expect(challenge).toContain(`resource_metadata="${GATE}/.well-known/oauth-protected-resource/mcp-json"`)
-    const resource = (await (await gate('/.well-known/oauth-protected-resource/mcp-json')).json()) as Record<string, unknown>
-    expect(resource).toMatchObject({ resource: `${GATE}/mcp-json`, authorization_servers: [GATE], scopes_supported: ['mcp'] })
-    const server = (await (await gate('/.well-known/oauth-authorization-server')).json()) as Record<string, unknown>
+    expect(challenge).toContain(
+      `resource_metadata="${GATE}/.well-known/oauth-protected-resource/mcp-json"`
+    )
+    const resource = (await (
+      await gate('/.well-known/oauth-protected-resource/mcp-json')
+    ).json()) as Record<string, unknown>
+    expect(resource).toMatchObject({
+      resource: `${GATE}/mcp-json`,
+      authorization_servers: [GATE],
+      scopes_supported: ['mcp'],
+    })
+    const server = (await (await gate('/.well-known/oauth-authorization-server')).json()) as Record<
+      string,
+      unknown
+    >
     expect(server).toMatchObject({
       issuer: GATE,
       authorization_endpoint: `${GATE}/oauth/authorize`,
@@ -52,11 +108,21 @@ describe('OAuth discovery and the challenge', () => {
   it('lets key holders through, and challenges nobody on a "paid" route until a priced call', async () => {
     const { key } = await createKey('1')
     expect((await call(key, INITIALIZE)).status).toBe(200)
-    const free = await gate('/mcp', { method: 'POST', headers: mcpHeaders(undefined, newTag()), body: JSON.stringify(INITIALIZE) })
+    const free = await gate('/mcp', {
+      method: 'POST',
+      headers: mcpHeaders(undefined, newTag()),
+      body: JSON.stringify(INITIALIZE),
+    })
     expect(free.status).toBe(200)
-    const priced = await gate('/mcp', { method: 'POST', headers: mcpHeaders(undefined, newTag()), body: JSON.stringify(SEARCH) })
+    const priced = await gate('/mcp', {
+      method: 'POST',
+      headers: mcpHeaders(undefined, newTag()),
+      body: JSON.stringify(SEARCH),
+    })
     expect(priced.status).toBe(401)
-    expect(priced.headers.get('www-authenticate')).toContain('/.well-known/oauth-protected-resource/mcp"')
+    expect(priced.headers.get('www-authenticate')).toContain(
+      '/.well-known/oauth-protected-resource/mcp"'
+    )
   })
 })
 
@@ -75,20 +141,33 @@ describe('an access token pays from its key account', () => {
     expect(state.ledger[0]?.label).toContain('tools/call search')
     const seen = await originRequests(tag)
     expect(seen.length).toBeGreaterThan(0)
-    for (const request of seen) expect(JSON.stringify(request.headers)).not.toContain(tokens.access_token.split(':')[2])
+    for (const request of seen)
+      expect(JSON.stringify(request.headers)).not.toContain(tokens.access_token.split(':')[2])
   })
 
   it('refreshes with rotation: the new tokens pay, the old refresh token is refused once the new one is used', async () => {
     const { id, key } = await createKey('1')
     const tokens = await authorizeWithKey(key)
-    const refreshed = await tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: tokens.clientId })
+    const refreshed = await tokenRequest({
+      grant_type: 'refresh_token',
+      refresh_token: tokens.refresh_token,
+      client_id: tokens.clientId,
+    })
     expect(refreshed.status).toBe(200)
     const next = (await refreshed.json()) as { access_token: string; refresh_token: string }
     expect(next.refresh_token).not.toBe(tokens.refresh_token)
     expect((await call(next.access_token, SEARCH)).status).toBe(200)
-    const again = await tokenRequest({ grant_type: 'refresh_token', refresh_token: next.refresh_token, client_id: tokens.clientId })
+    const again = await tokenRequest({
+      grant_type: 'refresh_token',
+      refresh_token: next.refresh_token,
+      client_id: tokens.clientId,
+    })
     expect(again.status).toBe(200)
-    const old = await tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: tokens.clientId })
+    const old = await tokenRequest({
+      grant_type: 'refresh_token',
+      refresh_token: tokens.refresh_token,
+      client_id: tokens.clientId,
+    })
     expect(old.status).toBe(400)
     expect(await old.json()).toMatchObject({ error: 'invalid_grant' })
     expect(charges(await settledState(id))).toEqual(['-0.01'])
@@ -97,7 +176,11 @@ describe('an access token pays from its key account', () => {
   it('stops at once when the grant is revoked (RFC 7009), and charges nothing more', async () => {
     const { id, key } = await createKey('1')
     const tokens = await authorizeWithKey(key)
-    const revoked = await tokenRequest({ token: tokens.refresh_token, token_type_hint: 'refresh_token', client_id: tokens.clientId })
+    const revoked = await tokenRequest({
+      token: tokens.refresh_token,
+      token_type_hint: 'refresh_token',
+      client_id: tokens.clientId,
+    })
     expect(revoked.status).toBe(200)
     const tag = newTag()
     const refused = await call(tokens.access_token, SEARCH, tag)
@@ -110,9 +193,15 @@ describe('an access token pays from its key account', () => {
   it('revokes the whole grant when an access token of it is revoked (RFC 7009 §2.1)', async () => {
     const { key } = await createKey('1')
     const tokens = await authorizeWithKey(key)
-    expect((await tokenRequest({ token: tokens.access_token, client_id: tokens.clientId })).status).toBe(200)
+    expect(
+      (await tokenRequest({ token: tokens.access_token, client_id: tokens.clientId })).status
+    ).toBe(200)
     expect((await call(tokens.access_token, SEARCH)).status).toBe(401)
-    const refresh = await tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: tokens.clientId })
+    const refresh = await tokenRequest({
+      grant_type: 'refresh_token',
+      refresh_token: tokens.refresh_token,
+      client_id: tokens.clientId,
+    })
     expect(refresh.status).toBe(400)
     expect(await refresh.json()).toMatchObject({ error: 'invalid_grant' })
   })
@@ -121,14 +210,19 @@ describe('an access token pays from its key account', () => {
     const { key } = await createKey('1')
     const tokens = await authorizeWithKey(key)
     const [user, grant] = tokens.access_token.split(':')
-    expect((await tokenRequest({ token: `${user}:${grant}:forged`, client_id: tokens.clientId })).status).toBe(200)
+    expect(
+      (await tokenRequest({ token: `${user}:${grant}:forged`, client_id: tokens.clientId })).status
+    ).toBe(200)
     expect((await call(tokens.access_token, SEARCH)).status).toBe(200)
   })
 
   it('stops at once when the account revokes the grant, while KV still holds its tokens', async () => {
     const { id, key } = await createKey('1')
     const tokens = await authorizeWithKey(key)
-    const keyHash = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key))), (byte) => byte.toString(16).padStart(2, '0')).join('')
+    const keyHash = Array.from(
+      new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key))),
+      (byte) => byte.toString(16).padStart(2, '0')
+    ).join('')
     const grant = tokens.access_token.split(':')[1] ?? ''
     expect(await env.CREDITS.getByName(keyHash).revokeGrant(grant)).toBe(true)
     const tag = newTag()
@@ -143,10 +237,20 @@ describe('an access token pays from its key account', () => {
     const { id, key } = await createKey('1')
     const first = await authorizeWithKey(key)
     const second = await authorizeWithKey(key, undefined, first.clientId)
-    const keyHash = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key))), (byte) => byte.toString(16).padStart(2, '0')).join('')
+    const keyHash = Array.from(
+      new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key))),
+      (byte) => byte.toString(16).padStart(2, '0')
+    ).join('')
     // Revoked in the account itself, not only in KV.
-    const revokedAt = await runInDurableObject(env.CREDITS.getByName(keyHash), (_account, state) =>
-      state.storage.sql.exec<{ revoked_at: number | null }>('SELECT revoked_at FROM oauth_grants WHERE id = ?', first.access_token.split(':')[1] ?? '').one().revoked_at
+    const revokedAt = await runInDurableObject(
+      env.CREDITS.getByName(keyHash),
+      (_account, state) =>
+        state.storage.sql
+          .exec<{ revoked_at: number | null }>(
+            'SELECT revoked_at FROM oauth_grants WHERE id = ?',
+            first.access_token.split(':')[1] ?? ''
+          )
+          .one().revoked_at
     )
     expect(revokedAt).not.toBeNull()
     expect((await call(first.access_token, SEARCH)).status).toBe(401)
@@ -184,7 +288,13 @@ describe('refusals', () => {
     const page = await openConsent(authorizeUrl({ clientId, challenge, method: 'S256' }))
     const answer = await signInAndAllow(page, key)
     const code = new URL(answer.headers.get('location') ?? '').searchParams.get('code') ?? ''
-    const exchange = { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT_URI, client_id: clientId }
+    const exchange = {
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: verifier,
+      redirect_uri: REDIRECT_URI,
+      client_id: clientId,
+    }
     expect((await tokenRequest(exchange)).status).toBe(200)
     const replay = await tokenRequest(exchange)
     expect(replay.status).toBe(400)
@@ -193,10 +303,20 @@ describe('refusals', () => {
 
   it('refuses a wrong redirect URI on the page itself, and a missing or plain PKCE challenge back at the client', async () => {
     const clientId = await register()
-    const wrong = await openConsent(authorizeUrl({ clientId, challenge: (await pkce()).challenge, method: 'S256', redirectUri: 'https://evil.example/cb' }))
+    const wrong = await openConsent(
+      authorizeUrl({
+        clientId,
+        challenge: (await pkce()).challenge,
+        method: 'S256',
+        redirectUri: 'https://evil.example/cb',
+      })
+    )
     expect(wrong.response.status).toBe(400)
     expect(wrong.response.headers.get('location')).toBeNull()
-    for (const params of [{}, { challenge: 'plain-challenge-plain-challenge-plain-challenge-1234', method: 'plain' }]) {
+    for (const params of [
+      {},
+      { challenge: 'plain-challenge-plain-challenge-plain-challenge-1234', method: 'plain' },
+    ]) {
       const page = await openConsent(authorizeUrl({ clientId, ...params }))
       expect(page.response.status).toBe(302)
       const location = new URL(page.response.headers.get('location') ?? '')
@@ -207,23 +327,32 @@ describe('refusals', () => {
   })
 
   it('shows the signed-in account and its tool lists as what the client may use, never the key', async () => {
-    const { key } = await createKey('1', { name: 'Tool-limited', policy: { allowTools: ['search', 'echo'], denyTools: ['echo'] } })
+    const { key } = await createKey('1', {
+      name: 'Tool-limited',
+      policy: { allowTools: ['search', 'echo'], denyTools: ['echo'] },
+    })
     const clientId = await register()
-    const page = await openConsent(authorizeUrl({ clientId, challenge: (await pkce()).challenge, method: 'S256' }))
+    const page = await openConsent(
+      authorizeUrl({ clientId, challenge: (await pkce()).challenge, method: 'S256' })
+    )
     const confirm = await submitConsent(page, { decision: 'key', key })
     const html = await confirm.text()
     expect(html).toContain('Signed in to <strong>Tool-limited</strong>, with $1 available')
     expect(html).toContain('only <code>search</code>, <code>echo</code>, never <code>echo</code>')
     expect(html).not.toContain(key)
     // A sign-in is for its own page only.
-    const other = await openConsent(authorizeUrl({ clientId, challenge: (await pkce()).challenge, method: 'S256' }))
+    const other = await openConsent(
+      authorizeUrl({ clientId, challenge: (await pkce()).challenge, method: 'S256' })
+    )
     const signin = /name="signin" value="([^"]+)"/.exec(html)?.[1] ?? ''
     expect((await submitConsent(other, { decision: 'allow', signin })).status).toBe(400)
   })
 
   it('refuses a wrong key before the page is used, and a denial sends access_denied', async () => {
     const clientId = await register()
-    const page = await openConsent(authorizeUrl({ clientId, challenge: (await pkce()).challenge, method: 'S256' }))
+    const page = await openConsent(
+      authorizeUrl({ clientId, challenge: (await pkce()).challenge, method: 'S256' })
+    )
     expect(page.html).toContain('Test &#60;b&#62;Client&#60;/b&#62;')
     expect(page.html).toContain('127.0.0.1')
     expect(page.html).toContain('$0.01')
@@ -231,7 +360,9 @@ describe('refusals', () => {
     expect(wrong.status).toBe(400)
     const denied = await submitConsent(page, { decision: 'deny' })
     expect(denied.status).toBe(302)
-    expect(new URL(denied.headers.get('location') ?? '').searchParams.get('error')).toBe('access_denied')
+    expect(new URL(denied.headers.get('location') ?? '').searchParams.get('error')).toBe(
+      'access_denied'
+    )
   })
 })
 
@@ -239,7 +370,11 @@ async function trialKeys(): Promise<number> {
   let count = 0
   let cursor: string | null = ''
   while (cursor !== null) {
-    const page = (await (await admin(`/keys?q=${encodeURIComponent('OAuth trial')}&limit=100${cursor ? `&after=${encodeURIComponent(cursor)}` : ''}`)).json()) as { keys: Array<{ name: string }>; next: string | null }
+    const page = (await (
+      await admin(
+        `/keys?q=${encodeURIComponent('OAuth trial')}&limit=100${cursor ? `&after=${encodeURIComponent(cursor)}` : ''}`
+      )
+    ).json()) as { keys: Array<{ name: string }>; next: string | null }
     count += page.keys.filter((key) => key.name.startsWith('OAuth trial')).length
     cursor = page.next
   }
@@ -257,12 +392,24 @@ describe('the free trial', () => {
     const answer = await gate('/oauth/authorize', {
       method: 'POST',
       redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: page.cookie, ...address },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        cookie: page.cookie,
+        ...address,
+      },
       body: new URLSearchParams({ handle: page.handle, decision: 'trial' }),
     })
     expect(answer.status).toBe(302)
     const code = new URL(answer.headers.get('location') ?? '').searchParams.get('code') ?? ''
-    const tokens = (await (await tokenRequest({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT_URI, client_id: clientId })).json()) as { access_token: string }
+    const tokens = (await (
+      await tokenRequest({
+        grant_type: 'authorization_code',
+        code,
+        code_verifier: verifier,
+        redirect_uri: REDIRECT_URI,
+        client_id: clientId,
+      })
+    ).json()) as { access_token: string }
     const paid = await call(tokens.access_token, SEARCH)
     expect(paid.status).toBe(200)
     expect(paid.headers.get('x-credits-remaining')).toBe('0.04')
@@ -271,7 +418,11 @@ describe('the free trial', () => {
     const refused = await gate('/oauth/authorize', {
       method: 'POST',
       redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: second.cookie, ...address },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        cookie: second.cookie,
+        ...address,
+      },
       body: new URLSearchParams({ handle: second.handle, decision: 'trial' }),
     })
     expect(refused.status).toBe(429)
@@ -283,7 +434,9 @@ describe('secrets stay secret', () => {
   const lines: string[] = []
   beforeEach(() => {
     for (const level of ['log', 'info', 'warn', 'error'] as const) {
-      vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(' ')))
+      vi.spyOn(console, level).mockImplementation(
+        (...args: unknown[]) => void lines.push(args.map(String).join(' '))
+      )
     }
   })
   afterEach(() => {
@@ -295,14 +448,36 @@ describe('secrets stay secret', () => {
     const { key } = await createKey('1')
     const tokens = await authorizeWithKey(key)
     await call(tokens.access_token, SEARCH)
-    await tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: tokens.clientId })
-    await tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: tokens.clientId })
+    await tokenRequest({
+      grant_type: 'refresh_token',
+      refresh_token: tokens.refresh_token,
+      client_id: tokens.clientId,
+    })
+    await tokenRequest({
+      grant_type: 'refresh_token',
+      refresh_token: tokens.refresh_token,
+      client_id: tokens.clientId,
+    })
     await call(`${tokens.access_token}x`, SEARCH)
-    await tokenRequest({ grant_type: 'authorization_code', code: `${tokens.access_token}`, code_verifier: 'x'.repeat(43), redirect_uri: REDIRECT_URI, client_id: tokens.clientId })
+    await tokenRequest({
+      grant_type: 'authorization_code',
+      code: `${tokens.access_token}`,
+      code_verifier: 'x'.repeat(43),
+      redirect_uri: REDIRECT_URI,
+      client_id: tokens.clientId,
+    })
     const clientId = await register()
-    const page = await openConsent(authorizeUrl({ clientId, challenge: (await pkce()).challenge, method: 'S256' }))
-    const wrong = await (await submitConsent(page, { decision: 'key', key: `${key.slice(0, -1)}A` })).text()
-    const secrets = [key, tokens.access_token.split(':')[2] ?? '', tokens.refresh_token.split(':')[2] ?? '']
+    const page = await openConsent(
+      authorizeUrl({ clientId, challenge: (await pkce()).challenge, method: 'S256' })
+    )
+    const wrong = await (
+      await submitConsent(page, { decision: 'key', key: `${key.slice(0, -1)}A` })
+    ).text()
+    const secrets = [
+      key,
+      tokens.access_token.split(':')[2] ?? '',
+      tokens.refresh_token.split(':')[2] ?? '',
+    ]
     for (const secret of secrets) {
       expect(secret.length).toBeGreaterThan(20)
       for (const line of lines) expect(line).not.toContain(secret)

@@ -7,7 +7,13 @@ import { ageClaim } from '../x402-helpers'
 /** A claim's lease in these tests; a claim is aged past it by rewriting when it was taken. */
 const LEASE = 40_000
 
-const entry = (nonce: string) => ({ nonce, amount: '10000', payTo: '0x1111111111111111111111111111111111111111', resource: 'r', validBefore: Math.floor(Date.now() / 1000) + 60 })
+const entry = (nonce: string) => ({
+  nonce,
+  amount: '10000',
+  payTo: '0x1111111111111111111111111111111111111111',
+  resource: 'r',
+  validBefore: Math.floor(Date.now() / 1000) + 60,
+})
 
 describe('PaymentLock', () => {
   it('lets one of 50 concurrent requests with one authorization through', async () => {
@@ -40,12 +46,16 @@ describe('PaymentLock', () => {
     const lock = env.X402_LOCKS.getByName(`payer-${crypto.randomUUID()}`)
     expect(await lock.acquire({ ...entry('0x0a'), flight: 'first' })).toBe('acquired')
     expect(await lock.claim('0x0a', 'someone-else', LEASE)).toEqual({ kind: 'finished' })
-    const claims = await Promise.all(Array.from({ length: 10 }, () => lock.claim('0x0a', 'first', LEASE)))
+    const claims = await Promise.all(
+      Array.from({ length: 10 }, () => lock.claim('0x0a', 'first', LEASE))
+    )
     expect(claims.filter((claim) => claim.kind === 'claimed')).toHaveLength(1)
     // The others are told it is being settled, and when the claim's lease runs out.
     for (const claim of claims.filter((claim) => claim.kind !== 'claimed')) {
       expect(claim).toMatchObject({ kind: 'settling' })
-      expect(claim.kind === 'settling' && claim.retryAfterMs > 0 && claim.retryAfterMs <= LEASE).toBe(true)
+      expect(
+        claim.kind === 'settling' && claim.retryAfterMs > 0 && claim.retryAfterMs <= LEASE
+      ).toBe(true)
     }
     // Being settled counts as in flight: nobody else may take it meanwhile.
     expect(await lock.acquire(entry('0x0a'))).toBe('in_flight')
@@ -83,7 +93,9 @@ describe('PaymentLock', () => {
     // The stopped holder, late after all, can neither record an end nor put the claim back.
     const deadClaim = dead.kind === 'claimed' ? dead.claim : ''
     const liveClaim = retaken[0]?.kind === 'claimed' ? retaken[0].claim : ''
-    expect(await stub.finish('0x0d', 'indeterminate', { reason: 'settlement_indeterminate' }, deadClaim)).toBe(false)
+    expect(
+      await stub.finish('0x0d', 'indeterminate', { reason: 'settlement_indeterminate' }, deadClaim)
+    ).toBe(false)
     await stub.unclaim('0x0d', deadClaim)
     expect(await stub.get('0x0d')).toMatchObject({ state: 'settling' })
     expect(await stub.finish('0x0d', 'settled', { transaction: '0xbeef' }, liveClaim)).toBe(true)
@@ -94,16 +106,22 @@ describe('PaymentLock', () => {
     expect(await stub.claim('0x0d', 'f', 0)).toEqual({ kind: 'finished' })
   })
 
-  it('takes over a claim made before claims were kept, by its row\'s time', async () => {
+  it("takes over a claim made before claims were kept, by its row's time", async () => {
     const stub = env.X402_LOCKS.getByName(`payer-${crypto.randomUUID()}`)
     expect(await stub.acquire({ ...entry('0x0e'), flight: 'f' })).toBe('acquired')
     // As an earlier version left it: settling, with no claim row.
     await runInDurableObject(stub, (_instance: PaymentLock, state) => {
-      state.storage.sql.exec(`UPDATE payments SET state = 'settling', updated_at = ? WHERE nonce = '0x0e'`, Date.now())
+      state.storage.sql.exec(
+        `UPDATE payments SET state = 'settling', updated_at = ? WHERE nonce = '0x0e'`,
+        Date.now()
+      )
     })
     expect(await stub.claim('0x0e', 'f', LEASE)).toMatchObject({ kind: 'settling' })
     await runInDurableObject(stub, (_instance: PaymentLock, state) => {
-      state.storage.sql.exec(`UPDATE payments SET updated_at = updated_at - ? WHERE nonce = '0x0e'`, LEASE)
+      state.storage.sql.exec(
+        `UPDATE payments SET updated_at = updated_at - ? WHERE nonce = '0x0e'`,
+        LEASE
+      )
     })
     expect(await stub.claim('0x0e', 'f', LEASE)).toMatchObject({ kind: 'claimed', retaken: true })
   })

@@ -12,9 +12,22 @@ import type { ReserveRequest } from '../../src/credits'
 import { payWithCredits } from '../../src/sidecar/payments'
 import { UsageCall, type UsageEvent } from '../../src/usage'
 import { CreditLedger } from '../../src/credits'
-import { openReservation, sealReservation, type Reservation } from '../../src/sidecar/reservation-token'
+import {
+  openReservation,
+  sealReservation,
+  type Reservation,
+} from '../../src/sidecar/reservation-token'
 import { TEST_SIDECAR_TOKEN } from '../constants'
-import { admin, charges, createKey, gate, keyState, newTag, originRequests, putRouteTable } from '../helpers'
+import {
+  admin,
+  charges,
+  createKey,
+  gate,
+  keyState,
+  newTag,
+  originRequests,
+  putRouteTable,
+} from '../helpers'
 import { awaitEvents } from '../usage-helpers'
 import { check, settle } from '../sidecar-helpers'
 
@@ -24,22 +37,41 @@ beforeEach(async () => {
   await putRouteTable({
     routes: [
       { path: '/api/free', origin: env.API_ORIGIN, free: true },
-      { path: '/api/orders', origin: env.API_ORIGIN, price: '0.02', method: 'POST', accept: ['credits'] },
+      {
+        path: '/api/orders',
+        origin: env.API_ORIGIN,
+        price: '0.02',
+        method: 'POST',
+        accept: ['credits'],
+      },
       { path: '/api/*', origin: env.API_ORIGIN, price: '0.02', method: 'GET', accept: ['credits'] },
       { path: '/mcp', origin: env.MCP_ORIGIN, mcp, accept: ['credits'] },
     ],
   })
 })
 
-const toolCall = (id: number, tool: string) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: tool, arguments: {} } })
+const toolCall = (id: number, tool: string) =>
+  JSON.stringify({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name: tool, arguments: {} },
+  })
 
 describe('who may ask', () => {
   it('is off (404, like any unknown path) without SIDECAR_TOKEN, token or not', async () => {
     const app = createGate()
-    const ctx = { waitUntil: () => undefined, passThroughOnException: () => undefined, props: {} } as unknown as ExecutionContext
+    const ctx = {
+      waitUntil: () => undefined,
+      passThroughOnException: () => undefined,
+      props: {},
+    } as unknown as ExecutionContext
     for (const path of ['/__pay/check', '/__pay/settle']) {
       const response = await app.fetch(
-        new Request(`https://gate.test${path}`, { method: 'POST', headers: { 'x-pay-sidecar-token': TEST_SIDECAR_TOKEN } }),
+        new Request(`https://gate.test${path}`, {
+          method: 'POST',
+          headers: { 'x-pay-sidecar-token': TEST_SIDECAR_TOKEN },
+        }),
         { ...env, SIDECAR_TOKEN: undefined },
         ctx
       )
@@ -51,7 +83,11 @@ describe('who may ask', () => {
   it('refuses a request without the token or with a wrong one, and does not echo it', async () => {
     for (const token of [undefined, 'x', TEST_SIDECAR_TOKEN + 'x']) {
       const response = await gate('/__pay/check', {
-        headers: { ...(token ? { 'x-pay-sidecar-token': token } : {}), 'x-original-method': 'GET', 'x-original-uri': '/api/free' },
+        headers: {
+          ...(token ? { 'x-pay-sidecar-token': token } : {}),
+          'x-original-method': 'GET',
+          'x-original-uri': '/api/free',
+        },
       })
       expect(response.status).toBe(401)
       const text = await response.text()
@@ -62,7 +98,9 @@ describe('who may ask', () => {
 
   it('ignores X-Original-URI on the normal gate path: a client cannot make a paid path look free', async () => {
     const tag = newTag()
-    const response = await gate('/api/users', { headers: { 'x-original-uri': '/api/free', 'x-forwarded-uri': '/api/free', 'x-test-tag': tag } })
+    const response = await gate('/api/users', {
+      headers: { 'x-original-uri': '/api/free', 'x-forwarded-uri': '/api/free', 'x-test-tag': tag },
+    })
     expect(response.status).toBe(401)
     expect(await originRequests(tag)).toHaveLength(0)
   })
@@ -79,15 +117,24 @@ describe('who may ask', () => {
       expect(await response.json()).toMatchObject({ error: { code: 'invalid_request' } })
     }
     // A tools/call posing as the free GET of an MCP route.
-    const posing = await check('POST', '/mcp', { 'content-type': 'application/json', 'x-forwarded-method': 'GET' }, toolCall(1, 'search'))
+    const posing = await check(
+      'POST',
+      '/mcp',
+      { 'content-type': 'application/json', 'x-forwarded-method': 'GET' },
+      toolCall(1, 'search')
+    )
     expect(posing.status).toBe(400)
-    const envoy = await gate('/__pay/check/api/users', { headers: { 'x-pay-sidecar-token': TEST_SIDECAR_TOKEN, 'x-original-uri': '/api/free' } })
+    const envoy = await gate('/__pay/check/api/users', {
+      headers: { 'x-pay-sidecar-token': TEST_SIDECAR_TOKEN, 'x-original-uri': '/api/free' },
+    })
     expect(envoy.status).toBe(400)
     expect(await keyState(id)).toMatchObject({ held: '0', balance: '1' })
   })
 
   it('answers other /__pay paths 404', async () => {
-    const response = await gate('/__pay/anything', { headers: { 'x-pay-sidecar-token': TEST_SIDECAR_TOKEN } })
+    const response = await gate('/__pay/anything', {
+      headers: { 'x-pay-sidecar-token': TEST_SIDECAR_TOKEN },
+    })
     expect(response.status).toBe(404)
   })
 })
@@ -100,31 +147,59 @@ describe('HTTP routes', () => {
 
   it('refuses an original path that resolves to another route (dot segments, backslashes, escaped slashes): the proxy forwards it raw', async () => {
     const { id, key } = await createKey('1')
-    for (const uri of ['/api/x/%2e%2e/free', '/api/x/%2E%2E/%2e%2e/api/free', '/api/x/../free', '/api/x/./y', '/api\\x', '/api/x%5c..%5cfree', '/api/x%2f..%2ffree']) {
+    for (const uri of [
+      '/api/x/%2e%2e/free',
+      '/api/x/%2E%2E/%2e%2e/api/free',
+      '/api/x/../free',
+      '/api/x/./y',
+      '/api\\x',
+      '/api/x%5c..%5cfree',
+      '/api/x%2f..%2ffree',
+    ]) {
       const response = await check('GET', uri, { 'x-api-key': key })
       expect(response.status, uri).toBe(400)
       expect(await response.json()).toMatchObject({ error: { code: 'invalid_request' } })
     }
     // Dots inside a segment, and in the query, are ordinary characters.
-    expect((await check('GET', '/api/v1.2/..x?next=../free', { 'x-api-key': key })).status).toBe(200)
+    expect((await check('GET', '/api/v1.2/..x?next=../free', { 'x-api-key': key })).status).toBe(
+      200
+    )
     expect(await keyState(id)).toMatchObject({ held: '0.02' })
   })
 
   it('refuses a path not spelled as the route it matches (letter case, escaped letters, empty segments, a trailing slash on an exact route): the proxy forwards it as written', async () => {
     const { id, key } = await createKey('1')
     // Each matches the free /api/free here, and could reach the origin's paid /api/* there.
-    const free = ['/API/FREE', '/api/Free', '/api/%66ree', '/api/fr%65e', '/api//free', '/api/free/', '/API/Free/', '/api/free//']
+    const free = [
+      '/API/FREE',
+      '/api/Free',
+      '/api/%66ree',
+      '/api/fr%65e',
+      '/api//free',
+      '/api/free/',
+      '/API/Free/',
+      '/api/free//',
+    ]
     for (const uri of free) {
       const response = await check('GET', uri)
       expect(response.status, uri).toBe(400)
-      expect(await response.json(), uri).toMatchObject({ error: { code: 'invalid_path', canonicalPath: '/api/free' } })
+      expect(await response.json(), uri).toMatchObject({
+        error: { code: 'invalid_path', canonicalPath: '/api/free' },
+      })
     }
-    const mcpCall = await check('POST', '/MCP', { 'content-type': 'application/json' }, toolCall(1, 'echo'))
+    const mcpCall = await check(
+      'POST',
+      '/MCP',
+      { 'content-type': 'application/json' },
+      toolCall(1, 'echo')
+    )
     expect(mcpCall.status).toBe(400)
     // An escaped letter under a wildcard is refused as well (RFC 3986 §2.3: never escaped), nothing held.
     const escaped = await check('GET', '/api/%75sers', { 'x-api-key': key })
     expect(escaped.status).toBe(400)
-    expect(await escaped.json()).toMatchObject({ error: { code: 'invalid_path', canonicalPath: '/api/users' } })
+    expect(await escaped.json()).toMatchObject({
+      error: { code: 'invalid_path', canonicalPath: '/api/users' },
+    })
     expect(await keyState(id)).toMatchObject({ held: '0', balance: '1' })
 
     // Canonical spellings pass: the route's own, a wildcard's trailing slash (kept, as the gate keeps it),
@@ -138,7 +213,9 @@ describe('HTTP routes', () => {
   })
 
   it('refuses a non-canonical path sent the Envoy way too (after /__pay/check)', async () => {
-    const response = await gate('/__pay/check/API/free', { headers: { 'x-pay-sidecar-token': TEST_SIDECAR_TOKEN } })
+    const response = await gate('/__pay/check/API/free', {
+      headers: { 'x-pay-sidecar-token': TEST_SIDECAR_TOKEN },
+    })
     expect(response.status).toBe(400)
     expect(await response.json()).toMatchObject({ error: { code: 'invalid_path' } })
   })
@@ -146,7 +223,9 @@ describe('HTTP routes', () => {
   it('refuses an unrouted path (404), a wrong method (405) and a request with no original URI (400)', async () => {
     expect((await check('GET', '/elsewhere')).status).toBe(404)
     expect((await check('DELETE', '/api/users')).status).toBe(405)
-    const none = await gate('/__pay/check', { headers: { 'x-pay-sidecar-token': TEST_SIDECAR_TOKEN } })
+    const none = await gate('/__pay/check', {
+      headers: { 'x-pay-sidecar-token': TEST_SIDECAR_TOKEN },
+    })
     expect(none.status).toBe(400)
     expect(await none.json()).toMatchObject({ error: { code: 'invalid_request' } })
   })
@@ -155,14 +234,18 @@ describe('HTTP routes', () => {
     const response = await check('GET', '/api/users')
     expect(response.status).toBe(401)
     expect(response.headers.get('x-pay-client-status')).toBe('401')
-    expect(await response.json()).toMatchObject({ error: { code: 'missing_api_key', price: '0.02' } })
+    expect(await response.json()).toMatchObject({
+      error: { code: 'missing_api_key', price: '0.02' },
+    })
   })
 
   it('answers a key without enough credits 402, and holds nothing', async () => {
     const { id, key } = await createKey('0.01')
     const response = await check('GET', '/api/users', { authorization: `Bearer ${key}` })
     expect(response.status).toBe(402)
-    expect(await response.json()).toMatchObject({ error: { code: 'insufficient_credits', credits: '0.01' } })
+    expect(await response.json()).toMatchObject({
+      error: { code: 'insufficient_credits', credits: '0.01' },
+    })
     expect(await keyState(id)).toMatchObject({ held: '0', balance: '0.01' })
   })
 
@@ -180,7 +263,11 @@ describe('HTTP routes', () => {
 
     const first = await settle({ 'x-pay-reservation': token, 'x-pay-upstream-status': '200' })
     expect(first.status).toBe(200)
-    expect(await first.json()).toEqual({ settled: 'charged', charged: '0.02', creditsRemaining: '0.98' })
+    expect(await first.json()).toEqual({
+      settled: 'charged',
+      charged: '0.02',
+      creditsRemaining: '0.98',
+    })
     const again = await settle({}, { reservation: token, outcome: 'served' })
     expect(await again.json()).toEqual({ settled: 'already_settled' })
     const state = await keyState(id)
@@ -190,8 +277,12 @@ describe('HTTP routes', () => {
 
   it('records each settled call as one usage event (charged or refunded, with its hold), and a refusal as denied', async () => {
     const { id, key } = await createKey('1')
-    const served = (await check('GET', '/api/served', { 'x-api-key': key })).headers.get('x-pay-reservation') as string
-    const failed = (await check('GET', '/api/failed', { 'x-api-key': key })).headers.get('x-pay-reservation') as string
+    const served = (await check('GET', '/api/served', { 'x-api-key': key })).headers.get(
+      'x-pay-reservation'
+    ) as string
+    const failed = (await check('GET', '/api/failed', { 'x-api-key': key })).headers.get(
+      'x-pay-reservation'
+    ) as string
     const checkedBy = Date.now()
     await new Promise((resolve) => setTimeout(resolve, 5))
     await settle({ 'x-pay-reservation': served, 'x-pay-upstream-status': '200' })
@@ -201,7 +292,16 @@ describe('HTTP routes', () => {
     expect((await check('GET', '/api/denied', { 'x-api-key': broke })).status).toBe(402)
     const events = await awaitEvents(2, 'key_id = ?', id)
     // The path is the original request's, carried through the reservation token to the settle.
-    expect(events.map((event) => [event.outcome, event.amount, event.status, event.route, event.method, event.path])).toEqual(
+    expect(
+      events.map((event) => [
+        event.outcome,
+        event.amount,
+        event.status,
+        event.route,
+        event.method,
+        event.path,
+      ])
+    ).toEqual(
       expect.arrayContaining([
         ['charged', 20_000, 200, '/api/*', 'GET', '/api/served'],
         ['refunded', 0, 503, '/api/*', 'GET', '/api/failed'],
@@ -212,23 +312,31 @@ describe('HTTP routes', () => {
     expect(events.find((event) => event.outcome === 'charged')?.reservationId).toBeTruthy()
     // Dated when the call arrived at the check, not when its follow-up came.
     expect(events.every((event) => event.at <= checkedBy)).toBe(true)
-    expect(await awaitEvents(1, 'key_id = ?', brokeId)).toMatchObject([{ outcome: 'denied', reason: 'insufficient_credits', path: '/api/denied' }])
+    expect(await awaitEvents(1, 'key_id = ?', brokeId)).toMatchObject([
+      { outcome: 'denied', reason: 'insufficient_credits', path: '/api/denied' },
+    ])
   })
 
   it("records the original request's method, not the check's", async () => {
     const { id, key } = await createKey('0')
     // The check itself is a GET (no body sent along); the call it asks about is a POST.
     expect((await check('POST', '/api/orders', { 'x-api-key': key })).status).toBe(402)
-    expect(await awaitEvents(1, 'key_id = ?', id)).toMatchObject([{ outcome: 'denied', method: 'POST', path: '/api/orders' }])
+    expect(await awaitEvents(1, 'key_id = ?', id)).toMatchObject([
+      { outcome: 'denied', method: 'POST', path: '/api/orders' },
+    ])
   })
 
   it('releases the hold when the upstream failed (5xx, or nginx’s "502, 503" list), and never charges it later', async () => {
     const { id, key } = await createKey('1')
     for (const status of ['503', '200, 502']) {
-      const token = (await check('GET', '/api/users', { 'x-api-key': key })).headers.get('x-pay-reservation') as string
+      const token = (await check('GET', '/api/users', { 'x-api-key': key })).headers.get(
+        'x-pay-reservation'
+      ) as string
       const released = await settle({ 'x-pay-reservation': token, 'x-pay-upstream-status': status })
       expect(await released.json()).toMatchObject({ settled: 'released', charged: '0' })
-      expect(await (await settle({ 'x-pay-reservation': token, 'x-pay-outcome': 'served' })).json()).toEqual({ settled: 'already_settled' })
+      expect(
+        await (await settle({ 'x-pay-reservation': token, 'x-pay-outcome': 'served' })).json()
+      ).toEqual({ settled: 'already_settled' })
     }
     const state = await keyState(id)
     expect(state).toMatchObject({ held: '0', balance: '1' })
@@ -243,25 +351,40 @@ describe('HTTP routes', () => {
       [{ 'x-pay-upstream-status': '200', 'x-pay-outcome': 'served' }, 'charged'],
     ]
     for (const [headers, settled] of cases) {
-      const token = (await check('GET', '/api/users', { 'x-api-key': key })).headers.get('x-pay-reservation') as string
-      expect(await (await settle({ 'x-pay-reservation': token, ...headers })).json()).toMatchObject({ settled })
+      const token = (await check('GET', '/api/users', { 'x-api-key': key })).headers.get(
+        'x-pay-reservation'
+      ) as string
+      expect(await (await settle({ 'x-pay-reservation': token, ...headers })).json()).toMatchObject(
+        { settled }
+      )
     }
     const state = await keyState(id)
     expect(state).toMatchObject({ held: '0', balance: '0.98' })
     expect(charges(state)).toEqual(['-0.02'])
     const events = await awaitEvents(3, 'key_id = ?', id)
-    expect(events.map((event) => [event.outcome, event.status]).sort()).toEqual([['charged', 200], ['refunded', 200], ['refunded', 503]])
+    expect(events.map((event) => [event.outcome, event.status]).sort()).toEqual([
+      ['charged', 200],
+      ['refunded', 200],
+      ['refunded', 503],
+    ])
   })
 
   it('rejects forged, altered and malformed tokens and outcomes with 400, changing nothing', async () => {
     const { id, key } = await createKey('1')
-    const token = (await check('GET', '/api/users', { 'x-api-key': key })).headers.get('x-pay-reservation') as string
+    const token = (await check('GET', '/api/users', { 'x-api-key': key })).headers.get(
+      'x-pay-reservation'
+    ) as string
     const flipped = token.slice(0, 20) + (token[20] === 'A' ? 'B' : 'A') + token.slice(21)
     for (const bad of ['pgr1.' + 'A'.repeat(80), flipped, 'nonsense', '']) {
       const response = await settle({ 'x-pay-reservation': bad, 'x-pay-outcome': 'served' })
       expect(response.status).toBe(400)
     }
-    const outcomes: Array<Record<string, string>> = [{ 'x-pay-upstream-status': '20' }, { 'x-pay-outcome': 'maybe' }, {}, { 'x-pay-outcome': 'maybe', 'x-pay-upstream-status': '200' }]
+    const outcomes: Array<Record<string, string>> = [
+      { 'x-pay-upstream-status': '20' },
+      { 'x-pay-outcome': 'maybe' },
+      {},
+      { 'x-pay-outcome': 'maybe', 'x-pay-upstream-status': '200' },
+    ]
     for (const headers of outcomes) {
       const response = await settle({ 'x-pay-reservation': token, ...headers })
       expect(response.status).toBe(400)
@@ -273,16 +396,26 @@ describe('HTTP routes', () => {
 
   it('refuses a token past its hold’s expiry: nothing is charged (the alarm releases the hold)', async () => {
     const { id, key } = await createKey('1')
-    const token = (await check('GET', '/api/users', { 'x-api-key': key })).headers.get('x-pay-reservation') as string
+    const token = (await check('GET', '/api/users', { 'x-api-key': key })).headers.get(
+      'x-pay-reservation'
+    ) as string
     const reservation = await openReservation(TEST_SIDECAR_TOKEN, token)
     expect(reservation).toMatchObject({ amount: 20_000, reservationId: expect.any(String) })
-    const late = await sealReservation(TEST_SIDECAR_TOKEN, { ...(reservation as Reservation), expiresAt: Date.now() - 1 })
+    const late = await sealReservation(TEST_SIDECAR_TOKEN, {
+      ...(reservation as Reservation),
+      expiresAt: Date.now() - 1,
+    })
     const response = await settle({ 'x-pay-reservation': late, 'x-pay-outcome': 'served' })
     expect(response.status).toBe(400)
     expect(await response.json()).toMatchObject({ error: { code: 'invalid_reservation' } })
     // Sealed under another secret: refused as well.
-    const foreign = await sealReservation('another-sidecar-secret-0123456789', reservation as Reservation)
-    expect((await settle({ 'x-pay-reservation': foreign, 'x-pay-outcome': 'served' })).status).toBe(400)
+    const foreign = await sealReservation(
+      'another-sidecar-secret-0123456789',
+      reservation as Reservation
+    )
+    expect((await settle({ 'x-pay-reservation': foreign, 'x-pay-outcome': 'served' })).status).toBe(
+      400
+    )
     expect(charges(await keyState(id))).toEqual([])
     await settle({ 'x-pay-reservation': token, 'x-pay-outcome': 'failed' })
   })
@@ -305,7 +438,10 @@ describe('HTTP routes', () => {
      * `lost` reserves lost after the account committed them (the fault a
      * connection reset or an object restart makes), and every reserve counted.
      */
-    function losingReplies(lost: number, afterLoss: () => Promise<unknown> = async () => undefined) {
+    function losingReplies(
+      lost: number,
+      afterLoss: () => Promise<unknown> = async () => undefined
+    ) {
       let reserves = 0
       const credits = {
         getByName: (name: string) => {
@@ -329,36 +465,89 @@ describe('HTTP routes', () => {
     }
 
     const usageOf = (events: UsageEvent[]) =>
-      new UsageCall((event) => events.push(event), { at: Date.now(), route: '/api/*', method: 'GET', mcp: false, listPrice: 20_000 })
-    const holdRequest = (fingerprint = 'body') => ({ amount: 20_000, label: 'GET /api/users', limits: [], timeoutMs: 1_000, fingerprint: async () => fingerprint, describe: {} })
-    const checkEnv = (faulty: ReturnType<typeof losingReplies>) => ({ env: faulty.env, secret: TEST_SIDECAR_TOKEN, settleNow: true, waitUntil: () => undefined })
-    const ledgerOf = (faulty: ReturnType<typeof losingReplies>) => new CreditLedger().client(faulty.env.CREDITS, 0, () => undefined)
+      new UsageCall((event) => events.push(event), {
+        at: Date.now(),
+        route: '/api/*',
+        method: 'GET',
+        mcp: false,
+        listPrice: 20_000,
+      })
+    const holdRequest = (fingerprint = 'body') => ({
+      amount: 20_000,
+      label: 'GET /api/users',
+      limits: [],
+      timeoutMs: 1_000,
+      fingerprint: async () => fingerprint,
+      describe: {},
+    })
+    const checkEnv = (faulty: ReturnType<typeof losingReplies>) => ({
+      env: faulty.env,
+      secret: TEST_SIDECAR_TOKEN,
+      settleNow: true,
+      waitUntil: () => undefined,
+    })
+    const ledgerOf = (faulty: ReturnType<typeof losingReplies>) =>
+      new CreditLedger().client(faulty.env.CREDITS, 0, () => undefined)
 
-    it('is found by the check\'s next try and let through, charged once, with its usage event', async () => {
+    it("is found by the check's next try and let through, charged once, with its usage event", async () => {
       const { id, key } = await createKey('1')
       const faulty = losingReplies(1)
       const events: UsageEvent[] = []
-      const headers = await payWithCredits(checkEnv(faulty), ledgerOf(faulty), new Headers({ 'x-api-key': key }), holdRequest(), usageOf(events))
-      expect(headers).toMatchObject({ 'x-pay-settlement': 'charged', 'x-credits-remaining': '0.98' })
+      const headers = await payWithCredits(
+        checkEnv(faulty),
+        ledgerOf(faulty),
+        new Headers({ 'x-api-key': key }),
+        holdRequest(),
+        usageOf(events)
+      )
+      expect(headers).toMatchObject({
+        'x-pay-settlement': 'charged',
+        'x-credits-remaining': '0.98',
+      })
       expect(faulty.reserves()).toBe(2)
       expect(charges(await keyState(id))).toEqual(['-0.02'])
       expect(events).toMatchObject([{ outcome: 'charged', amount: 20_000, reason: null }])
     })
 
-    it('is found even beside the client\'s own Idempotency-Key, whose later retry is then a replay at no charge', async () => {
+    it("is found even beside the client's own Idempotency-Key, whose later retry is then a replay at no charge", async () => {
       const { id, key } = await createKey('1')
       const withClientKey = new Headers({ 'x-api-key': key, 'idempotency-key': 'client-1' })
       const events: UsageEvent[] = []
-      expect(await payWithCredits(checkEnv(losingReplies(1)), ledgerOf(losingReplies(1)), withClientKey, holdRequest(), usageOf(events))).toMatchObject({ 'x-pay-settlement': 'charged' })
-      expect(await payWithCredits(checkEnv(losingReplies(0)), ledgerOf(losingReplies(0)), withClientKey, holdRequest(), usageOf(events))).toMatchObject({ 'x-pay-settlement': 'replayed' })
+      expect(
+        await payWithCredits(
+          checkEnv(losingReplies(1)),
+          ledgerOf(losingReplies(1)),
+          withClientKey,
+          holdRequest(),
+          usageOf(events)
+        )
+      ).toMatchObject({ 'x-pay-settlement': 'charged' })
+      expect(
+        await payWithCredits(
+          checkEnv(losingReplies(0)),
+          ledgerOf(losingReplies(0)),
+          withClientKey,
+          holdRequest(),
+          usageOf(events)
+        )
+      ).toMatchObject({ 'x-pay-settlement': 'replayed' })
       expect(charges(await keyState(id))).toEqual(['-0.02'])
-      expect(events).toMatchObject([{ outcome: 'charged', amount: 20_000 }, { outcome: 'charged', amount: 0, reason: 'idempotent_replay' }])
+      expect(events).toMatchObject([
+        { outcome: 'charged', amount: 20_000 },
+        { outcome: 'charged', amount: 0, reason: 'idempotent_replay' },
+      ])
     })
 
     it('is answered with its charge even if the key was suspended in between', async () => {
       const { id, key } = await createKey('1')
       const faulty = losingReplies(1, () => admin(`/keys/${id}/suspend`, { method: 'POST' }))
-      const headers = await payWithCredits(checkEnv(faulty), ledgerOf(faulty), new Headers({ 'x-api-key': key }), holdRequest(), usageOf([]))
+      const headers = await payWithCredits(
+        checkEnv(faulty),
+        ledgerOf(faulty),
+        new Headers({ 'x-api-key': key }),
+        holdRequest(),
+        usageOf([])
+      )
       expect(headers).toMatchObject({ 'x-pay-settlement': 'charged' })
       const state = await keyState(id)
       expect(state.status).toBe('suspended')
@@ -368,7 +557,15 @@ describe('HTTP routes', () => {
     it('is refused only when every try goes unanswered, without saying nothing was charged', async () => {
       const { id, key } = await createKey('1')
       const faulty = losingReplies(3)
-      await expect(payWithCredits(checkEnv(faulty), ledgerOf(faulty), new Headers({ 'x-api-key': key }), holdRequest(), usageOf([]))).rejects.toMatchObject({
+      await expect(
+        payWithCredits(
+          checkEnv(faulty),
+          ledgerOf(faulty),
+          new Headers({ 'x-api-key': key }),
+          holdRequest(),
+          usageOf([])
+        )
+      ).rejects.toMatchObject({
         code: 'ledger_unavailable',
         message: 'Payments cannot be checked right now; retry shortly.',
       })
@@ -380,25 +577,42 @@ describe('HTTP routes', () => {
 
   it('takes the original path from the check URL as Envoy sends it, and the method from the request', async () => {
     const { key } = await createKey('1')
-    const response = await gate('/__pay/check/api/users?x=1', { headers: { 'x-pay-sidecar-token': TEST_SIDECAR_TOKEN, 'x-api-key': key, 'x-pay-settle': 'now' } })
+    const response = await gate('/__pay/check/api/users?x=1', {
+      headers: {
+        'x-pay-sidecar-token': TEST_SIDECAR_TOKEN,
+        'x-api-key': key,
+        'x-pay-settle': 'now',
+      },
+    })
     expect(response.status).toBe(200)
-    const refused = await gate('/__pay/check/api/users', { method: 'DELETE', headers: { 'x-pay-sidecar-token': TEST_SIDECAR_TOKEN } })
+    const refused = await gate('/__pay/check/api/users', {
+      method: 'DELETE',
+      headers: { 'x-pay-sidecar-token': TEST_SIDECAR_TOKEN },
+    })
     expect(refused.status).toBe(405)
   })
 
   it('honours Idempotency-Key like the gate: a retry of a charged call is not charged again', async () => {
     const { id, key } = await createKey('1')
     const headers = { 'x-api-key': key, 'idempotency-key': 'order-1', 'x-pay-settle': 'now' }
-    expect((await check('GET', '/api/users', headers)).headers.get('x-pay-settlement')).toBe('charged')
-    expect((await check('GET', '/api/users', headers)).headers.get('x-pay-settlement')).toBe('replayed')
+    expect((await check('GET', '/api/users', headers)).headers.get('x-pay-settlement')).toBe(
+      'charged'
+    )
+    expect((await check('GET', '/api/users', headers)).headers.get('x-pay-settlement')).toBe(
+      'replayed'
+    )
     expect(charges(await keyState(id))).toEqual(['-0.02'])
   })
 
   it('identifies an Idempotency-Key call by its body: another body is not a replay, and no body at all is refused', async () => {
     const { id, key } = await createKey('1')
     const headers = { 'x-api-key': key, 'idempotency-key': 'order-2', 'x-pay-settle': 'now' }
-    expect((await check('POST', '/api/orders', headers, 'first')).headers.get('x-pay-settlement')).toBe('charged')
-    expect((await check('POST', '/api/orders', headers, 'first')).headers.get('x-pay-settlement')).toBe('replayed')
+    expect(
+      (await check('POST', '/api/orders', headers, 'first')).headers.get('x-pay-settlement')
+    ).toBe('charged')
+    expect(
+      (await check('POST', '/api/orders', headers, 'first')).headers.get('x-pay-settlement')
+    ).toBe('replayed')
     const other = await check('POST', '/api/orders', headers, 'second')
     expect(other.status).toBe(422)
     const bodiless = await check('POST', '/api/orders', headers)
@@ -427,7 +641,16 @@ describe('MCP routes', () => {
 
   it('lets free methods and tools through without a key', async () => {
     expect((await check('POST', '/mcp', mcpHeaders(), toolCall(1, 'echo'))).status).toBe(200)
-    expect((await check('POST', '/mcp', mcpHeaders(), JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: {} }))).status).toBe(200)
+    expect(
+      (
+        await check(
+          'POST',
+          '/mcp',
+          mcpHeaders(),
+          JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: {} })
+        )
+      ).status
+    ).toBe(200)
     expect((await check('GET', '/mcp')).status).toBe(200)
   })
 
@@ -435,14 +658,20 @@ describe('MCP routes', () => {
     const response = await check('POST', '/mcp', mcpHeaders(), toolCall(7, 'search'))
     expect(response.status).toBe(402)
     expect(response.headers.get('x-pay-client-status')).toBe('200')
-    expect(await response.json()).toMatchObject({ jsonrpc: '2.0', id: 7, error: { code: -32402, data: { reason: 'missing_api_key', tool: 'search', price: '0.01' } } })
+    expect(await response.json()).toMatchObject({
+      jsonrpc: '2.0',
+      id: 7,
+      error: { code: -32402, data: { reason: 'missing_api_key', tool: 'search', price: '0.01' } },
+    })
   })
 
   it('fails closed when the proxy sends no body (Caddy forward_auth, Traefik): nothing passes unpriced', async () => {
     const { id, key } = await createKey('1')
     const response = await check('POST', '/mcp', mcpHeaders(key))
     expect(response.status).toBe(502)
-    expect(await response.json()).toMatchObject({ error: { code: -32603, data: { reason: 'sidecar_body_missing' } } })
+    expect(await response.json()).toMatchObject({
+      error: { code: -32603, data: { reason: 'sidecar_body_missing' } },
+    })
     expect(await keyState(id)).toMatchObject({ held: '0', balance: '1' })
   })
 })

@@ -4,7 +4,14 @@ import Stripe from 'stripe'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { createGate } from '../../src/app'
 import { admin, createKey, gate, keyState, type KeyState } from '../helpers'
-import { checkoutSession, putStripeRoutes, stripeEvent, stripeId, stripeSignature, subscriptionInvoice } from '../stripe-helpers'
+import {
+  checkoutSession,
+  putStripeRoutes,
+  stripeEvent,
+  stripeId,
+  stripeSignature,
+  subscriptionInvoice,
+} from '../stripe-helpers'
 
 const SECRET = env.STRIPE_WEBHOOK_SECRET
 
@@ -14,13 +21,25 @@ beforeEach(async () => {
 
 interface WebhookAnswer {
   status: number
-  body: { received?: boolean; credited?: boolean; reason?: string; credits?: string; error?: { code: string } }
+  body: {
+    received?: boolean
+    credited?: boolean
+    reason?: string
+    credits?: string
+    error?: { code: string }
+  }
 }
 
 /** Deliver an event as Stripe does: the exact bytes, signed. */
-async function deliver(event: Record<string, unknown> | string, signature?: string): Promise<WebhookAnswer> {
+async function deliver(
+  event: Record<string, unknown> | string,
+  signature?: string
+): Promise<WebhookAnswer> {
   const body = typeof event === 'string' ? event : JSON.stringify(event, null, 2)
-  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)' }
+  const headers: Record<string, string> = {
+    'content-type': 'application/json; charset=utf-8',
+    'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)',
+  }
   headers['stripe-signature'] = signature ?? (await stripeSignature(body, SECRET))
   const response = await gate('/stripe/webhook', { method: 'POST', headers, body })
   return { status: response.status, body: (await response.json()) as WebhookAnswer['body'] }
@@ -34,23 +53,44 @@ describe('POST /stripe/webhook: checkout.session.completed', () => {
     const key = await createKey('1')
     const session = checkoutSession({ keyId: key.id, package: 'starter' })
     const answer = await deliver(stripeEvent('checkout.session.completed', session))
-    expect(answer).toEqual({ status: 200, body: { received: true, credited: true, key: key.id, credits: '10' } })
+    expect(answer).toEqual({
+      status: 200,
+      body: { received: true, credited: true, key: key.id, credits: '10' },
+    })
     const state = await keyState(key.id)
     expect(state.credits).toBe('11')
-    expect(topUps(state)).toEqual([expect.objectContaining({ amount: '10', balanceAfter: '11', label: `stripe checkout ${session.id} (starter)` })])
+    expect(topUps(state)).toEqual([
+      expect.objectContaining({
+        amount: '10',
+        balanceAfter: '11',
+        label: `stripe checkout ${session.id} (starter)`,
+      }),
+    ])
   })
 
   it('accepts a header made by Stripe’s own SDK (generateTestHeaderStringAsync)', async () => {
     const key = await createKey('0')
-    const body = JSON.stringify(stripeEvent('checkout.session.completed', checkoutSession({ keyId: key.id, package: 'small', amount: 500, currency: 'eur' })))
-    const header = await Stripe.webhooks.generateTestHeaderStringAsync({ payload: body, secret: SECRET, cryptoProvider: Stripe.createSubtleCryptoProvider() })
+    const body = JSON.stringify(
+      stripeEvent(
+        'checkout.session.completed',
+        checkoutSession({ keyId: key.id, package: 'small', amount: 500, currency: 'eur' })
+      )
+    )
+    const header = await Stripe.webhooks.generateTestHeaderStringAsync({
+      payload: body,
+      secret: SECRET,
+      cryptoProvider: Stripe.createSubtleCryptoProvider(),
+    })
     expect((await deliver(body, header)).body.credited).toBe(true)
     expect((await keyState(key.id)).credits).toBe('2.5')
   })
 
   it('a replayed event credits once', async () => {
     const key = await createKey('0')
-    const event = stripeEvent('checkout.session.completed', checkoutSession({ keyId: key.id, package: 'starter' }))
+    const event = stripeEvent(
+      'checkout.session.completed',
+      checkoutSession({ keyId: key.id, package: 'starter' })
+    )
     for (let delivery = 0; delivery < 3; delivery++) expect((await deliver(event)).status).toBe(200)
     const state = await keyState(key.id)
     expect(state.credits).toBe('10')
@@ -60,8 +100,12 @@ describe('POST /stripe/webhook: checkout.session.completed', () => {
   it('a second, distinct event for the same session credits once', async () => {
     const key = await createKey('0')
     const session = checkoutSession({ keyId: key.id, package: 'starter' })
-    expect((await deliver(stripeEvent('checkout.session.completed', session))).body.credited).toBe(true)
-    expect((await deliver(stripeEvent('checkout.session.async_payment_succeeded', session))).status).toBe(200)
+    expect((await deliver(stripeEvent('checkout.session.completed', session))).body.credited).toBe(
+      true
+    )
+    expect(
+      (await deliver(stripeEvent('checkout.session.async_payment_succeeded', session))).status
+    ).toBe(200)
     const state = await keyState(key.id)
     expect(state.credits).toBe('10')
     expect(topUps(state)).toHaveLength(1)
@@ -75,16 +119,29 @@ describe('POST /stripe/webhook: checkout.session.completed', () => {
       body: { received: true, credited: false, reason: 'not_paid' },
     })
     expect((await keyState(key.id)).credits).toBe('0')
-    expect((await deliver(stripeEvent('checkout.session.async_payment_failed', session))).body.reason).toBe('event_type_not_handled')
-    const succeeded = stripeEvent('checkout.session.async_payment_succeeded', { ...session, payment_status: 'paid' })
+    expect(
+      (await deliver(stripeEvent('checkout.session.async_payment_failed', session))).body.reason
+    ).toBe('event_type_not_handled')
+    const succeeded = stripeEvent('checkout.session.async_payment_succeeded', {
+      ...session,
+      payment_status: 'paid',
+    })
     expect((await deliver(succeeded)).body.credited).toBe(true)
     expect((await keyState(key.id)).credits).toBe('10')
   })
 
   it('a session with no payment required (a 100% discount) buys nothing', async () => {
     const key = await createKey('0')
-    const session = checkoutSession({ keyId: key.id, package: 'starter', paymentStatus: 'no_payment_required', amount: 0 })
-    expect((await deliver(stripeEvent('checkout.session.completed', session))).body).toMatchObject({ credited: false, reason: 'not_paid' })
+    const session = checkoutSession({
+      keyId: key.id,
+      package: 'starter',
+      paymentStatus: 'no_payment_required',
+      amount: 0,
+    })
+    expect((await deliver(stripeEvent('checkout.session.completed', session))).body).toMatchObject({
+      credited: false,
+      reason: 'not_paid',
+    })
     expect((await keyState(key.id)).credits).toBe('0')
   })
 
@@ -98,7 +155,10 @@ describe('POST /stripe/webhook: checkout.session.completed', () => {
       [checkoutSession({ keyId: key.id }), 'unknown_package'],
     ]
     for (const [session, reason] of cases) {
-      expect(await deliver(stripeEvent('checkout.session.completed', session))).toEqual({ status: 200, body: { received: true, credited: false, reason } })
+      expect(await deliver(stripeEvent('checkout.session.completed', session))).toEqual({
+        status: 200,
+        body: { received: true, credited: false, reason },
+      })
     }
     expect(topUps(await keyState(key.id))).toHaveLength(0)
   })
@@ -110,7 +170,9 @@ describe('POST /stripe/webhook: checkout.session.completed', () => {
       checkoutSession({ keyId: key.id, package: 'starter', amount: 100_000 }),
       checkoutSession({ keyId: key.id, package: 'starter', currency: 'eur' }),
     ]) {
-      expect((await deliver(stripeEvent('checkout.session.completed', session))).body).toMatchObject({ credited: false, reason: 'amount_mismatch' })
+      expect(
+        (await deliver(stripeEvent('checkout.session.completed', session))).body
+      ).toMatchObject({ credited: false, reason: 'amount_mismatch' })
     }
     expect((await keyState(key.id)).credits).toBe('0')
   })
@@ -118,8 +180,16 @@ describe('POST /stripe/webhook: checkout.session.completed', () => {
   it('a revoked key is not credited, and the answer says why', async () => {
     const key = await createKey('0')
     expect((await admin(`/keys/${key.id}/revoke`, { method: 'POST' })).status).toBe(200)
-    const answer = await deliver(stripeEvent('checkout.session.completed', checkoutSession({ keyId: key.id, package: 'starter' })))
-    expect(answer).toEqual({ status: 200, body: { received: true, credited: false, reason: 'key_revoked' } })
+    const answer = await deliver(
+      stripeEvent(
+        'checkout.session.completed',
+        checkoutSession({ keyId: key.id, package: 'starter' })
+      )
+    )
+    expect(answer).toEqual({
+      status: 200,
+      body: { received: true, credited: false, reason: 'key_revoked' },
+    })
     expect((await keyState(key.id)).balance).toBe('0')
   })
 })
@@ -127,7 +197,15 @@ describe('POST /stripe/webhook: checkout.session.completed', () => {
 describe('POST /stripe/webhook: signatures', () => {
   const paidEvent = async () => {
     const key = await createKey('1')
-    return { key, body: JSON.stringify(stripeEvent('checkout.session.completed', checkoutSession({ keyId: key.id, package: 'starter' }))) }
+    return {
+      key,
+      body: JSON.stringify(
+        stripeEvent(
+          'checkout.session.completed',
+          checkoutSession({ keyId: key.id, package: 'starter' })
+        )
+      ),
+    }
   }
   const expectUnchanged = async (id: string) => {
     const state = await keyState(id)
@@ -159,17 +237,29 @@ describe('POST /stripe/webhook: signatures', () => {
     expect((await deliver(body, await stripeSignature(body, SECRET, stale))).status).toBe(400)
     await expectUnchanged(key.id)
     const recent = Math.floor(Date.now() / 1000) - 200
-    expect((await deliver(body, await stripeSignature(body, SECRET, recent))).body.credited).toBe(true)
+    expect((await deliver(body, await stripeSignature(body, SECRET, recent))).body.credited).toBe(
+      true
+    )
   })
 
   it('refuses a missing, empty or malformed Stripe-Signature header', async () => {
     const { key, body } = await paidEvent()
     const good = await stripeSignature(body, SECRET)
     const v1 = good.split(',v1=')[1] as string
-    for (const header of ['', 'garbage', `v1=${v1}`, `t=${Math.floor(Date.now() / 1000)}`, `t=${Math.floor(Date.now() / 1000)},v0=${v1}`]) {
+    for (const header of [
+      '',
+      'garbage',
+      `v1=${v1}`,
+      `t=${Math.floor(Date.now() / 1000)}`,
+      `t=${Math.floor(Date.now() / 1000)},v0=${v1}`,
+    ]) {
       expect((await deliver(body, header)).status).toBe(400)
     }
-    const response = await gate('/stripe/webhook', { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+    const response = await gate('/stripe/webhook', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    })
     expect(response.status).toBe(400)
     await expectUnchanged(key.id)
   })
@@ -188,30 +278,48 @@ describe('POST /stripe/webhook: subscription renewals', () => {
     const key = await createKey('0')
     const invoice = subscriptionInvoice({ keyId: key.id })
     const event = stripeEvent('invoice.paid', invoice)
-    expect(await deliver(event)).toEqual({ status: 200, body: { received: true, credited: true, key: key.id, credits: '25' } })
+    expect(await deliver(event)).toEqual({
+      status: 200,
+      body: { received: true, credited: true, key: key.id, credits: '25' },
+    })
     expect((await deliver(event)).status).toBe(200)
     expect((await deliver(stripeEvent('invoice.paid', invoice))).status).toBe(200)
     const state = await keyState(key.id)
     expect(state.credits).toBe('25')
-    expect(topUps(state)).toEqual([expect.objectContaining({ amount: '25', label: `stripe renewal ${invoice.id} (pro)` })])
+    expect(topUps(state)).toEqual([
+      expect.objectContaining({ amount: '25', label: `stripe renewal ${invoice.id} (pro)` }),
+    ])
     // The next period's invoice is another payment.
-    expect((await deliver(stripeEvent('invoice.paid', subscriptionInvoice({ keyId: key.id })))).body.credited).toBe(true)
+    expect(
+      (await deliver(stripeEvent('invoice.paid', subscriptionInvoice({ keyId: key.id })))).body
+        .credited
+    ).toBe(true)
     expect((await keyState(key.id)).credits).toBe('50')
   })
 
   it('reads the key from the legacy shape too (subscription_details.metadata, API versions before 2025-03-31)', async () => {
     const key = await createKey('0')
-    expect((await deliver(stripeEvent('invoice.paid', subscriptionInvoice({ keyId: key.id, shape: 'legacy' })))).body.credited).toBe(true)
+    expect(
+      (
+        await deliver(
+          stripeEvent('invoice.paid', subscriptionInvoice({ keyId: key.id, shape: 'legacy' }))
+        )
+      ).body.credited
+    ).toBe(true)
     expect((await keyState(key.id)).credits).toBe('25')
   })
 
   it('the first invoice of a subscription (paid through Checkout, credited there) and other invoices are not renewals', async () => {
     const key = await createKey('0')
     for (const billingReason of ['subscription_create', 'manual', 'subscription_update']) {
-      const answer = await deliver(stripeEvent('invoice.paid', subscriptionInvoice({ keyId: key.id, billingReason })))
+      const answer = await deliver(
+        stripeEvent('invoice.paid', subscriptionInvoice({ keyId: key.id, billingReason }))
+      )
       expect(answer.body).toMatchObject({ credited: false, reason: 'not_a_renewal' })
     }
-    const other = await deliver(stripeEvent('invoice.paid', subscriptionInvoice({ keyId: key.id, total: 1999 })))
+    const other = await deliver(
+      stripeEvent('invoice.paid', subscriptionInvoice({ keyId: key.id, total: 1999 }))
+    )
     expect(other.body).toMatchObject({ credited: false, reason: 'amount_mismatch' })
     expect((await keyState(key.id)).credits).toBe('0')
   })
@@ -222,13 +330,30 @@ describe('POST /stripe/webhook: everything else', () => {
     const key = await createKey('1')
     const session = checkoutSession({ keyId: key.id, package: 'starter' })
     const events = [
-      stripeEvent('payment_intent.succeeded', { id: stripeId('pi_3'), object: 'payment_intent', amount: 1000, currency: 'usd', metadata: { key_id: key.id, package: 'starter' } }),
-      stripeEvent('checkout.session.expired', { ...session, status: 'expired', payment_status: 'unpaid' }),
+      stripeEvent('payment_intent.succeeded', {
+        id: stripeId('pi_3'),
+        object: 'payment_intent',
+        amount: 1000,
+        currency: 'usd',
+        metadata: { key_id: key.id, package: 'starter' },
+      }),
+      stripeEvent('checkout.session.expired', {
+        ...session,
+        status: 'expired',
+        payment_status: 'unpaid',
+      }),
       stripeEvent('invoice.payment_failed', subscriptionInvoice({ keyId: key.id })),
-      stripeEvent('customer.created', { id: stripeId('cus_', 14), object: 'customer', email: 'buyer@example.com' }),
+      stripeEvent('customer.created', {
+        id: stripeId('cus_', 14),
+        object: 'customer',
+        email: 'buyer@example.com',
+      }),
     ]
     for (const event of events) {
-      expect(await deliver(event)).toEqual({ status: 200, body: { received: true, credited: false, reason: 'event_type_not_handled' } })
+      expect(await deliver(event)).toEqual({
+        status: 200,
+        body: { received: true, credited: false, reason: 'event_type_not_handled' },
+      })
     }
     expect((await keyState(key.id)).credits).toBe('1')
   })
@@ -249,10 +374,23 @@ describe('POST /stripe/webhook: everything else', () => {
 
   it('without STRIPE_WEBHOOK_SECRET the endpoint does not exist: 404 not_found', async () => {
     const key = await createKey('1')
-    const body = JSON.stringify(stripeEvent('checkout.session.completed', checkoutSession({ keyId: key.id, package: 'starter' })))
+    const body = JSON.stringify(
+      stripeEvent(
+        'checkout.session.completed',
+        checkoutSession({ keyId: key.id, package: 'starter' })
+      )
+    )
     const ctx = createExecutionContext()
-    const request = new Request('https://gate.test/stripe/webhook', { method: 'POST', headers: { 'stripe-signature': await stripeSignature(body, SECRET) }, body })
-    const response = await createGate().fetch(request, { ...env, STRIPE_WEBHOOK_SECRET: undefined }, ctx)
+    const request = new Request('https://gate.test/stripe/webhook', {
+      method: 'POST',
+      headers: { 'stripe-signature': await stripeSignature(body, SECRET) },
+      body,
+    })
+    const response = await createGate().fetch(
+      request,
+      { ...env, STRIPE_WEBHOOK_SECRET: undefined },
+      ctx
+    )
     await waitOnExecutionContext(ctx)
     expect(response.status).toBe(404)
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe('not_found')
@@ -261,18 +399,29 @@ describe('POST /stripe/webhook: everything else', () => {
 
   it('when the ledger cannot be reached, answers 503 so Stripe delivers again; the redelivery credits once', async () => {
     const key = await createKey('1')
-    const body = JSON.stringify(stripeEvent('checkout.session.completed', checkoutSession({ keyId: key.id, package: 'starter' })))
+    const body = JSON.stringify(
+      stripeEvent(
+        'checkout.session.completed',
+        checkoutSession({ keyId: key.id, package: 'starter' })
+      )
+    )
     const unreachable = {
       getByName: () => {
         throw new Error('Durable Object is overloaded')
       },
     }
     const ctx = createExecutionContext()
-    const request = new Request('https://gate.test/stripe/webhook', { method: 'POST', headers: { 'stripe-signature': await stripeSignature(body, SECRET) }, body })
+    const request = new Request('https://gate.test/stripe/webhook', {
+      method: 'POST',
+      headers: { 'stripe-signature': await stripeSignature(body, SECRET) },
+      body,
+    })
     const response = await createGate().fetch(request, { ...env, KEY_INDEX: unreachable }, ctx)
     await waitOnExecutionContext(ctx)
     expect(response.status).toBe(503)
-    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('ledger_unavailable')
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
+      'ledger_unavailable'
+    )
     expect((await keyState(key.id)).credits).toBe('1')
     expect((await deliver(body)).body.credited).toBe(true)
     expect((await deliver(body)).status).toBe(200)
@@ -282,7 +431,10 @@ describe('POST /stripe/webhook: everything else', () => {
   it('without a "stripe" block in the route table a signed event gets 404, so Stripe retries until there is one', async () => {
     await putStripeRoutes(null)
     const key = await createKey('1')
-    const event = stripeEvent('checkout.session.completed', checkoutSession({ keyId: key.id, package: 'starter' }))
+    const event = stripeEvent(
+      'checkout.session.completed',
+      checkoutSession({ keyId: key.id, package: 'starter' })
+    )
     expect((await deliver(event)).status).toBe(404)
     await putStripeRoutes()
     expect((await deliver(event)).body.credited).toBe(true)

@@ -18,30 +18,67 @@ const HEADER_SECRET = 'hs-Op3rator/Token+=='
 
 beforeEach(async () => {
   await putRoutes([
-    { path: '/api/echo/free/*', origin: env.API_ORIGIN, free: true, upstreamAuth: { secret: 'ECHO_QUERY_SECRET', query: 'api_key' } },
-    { path: '/api/echo/paid/*', origin: env.API_ORIGIN, price: '0.02', accept: ['credits'], upstreamAuth: { secret: 'ECHO_QUERY_SECRET', query: 'api_key' } },
-    { path: '/api/echo/mcp', origin: env.API_ORIGIN, mcp: { price: '0.001' }, upstreamAuth: { secret: 'ECHO_QUERY_SECRET', query: 'api_key' } },
-    { path: '/api/echo/header/*', origin: env.API_ORIGIN, free: true, upstreamAuth: { secret: 'ECHO_HEADER_SECRET', header: 'X-Operator-Token', prefix: 'Token ' } },
+    {
+      path: '/api/echo/free/*',
+      origin: env.API_ORIGIN,
+      free: true,
+      upstreamAuth: { secret: 'ECHO_QUERY_SECRET', query: 'api_key' },
+    },
+    {
+      path: '/api/echo/paid/*',
+      origin: env.API_ORIGIN,
+      price: '0.02',
+      accept: ['credits'],
+      upstreamAuth: { secret: 'ECHO_QUERY_SECRET', query: 'api_key' },
+    },
+    {
+      path: '/api/echo/mcp',
+      origin: env.API_ORIGIN,
+      mcp: { price: '0.001' },
+      upstreamAuth: { secret: 'ECHO_QUERY_SECRET', query: 'api_key' },
+    },
+    {
+      path: '/api/echo/header/*',
+      origin: env.API_ORIGIN,
+      free: true,
+      upstreamAuth: { secret: 'ECHO_HEADER_SECRET', header: 'X-Operator-Token', prefix: 'Token ' },
+    },
   ])
 })
 
-const gateEnv = { ...env, ECHO_QUERY_SECRET: QUERY_SECRET, ECHO_HEADER_SECRET: HEADER_SECRET } as unknown as Env
+const gateEnv = {
+  ...env,
+  ECHO_QUERY_SECRET: QUERY_SECRET,
+  ECHO_HEADER_SECRET: HEADER_SECRET,
+} as unknown as Env
 
 async function call(path: string, headers: Record<string, string> = {}): Promise<Response> {
   const ctx = createExecutionContext()
-  const response = await createGate().fetch(new Request(`https://gate.test${path}`, { headers }), gateEnv, ctx)
+  const response = await createGate().fetch(
+    new Request(`https://gate.test${path}`, { headers }),
+    gateEnv,
+    ctx
+  )
   await waitOnExecutionContext(ctx)
   return response
 }
 
 /** Every header value of `response`, each Set-Cookie on its own. */
-const headerValues = (response: Response) => [...response.headers].map(([name, value]) => `${name}: ${value}`)
+const headerValues = (response: Response) =>
+  [...response.headers].map(([name, value]) => `${name}: ${value}`)
 
 /** The secret as written, and percent-encoded up to three times over, as a component and as a form value. */
 function formsOf(secret: string): string[] {
   const forms = [secret]
-  for (let form of [encodeURIComponent(secret), new URLSearchParams({ k: secret }).toString().slice(2)]) {
-    for (let depth = 0; depth < 3; depth++, form = encodeURIComponent(form)) forms.push(form, form.replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase()))
+  for (let form of [
+    encodeURIComponent(secret),
+    new URLSearchParams({ k: secret }).toString().slice(2),
+  ]) {
+    for (let depth = 0; depth < 3; depth++, form = encodeURIComponent(form))
+      forms.push(
+        form,
+        form.replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase())
+      )
   }
   return forms
 }
@@ -61,12 +98,18 @@ describe("the operator's upstream query secret", () => {
     await response.text()
     // The origin did get the secret (the gate adds it as a form-encoded query value)...
     const [seen] = await originRequests(tag)
-    expect(seen?.path).toBe(`/api/echo/free/page?city=paris&api_key=${new URLSearchParams({ k: QUERY_SECRET }).toString().slice(2)}`)
+    expect(seen?.path).toBe(
+      `/api/echo/free/page?city=paris&api_key=${new URLSearchParams({ k: QUERY_SECRET }).toString().slice(2)}`
+    )
     // ...and echoed it in every header, which the caller gets with the secret redacted.
     expectNoSecret(response, QUERY_SECRET)
     expect(response.headers.get('location')).toBe('/api/landing?city=paris&api_key=redacted')
-    expect(response.headers.get('content-location')).toBe('/api/echo/free/page?city=paris&api_key=redacted')
-    expect(response.headers.get('link')).toBe('</api/echo/free/page?city=paris&api_key=redacted>; rel="canonical"')
+    expect(response.headers.get('content-location')).toBe(
+      '/api/echo/free/page?city=paris&api_key=redacted'
+    )
+    expect(response.headers.get('link')).toBe(
+      '</api/echo/free/page?city=paris&api_key=redacted>; rel="canonical"'
+    )
     expect(response.headers.get('x-echo-params')).toBe('paris | redacted')
     expect(response.headers.getSetCookie()).toEqual([
       `last=${encodeURIComponent('/api/echo/free/page?city=paris&api_key=')}redacted; Path=/`,

@@ -5,7 +5,14 @@
  */
 import { env } from 'cloudflare:workers'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { insertEvents, MAX_ROUTE_CHARS, MAX_TEXT_CHARS, UNKNOWN_NAME, withUsageTable, type UsageEvent } from '../../src/usage'
+import {
+  insertEvents,
+  MAX_ROUTE_CHARS,
+  MAX_TEXT_CHARS,
+  UNKNOWN_NAME,
+  withUsageTable,
+  type UsageEvent,
+} from '../../src/usage'
 import { admin, gate, TEST_ADMIN_TOKEN } from '../helpers'
 
 const KEY_A = 'key_aaaaaaaaaaaaaaaaaaaa'
@@ -40,12 +47,51 @@ function event(fields: Partial<UsageEvent>): UsageEvent {
 const SEEDED: UsageEvent[] = [
   event({ at: day(1), amount: 10_000, tool: 'search', route: '/mcp', method: 'tools/call' }),
   event({ at: day(1, 13), amount: 10_000, tool: 'search', route: '/mcp', method: 'tools/call' }),
-  event({ at: day(2), amount: 0, outcome: 'refunded', reason: 'origin_error', status: 500, tool: 'search', route: '/mcp', method: 'tools/call' }),
-  event({ at: day(2), keyId: KEY_B, amount: 0, outcome: 'denied', reason: 'insufficient_credits', status: 402, latencyMs: null, reservationId: null }),
+  event({
+    at: day(2),
+    amount: 0,
+    outcome: 'refunded',
+    reason: 'origin_error',
+    status: 500,
+    tool: 'search',
+    route: '/mcp',
+    method: 'tools/call',
+  }),
+  event({
+    at: day(2),
+    keyId: KEY_B,
+    amount: 0,
+    outcome: 'denied',
+    reason: 'insufficient_credits',
+    status: 402,
+    latencyMs: null,
+    reservationId: null,
+  }),
   event({ at: day(3), keyId: KEY_B, amount: 20_000, listPrice: 20_000, latencyMs: 700 }),
-  event({ at: day(3), keyId: null, payer: '0xPayer', rail: 'x402', amount: 30_000, listPrice: 30_000, payment: '0xabc', reservationId: null, latencyMs: 3 }),
+  event({
+    at: day(3),
+    keyId: null,
+    payer: '0xPayer',
+    rail: 'x402',
+    amount: 30_000,
+    listPrice: 30_000,
+    payment: '0xabc',
+    reservationId: null,
+    latencyMs: 3,
+  }),
   // Hostile text, as a caller could name a tool.
-  event({ at: day(4), keyId: null, rail: 'x402', amount: 0, outcome: 'denied', reason: 'payment_required', status: 402, tool: '=HYPERLINK("http://evil","x"),\r\nnext', latencyMs: null, reservationId: null }),
+  event({
+    at: day(4),
+    keyId: null,
+    rail: 'x402',
+    amount: 0,
+    outcome: 'denied',
+    reason: 'payment_required',
+    status: 402,
+    tool: '=HYPERLINK("http://evil","x"),\r\nnext',
+    latencyMs: null,
+    reservationId: null,
+  }),
   // Outside the range queried below.
   event({ at: Date.UTC(2020, 1, 1), amount: 999_000 }),
 ]
@@ -70,18 +116,40 @@ describe('GET /admin/usage', () => {
       to: '2020-02-01T00:00:00.000Z',
       groupBy: 'day',
       rows: [
-        { group: '2020-01-01', calls: 2, charged: 20_000, chargedDollars: '0.02', refunded: 0, denied: 0 },
+        {
+          group: '2020-01-01',
+          calls: 2,
+          charged: 20_000,
+          chargedDollars: '0.02',
+          refunded: 0,
+          denied: 0,
+        },
         { group: '2020-01-02', calls: 2, charged: 0, chargedDollars: '0', refunded: 1, denied: 1 },
-        { group: '2020-01-03', calls: 2, charged: 50_000, chargedDollars: '0.05', refunded: 0, denied: 0 },
+        {
+          group: '2020-01-03',
+          calls: 2,
+          charged: 50_000,
+          chargedDollars: '0.05',
+          refunded: 0,
+          denied: 0,
+        },
         { group: '2020-01-04', calls: 1, charged: 0, chargedDollars: '0', refunded: 0, denied: 1 },
       ],
     })
   })
 
   it('groups by tool, rail, key, route and outcome', async () => {
-    const rows = async (groupBy: string) => ((await json<{ rows: unknown[] }>(`/usage?groupBy=${groupBy}&${RANGE}`)).rows)
+    const rows = async (groupBy: string) =>
+      (await json<{ rows: unknown[] }>(`/usage?groupBy=${groupBy}&${RANGE}`)).rows
     expect(await rows('rail')).toEqual([
-      { group: 'credits', calls: 5, charged: 40_000, chargedDollars: '0.04', refunded: 1, denied: 1 },
+      {
+        group: 'credits',
+        calls: 5,
+        charged: 40_000,
+        chargedDollars: '0.04',
+        refunded: 1,
+        denied: 1,
+      },
       { group: 'x402', calls: 2, charged: 30_000, chargedDollars: '0.03', refunded: 0, denied: 1 },
     ])
     expect(await rows('key')).toEqual([
@@ -126,7 +194,9 @@ describe('GET /admin/usage/top and /admin/revenue', () => {
   })
 
   it('sums revenue by rail, with a gap-free daily series', async () => {
-    const body = await json<{ series: Array<{ period: string; total: number }> }>('/revenue?from=2020-01-01&to=2020-01-05&interval=day')
+    const body = await json<{ series: Array<{ period: string; total: number }> }>(
+      '/revenue?from=2020-01-01&to=2020-01-05&interval=day'
+    )
     expect(body).toEqual({
       from: '2020-01-01T00:00:00.000Z',
       to: '2020-01-05T00:00:00.000Z',
@@ -138,14 +208,22 @@ describe('GET /admin/usage/top and /admin/revenue', () => {
       series: [
         { period: '2020-01-01', credits: 20_000, x402: 0, total: 20_000, totalDollars: '0.02' },
         { period: '2020-01-02', credits: 0, x402: 0, total: 0, totalDollars: '0' },
-        { period: '2020-01-03', credits: 20_000, x402: 30_000, total: 50_000, totalDollars: '0.05' },
+        {
+          period: '2020-01-03',
+          credits: 20_000,
+          x402: 30_000,
+          total: 50_000,
+          totalDollars: '0.05',
+        },
         { period: '2020-01-04', credits: 0, x402: 0, total: 0, totalDollars: '0' },
       ],
     })
   })
 
   it('sums revenue by month', async () => {
-    const body = await json<{ total: number; series: unknown[] }>('/revenue?from=2020-01-01&to=2020-03-01&interval=month')
+    const body = await json<{ total: number; series: unknown[] }>(
+      '/revenue?from=2020-01-01&to=2020-03-01&interval=month'
+    )
     expect(body.total).toBe(1_069_000)
     expect(body.series).toEqual([
       { period: '2020-01', credits: 40_000, x402: 30_000, total: 70_000, totalDollars: '0.07' },
@@ -160,26 +238,60 @@ describe('subscription plan fees', () => {
   const FEE_RANGE = 'from=2020-03-01&to=2020-04-01'
 
   beforeAll(async () => {
-    const fee = { outcome: 'fee' as const, reason: 'plan_fee', amount: 5_000_000, listPrice: 5_000_000, latencyMs: null }
+    const fee = {
+      outcome: 'fee' as const,
+      reason: 'plan_fee',
+      amount: 5_000_000,
+      listPrice: 5_000_000,
+      latencyMs: null,
+    }
     expect(
       await insertEvents(env.USAGE_DB, [
         event({ at: march(1), ...fee, tool: 'search', route: '/mcp', method: 'tools/call' }),
-        event({ at: march(1), amount: 0, reason: 'plan_included', tool: 'search', route: '/mcp', method: 'tools/call' }),
-        event({ at: march(2), amount: 10_000, tool: 'search', route: '/mcp', method: 'tools/call' }),
+        event({
+          at: march(1),
+          amount: 0,
+          reason: 'plan_included',
+          tool: 'search',
+          route: '/mcp',
+          method: 'tools/call',
+        }),
+        event({
+          at: march(2),
+          amount: 10_000,
+          tool: 'search',
+          route: '/mcp',
+          method: 'tools/call',
+        }),
       ])
     ).toBe(3)
   })
 
   it('are revenue, but not calls', async () => {
-    const revenue = await json<{ total: number; series: Array<{ period: string; credits: number }> }>(`/revenue?${FEE_RANGE}&interval=month`)
+    const revenue = await json<{
+      total: number
+      series: Array<{ period: string; credits: number }>
+    }>(`/revenue?${FEE_RANGE}&interval=month`)
     expect(revenue.total).toBe(5_010_000)
     expect(revenue.series).toMatchObject([{ period: '2020-03', credits: 5_010_000 }])
-    const byKey = await json<{ rows: Array<{ group: string; calls: number; charged: number }> }>(`/usage?${FEE_RANGE}&groupBy=key`)
+    const byKey = await json<{ rows: Array<{ group: string; calls: number; charged: number }> }>(
+      `/usage?${FEE_RANGE}&groupBy=key`
+    )
     expect(byKey.rows).toMatchObject([{ group: KEY_A, calls: 2, charged: 5_010_000 }])
-    const byOutcome = await json<{ rows: Array<{ group: string; calls: number; charged: number }> }>(`/usage?${FEE_RANGE}&groupBy=outcome`)
-    expect(byOutcome.rows).toEqual(expect.arrayContaining([expect.objectContaining({ group: 'fee', calls: 0, charged: 5_000_000 })]))
-    expect(await json(`/usage/top?${FEE_RANGE}`)).toMatchObject({ rows: [{ keyId: KEY_A, calls: 2, charged: 5_010_000 }] })
-    const fees = await json<Array<{ outcome: string; amount: number }>>(`/usage/events?${FEE_RANGE}&outcome=fee`)
+    const byOutcome = await json<{
+      rows: Array<{ group: string; calls: number; charged: number }>
+    }>(`/usage?${FEE_RANGE}&groupBy=outcome`)
+    expect(byOutcome.rows).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ group: 'fee', calls: 0, charged: 5_000_000 }),
+      ])
+    )
+    expect(await json(`/usage/top?${FEE_RANGE}`)).toMatchObject({
+      rows: [{ keyId: KEY_A, calls: 2, charged: 5_010_000 }],
+    })
+    const fees = await json<Array<{ outcome: string; amount: number }>>(
+      `/usage/events?${FEE_RANGE}&outcome=fee`
+    )
     expect(fees).toMatchObject([{ outcome: 'fee', amount: 5_000_000 }])
   })
 })
@@ -189,9 +301,17 @@ describe('GET /admin/usage/events', () => {
     const all = await json<Array<UsageEvent & { amountDollars: string }>>(`/usage/events?${RANGE}`)
     expect(all).toHaveLength(7)
     expect(all.map((e) => e.at)).toEqual([...all.map((e) => e.at)].sort((a, b) => b - a))
-    expect(all.find((e) => e.payment === '0xabc')).toMatchObject({ rail: 'x402', amount: 30_000, amountDollars: '0.03', listPriceDollars: '0.03', payer: '0xPayer' })
+    expect(all.find((e) => e.payment === '0xabc')).toMatchObject({
+      rail: 'x402',
+      amount: 30_000,
+      amountDollars: '0.03',
+      listPriceDollars: '0.03',
+      payer: '0xPayer',
+    })
     const denied = await json<UsageEvent[]>(`/usage/events?${RANGE}&keyId=${KEY_B}&outcome=denied`)
-    expect(denied).toMatchObject([{ keyId: KEY_B, outcome: 'denied', reason: 'insufficient_credits' }])
+    expect(denied).toMatchObject([
+      { keyId: KEY_B, outcome: 'denied', reason: 'insufficient_credits' },
+    ])
     expect(await json<unknown[]>(`/usage/events?${RANGE}&limit=2`)).toHaveLength(2)
   })
 
@@ -206,7 +326,9 @@ describe('GET /admin/usage/events', () => {
     )
     expect(text.endsWith('\r\n')).toBe(true)
     // The hostile tool name: apostrophe first, quoted, quotes doubled, its CRLF kept inside the quotes.
-    expect(text).toContain(`,"'=HYPERLINK(""http://evil"",""x""),\r\nnext",0,0,10000,0.01,denied,payment_required,402,,,,/api/items`)
+    expect(text).toContain(
+      `,"'=HYPERLINK(""http://evil"",""x""),\r\nnext",0,0,10000,0.01,denied,payment_required,402,,,,/api/items`
+    )
     const row = parseCsv(text).find((cells) => cells[8]?.startsWith("'=HYPERLINK"))
     expect(row?.[8]).toBe(`'=HYPERLINK("http://evil","x"),\r\nnext`)
     expect(parseCsv(text).every((cells) => cells.length === 20)).toBe(true)
@@ -225,7 +347,17 @@ describe('rows stored before text was bounded', () => {
     await withUsageTable(db, () =>
       db.batch(
         [1, 2, 3].map((n) =>
-          db.prepare(insert).bind(`legacy-${n}-${crypto.randomUUID()}`, Date.UTC(2019, 5, n), 'p'.repeat(HUGE), `/${'r'.repeat(HUGE)}`, 'm'.repeat(HUGE), 't'.repeat(HUGE), `legacy-${'x'.repeat(HUGE)}`)
+          db
+            .prepare(insert)
+            .bind(
+              `legacy-${n}-${crypto.randomUUID()}`,
+              Date.UTC(2019, 5, n),
+              'p'.repeat(HUGE),
+              `/${'r'.repeat(HUGE)}`,
+              'm'.repeat(HUGE),
+              't'.repeat(HUGE),
+              `legacy-${'x'.repeat(HUGE)}`
+            )
         )
       )
     )
@@ -245,12 +377,18 @@ describe('rows stored before text was bounded', () => {
     }
     const csv = await (await admin(`/usage/events?${LEGACY_RANGE}&format=csv`)).text()
     expect(csv.length).toBeLessThan(4 * 4_000)
-    const byTool = await json<{ rows: Array<{ group: string; denied: number }> }>(`/usage?${LEGACY_RANGE}&groupBy=tool`)
+    const byTool = await json<{ rows: Array<{ group: string; denied: number }> }>(
+      `/usage?${LEGACY_RANGE}&groupBy=tool`
+    )
     expect(byTool.rows).toEqual([expect.objectContaining({ group: UNKNOWN_NAME, denied: 3 })])
-    const byRoute = await json<{ rows: Array<{ group: string; denied: number }> }>(`/usage?${LEGACY_RANGE}&groupBy=route`)
+    const byRoute = await json<{ rows: Array<{ group: string; denied: number }> }>(
+      `/usage?${LEGACY_RANGE}&groupBy=route`
+    )
     expect(byRoute.rows).toHaveLength(1)
     expect(byRoute.rows[0]?.group).toHaveLength(MAX_ROUTE_CHARS)
-    const metrics = await (await gate('/metrics', { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } })).text()
+    const metrics = await (
+      await gate('/metrics', { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } })
+    ).text()
     expect(metrics.length).toBeLessThan(50_000)
     expect(metrics).toContain(`reason="legacy-${'x'.repeat(MAX_TEXT_CHARS - 8)}…"} 3`)
   })
@@ -265,12 +403,13 @@ function parseCsv(text: string): string[][] {
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]
     if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') (field += '"'), i++
+      if (ch === '"' && text[i + 1] === '"') ((field += '"'), i++)
       else if (ch === '"') quoted = false
       else field += ch
     } else if (ch === '"') quoted = true
-    else if (ch === ',') row.push(field), (field = '')
-    else if (ch === '\r' && text[i + 1] === '\n') row.push(field), rows.push(row), (row = []), (field = ''), i++
+    else if (ch === ',') (row.push(field), (field = ''))
+    else if (ch === '\r' && text[i + 1] === '\n')
+      (row.push(field), rows.push(row), (row = []), (field = ''), i++)
     else field += ch
   }
   return rows
@@ -296,16 +435,30 @@ describe('bad input and auth', () => {
     for (const path of bad) {
       const response = await admin(path)
       expect(response.status, path).toBe(400)
-      expect(((await response.json()) as { error: { code: string } }).error.code, path).toBe('invalid_request')
+      expect(((await response.json()) as { error: { code: string } }).error.code, path).toBe(
+        'invalid_request'
+      )
     }
     expect(await json<unknown[]>(`/usage/events?${RANGE}`)).toHaveLength(7)
   })
 
   it('refuses every usage endpoint and /metrics without the right token', async () => {
     let client = 0
-    const paths = ['/admin/usage', '/admin/usage/top', '/admin/revenue', '/admin/usage/events', '/admin/usage/events?format=csv', '/metrics']
+    const paths = [
+      '/admin/usage',
+      '/admin/usage/top',
+      '/admin/revenue',
+      '/admin/usage/events',
+      '/admin/usage/events?format=csv',
+      '/metrics',
+    ]
     for (const path of paths) {
-      for (const authorization of [undefined, 'Bearer wrong-token-0123456789abcdef', `Bearer ${TEST_ADMIN_TOKEN}x`, TEST_ADMIN_TOKEN]) {
+      for (const authorization of [
+        undefined,
+        'Bearer wrong-token-0123456789abcdef',
+        `Bearer ${TEST_ADMIN_TOKEN}x`,
+        TEST_ADMIN_TOKEN,
+      ]) {
         const headers: Record<string, string> = { 'cf-connecting-ip': `192.0.2.${++client}` }
         if (authorization) headers.authorization = authorization
         const response = await gate(path, { headers })
@@ -319,25 +472,54 @@ describe('bad input and auth', () => {
 
 describe('GET /metrics', () => {
   it('is Prometheus text, readable with the metrics token or the admin token, and counts the seeded events', async () => {
-    const byMetricsToken = await gate('/metrics', { headers: { authorization: `Bearer ${env.METRICS_TOKEN}` } })
+    const byMetricsToken = await gate('/metrics', {
+      headers: { authorization: `Bearer ${env.METRICS_TOKEN}` },
+    })
     expect(byMetricsToken.status).toBe(200)
-    expect(byMetricsToken.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8')
+    expect(byMetricsToken.headers.get('content-type')).toBe(
+      'text/plain; version=0.0.4; charset=utf-8'
+    )
     const before = parseExposition(await byMetricsToken.text())
     const extra = [
       event({ at: day(20), keyId: KEY_A, amount: 7, listPrice: 7, latencyMs: 40 }),
-      event({ at: day(20), amount: 0, outcome: 'denied', reason: 'weird "reason"\\\n', latencyMs: null }),
-      event({ at: day(20), amount: 0, outcome: 'refunded', reason: 'origin_error', listPrice: 11, latencyMs: 60_000 }),
-      event({ at: day(20), amount: 5_000, outcome: 'fee', reason: 'plan_fee', listPrice: 5_000, latencyMs: null }),
+      event({
+        at: day(20),
+        amount: 0,
+        outcome: 'denied',
+        reason: 'weird "reason"\\\n',
+        latencyMs: null,
+      }),
+      event({
+        at: day(20),
+        amount: 0,
+        outcome: 'refunded',
+        reason: 'origin_error',
+        listPrice: 11,
+        latencyMs: 60_000,
+      }),
+      event({
+        at: day(20),
+        amount: 5_000,
+        outcome: 'fee',
+        reason: 'plan_fee',
+        listPrice: 5_000,
+        latencyMs: null,
+      }),
     ]
     await insertEvents(env.USAGE_DB, extra)
-    const response = await gate('/metrics', { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } })
+    const response = await gate('/metrics', {
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    })
     expect(response.status).toBe(200)
     const after = parseExposition(await response.text())
-    const delta = (sample: string) => (after.samples.get(sample) ?? 0) - (before.samples.get(sample) ?? 0)
+    const delta = (sample: string) =>
+      (after.samples.get(sample) ?? 0) - (before.samples.get(sample) ?? 0)
     expect(after.samples.get('paygate_usage_enabled')).toBe(1)
     expect(delta('paygate_calls_total{rail="credits",outcome="charged"}')).toBe(1)
     expect(delta('paygate_calls_total{rail="credits",outcome="denied"}')).toBe(1)
-    expect(delta('paygate_denials_total{rail="credits",reason="weird \\"reason\\"\\\\\\n"}')).toBe(1)
+    expect(delta('paygate_denials_total{rail="credits",reason="weird \\"reason\\"\\\\\\n"}')).toBe(
+      1
+    )
     expect(delta('paygate_charged_micros_total{rail="credits"}')).toBe(7)
     expect(delta('paygate_refunds_total{rail="credits"}')).toBe(1)
     expect(delta('paygate_refunded_micros_total{rail="credits"}')).toBe(11)
@@ -350,7 +532,9 @@ describe('GET /metrics', () => {
     expect(delta('paygate_upstream_latency_seconds_bucket{le="+Inf"}')).toBe(2)
     expect(delta('paygate_upstream_latency_seconds_sum')).toBeCloseTo(60.04, 6)
     // Histogram buckets only grow with le, and +Inf is the count.
-    const buckets = [...after.samples].filter(([name]) => name.startsWith('paygate_upstream_latency_seconds_bucket')).map(([, value]) => value)
+    const buckets = [...after.samples]
+      .filter(([name]) => name.startsWith('paygate_upstream_latency_seconds_bucket'))
+      .map(([, value]) => value)
     expect(buckets).toEqual([...buckets].sort((a, b) => a - b))
     expect(buckets.at(-1)).toBe(after.samples.get('paygate_upstream_latency_seconds_count'))
   })
@@ -361,15 +545,21 @@ describe('GET /metrics', () => {
  * (HELP, TYPE) or a sample `name{labels} value`; every sample belongs to the
  * family whose TYPE came last; no family appears twice.
  */
-function parseExposition(text: string): { samples: Map<string, number>; types: Map<string, string> } {
+function parseExposition(text: string): {
+  samples: Map<string, number>
+  types: Map<string, string>
+} {
   expect(text.endsWith('\n')).toBe(true)
   const samples = new Map<string, number>()
   const types = new Map<string, string>()
   let family = ''
   const labelValue = String.raw`"(?:[^"\\\n]|\\[\\"n])*"`
-  const sampleLine = new RegExp(String.raw`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*=${labelValue}(?:,[a-zA-Z_][a-zA-Z0-9_]*=${labelValue})*\})? (-?[0-9.e+-]+|\+Inf|NaN)$`)
+  const sampleLine = new RegExp(
+    String.raw`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*=${labelValue}(?:,[a-zA-Z_][a-zA-Z0-9_]*=${labelValue})*\})? (-?[0-9.e+-]+|\+Inf|NaN)$`
+  )
   for (const line of text.slice(0, -1).split('\n')) {
-    const type = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line)
+    const type =
+      /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line)
     if (type) {
       expect(types.has(type[1] as string), `family ${type[1]} twice`).toBe(false)
       types.set(type[1] as string, type[2] as string)

@@ -15,7 +15,9 @@ const OLD_TABLE = `CREATE TABLE usage_events (
   reason TEXT, status INTEGER NOT NULL, latency_ms INTEGER, reservation_id TEXT, payment TEXT)`
 
 async function columns(): Promise<string[]> {
-  return (await env.USAGE_DB.prepare('PRAGMA table_info(usage_events)').all<{ name: string }>()).results.map((column) => column.name)
+  return (
+    await env.USAGE_DB.prepare('PRAGMA table_info(usage_events)').all<{ name: string }>()
+  ).results.map((column) => column.name)
 }
 
 describe('usage_events migration', () => {
@@ -23,8 +25,10 @@ describe('usage_events migration', () => {
     const db = env.USAGE_DB
     await db.batch([db.prepare('DROP TABLE IF EXISTS usage_events'), db.prepare(OLD_TABLE)])
     await db
-      .prepare(`INSERT INTO usage_events (id, at, key_id, rail, route, method, amount, list_price, outcome, status)
-        VALUES ('old-row', 1000, 'key_aaaaaaaaaaaaaaaaaaaa', 'credits', '/api/*', 'GET', 10, 10, 'charged', 200)`)
+      .prepare(
+        `INSERT INTO usage_events (id, at, key_id, rail, route, method, amount, list_price, outcome, status)
+        VALUES ('old-row', 1000, 'key_aaaaaaaaaaaaaaaaaaaa', 'credits', '/api/*', 'GET', 10, 10, 'charged', 200)`
+      )
       .run()
     expect(await columns()).not.toContain('path')
 

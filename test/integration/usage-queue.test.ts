@@ -6,7 +6,12 @@
  * bound; and a request whose queue will not take its events writes them to D1
  * itself.
  */
-import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from 'cloudflare:test'
+import {
+  createExecutionContext,
+  createMessageBatch,
+  getQueueResult,
+  waitOnExecutionContext,
+} from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { beforeEach, describe, expect, it } from 'vitest'
 import worker from '../../src/index'
@@ -16,7 +21,12 @@ import { awaitEvents, sampleEvent, storedEvents } from '../usage-helpers'
 
 const QUEUE = 'pay-gate-usage'
 
-const message = (body: unknown, attempts = 1) => ({ id: crypto.randomUUID(), timestamp: new Date(), attempts, body })
+const message = (body: unknown, attempts = 1) => ({
+  id: crypto.randomUUID(),
+  timestamp: new Date(),
+  attempts,
+  body,
+})
 
 /** The worker's own queue handler (its default export's `queue`), as the runtime calls it. */
 async function deliver(batch: MessageBatch<unknown>) {
@@ -26,7 +36,9 @@ async function deliver(batch: MessageBatch<unknown>) {
 }
 
 beforeEach(async () => {
-  await putRouteTable({ routes: [{ path: '/api/*', origin: env.API_ORIGIN, price: '0.02', accept: ['credits'] }] })
+  await putRouteTable({
+    routes: [{ path: '/api/*', origin: env.API_ORIGIN, price: '0.02', accept: ['credits'] }],
+  })
 })
 
 describe('usage events through the queue', () => {
@@ -38,7 +50,9 @@ describe('usage events through the queue', () => {
     await response.arrayBuffer()
     await settledState(id)
     const events = await awaitEvents(1, 'key_id = ?', id)
-    expect(events).toMatchObject([{ outcome: 'charged', amount: 20_000, rail: 'credits', route: '/api/*', status: 200 }])
+    expect(events).toMatchObject([
+      { outcome: 'charged', amount: 20_000, rail: 'credits', route: '/api/*', status: 200 },
+    ])
   })
 
   it('an event sent on the bound queue reaches D1 through the worker’s consumer', async () => {
@@ -50,7 +64,9 @@ describe('usage events through the queue', () => {
   it('writes a redelivered event once, and acknowledges the batch', async () => {
     const event = sampleEvent()
     const first = await deliver(createMessageBatch(QUEUE, [message(event)]))
-    const again = await deliver(createMessageBatch(QUEUE, [message(event, 2), message({ ...event, amount: 1 }, 2)]))
+    const again = await deliver(
+      createMessageBatch(QUEUE, [message(event, 2), message({ ...event, amount: 1 }, 2)])
+    )
     expect(first).toMatchObject({ retryBatch: { retry: false }, retryMessages: [] })
     expect(first.explicitAcks).toHaveLength(1)
     expect(again.explicitAcks).toHaveLength(2)
@@ -68,7 +84,12 @@ describe('usage events through the queue', () => {
 
   it('drops a message that is not a usage event, without holding back the good ones', async () => {
     const good = sampleEvent()
-    const batch = createMessageBatch(QUEUE, [message('not an event'), message({ ...sampleEvent(), amount: -5 }), message({ ...sampleEvent(), rail: 'cash' }), message(good)])
+    const batch = createMessageBatch(QUEUE, [
+      message('not an event'),
+      message({ ...sampleEvent(), amount: -5 }),
+      message({ ...sampleEvent(), rail: 'cash' }),
+      message(good),
+    ])
     const result = await deliver(batch)
     expect(result.explicitAcks).toHaveLength(4)
     expect(result.retryMessages).toEqual([])
@@ -83,8 +104,15 @@ describe('usage events through the queue', () => {
         throw new Error('D1_ERROR: storage is down')
       },
     } as unknown as D1Database
-    for (const [db, attempts, delaySeconds] of [[failingDb, 1, 2], [undefined, 3, 8], [failingDb, 12, 300]] as const) {
-      const batch = createMessageBatch(QUEUE, events.map((event) => message(event, attempts)))
+    for (const [db, attempts, delaySeconds] of [
+      [failingDb, 1, 2],
+      [undefined, 3, 8],
+      [failingDb, 12, 300],
+    ] as const) {
+      const batch = createMessageBatch(
+        QUEUE,
+        events.map((event) => message(event, attempts))
+      )
       const ctx = createExecutionContext()
       await consumeUsageBatch(batch, db)
       const result = await getQueueResult(batch, ctx)
@@ -94,7 +122,11 @@ describe('usage events through the queue', () => {
       const asked: unknown[] = []
       const recording = {
         queue: QUEUE,
-        messages: events.map((body) => ({ ...message(body, attempts), ack: () => asked.push('ack'), retry: (options: unknown) => asked.push(options) })),
+        messages: events.map((body) => ({
+          ...message(body, attempts),
+          ack: () => asked.push('ack'),
+          retry: (options: unknown) => asked.push(options),
+        })),
         ackAll: () => asked.push('ackAll'),
         retryAll: (options: unknown) => asked.push({ all: options }),
       } as unknown as MessageBatch<unknown>
@@ -106,11 +138,14 @@ describe('usage events through the queue', () => {
 
   it('with a queue bound, a request hands its events to the queue and does not write D1 itself', async () => {
     const sent: unknown[] = []
-    const recording = { sendBatch: async (messages: unknown[]) => void sent.push(...messages) } as unknown as Queue<UsageEvent>
+    const recording = {
+      sendBatch: async (messages: unknown[]) => void sent.push(...messages),
+    } as unknown as Queue<UsageEvent>
     const writer = new UsageWriter(0)
     const ctx = createExecutionContext()
     const events = [sampleEvent(), sampleEvent()]
-    for (const event of events) writer.add({ db: env.USAGE_DB, queue: recording }, event, (promise) => ctx.waitUntil(promise))
+    for (const event of events)
+      writer.add({ db: env.USAGE_DB, queue: recording }, event, (promise) => ctx.waitUntil(promise))
     await waitOnExecutionContext(ctx)
     expect(sent).toEqual(events.map((body) => ({ body, contentType: 'json' })))
     for (const event of events) expect(await storedEvents('id = ?', event.id)).toEqual([])

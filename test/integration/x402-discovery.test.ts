@@ -12,7 +12,12 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import type { PaymentRequired } from '@x402/core/types'
-import { extractDiscoveryInfo, validateDiscoveryExtension, validateDiscoveryExtensionSpec, type DiscoveryExtension } from '@x402/extensions/bazaar'
+import {
+  extractDiscoveryInfo,
+  validateDiscoveryExtension,
+  validateDiscoveryExtensionSpec,
+  type DiscoveryExtension,
+} from '@x402/extensions/bazaar'
 import { env } from 'cloudflare:workers'
 import type { Address, Hex } from 'viem'
 import { generatePrivateKey } from 'viem/accounts'
@@ -26,9 +31,15 @@ const payTo = freshPayTo()
 
 /** Examples and schemas of 2,048 characters of JSON, the most routes.json takes. */
 const LARGEST_DISCOVERY = (() => {
-  const base = { input: { queryParams: { q: '' }, schema: { properties: { q: { type: 'string' } } } }, output: { example: { text: '' } } }
+  const base = {
+    input: { queryParams: { q: '' }, schema: { properties: { q: { type: 'string' } } } },
+    output: { example: { text: '' } },
+  }
   const room = 2048 - JSON.stringify(base).length
-  return { input: { ...base.input, queryParams: { q: 'a'.repeat(Math.floor(room / 2)) } }, output: { example: { text: 'b'.repeat(Math.ceil(room / 2)) } } }
+  return {
+    input: { ...base.input, queryParams: { q: 'a'.repeat(Math.floor(room / 2)) } },
+    output: { example: { text: 'b'.repeat(Math.ceil(room / 2)) } },
+  }
 })()
 
 beforeAll(async () => {
@@ -41,8 +52,20 @@ beforeAll(async () => {
         mcp: { price: '0.001', tools: { search: '0.01', 'generate-report': '0.05', echo: 'free' } },
       },
       { path: '/api/health', origin: env.API_ORIGIN, free: true },
-      { path: '/api/quote', method: 'POST', origin: env.API_ORIGIN, price: '0.03', discovery: { input: { body: { symbol: 'ACME' } }, output: { example: { price: 12.5 } } } },
-      { path: '/api/users/:id', method: 'GET', origin: env.API_ORIGIN, price: '0.01', discovery: { resources: ['/api/users/42'] } },
+      {
+        path: '/api/quote',
+        method: 'POST',
+        origin: env.API_ORIGIN,
+        price: '0.03',
+        discovery: { input: { body: { symbol: 'ACME' } }, output: { example: { price: 12.5 } } },
+      },
+      {
+        path: '/api/users/:id',
+        method: 'GET',
+        origin: env.API_ORIGIN,
+        price: '0.01',
+        discovery: { resources: ['/api/users/42'] },
+      },
       {
         path: '/api/*',
         method: 'GET',
@@ -51,13 +74,24 @@ beforeAll(async () => {
         description: 'Weather and forecasts',
         discovery: {
           resources: ['/api/weather', '/api/forecast/week'],
-          input: { queryParams: { city: 'Paris' }, schema: { properties: { city: { type: 'string' } } } },
+          input: {
+            queryParams: { city: 'Paris' },
+            schema: { properties: { city: { type: 'string' } } },
+          },
           output: { example: { city: 'Paris', temperature: 18 } },
         },
       },
       { path: '/files/*', origin: env.API_ORIGIN, price: '0.01' },
       // Dev mode (checked here, never settled): the sidecar's deferred payment, with the largest discovery allowed.
-      { path: '/sidecar/*', method: 'GET', origin: env.API_ORIGIN, price: '0.02', accept: ['x402'], x402: { mode: 'dev' }, discovery: LARGEST_DISCOVERY },
+      {
+        path: '/sidecar/*',
+        method: 'GET',
+        origin: env.API_ORIGIN,
+        price: '0.02',
+        accept: ['x402'],
+        x402: { mode: 'dev' },
+        discovery: LARGEST_DISCOVERY,
+      },
     ],
   })
 })
@@ -66,7 +100,9 @@ beforeAll(async () => {
 function expectValid(extension: unknown) {
   expect(extension).toBeDefined()
   expect(validateDiscoveryExtension(extension as DiscoveryExtension)).toEqual({ valid: true })
-  expect(validateDiscoveryExtensionSpec(extension as Record<string, unknown>)).toEqual({ valid: true })
+  expect(validateDiscoveryExtensionSpec(extension as Record<string, unknown>)).toEqual({
+    valid: true,
+  })
 }
 
 async function required(path: string, init?: RequestInit): Promise<PaymentRequired> {
@@ -78,7 +114,11 @@ async function required(path: string, init?: RequestInit): Promise<PaymentRequir
 /** The real x402 client with a fresh key that holds nothing: it signs, and nothing it signs can settle. */
 function emptyWallet() {
   const { network, token } = chain()
-  return payingClient({ network: network as `${string}:${string}`, asset: token.address as Address, privateKey: generatePrivateKey() as Hex })
+  return payingClient({
+    network: network as `${string}:${string}`,
+    asset: token.address as Address,
+    privateKey: generatePrivateKey() as Hex,
+  })
 }
 
 describe('the 402 carries the bazaar discovery extension', () => {
@@ -95,10 +135,19 @@ describe('the 402 carries the bazaar discovery extension', () => {
   })
 
   it('on a POST route: the body example, as JSON', async () => {
-    const offer = await required('/api/quote', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })
+    const offer = await required('/api/quote', {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    })
     const bazaar = offer.extensions?.bazaar as DiscoveryExtension
     expectValid(bazaar)
-    expect(bazaar.info.input).toEqual({ type: 'http', method: 'POST', bodyType: 'json', body: { symbol: 'ACME' } })
+    expect(bazaar.info.input).toEqual({
+      type: 'http',
+      method: 'POST',
+      bodyType: 'json',
+      body: { symbol: 'ACME' },
+    })
   })
 
   it('on a route with a :param: the route template and the path’s parameters', async () => {
@@ -106,7 +155,11 @@ describe('the 402 carries the bazaar discovery extension', () => {
     const bazaar = offer.extensions?.bazaar as DiscoveryExtension & { routeTemplate?: string }
     expectValid(bazaar)
     expect(bazaar.routeTemplate).toBe('/api/users/:id')
-    expect(bazaar.info.input).toMatchObject({ type: 'http', method: 'GET', pathParams: { id: '7' } })
+    expect(bazaar.info.input).toMatchObject({
+      type: 'http',
+      method: 'GET',
+      pathParams: { id: '7' },
+    })
   })
 
   it('on a route without discovery settings or a method: catalogued as GET', async () => {
@@ -123,19 +176,32 @@ describe('the 402 carries the bazaar discovery extension', () => {
     // Echoed, it still fits one proxy header buffer (8 KB) in sidecar mode.
     expect(encode(payment).length).toBeLessThan(8192)
     const discovered = extractDiscoveryInfo(payment, payment.accepted)
-    expect(discovered).toMatchObject({ resourceUrl: `${GATE}/api/weather`, method: 'GET', description: 'Weather and forecasts' })
+    expect(discovered).toMatchObject({
+      resourceUrl: `${GATE}/api/weather`,
+      method: 'GET',
+      description: 'Weather and forecasts',
+    })
   })
 
   it('in the 402 of a refused payment too, so the retry can echo it', async () => {
     const tag = newTag()
     // Signed for /api/quote ($0.03), sent to /api/weather ($0.02): refused before any facilitator call.
-    const payment = await emptyWallet().createPaymentPayload(await required('/api/quote', { method: 'POST' }))
-    const response = await gateFetch(`${GATE}/api/weather`, { headers: { 'payment-signature': encode(payment), 'x-test-tag': tag } })
+    const payment = await emptyWallet().createPaymentPayload(
+      await required('/api/quote', { method: 'POST' })
+    )
+    const response = await gateFetch(`${GATE}/api/weather`, {
+      headers: { 'payment-signature': encode(payment), 'x-test-tag': tag },
+    })
     expect(response.status).toBe(402)
-    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('invalid_payment_requirements')
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
+      'invalid_payment_requirements'
+    )
     const offer = decode<PaymentRequired>(response.headers.get('payment-required'))
     expectValid(offer.extensions?.bazaar)
-    expect((offer.extensions?.bazaar as DiscoveryExtension).info.input).toMatchObject({ method: 'GET', queryParams: { city: 'Paris' } })
+    expect((offer.extensions?.bazaar as DiscoveryExtension).info.input).toMatchObject({
+      method: 'GET',
+      queryParams: { city: 'Paris' },
+    })
     expect(await originRequests(tag)).toHaveLength(0)
   })
 })
@@ -168,7 +234,9 @@ describe('inside MCP', () => {
   })
 
   async function connect(): Promise<Client> {
-    const transport = new StreamableHTTPClientTransport(new URL(`${GATE}/mcp`), { fetch: gateFetch })
+    const transport = new StreamableHTTPClientTransport(new URL(`${GATE}/mcp`), {
+      fetch: gateFetch,
+    })
     const mcpClient = new Client({ name: 'x402-discovery-test', version: '1.0.0' })
     await mcpClient.connect(transport)
     clients.push(mcpClient)
@@ -177,7 +245,10 @@ describe('inside MCP', () => {
 
   it('an unpaid tools/call’s PaymentRequired names the tool, valid by the library’s validators', async () => {
     const mcpClient = await connect()
-    const result = (await mcpClient.callTool({ name: 'search', arguments: { query: 'q' } })) as { isError?: boolean; structuredContent?: PaymentRequired }
+    const result = (await mcpClient.callTool({ name: 'search', arguments: { query: 'q' } })) as {
+      isError?: boolean
+      structuredContent?: PaymentRequired
+    }
     expect(result.isError).toBe(true)
     const offer = result.structuredContent as PaymentRequired
     expect(offer.resource.url).toBe('mcp://tool/search')
@@ -194,7 +265,9 @@ describe('inside MCP', () => {
 
   it('a tool the route does not list (priced at mcp.price) is described too', async () => {
     const mcpClient = await connect()
-    const result = (await mcpClient.callTool({ name: 'fail', arguments: {} })) as { structuredContent?: PaymentRequired }
+    const result = (await mcpClient.callTool({ name: 'fail', arguments: {} })) as {
+      structuredContent?: PaymentRequired
+    }
     const bazaar = result.structuredContent?.extensions?.bazaar as DiscoveryExtension
     expectValid(bazaar)
     expect(bazaar.info.input).toMatchObject({ type: 'mcp', toolName: 'fail' })
@@ -202,7 +275,14 @@ describe('inside MCP', () => {
 })
 
 describe('/.well-known/x402', () => {
-  type Listed = { resource: { url: string; description: string }; type: string; method?: string; endpoint?: string; accepts: Array<{ amount: string }>; extensions?: { bazaar?: unknown } }
+  type Listed = {
+    resource: { url: string; description: string }
+    type: string
+    method?: string
+    endpoint?: string
+    accepts: Array<{ amount: string }>
+    extensions?: { bazaar?: unknown }
+  }
 
   async function listed(): Promise<Listed[]> {
     const response = await gateFetch(`${GATE}/.well-known/x402`)
@@ -231,7 +311,11 @@ describe('/.well-known/x402', () => {
       resource: { description: 'Weather and forecasts' },
       accepts: [{ amount: '20000' }],
     })
-    expect(resources.find((entry) => entry.resource.url === 'mcp://tool/search')).toMatchObject({ type: 'mcp', endpoint: `${GATE}/mcp`, accepts: [{ amount: '10000' }] })
+    expect(resources.find((entry) => entry.resource.url === 'mcp://tool/search')).toMatchObject({
+      type: 'mcp',
+      endpoint: `${GATE}/mcp`,
+      accepts: [{ amount: '10000' }],
+    })
   })
 
   it('gives each resource the discovery extension its 402 carries', async () => {

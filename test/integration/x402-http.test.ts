@@ -6,8 +6,27 @@
 import { env } from 'cloudflare:workers'
 import type { Hex } from 'viem'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { createKey, newTag, originRequests, putRoutes, settledState, charges, putRouteTable } from '../helpers'
-import { balanceOf, decode, encode, freshPayTo, gateFetch, handSigned, payerAddress, payingFetch, receipt, x402Block } from '../x402-helpers'
+import {
+  createKey,
+  newTag,
+  originRequests,
+  putRoutes,
+  settledState,
+  charges,
+  putRouteTable,
+} from '../helpers'
+import {
+  balanceOf,
+  decode,
+  encode,
+  freshPayTo,
+  gateFetch,
+  handSigned,
+  payerAddress,
+  payingFetch,
+  receipt,
+  x402Block,
+} from '../x402-helpers'
 
 const PAYER = 0
 const payTo = freshPayTo()
@@ -22,7 +41,19 @@ beforeAll(async () => {
   })
 })
 
-type Required = { x402Version: number; accepts: Array<{ amount: string; payTo: string; asset: string; network: string; scheme: string; maxTimeoutSeconds: number; extra: Record<string, unknown> }>; resource: { url: string } }
+type Required = {
+  x402Version: number
+  accepts: Array<{
+    amount: string
+    payTo: string
+    asset: string
+    network: string
+    scheme: string
+    maxTimeoutSeconds: number
+    extra: Record<string, unknown>
+  }>
+  resource: { url: string }
+}
 
 async function required(path: string): Promise<Required> {
   const response = await gateFetch(`https://gate.test${path}`)
@@ -30,55 +61,101 @@ async function required(path: string): Promise<Required> {
 }
 
 function paid(path: string, payment: unknown, tag: string) {
-  return gateFetch(`https://gate.test${path}`, { headers: { 'payment-signature': typeof payment === 'string' ? payment : encode(payment), 'x-test-tag': tag } })
+  return gateFetch(`https://gate.test${path}`, {
+    headers: {
+      'payment-signature': typeof payment === 'string' ? payment : encode(payment),
+      'x-test-tag': tag,
+    },
+  })
 }
 
 describe('x402 over HTTP', () => {
   it('answers an unpaid call 402 with PAYMENT-REQUIRED, uncached, naming credits too; the origin is not called', async () => {
     const tag = newTag()
-    const response = await gateFetch('https://gate.test/api/report', { headers: { 'x-test-tag': tag } })
+    const response = await gateFetch('https://gate.test/api/report', {
+      headers: { 'x-test-tag': tag },
+    })
     expect(response.status).toBe(402)
     expect(response.headers.get('cache-control')).toBe('no-store')
     const requiredBody = decode<Required>(response.headers.get('payment-required'))
     expect(requiredBody).toMatchObject({
       x402Version: 2,
       resource: { url: 'https://gate.test/api/report' },
-      accepts: [{ scheme: 'exact', network: 'eip155:31337', amount: '20000', payTo, maxTimeoutSeconds: 60, extra: { name: 'USDC', version: '2' } }],
+      accepts: [
+        {
+          scheme: 'exact',
+          network: 'eip155:31337',
+          amount: '20000',
+          payTo,
+          maxTimeoutSeconds: 60,
+          extra: { name: 'USDC', version: '2' },
+        },
+      ],
     })
-    expect(await response.json()).toMatchObject({ error: { code: 'payment_required' }, credits: { accepted: true } })
+    expect(await response.json()).toMatchObject({
+      error: { code: 'payment_required' },
+      credits: { accepted: true },
+    })
     expect(await originRequests(tag)).toHaveLength(0)
   })
 
   it('tells an x402 v1 client (X-PAYMENT) that the gate speaks v2: 402 with the v2 offer; the origin is not called', async () => {
     const tag = newTag()
-    const v1 = encode({ x402Version: 1, scheme: 'exact', network: 'base-sepolia', payload: { signature: '0x00', authorization: {} } })
-    const response = await gateFetch('https://gate.test/api/report', { headers: { 'x-payment': v1, 'x-test-tag': tag } })
+    const v1 = encode({
+      x402Version: 1,
+      scheme: 'exact',
+      network: 'base-sepolia',
+      payload: { signature: '0x00', authorization: {} },
+    })
+    const response = await gateFetch('https://gate.test/api/report', {
+      headers: { 'x-payment': v1, 'x-test-tag': tag },
+    })
     expect(response.status).toBe(402)
     const offer = decode<Required & { error: string }>(response.headers.get('payment-required'))
-    expect(offer).toMatchObject({ x402Version: 2, accepts: [{ scheme: 'exact', network: 'eip155:31337', amount: '20000', payTo }] })
-    expect(offer.error).toMatch(/x402 v1 \(X-PAYMENT\) is not supported.*PAYMENT-SIGNATURE \(x402 v2\)/)
-    expect(await response.json()).toMatchObject({ error: { code: 'invalid_x402_version', message: offer.error } })
+    expect(offer).toMatchObject({
+      x402Version: 2,
+      accepts: [{ scheme: 'exact', network: 'eip155:31337', amount: '20000', payTo }],
+    })
+    expect(offer.error).toMatch(
+      /x402 v1 \(X-PAYMENT\) is not supported.*PAYMENT-SIGNATURE \(x402 v2\)/
+    )
+    expect(await response.json()).toMatchObject({
+      error: { code: 'invalid_x402_version', message: offer.error },
+    })
     expect(await originRequests(tag)).toHaveLength(0)
   })
 
   it('is paid by @x402/fetch: the origin is called once, balances move by exactly the price, PAYMENT-RESPONSE names the transaction', async () => {
     const tag = newTag()
     const [payerBefore, payToBefore] = await Promise.all([balanceOf(payer), balanceOf(payTo)])
-    const response = await payingFetch(PAYER)('https://gate.test/api/report?q=1', { headers: { 'x-test-tag': tag } })
+    const response = await payingFetch(PAYER)('https://gate.test/api/report?q=1', {
+      headers: { 'x-test-tag': tag },
+    })
     expect(response.status).toBe(200)
     expect(await response.json()).toMatchObject({ path: '/api/report', query: 'q=1' })
-    const settlement = decode<{ success: boolean; transaction: Hex; network: string; payer: string }>(response.headers.get('payment-response'))
+    const settlement = decode<{
+      success: boolean
+      transaction: Hex
+      network: string
+      payer: string
+    }>(response.headers.get('payment-response'))
     expect(settlement).toMatchObject({ success: true, network: 'eip155:31337' })
     expect(settlement.payer.toLowerCase()).toBe(payer.toLowerCase())
     expect((await receipt(settlement.transaction)).status).toBe('success')
     expect(response.headers.get('cache-control')).toContain('private')
-    expect(response.headers.get('server-timing')).toMatch(/^x402-verify;dur=\d+, origin;dur=\d+, x402-settle;dur=\d+$/)
+    expect(response.headers.get('server-timing')).toMatch(
+      /^x402-verify;dur=\d+, origin;dur=\d+, x402-settle;dur=\d+$/
+    )
 
     expect(await balanceOf(payer)).toBe(payerBefore - 20_000n)
     expect(await balanceOf(payTo)).toBe(payToBefore + 20_000n)
     const seen = await originRequests(tag)
     expect(seen).toHaveLength(1)
-    expect(seen[0]?.headers).toMatchObject({ 'x-pay-verified': 'true', 'x-pay-rail': 'x402', 'x-pay-amount': '20000' })
+    expect(seen[0]?.headers).toMatchObject({
+      'x-pay-verified': 'true',
+      'x-pay-rail': 'x402',
+      'x-pay-amount': '20000',
+    })
     expect(seen[0]?.headers['x-pay-from']?.toLowerCase()).toBe(payer.toLowerCase())
     expect(seen[0]?.headers['payment-signature']).toBeUndefined()
   })
@@ -86,7 +163,11 @@ describe('x402 over HTTP', () => {
   it('replaces X-Pay-* headers a caller sends with what the gate verified', async () => {
     const tag = newTag()
     const response = await payingFetch(PAYER)('https://gate.test/api/headers', {
-      headers: { 'x-test-tag': tag, 'x-pay-from': '0x000000000000000000000000000000000000dEaD', 'x-pay-amount': '999999999' },
+      headers: {
+        'x-test-tag': tag,
+        'x-pay-from': '0x000000000000000000000000000000000000dEaD',
+        'x-pay-amount': '999999999',
+      },
     })
     const seen = (await response.json()) as Record<string, string>
     expect(seen['x-pay-from']?.toLowerCase()).toBe(payer.toLowerCase())
@@ -116,7 +197,9 @@ describe('x402 over HTTP', () => {
     expect(await again.json()).toMatchObject({ error: { code: 'payment_already_used' } })
 
     const racing = await handSigned(accepted, PAYER)
-    const responses = await Promise.all(Array.from({ length: 10 }, () => paid('/api/once', racing, tag)))
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () => paid('/api/once', racing, tag))
+    )
     await Promise.all(responses.map((r) => r.text()))
     expect(responses.filter((r) => r.status === 200)).toHaveLength(1)
     expect(responses.filter((r) => r.status === 402)).toHaveLength(9)
@@ -125,23 +208,45 @@ describe('x402 over HTTP', () => {
   })
 
   it.each([
-    ['expired', { validBefore: String(Math.floor(Date.now() / 1000) - 10) }, {}, 'invalid_exact_evm_payload_authorization_valid_before'],
+    [
+      'expired',
+      { validBefore: String(Math.floor(Date.now() / 1000) - 10) },
+      {},
+      'invalid_exact_evm_payload_authorization_valid_before',
+    ],
     ['underpaid', { value: '19999' }, {}, 'invalid_exact_evm_payload_authorization_value_mismatch'],
-    ['to the wrong recipient', { to: '0x2222222222222222222222222222222222222222' }, {}, 'invalid_exact_evm_payload_recipient_mismatch'],
-    ['signed by someone else', {}, { signerKey: '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a' as Hex }, 'invalid_exact_evm_payload_signature'],
+    [
+      'to the wrong recipient',
+      { to: '0x2222222222222222222222222222222222222222' },
+      {},
+      'invalid_exact_evm_payload_recipient_mismatch',
+    ],
+    [
+      'signed by someone else',
+      {},
+      { signerKey: '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a' as Hex },
+      'invalid_exact_evm_payload_signature',
+    ],
     ['signed for another chain', {}, { chainId: 8453 }, 'invalid_exact_evm_payload_signature'],
-  ])('refuses a payment %s before the origin, and moves no funds', async (_what, overrides, options, reason) => {
-    const accepted = (await required('/api/x')).accepts[0]
-    if (!accepted) throw new Error('no requirements')
-    const tag = newTag()
-    const before = await balanceOf(payer)
-    const response = await paid('/api/x', await handSigned(accepted, PAYER, overrides, options), tag)
-    expect(response.status).toBe(402)
-    expect(await response.json()).toMatchObject({ error: { code: reason } })
-    expect(response.headers.get('payment-required')).toBeTruthy()
-    expect(await originRequests(tag)).toHaveLength(0)
-    expect(await balanceOf(payer)).toBe(before)
-  })
+  ])(
+    'refuses a payment %s before the origin, and moves no funds',
+    async (_what, overrides, options, reason) => {
+      const accepted = (await required('/api/x')).accepts[0]
+      if (!accepted) throw new Error('no requirements')
+      const tag = newTag()
+      const before = await balanceOf(payer)
+      const response = await paid(
+        '/api/x',
+        await handSigned(accepted, PAYER, overrides, options),
+        tag
+      )
+      expect(response.status).toBe(402)
+      expect(await response.json()).toMatchObject({ error: { code: reason } })
+      expect(response.headers.get('payment-required')).toBeTruthy()
+      expect(await originRequests(tag)).toHaveLength(0)
+      expect(await balanceOf(payer)).toBe(before)
+    }
+  )
 
   it('refuses a payment for another network, another price, or garbage', async () => {
     const accepted = (await required('/api/x')).accepts[0]
@@ -160,7 +265,9 @@ describe('x402 over HTTP', () => {
 
   it('still takes credits on a route that accepts both', async () => {
     const { id, key } = await createKey('1')
-    const response = await gateFetch('https://gate.test/api/with-credits', { headers: { authorization: `Bearer ${key}` } })
+    const response = await gateFetch('https://gate.test/api/with-credits', {
+      headers: { authorization: `Bearer ${key}` },
+    })
     expect(response.status).toBe(200)
     await response.text()
     expect(charges(await settledState(id))).toEqual(['-0.02'])
@@ -173,9 +280,15 @@ describe('x402-only routes', () => {
     expect((await gateFetch('https://gate.test/api/a')).status).toBe(401)
     await env.ROUTES.put(
       'pay-gate/routes',
-      JSON.stringify({ version: 1, x402: x402Block(payTo), routes: [{ path: '/api/*', origin: env.API_ORIGIN, price: '0.02', accept: ['x402'] }] })
+      JSON.stringify({
+        version: 1,
+        x402: x402Block(payTo),
+        routes: [{ path: '/api/*', origin: env.API_ORIGIN, price: '0.02', accept: ['x402'] }],
+      })
     )
-    const response = await gateFetch('https://gate.test/api/a', { headers: { 'x-api-key': 'pg_whatever' } })
+    const response = await gateFetch('https://gate.test/api/a', {
+      headers: { 'x-api-key': 'pg_whatever' },
+    })
     expect(response.status).toBe(402)
     expect(await response.json()).not.toHaveProperty('credits')
   })

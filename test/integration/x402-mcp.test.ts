@@ -9,7 +9,15 @@ import type { PaymentRequired } from '@x402/core/types'
 import { env } from 'cloudflare:workers'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createKey, GATE, keyState, newTag, originRequests, putRouteTable } from '../helpers'
-import { balanceOf, client as x402, encode, freshPayTo, gateFetch, payerAddress, x402Block } from '../x402-helpers'
+import {
+  balanceOf,
+  client as x402,
+  encode,
+  freshPayTo,
+  gateFetch,
+  payerAddress,
+  x402Block,
+} from '../x402-helpers'
 
 const PAYER = 1
 const payTo = freshPayTo()
@@ -43,10 +51,21 @@ async function connect(path: string, tag: string): Promise<Client> {
   return mcpClient
 }
 
-type ToolResult = { isError?: boolean; structuredContent?: unknown; content?: Array<{ text?: string }>; _meta?: Record<string, unknown> }
+type ToolResult = {
+  isError?: boolean
+  structuredContent?: unknown
+  content?: Array<{ text?: string }>
+  _meta?: Record<string, unknown>
+}
 
 /** x402 MCP transport, client side: call, read PaymentRequired, pay, call again. */
-async function payAndCall(mcpClient: Client, name: string, args: Record<string, unknown>, asBase64 = false, onprogress?: () => void) {
+async function payAndCall(
+  mcpClient: Client,
+  name: string,
+  args: Record<string, unknown>,
+  asBase64 = false,
+  onprogress?: () => void
+) {
   const unpaid = (await mcpClient.callTool({ name, arguments: args })) as ToolResult
   expect(unpaid.isError).toBe(true)
   const required = unpaid.structuredContent as PaymentRequired
@@ -65,7 +84,10 @@ describe('x402 inside MCP', () => {
   it('refuses an unpaid tools/call with a PaymentRequired tool result, and the tool never runs', async () => {
     const tag = newTag()
     const mcpClient = await connect('/mcp', tag)
-    const result = (await mcpClient.callTool({ name: 'search', arguments: { query: 'q' } })) as ToolResult
+    const result = (await mcpClient.callTool({
+      name: 'search',
+      arguments: { query: 'q' },
+    })) as ToolResult
     expect(result.isError).toBe(true)
     expect(result.structuredContent).toMatchObject({
       x402Version: 2,
@@ -82,7 +104,11 @@ describe('x402 inside MCP', () => {
     const { paid } = await payAndCall(mcpClient, 'search', { query: 'pay-gate' })
     expect(paid.isError).toBeFalsy()
     expect(paid.content?.[0]?.text).toContain('pay-gate')
-    const settlement = paid._meta?.['x402/payment-response'] as { success: boolean; transaction: string; payer: string }
+    const settlement = paid._meta?.['x402/payment-response'] as {
+      success: boolean
+      transaction: string
+      payer: string
+    }
     expect(settlement).toMatchObject({ success: true, network: 'eip155:31337' })
     expect(settlement.transaction).toMatch(/^0x[0-9a-f]{64}$/)
     expect(settlement.payer.toLowerCase()).toBe(payer.toLowerCase())
@@ -105,7 +131,13 @@ describe('x402 inside MCP', () => {
     const mcpClient = await connect('/mcp', newTag())
     const before = await balanceOf(payTo)
     let progress = 0
-    const { paid } = await payAndCall(mcpClient, 'generate-report', { topic: 'x402', sections: 3 }, false, () => progress++)
+    const { paid } = await payAndCall(
+      mcpClient,
+      'generate-report',
+      { topic: 'x402', sections: 3 },
+      false,
+      () => progress++
+    )
     expect(progress).toBeGreaterThanOrEqual(3)
     expect(paid._meta?.['x402/payment-response']).toMatchObject({ success: true })
     expect(await balanceOf(payTo)).toBe(before + 50_000n)
@@ -123,19 +155,39 @@ describe('x402 inside MCP', () => {
   it('takes the payment from the PAYMENT-SIGNATURE header as well', async () => {
     const unpaid = await gateFetch(`${GATE}/mcp-json`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'search', arguments: { query: 'h' } } }),
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'search', arguments: { query: 'h' } },
+      }),
     })
-    const required = ((await unpaid.json()) as { result: ToolResult }).result.structuredContent as PaymentRequired
+    const required = ((await unpaid.json()) as { result: ToolResult }).result
+      .structuredContent as PaymentRequired
     const payment = await x402(PAYER).createPaymentPayload(required)
     const before = await balanceOf(payTo)
     const paid = await gateFetch(`${GATE}/mcp-json`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'payment-signature': encode(payment) },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'search', arguments: { query: 'h' } } }),
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'payment-signature': encode(payment),
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'search', arguments: { query: 'h' } },
+      }),
     })
     expect(paid.headers.get('payment-response')).toBeTruthy()
-    expect(((await paid.json()) as { result: ToolResult }).result._meta?.['x402/payment-response']).toMatchObject({ success: true })
+    expect(
+      ((await paid.json()) as { result: ToolResult }).result._meta?.['x402/payment-response']
+    ).toMatchObject({ success: true })
     expect(await balanceOf(payTo)).toBe(before + 10_000n)
   })
 
@@ -150,16 +202,35 @@ describe('x402 inside MCP', () => {
     })
     expect(search?._meta?.['agents-x402/paymentRequired']).toBe(true)
     expect(search?._meta?.['agents-x402/priceUSD']).toBe('0.01')
-    expect(tools.find((tool) => tool.name === 'echo')?._meta?.['agents-x402/paymentRequired']).toBeUndefined()
+    expect(
+      tools.find((tool) => tool.name === 'echo')?._meta?.['agents-x402/paymentRequired']
+    ).toBeUndefined()
   })
 
   it('answers a batch without payment in-band, and refuses an x402 payment for a batch', async () => {
-    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
-    const call = (id: number, meta?: unknown) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'search', arguments: { query: 'b' }, ...(meta ? { _meta: meta } : {}) } })
-    const unpaid = await gateFetch(`${GATE}/mcp-json`, { method: 'POST', headers, body: JSON.stringify([call(1), call(2)]) })
+    const headers = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    }
+    const call = (id: number, meta?: unknown) => ({
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: { name: 'search', arguments: { query: 'b' }, ...(meta ? { _meta: meta } : {}) },
+    })
+    const unpaid = await gateFetch(`${GATE}/mcp-json`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify([call(1), call(2)]),
+    })
     expect(unpaid.status).toBe(200)
-    const answers = (await unpaid.json()) as Array<{ error: { code: number; data: { reason: string } } }>
-    expect(answers.map((a) => [a.error.code, a.error.data.reason])).toEqual([[-32402, 'missing_api_key'], [-32402, 'missing_api_key']])
+    const answers = (await unpaid.json()) as Array<{
+      error: { code: number; data: { reason: string } }
+    }>
+    expect(answers.map((a) => [a.error.code, a.error.data.reason])).toEqual([
+      [-32402, 'missing_api_key'],
+      [-32402, 'missing_api_key'],
+    ])
     const withPayment = await gateFetch(`${GATE}/mcp-json`, {
       method: 'POST',
       headers,
@@ -171,11 +242,27 @@ describe('x402 inside MCP', () => {
   it('refuses a priced batch on a route that takes x402 only, even from a key holder: never charged to credits', async () => {
     const { id, key } = await createKey('1')
     const tag = newTag()
-    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${key}`, 'x-test-tag': tag }
-    const call = (n: number) => ({ jsonrpc: '2.0', id: n, method: 'tools/call', params: { name: 'search', arguments: { query: 'b' } } })
-    const response = await gateFetch(`${GATE}/mcp-x402-only`, { method: 'POST', headers, body: JSON.stringify([call(1), call(2)]) })
+    const headers = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      authorization: `Bearer ${key}`,
+      'x-test-tag': tag,
+    }
+    const call = (n: number) => ({
+      jsonrpc: '2.0',
+      id: n,
+      method: 'tools/call',
+      params: { name: 'search', arguments: { query: 'b' } },
+    })
+    const response = await gateFetch(`${GATE}/mcp-x402-only`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify([call(1), call(2)]),
+    })
     expect(response.status).toBe(400)
-    expect(await response.json()).toMatchObject({ error: { code: -32600, data: { reason: 'invalid_request' } } })
+    expect(await response.json()).toMatchObject({
+      error: { code: -32600, data: { reason: 'invalid_request' } },
+    })
     expect(await originRequests(tag)).toEqual([])
     expect(await keyState(id)).toMatchObject({ credits: '1', held: '0' })
   })

@@ -19,12 +19,16 @@ export class StreamEvents implements EventStore {
     return this.events.find((event) => event.id === id)?.stream
   }
 
-  async replayEventsAfter(last: string, { send }: { send: (id: string, message: JSONRPCMessage) => Promise<void> }): Promise<string> {
+  async replayEventsAfter(
+    last: string,
+    { send }: { send: (id: string, message: JSONRPCMessage) => Promise<void> }
+  ): Promise<string> {
     const at = this.events.findIndex((event) => event.id === last)
     const stream = this.events[at]?.stream ?? ''
     for (const event of this.events.slice(at + 1)) {
       // Priming events are stored empty: nothing to replay.
-      if (event.stream === stream && Object.keys(event.message).length > 0) await send(event.id, event.message)
+      if (event.stream === stream && Object.keys(event.message).length > 0)
+        await send(event.id, event.message)
     }
     return stream
   }

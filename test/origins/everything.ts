@@ -11,7 +11,17 @@ import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 
-const SCRIPT = join(import.meta.dirname, '..', '..', 'node_modules', '@modelcontextprotocol', 'server-everything', 'dist', 'transports', 'streamableHttp.js')
+const SCRIPT = join(
+  import.meta.dirname,
+  '..',
+  '..',
+  'node_modules',
+  '@modelcontextprotocol',
+  'server-everything',
+  'dist',
+  'transports',
+  'streamableHttp.js'
+)
 
 export interface EverythingServer {
   /** Its base URL, without the /mcp path. */
@@ -26,7 +36,11 @@ function freePort(): Promise<number> {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', () => {
       const address = server.address()
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))))
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no free port'))
+      )
     })
   })
 }
@@ -53,7 +67,8 @@ export async function startEverything(): Promise<EverythingServer> {
   // Listening once /mcp answers at all (400 to a GET without a session).
   const deadline = Date.now() + 30_000
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`server-everything exited with ${child.exitCode}:\n${stderr}`)
+    if (child.exitCode !== null)
+      throw new Error(`server-everything exited with ${child.exitCode}:\n${stderr}`)
     try {
       await fetch(`${url}/mcp`, { signal: AbortSignal.timeout(2_000) })
       return { url, close }

@@ -104,7 +104,11 @@ function toolList(count: number): unknown[] {
     { name: 'echo', description: 'Echo', inputSchema: { type: 'object' } },
   ]
   for (let i = 0; i < count; i++) {
-    tools.push({ name: `tool-${i}`, description: `Tool ${i}: ${'lorem ipsum dolor sit amet '.repeat(20)}`, inputSchema: { type: 'object' } })
+    tools.push({
+      name: `tool-${i}`,
+      description: `Tool ${i}: ${'lorem ipsum dolor sit amet '.repeat(20)}`,
+      inputSchema: { type: 'object' },
+    })
   }
   return tools
 }
@@ -130,7 +134,14 @@ function toolResult(name: unknown, args: unknown): Record<string, unknown> {
 }
 
 function taskView(task: Task): Record<string, unknown> {
-  return { taskId: task.taskId, status: task.status, ttl: task.ttl, createdAt: task.createdAt, lastUpdatedAt: task.lastUpdatedAt, pollInterval: 50 }
+  return {
+    taskId: task.taskId,
+    status: task.status,
+    ttl: task.ttl,
+    createdAt: task.createdAt,
+    lastUpdatedAt: task.lastUpdatedAt,
+    pollInterval: 50,
+  }
 }
 
 function startTask(params: Record<string, unknown>): Task {
@@ -138,7 +149,15 @@ function startTask(params: Record<string, unknown>): Task {
   let finish = () => undefined as void
   const done = new Promise<void>((resolve) => (finish = resolve))
   const requested = (params.task as { ttl?: number } | undefined)?.ttl
-  const task: Task = { taskId: randomUUID(), status: 'working', ttl: typeof requested === 'number' ? requested : 60_000, createdAt: now, lastUpdatedAt: now, done, finish }
+  const task: Task = {
+    taskId: randomUUID(),
+    status: 'working',
+    ttl: typeof requested === 'number' ? requested : 60_000,
+    createdAt: now,
+    lastUpdatedAt: now,
+    done,
+    finish,
+  }
   tasks.set(task.taskId, task)
   if (params.name !== 'forever') {
     setTimeout(() => {
@@ -152,11 +171,18 @@ function startTask(params: Record<string, unknown>): Task {
   return task
 }
 
-async function answer(message: Record<string, unknown>, flags: Flags): Promise<Record<string, unknown>> {
+async function answer(
+  message: Record<string, unknown>,
+  flags: Flags
+): Promise<Record<string, unknown>> {
   const params = (message.params ?? {}) as Record<string, unknown>
   const id = message.id
   const task = typeof params.taskId === 'string' ? tasks.get(params.taskId) : undefined
-  const noTask = { jsonrpc: '2.0', id, error: { code: -32602, message: 'Failed to retrieve task: Task not found' } }
+  const noTask = {
+    jsonrpc: '2.0',
+    id,
+    error: { code: -32602, message: 'Failed to retrieve task: Task not found' },
+  }
   switch (message.method) {
     case 'tasks/get':
       return task ? { jsonrpc: '2.0', id, result: taskView(task) } : noTask
@@ -164,7 +190,12 @@ async function answer(message: Record<string, unknown>, flags: Flags): Promise<R
       return { jsonrpc: '2.0', id, result: { tasks: [...tasks.values()].map(taskView) } }
     case 'tasks/cancel':
       if (!task) return noTask
-      if (task.status !== 'working') return { jsonrpc: '2.0', id, error: { code: -32602, message: `Cannot cancel task: already ${task.status}` } }
+      if (task.status !== 'working')
+        return {
+          jsonrpc: '2.0',
+          id,
+          error: { code: -32602, message: `Cannot cancel task: already ${task.status}` },
+        }
       task.status = 'cancelled'
       task.lastUpdatedAt = new Date().toISOString()
       task.finish()
@@ -172,19 +203,50 @@ async function answer(message: Record<string, unknown>, flags: Flags): Promise<R
     case 'tasks/result':
       if (!task) return noTask
       await task.done
-      if (task.status === 'cancelled') return { jsonrpc: '2.0', id, error: { code: -32603, message: 'Task was cancelled' } }
-      return { jsonrpc: '2.0', id, result: { ...task.result, _meta: { [RELATED]: { taskId: task.taskId } } } }
+      if (task.status === 'cancelled')
+        return { jsonrpc: '2.0', id, error: { code: -32603, message: 'Task was cancelled' } }
+      return {
+        jsonrpc: '2.0',
+        id,
+        result: { ...task.result, _meta: { [RELATED]: { taskId: task.taskId } } },
+      }
   }
   if (flags.mrtr && message.method === 'tools/call' && params.inputResponses === undefined) {
-    const ask = { method: 'elicitation/create', params: { mode: 'form', message: 'Which city?', requestedSchema: { type: 'object', properties: { city: { type: 'string' } } } } }
-    return { jsonrpc: '2.0', id, result: { resultType: 'input_required', inputRequests: { city: ask }, requestState: 'round-1' } }
+    const ask = {
+      method: 'elicitation/create',
+      params: {
+        mode: 'form',
+        message: 'Which city?',
+        requestedSchema: { type: 'object', properties: { city: { type: 'string' } } },
+      },
+    }
+    return {
+      jsonrpc: '2.0',
+      id,
+      result: {
+        resultType: 'input_required',
+        inputRequests: { city: ask },
+        requestState: 'round-1',
+      },
+    }
   }
   if (message.method === 'tools/call' && typeof params.task === 'object' && params.task !== null) {
     return { jsonrpc: '2.0', id, result: { task: taskView(startTask(params)) } }
   }
   switch (message.method) {
     case 'initialize':
-      return { jsonrpc: '2.0', id, result: { protocolVersion: params.protocolVersion ?? '2025-11-25', capabilities: { tools: {}, tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } }, serverInfo: { name: 'scripted', version: '1.0.0' } } }
+      return {
+        jsonrpc: '2.0',
+        id,
+        result: {
+          protocolVersion: params.protocolVersion ?? '2025-11-25',
+          capabilities: {
+            tools: {},
+            tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } },
+          },
+          serverInfo: { name: 'scripted', version: '1.0.0' },
+        },
+      }
     case 'tools/list':
       return { jsonrpc: '2.0', id, result: { tools: toolList(flags.tools) } }
     case 'tools/call':
@@ -205,7 +267,10 @@ export async function startScriptedOrigin(): Promise<ScriptedOrigin> {
   const streams = new Map<string, StoredEvent[]>()
   const sse = (flags: Flags, event: { id?: string; data: string }) => {
     const nl = flags.crlf ? '\r\n' : '\n'
-    const lines = [...(event.id !== undefined ? [`id: ${event.id}`] : []), ...event.data.split('\n').map((line) => `data: ${line}`)]
+    const lines = [
+      ...(event.id !== undefined ? [`id: ${event.id}`] : []),
+      ...event.data.split('\n').map((line) => `data: ${line}`),
+    ]
     return lines.join(nl) + nl + nl
   }
 
@@ -214,13 +279,22 @@ export async function startScriptedOrigin(): Promise<ScriptedOrigin> {
     const path = url.split('?')[0] ?? '/'
     const body = await readBody(req)
     const headers: Record<string, string> = {}
-    for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value
+    for (const [name, value] of Object.entries(req.headers))
+      if (typeof value === 'string') headers[name] = value
     if (path === '/__origin/requests') {
       const tag = new URL(url, 'http://x').searchParams.get('tag')
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(log.filter((r) => r.tag === tag)))
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify(log.filter((r) => r.tag === tag)))
       return
     }
-    log.push({ method: req.method ?? '', path: url, headers, body, tag: headers['x-test-tag'] ?? '' })
+    log.push({
+      method: req.method ?? '',
+      path: url,
+      headers,
+      body,
+      tag: headers['x-test-tag'] ?? '',
+    })
     const flags = flagsOf(path)
     try {
       if (req.method === 'GET') return await resume(req, res, flags)
@@ -230,15 +304,27 @@ export async function startScriptedOrigin(): Promise<ScriptedOrigin> {
       const requests = messages.filter((m) => typeof m.method === 'string' && 'id' in m)
       if (requests.length === 0) return void res.writeHead(202).end()
       const answers = await Promise.all(requests.map((m) => answer(m, flags)))
-      const session = req.headers['mcp-session-id'] ?? (requests.some((m) => m.method === 'initialize') ? randomUUID() : undefined)
-      const sessionHeader: Record<string, string> = session ? { 'mcp-session-id': String(session) } : {}
+      const session =
+        req.headers['mcp-session-id'] ??
+        (requests.some((m) => m.method === 'initialize') ? randomUUID() : undefined)
+      const sessionHeader: Record<string, string> = session
+        ? { 'mcp-session-id': String(session) }
+        : {}
       if (flags.json) {
         const text = JSON.stringify(Array.isArray(parsed) ? answers : answers[0])
-        res.writeHead(200, { 'content-type': 'application/json', ...(flags.nolen ? {} : { 'content-length': String(Buffer.byteLength(text)) }), ...sessionHeader })
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          ...(flags.nolen ? {} : { 'content-length': String(Buffer.byteLength(text)) }),
+          ...sessionHeader,
+        })
         await write(res, text, flags.drip)
         return void res.end()
       }
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...sessionHeader })
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        ...sessionHeader,
+      })
       const streamId = randomUUID()
       const events: StoredEvent[] = []
       streams.set(streamId, events)
@@ -263,7 +349,13 @@ export async function startScriptedOrigin(): Promise<ScriptedOrigin> {
       res.end()
     } catch (error) {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' })
-      res.end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32603, message: String(error) } }))
+      res.end(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: null,
+          error: { code: -32603, message: String(error) },
+        })
+      )
     }
   })
 
@@ -274,8 +366,12 @@ export async function startScriptedOrigin(): Promise<ScriptedOrigin> {
       res.writeHead(200, { 'content-type': 'text/event-stream' })
       res.write(': standalone stream\n\n')
       if (flags.getanswer) {
-        res.write(`id: standalone.0\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'hello' } })}\n\n`)
-        res.write(`data: ${JSON.stringify({ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'paid content' }] } })}\n\n`)
+        res.write(
+          `id: standalone.0\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'hello' } })}\n\n`
+        )
+        res.write(
+          `data: ${JSON.stringify({ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'paid content' }] } })}\n\n`
+        )
         res.end()
         return
       }
@@ -294,9 +390,10 @@ export async function startScriptedOrigin(): Promise<ScriptedOrigin> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }

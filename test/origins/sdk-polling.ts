@@ -16,12 +16,16 @@ import { StreamEvents } from './event-store'
 
 function buildServer(): McpServer {
   const server = new McpServer({ name: 'sdk-polling', version: '1.0.0' })
-  server.registerTool('polled-search', { description: 'Answers on the resumed stream', inputSchema: { query: z.string() } }, async ({ query }, extra) => {
-    // Server-side polling: end this POST's stream now; the answer goes to the event store.
-    extra.closeSSEStream?.()
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    return { content: [{ type: 'text', text: `results for ${query}` }] }
-  })
+  server.registerTool(
+    'polled-search',
+    { description: 'Answers on the resumed stream', inputSchema: { query: z.string() } },
+    async ({ query }, extra) => {
+      // Server-side polling: end this POST's stream now; the answer goes to the event store.
+      extra.closeSSEStream?.()
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      return { content: [{ type: 'text', text: `results for ${query}` }] }
+    }
+  )
   return server
 }
 
@@ -39,7 +43,8 @@ export async function startSdkPollingOrigin(): Promise<{ port: number; close(): 
       const id = req.headers['mcp-session-id']
       let transport = typeof id === 'string' ? sessions.get(id) : undefined
       if (!transport) {
-        if (req.method !== 'POST' || !isInitializeRequest(parsed)) return void res.writeHead(400).end()
+        if (req.method !== 'POST' || !isInitializeRequest(parsed))
+          return void res.writeHead(400).end()
         const created = new StreamableHTTPServerTransport({
           sessionIdGenerator: randomUUID,
           eventStore: new StreamEvents(),

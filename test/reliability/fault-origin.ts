@@ -44,7 +44,10 @@ function answers(body: string): unknown[] {
     .map((m) => ({
       jsonrpc: '2.0',
       id: m.id,
-      result: { content: [{ type: 'text', text: `answer to ${String(m.method)}` }], ...(m.params?.name === 'fail' ? { isError: true } : {}) },
+      result: {
+        content: [{ type: 'text', text: `answer to ${String(m.method)}` }],
+        ...(m.params?.name === 'fail' ? { isError: true } : {}),
+      },
     }))
 }
 
@@ -72,7 +75,9 @@ function http(path: string, res: ServerResponse): void {
     case 'ok':
       return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')
     case 'error':
-      return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"origin failed"}')
+      return void res
+        .writeHead(500, { 'content-type': 'application/json' })
+        .end('{"error":"origin failed"}')
     case 'reset':
       return reset(res)
     case 'hang':
@@ -99,7 +104,12 @@ function mcp(path: string, body: string, res: ServerResponse): void {
   const json = JSON.stringify(all.length === 1 ? all[0] : all)
   switch (path) {
     case 'json':
-      return void res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(json)) }).end(json)
+      return void res
+        .writeHead(200, {
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(json)),
+        })
+        .end(json)
     case 'json-chunked':
       res.writeHead(200, { 'content-type': 'application/json' })
       res.write(json.slice(0, 5))
@@ -108,7 +118,10 @@ function mcp(path: string, body: string, res: ServerResponse): void {
       res.writeHead(200, { 'content-type': 'text/event-stream' })
       return void res.end(all.map(sse).join(''))
     case 'json-cut':
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(json)) })
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': String(Buffer.byteLength(json)),
+      })
       res.write(json.slice(0, Math.floor(json.length / 2)))
       return cut(res)
     case 'json-chunked-cut':
@@ -121,14 +134,22 @@ function mcp(path: string, body: string, res: ServerResponse): void {
       return cut(res)
     case 'sse-cut-before-answer':
       res.writeHead(200, { 'content-type': 'text/event-stream' })
-      res.write(sse({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 1, progress: 1 } }))
+      res.write(
+        sse({
+          jsonrpc: '2.0',
+          method: 'notifications/progress',
+          params: { progressToken: 1, progress: 1 },
+        })
+      )
       return cut(res)
     case 'reset':
       return reset(res)
     case 'hang':
       return
     case 'error':
-      return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"origin failed"}')
+      return void res
+        .writeHead(500, { 'content-type': 'application/json' })
+        .end('{"error":"origin failed"}')
     default:
       return void res.writeHead(404).end()
   }
@@ -141,7 +162,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const url = new URL(req.url ?? '/', 'http://fault')
     if (url.pathname === '/__fault/requests') {
       const tag = url.searchParams.get('tag')
-      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(log.filter((r) => r.headers['x-test-tag'] === tag)))
+      return void res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify(log.filter((r) => r.headers['x-test-tag'] === tag)))
     }
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
@@ -158,7 +181,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
   })
-  const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)))
+  const port = await new Promise<number>((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port))
+  )
   project.provide('faultPort', port)
   return async () => {
     for (const socket of sockets) socket.destroy()

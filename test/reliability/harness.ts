@@ -45,7 +45,9 @@ function printed(arg: unknown): string {
  */
 export class Tally {
   readonly counts: Counts = { calls: 0, faults: 0, invariants: 0, violations: [] }
-  private readonly consoles = (['error', 'warn', 'log', 'info', 'debug'] as const).map((level) => vi.spyOn(console, level))
+  private readonly consoles = (['error', 'warn', 'log', 'info', 'debug'] as const).map((level) =>
+    vi.spyOn(console, level)
+  )
 
   constructor(task: { meta: TaskMeta }) {
     task.meta.reliability = this.counts
@@ -54,7 +56,9 @@ export class Tally {
 
   /** Every line logged since the scenario began, as the runtime prints it. */
   get logs(): string[] {
-    return this.consoles.flatMap((spy) => spy.mock.calls.map((args: unknown[]) => args.map(printed).join(' ')))
+    return this.consoles.flatMap((spy) =>
+      spy.mock.calls.map((args: unknown[]) => args.map(printed).join(' '))
+    )
   }
 
   call(n = 1): void {
@@ -72,12 +76,19 @@ export class Tally {
   }
 
   equal<T>(actual: T, expected: T, what: string): boolean {
-    return this.check(actual === expected, `${what}: expected ${String(expected)}, got ${String(actual)}`)
+    return this.check(
+      actual === expected,
+      `${what}: expected ${String(expected)}, got ${String(actual)}`
+    )
   }
 
   /** Ends a scenario: checks the log lines, then fails the test with every violation it found. */
   assertClean(): void {
-    const leaked = this.logs.flatMap((line) => leaks(line).map((what) => `a log line shows ${what}: ${line.slice(0, 160).replace(/\n/g, ' | ')}`))
+    const leaked = this.logs.flatMap((line) =>
+      leaks(line).map(
+        (what) => `a log line shows ${what}: ${line.slice(0, 160).replace(/\n/g, ' | ')}`
+      )
+    )
     this.check(leaked.length === 0, leaked[0] ?? '')
     for (const more of leaked.slice(1, 5)) this.counts.violations.push(more)
     expect(this.counts.violations, 'invariant violations').toEqual([])
@@ -89,7 +100,13 @@ export class Tally {
  * Each run counts as one invariant; a failure, shrunk to its smallest input, is one violation that says
  * what went wrong and how to replay it. Bounded in time, so a slow shrink cannot stall the suite.
  */
-export async function forAll<T>(tally: Tally, what: string, input: fc.Arbitrary<T>, check: (value: T) => Promise<string[]>, runs: number): Promise<void> {
+export async function forAll<T>(
+  tally: Tally,
+  what: string,
+  input: fc.Arbitrary<T>,
+  check: (value: T) => Promise<string[]>,
+  runs: number
+): Promise<void> {
   let last: string[] = []
   const property = fc.asyncProperty(input, async (value) => {
     const problems = await check(value)
@@ -103,12 +120,18 @@ export async function forAll<T>(tally: Tally, what: string, input: fc.Arbitrary<
   tally.counts.invariants += result.numRuns
   if (result.failed) {
     const example = JSON.stringify(result.counterexample)?.slice(0, 400)
-    tally.counts.violations.push(`${what}: ${last.join('; ')} (replay: PAY_GATE_FC_SEED=${result.seed}, path "${result.counterexamplePath}", counterexample ${example})`)
+    tally.counts.violations.push(
+      `${what}: ${last.join('; ')} (replay: PAY_GATE_FC_SEED=${result.seed}, path "${result.counterexamplePath}", counterexample ${example})`
+    )
   }
 }
 
 /** Run `work` over `items` with at most `limit` in flight; results in input order. */
-export async function bounded<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function bounded<T, R>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T, index: number) => Promise<R>
+): Promise<R[]> {
   const results = new Array<R>(items.length)
   let next = 0
   const worker = async () => {
@@ -136,8 +159,20 @@ export function prng(seed: number): () => number {
 }
 
 type AccountRow = { balance: number; held: number; status: string }
-type LedgerRow = { seq: number; kind: string; amount: number; balance_after: number; reservation_id: number | null }
-type HoldRow = { id: number; amount: number; charged: number | null; state: string; expires_at: number }
+type LedgerRow = {
+  seq: number
+  kind: string
+  amount: number
+  balance_after: number
+  reservation_id: number | null
+}
+type HoldRow = {
+  id: number
+  amount: number
+  charged: number | null
+  state: string
+  expires_at: number
+}
 
 export interface AccountSnapshot {
   account: AccountRow
@@ -152,22 +187,35 @@ export async function accountSnapshot(key: string): Promise<AccountSnapshot> {
   return runInDurableObject(stub, (_instance, state) => {
     const sql = state.storage.sql
     return {
-      account: sql.exec<AccountRow>('SELECT balance, held, status FROM account').toArray()[0] as AccountRow,
-      ledger: sql.exec<LedgerRow>('SELECT seq, kind, amount, balance_after, reservation_id FROM ledger ORDER BY seq').toArray(),
-      holds: sql.exec<HoldRow>('SELECT id, amount, charged, state, expires_at FROM reservations').toArray(),
+      account: sql
+        .exec<AccountRow>('SELECT balance, held, status FROM account')
+        .toArray()[0] as AccountRow,
+      ledger: sql
+        .exec<LedgerRow>(
+          'SELECT seq, kind, amount, balance_after, reservation_id FROM ledger ORDER BY seq'
+        )
+        .toArray(),
+      holds: sql
+        .exec<HoldRow>('SELECT id, amount, charged, state, expires_at FROM reservations')
+        .toArray(),
       now: Date.now(),
     }
   })
 }
 
-const nothingHeld = (snapshot: AccountSnapshot) => snapshot.account.held === 0 && !snapshot.holds.some((hold) => hold.state === 'open')
+const nothingHeld = (snapshot: AccountSnapshot) =>
+  snapshot.account.held === 0 && !snapshot.holds.some((hold) => hold.state === 'open')
 
 /**
  * Wait until `done` (by default: nothing is held on the key; settlements flush within ~2.5 s), or give
  * up after `ms` worth of polls. Counted in polls, not by the clock: a test may have frozen Date, and on
  * a busy machine each poll takes longer, so the wait stretches with the machine.
  */
-export async function quiescent(key: string, ms = 8_000, done: (snapshot: AccountSnapshot) => boolean = nothingHeld): Promise<AccountSnapshot> {
+export async function quiescent(
+  key: string,
+  ms = 8_000,
+  done: (snapshot: AccountSnapshot) => boolean = nothingHeld
+): Promise<AccountSnapshot> {
   for (let polls = Math.ceil(ms / 50); ; polls--) {
     const snapshot = await accountSnapshot(key)
     if (done(snapshot) || polls <= 0) return snapshot
@@ -198,15 +246,23 @@ export interface LedgerExpectation {
  * - every charge row has exactly one `charged` usage event (D1) of the same key, hold and amount,
  *   and, once everything settled, every such event has its charge row.
  */
-export async function checkLedger(tally: Tally, who: { id: string; key: string; name?: string }, expected: LedgerExpectation = {}): Promise<AccountSnapshot> {
+export async function checkLedger(
+  tally: Tally,
+  who: { id: string; key: string; name?: string },
+  expected: LedgerExpectation = {}
+): Promise<AccountSnapshot> {
   const name = who.name ?? who.id
   const settled = expected.settled ?? true
   // Settlements flush within ~2.5 s. Where holds may legitimately stay open (an aborted object lost
   // their settlement), wait instead until the charges the client counted are in (the flush of the
   // others is done, however slow the machine), or, without a count, for the flush's usual time.
   const chargesIn = (snapshot: AccountSnapshot) =>
-    nothingHeld(snapshot) || (expected.charges !== undefined && snapshot.ledger.filter((row) => row.kind === 'charge').length >= expected.charges)
-  const snapshot = settled ? await quiescent(who.key) : await quiescent(who.key, expected.charges === undefined ? 3_500 : 8_000, chargesIn)
+    nothingHeld(snapshot) ||
+    (expected.charges !== undefined &&
+      snapshot.ledger.filter((row) => row.kind === 'charge').length >= expected.charges)
+  const snapshot = settled
+    ? await quiescent(who.key)
+    : await quiescent(who.key, expected.charges === undefined ? 3_500 : 8_000, chargesIn)
   const { account, ledger, holds, now } = snapshot
 
   let running = 0
@@ -219,15 +275,26 @@ export async function checkLedger(tally: Tally, who: { id: string; key: string; 
   tally.check(chainOk, `${name}: every balanceAfter is the running sum and never negative`)
 
   const open = holds.filter((hold) => hold.state === 'open')
-  tally.equal(account.held, open.reduce((sum, hold) => sum + hold.amount, 0), `${name}: held = sum of open holds`)
-  tally.check(account.held >= 0 && account.held <= account.balance, `${name}: 0 <= held (${account.held}) <= balance (${account.balance})`)
-  tally.check(open.every((hold) => hold.expires_at > now), `${name}: no open hold outlives its expiry`)
+  tally.equal(
+    account.held,
+    open.reduce((sum, hold) => sum + hold.amount, 0),
+    `${name}: held = sum of open holds`
+  )
+  tally.check(
+    account.held >= 0 && account.held <= account.balance,
+    `${name}: 0 <= held (${account.held}) <= balance (${account.balance})`
+  )
+  tally.check(
+    open.every((hold) => hold.expires_at > now),
+    `${name}: no open hold outlives its expiry`
+  )
   if (settled) tally.equal(account.held, 0, `${name}: nothing held once every call settled`)
   if (settled) tally.equal(open.length, 0, `${name}: no hold open once every call settled`)
 
   const chargeRows = ledger.filter((row) => row.kind === 'charge')
   const byHold = new Map<number, LedgerRow[]>()
-  for (const row of chargeRows) byHold.set(row.reservation_id ?? -1, [...(byHold.get(row.reservation_id ?? -1) ?? []), row])
+  for (const row of chargeRows)
+    byHold.set(row.reservation_id ?? -1, [...(byHold.get(row.reservation_id ?? -1) ?? []), row])
   const committed = holds.filter((hold) => hold.state === 'committed')
   const matched = committed.every((hold) => {
     const rows = byHold.get(hold.id) ?? []
@@ -237,24 +304,43 @@ export async function checkLedger(tally: Tally, who: { id: string; key: string; 
   tally.equal(byHold.size, chargeRows.length, `${name}: no two charge rows name the same hold`)
   // Settled holds are pruned after a day; a charge row whose hold is still there must name a committed one.
   const states = new Map(holds.map((hold) => [hold.id, hold.state]))
-  tally.check(chargeRows.every((row) => (states.get(row.reservation_id ?? -1) ?? 'committed') === 'committed'), `${name}: no charge for a hold that was released or expired`)
+  tally.check(
+    chargeRows.every(
+      (row) => (states.get(row.reservation_id ?? -1) ?? 'committed') === 'committed'
+    ),
+    `${name}: no charge for a hold that was released or expired`
+  )
 
   const view = await keyState(who.id)
   tally.check(
-    view.credits === formatDollars(account.balance - account.held) && view.held === formatDollars(account.held) && view.balance === formatDollars(account.balance),
+    view.credits === formatDollars(account.balance - account.held) &&
+      view.held === formatDollars(account.held) &&
+      view.balance === formatDollars(account.balance),
     `${name}: the admin view (${view.credits}/${view.held}/${view.balance}) matches storage`
   )
 
   if (expected.credited !== undefined) {
-    const credited = ledger.filter((row) => row.kind === 'grant' || row.kind === 'topup').reduce((sum, row) => sum + row.amount, 0)
+    const credited = ledger
+      .filter((row) => row.kind === 'grant' || row.kind === 'topup')
+      .reduce((sum, row) => sum + row.amount, 0)
     tally.equal(credited, expected.credited, `${name}: grants and top-ups`)
   }
-  if (expected.charges !== undefined) tally.equal(chargeRows.length, expected.charges, `${name}: charges = successful paid calls`)
+  if (expected.charges !== undefined)
+    tally.equal(chargeRows.length, expected.charges, `${name}: charges = successful paid calls`)
   if (expected.charged !== undefined) {
-    tally.equal(-chargeRows.reduce((sum, row) => sum + row.amount, 0), expected.charged, `${name}: amount charged = prices of successful calls`)
+    tally.equal(
+      -chargeRows.reduce((sum, row) => sum + row.amount, 0),
+      expected.charged,
+      `${name}: amount charged = prices of successful calls`
+    )
   }
   await checkUsageEvents(tally, name, who.id, chargeRows, settled)
-  await checkFeeEvents(tally, name, who.id, ledger.filter((row) => row.kind === 'fee'))
+  await checkFeeEvents(
+    tally,
+    name,
+    who.id,
+    ledger.filter((row) => row.kind === 'fee')
+  )
   return snapshot
 }
 
@@ -273,7 +359,13 @@ async function chargedEvents(keyId: string): Promise<ChargedEvent[]> {
  * event names a hold without a charge row. Events are written after the response (batched, in
  * waitUntil), so this waits for them, counted in polls.
  */
-async function checkUsageEvents(tally: Tally, name: string, keyId: string, chargeRows: LedgerRow[], settled: boolean): Promise<void> {
+async function checkUsageEvents(
+  tally: Tally,
+  name: string,
+  keyId: string,
+  chargeRows: LedgerRow[],
+  settled: boolean
+): Promise<void> {
   let events = await chargedEvents(keyId)
   for (let polls = 100; events.length < chargeRows.length && polls > 0; polls--) {
     await sleep(50)
@@ -282,12 +374,14 @@ async function checkUsageEvents(tally: Tally, name: string, keyId: string, charg
   await sleep(100)
   events = await chargedEvents(keyId)
   const byHold = new Map<string, ChargedEvent[]>()
-  for (const event of events) byHold.set(event.reservation_id, [...(byHold.get(event.reservation_id) ?? []), event])
+  for (const event of events)
+    byHold.set(event.reservation_id, [...(byHold.get(event.reservation_id) ?? []), event])
   const unmatched = chargeRows.filter((row) => {
     const matching = byHold.get(String(row.reservation_id)) ?? []
     return !(matching.length === 1 && matching[0]?.amount === -row.amount)
   })
-  tally.counts.usageMatched = (tally.counts.usageMatched ?? 0) + chargeRows.length - unmatched.length
+  tally.counts.usageMatched =
+    (tally.counts.usageMatched ?? 0) + chargeRows.length - unmatched.length
   tally.check(
     unmatched.length === 0,
     `${name}: ${unmatched.length} of ${chargeRows.length} charge rows lack exactly one matching usage event (e.g. hold ${unmatched[0]?.reservation_id})`
@@ -295,7 +389,10 @@ async function checkUsageEvents(tally: Tally, name: string, keyId: string, charg
   if (settled) {
     const charged = new Set(chargeRows.map((row) => String(row.reservation_id)))
     const orphans = events.filter((event) => !charged.has(event.reservation_id))
-    tally.check(orphans.length === 0, `${name}: ${orphans.length} charged usage events name a hold with no charge row (e.g. hold ${orphans[0]?.reservation_id})`)
+    tally.check(
+      orphans.length === 0,
+      `${name}: ${orphans.length} charged usage events name a hold with no charge row (e.g. hold ${orphans[0]?.reservation_id})`
+    )
   }
 }
 
@@ -303,10 +400,22 @@ async function checkUsageEvents(tally: Tally, name: string, keyId: string, charg
  * Each subscription fee row in a ledger has its `fee` usage event, and no fee event lacks its row: the
  * same number, of the same amounts (a fee row names no hold, so they are matched as a multiset).
  */
-async function checkFeeEvents(tally: Tally, name: string, keyId: string, feeRows: LedgerRow[]): Promise<void> {
+async function checkFeeEvents(
+  tally: Tally,
+  name: string,
+  keyId: string,
+  feeRows: LedgerRow[]
+): Promise<void> {
   const db = env.USAGE_DB
   const read = async () =>
-    (await withUsageTable(db, () => db.prepare(`SELECT amount FROM usage_events WHERE key_id = ? AND outcome = 'fee'`).bind(keyId).all<{ amount: number }>())).results
+    (
+      await withUsageTable(db, () =>
+        db
+          .prepare(`SELECT amount FROM usage_events WHERE key_id = ? AND outcome = 'fee'`)
+          .bind(keyId)
+          .all<{ amount: number }>()
+      )
+    ).results
   let events = await read()
   for (let polls = 100; events.length < feeRows.length && polls > 0; polls--) {
     await sleep(50)
@@ -314,7 +423,8 @@ async function checkFeeEvents(tally: Tally, name: string, keyId: string, feeRows
   }
   const sorted = (amounts: number[]) => [...amounts].sort((a, b) => a - b).join(',')
   const rows = feeRows.map((row) => -row.amount)
-  tally.counts.usageMatched = (tally.counts.usageMatched ?? 0) + Math.min(rows.length, events.length)
+  tally.counts.usageMatched =
+    (tally.counts.usageMatched ?? 0) + Math.min(rows.length, events.length)
   tally.check(
     sorted(rows) === sorted(events.map((event) => event.amount)),
     `${name}: fee rows (${sorted(rows) || 'none'}) and fee usage events (${sorted(events.map((event) => event.amount)) || 'none'}) differ`
@@ -325,14 +435,27 @@ async function checkFeeEvents(tally: Tally, name: string, keyId: string, feeRows
  * Each x402 payment settled for a served call has exactly one `charged` x402 usage event naming its
  * transaction, for the call's price. Waits (counted in polls) for the events, written after the response.
  */
-export async function checkPaymentEvents(tally: Tally, name: string, payments: Array<{ transaction: string; micros: number }>): Promise<void> {
+export async function checkPaymentEvents(
+  tally: Tally,
+  name: string,
+  payments: Array<{ transaction: string; micros: number }>
+): Promise<void> {
   const db = env.USAGE_DB
   const read = async () => {
     const rows: Array<{ payment: string; amount: number }> = []
     for (let i = 0; i < payments.length; i += 90) {
       const chunk = payments.slice(i, i + 90).map((p) => p.transaction)
       const sql = `SELECT payment, amount FROM usage_events WHERE rail = 'x402' AND outcome = 'charged' AND payment IN (${chunk.map(() => '?').join(', ')})`
-      rows.push(...(await withUsageTable(db, () => db.prepare(sql).bind(...chunk).all<{ payment: string; amount: number }>())).results)
+      rows.push(
+        ...(
+          await withUsageTable(db, () =>
+            db
+              .prepare(sql)
+              .bind(...chunk)
+              .all<{ payment: string; amount: number }>()
+          )
+        ).results
+      )
     }
     return rows
   }
@@ -346,11 +469,23 @@ export async function checkPaymentEvents(tally: Tally, name: string, payments: A
     return !(matching.length === 1 && matching[0]?.amount === p.micros)
   })
   tally.counts.usageMatched = (tally.counts.usageMatched ?? 0) + payments.length - unmatched.length
-  tally.check(unmatched.length === 0, `${name}: ${unmatched.length} of ${payments.length} settled payments lack exactly one matching usage event (e.g. ${unmatched[0]?.transaction})`)
+  tally.check(
+    unmatched.length === 0,
+    `${name}: ${unmatched.length} of ${payments.length} settled payments lack exactly one matching usage event (e.g. ${unmatched[0]?.transaction})`
+  )
 }
 
 /** Every request the fault origin received with `x-test-tag: tag`. */
-export async function faultRequests(tag: string): Promise<Array<{ method: string; path: string; headers: Record<string, string>; body: string }>> {
-  const response = await fetch(`${env.FAULT_ORIGIN}/__fault/requests?tag=${encodeURIComponent(tag)}`)
-  return (await response.json()) as Array<{ method: string; path: string; headers: Record<string, string>; body: string }>
+export async function faultRequests(
+  tag: string
+): Promise<Array<{ method: string; path: string; headers: Record<string, string>; body: string }>> {
+  const response = await fetch(
+    `${env.FAULT_ORIGIN}/__fault/requests?tag=${encodeURIComponent(tag)}`
+  )
+  return (await response.json()) as Array<{
+    method: string
+    path: string
+    headers: Record<string, string>
+    body: string
+  }>
 }

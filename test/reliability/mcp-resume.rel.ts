@@ -15,11 +15,19 @@ import { bounded, checkLedger, prng, sleep, Tally } from './harness'
 const PRICE = 10_000
 
 async function useRoutes(): Promise<void> {
-  await putRoutes([{ path: '/m/*', origin: env.SCRIPTED_ORIGIN, mcp: { price: '0.001', tools: { search: '0.01', forever: '0.01' } } }])
+  await putRoutes([
+    {
+      path: '/m/*',
+      origin: env.SCRIPTED_ORIGIN,
+      mcp: { price: '0.001', tools: { search: '0.01', forever: '0.01' } },
+    },
+  ])
 }
 
 /** The JSON-RPC messages of an answer, JSON or SSE, and the event ids it handed out. */
-async function read(response: Response): Promise<{ messages: Array<Record<string, unknown>>; ids: string[] }> {
+async function read(
+  response: Response
+): Promise<{ messages: Array<Record<string, unknown>>; ids: string[] }> {
   const text = await response.text()
   if (!(response.headers.get('content-type') ?? '').includes('text/event-stream')) {
     try {
@@ -42,35 +50,74 @@ async function read(response: Response): Promise<{ messages: Array<Record<string
 }
 
 const delivered = (messages: Array<Record<string, unknown>>, id: number) =>
-  messages.some((m) => m.id === id && typeof m.result === 'object' && m.result !== null && Array.isArray((m.result as { content?: unknown }).content))
+  messages.some(
+    (m) =>
+      m.id === id &&
+      typeof m.result === 'object' &&
+      m.result !== null &&
+      Array.isArray((m.result as { content?: unknown }).content)
+  )
 
 function post(key: string, session: string, body: unknown) {
-  return gate('/m/poll/mcp', { method: 'POST', headers: mcpHeaders(key, 'rel-resume', { 'mcp-session-id': session }), body: JSON.stringify(body) })
+  return gate('/m/poll/mcp', {
+    method: 'POST',
+    headers: mcpHeaders(key, 'rel-resume', { 'mcp-session-id': session }),
+    body: JSON.stringify(body),
+  })
 }
 
 function resume(key: string, session: string, lastEventId: string, path = '/m/poll/mcp') {
-  const headers = mcpHeaders(key, 'rel-resume', { accept: 'text/event-stream', 'mcp-session-id': session, 'last-event-id': lastEventId })
+  const headers = mcpHeaders(key, 'rel-resume', {
+    accept: 'text/event-stream',
+    'mcp-session-id': session,
+    'last-event-id': lastEventId,
+  })
   headers.delete('content-type')
   return gate(path, { headers })
 }
 
-it('resumed answers: duplicate resumes, cancellations and session ends racing them; charged exactly what was delivered', async ({ task }) => {
+it('resumed answers: duplicate resumes, cancellations and session ends racing them; charged exactly what was delivered', async ({
+  task,
+}) => {
   const tally = new Tally(task)
   await useRoutes()
   const random = prng(Number(env.FC_SEED) ^ 0x5e55)
   const keys = await Promise.all([createKey('10'), createKey('10'), createKey('10')])
   const deliveredBy = new Map<string, number>()
-  const calls = Array.from({ length: 60 }, (_, index) => ({ index, who: keys[index % keys.length] as (typeof keys)[number], action: Math.floor(random() * 6) }))
+  const calls = Array.from({ length: 60 }, (_, index) => ({
+    index,
+    who: keys[index % keys.length] as (typeof keys)[number],
+    action: Math.floor(random() * 6),
+  }))
   await bounded(calls, 8, async ({ index, who, action }) => {
     const id = 1000 + index
     // Sessions of their own for the DELETE cases, so that an end of session releases only its own call.
     const session = action === 5 ? `rel-end-${index}` : `rel-${who.id}`
     tally.call()
-    const primed = (await read(await post(who.key, session, { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'search', arguments: { i: index } } }))).ids[0]
+    const primed = (
+      await read(
+        await post(who.key, session, {
+          jsonrpc: '2.0',
+          id,
+          method: 'tools/call',
+          params: { name: 'search', arguments: { i: index } },
+        })
+      )
+    ).ids[0]
     if (!tally.check(primed !== undefined, `call ${index}: an event id was handed out`)) return
-    const cancel = () => post(who.key, session, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id } }).then((r) => r.text())
-    const end = () => gate('/m/poll/mcp', { method: 'DELETE', headers: mcpHeaders(who.key, 'rel-resume', { 'mcp-session-id': session }) }).then((r) => r.text())
-    const fetchAnswer = async () => delivered((await read(await resume(who.key, session, primed as string))).messages, id)
+    const cancel = () =>
+      post(who.key, session, {
+        jsonrpc: '2.0',
+        method: 'notifications/cancelled',
+        params: { requestId: id },
+      }).then((r) => r.text())
+    const end = () =>
+      gate('/m/poll/mcp', {
+        method: 'DELETE',
+        headers: mcpHeaders(who.key, 'rel-resume', { 'mcp-session-id': session }),
+      }).then((r) => r.text())
+    const fetchAnswer = async () =>
+      delivered((await read(await resume(who.key, session, primed as string))).messages, id)
     let got: boolean[] = []
     if (action === 0) got = [await fetchAnswer()]
     if (action === 1) got = await Promise.all([fetchAnswer(), fetchAnswer()])
@@ -83,31 +130,54 @@ it('resumed answers: duplicate resumes, cancellations and session ends racing th
     if (action === 4) got = [await fetchAnswer(), await fetchAnswer()]
     if (action === 5) got = (await Promise.all([fetchAnswer(), end()])).slice(0, 1) as boolean[]
     // A resume that lost its race to a cancel or an end may get nothing; one that won got the answer.
-    if (action <= 1 || action === 4) tally.check(got.every(Boolean), `call ${index}: every resume with its hold still there hands on the answer`)
+    if (action <= 1 || action === 4)
+      tally.check(
+        got.every(Boolean),
+        `call ${index}: every resume with its hold still there hands on the answer`
+      )
     if (got.some(Boolean)) deliveredBy.set(who.id, (deliveredBy.get(who.id) ?? 0) + 1)
     // What is left held (a resume that lost to nothing: never) is let go so the ledger can settle.
     if (!got.some(Boolean)) await cancel()
   })
   for (const who of keys) {
     const n = deliveredBy.get(who.id) ?? 0
-    await checkLedger(tally, { id: who.id, key: who.key, name: `key ${who.id}` }, { charges: n, charged: n * PRICE })
+    await checkLedger(
+      tally,
+      { id: who.id, key: who.key, name: `key ${who.id}` },
+      { charges: n, charged: n * PRICE }
+    )
   }
   tally.assertClean()
 })
 
-it('cut then resumed: callers who hang up after the priming event resume, racing the origin; each answer charged once', async ({ task }) => {
+it('cut then resumed: callers who hang up after the priming event resume, racing the origin; each answer charged once', async ({
+  task,
+}) => {
   const tally = new Tally(task)
   await useRoutes()
   const random = prng(Number(env.FC_SEED) ^ 0xc07)
   const keys = await Promise.all([createKey('10'), createKey('10')])
   const deliveredBy = new Map<string, number>()
-  const calls = Array.from({ length: 30 }, (_, index) => ({ index, who: keys[index % keys.length] as (typeof keys)[number], cut: random() < 0.7 }))
+  const calls = Array.from({ length: 30 }, (_, index) => ({
+    index,
+    who: keys[index % keys.length] as (typeof keys)[number],
+    cut: random() < 0.7,
+  }))
   await bounded(calls, 8, async ({ index, who, cut }) => {
     const id = 2000 + index
     const session = `rel-cut-${who.id}`
     tally.call()
-    const body = { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'search', arguments: { i: index } } }
-    const response = await gate('/m/late/mcp', { method: 'POST', headers: mcpHeaders(who.key, 'rel-cut', { 'mcp-session-id': session }), body: JSON.stringify(body) })
+    const body = {
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: { name: 'search', arguments: { i: index } },
+    }
+    const response = await gate('/m/late/mcp', {
+      method: 'POST',
+      headers: mcpHeaders(who.key, 'rel-cut', { 'mcp-session-id': session }),
+      body: JSON.stringify(body),
+    })
     let primed: string | undefined
     let got = false
     if (cut) {
@@ -130,39 +200,74 @@ it('cut then resumed: callers who hang up after the priming event resume, racing
     // Resume until the answer comes (a resume before the origin stored it replays nothing), then once more: a replay.
     for (let tries = 0; !got && tries < 200; tries++) {
       if (tries > 0) await sleep(25)
-      got = delivered((await read(await resume(who.key, session, primed as string, '/m/late/mcp'))).messages, id)
+      got = delivered(
+        (await read(await resume(who.key, session, primed as string, '/m/late/mcp'))).messages,
+        id
+      )
     }
     tally.check(got, `call ${index}: the answer came, on the POST or a resumed stream`)
-    tally.check(delivered((await read(await resume(who.key, session, primed as string, '/m/late/mcp'))).messages, id), `call ${index}: a replay is handed on`)
+    tally.check(
+      delivered(
+        (await read(await resume(who.key, session, primed as string, '/m/late/mcp'))).messages,
+        id
+      ),
+      `call ${index}: a replay is handed on`
+    )
     if (got) deliveredBy.set(who.id, (deliveredBy.get(who.id) ?? 0) + 1)
   })
   for (const who of keys) {
     const n = deliveredBy.get(who.id) ?? 0
-    await checkLedger(tally, { id: who.id, key: who.key, name: `key ${who.id}` }, { charges: n, charged: n * PRICE })
+    await checkLedger(
+      tally,
+      { id: who.id, key: who.key, name: `key ${who.id}` },
+      { charges: n, charged: n * PRICE }
+    )
   }
   tally.assertClean()
 })
 
-it('tasks: results fetched twice at once, cancels racing results; charged exactly the results delivered', async ({ task }) => {
+it('tasks: results fetched twice at once, cancels racing results; charged exactly the results delivered', async ({
+  task,
+}) => {
   const tally = new Tally(task)
   await useRoutes()
   const random = prng(Number(env.FC_SEED) ^ 0x7a5c)
   const keys = await Promise.all([createKey('10'), createKey('10')])
   const deliveredBy = new Map<string, number>()
-  const rpc = async (key: string, session: string, id: number, method: string, params: Record<string, unknown>) => {
-    const response = await gate('/m/json/mcp', { method: 'POST', headers: mcpHeaders(key, 'rel-tasks', { 'mcp-session-id': session }), body: JSON.stringify({ jsonrpc: '2.0', id, method, params }) })
+  const rpc = async (
+    key: string,
+    session: string,
+    id: number,
+    method: string,
+    params: Record<string, unknown>
+  ) => {
+    const response = await gate('/m/json/mcp', {
+      method: 'POST',
+      headers: mcpHeaders(key, 'rel-tasks', { 'mcp-session-id': session }),
+      body: JSON.stringify({ jsonrpc: '2.0', id, method, params }),
+    })
     return (await read(response)).messages[0] ?? {}
   }
-  const runs = Array.from({ length: 40 }, (_, index) => ({ index, who: keys[index % keys.length] as (typeof keys)[number], action: Math.floor(random() * 4) }))
+  const runs = Array.from({ length: 40 }, (_, index) => ({
+    index,
+    who: keys[index % keys.length] as (typeof keys)[number],
+    action: Math.floor(random() * 4),
+  }))
   await bounded(runs, 8, async ({ index, who, action }) => {
     const session = `rel-tasks-${who.id}`
     tally.call()
     // 'forever' never ends by itself: only cancelled (actions 2 and 3 cancel).
     const tool = action >= 2 && random() < 0.5 ? 'forever' : 'search'
-    const created = await rpc(who.key, session, 1, 'tools/call', { name: tool, arguments: { i: index }, task: { ttl: 60_000 } })
-    const taskId = ((created.result as { task?: { taskId?: string } } | undefined)?.task?.taskId) as string | undefined
+    const created = await rpc(who.key, session, 1, 'tools/call', {
+      name: tool,
+      arguments: { i: index },
+      task: { ttl: 60_000 },
+    })
+    const taskId = (created.result as { task?: { taskId?: string } } | undefined)?.task?.taskId as
+      string | undefined
     if (!tally.check(typeof taskId === 'string', `task ${index}: created`)) return
-    const result = async () => delivered([await rpc(who.key, session, 2, 'tasks/result', { taskId })], 2)
+    const result = async () =>
+      delivered([await rpc(who.key, session, 2, 'tasks/result', { taskId })], 2)
     const cancel = () => rpc(who.key, session, 3, 'tasks/cancel', { taskId })
     let got: boolean[] = []
     if (action === 0) got = [await result()]
@@ -172,13 +277,22 @@ it('tasks: results fetched twice at once, cancels racing results; charged exactl
       got = [await result()]
     }
     if (action === 3) got = (await Promise.all([result(), cancel()])).slice(0, 1) as boolean[]
-    if (tool === 'forever') tally.check(!got.some(Boolean), `task ${index}: a cancelled task's result is never delivered`)
-    if (action <= 1) tally.check(got.every(Boolean), `task ${index}: every fetch of a finished task's result hands it on`)
+    if (tool === 'forever')
+      tally.check(!got.some(Boolean), `task ${index}: a cancelled task's result is never delivered`)
+    if (action <= 1)
+      tally.check(
+        got.every(Boolean),
+        `task ${index}: every fetch of a finished task's result hands it on`
+      )
     if (got.some(Boolean)) deliveredBy.set(who.id, (deliveredBy.get(who.id) ?? 0) + 1)
   })
   for (const who of keys) {
     const n = deliveredBy.get(who.id) ?? 0
-    await checkLedger(tally, { id: who.id, key: who.key, name: `key ${who.id}` }, { charges: n, charged: n * PRICE })
+    await checkLedger(
+      tally,
+      { id: who.id, key: who.key, name: `key ${who.id}` },
+      { charges: n, charged: n * PRICE }
+    )
   }
   tally.assertClean()
 })

@@ -10,7 +10,8 @@ import type { Reporter, TestModule } from 'vitest/node'
 import type { Counts } from './counts'
 import { propertySettings } from './seed'
 
-const sum = (counts: Counts[], field: 'calls' | 'faults' | 'invariants') => counts.reduce((total, c) => total + c[field], 0)
+const sum = (counts: Counts[], field: 'calls' | 'faults' | 'invariants') =>
+  counts.reduce((total, c) => total + c[field], 0)
 const timedOut = (counts: Counts[]) => counts.reduce((total, c) => total + (c.timedOut ?? 0), 0)
 
 export default class ReliabilityReport implements Reporter {
@@ -26,21 +27,28 @@ export default class ReliabilityReport implements Reporter {
     this.sampler.unref()
   }
 
-  onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandled: ReadonlyArray<{ message?: string }>): void {
+  onTestRunEnd(
+    modules: ReadonlyArray<TestModule>,
+    unhandled: ReadonlyArray<{ message?: string }>
+  ): void {
     clearInterval(this.sampler)
     this.loads.push(loadavg()[0] ?? 0)
     const all: Counts[] = []
     const lines: string[] = []
     // A file that failed to load, or an error no test caught, is a violation too.
-    const violations: string[] = unhandled.map((error) => `unhandled error: ${error.message ?? 'unknown'}`)
+    const violations: string[] = unhandled.map(
+      (error) => `unhandled error: ${error.message ?? 'unknown'}`
+    )
     for (const module of modules) {
       const counts: Counts[] = []
-      for (const error of module.errors()) violations.push(`${module.moduleId}: ${error.message.split('\n')[0]}`)
+      for (const error of module.errors())
+        violations.push(`${module.moduleId}: ${error.message.split('\n')[0]}`)
       for (const test of module.children.allTests()) {
         const recorded = test.meta().reliability
         const failed = test.result().state === 'failed'
         if (recorded) counts.push(recorded)
-        for (const violation of recorded?.violations ?? []) violations.push(`${test.fullName}: ${violation}`)
+        for (const violation of recorded?.violations ?? [])
+          violations.push(`${test.fullName}: ${violation}`)
         if (failed && !recorded?.violations.length) {
           const why = test.result().errors?.[0]?.message ?? 'failed'
           violations.push(`${test.fullName}: ${why.split('\n')[0]}`)
@@ -85,7 +93,10 @@ function seedLine(): string {
 /** The contention the run was started with (scripts/reliability.ts) and the machine's load while it ran. */
 function loadLine(loads: number[]): string {
   const contention = Number(process.env.RELIABILITY_CONTENTION ?? '0') || 0
-  const busy = contention > 0 ? `${contention} CPU-bound processes beside the suite (--contention ${contention})` : 'no extra contention'
+  const busy =
+    contention > 0
+      ? `${contention} CPU-bound processes beside the suite (--contention ${contention})`
+      : 'no extra contention'
   const mean = loads.reduce((total, load) => total + load, 0) / Math.max(1, loads.length)
   return `${busy}; ${availableParallelism()} cores, 1-min load average ${mean.toFixed(1)} on average while it ran (${Math.min(...loads).toFixed(1)} to ${Math.max(...loads).toFixed(1)})`
 }

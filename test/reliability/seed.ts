@@ -22,7 +22,10 @@ export interface PropertySettings {
 
 function commitSeed(): number | undefined {
   try {
-    const head = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim()
     return /^[0-9a-f]{40}$/.test(head) ? Number.parseInt(head.slice(0, 8), 16) | 0 : undefined
   } catch {
     return undefined

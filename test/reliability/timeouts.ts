@@ -18,14 +18,21 @@ import type { Tally } from './harness'
 export type Ending = 'answered' | 'timed-out'
 
 /** Whether an answer is the gate's own 504 upstream_timeout. */
-export const timedOut = (status: number, text: string) => status === 504 && text.includes('upstream_timeout')
+export const timedOut = (status: number, text: string) =>
+  status === 504 && text.includes('upstream_timeout')
 
 /**
  * Checks a call's status against the one its fault makes (`expected`), accepting a 504 upstream_timeout
  * in its place; anything else is a violation (undefined). A 504 that replaced another outcome is
  * counted in the report (`timedOut`), so a run shows how much of it the timeouts decided.
  */
-export function ending(tally: Tally, what: string, status: number, text: string, expected: number): Ending | undefined {
+export function ending(
+  tally: Tally,
+  what: string,
+  status: number,
+  text: string,
+  expected: number
+): Ending | undefined {
   if (timedOut(status, text)) {
     if (expected !== 504) tally.counts.timedOut = (tally.counts.timedOut ?? 0) + 1
     tally.check(true, `${what}: status`)
@@ -39,7 +46,9 @@ export function ending(tally: Tally, what: string, status: number, text: string,
 export const CALL_HEADER = 'x-test-call'
 
 /** How many requests carried each call's id, from an origin's log. */
-export function visitsByCall(requests: Array<{ headers: Record<string, string | string[] | undefined> }>): Map<string, number> {
+export function visitsByCall(
+  requests: Array<{ headers: Record<string, string | string[] | undefined> }>
+): Map<string, number> {
   const visits = new Map<string, number>()
   for (const request of requests) {
     // A request without an id counts under one of its own, which names no call.
@@ -54,11 +63,18 @@ export function visitsByCall(requests: Array<{ headers: Record<string, string | 
 export type Visits = 'once' | 'never' | 'at most once'
 
 /** A call answered by the origin reached it exactly once; one that timed out may never have arrived (a busy origin had not read it yet). */
-export const visitsOf = (ended: Ending | undefined): Visits => (ended === 'answered' ? 'once' : 'at most once')
+export const visitsOf = (ended: Ending | undefined): Visits =>
+  ended === 'answered' ? 'once' : 'at most once'
 
 /** Each call reached the origin as often as its ending says, and nothing else did. */
-export function checkVisits(tally: Tally, what: string, calls: Array<{ id: string; visits: Visits }>, visits: Map<string, number>): void {
-  const fits = (expected: Visits, n: number) => (expected === 'once' ? n === 1 : expected === 'never' ? n === 0 : n <= 1)
+export function checkVisits(
+  tally: Tally,
+  what: string,
+  calls: Array<{ id: string; visits: Visits }>,
+  visits: Map<string, number>
+): void {
+  const fits = (expected: Visits, n: number) =>
+    expected === 'once' ? n === 1 : expected === 'never' ? n === 0 : n <= 1
   const wrong = calls.filter((call) => !fits(call.visits, visits.get(call.id) ?? 0))
   const example = wrong[0]
   tally.check(
@@ -67,5 +83,8 @@ export function checkVisits(tally: Tally, what: string, calls: Array<{ id: strin
       (example ? ` (e.g. expected ${example.visits}, ${visits.get(example.id) ?? 0} times)` : '')
   )
   const unknown = [...visits.keys()].filter((id) => !calls.some((call) => call.id === id))
-  tally.check(unknown.length === 0, `${what}: ${unknown.length} requests at the origin belong to no call made`)
+  tally.check(
+    unknown.length === 0,
+    `${what}: ${unknown.length} requests at the origin belong to no call made`
+  )
 }

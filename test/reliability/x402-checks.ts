@@ -14,11 +14,19 @@ import { countTimeout, facilitatorSettled, TIMEOUT_ENDINGS, type X402Answer } fr
 /** Every record of every payer's PaymentLock. */
 export async function lockRecords(payers: Address[]): Promise<PaymentRecord[]> {
   const { network, token } = chain()
-  const lists = await Promise.all(payers.map((payer) => env.X402_LOCKS.getByName(lockName(network, token.address, payer)).list(1000)))
+  const lists = await Promise.all(
+    payers.map((payer) =>
+      env.X402_LOCKS.getByName(lockName(network, token.address, payer)).list(1000)
+    )
+  )
   return lists.flat()
 }
 
-type Call = { path: string; body?: { paymentPayload?: { payload?: { authorization?: { nonce?: string } } } }; response?: { success?: boolean; transaction?: string } }
+type Call = {
+  path: string
+  body?: { paymentPayload?: { payload?: { authorization?: { nonce?: string } } } }
+  response?: { success?: boolean; transaction?: string }
+}
 
 /**
  * The x402 invariants since the facilitator's log was last cleared:
@@ -33,27 +41,77 @@ type Call = { path: string; body?: { paymentPayload?: { payload?: { authorizatio
 export async function checkX402(
   tally: Tally,
   scenario: string,
-  expected: { served: string[]; indeterminate?: string[]; payTo: Address; price: bigint; payers: Address[]; before: bigint; calls?: false }
+  expected: {
+    served: string[]
+    indeterminate?: string[]
+    payTo: Address
+    price: bigint
+    payers: Address[]
+    before: bigint
+    calls?: false
+  }
 ): Promise<void> {
   // A settle the gate gave up on (indeterminate) may still be running at the facilitator: wait for its answer.
   await facilitatorSettled(expected.indeterminate ?? [])
   const records = await lockRecords(expected.payers)
-  tally.check(records.every((r) => r.state !== 'in_flight'), `${scenario}: no authorization left in flight (${records.filter((r) => r.state === 'in_flight').map((r) => r.nonce.slice(0, 10)).join(', ')})`)
-  const settles = ((await facilitatorCalls(chain().faultyControlUrl)) as Call[]).filter((c) => c.path === '/settle' && c.response?.success === true)
-  const settledNonces = settles.map((c) => c.body?.paymentPayload?.payload?.authorization?.nonce?.toLowerCase() ?? '?')
-  tally.equal(new Set(settledNonces).size, settledNonces.length, `${scenario}: no authorization settled twice`)
+  tally.check(
+    records.every((r) => r.state !== 'in_flight'),
+    `${scenario}: no authorization left in flight (${records
+      .filter((r) => r.state === 'in_flight')
+      .map((r) => r.nonce.slice(0, 10))
+      .join(', ')})`
+  )
+  const settles = ((await facilitatorCalls(chain().faultyControlUrl)) as Call[]).filter(
+    (c) => c.path === '/settle' && c.response?.success === true
+  )
+  const settledNonces = settles.map(
+    (c) => c.body?.paymentPayload?.payload?.authorization?.nonce?.toLowerCase() ?? '?'
+  )
+  tally.equal(
+    new Set(settledNonces).size,
+    settledNonces.length,
+    `${scenario}: no authorization settled twice`
+  )
   const transactions = settles.map((c) => c.response?.transaction)
-  tally.equal(new Set(transactions).size, transactions.length, `${scenario}: every settlement is its own transaction`)
+  tally.equal(
+    new Set(transactions).size,
+    transactions.length,
+    `${scenario}: every settlement is its own transaction`
+  )
   const allowed = new Set([...expected.served, ...(expected.indeterminate ?? [])])
-  tally.check(settledNonces.every((nonce) => allowed.has(nonce)), `${scenario}: every settled payment is a served call`)
-  tally.check(expected.served.every((nonce) => settledNonces.includes(nonce)), `${scenario}: every served call was settled`)
+  tally.check(
+    settledNonces.every((nonce) => allowed.has(nonce)),
+    `${scenario}: every settled payment is a served call`
+  )
+  tally.check(
+    expected.served.every((nonce) => settledNonces.includes(nonce)),
+    `${scenario}: every served call was settled`
+  )
   const gateSettled = records.filter((r) => r.state === 'settled').map((r) => r.nonce)
-  tally.check(expected.served.every((nonce) => gateSettled.includes(nonce)), `${scenario}: the lock records every served call as settled`)
+  tally.check(
+    expected.served.every((nonce) => gateSettled.includes(nonce)),
+    `${scenario}: the lock records every served call as settled`
+  )
   const received = (await balanceOf(expected.payTo)) - expected.before
-  tally.equal(received, expected.price * BigInt(settledNonces.length), `${scenario}: payTo received exactly the settled payments`)
+  tally.equal(
+    received,
+    expected.price * BigInt(settledNonces.length),
+    `${scenario}: payTo received exactly the settled payments`
+  )
   if (expected.calls !== false) {
-    const servedSettles = settles.filter((c) => expected.served.includes(c.body?.paymentPayload?.payload?.authorization?.nonce?.toLowerCase() ?? '?'))
-    await checkPaymentEvents(tally, scenario, servedSettles.map((c) => ({ transaction: c.response?.transaction ?? '?', micros: Number(expected.price) })))
+    const servedSettles = settles.filter((c) =>
+      expected.served.includes(
+        c.body?.paymentPayload?.payload?.authorization?.nonce?.toLowerCase() ?? '?'
+      )
+    )
+    await checkPaymentEvents(
+      tally,
+      scenario,
+      servedSettles.map((c) => ({
+        transaction: c.response?.transaction ?? '?',
+        micros: Number(expected.price),
+      }))
+    )
   }
 }
 
@@ -63,15 +121,35 @@ export async function checkX402(
  * (served or indeterminate), and exactly one is served unless a timeout decided one of them.
  * Returns whether the authorization is spent.
  */
-export function checkUses(tally: Tally, what: string, answers: X402Answer[], ledger: { served: string[]; indeterminate: string[] }, nonce: string): boolean {
+export function checkUses(
+  tally: Tally,
+  what: string,
+  answers: X402Answer[],
+  ledger: { served: string[]; indeterminate: string[] },
+  nonce: string
+): boolean {
   const served = answers.filter((a) => a.ending === 'served').length
   const spent = served + answers.filter((a) => a.ending === 'indeterminate').length
   const timeouts = answers.filter((a) => TIMEOUT_ENDINGS.has(a.ending))
   for (const answer of timeouts) countTimeout(tally, answer)
-  const odd = answers.filter((a) => !(a.ending === 'served' || TIMEOUT_ENDINGS.has(a.ending) || (a.ending === 'refused' && /^payment_(in_flight|already_used)$/.test(a.reason ?? ''))))
-  tally.check(odd.length === 0, `${what}: each use served, refused as in flight or used, or a timeout's ending (got ${odd.map((a) => `${a.ending} ${a.reason ?? ''}`).join(', ')})`)
-  tally.check(spent <= 1, `${what}: the authorization spent at most once (${served} served, ${spent - served} indeterminate)`)
-  if (timeouts.length === 0) tally.equal(served, 1, `${what}: served exactly once of ${answers.length}`)
+  const odd = answers.filter(
+    (a) =>
+      !(
+        a.ending === 'served' ||
+        TIMEOUT_ENDINGS.has(a.ending) ||
+        (a.ending === 'refused' && /^payment_(in_flight|already_used)$/.test(a.reason ?? ''))
+      )
+  )
+  tally.check(
+    odd.length === 0,
+    `${what}: each use served, refused as in flight or used, or a timeout's ending (got ${odd.map((a) => `${a.ending} ${a.reason ?? ''}`).join(', ')})`
+  )
+  tally.check(
+    spent <= 1,
+    `${what}: the authorization spent at most once (${served} served, ${spent - served} indeterminate)`
+  )
+  if (timeouts.length === 0)
+    tally.equal(served, 1, `${what}: served exactly once of ${answers.length}`)
   if (served > 0) ledger.served.push(nonce)
   else if (spent > 0) ledger.indeterminate.push(nonce)
   return spent > 0

@@ -46,7 +46,11 @@ export interface X402Answer {
 }
 
 /** Endings a timeout makes: accepted in place of a fault's own outcome. */
-export const TIMEOUT_ENDINGS: ReadonlySet<X402Ending> = new Set(['timed-out', 'unavailable', 'indeterminate'])
+export const TIMEOUT_ENDINGS: ReadonlySet<X402Ending> = new Set([
+  'timed-out',
+  'unavailable',
+  'indeterminate',
+])
 
 /** After these the authorization is free again: the same payment may pay for another call. */
 export const RELEASES: ReadonlySet<X402Ending> = new Set(['not-served', 'timed-out', 'unavailable'])
@@ -67,27 +71,42 @@ export function httpAnswer(status: number, headers: Headers, text: string): X402
   const settled = settleTried && decode<{ success?: boolean }>(header).success === true
   const reason = errorCode(text)
   if (settled && status < 400) return { ending: 'served', settleTried }
-  if (status === 504 && reason === 'upstream_timeout') return { ending: 'timed-out', reason, settleTried }
-  if (status === 503 && reason === 'settlement_indeterminate') return { ending: 'indeterminate', reason, settleTried }
-  if (status === 503 && reason === 'facilitator_unavailable') return { ending: 'unavailable', reason, settleTried }
+  if (status === 504 && reason === 'upstream_timeout')
+    return { ending: 'timed-out', reason, settleTried }
+  if (status === 503 && reason === 'settlement_indeterminate')
+    return { ending: 'indeterminate', reason, settleTried }
+  if (status === 503 && reason === 'facilitator_unavailable')
+    return { ending: 'unavailable', reason, settleTried }
   if (status === 402) return { ending: 'refused', reason, settleTried }
-  if (!settleTried && (status === 502 || (status >= 500 && reason === undefined))) return { ending: 'not-served', reason, settleTried }
+  if (!settleTried && (status === 502 || (status >= 500 && reason === undefined)))
+    return { ending: 'not-served', reason, settleTried }
   return { ending: 'other', reason: reason ?? `status ${status}`, settleTried }
 }
 
-type McpMessage = { result?: { isError?: boolean; _meta?: Record<string, unknown> }; error?: { data?: { reason?: string } } }
+type McpMessage = {
+  result?: { isError?: boolean; _meta?: Record<string, unknown> }
+  error?: { data?: { reason?: string } }
+}
 
 /** An MCP answer to a paid tools/call (one JSON-RPC message). */
 export function mcpAnswer(status: number, message: McpMessage | undefined): X402Answer {
   const meta = message?.result?._meta ?? {}
   const response = meta['x402/payment-response'] as { success?: boolean } | undefined
   const settleTried = response !== undefined
-  if (status === 200 && message?.result && message.result.isError !== true && response?.success === true) return { ending: 'served', settleTried }
+  if (
+    status === 200 &&
+    message?.result &&
+    message.result.isError !== true &&
+    response?.success === true
+  )
+    return { ending: 'served', settleTried }
   const reason = (meta['pay-gate/reason'] as string | undefined) ?? message?.error?.data?.reason
-  if (status === 504 && reason === 'upstream_timeout') return { ending: 'timed-out', reason, settleTried }
+  if (status === 504 && reason === 'upstream_timeout')
+    return { ending: 'timed-out', reason, settleTried }
   if (reason === 'settlement_indeterminate') return { ending: 'indeterminate', reason, settleTried }
   if (reason === 'facilitator_unavailable') return { ending: 'unavailable', reason, settleTried }
-  if (message?.result?.isError === true && reason !== undefined) return { ending: 'refused', reason, settleTried }
+  if (message?.result?.isError === true && reason !== undefined)
+    return { ending: 'refused', reason, settleTried }
   return { ending: 'other', reason: reason ?? `status ${status}`, settleTried }
 }
 
@@ -110,21 +129,33 @@ export function countTimeout(tally: Tally, answer: X402Answer): void {
   if (TIMEOUT_ENDINGS.has(answer.ending)) tally.counts.timedOut = (tally.counts.timedOut ?? 0) + 1
 }
 
-type Call = { path: string; status?: number; body?: { paymentPayload?: { payload?: { authorization?: { nonce?: string } } } } }
+type Call = {
+  path: string
+  status?: number
+  body?: { paymentPayload?: { payload?: { authorization?: { nonce?: string } } } }
+}
 
-const nonceOf = (call: Call) => call.body?.paymentPayload?.payload?.authorization?.nonce?.toLowerCase()
+const nonceOf = (call: Call) =>
+  call.body?.paymentPayload?.payload?.authorization?.nonce?.toLowerCase()
 
 /**
  * Waits until the faulty facilitator has answered every request it received, and a /settle for each of
  * `nonces` (settles the gate gave up on, still running there), so that what it logged and what the
  * chain holds agree. Counted in polls, not by the clock; gives up after `polls` (the checks then say what differs).
  */
-export async function facilitatorSettled(nonces: readonly string[] = [], polls = 400): Promise<void> {
+export async function facilitatorSettled(
+  nonces: readonly string[] = [],
+  polls = 400
+): Promise<void> {
   const control = chain().faultyControlUrl
   for (let left = polls; left > 0; left--) {
     const calls = (await facilitatorCalls(control)) as Call[]
     const answered = calls.every((call) => call.status !== undefined)
-    const settled = nonces.every((nonce) => calls.some((call) => call.path === '/settle' && call.status !== undefined && nonceOf(call) === nonce))
+    const settled = nonces.every((nonce) =>
+      calls.some(
+        (call) => call.path === '/settle' && call.status !== undefined && nonceOf(call) === nonce
+      )
+    )
     if (answered && settled) return
     await sleep(50)
   }

@@ -27,7 +27,11 @@ const pageErrors: string[] = []
 /** Every HTML page the browser was served, to check none but the reveal shows a key. */
 const served: Array<{ url: string; html: string }> = []
 
-async function settled(read: () => Promise<unknown>, expected: unknown, timeoutMs = 15_000): Promise<void> {
+async function settled(
+  read: () => Promise<unknown>,
+  expected: unknown,
+  timeoutMs = 15_000
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let last: unknown
   while (Date.now() < deadline) {
@@ -35,31 +39,48 @@ async function settled(read: () => Promise<unknown>, expected: unknown, timeoutM
     if (last === expected) return
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
-  throw new Error(`still ${JSON.stringify(last)} after ${timeoutMs} ms, expected ${JSON.stringify(expected)}`)
+  throw new Error(
+    `still ${JSON.stringify(last)} after ${timeoutMs} ms, expected ${JSON.stringify(expected)}`
+  )
 }
 
-const balance = async (key: string) => fetch(new URL('/balance', gate.url), { headers: { authorization: `Bearer ${key}` } }).then(async (response) => ({ status: response.status, body: (await response.json()) as { credits?: string } }))
+const balance = async (key: string) =>
+  fetch(new URL('/balance', gate.url), { headers: { authorization: `Bearer ${key}` } }).then(
+    async (response) => ({
+      status: response.status,
+      body: (await response.json()) as { credits?: string },
+    })
+  )
 
 beforeAll(async () => {
   origin = await startOriginServer()
   gate = await startGateServer(`ui-${randomBytes(16).toString('hex')}`)
   await gate.putRoutes({ routes: [{ path: '/api/*', origin: origin.origin, price: '0.25' }] })
-  const created = await gate.admin('/keys', { method: 'POST', body: { name: 'Holder & Co', credits: '5' } })
+  const created = await gate.admin('/keys', {
+    method: 'POST',
+    body: { name: 'Holder & Co', credits: '5' },
+  })
   expect(created.status).toBe(201)
   holder = created.body
   for (const item of [1, 2]) {
-    const response = await fetch(new URL(`/api/items/${item}`, gate.url), { headers: { authorization: `Bearer ${holder.key}` } })
+    const response = await fetch(new URL(`/api/items/${item}`, gate.url), {
+      headers: { authorization: `Bearer ${holder.key}` },
+    })
     expect(response.status).toBe(200)
     await response.text()
   }
-  await settled(async () => (await gate.admin(`/usage/events?limit=10&keyId=${holder.id}`)).body?.length, 2)
+  await settled(
+    async () => (await gate.admin(`/usage/events?limit=10&keyId=${holder.id}`)).body?.length,
+    2
+  )
   await settled(async () => (await gate.admin(`/keys/${holder.id}`)).body.credits, '4.5')
 
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
   page = await browser.newPage({ baseURL: gate.url.href, viewport: { width: 420, height: 900 } })
   page.on('pageerror', (error) => pageErrors.push(error.message))
   page.on('response', async (response) => {
-    if ((response.headers()['content-type'] ?? '').startsWith('text/html')) served.push({ url: response.url(), html: await response.text().catch(() => '') })
+    if ((response.headers()['content-type'] ?? '').startsWith('text/html'))
+      served.push({ url: response.url(), html: await response.text().catch(() => '') })
   })
 })
 
@@ -70,14 +91,17 @@ afterAll(async () => {
 })
 
 /** The page is no wider than the 420 px viewport: nothing to scroll sideways. */
-const fitsWidth = async () => (await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')) === true
+const fitsWidth = async () =>
+  (await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')) === true
 
 describe('the key holder’s portal in Chromium', () => {
   it('refuses a wrong key with a clear message, and signs in with the right one (a cookie that is not the key)', async () => {
     await page.goto('/account')
     await page.getByLabel('API key', { exact: true }).fill(`pg_${'x'.repeat(43)}`)
     await page.getByRole('button', { name: 'Sign in' }).click()
-    await expect(page.getByRole('alert').textContent()).resolves.toContain('does not open an account')
+    await expect(page.getByRole('alert').textContent()).resolves.toContain(
+      'does not open an account'
+    )
     expect(await page.context().cookies()).toEqual([])
 
     await page.getByLabel('API key', { exact: true }).fill(holder.key)
@@ -86,7 +110,13 @@ describe('the key holder’s portal in Chromium', () => {
     expect(page.url()).toBe(new URL('/account', gate.url).href)
     const [cookie, ...others] = await page.context().cookies()
     expect(others).toEqual([])
-    expect(cookie).toMatchObject({ name: 'pg_account_session', httpOnly: true, secure: true, sameSite: 'Strict', path: '/account' })
+    expect(cookie).toMatchObject({
+      name: 'pg_account_session',
+      httpOnly: true,
+      secure: true,
+      sameSite: 'Strict',
+      path: '/account',
+    })
     expect(cookie!.value).not.toContain(holder.key)
     expect(await page.evaluate('document.cookie')).toBe('')
   })
@@ -100,7 +130,9 @@ describe('the key holder’s portal in Chromium', () => {
     await expect(usage.locator('tbody tr').count()).resolves.toBe(2)
     await expect(usage.locator('tbody tr').first().textContent()).resolves.toContain('$0.25')
     const ledger = page.locator('section', { has: page.getByRole('heading', { name: 'Ledger' }) })
-    await expect(ledger.locator('tbody tr').last().textContent()).resolves.toContain('initial credits')
+    await expect(ledger.locator('tbody tr').last().textContent()).resolves.toContain(
+      'initial credits'
+    )
     expect(await fitsWidth()).toBe(true)
     mkdirSync(join(SCREENSHOT, '..'), { recursive: true })
     await page.screenshot({ path: SCREENSHOT, fullPage: true })
@@ -119,7 +151,9 @@ describe('the key holder’s portal in Chromium', () => {
     const secret = await page.locator('#secret').textContent()
     expect(secret).toMatch(/^pgwh_[A-Za-z0-9_-]{43}$/)
     await page.getByRole('link', { name: 'Back to your account' }).click()
-    const alert = page.locator('section', { has: page.getByRole('heading', { name: 'Low-balance alert' }) })
+    const alert = page.locator('section', {
+      has: page.getByRole('heading', { name: 'Low-balance alert' }),
+    })
     await expect(alert.textContent()).resolves.toContain('below $1')
     await expect(alert.textContent()).resolves.toContain('https://hooks.example.com/pay-gate')
     expect(await page.content()).not.toContain(secret)
@@ -127,8 +161,15 @@ describe('the key holder’s portal in Chromium', () => {
 
   it('refuses a change made with the session cookie but without the form’s CSRF token', async () => {
     // The page itself cannot even try (its CSP allows no fetch); the browser context's own request, with the cookie, can.
-    await expect(page.evaluate(`fetch('/account/rotate', { method: 'POST' }).then(() => 'sent', () => 'blocked')`)).resolves.toBe('blocked')
-    const answer = await page.request.post('/account/rotate', { form: { confirm: 'yes' }, headers: { origin: gate.url.origin } })
+    await expect(
+      page.evaluate(
+        `fetch('/account/rotate', { method: 'POST' }).then(() => 'sent', () => 'blocked')`
+      )
+    ).resolves.toBe('blocked')
+    const answer = await page.request.post('/account/rotate', {
+      form: { confirm: 'yes' },
+      headers: { origin: gate.url.origin },
+    })
     expect(answer.status()).toBe(403)
     expect(await answer.text()).toContain('nothing was changed')
     expect((await balance(holder.key)).status).toBe(200)
@@ -151,9 +192,13 @@ describe('the key holder’s portal in Chromium', () => {
     expect(await page.content()).not.toContain(fresh)
 
     // No page held the old key, and the new key was on its reveal only.
-    const elsewhere = served.filter((entry) => entry.html.includes(fresh) && new URL(entry.url).pathname !== '/account/rotate')
+    const elsewhere = served.filter(
+      (entry) => entry.html.includes(fresh) && new URL(entry.url).pathname !== '/account/rotate'
+    )
     expect(elsewhere.map((entry) => entry.url)).toEqual([])
-    expect(served.filter((entry) => entry.html.includes(holder.key)).map((entry) => entry.url)).toEqual([])
+    expect(
+      served.filter((entry) => entry.html.includes(holder.key)).map((entry) => entry.url)
+    ).toEqual([])
     expect(pageErrors).toEqual([])
   })
 

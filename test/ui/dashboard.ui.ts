@@ -36,13 +36,19 @@ const consoleErrors: string[] = []
 
 /** A call through the gate as an agent makes it, body read in full (only then is it charged). */
 async function callGate(path: string, name: string): Promise<number> {
-  const response = await fetch(new URL(path, gate.url), { headers: { authorization: `Bearer ${keys[name]!.key}` } })
+  const response = await fetch(new URL(path, gate.url), {
+    headers: { authorization: `Bearer ${keys[name]!.key}` },
+  })
   await response.text()
   return response.status
 }
 
 /** Poll `read` until it gives `expected` (expect.poll works only inside a test). */
-async function settled(read: () => Promise<unknown>, expected: unknown, timeoutMs = 15_000): Promise<void> {
+async function settled(
+  read: () => Promise<unknown>,
+  expected: unknown,
+  timeoutMs = 15_000
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let last: unknown
   while (Date.now() < deadline) {
@@ -50,7 +56,9 @@ async function settled(read: () => Promise<unknown>, expected: unknown, timeoutM
     if (last === expected) return
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
-  throw new Error(`still ${JSON.stringify(last)} after ${timeoutMs} ms, expected ${JSON.stringify(expected)}`)
+  throw new Error(
+    `still ${JSON.stringify(last)} after ${timeoutMs} ms, expected ${JSON.stringify(expected)}`
+  )
 }
 
 beforeAll(async () => {
@@ -62,12 +70,19 @@ beforeAll(async () => {
       { path: HTML_ROUTE, origin: origin.origin, price: '0.02' },
     ],
   })
-  for (const [name, credits] of [[XSS_NAME, '5'], ['Acme Corp', '10'], ['Paused Inc', '3'], ['Broke Ltd', '0']] as const) {
+  for (const [name, credits] of [
+    [XSS_NAME, '5'],
+    ['Acme Corp', '10'],
+    ['Paused Inc', '3'],
+    ['Broke Ltd', '0'],
+  ] as const) {
     const created = await gate.admin('/keys', { method: 'POST', body: { name, credits } })
     expect(created.status).toBe(201)
     keys[name] = created.body
   }
-  expect((await gate.admin(`/keys/${keys['Paused Inc']!.id}/suspend`, { method: 'POST' })).status).toBe(200)
+  expect(
+    (await gate.admin(`/keys/${keys['Paused Inc']!.id}/suspend`, { method: 'POST' })).status
+  ).toBe(200)
 
   // Usage: 3 × $0.01 and 1 × $0.02 charged, one refunded (origin 500), one denied (no credits).
   for (const item of [1, 2, 3]) expect(await callGate(`/api/items/${item}`, 'Acme Corp')).toBe(200)
@@ -78,7 +93,10 @@ beforeAll(async () => {
   // Events are written after the response, in batches: wait until all six are in D1,
   // and until the charges are settled on the keys.
   await settled(async () => (await gate.admin('/usage/events?limit=50')).body?.length, 6)
-  await settled(async () => (await gate.admin(`/keys/${keys['Acme Corp']!.id}`)).body.credits, '9.97')
+  await settled(
+    async () => (await gate.admin(`/keys/${keys['Acme Corp']!.id}`)).body.credits,
+    '9.97'
+  )
   await settled(async () => (await gate.admin(`/keys/${keys[XSS_NAME]!.id}`)).body.credits, '4.98')
   const events = (await gate.admin('/usage/events?limit=50')).body as Array<{ at: number }>
   callDay = new Date(events[0]!.at).toISOString().slice(0, 10)
@@ -95,8 +113,10 @@ beforeAll(async () => {
     const url = message.location().url
     const expected =
       /Failed to load resource/.test(message.text()) &&
-      (/\/admin\/ui\/login/.test(url) || (/\/admin\/keys$/.test(url) && /status of 401/.test(message.text())))
-    if (message.type() === 'error' && !expected) consoleErrors.push(`${message.text()} (${message.location().url})`)
+      (/\/admin\/ui\/login/.test(url) ||
+        (/\/admin\/keys$/.test(url) && /status of 401/.test(message.text())))
+    if (message.type() === 'error' && !expected)
+      consoleErrors.push(`${message.text()} (${message.location().url})`)
   })
 })
 
@@ -125,7 +145,13 @@ describe('dashboard in Chromium', () => {
     const cookies = await page.context().cookies()
     expect(cookies).toHaveLength(1)
     const [cookie] = cookies
-    expect(cookie).toMatchObject({ name: 'pg_admin_session', httpOnly: true, secure: true, sameSite: 'Strict', path: '/admin' })
+    expect(cookie).toMatchObject({
+      name: 'pg_admin_session',
+      httpOnly: true,
+      secure: true,
+      sameSite: 'Strict',
+      path: '/admin',
+    })
     expect(cookie!.value).not.toContain(gate.adminToken)
     expect(await page.evaluate('document.cookie')).toBe('') // scripts cannot read it
   })
@@ -146,21 +172,34 @@ describe('dashboard in Chromium', () => {
     const bars = async (chart: string) => page.locator(`#${chart} svg rect title`).allTextContents()
     expect(await page.locator('#calls-chart .empty, #revenue-chart .empty').count()).toBe(0)
     // Stacked per day: 4 charged, 1 refunded, 1 denied, all on the day of the calls.
-    expect((await bars('calls-chart')).sort()).toEqual(
-      [`${callDay} · charged: 4`, `${callDay} · denied: 1`, `${callDay} · refunded: 1`]
-    )
+    expect((await bars('calls-chart')).sort()).toEqual([
+      `${callDay} · charged: 4`,
+      `${callDay} · denied: 1`,
+      `${callDay} · refunded: 1`,
+    ])
     expect(await bars('revenue-chart')).toEqual([`${callDay} · credits: $0.05`])
     // A day on each axis for the whole 30-day range, not only the days with calls.
     expect(await page.locator('#calls-chart svg text').count()).toBeGreaterThan(5)
-    await expect(page.locator('#revenue-total').textContent()).resolves.toBe('Revenue, last 30 days: $0.05')
-    const byRoute = await page.locator('#by-route tbody tr').evaluateAll((rows) =>
-      rows.map((row) => Array.from(row.querySelectorAll('td'), (cell) => (cell as { textContent: string | null }).textContent))
+    await expect(page.locator('#revenue-total').textContent()).resolves.toBe(
+      'Revenue, last 30 days: $0.05'
     )
+    const byRoute = await page
+      .locator('#by-route tbody tr')
+      .evaluateAll((rows) =>
+        rows.map((row) =>
+          Array.from(
+            row.querySelectorAll('td'),
+            (cell) => (cell as { textContent: string | null }).textContent
+          )
+        )
+      )
     expect(byRoute).toEqual([
       ['/api/*', '5', '$0.03', '1', '1'],
       [HTML_ROUTE, '1', '$0.02', '0', '0'],
     ])
-    await expect(page.locator('#by-tool tbody').textContent()).resolves.toBe('No MCP tool calls in the last 30 days.')
+    await expect(page.locator('#by-tool tbody').textContent()).resolves.toBe(
+      'No MCP tool calls in the last 30 days.'
+    )
   })
 
   it('lists the recent calls and denials with key, method, the path called, route, amount and outcome; HTML in them is text', async () => {
@@ -180,14 +219,49 @@ describe('dashboard in Chromium', () => {
     const shown = events.map(({ when: _when, ...rest }) => rest)
     // Newest first (the three charged calls of one key may share a millisecond: their order is not asserted).
     expect(shown.slice(0, 3)).toEqual([
-      { key: 'Broke Ltd', method: 'GET', path: '/api/items/4', route: '/api/*', amount: '$0.00', outcome: 'denied (insufficient_credits)' },
-      { key: 'Acme Corp', method: 'GET', path: '/api/fail', route: '/api/*', amount: '$0.00', outcome: 'refunded (origin_error)' },
+      {
+        key: 'Broke Ltd',
+        method: 'GET',
+        path: '/api/items/4',
+        route: '/api/*',
+        amount: '$0.00',
+        outcome: 'denied (insufficient_credits)',
+      },
+      {
+        key: 'Acme Corp',
+        method: 'GET',
+        path: '/api/fail',
+        route: '/api/*',
+        amount: '$0.00',
+        outcome: 'refunded (origin_error)',
+      },
       // The path as it was called, percent-encoded on the wire; the route as routes.json writes it.
-      { key: XSS_NAME, method: 'GET', path: '/%3Cb%3Ex%3C/b%3E', route: HTML_ROUTE, amount: '$0.02', outcome: 'charged' },
+      {
+        key: XSS_NAME,
+        method: 'GET',
+        path: '/%3Cb%3Ex%3C/b%3E',
+        route: HTML_ROUTE,
+        amount: '$0.02',
+        outcome: 'charged',
+      },
     ])
-    expect(shown.slice(3).map((event) => event.path).sort()).toEqual(['/api/items/1', '/api/items/2', '/api/items/3'])
-    expect(shown.slice(3).every((event) => event.key === 'Acme Corp' && event.amount === '$0.01' && event.outcome === 'charged')).toBe(true)
-    expect(await page.locator('#events [data-outcome="denied"] td.key').getAttribute('title')).toBe(keys['Broke Ltd']!.id)
+    expect(
+      shown
+        .slice(3)
+        .map((event) => event.path)
+        .sort()
+    ).toEqual(['/api/items/1', '/api/items/2', '/api/items/3'])
+    expect(
+      shown
+        .slice(3)
+        .every(
+          (event) =>
+            event.key === 'Acme Corp' && event.amount === '$0.01' && event.outcome === 'charged'
+        )
+    ).toBe(true)
+    expect(await page.locator('#events [data-outcome="denied"] td.key').getAttribute('title')).toBe(
+      keys['Broke Ltd']!.id
+    )
     expect(await page.locator('#usage-section b, #usage-section img').count()).toBe(0)
     expect(dialogs).toEqual([])
   })
@@ -198,7 +272,12 @@ describe('dashboard in Chromium', () => {
     await expect.poll(() => row('Acme Corp').locator('td.credits').textContent()).toBe('$12.47')
     const state = await gate.admin(`/keys/${keys['Acme Corp']!.id}?ledger=10`)
     expect(state.body.credits).toBe('12.47')
-    expect(state.body.ledger.some((entry: { kind: string; label: string }) => entry.kind === 'topup' && entry.label === 'dashboard top-up')).toBe(true)
+    expect(
+      state.body.ledger.some(
+        (entry: { kind: string; label: string }) =>
+          entry.kind === 'topup' && entry.label === 'dashboard top-up'
+      )
+    ).toBe(true)
   })
 
   it('creates and suspends keys from the page', async () => {
@@ -210,7 +289,11 @@ describe('dashboard in Chromium', () => {
     const id = await shown.getAttribute('data-new-key')
     expect(await shown.textContent()).toMatch(/^pg_/)
     const created = await gate.admin(`/keys/${id}`)
-    expect(created.body).toMatchObject({ name: 'Made in the browser', credits: '1.25', status: 'active' })
+    expect(created.body).toMatchObject({
+      name: 'Made in the browser',
+      credits: '1.25',
+      status: 'active',
+    })
 
     await row('Acme Corp').getByRole('button', { name: 'Suspend' }).click()
     await expect.poll(() => row('Acme Corp').locator('td.status').textContent()).toBe('suspended')
@@ -219,7 +302,11 @@ describe('dashboard in Chromium', () => {
 
   it('refuses a state-changing call with the session cookie but without the CSRF header', async () => {
     const status = await page.evaluate(async () => {
-      const response = await fetch('/admin/keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"csrf","credits":"1"}' })
+      const response = await fetch('/admin/keys', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"name":"csrf","credits":"1"}',
+      })
       return response.status
     })
     expect(status).toBe(401)

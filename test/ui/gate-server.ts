@@ -18,7 +18,10 @@ export interface GateServer {
   url: URL
   adminToken: string
   /** Call the admin API with the bearer token. */
-  admin(path: string, init?: { method?: string; body?: unknown }): Promise<{ status: number; body: any }>
+  admin(
+    path: string,
+    init?: { method?: string; body?: unknown }
+  ): Promise<{ status: number; body: any }>
   /** Write a routes file (`{ routes: [...] }`, as routes.json) to the gate's ROUTES KV. */
   putRoutes(file: { routes: unknown[] } & Record<string, unknown>): Promise<void>
   close(): Promise<void>
@@ -29,14 +32,22 @@ export async function startGateServer(adminToken: string): Promise<GateServer> {
   const worker = await unstable_startWorker({
     config: join(import.meta.dirname, '..', '..', 'wrangler.toml'),
     bindings: { ADMIN_TOKEN: { type: 'plain_text', value: adminToken } },
-    dev: { server: { hostname: '127.0.0.1', port: 0 }, inspector: false, persist: state, logLevel: 'error' },
+    dev: {
+      server: { hostname: '127.0.0.1', port: 0 },
+      inspector: false,
+      persist: state,
+      logLevel: 'error',
+    },
   })
   await worker.ready
   const url = await worker.url
   const admin: GateServer['admin'] = async (path, init = {}) => {
     const response = await fetch(new URL(`/admin${path}`, url), {
       method: init.method ?? 'GET',
-      headers: { authorization: `Bearer ${adminToken}`, ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        authorization: `Bearer ${adminToken}`,
+        ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
     })
     return { status: response.status, body: await response.json().catch(() => null) }

@@ -10,9 +10,17 @@
  */
 import { randomBytes } from 'node:crypto'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
-import { auth, UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js'
+import {
+  auth,
+  UnauthorizedError,
+  type OAuthClientProvider,
+} from '@modelcontextprotocol/sdk/client/auth.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js'
+import type {
+  OAuthClientInformationMixed,
+  OAuthClientMetadata,
+  OAuthTokens,
+} from '@modelcontextprotocol/sdk/shared/auth.js'
 import { chromium, type Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startDemoOrigin, type DemoOrigin } from '../../scripts/demo-origin'
@@ -33,7 +41,13 @@ class MemoryProvider implements OAuthClientProvider {
     return REDIRECT_URL
   }
   get clientMetadata(): OAuthClientMetadata {
-    return { client_name: this.name, redirect_uris: [REDIRECT_URL], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' }
+    return {
+      client_name: this.name,
+      redirect_uris: [REDIRECT_URL],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    }
   }
   clientInformation() {
     return this.client
@@ -72,7 +86,11 @@ beforeAll(async () => {
       {
         path: '/mcp',
         origin: `http://127.0.0.1:${origin.mcpPort}`,
-        mcp: { price: '0.001', tools: { search: '0.01', echo: 'free' }, oauth: { trial: { credits: '0.05', days: 3 } } },
+        mcp: {
+          price: '0.001',
+          tools: { search: '0.01', echo: 'free' },
+          oauth: { trial: { credits: '0.05', days: 3 } },
+        },
       },
     ],
   })
@@ -88,7 +106,10 @@ afterAll(async () => {
 })
 
 /** Connect with OAuth: challenged, then the person at the consent page does `consent`, then connected. */
-async function connectWithOAuth(provider: MemoryProvider, consent: (page: import('playwright-core').Page) => Promise<void>): Promise<Client> {
+async function connectWithOAuth(
+  provider: MemoryProvider,
+  consent: (page: import('playwright-core').Page) => Promise<void>
+): Promise<Client> {
   const first = new Client({ name: 'oauth-ui-test', version: '1.0.0' })
   const challenged = new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider })
   await expect(first.connect(challenged)).rejects.toBeInstanceOf(UnauthorizedError)
@@ -112,20 +133,27 @@ async function connectWithOAuth(provider: MemoryProvider, consent: (page: import
 
 describe('an MCP client with OAuth, and a person at the consent page', () => {
   it('signs in with an API key; the calls are charged to its account; refresh works; revoking the grant stops it', async () => {
-    const created = await gate.admin('/keys', { method: 'POST', body: { name: 'OAuth holder', credits: '1' } })
+    const created = await gate.admin('/keys', {
+      method: 'POST',
+      body: { name: 'OAuth holder', credits: '1' },
+    })
     expect(created.status).toBe(201)
     const provider = new MemoryProvider('Desk <i>Client</i>')
     let shown = ''
     let confirmed = ''
     const client = await connectWithOAuth(provider, async (page) => {
       shown = await page.content()
-      expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Allow Desk <i>Client</i> to use /mcp?')
+      expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe(
+        'Allow Desk <i>Client</i> to use /mcp?'
+      )
       expect(await page.getByText('Access goes to an app on this computer').count()).toBe(1)
       expect(await page.getByRole('row', { name: /search/ }).textContent()).toContain('$0.01')
       await page.getByLabel(/API key/).fill(created.body.key)
       await page.getByRole('button', { name: 'Sign in' }).click()
       // The account it signed in to, and what the client may use with it: the key's tool lists.
-      await page.getByRole('heading', { name: 'Allow Desk <i>Client</i> to use this account?' }).waitFor()
+      await page
+        .getByRole('heading', { name: 'Allow Desk <i>Client</i> to use this account?' })
+        .waitFor()
       expect(await page.getByText('Signed in to OAuth holder').count()).toBe(1)
       expect(await page.getByRole('listitem').textContent()).toContain('every tool of this server')
       confirmed = await page.content()
@@ -140,7 +168,11 @@ describe('an MCP client with OAuth, and a person at the consent page', () => {
     await client.callTool({ name: 'echo', arguments: { text: 'free' } })
     const state = await settledKey(created.body.id)
     expect(state.credits).toBe('0.99')
-    expect(state.ledger.filter((row: { kind: string }) => row.kind === 'charge').map((row: { amount: string }) => row.amount)).toEqual(['-0.01'])
+    expect(
+      state.ledger
+        .filter((row: { kind: string }) => row.kind === 'charge')
+        .map((row: { amount: string }) => row.amount)
+    ).toEqual(['-0.01'])
 
     // Refresh: new tokens (rotated), and they pay.
     const before = provider.saved!
@@ -154,14 +186,24 @@ describe('an MCP client with OAuth, and a person at the consent page', () => {
     const revoked = await fetch(new URL('/oauth/token', gate.url), {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ token: provider.saved!.refresh_token!, token_type_hint: 'refresh_token', client_id: provider.client!.client_id }),
+      body: new URLSearchParams({
+        token: provider.saved!.refresh_token!,
+        token_type_hint: 'refresh_token',
+        client_id: provider.client!.client_id,
+      }),
     })
     expect(revoked.status).toBe(200)
-    await expect(client.callTool({ name: 'search', arguments: { query: 'revoked' } })).rejects.toThrow()
+    await expect(
+      client.callTool({ name: 'search', arguments: { query: 'revoked' } })
+    ).rejects.toThrow()
     const refresh = await fetch(new URL('/oauth/token', gate.url), {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: provider.saved!.refresh_token!, client_id: provider.client!.client_id }),
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: provider.saved!.refresh_token!,
+        client_id: provider.client!.client_id,
+      }),
     })
     expect(refresh.status).toBe(400)
     expect(await refresh.json()).toMatchObject({ error: 'invalid_grant' })
@@ -183,7 +225,9 @@ describe('an MCP client with OAuth, and a person at the consent page', () => {
 })
 
 /** The key's state once nothing is held (settlement runs after the response). */
-async function settledKey(id: string): Promise<{ credits: string; ledger: Array<{ kind: string; amount: string }> }> {
+async function settledKey(
+  id: string
+): Promise<{ credits: string; ledger: Array<{ kind: string; amount: string }> }> {
   for (let tries = 0; ; tries++) {
     const state = await gate.admin(`/keys/${id}?ledger=100`)
     if ((state.body.held === '0' && state.body.inFlight === 0) || tries > 300) return state.body

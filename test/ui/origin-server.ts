@@ -21,13 +21,18 @@ export async function startOriginServer(): Promise<OriginServer> {
     const path = new URL(request.url ?? '/', 'http://origin').pathname
     const failing = path.startsWith('/api/fail')
     response.writeHead(failing ? 500 : 200, { 'content-type': 'application/json' })
-    response.end(JSON.stringify(failing ? { error: 'origin failure on purpose' } : { ok: true, path }))
+    response.end(
+      JSON.stringify(failing ? { error: 'origin failure on purpose' } : { ok: true, path })
+    )
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   return {
     origin: `http://127.0.0.1:${port}`,
     requests: () => count,
-    close: () => new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve()))),
+    close: () =>
+      new Promise<void>((resolve, reject) =>
+        server.close((error) => (error ? reject(error) : resolve()))
+      ),
   }
 }

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { blockedHostReason, checkWebhookUrl, crossesDown, parseIPv4, parseIPv6 } from '../../src/notify'
+import {
+  blockedHostReason,
+  checkWebhookUrl,
+  crossesDown,
+  parseIPv4,
+  parseIPv6,
+} from '../../src/notify'
 
 describe('webhook address guard', () => {
   it.each([
@@ -47,17 +53,26 @@ describe('webhook address guard', () => {
     expect(result.ok).toBe(false)
   })
 
-  it.each(['https://hooks.example.com/pay-gate', 'https://8.8.8.8/x', 'https://[2606:4700::1111]/x', 'https://[::ffff:8.8.8.8]/x', 'https://172.32.0.1/x', 'https://1.1.1.1:8443/x'])(
-    'allows the public %s',
-    (url) => {
-      expect(checkWebhookUrl(url, false)).toMatchObject({ ok: true })
-    }
-  )
+  it.each([
+    'https://hooks.example.com/pay-gate',
+    'https://8.8.8.8/x',
+    'https://[2606:4700::1111]/x',
+    'https://[::ffff:8.8.8.8]/x',
+    'https://172.32.0.1/x',
+    'https://1.1.1.1:8443/x',
+  ])('allows the public %s', (url) => {
+    expect(checkWebhookUrl(url, false)).toMatchObject({ ok: true })
+  })
 
   it('requires https unless private addresses are allowed, and never takes credentials', () => {
-    expect(checkWebhookUrl('http://hooks.example.com/x', false)).toEqual({ ok: false, reason: 'the URL must be https' })
+    expect(checkWebhookUrl('http://hooks.example.com/x', false)).toEqual({
+      ok: false,
+      reason: 'the URL must be https',
+    })
     expect(checkWebhookUrl('http://127.0.0.1:8080/x', true)).toMatchObject({ ok: true })
-    expect(checkWebhookUrl('https://user:pw@hooks.example.com/x', false)).toMatchObject({ ok: false })
+    expect(checkWebhookUrl('https://user:pw@hooks.example.com/x', false)).toMatchObject({
+      ok: false,
+    })
     expect(checkWebhookUrl('ftp://hooks.example.com/x', true)).toMatchObject({ ok: false })
     expect(checkWebhookUrl('not a url', true)).toMatchObject({ ok: false })
   })

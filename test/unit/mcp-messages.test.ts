@@ -40,7 +40,9 @@ describe('parseMcpBody', () => {
   })
 
   it('keeps ids 1 and "1" apart', () => {
-    const parsed = parseMcpBody('[{"jsonrpc":"2.0","id":1,"method":"a"},{"jsonrpc":"2.0","id":"1","method":"b"}]')
+    const parsed = parseMcpBody(
+      '[{"jsonrpc":"2.0","id":1,"method":"a"},{"jsonrpc":"2.0","id":"1","method":"b"}]'
+    )
     expect(parsed.ok).toBe(true)
   })
 
@@ -52,19 +54,44 @@ describe('parseMcpBody', () => {
 
 describe('responseOutcome', () => {
   it('counts JSON-RPC errors and isError results as failures', () => {
-    expect(responseOutcome({ jsonrpc: '2.0', id: 1, result: { content: [] } })).toEqual({ id: 1, outcome: 'success' })
-    expect(responseOutcome({ jsonrpc: '2.0', id: 1, result: { isError: true } })).toEqual({ id: 1, outcome: 'failure' })
-    expect(responseOutcome({ jsonrpc: '2.0', id: 1, error: { code: -1, message: 'x' } })).toEqual({ id: 1, outcome: 'failure' })
+    expect(responseOutcome({ jsonrpc: '2.0', id: 1, result: { content: [] } })).toEqual({
+      id: 1,
+      outcome: 'success',
+    })
+    expect(responseOutcome({ jsonrpc: '2.0', id: 1, result: { isError: true } })).toEqual({
+      id: 1,
+      outcome: 'failure',
+    })
+    expect(responseOutcome({ jsonrpc: '2.0', id: 1, error: { code: -1, message: 'x' } })).toEqual({
+      id: 1,
+      outcome: 'failure',
+    })
     expect(responseOutcome({ jsonrpc: '2.0', method: 'notifications/progress' })).toBeNull()
   })
 
   it('counts an InputRequiredResult (MCP 2026-07-28 MRTR) as incomplete, never a success', () => {
     const incomplete = { id: 1, outcome: 'incomplete' }
-    expect(responseOutcome({ jsonrpc: '2.0', id: 1, result: { resultType: 'input_required', inputRequests: {} } })).toEqual(incomplete)
-    expect(responseOutcome({ jsonrpc: '2.0', id: 1, result: { inputRequests: { a: { method: 'roots/list' } } } })).toEqual(incomplete)
-    expect(responseOutcome({ jsonrpc: '2.0', id: 1, result: { requestState: 'opaque' } })).toEqual(incomplete)
+    expect(
+      responseOutcome({
+        jsonrpc: '2.0',
+        id: 1,
+        result: { resultType: 'input_required', inputRequests: {} },
+      })
+    ).toEqual(incomplete)
+    expect(
+      responseOutcome({
+        jsonrpc: '2.0',
+        id: 1,
+        result: { inputRequests: { a: { method: 'roots/list' } } },
+      })
+    ).toEqual(incomplete)
+    expect(responseOutcome({ jsonrpc: '2.0', id: 1, result: { requestState: 'opaque' } })).toEqual(
+      incomplete
+    )
     // A result that carries content is an answer, whatever else it says.
-    expect(responseOutcome({ jsonrpc: '2.0', id: 1, result: { content: [], requestState: 'x' } })).toEqual({ id: 1, outcome: 'success' })
+    expect(
+      responseOutcome({ jsonrpc: '2.0', id: 1, result: { content: [], requestState: 'x' } })
+    ).toEqual({ id: 1, outcome: 'success' })
   })
 })
 
@@ -85,7 +112,9 @@ describe('McpResponseReader', () => {
 
   it('passes SSE bytes through untouched and reads each message once complete', () => {
     const reader = new McpResponseReader('sse')
-    const first = encode('event: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress"}\n\ndata: {"jsonrpc":"2.0",')
+    const first = encode(
+      'event: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress"}\n\ndata: {"jsonrpc":"2.0",'
+    )
     expect(reader.chunk(first)).toBe(first)
     expect(reader.take()).toHaveLength(1)
     reader.chunk(encode('"id":1,"result":{}}\n\n'))
@@ -99,7 +128,10 @@ describe('McpResponseReader', () => {
     expect(plain.flush()).toBeUndefined()
     expect(plain.take()).toEqual([{ jsonrpc: '2.0', id: 1, result: { isError: true } }])
 
-    const rewriting = new McpResponseReader('json', (message) => ({ ...(message as object), seen: true }))
+    const rewriting = new McpResponseReader('json', (message) => ({
+      ...(message as object),
+      seen: true,
+    }))
     expect(rewriting.chunk(encode('{"id":1}'))).toBeUndefined()
     expect(new TextDecoder().decode(rewriting.flush())).toBe('{"id":1,"seen":true}')
   })

@@ -14,15 +14,28 @@ describe('parseDollars', () => {
     expect(parseDollars(text)).toEqual({ ok: true, micros })
   })
 
-  it.each(['', '.5', '1.', '01', '-1', '+1', '1e3', '0.0000001', ' 1', '1 ', '1,5', 'NaN', '1000000000'])(
-    'refuses %j',
-    (text) => {
-      expect(parseDollars(text).ok).toBe(false)
-    }
-  )
+  it.each([
+    '',
+    '.5',
+    '1.',
+    '01',
+    '-1',
+    '+1',
+    '1e3',
+    '0.0000001',
+    ' 1',
+    '1 ',
+    '1,5',
+    'NaN',
+    '1000000000',
+  ])('refuses %j', (text) => {
+    expect(parseDollars(text).ok).toBe(false)
+  })
 
   it('adds up without float drift: 0.1 + 0.2 is 0.3', () => {
-    const sum = [0.1, 0.2].map((n) => parseDollars(String(n))).reduce((s, p) => s + (p.ok ? p.micros : NaN), 0)
+    const sum = [0.1, 0.2]
+      .map((n) => parseDollars(String(n)))
+      .reduce((s, p) => s + (p.ok ? p.micros : NaN), 0)
     expect(formatDollars(sum)).toBe('0.3')
   })
 })

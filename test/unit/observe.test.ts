@@ -10,13 +10,16 @@ import { observeBody, type StreamEnd } from '../../src/proxy'
 function source(chunks: string[]): { body: ReadableStream<Uint8Array>; reads: () => number } {
   let reads = 0
   const encoder = new TextEncoder()
-  const body = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      const next = chunks[reads++]
-      if (next === undefined) controller.close()
-      else controller.enqueue(encoder.encode(next))
+  const body = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        const next = chunks[reads++]
+        if (next === undefined) controller.close()
+        else controller.enqueue(encoder.encode(next))
+      },
     },
-  }, { highWaterMark: 0 })
+    { highWaterMark: 0 }
+  )
   return { body, reads: () => reads }
 }
 
@@ -24,7 +27,10 @@ describe('observeBody', () => {
   it('is cancelled, not complete, when the consumer leaves after 4 of 5 chunks', async () => {
     const origin = source(['1', '2', '3', '4', '5'])
     const ends: StreamEnd[] = []
-    const reader = observeBody(origin.body, { chunk: (bytes) => bytes, end: (how) => ends.push(how) }).getReader()
+    const reader = observeBody(origin.body, {
+      chunk: (bytes) => bytes,
+      end: (how) => ends.push(how),
+    }).getReader()
     for (let i = 0; i < 4; i++) await reader.read()
     // Nothing read ahead of the consumer: the 5th chunk is still at the origin.
     await new Promise((resolve) => setTimeout(resolve, 10))
@@ -36,7 +42,10 @@ describe('observeBody', () => {
   it('is complete once the consumer took the last chunk and asked for more', async () => {
     const origin = source(['1', '2'])
     const ends: StreamEnd[] = []
-    const reader = observeBody(origin.body, { chunk: (bytes) => bytes, end: (how) => ends.push(how) }).getReader()
+    const reader = observeBody(origin.body, {
+      chunk: (bytes) => bytes,
+      end: (how) => ends.push(how),
+    }).getReader()
     await reader.read()
     await reader.read()
     expect(ends).toEqual([])

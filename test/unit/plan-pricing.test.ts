@@ -20,15 +20,38 @@ describe('priceUnderPlan', () => {
   })
 
   it('prices each call by its tier; percentages round down to the micro-dollar', () => {
-    const plan: PlanDefinition = { kind: 'tiered', period: 'month', tiers: [{ upTo: 2, price: { micros: 7 } }, { upTo: 4, price: { percentOfList: 50 } }, { upTo: null, price: { percentOfList: 0 } }] }
-    expect(priceUnderPlan(plan, [11, 11, 11, 11, 11, 11], 0)).toEqual({ ok: true, charges: [7, 7, 5, 5, 0, 0] })
+    const plan: PlanDefinition = {
+      kind: 'tiered',
+      period: 'month',
+      tiers: [
+        { upTo: 2, price: { micros: 7 } },
+        { upTo: 4, price: { percentOfList: 50 } },
+        { upTo: null, price: { percentOfList: 0 } },
+      ],
+    }
+    expect(priceUnderPlan(plan, [11, 11, 11, 11, 11, 11], 0)).toEqual({
+      ok: true,
+      charges: [7, 7, 5, 5, 0, 0],
+    })
   })
 
   it('refuses a subscription past its included calls with overage "deny", or charges list with "payg"', () => {
-    const deny = { kind: 'subscription', period: 'day', fee: 100, includedCalls: 2, overage: 'deny' } as const
+    const deny = {
+      kind: 'subscription',
+      period: 'day',
+      fee: 100,
+      includedCalls: 2,
+      overage: 'deny',
+    } as const
     expect(priceUnderPlan(deny, [5, 5], 0)).toEqual({ ok: true, charges: [0, 0] })
-    expect(priceUnderPlan(deny, [5, 5], 1)).toEqual({ ok: false, reason: 'plan_allowance_exhausted' })
-    expect(priceUnderPlan({ ...deny, overage: 'payg' }, [5, 5], 1)).toEqual({ ok: true, charges: [0, 5] })
+    expect(priceUnderPlan(deny, [5, 5], 1)).toEqual({
+      ok: false,
+      reason: 'plan_allowance_exhausted',
+    })
+    expect(priceUnderPlan({ ...deny, overage: 'payg' }, [5, 5], 1)).toEqual({
+      ok: true,
+      charges: [0, 5],
+    })
   })
 })
 
@@ -45,24 +68,44 @@ describe('chargeOfServed', () => {
     expect(chargeOfServed(null, [10, 20, 30], [10, 20, 30], [])).toBe(0)
   })
 
-  it('prices served calls as the period\'s next calls: a failed call does not use up a free call', () => {
+  it("prices served calls as the period's next calls: a failed call does not use up a free call", () => {
     const lists = [10, 10, 10, 10]
     const charges = held(payg, lists, 0) // [0, 0, 10, 10]
     expect(chargeOfServed({ definition: payg, callsBefore: 0 }, lists, charges, [1, 2, 3])).toBe(10) // not 20
-    expect(chargeOfServed({ definition: payg, callsBefore: 0 }, lists, charges, [0, 1, 2, 3])).toBe(20)
-    expect(chargeOfServed({ definition: payg, callsBefore: 1 }, lists, held(payg, lists, 1), [3])).toBe(0)
+    expect(chargeOfServed({ definition: payg, callsBefore: 0 }, lists, charges, [0, 1, 2, 3])).toBe(
+      20
+    )
+    expect(
+      chargeOfServed({ definition: payg, callsBefore: 1 }, lists, held(payg, lists, 1), [3])
+    ).toBe(0)
   })
 
   it('keeps request order whatever order the answers came in, and counts an index once', () => {
-    const tiered: PlanDefinition = { kind: 'tiered', period: 'month', tiers: [{ upTo: 1, price: { percentOfList: 100 } }, { upTo: null, price: { percentOfList: 10 } }] }
+    const tiered: PlanDefinition = {
+      kind: 'tiered',
+      period: 'month',
+      tiers: [
+        { upTo: 1, price: { percentOfList: 100 } },
+        { upTo: null, price: { percentOfList: 10 } },
+      ],
+    }
     const lists = [100, 50, 1000]
     const charges = held(tiered, lists, 0) // [100, 5, 100]
-    expect(chargeOfServed({ definition: tiered, callsBefore: 0 }, lists, charges, [2, 1, 1])).toBe(150) // 50 at 100 %, then 1000 at 10 %
+    expect(chargeOfServed({ definition: tiered, callsBefore: 0 }, lists, charges, [2, 1, 1])).toBe(
+      150
+    ) // 50 at 100 %, then 1000 at 10 %
   })
 
   it('never charges more than was held, nor for an index outside the request', () => {
     // Rising tiers: moving the dear call to the first place would cost more than its hold.
-    const rising: PlanDefinition = { kind: 'tiered', period: 'month', tiers: [{ upTo: 1, price: { percentOfList: 100 } }, { upTo: null, price: { percentOfList: 0 } }] }
+    const rising: PlanDefinition = {
+      kind: 'tiered',
+      period: 'month',
+      tiers: [
+        { upTo: 1, price: { percentOfList: 100 } },
+        { upTo: null, price: { percentOfList: 0 } },
+      ],
+    }
     const lists = [1, 1000]
     const charges = held(rising, lists, 0) // [1, 0]
     expect(chargeOfServed({ definition: rising, callsBefore: 0 }, lists, charges, [1])).toBe(1)
@@ -91,7 +134,11 @@ describe('policy checks', () => {
   })
 
   it('counts calls in flight against quotas and the lifetime cap', () => {
-    const policy: KeyPolicy = { ...NO_POLICY, lifetimeLimit: 100, quotas: [{ period: 'day', metric: 'spend', limit: 50 }] }
+    const policy: KeyPolicy = {
+      ...NO_POLICY,
+      lifetimeLimit: 100,
+      quotas: [{ period: 'day', metric: 'spend', limit: 50 }],
+    }
     const used = { day: { calls: 0, spend: 40 }, month: { calls: 0, spend: 40 } }
     const now = Date.parse('2031-01-01T23:00:00Z')
     expect(brokenQuota(policy, used, 1, 10, now)).toBeUndefined()
@@ -102,13 +149,23 @@ describe('policy checks', () => {
 })
 
 describe('plans in routes.json', () => {
-  const file = (plans: unknown) => ({ version: 1, routes: [{ path: '/x', origin: 'https://o.example', price: '0.01' }], plans })
+  const file = (plans: unknown) => ({
+    version: 1,
+    routes: [{ path: '/x', origin: 'https://o.example', price: '0.01' }],
+    plans,
+  })
 
   it('accepts the three kinds', () => {
     const result = validateRoutesFile(
       file({
         a: { kind: 'payg', freeCalls: 100 },
-        b: { kind: 'tiered', tiers: [{ upTo: 1000, price: '0.01' }, { upTo: null, percentOfList: 50 }] },
+        b: {
+          kind: 'tiered',
+          tiers: [
+            { upTo: 1000, price: '0.01' },
+            { upTo: null, percentOfList: 50 },
+          ],
+        },
         c: { kind: 'subscription', period: 'day', fee: '20', includedCalls: 5000, overage: 'payg' },
       })
     )
@@ -119,15 +176,31 @@ describe('plans in routes.json', () => {
     const result = validateRoutesFile(
       file({
         a: { kind: 'payg' },
-        b: { kind: 'tiered', tiers: [{ upTo: null, price: '0.01' }, { upTo: 10, price: '0.02' }] },
+        b: {
+          kind: 'tiered',
+          tiers: [
+            { upTo: null, price: '0.01' },
+            { upTo: 10, price: '0.02' },
+          ],
+        },
         c: { kind: 'subscription', fee: '1.1234567', includedCalls: 1 },
       })
     )
     expect(result.ok).toBe(false)
     if (result.ok) return
     const paths = result.issues.map((issue) => issue.path)
-    expect(paths).toEqual(expect.arrayContaining(['plans.a.freeCalls', 'plans.b.tiers[0].upTo', 'plans.b.tiers[1].upTo', 'plans.c.fee']))
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'plans.a.freeCalls',
+        'plans.b.tiers[0].upTo',
+        'plans.b.tiers[1].upTo',
+        'plans.c.fee',
+      ])
+    )
     const named = validateRoutesFile(file({ 'bad name': { kind: 'payg', freeCalls: 1 } }))
-    expect(named.ok === false && named.issues[0]).toMatchObject({ path: 'plans["bad name"]', message: expect.stringContaining('plan names') })
+    expect(named.ok === false && named.issues[0]).toMatchObject({
+      path: 'plans["bad name"]',
+      message: expect.stringContaining('plan names'),
+    })
   })
 })

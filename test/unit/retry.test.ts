@@ -17,7 +17,10 @@ function flaky(failures: number, error: unknown = new Error('lost')) {
 describe('withRetries', () => {
   it('returns the first success, after as many failures as the tries allow', async () => {
     const twice = flaky(2)
-    expect(await withRetries(twice.work, { attempts: 3, baseMs: 1 })).toEqual({ ok: true, value: 3 })
+    expect(await withRetries(twice.work, { attempts: 3, baseMs: 1 })).toEqual({
+      ok: true,
+      value: 3,
+    })
     expect(twice.calls()).toBe(3)
   })
 
@@ -30,7 +33,11 @@ describe('withRetries', () => {
 
   it('stops at a failure that is not worth another try', async () => {
     const overloaded = flaky(10, Object.assign(new Error('overloaded'), { overloaded: true }))
-    const tried = await withRetries(overloaded.work, { attempts: 3, baseMs: 1, retryable: (error) => !(error as { overloaded?: boolean }).overloaded })
+    const tried = await withRetries(overloaded.work, {
+      attempts: 3,
+      baseMs: 1,
+      retryable: (error) => !(error as { overloaded?: boolean }).overloaded,
+    })
     expect(tried.ok).toBe(false)
     expect(overloaded.calls()).toBe(1)
   })

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { ROUTES_KV_KEY, RouteTableCache, type RoutesKv } from '../../src/pricing'
 
-const TABLE = JSON.stringify({ version: 1, routes: [{ path: '/api/*', origin: 'http://127.0.0.1:8080', price: '0.02' }] })
+const TABLE = JSON.stringify({
+  version: 1,
+  routes: [{ path: '/api/*', origin: 'http://127.0.0.1:8080', price: '0.02' }],
+})
 
 /** A KV stand-in whose answer each test sets: a value, nothing, or an outage. */
 function fakeKv(): RoutesKv & { value: string | null; down: boolean; reads: number } {

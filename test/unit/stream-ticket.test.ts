@@ -5,10 +5,23 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import type { Env } from '../../src/env'
-import { openTicket, Sealer, ticketSealer, unseal, type StreamTicket } from '../../src/gate/stream-ticket'
+import {
+  openTicket,
+  Sealer,
+  ticketSealer,
+  unseal,
+  type StreamTicket,
+} from '../../src/gate/stream-ticket'
 
 const gateEnv = env as unknown as Env
-const ticket: StreamTicket = { session: 's-1', holder: 'a'.repeat(64), account: 'a'.repeat(64), keyId: 'key_x', calls: { 'n:1': { reservation: '7', amount: 10_000, calls: 1 } }, until: 1_900_000_000_000 }
+const ticket: StreamTicket = {
+  session: 's-1',
+  holder: 'a'.repeat(64),
+  account: 'a'.repeat(64),
+  keyId: 'key_x',
+  calls: { 'n:1': { reservation: '7', amount: 10_000, calls: 1 } },
+  until: 1_900_000_000_000,
+}
 
 describe('stream tickets', () => {
   it('open as written, with the origin’s own event id (dots and all)', async () => {
@@ -20,9 +33,20 @@ describe('stream tickets', () => {
   it('do not open when altered, moved to another origin id, or cut', async () => {
     const sealed = ticketSealer(gateEnv, ticket).seal('e-1')
     const [prefix, payload, mac] = sealed.split('.')
-    const other = ticketSealer(gateEnv, { ...ticket, calls: { 'n:1': { reservation: '7', amount: 1, calls: 1 } } }).seal('e-1')
+    const other = ticketSealer(gateEnv, {
+      ...ticket,
+      calls: { 'n:1': { reservation: '7', amount: 1, calls: 1 } },
+    }).seal('e-1')
     const cheaper = other.split('.')[1]
-    for (const forged of [`${prefix}.${cheaper}.${mac}.e-1`, `${prefix}.${payload}.${mac}.e-2`, `${prefix}.${payload}.${mac}`, sealed.slice(0, -1), `pg1.${payload}.AAAAAAAAAAAAAAAAAAAAAA.e-1`, 'e-1', '']) {
+    for (const forged of [
+      `${prefix}.${cheaper}.${mac}.e-1`,
+      `${prefix}.${payload}.${mac}.e-2`,
+      `${prefix}.${payload}.${mac}`,
+      sealed.slice(0, -1),
+      `pg1.${payload}.AAAAAAAAAAAAAAAAAAAAAA.e-1`,
+      'e-1',
+      '',
+    ]) {
       expect(await openTicket(gateEnv, forged)).toEqual({ ok: false })
     }
   })

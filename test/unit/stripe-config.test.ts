@@ -22,7 +22,14 @@ describe('routes.json "stripe" block', () => {
     const result = validateRoutesFile({ version: 1, routes: ROUTES, stripe: STRIPE })
     if (!result.ok) throw new Error(JSON.stringify(result.issues))
     const stripe = compileTable(result.file).stripe
-    expect(stripe?.packages.get('starter')).toEqual({ name: 'starter', micros: 10_000_000, price: 'price_1QStarter', amount: 1000, currency: 'usd', productName: 'starter credits' })
+    expect(stripe?.packages.get('starter')).toEqual({
+      name: 'starter',
+      micros: 10_000_000,
+      price: 'price_1QStarter',
+      amount: 1000,
+      currency: 'usd',
+      productName: 'starter credits',
+    })
     expect(stripe?.packages.get('pro')?.micros).toBe(25_500_000)
     expect(stripe?.packages.get('small')?.micros).toBe(1)
     expect(stripe?.subscriptionPackage).toBe('pro')
@@ -55,18 +62,28 @@ describe('routes.json "stripe" block', () => {
         'stripe.successUrl',
       ])
     )
-    expect(issues({ ...STRIPE, subscriptionPackage: 'missing' })).toEqual([{ path: 'stripe.subscriptionPackage', message: 'no package named "missing" in "packages"' }])
+    expect(issues({ ...STRIPE, subscriptionPackage: 'missing' })).toEqual([
+      { path: 'stripe.subscriptionPackage', message: 'no package named "missing" in "packages"' },
+    ])
   })
 
   it('needs a recurring Price id for the subscription package, and at least one package', () => {
     expect(issues({ ...STRIPE, subscriptionPackage: 'small' })).toEqual([
-      { path: 'stripe.packages.small.price', message: 'the subscription package needs a recurring Stripe Price id ("price")' },
+      {
+        path: 'stripe.packages.small.price',
+        message: 'the subscription package needs a recurring Stripe Price id ("price")',
+      },
     ])
-    expect(issues({ ...STRIPE, packages: {}, subscriptionPackage: undefined }).map((issue) => issue.path)).toEqual(['stripe.packages'])
+    expect(
+      issues({ ...STRIPE, packages: {}, subscriptionPackage: undefined }).map((issue) => issue.path)
+    ).toEqual(['stripe.packages'])
   })
 
   it('reserves /stripe for the gate', () => {
-    const result = validateRoutesFile({ version: 1, routes: [{ path: '/stripe/webhook', origin: 'http://a', price: '1' }] })
+    const result = validateRoutesFile({
+      version: 1,
+      routes: [{ path: '/stripe/webhook', origin: 'http://a', price: '1' }],
+    })
     expect(result.ok).toBe(false)
   })
 })

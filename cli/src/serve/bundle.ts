@@ -30,14 +30,32 @@ const MODULE_TYPES: Record<string, WorkerModule['type'] | undefined> = {
  * @returns its modules, the entry point (index.js) first
  * @throws CliError with wrangler's last lines when the build fails
  */
-export function bundleWorker(wrangler: Wrangler, configPath: string, outdir: string): WorkerModule[] {
+export function bundleWorker(
+  wrangler: Wrangler,
+  configPath: string,
+  outdir: string
+): WorkerModule[] {
   const run = wrangler(['deploy', '--dry-run', '--outdir', outdir, '--config', configPath])
   if (run.status !== 0) {
-    const tail = `${run.stderr}\n${run.stdout}`.trim().split('\n').filter((line) => line.trim() !== '').slice(-6).join('\n  ')
-    throw new CliError(`the worker did not build (wrangler deploy --dry-run exited ${run.status ?? 'on a signal'})`, tail || undefined)
+    const tail = `${run.stderr}\n${run.stdout}`
+      .trim()
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .slice(-6)
+      .join('\n  ')
+    throw new CliError(
+      `the worker did not build (wrangler deploy --dry-run exited ${run.status ?? 'on a signal'})`,
+      tail || undefined
+    )
   }
-  const files = readdirSync(outdir).filter((name) => name !== 'index.js' && MODULE_TYPES[extname(name)] !== undefined)
+  const files = readdirSync(outdir).filter(
+    (name) => name !== 'index.js' && MODULE_TYPES[extname(name)] !== undefined
+  )
   const modules: WorkerModule[] = [{ type: 'ESModule', path: join(outdir, 'index.js') }]
-  for (const name of files.sort()) modules.push({ type: MODULE_TYPES[extname(name)] as WorkerModule['type'], path: join(outdir, name) })
+  for (const name of files.sort())
+    modules.push({
+      type: MODULE_TYPES[extname(name)] as WorkerModule['type'],
+      path: join(outdir, name),
+    })
   return modules
 }

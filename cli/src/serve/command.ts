@@ -43,7 +43,8 @@ function stringFlag(flags: Flags, name: string, fallback: string): string {
 }
 
 function parsePort(text: string): number {
-  if (!/^\d{1,5}$/.test(text) || Number(text) > 65_535) throw new CliError(`--port must be a port number (0–65535), not "${text}"`, undefined, 2)
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65_535)
+    throw new CliError(`--port must be a port number (0–65535), not "${text}"`, undefined, 2)
   return Number(text)
 }
 
@@ -66,17 +67,27 @@ const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms))
 /** Why workerd did not start, as a CliError: Miniflare's own errors carry a stack nobody needs. */
 function startFailure(error: unknown, host: string, port: number): CliError {
   const { code, message } = error as { code?: string; message?: string }
-  if (code === 'ERR_ADDRESS_IN_USE') return new CliError(`${host}:${port} is already in use`, 'Stop what listens there, or pass another --port.')
+  if (code === 'ERR_ADDRESS_IN_USE')
+    return new CliError(
+      `${host}:${port} is already in use`,
+      'Stop what listens there, or pass another --port.'
+    )
   return new CliError(`the gate did not start: ${(message ?? String(error)).split('\n')[0]}`)
 }
 
 /** Validated routes.json text, or the same report as `pay-gate validate` and exit 1. */
-function readRoutes(routesPath: string, shown: string): { text: string; routes: ReturnType<typeof checkRoutesText> } {
+function readRoutes(
+  routesPath: string,
+  shown: string
+): { text: string; routes: ReturnType<typeof checkRoutesText> } {
   let text: string
   try {
     text = readFileSync(routesPath, 'utf8')
   } catch (error) {
-    throw new CliError(`cannot read ${shown}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, 'Pass the routes file: pay-gate serve --routes path/to/routes.json')
+    throw new CliError(
+      `cannot read ${shown}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      'Pass the routes file: pay-gate serve --routes path/to/routes.json'
+    )
   }
   return { text, routes: checkRoutesText(text) }
 }
@@ -104,9 +115,15 @@ export async function serve(io: Io, flags: Flags, runWrangler?: Wrangler): Promi
   try {
     readFileSync(configPath)
   } catch {
-    throw new CliError(`no wrangler config at ${configPath}`, 'Run pay-gate serve in the gate project, or pass --config path/to/wrangler.toml')
+    throw new CliError(
+      `no wrangler config at ${configPath}`,
+      'Run pay-gate serve in the gate project, or pass --config path/to/wrangler.toml'
+    )
   }
-  const envFile = typeof flags['env-file'] === 'string' ? readEnvFile(resolve(io.cwd, flags['env-file'])) : undefined
+  const envFile =
+    typeof flags['env-file'] === 'string'
+      ? readEnvFile(resolve(io.cwd, flags['env-file']))
+      : undefined
   const projectDir = dirname(configPath)
   const toolchain = await loadToolchain(projectDir)
   const { bindings, missing } = collectSecrets(io.env, envFile, routes.file)
@@ -119,26 +136,49 @@ export async function serve(io: Io, flags: Flags, runWrangler?: Wrangler): Promi
     // Wrangler's telemetry stays off on a server unless the operator turned it on.
     process.env.WRANGLER_SEND_METRICS ??= 'false'
     const wrangler = runWrangler ?? processWrangler(projectDir)
-    const config = toolchain.wrangler.unstable_readConfig({ config: configPath }, { hideWarnings: true })
+    const config = toolchain.wrangler.unstable_readConfig(
+      { config: configPath },
+      { hideWarnings: true }
+    )
     if (!config.kv_namespaces.some((kv: { binding: string }) => kv.binding === ROUTES_BINDING)) {
-      throw new CliError(`${relative(io.cwd, configPath)} binds no KV namespace as ${ROUTES_BINDING}: the gate reads its route table there`, 'Add the [[kv_namespaces]] block of the pay-gate template.')
+      throw new CliError(
+        `${relative(io.cwd, configPath)} binds no KV namespace as ${ROUTES_BINDING}: the gate reads its route table there`,
+        'Add the [[kv_namespaces]] block of the pay-gate template.'
+      )
     }
     const modules = bundleWorker(wrangler, configPath, join(tmpDir, 'bundle'))
     const migrated = applyD1Migrations(wrangler, config.d1_databases, configPath, dataDir)
     const name = config.name ?? 'worker'
     const gateBindings = { CLIENT_IP_HEADER: SELF_HOSTED_CLIENT_IP_HEADER, ...bindings }
-    const gate = await startGate({ toolchain, configPath, name, modules, dataDir, tmpDir, host, port, bindings: gateBindings, routesText, routesBinding: ROUTES_BINDING }).catch((error: unknown) => {
+    const gate = await startGate({
+      toolchain,
+      configPath,
+      name,
+      modules,
+      dataDir,
+      tmpDir,
+      host,
+      port,
+      bindings: gateBindings,
+      routesText,
+      routesBinding: ROUTES_BINDING,
+    }).catch((error: unknown) => {
       throw startFailure(error, host, port)
     })
     const where = relative(io.cwd, dataDir) || '.'
     // One write, so whoever watches the output (a test, the journal) sees the whole block at once.
     const lines = [
       `${green('✔')} pay-gate is serving ${bold(gate.url.href.replace(/\/$/, ''))}`,
-      dim(`  routes: ${routesShown} (${routes.file.routes.length} route(s))  data: ${where.startsWith('..') ? dataDir : where}  workerd via wrangler ${toolchain.wranglerVersion}`),
+      dim(
+        `  routes: ${routesShown} (${routes.file.routes.length} route(s))  data: ${where.startsWith('..') ? dataDir : where}  workerd via wrangler ${toolchain.wranglerVersion}`
+      ),
     ]
     if (migrated.length > 0) lines.push(dim(`  D1 migrations up to date: ${migrated.join(', ')}`))
     out(io, lines.join('\n'))
-    for (const name of missing) io.stderr.write(`${yellow('!')} ${name} is not set${name === 'ADMIN_TOKEN' ? ': the admin API refuses every request' : ''}\n`)
+    for (const name of missing)
+      io.stderr.write(
+        `${yellow('!')} ${name} is not set${name === 'ADMIN_TOKEN' ? ': the admin API refuses every request' : ''}\n`
+      )
     const signal = await processStopSignal()
     out(io, dim(`${signal}: stopping (letting queued settlements reach their accounts)…`))
     await sleep(DRAIN_MS)

@@ -19,15 +19,38 @@ export interface D1Database {
  * @returns the bindings whose migrations were checked (none when no folder exists)
  * @throws CliError with wrangler's last lines when a migration fails: the gate does not start on a half-built schema
  */
-export function applyD1Migrations(wrangler: Wrangler, databases: D1Database[], configPath: string, dataDir: string): string[] {
+export function applyD1Migrations(
+  wrangler: Wrangler,
+  databases: D1Database[],
+  configPath: string,
+  dataDir: string
+): string[] {
   const applied: string[] = []
   for (const db of databases) {
     const folder = resolve(dirname(configPath), db.migrations_dir ?? 'migrations')
     if (!existsSync(folder)) continue
-    const run = wrangler(['d1', 'migrations', 'apply', db.database_name ?? db.binding, '--local', '--persist-to', dataDir, '--config', configPath])
+    const run = wrangler([
+      'd1',
+      'migrations',
+      'apply',
+      db.database_name ?? db.binding,
+      '--local',
+      '--persist-to',
+      dataDir,
+      '--config',
+      configPath,
+    ])
     if (run.status !== 0) {
-      const tail = `${run.stderr}\n${run.stdout}`.trim().split('\n').filter((line) => line.trim() !== '').slice(-6).join('\n  ')
-      throw new CliError(`the migrations of D1 ${db.binding} failed (wrangler exited ${run.status ?? 'on a signal'})`, tail || undefined)
+      const tail = `${run.stderr}\n${run.stdout}`
+        .trim()
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .slice(-6)
+        .join('\n  ')
+      throw new CliError(
+        `the migrations of D1 ${db.binding} failed (wrangler exited ${run.status ?? 'on a signal'})`,
+        tail || undefined
+      )
     }
     applied.push(db.binding)
   }

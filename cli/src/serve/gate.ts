@@ -40,15 +40,28 @@ export async function startGate(options: GateOptions): Promise<RunningGate> {
   // (development secrets); our secrets come in as `bindings` below.
   const noEnvFile = join(options.tmpDir, 'no-such.env')
   // `envFiles` is read by wrangler (options?.envFiles) but missing from its published type.
-  const readOptions = { envFiles: [noEnvFile] } as Parameters<typeof wrangler.unstable_getMiniflareWorkerOptions>[2]
-  const { workerOptions } = wrangler.unstable_getMiniflareWorkerOptions(options.configPath, undefined, readOptions)
+  const readOptions = { envFiles: [noEnvFile] } as Parameters<
+    typeof wrangler.unstable_getMiniflareWorkerOptions
+  >[2]
+  const { workerOptions } = wrangler.unstable_getMiniflareWorkerOptions(
+    options.configPath,
+    undefined,
+    readOptions
+  )
   // Miniflare 5 takes no module rules: the bundle's modules are listed one by one.
   // The usage queue is left out: Miniflare keeps a queue's messages in memory, so
   // on one host it would only add a place to lose events; without it the gate
   // writes them to D1 (SQLite under the data folder) from the request.
-  const { modulesRules: _rules, queueProducers: _producers, queueConsumers: _consumers, ...sourceless } = workerOptions
+  const {
+    modulesRules: _rules,
+    queueProducers: _producers,
+    queueConsumers: _consumers,
+    ...sourceless
+  } = workerOptions
   const stopSignals = ['SIGINT', 'SIGTERM'] as const
-  const ownListeners = new Map(stopSignals.map((signal) => [signal, new Set(process.listeners(signal))]))
+  const ownListeners = new Map(
+    stopSignals.map((signal) => [signal, new Set(process.listeners(signal))])
+  )
   const optionsOn = (host: string, port: number) =>
     miniflare.convertV4MiniflareOptions({
       host,
@@ -68,7 +81,10 @@ export async function startGate(options: GateOptions): Promise<RunningGate> {
           // On our own host, fetch can reach the private network: operator webhooks go out
           // through workerd's network service limited to public addresses, checked after DNS
           // resolution (src/notify/settings). The gate's origins are unaffected.
-          serviceBindings: { ...(sourceless.serviceBindings ?? {}), WEBHOOK_NETWORK: { network: { allow: ['public'] } } },
+          serviceBindings: {
+            ...(sourceless.serviceBindings ?? {}),
+            WEBHOOK_NETWORK: { network: { allow: ['public'] } },
+          },
           modules: options.modules,
           modulesRoot: dirname(options.modules[0]?.path ?? options.tmpDir),
         },
@@ -89,7 +105,8 @@ export async function startGate(options: GateOptions): Promise<RunningGate> {
     // `serve` takes those signals over to let queued settlements drain first.
     // Its 'exit' hook stays, so workerd never outlives this process.
     for (const signal of stopSignals) {
-      for (const listener of process.listeners(signal)) if (!ownListeners.get(signal)?.has(listener)) process.removeListener(signal, listener)
+      for (const listener of process.listeners(signal))
+        if (!ownListeners.get(signal)?.has(listener)) process.removeListener(signal, listener)
     }
     return { url, stop: () => mf.dispose() }
   } catch (error) {

@@ -93,7 +93,10 @@ export function lockDataFolder(dataDir: string): DataLock {
     try {
       created = tryCreate(path)
     } catch (error) {
-      throw new CliError(`cannot lock the data folder ${dataDir}: ${code(error) ?? (error as Error).message}`, 'pay-gate serve needs to write in its data folder.')
+      throw new CliError(
+        `cannot lock the data folder ${dataDir}: ${code(error) ?? (error as Error).message}`,
+        'pay-gate serve needs to write in its data folder.'
+      )
     }
     if (created) {
       const release = () => {
@@ -113,5 +116,8 @@ export function lockDataFolder(dataDir: string): DataLock {
     }
     removeStale(path, holder)
   }
-  throw new CliError(`cannot lock the data folder ${dataDir}: its lock keeps changing`, 'Is another pay-gate serve starting on it?')
+  throw new CliError(
+    `cannot lock the data folder ${dataDir}: its lock keeps changing`,
+    'Is another pay-gate serve starting on it?'
+  )
 }

@@ -24,7 +24,9 @@ export const GATE_ENV_NAMES = GATE_SETTING_NAMES
  */
 export function routeSecretNames(routes: RoutesFile): string[] {
   const names = new Set<string>()
-  const facilitatorSecret = (x402: { facilitator?: { authHeader?: { secret: string } } } | undefined) => x402?.facilitator?.authHeader?.secret
+  const facilitatorSecret = (
+    x402: { facilitator?: { authHeader?: { secret: string } } } | undefined
+  ) => x402?.facilitator?.authHeader?.secret
   const tableWide = facilitatorSecret(routes.x402)
   if (tableWide) names.add(tableWide)
   for (const route of routes.routes) {
@@ -41,7 +43,10 @@ export function readEnvFile(path: string): Record<string, string> {
   try {
     text = readFileSync(path, 'utf8')
   } catch (error) {
-    throw new CliError(`cannot read the env file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, 'Pass a file of KEY=value lines: --env-file /etc/pay-gate/env')
+    throw new CliError(
+      `cannot read the env file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      'Pass a file of KEY=value lines: --env-file /etc/pay-gate/env'
+    )
   }
   return parseEnv(text) as Record<string, string>
 }
@@ -58,7 +63,12 @@ export interface Secrets {
  * entry of the env file (which wins: it is the more specific of the two).
  * The rest of the environment (PATH, HOME, …) stays out of the worker.
  */
-export function collectSecrets(env: Record<string, string | undefined>, envFile: Record<string, string> | undefined, routes: RoutesFile, required: string[] = []): Secrets {
+export function collectSecrets(
+  env: Record<string, string | undefined>,
+  envFile: Record<string, string> | undefined,
+  routes: RoutesFile,
+  required: string[] = []
+): Secrets {
   const upstream = routeSecretNames(routes)
   const bindings: Record<string, string> = {}
   for (const name of [...GATE_ENV_NAMES, ...upstream, ...required]) {
@@ -66,6 +76,8 @@ export function collectSecrets(env: Record<string, string | undefined>, envFile:
     if (value !== undefined && value !== '') bindings[name] = value
   }
   Object.assign(bindings, envFile ?? {})
-  const missing = ['ADMIN_TOKEN', ...upstream, ...required].filter((name, i, all) => all.indexOf(name) === i && !bindings[name])
+  const missing = ['ADMIN_TOKEN', ...upstream, ...required].filter(
+    (name, i, all) => all.indexOf(name) === i && !bindings[name]
+  )
   return { bindings, missing }
 }

@@ -32,12 +32,21 @@ function resolveFrom(base: string, name: string): string | undefined {
 export async function loadToolchain(projectDir: string): Promise<Toolchain> {
   const wranglerMain = resolveFrom(join(projectDir, 'package.json'), 'wrangler')
   if (!wranglerMain) {
-    throw new CliError(`wrangler is not installed in ${projectDir}`, 'pay-gate serve bundles and runs the worker with the project\'s wrangler: npm install -D wrangler')
+    throw new CliError(
+      `wrangler is not installed in ${projectDir}`,
+      "pay-gate serve bundles and runs the worker with the project's wrangler: npm install -D wrangler"
+    )
   }
   const miniflareMain = resolveFrom(wranglerMain, 'miniflare')
-  if (!miniflareMain) throw new CliError(`the miniflare package of wrangler (${wranglerMain}) cannot be found`, 'Reinstall the project: npm install')
+  if (!miniflareMain)
+    throw new CliError(
+      `the miniflare package of wrangler (${wranglerMain}) cannot be found`,
+      'Reinstall the project: npm install'
+    )
   const wranglerPackage = resolveFrom(wranglerMain, 'wrangler/package.json')
-  const wranglerVersion = wranglerPackage ? ((createRequire(wranglerMain)(wranglerPackage) as { version?: string }).version ?? '?') : '?'
+  const wranglerVersion = wranglerPackage
+    ? ((createRequire(wranglerMain)(wranglerPackage) as { version?: string }).version ?? '?')
+    : '?'
   const [wrangler, miniflare] = await Promise.all([
     import(pathToFileURL(wranglerMain).href) as Promise<WranglerApi>,
     import(pathToFileURL(miniflareMain).href) as Promise<MiniflareApi>,

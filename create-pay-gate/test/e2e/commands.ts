@@ -28,32 +28,56 @@ export interface Outcome {
 }
 
 /** Run a command to its end, whatever its exit code, timing it. */
-export async function attempt(command: string, args: string[], cwd: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Outcome> {
+export async function attempt(
+  command: string,
+  args: string[],
+  cwd: string,
+  extraEnv: NodeJS.ProcessEnv = {}
+): Promise<Outcome> {
   const started = Date.now()
   let outcome: Outcome
   try {
-    const { stdout, stderr } = await exec(command, args, { cwd, env: { ...env, ...extraEnv }, maxBuffer: 64 * 1024 * 1024 })
+    const { stdout, stderr } = await exec(command, args, {
+      cwd,
+      env: { ...env, ...extraEnv },
+      maxBuffer: 64 * 1024 * 1024,
+    })
     outcome = { code: 0, stdout, stderr }
   } catch (error) {
-    const { code, stdout = '', stderr = '' } = error as { code?: unknown; stdout?: string; stderr?: string }
+    const {
+      code,
+      stdout = '',
+      stderr = '',
+    } = error as { code?: unknown; stdout?: string; stderr?: string }
     outcome = { code: typeof code === 'number' ? code : -1, stdout, stderr }
   }
-  console.log(`  ${((Date.now() - started) / 1000).toFixed(1)} s  ${command} ${args.join(' ')}  → ${outcome.code}`)
+  console.log(
+    `  ${((Date.now() - started) / 1000).toFixed(1)} s  ${command} ${args.join(' ')}  → ${outcome.code}`
+  )
   return outcome
 }
 
 /** Run a command that must succeed; on failure, show what it printed. */
-export async function run(command: string, args: string[], cwd: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<string> {
+export async function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  extraEnv: NodeJS.ProcessEnv = {}
+): Promise<string> {
   const outcome = await attempt(command, args, cwd, extraEnv)
   if (outcome.code !== 0) {
-    throw new Error(`${command} ${args.join(' ')} failed in ${cwd}\n${outcome.stdout.slice(-4000)}\n${outcome.stderr.slice(-4000)}`)
+    throw new Error(
+      `${command} ${args.join(' ')} failed in ${cwd}\n${outcome.stdout.slice(-4000)}\n${outcome.stderr.slice(-4000)}`
+    )
   }
   return outcome.stdout
 }
 
 /** `npm pack` prints the tarball's file name last. */
 export async function pack(dir: string, destination: string): Promise<string> {
-  const name = (await run('npm', ['pack', '--pack-destination', destination], dir)).trim().split('\n').pop() ?? ''
+  const name =
+    (await run('npm', ['pack', '--pack-destination', destination], dir)).trim().split('\n').pop() ??
+    ''
   return join(destination, name)
 }
 
@@ -67,9 +91,16 @@ export interface Serving {
  * `pay-gate serve --port 0` in a project, through the bin npm linked (what `npx
  * pay-gate` runs), on this Node 22; resolves with the URL it prints.
  */
-export function serve(project: string, args: string[], extraEnv: NodeJS.ProcessEnv): Promise<Serving> {
+export function serve(
+  project: string,
+  args: string[],
+  extraEnv: NodeJS.ProcessEnv
+): Promise<Serving> {
   const bin = join(project, 'node_modules', '.bin', 'pay-gate')
-  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', ...args], { cwd: project, env: { ...env, ...extraEnv } })
+  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', ...args], {
+    cwd: project,
+    env: { ...env, ...extraEnv },
+  })
   const exited = once(child, 'exit').then(([code]) => code as number | null)
   let output = ''
   return new Promise((resolve, reject) => {
@@ -89,6 +120,8 @@ export function serve(project: string, args: string[], extraEnv: NodeJS.ProcessE
     }
     child.stdout.on('data', onData)
     child.stderr.on('data', onData)
-    void exited.then((code) => reject(new Error(`pay-gate serve exited (${code}) before listening:\n${output}`)))
+    void exited.then((code) =>
+      reject(new Error(`pay-gate serve exited (${code}) before listening:\n${output}`))
+    )
   })
 }

@@ -39,14 +39,22 @@ afterAll(() => {
 
 /** `npm create pay-gate <name> -- <argv>`, from the packed CLI, in the work folder. */
 const create = (name: string, argv: string[]) =>
-  attempt('npm', ['exec', '--yes', `--package=${cli}`, '--', 'create-pay-gate', name, ...argv], work)
+  attempt(
+    'npm',
+    ['exec', '--yes', `--package=${cli}`, '--', 'create-pay-gate', name, ...argv],
+    work
+  )
 
 describe('the packed library', () => {
   it('ships its source and its CLI, and nothing of the repository around it', async () => {
     const files = (await run('tar', ['tzf', library], work)).trim().split('\n')
     // templates/self-host: the systemd unit of `pay-gate serve`, next to the CLI that runs it.
-    const shipped = /^package\/(src\/|bin\/pay-gate\.mjs$|dist\/cli\.mjs$|templates\/self-host\/|README\.md$|package\.json$)/
-    expect(files.every((file) => shipped.test(file)), files.join('\n')).toBe(true)
+    const shipped =
+      /^package\/(src\/|bin\/pay-gate\.mjs$|dist\/cli\.mjs$|templates\/self-host\/|README\.md$|package\.json$)/
+    expect(
+      files.every((file) => shipped.test(file)),
+      files.join('\n')
+    ).toBe(true)
     expect(files).toContain('package/src/lib.ts')
     // prepack builds the CLI, so the packed bin has what it imports.
     expect(files).toContain('package/bin/pay-gate.mjs')
@@ -61,7 +69,9 @@ describe('without --pay-gate', () => {
     expect(created.code).toBe(1)
     expect(created.stderr).toMatch(/404[^\n]*\/pay-gate\b/) // npm's own words: not on the registry
     expect(created.stderr).toContain('npm install failed; the project is written.')
-    expect(created.stderr).toContain('make the project again with --pay-gate <folder|tarball> --force')
+    expect(created.stderr).toContain(
+      'make the project again with --pay-gate <folder|tarball> --force'
+    )
     const pkg = JSON.parse(readFileSync(join(work, 'from-registry', 'package.json'), 'utf8'))
     expect(pkg.dependencies['pay-gate']).toMatch(/^\^\d/)
   }, 300_000)
@@ -93,8 +103,16 @@ describe('--pay-gate <tarball>: an MCP gate', () => {
 
   it('routes:push and deploy refuse an invalid routes.json, uploading nothing; a valid one is pushed', async () => {
     const good = readFileSync(join(project(), 'routes.json'), 'utf8')
-    const live = () => attempt('npx', ['wrangler', 'kv', 'key', 'get', 'pay-gate/routes', '--binding', 'ROUTES', '--local'], project())
-    writeFileSync(join(project(), 'routes.json'), good.replace('"price": "0.01"', '"price": "0.0000001"'))
+    const live = () =>
+      attempt(
+        'npx',
+        ['wrangler', 'kv', 'key', 'get', 'pay-gate/routes', '--binding', 'ROUTES', '--local'],
+        project()
+      )
+    writeFileSync(
+      join(project(), 'routes.json'),
+      good.replace('"price": "0.01"', '"price": "0.0000001"')
+    )
 
     const refused = await attempt('npm', ['run', 'routes:push'], project())
     expect(refused.code).not.toBe(0)
@@ -121,7 +139,18 @@ describe('--pay-gate <folder>: an HTTP API gate on this checkout', () => {
   const project = () => join(work, name)
 
   it('links the checkout, typechecks, passes its tests and builds for deploy', async () => {
-    const argv = ['--template', 'api', '--origin', 'https://api.example.com', '--rails', 'both', '--pay-to', PAY_TO, '--price', '0.05']
+    const argv = [
+      '--template',
+      'api',
+      '--origin',
+      'https://api.example.com',
+      '--rails',
+      'both',
+      '--pay-to',
+      PAY_TO,
+      '--price',
+      '0.05',
+    ]
     const created = await create(name, [...argv, '--pay-gate', REPO, '--yes'])
     expect(created.code, created.stderr).toBe(0)
     expect(created.stdout).toContain('(linked folder), not the registry')
@@ -138,11 +167,20 @@ describe('--pay-gate <folder>: an HTTP API gate on this checkout', () => {
   }, 600_000)
 
   it('runs under pay-gate serve as its README says: a key from `npx pay-gate keys create`, the dashboard', async () => {
-    const served = await serve(project(), ['--routes', 'routes.json', '--data', join(work, `${name}-data`)], { ADMIN_TOKEN })
+    const served = await serve(
+      project(),
+      ['--routes', 'routes.json', '--data', join(work, `${name}-data`)],
+      { ADMIN_TOKEN }
+    )
     try {
-      const key = await run('npx', ['pay-gate', 'keys', 'create', '--url', served.url, '--name', 'me', '--credits', '5'], project(), {
-        PAY_GATE_ADMIN_TOKEN: ADMIN_TOKEN,
-      })
+      const key = await run(
+        'npx',
+        ['pay-gate', 'keys', 'create', '--url', served.url, '--name', 'me', '--credits', '5'],
+        project(),
+        {
+          PAY_GATE_ADMIN_TOKEN: ADMIN_TOKEN,
+        }
+      )
       expect(key).toMatch(/created key_\w+ {2}"me" {2}active {2}\$5 credits\nkey: pg_/)
       const dashboard = await fetch(`${served.url}/admin/ui`)
       expect(dashboard.status).toBe(200)

@@ -4,12 +4,24 @@ import { QUESTIONS } from '../../src/questions'
 
 describe('parseCliArgs', () => {
   it('reads the folder and the flags, in any order and either spelling', () => {
-    const args = parseCliArgs(['--template', 'api', 'my-gate', '--price=0.05', '-y', '--no-install'])
-    expect(args).toEqual({ directory: 'my-gate', flags: { template: 'api', price: '0.05', yes: true, 'no-install': true } })
+    const args = parseCliArgs([
+      '--template',
+      'api',
+      'my-gate',
+      '--price=0.05',
+      '-y',
+      '--no-install',
+    ])
+    expect(args).toEqual({
+      directory: 'my-gate',
+      flags: { template: 'api', price: '0.05', yes: true, 'no-install': true },
+    })
   })
 
   it('rejects an unknown flag with usage exit code 2', () => {
-    expect(() => parseCliArgs(['--colour'])).toThrow(expect.objectContaining({ exitCode: 2, message: expect.stringContaining('--colour') }))
+    expect(() => parseCliArgs(['--colour'])).toThrow(
+      expect.objectContaining({ exitCode: 2, message: expect.stringContaining('--colour') })
+    )
   })
 
   it('rejects a flag without its value', () => {

@@ -9,9 +9,18 @@ const PAY_TO = '0x036CbD53842c5426634e7929541eC2318f3dCF7e'
 const tempDir = useTempDir()
 
 /** Run the CLI in a fresh folder (or `cwd`), never installing. */
-async function create(argv: string[], answers?: string[], hangUp = false, cwd = tempDir(), environment: Partial<Environment> = {}) {
+async function create(
+  argv: string[],
+  answers?: string[],
+  hangUp = false,
+  cwd = tempDir(),
+  environment: Partial<Environment> = {}
+) {
   const io = fakeIo(answers, { hangUp })
-  const code = await main([...argv, '--no-install'], { ...testEnvironment(cwd, io), ...environment })
+  const code = await main([...argv, '--no-install'], {
+    ...testEnvironment(cwd, io),
+    ...environment,
+  })
   const read = (path: string) => readFileSync(join(cwd, path), 'utf8')
   return { code, cwd, io, read, routes: () => JSON.parse(read('my-gate/routes.json')) }
 }
@@ -36,8 +45,24 @@ describe('without a terminal', () => {
   })
 
   it('takes every answer from its flag', async () => {
-    const argv = ['shop', '--template', 'api', '--origin', 'https://api.example.com/v1', '--rails', 'both']
-    const { code, read } = await create([...argv, '--pay-to', PAY_TO, '--network', 'eip155:8453', '--price', '0.25'])
+    const argv = [
+      'shop',
+      '--template',
+      'api',
+      '--origin',
+      'https://api.example.com/v1',
+      '--rails',
+      'both',
+    ]
+    const { code, read } = await create([
+      ...argv,
+      '--pay-to',
+      PAY_TO,
+      '--network',
+      'eip155:8453',
+      '--price',
+      '0.25',
+    ])
     expect(code).toBe(0)
     expect(JSON.parse(read('shop/routes.json'))).toMatchObject({
       x402: { network: 'eip155:8453', payTo: PAY_TO },
@@ -55,11 +80,20 @@ describe('without a terminal', () => {
   })
 
   it.each([
-    [['--price', '0.0000001'], '--price "0.0000001": expected a decimal string of dollars with at most 6 decimals'],
+    [
+      ['--price', '0.0000001'],
+      '--price "0.0000001": expected a decimal string of dollars with at most 6 decimals',
+    ],
     [['--rails', 'x402', '--pay-to', PAY_TO.replace('CbD', 'Cbd')], '--pay-to'],
     // All lowercase with the last character mistyped: no checksum would catch it, so it is refused.
-    [['--rails', 'x402', '--pay-to', `${PAY_TO.toLowerCase().slice(0, -1)}f`], 'fails its EIP-55 checksum'],
-    [['--origin', 'ftp://example.com'], '--origin "ftp://example.com": expected an http:// or https:// URL, e.g. "http://example.com"'],
+    [
+      ['--rails', 'x402', '--pay-to', `${PAY_TO.toLowerCase().slice(0, -1)}f`],
+      'fails its EIP-55 checksum',
+    ],
+    [
+      ['--origin', 'ftp://example.com'],
+      '--origin "ftp://example.com": expected an http:// or https:// URL, e.g. "http://example.com"',
+    ],
     [['--template', 'graphql'], '--template "graphql": expected one of: mcp, api'],
     [['--rails', 'card'], '--rails "card": expected one of: credits, x402, both'],
   ])('refuses %j with a clear message and writes nothing', async (argv, message) => {
@@ -135,17 +169,24 @@ describe('--help and --version', () => {
 })
 
 /** A pay-gate checkout as --pay-gate needs it: its package.json, installed, its CLI built. */
-function fakeCheckout(root: string, leave: { install?: boolean; build?: boolean; name?: string } = {}): string {
+function fakeCheckout(
+  root: string,
+  leave: { install?: boolean; build?: boolean; name?: string } = {}
+): string {
   const dir = join(root, 'pay-gate')
   mkdirSync(join(dir, 'dist'), { recursive: true })
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: leave.name ?? 'pay-gate', version: '0.1.0' }))
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({ name: leave.name ?? 'pay-gate', version: '0.1.0' })
+  )
   if (leave.install !== false) mkdirSync(join(dir, 'node_modules'))
   if (leave.build !== false) writeFileSync(join(dir, 'dist', 'cli.mjs'), '')
   return dir
 }
 
 describe('--pay-gate: the library from this machine, not the registry', () => {
-  const dependencyOf = (read: (path: string) => string) => JSON.parse(read('my-gate/package.json')).dependencies
+  const dependencyOf = (read: (path: string) => string) =>
+    JSON.parse(read('my-gate/package.json')).dependencies
 
   it('a checkout: a file: dependency on the folder, relative to the project', async () => {
     const cwd = tempDir()
@@ -160,16 +201,33 @@ describe('--pay-gate: the library from this machine, not the registry', () => {
     const cwd = tempDir()
     mkdirSync(join(cwd, 'packs'))
     writeFileSync(join(cwd, 'packs', 'pay-gate-0.1.0.tgz'), '')
-    const { code, read } = await create(['--pay-gate', join(cwd, 'packs', 'pay-gate-0.1.0.tgz')], undefined, false, cwd)
+    const { code, read } = await create(
+      ['--pay-gate', join(cwd, 'packs', 'pay-gate-0.1.0.tgz')],
+      undefined,
+      false,
+      cwd
+    )
     expect(code).toBe(0)
     expect(dependencyOf(read)).toEqual({ 'pay-gate': 'file:../packs/pay-gate-0.1.0.tgz' })
   })
 
   it.each([
     ['missing', (cwd: string) => join(cwd, 'nowhere'), /nowhere does not exist/],
-    ['not pay-gate', (cwd: string) => fakeCheckout(cwd, { name: 'other' }), /is not a pay-gate checkout/],
-    ['not installed', (cwd: string) => fakeCheckout(cwd, { install: false }), /has no node_modules[\s\S]*Run npm install in/],
-    ['its CLI not built', (cwd: string) => fakeCheckout(cwd, { build: false }), /has no dist\/cli\.mjs[\s\S]*Run npm run build:cli in/],
+    [
+      'not pay-gate',
+      (cwd: string) => fakeCheckout(cwd, { name: 'other' }),
+      /is not a pay-gate checkout/,
+    ],
+    [
+      'not installed',
+      (cwd: string) => fakeCheckout(cwd, { install: false }),
+      /has no node_modules[\s\S]*Run npm install in/,
+    ],
+    [
+      'its CLI not built',
+      (cwd: string) => fakeCheckout(cwd, { build: false }),
+      /has no dist\/cli\.mjs[\s\S]*Run npm run build:cli in/,
+    ],
     [
       'a file that is no tarball',
       (cwd: string) => {
@@ -191,7 +249,9 @@ describe('--pay-gate: the library from this machine, not the registry', () => {
 describe('the next steps', () => {
   it('name the dashboard’s URL and where the admin token is', async () => {
     const { io } = await create([])
-    expect(io.output()).toContain('http://127.0.0.1:8787/admin/ui the dashboard: sign in with ADMIN_TOKEN from .dev.vars')
+    expect(io.output()).toContain(
+      'http://127.0.0.1:8787/admin/ui the dashboard: sign in with ADMIN_TOKEN from .dev.vars'
+    )
   })
 
   it('say on Node 20 that pay-gate needs 22, and that the project’s scripts bring it', async () => {

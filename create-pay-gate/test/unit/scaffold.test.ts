@@ -4,12 +4,20 @@ import { describe, expect, it } from 'vitest'
 import { validateRoutesFile } from '../../../src/pricing'
 import { readPayGateInfo } from '../../src/pay-gate-info'
 import { RAILS, type Rails } from '../../src/routes'
-import { fillPlaceholders, renderProject, targetName, writeProject, type ProjectPlan } from '../../src/scaffold'
+import {
+  fillPlaceholders,
+  renderProject,
+  targetName,
+  writeProject,
+  type ProjectPlan,
+} from '../../src/scaffold'
 import { loadTemplates } from '../../src/templates'
 import { REPO, TEMPLATES, useTempDir } from '../helpers'
 
 const payGate = readPayGateInfo(REPO)
-const rootLock = JSON.parse(readFileSync(join(REPO, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string }> }
+const rootLock = JSON.parse(readFileSync(join(REPO, 'package-lock.json'), 'utf8')) as {
+  packages: Record<string, { version?: string }>
+}
 const rootPackage = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
   version: string
   devDependencies: Record<string, string>
@@ -28,7 +36,10 @@ function plan(templateId: string, rails: Rails, extra: Partial<ProjectPlan> = {}
     routePath: '/mcp',
     price: '0.05',
     rails,
-    x402: rails === 'credits' ? undefined : { payTo: PAY_TO, network: 'eip155:84532', facilitator: 'https://x402.org/facilitator' },
+    x402:
+      rails === 'credits'
+        ? undefined
+        : { payTo: PAY_TO, network: 'eip155:84532', facilitator: 'https://x402.org/facilitator' },
     payGate,
     library: { kind: 'registry' },
     ...extra,
@@ -38,18 +49,27 @@ function plan(templateId: string, rails: Rails, extra: Partial<ProjectPlan> = {}
 /** Bindings and migrations: wrangler.toml from the first binding on, without comments. */
 function bindings(toml: string): string[] {
   const lines = toml.split('\n').map((line) => line.replace(/\s+#.*$/, '').trim())
-  return lines.slice(lines.indexOf('[[kv_namespaces]]')).filter((line) => line !== '' && !line.startsWith('#'))
+  return lines
+    .slice(lines.indexOf('[[kv_namespaces]]'))
+    .filter((line) => line !== '' && !line.startsWith('#'))
 }
 
 describe('fillPlaceholders', () => {
   it('fills known placeholders, versions included, and leaves TypeScript generics alone', () => {
-    const text = 'name = "<WORKER_NAME>" <VERSION:@cloudflare/vitest-plugin> Array<string> Map<K, V> <T>'
-    expect(fillPlaceholders(text, { WORKER_NAME: 'gate', 'VERSION:@cloudflare/vitest-plugin': '^1.5.0' }, 'f')).toBe(
-      'name = "gate" ^1.5.0 Array<string> Map<K, V> <T>'
-    )
+    const text =
+      'name = "<WORKER_NAME>" <VERSION:@cloudflare/vitest-plugin> Array<string> Map<K, V> <T>'
+    expect(
+      fillPlaceholders(
+        text,
+        { WORKER_NAME: 'gate', 'VERSION:@cloudflare/vitest-plugin': '^1.5.0' },
+        'f'
+      )
+    ).toBe('name = "gate" ^1.5.0 Array<string> Map<K, V> <T>')
   })
   it('throws on an unknown placeholder, naming the file', () => {
-    expect(() => fillPlaceholders('<WORKR_NAME>', {}, 'wrangler.toml')).toThrow('wrangler.toml: unknown placeholder <WORKR_NAME>')
+    expect(() => fillPlaceholders('<WORKR_NAME>', {}, 'wrangler.toml')).toThrow(
+      'wrangler.toml: unknown placeholder <WORKR_NAME>'
+    )
   })
 })
 
@@ -76,34 +96,48 @@ describe('templates', () => {
 })
 
 describe.each(templates.map((template) => template.id))('renderProject(%s)', (templateId) => {
-  it.each(RAILS)('with %s: every placeholder filled, .gitignore restored, routes.json valid', (rails) => {
-    const files = renderProject(plan(templateId, rails))
-    for (const [name, text] of files) {
-      expect(name).not.toContain('__dot__')
-      expect(text, name).not.toMatch(/<[A-Z][A-Z_]+(:[^>]*)?>/)
+  it.each(RAILS)(
+    'with %s: every placeholder filled, .gitignore restored, routes.json valid',
+    (rails) => {
+      const files = renderProject(plan(templateId, rails))
+      for (const [name, text] of files) {
+        expect(name).not.toContain('__dot__')
+        expect(text, name).not.toMatch(/<[A-Z][A-Z_]+(:[^>]*)?>/)
+      }
+      expect(files.has('.gitignore')).toBe(true)
+      expect(validateRoutesFile(JSON.parse(files.get('routes.json') ?? '')).ok).toBe(true)
     }
-    expect(files.has('.gitignore')).toBe(true)
-    expect(validateRoutesFile(JSON.parse(files.get('routes.json') ?? '')).ok).toBe(true)
-  })
+  )
 
   it('depends on pay-gate by version, with the tools at the exact versions pay-gate’s lockfile resolved', () => {
     const pkg = JSON.parse(renderProject(plan(templateId, 'credits')).get('package.json') ?? '')
     expect(pkg.name).toBe('test-gate')
     expect(pkg.dependencies).toEqual({ 'pay-gate': `^${rootPackage.version}` })
     // Exact, not ranges: a range may pick a release pay-gate never ran with (whose own peers may not resolve).
-    for (const [name, version] of Object.entries(pkg.devDependencies)) expect(version, name).toBe(rootLock.packages[`node_modules/${name}`]?.version)
+    for (const [name, version] of Object.entries(pkg.devDependencies))
+      expect(version, name).toBe(rootLock.packages[`node_modules/${name}`]?.version)
     expect(Object.keys(pkg.scripts)).toEqual(['dev', 'deploy', 'test', 'typecheck', 'routes:push'])
   })
 
   it('depends on a local pay-gate (--pay-gate) by a file: path from the project', () => {
     const dependency = (library: ProjectPlan['library']) =>
-      JSON.parse(renderProject(plan(templateId, 'credits', { targetDir: '/work/gates/shop', library })).get('package.json') ?? '').dependencies
-    expect(dependency({ kind: 'folder', path: '/work/pay-gate' })).toEqual({ 'pay-gate': 'file:../../pay-gate' })
-    expect(dependency({ kind: 'tarball', path: '/work/gates/pay-gate-0.1.0.tgz' })).toEqual({ 'pay-gate': 'file:../pay-gate-0.1.0.tgz' })
+      JSON.parse(
+        renderProject(plan(templateId, 'credits', { targetDir: '/work/gates/shop', library })).get(
+          'package.json'
+        ) ?? ''
+      ).dependencies
+    expect(dependency({ kind: 'folder', path: '/work/pay-gate' })).toEqual({
+      'pay-gate': 'file:../../pay-gate',
+    })
+    expect(dependency({ kind: 'tarball', path: '/work/gates/pay-gate-0.1.0.tgz' })).toEqual({
+      'pay-gate': 'file:../pay-gate-0.1.0.tgz',
+    })
   })
 
   it('validates routes.json with the pay-gate CLI before uploading it or deploying', () => {
-    const { scripts } = JSON.parse(renderProject(plan(templateId, 'credits')).get('package.json') ?? '')
+    const { scripts } = JSON.parse(
+      renderProject(plan(templateId, 'credits')).get('package.json') ?? ''
+    )
     // `pay-gate routes push` refuses an invalid file and uploads nothing (exit 1).
     expect(scripts['routes:push']).toBe('pay-gate routes push')
     expect(scripts.deploy).toBe('pay-gate validate && wrangler deploy')
@@ -132,14 +166,29 @@ describe('routes.json and the rails', () => {
   it('credits: no x402 block', () => {
     expect(routesOf('api', 'credits')).toEqual({
       version: 1,
-      routes: [{ path: '/*', origin: 'https://origin.example.com', description: 'Every call to the API', price: '0.05' }],
+      routes: [
+        {
+          path: '/*',
+          origin: 'https://origin.example.com',
+          description: 'Every call to the API',
+          price: '0.05',
+        },
+      ],
     })
   })
 
   it('both: an x402 block, and routes that take what they are given', () => {
     const routes = routesOf('mcp', 'both')
-    expect(routes.x402).toEqual({ network: 'eip155:84532', payTo: PAY_TO, facilitator: { url: 'https://x402.org/facilitator' } })
-    expect(routes.routes[0]).toMatchObject({ path: '/mcp', origin: 'https://origin.example.com', mcp: { price: '0.05' } })
+    expect(routes.x402).toEqual({
+      network: 'eip155:84532',
+      payTo: PAY_TO,
+      facilitator: { url: 'https://x402.org/facilitator' },
+    })
+    expect(routes.routes[0]).toMatchObject({
+      path: '/mcp',
+      origin: 'https://origin.example.com',
+      mcp: { price: '0.05' },
+    })
     expect(routes.routes[0].accept).toBeUndefined()
   })
 
@@ -148,8 +197,14 @@ describe('routes.json and the rails', () => {
   })
 
   it('refuses a table pay-gate would refuse, naming the place', () => {
-    const x402 = { payTo: PAY_TO, network: 'eip155:84532', facilitator: 'http://facilitator.example.com' }
-    expect(() => routesOf('api', 'both', { x402 })).toThrow(/routes.json would not be valid:\n {2}x402\.facilitator\.url/)
+    const x402 = {
+      payTo: PAY_TO,
+      network: 'eip155:84532',
+      facilitator: 'http://facilitator.example.com',
+    }
+    expect(() => routesOf('api', 'both', { x402 })).toThrow(
+      /routes.json would not be valid:\n {2}x402\.facilitator\.url/
+    )
   })
 })
 

@@ -19,9 +19,12 @@ describe('checkPrice', () => {
   it.each(['0.01', '1', '0.000001', '999'])('accepts %s', (price) => {
     expect(checkPrice(price)).toBeUndefined()
   })
-  it.each(['0.0000001', '-1', '1e-3', '$1', '01', '0.1.2', ''])('rejects %j with pay-gate’s message', (price) => {
-    expect(checkPrice(price)).toMatch(/at most 6 decimals/)
-  })
+  it.each(['0.0000001', '-1', '1e-3', '$1', '01', '0.1.2', ''])(
+    'rejects %j with pay-gate’s message',
+    (price) => {
+      expect(checkPrice(price)).toMatch(/at most 6 decimals/)
+    }
+  )
   it('rejects 0: a default price of nothing is a free gate', () => {
     expect(checkPrice('0')).toMatch(/more than 0/)
     expect(checkPrice('0.000000')).toMatch(/more than 0/)
@@ -36,16 +39,21 @@ describe('checkAddress', () => {
     expect(checkAddress(CHECKSUMMED.toLowerCase())).toMatch(/fails its EIP-55 checksum/)
     expect(checkAddress(CHECKSUMMED.toLowerCase())).toContain(CHECKSUMMED)
     // A mistyped last character: refused, not written into routes.json.
-    expect(checkAddress(`${CHECKSUMMED.toLowerCase().slice(0, -1)}f`)).toMatch(/fails its EIP-55 checksum/)
+    expect(checkAddress(`${CHECKSUMMED.toLowerCase().slice(0, -1)}f`)).toMatch(
+      /fails its EIP-55 checksum/
+    )
   })
   it('rejects a mixed-case address whose checksum does not match, showing the checksummed form', () => {
     const typo = CHECKSUMMED.replace('CbD', 'Cbd')
     expect(checkAddress(typo)).toMatch(/fails its EIP-55 checksum/)
     expect(checkAddress(typo)).toContain(CHECKSUMMED)
   })
-  it.each(['0x1234', 'abc', `${CHECKSUMMED}00`, CHECKSUMMED.slice(2)])('rejects %j as not an address', (text) => {
-    expect(checkAddress(text)).toMatch(/0x and 40 hex digits/)
-  })
+  it.each(['0x1234', 'abc', `${CHECKSUMMED}00`, CHECKSUMMED.slice(2)])(
+    'rejects %j as not an address',
+    (text) => {
+      expect(checkAddress(text)).toMatch(/0x and 40 hex digits/)
+    }
+  )
   it('rejects the zero address', () => {
     expect(checkAddress(`0x${'0'.repeat(40)}`)).toMatch(/zero address/)
   })
@@ -58,9 +66,12 @@ describe('checkNetwork', () => {
   it('rejects a network whose USDC pay-gate does not know, saying what to do', () => {
     expect(checkNetwork('eip155:10')).toMatch(/knows USDC on .*"asset"/)
   })
-  it.each(['base', 'eip155:', 'eip155:0', 'solana:mainnet'])('rejects %j as not an EVM CAIP-2 id', (network) => {
-    expect(checkNetwork(network)).toMatch(/CAIP-2/)
-  })
+  it.each(['base', 'eip155:', 'eip155:0', 'solana:mainnet'])(
+    'rejects %j as not an EVM CAIP-2 id',
+    (network) => {
+      expect(checkNetwork(network)).toMatch(/CAIP-2/)
+    }
+  )
 })
 
 describe('checkOrigin', () => {
@@ -95,7 +106,10 @@ describe('splitOrigin', () => {
     expect(splitOrigin('https://mcp.example.com', 'endpoint').path).toBe('/')
   })
   it('forwards every API path to the base URL, base path included', () => {
-    expect(splitOrigin('https://api.example.com/v1/', 'base')).toEqual({ origin: 'https://api.example.com/v1', path: '/*' })
+    expect(splitOrigin('https://api.example.com/v1/', 'base')).toEqual({
+      origin: 'https://api.example.com/v1',
+      path: '/*',
+    })
   })
 })
 

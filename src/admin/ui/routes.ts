@@ -34,7 +34,12 @@ function adminToken(c: Context<AppEnv>): string | null {
   return typeof token === 'string' && token.length >= 16 ? token : null
 }
 
-function page(c: Context<AppEnv>, html: string, status: 200 | 401 | 403 | 429 | 503 = 200, headers: Record<string, string> = {}): Response {
+function page(
+  c: Context<AppEnv>,
+  html: string,
+  status: 200 | 401 | 403 | 429 | 503 = 200,
+  headers: Record<string, string> = {}
+): Response {
   return c.html(html, status, headers)
 }
 
@@ -48,22 +53,40 @@ export function adminUi(): Hono<AppEnv> {
 
   ui.get('/', async (c) => {
     const token = adminToken(c)
-    if (!token) return page(c, loginPage('The admin API is disabled: set the ADMIN_TOKEN secret (16 characters or more).'), 503)
+    if (!token)
+      return page(
+        c,
+        loginPage('The admin API is disabled: set the ADMIN_TOKEN secret (16 characters or more).'),
+        503
+      )
     const session = await requestSession(token, c.req.raw.headers)
-    if (session.kind !== 'valid') return page(c, loginPage(session.kind === 'invalid' ? 'Your session has ended; sign in again.' : undefined))
+    if (session.kind !== 'valid')
+      return page(
+        c,
+        loginPage(session.kind === 'invalid' ? 'Your session has ended; sign in again.' : undefined)
+      )
     return page(c, dashboardPage(await csrfToken(token, session.session)))
   })
 
   ui.post('/login', async (c) => {
     const token = adminToken(c)
-    if (!token) return page(c, loginPage('The admin API is disabled: set the ADMIN_TOKEN secret (16 characters or more).'), 503)
+    if (!token)
+      return page(
+        c,
+        loginPage('The admin API is disabled: set the ADMIN_TOKEN secret (16 characters or more).'),
+        503
+      )
     const origin = c.req.header('origin')
-    if (origin !== undefined && origin !== new URL(c.req.url).origin) return page(c, loginPage('Sign in from this gate’s own page.'), 403)
+    if (origin !== undefined && origin !== new URL(c.req.url).origin)
+      return page(c, loginPage('Sign in from this gate’s own page.'), 403)
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>)
     const given = typeof form.token === 'string' ? form.token.trim() : ''
     if (!given || !(await secretsEqual(given, token))) {
       const wait = recordFailure(clientOf(c.req.raw.headers, c.env.CLIENT_IP_HEADER), Date.now())
-      if (wait !== undefined) return page(c, loginPage(`Too many wrong tokens; try again in ${wait} s.`), 429, { 'retry-after': String(wait) })
+      if (wait !== undefined)
+        return page(c, loginPage(`Too many wrong tokens; try again in ${wait} s.`), 429, {
+          'retry-after': String(wait),
+        })
       return page(c, loginPage('That is not the admin token.'), 401)
     }
     c.header('set-cookie', sessionCookie(await createSession(token)))
@@ -72,16 +95,34 @@ export function adminUi(): Hono<AppEnv> {
 
   ui.post('/logout', async (c) => {
     const token = adminToken(c)
-    const session = token ? await requestSession(token, c.req.raw.headers) : { kind: 'none' as const }
-    if (token && session.kind === 'valid' && !(await csrfAllows(token, session.session, c.req.raw))) {
-      return c.json({ error: { code: 'unauthorized', message: 'Signing out needs the X-Pay-Gate-CSRF header of the session.' } }, 401)
+    const session = token
+      ? await requestSession(token, c.req.raw.headers)
+      : { kind: 'none' as const }
+    if (
+      token &&
+      session.kind === 'valid' &&
+      !(await csrfAllows(token, session.session, c.req.raw))
+    ) {
+      return c.json(
+        {
+          error: {
+            code: 'unauthorized',
+            message: 'Signing out needs the X-Pay-Gate-CSRF header of the session.',
+          },
+        },
+        401
+      )
     }
     c.header('set-cookie', sessionCookie(null))
     return c.body(null, 204)
   })
 
-  ui.get('/app.js', (c) => c.body(DASHBOARD_JS, 200, { 'content-type': 'text/javascript; charset=utf-8' }))
-  ui.get('/app.css', (c) => c.body(DASHBOARD_CSS, 200, { 'content-type': 'text/css; charset=utf-8' }))
+  ui.get('/app.js', (c) =>
+    c.body(DASHBOARD_JS, 200, { 'content-type': 'text/javascript; charset=utf-8' })
+  )
+  ui.get('/app.css', (c) =>
+    c.body(DASHBOARD_CSS, 200, { 'content-type': 'text/css; charset=utf-8' })
+  )
   ui.get('/favicon.svg', (c) => c.body(FAVICON_SVG, 200, { 'content-type': 'image/svg+xml' }))
   return ui
 }

@@ -28,19 +28,30 @@ function base64url(bytes: ArrayBuffer | Uint8Array): string {
 }
 
 async function hmacKey(secret: string): Promise<CryptoKey> {
-  return crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
+  return crypto.subtle.importKey(
+    'raw',
+    encoder.encode(secret),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign']
+  )
 }
 
 /** The session key: derived from the admin token, so the token itself never signs cookies directly. */
 async function sessionKey(adminToken: string): Promise<CryptoKey> {
-  const derived = await crypto.subtle.sign('HMAC', await hmacKey(adminToken), encoder.encode('pay-gate admin session v1'))
+  const derived = await crypto.subtle.sign(
+    'HMAC',
+    await hmacKey(adminToken),
+    encoder.encode('pay-gate admin session v1')
+  )
   return crypto.subtle.importKey('raw', derived, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
 }
 
 async function mac(adminToken: string, text: string): Promise<string> {
-  return base64url(await crypto.subtle.sign('HMAC', await sessionKey(adminToken), encoder.encode(text)))
+  return base64url(
+    await crypto.subtle.sign('HMAC', await sessionKey(adminToken), encoder.encode(text))
+  )
 }
-
 
 /** A new session value, valid for SESSION_SECONDS from `now`. */
 export async function createSession(adminToken: string, now = Date.now()): Promise<string> {
@@ -50,7 +61,11 @@ export async function createSession(adminToken: string, now = Date.now()): Promi
 }
 
 /** True when `value` is a session this admin token issued and it has not expired. */
-export async function verifySession(adminToken: string, value: string, now = Date.now()): Promise<boolean> {
+export async function verifySession(
+  adminToken: string,
+  value: string,
+  now = Date.now()
+): Promise<boolean> {
   const match = /^v1\.(\d{1,12})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/.exec(value)
   if (!match) return false
   const [, expires, nonce, given] = match as unknown as [string, string, string, string]
@@ -64,7 +79,11 @@ export async function csrfToken(adminToken: string, session: string): Promise<st
 }
 
 /** True when `given` is the CSRF token of `session`. */
-export async function verifyCsrf(adminToken: string, session: string, given: string): Promise<boolean> {
+export async function verifyCsrf(
+  adminToken: string,
+  session: string,
+  given: string
+): Promise<boolean> {
   return secretsEqual(given, await csrfToken(adminToken, session))
 }
 
@@ -83,13 +102,16 @@ export function sessionCookie(value: string | null): string {
   return `${SESSION_COOKIE}=${value ?? ''}; Max-Age=${age}; Path=/admin; HttpOnly; Secure; SameSite=Strict`
 }
 
-export type SessionCheck = { kind: 'none' } | { kind: 'valid'; session: string } | { kind: 'invalid' }
+export type SessionCheck =
+  { kind: 'none' } | { kind: 'valid'; session: string } | { kind: 'invalid' }
 
 /** The request's session, checked. */
 export async function requestSession(adminToken: string, headers: Headers): Promise<SessionCheck> {
   const value = sessionFromCookies(headers.get('cookie') ?? undefined)
   if (value === undefined || value === '') return { kind: 'none' }
-  return (await verifySession(adminToken, value)) ? { kind: 'valid', session: value } : { kind: 'invalid' }
+  return (await verifySession(adminToken, value))
+    ? { kind: 'valid', session: value }
+    : { kind: 'invalid' }
 }
 
 /**
@@ -97,7 +119,11 @@ export async function requestSession(adminToken: string, headers: Headers): Prom
  * others need the session's CSRF token, and an Origin (when the browser sends
  * one) that is the gate's own.
  */
-export async function csrfAllows(adminToken: string, session: string, request: Request): Promise<boolean> {
+export async function csrfAllows(
+  adminToken: string,
+  session: string,
+  request: Request
+): Promise<boolean> {
   if (request.method === 'GET' || request.method === 'HEAD') return true
   const origin = request.headers.get('origin')
   if (origin !== null && origin !== new URL(request.url).origin) return false

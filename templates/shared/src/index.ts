@@ -10,7 +10,14 @@
  * - WebhookOutbox (WEBHOOK_OUTBOX, optional): retries operator webhooks;
  * - CheckoutClaim (STRIPE_CLAIMS, optional): one per card purchase made without a key.
  */
-import { CheckoutClaim, createGate, CreditAccount, KeyIndex, PaymentLock, WebhookOutbox } from 'pay-gate'
+import {
+  CheckoutClaim,
+  createGate,
+  CreditAccount,
+  KeyIndex,
+  PaymentLock,
+  WebhookOutbox,
+} from 'pay-gate'
 
 export default createGate()
 export { CheckoutClaim, CreditAccount, KeyIndex, PaymentLock, WebhookOutbox }

@@ -7,7 +7,8 @@ declare global {
     interface Env extends GateEnv {}
     interface GlobalProps {
       mainModule: typeof import('../src/index')
-      durableNamespaces: 'CreditAccount' | 'KeyIndex' | 'PaymentLock' | 'WebhookOutbox' | 'CheckoutClaim'
+      durableNamespaces:
+        'CreditAccount' | 'KeyIndex' | 'PaymentLock' | 'WebhookOutbox' | 'CheckoutClaim'
     }
   }
 }

@@ -24,7 +24,9 @@ describe('an unpaid call', () => {
       expect(response.headers.get('payment-required')).toBeTruthy()
     } else {
       expect(response.status).toBe(401)
-      expect(await response.json()).toMatchObject({ error: { code: 'missing_api_key', price: route.price } })
+      expect(await response.json()).toMatchObject({
+        error: { code: 'missing_api_key', price: route.price },
+      })
     }
   })
 })

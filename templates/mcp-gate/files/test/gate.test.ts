@@ -17,8 +17,16 @@ describe('an unpaid tool call', () => {
   it('is refused in-band, before it reaches the MCP server', async () => {
     const response = await gate(endpoint, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'any-tool', arguments: {} } }),
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'any-tool', arguments: {} },
+      }),
     })
     // MCP clients throw on any non-2xx answer, so the refusal comes with 200.
     expect(response.status).toBe(200)
