@@ -12,12 +12,8 @@ import { hashApiKey, holderView, looksLikeApiKey, presentedKey } from '../credit
 import type { AppEnv } from '../env'
 import { GateError } from '../errors'
 import type { StripePackage, StripeSettings } from '../pricing'
-import {
-  createCheckoutSession,
-  type CheckoutSession,
-  type SessionCreateParams,
-  type StripeFetch,
-} from './api'
+import type { SessionCreateParams, StripeFetch } from './api'
+import { openSession, packageLineItem } from './session'
 import type { StripeSettingsSource } from './webhook'
 
 const Body = z.strictObject({ package: z.string().min(1).max(64) })
@@ -64,16 +60,7 @@ export function sessionParams(
 ): SessionCreateParams {
   const metadata = { key_id: keyId, package: pkg.name }
   const subscription = pkg.name === settings.subscriptionPackage
-  const lineItem: SessionCreateParams['line_items'][number] = pkg.price
-    ? { price: pkg.price, quantity: 1 }
-    : {
-        price_data: {
-          currency: pkg.currency,
-          unit_amount: pkg.amount,
-          product_data: { name: pkg.productName },
-        },
-        quantity: 1,
-      }
+  const lineItem = packageLineItem(pkg)
   return {
     mode: subscription ? 'subscription' : 'payment',
     line_items: [lineItem],
@@ -123,35 +110,12 @@ export function topUpCheckout(
         successUrl: request.returnUrl ?? settings.successUrl,
         cancelUrl: request.cancelUrl ?? settings.cancelUrl,
       }
-      let session: CheckoutSession
-      try {
-        session = await createCheckoutSession(
-          secret,
-          sessionParams(urls, pkg, request.keyId),
-          fetchFn
-        )
-      } catch (error) {
-        // Stripe's error type and code say what went wrong (a bad price id, a bad key)
-        // without any secret; the caller only learns that Stripe said no.
-        const { type, code, statusCode } = error as {
-          type?: string
-          code?: string
-          statusCode?: number
-        }
-        console.error(
-          `pay-gate: stripe checkout for ${request.keyId} (${pkg.name}) failed: ${type ?? 'error'} ${code ?? ''} ${statusCode ?? ''}`
-        )
-        throw new GateError(
-          'upstream_unreachable',
-          'Stripe did not create the checkout session; try again later.'
-        )
-      }
-      if (!session.url)
-        throw new GateError(
-          'upstream_unreachable',
-          'Stripe created a session without a payment page.'
-        )
-      return { url: session.url, id: session.id }
+      return openSession(
+        secret,
+        sessionParams(urls, pkg, request.keyId),
+        fetchFn,
+        `for ${request.keyId} (${pkg.name})`
+      )
     },
   }
 }

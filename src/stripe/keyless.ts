@@ -23,12 +23,8 @@ import { GateError } from '../errors'
 import type { StripePackage, StripeSettings } from '../pricing'
 import { claimStub } from './claim-object'
 import { newClaim, openWith } from './claim-seal'
-import {
-  createCheckoutSession,
-  type CheckoutSession,
-  type SessionCreateParams,
-  type StripeFetch,
-} from './api'
+import type { SessionCreateParams, StripeFetch } from './api'
+import { openSession, packageLineItem } from './session'
 import type { StripeSettingsSource } from './webhook'
 
 export interface KeylessStart {
@@ -97,16 +93,7 @@ export function keylessSessionParams(
   successUrl: string,
   cancelUrl: string
 ): SessionCreateParams {
-  const lineItem: SessionCreateParams['line_items'][number] = pkg.price
-    ? { price: pkg.price, quantity: 1 }
-    : {
-        price_data: {
-          currency: pkg.currency,
-          unit_amount: pkg.amount,
-          product_data: { name: pkg.productName },
-        },
-        quantity: 1,
-      }
+  const lineItem = packageLineItem(pkg)
   return {
     mode: 'payment',
     line_items: [lineItem],
@@ -144,32 +131,12 @@ export function keylessCheckout(
         'cancel URL'
       )
       const claim = await newClaim()
-      let session: CheckoutSession
-      try {
-        session = await createCheckoutSession(
-          secret,
-          keylessSessionParams(pkg, claim.publicKey, successUrl, cancelUrl),
-          fetchFn
-        )
-      } catch (error) {
-        const { type, code, statusCode } = error as {
-          type?: string
-          code?: string
-          statusCode?: number
-        }
-        console.error(
-          `pay-gate: stripe checkout without a key (${pkg.name}) failed: ${type ?? 'error'} ${code ?? ''} ${statusCode ?? ''}`
-        )
-        throw new GateError(
-          'upstream_unreachable',
-          'Stripe did not create the checkout session; try again later.'
-        )
-      }
-      if (!session.url)
-        throw new GateError(
-          'upstream_unreachable',
-          'Stripe created a session without a payment page.'
-        )
+      const session = await openSession(
+        secret,
+        keylessSessionParams(pkg, claim.publicKey, successUrl, cancelUrl),
+        fetchFn,
+        `without a key (${pkg.name})`
+      )
       return { url: session.url, sessionId: session.id, claimSecret: claim.secret }
     },
 
