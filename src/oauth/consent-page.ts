@@ -47,6 +47,8 @@ export interface ConsentView {
   trial?: OAuthTrial
   /** Buying credits with one x402 payment, when the gate sells them (oauth/purchase). */
   buy?: { minMicros: number; maxMicros: number }
+  /** Buying a key by card (Stripe Checkout without a key, /stripe/buy), when the gate sells them. */
+  card?: boolean
   /** A message to show above the forms (our own fixed text). */
   notice?: string
 }
@@ -68,6 +70,14 @@ ${hidden}
 <button name="decision" value="trial">Start the trial and allow</button>
 </fieldset></form>`
 }
+
+/**
+ * Buying a key by card, then signing in with it: Stripe Checkout shows the new key once,
+ * in its own tab (/stripe/buy), and this page stays open with its handle for the sign-in.
+ */
+const CARD_SECTION = `<section aria-labelledby="card-title"><h3 id="card-title">Buy a key by card</h3>
+<p><a href="/stripe/buy" target="_blank" rel="noopener">Buy credits by card</a> (Stripe, in a new tab): the new key is shown there once.
+Then come back and sign in with it above.</p></section>`
 
 function buyForm(buy: { minMicros: number; maxMicros: number }, hidden: string): string {
   return `<form method="post"><fieldset><legend>Buy credits with one x402 payment (USDC)</legend>
@@ -108,6 +118,7 @@ ${hidden}
 </fieldset></form>
 ${view.trial ? trialForm(view.trial, hidden) : ''}
 ${view.buy ? buyForm(view.buy, hidden) : ''}
+${view.card ? CARD_SECTION : ''}
 <form method="post">${hidden}<button name="decision" value="deny">Deny</button></form>`
   )
 }

@@ -89,11 +89,19 @@ export async function showConsent(
       book: route.pricing.book,
       trial: route.oauth?.trial,
       buy,
+      card: sellsKeysByCard(c.env, table),
     }
     return html(consentPage(view), 200, consent.headers)
   } catch (error) {
     return refused(error)
   }
+}
+
+/** Whether /stripe/buy sells keys here: Stripe configured, with a one-off package, and the claims binding. */
+function sellsKeysByCard(env: AppEnv['Bindings'], table: PriceTable): boolean {
+  const stripe = table.stripe
+  if (!stripe || !env.STRIPE_SECRET_KEY || !env.STRIPE_CLAIMS) return false
+  return [...stripe.packages.values()].some((pkg) => pkg.name !== stripe.subscriptionPackage)
 }
 
 const MESSAGES: Record<Exclude<SignInResult, { ok: true }>['reason'], string> = {

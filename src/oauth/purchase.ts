@@ -6,8 +6,9 @@
  * PAYMENT-REQUIRED value, x402 v2 over HTTP); the person's wallet signs them and
  * the PAYMENT-SIGNATURE value is sent back in the form. The consent handle is used
  * before any money moves, so a payment is taken only for an authorization that
- * can complete. The card half (Stripe Checkout without a key) is a separate flow
- * that ends the same way: a new account, signed in as a trial is.
+ * can complete. By card, the page links to Stripe Checkout without a key
+ * (/stripe/buy, in its own tab), which shows the new key once; the person then
+ * signs in with it on this page, as with any key.
  */
 import { formatDollars, parseDollars } from '../money'
 import type { PriceTable, X402Terms } from '../pricing'

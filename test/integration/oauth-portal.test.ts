@@ -1,12 +1,21 @@
 /**
  * The OAuth grants of an account in the key holder's portal (/account): the apps
  * a holder connected are listed with their name and redirect host, and revoking
- * one there stops its tokens at once. Inside workerd, with the real provider.
+ * one there stops its tokens at once; the consent page's way to buy a key by
+ * card. Inside workerd, with the real provider.
  */
 import { env } from 'cloudflare:workers'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { createKey, GATE, gate, mcpHeaders, newTag, putRoutes } from '../helpers'
-import { authorizeWithKey, REDIRECT_URI } from '../oauth-flow'
+import {
+  authorizeUrl,
+  authorizeWithKey,
+  openConsent,
+  pkce,
+  REDIRECT_URI,
+  register,
+} from '../oauth-flow'
+import { putStripeRoutes, STRIPE_BLOCK } from '../stripe-helpers'
 
 const SEARCH = {
   jsonrpc: '2.0',
@@ -15,14 +24,14 @@ const SEARCH = {
   params: { name: 'search', arguments: { query: 'oauth' } },
 }
 
+const ROUTE = {
+  path: '/mcp-json',
+  origin: env.MCP_ORIGIN,
+  mcp: { price: '0.001', tools: { search: '0.01' }, oauth: true },
+}
+
 beforeEach(async () => {
-  await putRoutes([
-    {
-      path: '/mcp-json',
-      origin: env.MCP_ORIGIN,
-      mcp: { price: '0.001', tools: { search: '0.01' }, oauth: true },
-    },
-  ])
+  await putRoutes([ROUTE])
 })
 
 const call = (token: string) =>
@@ -87,5 +96,22 @@ describe('OAuth grants in the portal', () => {
     expect(after).not.toContain(`value="${grant}"`)
     // A grant of another account, or one already gone, is not this holder's to revoke.
     expect((await holder.post('/account/grants/revoke', { csrf, grant })).status).toBe(404)
+  })
+})
+
+describe('buying a key by card from the consent page', () => {
+  it('links to Stripe Checkout without a key when the gate sells keys by card, and not otherwise', async () => {
+    const consent = async () => {
+      const clientId = await register()
+      const { challenge } = await pkce()
+      return (await openConsent(authorizeUrl({ clientId, challenge, method: 'S256' }))).html
+    }
+    expect(await consent()).not.toContain('href="/stripe/buy"')
+    await putStripeRoutes(STRIPE_BLOCK, [ROUTE])
+    const page = await consent()
+    expect(page).toContain('href="/stripe/buy"')
+    // The page it links to sells the one-off packages.
+    const buy = await gate('/stripe/buy')
+    expect(buy.status).toBe(200)
   })
 })
