@@ -161,7 +161,8 @@ async function endX402(
     reason,
     'Settlement failed; the call’s result is withheld.',
     asked(terms, attempt.requirements, resource, 'Settlement failed'),
-    settlement
+    settlement,
+    outcome.kind === 'failed'
   )
   return ended({ kind: 'refused', refusal }, state, { reason })
 }

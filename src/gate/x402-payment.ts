@@ -63,10 +63,13 @@ export class X402Refusal extends Error {
     readonly reason: RefusalReason,
     message: string,
     readonly required: PaymentRequired,
-    readonly settlement?: SettlementResponse
+    readonly settlement?: SettlementResponse,
+    /** The facilitator refused a payment the gate had read: never the caller's malformed request (400), a refused payment (402). */
+    byFacilitator = false
   ) {
     super(message)
-    this.status = reasonStatus(reason)
+    const status = reasonStatus(reason)
+    this.status = byFacilitator && status === 400 ? 402 : status
     this.next = reasonNext(reason)
   }
 }
@@ -257,10 +260,17 @@ export async function acceptX402(
   await finishAuthorization(env.X402_LOCKS, lock, attempt.nonce, 'released', {
     reason: verdict.kind === 'invalid' ? verdict.reason : 'facilitator_unavailable',
   })
+  const refusedWith =
+    verdict.kind === 'invalid'
+      ? (verdict.message ?? `The facilitator refused the payment: ${verdict.reason}.`)
+      : ''
   if (verdict.kind === 'invalid')
-    throw refuse(
+    throw new X402Refusal(
       verdict.reason,
-      verdict.message ?? `The facilitator refused the payment: ${verdict.reason}.`
+      refusedWith,
+      asked(terms, requirements, resource, refusedWith),
+      undefined,
+      true
     )
   if (terms.failMode === 'open') {
     throw refuse(

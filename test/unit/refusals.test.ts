@@ -100,6 +100,19 @@ describe('refusals: one table, rendered once per transport', () => {
     expect(nextStep('invalid_request')).toBeUndefined()
   })
 
+  it('a facilitator refusing a payment the gate read is a refused payment (402), never a malformed request (400)', () => {
+    const required = {
+      x402Version: 2,
+      accepts: [],
+      resource: { url: 'https://x/' },
+    } as unknown as PaymentRequired
+    expect(new X402Refusal('invalid_payload', 'm', required).status).toBe(400)
+    expect(new X402Refusal('invalid_payload', 'm', required, undefined, true).status).toBe(402)
+    expect(new X402Refusal('facilitator_unavailable', 'm', required, undefined, true).status).toBe(
+      503
+    )
+  })
+
   it.each([
     ['payment_required', 402],
     ['invalid_payload', 400],
