@@ -28,8 +28,8 @@ export interface CallPrice {
   micros: number
   /** The hold a credits payment takes (made only when credits pay). */
   hold: () => HoldRequest
-  /** What an x402 payment pays for. */
-  resource: ResourceInfo
+  /** What an x402 payment pays for (made only when x402 is asked for or offered). */
+  resource: () => ResourceInfo
   /** What an unpaid call is told on a route that takes x402. */
   ask: string
 }
@@ -46,12 +46,12 @@ export function acceptPayment(
 ): Promise<Acceptance<CreditsPayment | X402Payment>> {
   const x402 = context.route.rails.x402
   if (x402 && rail.kind === 'x402')
-    return acceptX402Payment(context, x402, price.micros, price.resource, rail.payment, options)
+    return acceptX402Payment(context, x402, price.micros, price.resource(), rail.payment, options)
   if (x402 && rail.kind === 'none') {
     const refusal = unpaid(
       x402,
       price.micros,
-      price.resource,
+      price.resource(),
       context.request.headers.has(V1_PAYMENT_HEADER),
       price.ask
     )

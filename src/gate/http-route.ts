@@ -80,7 +80,7 @@ export async function serveHttpRoute(context: RouteContext): Promise<Response> {
         `${forwardPath}${context.url.search}`,
         body ?? null
       ),
-    resource: httpResource(context),
+    resource: () => httpResource(context),
     ask: 'Payment required: pay with x402 (PAYMENT-SIGNATURE)',
   })
   if (!accepted.ok) return httpRefusal(context, accepted.refusal)

@@ -127,9 +127,8 @@ export async function serveMcpRoute(context: RouteContext, book: McpPriceBook): 
         `${forwardPath}${context.url.search}`,
         post.text
       ),
-    resource: call
-      ? mcpResource(context, call)
-      : { url: context.url.href, description: 'MCP batch' },
+    resource: () =>
+      call ? mcpResource(context, call) : { url: context.url.href, description: 'MCP batch' },
     ask: 'Payment required',
   }
   const accepted = await acceptPayment(context, call ? rail : { kind: 'credits' }, price, flight)

@@ -10,7 +10,7 @@ import type { OAuthGrant, OAuthGrants } from '../account'
 import { indexStub } from '../credits'
 import type { Env } from '../env'
 import type { RouteTables } from '../gate'
-import { revokeAccountGrant } from './grants'
+import { revokeAccountGrant, userGrants } from './grants'
 import { oauthServers } from './server'
 
 function hostOf(uri: string | undefined): string {
@@ -25,22 +25,12 @@ function hostOf(uri: string | undefined): string {
 export function accountGrants(tables: RouteTables): OAuthGrants {
   const api = async (env: Env, origin: string): Promise<OAuthHelpers | null> =>
     oauthServers(await tables(env), origin)?.authorization.getOAuthApi(env) ?? null
-  const listed = async (oauth: OAuthHelpers, keyId: string) => {
-    const items = []
-    let cursor: string | undefined
-    do {
-      const page = await oauth.listUserGrants(keyId, cursor ? { cursor } : {})
-      items.push(...page.items)
-      cursor = page.cursor
-    } while (cursor)
-    return items
-  }
   return {
     async list(env, origin, keyId) {
       const oauth = await api(env, origin)
       if (!oauth) return null
       const grants: OAuthGrant[] = []
-      for (const grant of await listed(oauth, keyId)) {
+      for (const grant of await userGrants(oauth, keyId)) {
         const client = await oauth.lookupClient(grant.clientId)
         grants.push({
           id: grant.id,
@@ -54,7 +44,7 @@ export function accountGrants(tables: RouteTables): OAuthGrants {
     },
     async revoke(env, origin, keyId, grantId) {
       const oauth = await api(env, origin)
-      if (!oauth || !(await listed(oauth, keyId)).some((grant) => grant.id === grantId))
+      if (!oauth || !(await userGrants(oauth, keyId)).some((grant) => grant.id === grantId))
         return false
       const account = (await indexStub(env.KEY_INDEX).get(keyId))?.hash
       if (account === undefined) return false

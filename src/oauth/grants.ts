@@ -7,7 +7,7 @@
  * (its storage schema); the grant id is taken from them, never trusted alone: a
  * token is validated by the provider first.
  */
-import type { AuthRequest, OAuthHelpers } from '@cloudflare/workers-oauth-provider'
+import type { AuthRequest, GrantSummary, OAuthHelpers } from '@cloudflare/workers-oauth-provider'
 import { bindGrant, indexStub, revokeGrant } from '../credits'
 import type { Env } from '../env'
 import { withRetries } from '../retry'
@@ -76,16 +76,13 @@ export async function completeGrant(
   return { ok: false, reason: 'account_unavailable' }
 }
 
-/** The grants the provider holds for a user (an account's key id). */
-async function userGrants(
-  oauth: OAuthHelpers,
-  userId: string
-): Promise<Array<{ id: string; clientId: string }>> {
-  const grants: Array<{ id: string; clientId: string }> = []
+/** The grants the provider holds for a user (an account's key id), every page of them. */
+export async function userGrants(oauth: OAuthHelpers, userId: string): Promise<GrantSummary[]> {
+  const grants: GrantSummary[] = []
   let cursor: string | undefined
   do {
     const page = await oauth.listUserGrants(userId, cursor ? { cursor } : {})
-    grants.push(...page.items.map((item) => ({ id: item.id, clientId: item.clientId })))
+    grants.push(...page.items)
     cursor = page.cursor
   } while (cursor)
   return grants

@@ -33,6 +33,13 @@ import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
+/**
+ * The SSE field that tells a client how long to wait before reconnecting (HTML
+ * §9.2.6), which this origin sends to test that the gate passes it on. A wire
+ * field of the stream, not a test retry: the suites run with no retries at all.
+ */
+const SSE_RECONNECT_FIELD = 'retry'
+
 interface Flags {
   json: boolean
   nolen: boolean
@@ -330,12 +337,16 @@ export async function startScriptedOrigin(): Promise<ScriptedOrigin> {
       streams.set(streamId, events)
       let seq = 0
       const nextId = () => `${streamId}.${seq++}`
-      // `retry:` here is the SSE reconnection-time field (HTML §9.2.6) the gate must pass through, not a test retry.
-      if (flags.crlf) await write(res, 'retry: 100\r\n\r\n', flags.drip)
+      // The SSE reconnection-time field (HTML §9.2.6) the gate must pass through, CRLF-framed.
+      if (flags.crlf) await write(res, `${SSE_RECONNECT_FIELD}: 100\r\n\r\n`, flags.drip)
       if (flags.prime) {
         const id = nextId()
         events.push({ id, data: '' })
-        await write(res, `id: ${id}\n${flags.poll ? 'retry: 50\n' : ''}data:\n\n`, flags.drip)
+        await write(
+          res,
+          `id: ${id}\n${flags.poll ? `${SSE_RECONNECT_FIELD}: 50\n` : ''}data:\n\n`,
+          flags.drip
+        )
       }
       for (const message of answers) {
         const event = { id: nextId(), data: JSON.stringify(message) }

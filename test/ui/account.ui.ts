@@ -14,6 +14,7 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startGateServer, type GateServer } from './gate-server'
 import { startOriginServer, type OriginServer } from './origin-server'
+import { settled } from './settled'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const SCREENSHOT = join(import.meta.dirname, '..', '..', 'test-results', 'account.png')
@@ -26,23 +27,6 @@ let holder: { id: string; key: string }
 const pageErrors: string[] = []
 /** Every HTML page the browser was served, to check none but the reveal shows a key. */
 const served: Array<{ url: string; html: string }> = []
-
-async function settled(
-  read: () => Promise<unknown>,
-  expected: unknown,
-  timeoutMs = 15_000
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    last = await read()
-    if (last === expected) return
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error(
-    `still ${JSON.stringify(last)} after ${timeoutMs} ms, expected ${JSON.stringify(expected)}`
-  )
-}
 
 const balance = async (key: string) =>
   fetch(new URL('/balance', gate.url), { headers: { authorization: `Bearer ${key}` } }).then(

@@ -13,6 +13,7 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startGateServer, type GateServer } from './gate-server'
 import { startOriginServer, type OriginServer } from './origin-server'
+import { settled } from './settled'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const NARROW_SCREENSHOT = join(import.meta.dirname, '..', '..', 'test-results', 'dashboard-420.png')
@@ -38,23 +39,6 @@ async function callGate(path: string, key: string): Promise<number> {
   })
   await response.text()
   return response.status
-}
-
-async function settled(
-  read: () => Promise<unknown>,
-  expected: unknown,
-  timeoutMs = 15_000
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    last = await read()
-    if (last === expected) return
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error(
-    `still ${JSON.stringify(last)} after ${timeoutMs} ms, expected ${JSON.stringify(expected)}`
-  )
 }
 
 /** Poll until the page shows it: generous, as the machine may be busy. */

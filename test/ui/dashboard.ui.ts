@@ -16,6 +16,7 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startGateServer, type GateServer } from './gate-server'
 import { startOriginServer, type OriginServer } from './origin-server'
+import { settled } from './settled'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const XSS_NAME = '<img src=x onerror=alert(1)>'
@@ -41,24 +42,6 @@ async function callGate(path: string, name: string): Promise<number> {
   })
   await response.text()
   return response.status
-}
-
-/** Poll `read` until it gives `expected` (expect.poll works only inside a test). */
-async function settled(
-  read: () => Promise<unknown>,
-  expected: unknown,
-  timeoutMs = 15_000
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    last = await read()
-    if (last === expected) return
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error(
-    `still ${JSON.stringify(last)} after ${timeoutMs} ms, expected ${JSON.stringify(expected)}`
-  )
 }
 
 beforeAll(async () => {
